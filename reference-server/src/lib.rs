@@ -1,0 +1,1 @@
+//! Durable Streams reference server.
