@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# Helpers shared by the scripts in scripts/. Source it; do not execute it.
+#
+# Everything fetched from the npm registry lives in a cache directory outside
+# the repository (DS_CACHE_DIR, default ~/.cache/ds-conformance), one folder per
+# package set and version, reused once installed.
+
+DS_CACHE_DIR="${DS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ds-conformance}"
+
+log() { printf '[%s] %s\n' "${DS_SCRIPT_NAME:-${0##*/}}" "$*" >&2; }
+die() { log "error: $*"; exit 2; }
+
+need() {
+  local cmd
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' is required but not on PATH"
+  done
+}
+
+# npm_install_cached DIR STAMP PACKAGE_JSON
+# Installs the dependencies described by PACKAGE_JSON (a string) into DIR,
+# unless DIR already holds an install whose stamp equals STAMP. The install
+# happens in a sibling temporary folder that is renamed into place only once
+# complete, so an interrupted install is never mistaken for a good one.
+npm_install_cached() {
+  local dir="$1" stamp="$2" package_json="$3"
+  if [[ -f "$dir/.ds-installed" && "$(cat "$dir/.ds-installed")" == "$stamp" ]]; then
+    return 0
+  fi
+  need npm node
+  mkdir -p "$(dirname "$dir")"
+  local tmp
+  tmp="$(mktemp -d "$dir.tmp.XXXXXX")"
+  log "installing $stamp into $dir (npm registry)"
+  printf '%s\n' "$package_json" >"$tmp/package.json"
+  if ! (cd "$tmp" && npm install --no-audit --no-fund --loglevel=error \
+          --no-update-notifier >"$tmp/npm-install.log" 2>&1); then
+    cat "$tmp/npm-install.log" >&2 || true
+    rm -rf "$tmp"
+    die "npm install failed for $stamp"
+  fi
+  printf '%s\n' "$stamp" >"$tmp/.ds-installed"
+  rm -rf "$dir"
+  # Another process may have won the race; either copy is complete.
+  mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+}
+
+# free_port: prints a TCP port that was free on 127.0.0.1 a moment ago.
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# wait_for_line FILE REGEX TIMEOUT_S PID
+# Waits until FILE has a line matching the extended REGEX and prints the first
+# such line. Fails if PID exits first or TIMEOUT_S elapses.
+wait_for_line() {
+  local file="$1" regex="$2" timeout_s="$3" pid="$4" line
+  local deadline=$((SECONDS + timeout_s))
+  while ((SECONDS < deadline)); do
+    if line="$(grep -E -m1 -- "$regex" "$file" 2>/dev/null)"; then
+      printf '%s\n' "$line"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "process $pid exited before printing /$regex/; its output:"
+      cat "$file" >&2 || true
+      return 1
+    fi
+    sleep 0.1
+  done
+  log "timed out after ${timeout_s}s waiting for /$regex/ in $file; output so far:"
+  cat "$file" >&2 || true
+  return 1
+}
+
+# stop_pid PID [NAME]: SIGTERM, then SIGKILL after 5 s. Only the given process.
+stop_pid() {
+  local pid="$1" name="${2:-process}"
+  [[ -n "$pid" ]] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  log "$name ($pid) ignored SIGTERM; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
