@@ -1,1 +1,20 @@
-//! harness
+//! ds-conformance: a black-box conformance suite for Durable Streams servers
+//! (../shared/spec/PROTOCOL.md). Library: the client, case catalog, model,
+//! runner and reports; the binary is a thin CLI over `cli::main_with`.
+
+pub mod case;
+pub mod cases;
+pub mod cli;
+pub mod client;
+pub mod coverage;
+pub mod embedded;
+pub mod expectations;
+pub mod outcome;
+pub mod report;
+pub mod requirements;
+pub mod runner;
+pub mod sse;
+pub mod transcript;
+
+pub use case::{case, Case, CaseResult, Failure};
+pub use client::{Ctx, Resp, Target};

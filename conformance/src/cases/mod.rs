@@ -1,0 +1,75 @@
+//! The case catalog, one module per area. Case ids are `area::topic::case`,
+//! so a positional FILTER such as `fork::` doubles as a section filter.
+
+use crate::case::Case;
+
+pub mod append;
+pub mod caching;
+pub mod close;
+pub mod create;
+pub mod durability;
+pub mod fork;
+pub mod json;
+pub mod longpoll;
+pub mod metadata;
+pub mod offsets;
+pub mod producer;
+pub mod props;
+pub mod read;
+pub mod security;
+pub mod sse;
+pub mod support;
+pub mod ttl;
+
+/// Every case, in catalog order.
+pub fn all() -> Vec<Case> {
+    let areas: [fn() -> Vec<Case>; 16] = [
+        create::cases,
+        append::cases,
+        close::cases,
+        metadata::cases,
+        read::cases,
+        longpoll::cases,
+        sse::cases,
+        json::cases,
+        offsets::cases,
+        caching::cases,
+        security::cases,
+        fork::cases,
+        ttl::cases,
+        producer::cases,
+        durability::cases,
+        props::cases,
+    ];
+    areas.iter().flat_map(|f| f()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requirements::Requirements;
+
+    #[test]
+    fn ids_are_unique_well_formed_and_name_known_requirements() {
+        let reqs = Requirements::embedded();
+        let cases = all();
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &cases {
+            assert!(seen.insert(c.id.clone()), "duplicate case id {}", c.id);
+            assert_eq!(
+                c.id.split("::").count(),
+                3,
+                "{} is not area::topic::case",
+                c.id
+            );
+            assert!(!c.requirements.is_empty(), "{} names no requirement", c.id);
+            for r in &c.requirements {
+                assert!(
+                    reqs.get(r).is_some(),
+                    "{} names unknown requirement {r}",
+                    c.id
+                );
+            }
+        }
+    }
+}

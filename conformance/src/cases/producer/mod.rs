@@ -1,0 +1,7 @@
+//! Cases for the `producer` area (spec sections: see each case's requirements).
+
+use crate::case::Case;
+
+pub fn cases() -> Vec<Case> {
+    Vec::new()
+}

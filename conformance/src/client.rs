@@ -1,0 +1,651 @@
+//! The fluent HTTP client every case uses: run-scoped stream URLs, recorded
+//! transcripts (replayable as curl), and cleanup of what a case created.
+//! Offsets are opaque tokens: this module never builds or parses one.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, Url};
+use serde::Serialize;
+
+use crate::case::Failure;
+use crate::transcript::Exchange;
+
+/// Where and how to reach the server under test.
+#[derive(Debug)]
+pub struct Target {
+    /// Stream root URL (any path prefix), without a trailing slash.
+    pub root: Url,
+    /// Extra headers sent with every request (authentication).
+    pub headers: Vec<(String, String)>,
+    /// The target's long-poll timeout (hint): how long a 204 may take.
+    pub long_poll_timeout: Duration,
+    /// Budget for a single case.
+    pub case_timeout: Duration,
+    /// Shell command that restarts the target and returns when it is ready.
+    pub restart_cmd: Option<String>,
+    /// Unique per run: every case works under `{root}/{run_id}/{case}/`.
+    pub run_id: String,
+    /// Seed for randomised cases and properties (printed on every run).
+    pub seed: u64,
+    /// Property budget: sequences per property and steps per sequence.
+    pub prop_cases: u32,
+    pub prop_max_steps: usize,
+    /// Where failure artifacts (replay scripts) are written.
+    pub artifacts_dir: std::path::PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Target {
+    pub fn new(root: &str) -> Result<Target, String> {
+        let trimmed = root.trim_end_matches('/');
+        let root = Url::parse(trimmed).map_err(|e| format!("invalid target URL {root:?}: {e}"))?;
+        if !matches!(root.scheme(), "http" | "https") {
+            return Err(format!("target URL must be http(s): {root}"));
+        }
+        if root.query().is_some() || root.fragment().is_some() {
+            return Err(format!(
+                "target URL must not carry a query or fragment: {root}"
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
+        let run_id = format!(
+            "dsc-{}-{:04x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0),
+            rand::random::<u16>()
+        );
+        Ok(Target {
+            root,
+            headers: Vec::new(),
+            long_poll_timeout: Duration::from_secs(30),
+            case_timeout: Duration::from_secs(60),
+            restart_cmd: None,
+            run_id,
+            seed: rand::random::<u64>() >> 12,
+            prop_cases: 32,
+            prop_max_steps: 24,
+            artifacts_dir: std::env::temp_dir().join("ds-conformance"),
+            http,
+        })
+    }
+
+    /// A request budget long enough for one long-poll round.
+    pub fn request_timeout(&self) -> Duration {
+        self.long_poll_timeout + Duration::from_secs(15)
+    }
+}
+
+struct CtxInner {
+    target: Arc<Target>,
+    case_id: String,
+    base: String,
+    transcript: Mutex<Vec<Exchange>>,
+    created: Mutex<Vec<String>>,
+}
+
+/// Per-case context: names streams, sends requests, records the transcript.
+#[derive(Clone)]
+pub struct Ctx {
+    inner: Arc<CtxInner>,
+}
+
+impl Ctx {
+    pub fn new(target: Arc<Target>, case_id: &str) -> Ctx {
+        let slug: String = case_id
+            .replace("::", ".")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let base = format!(
+            "{}/{}/{}",
+            target.root.as_str().trim_end_matches('/'),
+            target.run_id,
+            slug
+        );
+        Ctx {
+            inner: Arc::new(CtxInner {
+                target,
+                case_id: case_id.to_string(),
+                base,
+                transcript: Mutex::new(Vec::new()),
+                created: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.inner.target
+    }
+    pub fn case_id(&self) -> &str {
+        &self.inner.case_id
+    }
+    pub fn long_poll_timeout(&self) -> Duration {
+        self.inner.target.long_poll_timeout
+    }
+
+    /// Full URL of the case-scoped stream `name` (may contain `/`).
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/{}", self.inner.base, name)
+    }
+
+    /// The URL path of stream `name`, as `Stream-Forked-From` wants it.
+    /// Derived from the target URL, so any prefix layout works.
+    pub fn path(&self, name: &str) -> String {
+        match Url::parse(&self.url(name)) {
+            Ok(u) => u.path().to_string(),
+            Err(_) => self.url(name),
+        }
+    }
+
+    pub fn put(&self, name: &str) -> Req {
+        self.request(Method::PUT, &self.url(name))
+    }
+    pub fn post(&self, name: &str) -> Req {
+        self.request(Method::POST, &self.url(name))
+    }
+    pub fn get(&self, name: &str) -> Req {
+        self.request(Method::GET, &self.url(name))
+    }
+    pub fn head(&self, name: &str) -> Req {
+        self.request(Method::HEAD, &self.url(name))
+    }
+    pub fn delete(&self, name: &str) -> Req {
+        self.request(Method::DELETE, &self.url(name))
+    }
+    pub fn options(&self, name: &str) -> Req {
+        self.request(Method::OPTIONS, &self.url(name))
+    }
+
+    /// A request to an arbitrary URL (still recorded in the transcript).
+    pub fn request(&self, method: Method, url: &str) -> Req {
+        Req {
+            ctx: self.clone(),
+            method,
+            url: url.to_string(),
+            headers: Vec::new(),
+            query: Vec::new(),
+            raw_query: None,
+            body: Vec::new(),
+            timeout: None,
+            track: true,
+        }
+    }
+
+    /// Add a free-text line to the transcript (e.g. "sleeping 2s for TTL").
+    pub fn note(&self, text: impl Into<String>) {
+        self.inner
+            .transcript
+            .lock()
+            .unwrap()
+            .push(Exchange::note(text.into()));
+    }
+
+    pub fn transcript(&self) -> Vec<Exchange> {
+        self.inner.transcript.lock().unwrap().clone()
+    }
+
+    pub(crate) fn record(&self, ex: Exchange) -> usize {
+        let mut t = self.inner.transcript.lock().unwrap();
+        t.push(ex);
+        t.len() - 1
+    }
+
+    pub(crate) fn update(&self, idx: usize, f: impl FnOnce(&mut Exchange)) {
+        if let Some(ex) = self.inner.transcript.lock().unwrap().get_mut(idx) {
+            f(ex);
+        }
+    }
+
+    fn remember(&self, url: &str) {
+        let mut c = self.inner.created.lock().unwrap();
+        if !c.iter().any(|u| u == url) {
+            c.push(url.to_string());
+        }
+    }
+
+    /// Delete every stream this case created, newest first (forks before
+    /// their sources). Errors are ignored: cleanup is best effort.
+    pub async fn cleanup(&self) {
+        let urls: Vec<String> = self
+            .inner
+            .created
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .cloned()
+            .collect();
+        for url in urls {
+            let mut req = self.inner.target.http.request(Method::DELETE, &url);
+            for (k, v) in &self.inner.target.headers {
+                req = req.header(k, v);
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), req.send()).await;
+        }
+    }
+
+    /// Sleep, noting it in the transcript.
+    pub async fn sleep(&self, d: Duration) {
+        self.note(format!("sleep {} ms", d.as_millis()));
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// A request under construction.
+pub struct Req {
+    ctx: Ctx,
+    method: Method,
+    url: String,
+    headers: Vec<(String, Vec<u8>)>,
+    query: Vec<(String, String)>,
+    raw_query: Option<String>,
+    body: Vec<u8>,
+    timeout: Option<Duration>,
+    track: bool,
+}
+
+impl Req {
+    pub fn header(mut self, name: &str, value: impl AsRef<str>) -> Req {
+        self.headers
+            .push((name.to_string(), value.as_ref().as_bytes().to_vec()));
+        self
+    }
+    /// A header value that need not be UTF-8 (bad-input cases).
+    pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Req {
+        self.headers.push((name.to_string(), value.to_vec()));
+        self
+    }
+    pub fn ct(self, content_type: &str) -> Req {
+        self.header("Content-Type", content_type)
+    }
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Req {
+        self.body = body.into();
+        self
+    }
+    pub fn query(mut self, key: &str, value: impl AsRef<str>) -> Req {
+        self.query
+            .push((key.to_string(), value.as_ref().to_string()));
+        self
+    }
+    /// Append a query string verbatim (no encoding), for malformed-input cases.
+    pub fn raw_query(mut self, q: &str) -> Req {
+        self.raw_query = Some(q.to_string());
+        self
+    }
+    pub fn offset(self, offset: impl AsRef<str>) -> Req {
+        self.query("offset", offset)
+    }
+    pub fn live(self, mode: &str) -> Req {
+        self.query("live", mode)
+    }
+    pub fn long_poll(self) -> Req {
+        self.live("long-poll")
+    }
+    pub fn cursor(self, cursor: impl AsRef<str>) -> Req {
+        self.query("cursor", cursor)
+    }
+    /// `Stream-Closed: true`.
+    pub fn closed(self) -> Req {
+        self.header("Stream-Closed", "true")
+    }
+    pub fn ttl(self, secs: impl ToString) -> Req {
+        self.header("Stream-TTL", secs.to_string())
+    }
+    pub fn expires_at(self, rfc3339: &str) -> Req {
+        self.header("Stream-Expires-At", rfc3339)
+    }
+    pub fn seq(self, seq: &str) -> Req {
+        self.header("Stream-Seq", seq)
+    }
+    /// The three idempotent-producer headers.
+    pub fn producer(self, id: &str, epoch: u64, seq: u64) -> Req {
+        self.header("Producer-Id", id)
+            .header("Producer-Epoch", epoch.to_string())
+            .header("Producer-Seq", seq.to_string())
+    }
+    /// `Stream-Forked-From` naming the case-scoped stream `source`.
+    pub fn fork_of(self, source: &str) -> Req {
+        let path = self.ctx.path(source);
+        self.header("Stream-Forked-From", path)
+    }
+    pub fn fork_offset(self, offset: impl AsRef<str>) -> Req {
+        self.header("Stream-Fork-Offset", offset)
+    }
+    pub fn fork_sub_offset(self, sub: impl ToString) -> Req {
+        self.header("Stream-Fork-Sub-Offset", sub.to_string())
+    }
+    pub fn timeout(mut self, d: Duration) -> Req {
+        self.timeout = Some(d);
+        self
+    }
+    /// Do not delete this URL at cleanup even if the request creates it.
+    pub fn untracked(mut self) -> Req {
+        self.track = false;
+        self
+    }
+
+    fn final_url(&self) -> Result<Url, Failure> {
+        let mut url = Url::parse(&self.url)
+            .map_err(|e| Failure::setup(format!("bad URL {}: {e}", self.url)))?;
+        if !self.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &self.query {
+                pairs.append_pair(k, v);
+            }
+        }
+        if let Some(raw) = &self.raw_query {
+            let q = match url.query() {
+                Some(q) if !q.is_empty() => format!("{q}&{raw}"),
+                _ => raw.clone(),
+            };
+            url.set_query(Some(&q));
+        }
+        Ok(url)
+    }
+
+    fn build(&self) -> Result<(reqwest::RequestBuilder, Exchange), Failure> {
+        let target = &self.ctx.inner.target;
+        let url = self.final_url()?;
+        let mut rb = target.http.request(self.method.clone(), url.clone());
+        let mut recorded = Vec::new();
+        for (k, v) in &target.headers {
+            rb = rb.header(k, v);
+            recorded.push((k.clone(), v.clone()));
+        }
+        for (k, v) in &self.headers {
+            let value = reqwest::header::HeaderValue::from_bytes(v)
+                .map_err(|e| Failure::setup(format!("header {k} cannot be sent: {e}")))?;
+            rb = rb.header(k.as_str(), value);
+            recorded.push((k.clone(), String::from_utf8_lossy(v).into_owned()));
+        }
+        if !self.body.is_empty() || matches!(self.method, Method::POST | Method::PUT) {
+            rb = rb.body(self.body.clone());
+        }
+        let ex = Exchange::request(self.method.as_str(), url.as_str(), recorded, &self.body);
+        Ok((rb, ex))
+    }
+
+    /// Send and read the whole response body.
+    pub async fn send(self) -> Result<Resp, Failure> {
+        let (rb, ex) = self.build()?;
+        let idx = self.ctx.record(ex);
+        let timeout = self
+            .timeout
+            .unwrap_or_else(|| self.ctx.inner.target.request_timeout());
+        let started = Instant::now();
+        let result = tokio::time::timeout(timeout, async {
+            let resp = rb.send().await?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        })
+        .await;
+        let elapsed = started.elapsed();
+        match result {
+            Err(_) => {
+                self.ctx.update(idx, |ex| {
+                    ex.fail(
+                        format!("no response within {} ms", timeout.as_millis()),
+                        elapsed,
+                    )
+                });
+                Err(Failure::new(
+                    None,
+                    format!(
+                        "{} {} got no response within {} ms",
+                        self.method,
+                        self.url,
+                        timeout.as_millis()
+                    ),
+                ))
+            }
+            Ok(Err(e)) => {
+                self.ctx
+                    .update(idx, |ex| ex.fail(format!("transport error: {e}"), elapsed));
+                Err(Failure::setup(format!(
+                    "{} {} failed: {e}",
+                    self.method, self.url
+                )))
+            }
+            Ok(Ok((status, headers, body))) => {
+                self.ctx
+                    .update(idx, |ex| ex.respond(status, &headers, &body, elapsed));
+                if self.track && self.method == Method::PUT && (200..300).contains(&status) {
+                    self.ctx.remember(&self.url);
+                }
+                Ok(Resp {
+                    status,
+                    headers,
+                    body,
+                    exchange: idx,
+                    elapsed,
+                })
+            }
+        }
+    }
+
+    /// Open an SSE connection (the body is consumed incrementally).
+    pub async fn sse(self) -> Result<crate::sse::SseSession, Failure> {
+        let (rb, ex) = self.build()?;
+        let idx = self.ctx.record(ex);
+        let started = Instant::now();
+        let resp = tokio::time::timeout(Duration::from_secs(15), rb.send())
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    None,
+                    format!(
+                        "GET {} (SSE) sent no response headers within 15 s",
+                        self.url
+                    ),
+                )
+            })?
+            .map_err(|e| Failure::setup(format!("GET {} (SSE) failed: {e}", self.url)))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        self.ctx.update(idx, |ex| {
+            ex.respond(status, &headers, b"", started.elapsed())
+        });
+        Ok(crate::sse::SseSession::new(
+            self.ctx.clone(),
+            idx,
+            status,
+            headers,
+            resp,
+        ))
+    }
+}
+
+/// A complete response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// Index of this exchange in the case transcript.
+    pub exchange: usize,
+    pub elapsed: Duration,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.headers.contains_key(name)
+    }
+    /// Fail with `req` unless the status is `expected`.
+    pub fn expect(&self, expected: u16, req: &str) -> Result<&Resp, Failure> {
+        if self.status != expected {
+            return Err(Failure::new(
+                Some(req),
+                format!(
+                    "expected status {expected}, got {} (body: {})",
+                    self.status,
+                    crate::transcript::preview(&self.body, 200)
+                ),
+            ));
+        }
+        Ok(self)
+    }
+    /// Fail with `req` unless the status is one of `allowed`.
+    pub fn expect_any(&self, allowed: &[u16], req: &str) -> Result<&Resp, Failure> {
+        if !allowed.contains(&self.status) {
+            return Err(Failure::new(
+                Some(req),
+                format!(
+                    "expected status in {allowed:?}, got {} (body: {})",
+                    self.status,
+                    crate::transcript::preview(&self.body, 200)
+                ),
+            ));
+        }
+        Ok(self)
+    }
+    /// The header's value, or a failure naming `req` if it is missing.
+    pub fn require(&self, name: &str, req: &str) -> Result<String, Failure> {
+        self.header(name).ok_or_else(|| {
+            Failure::new(
+                Some(req),
+                format!("response {} lacks the {name} header", self.status),
+            )
+        })
+    }
+    /// `Stream-Next-Offset`, required.
+    pub fn next_offset(&self, req: &str) -> Result<String, Failure> {
+        self.require("stream-next-offset", req)
+    }
+    /// `Stream-Closed: true` present (value compared case-insensitively).
+    pub fn closed(&self) -> bool {
+        self.header("stream-closed")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
+    /// `Stream-Up-To-Date: true` present.
+    pub fn up_to_date(&self) -> bool {
+        self.header("stream-up-to-date")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// Parse the body as JSON, failing with `req`.
+    pub fn json(&self, req: &str) -> Result<serde_json::Value, Failure> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Failure::new(
+                Some(req),
+                format!(
+                    "body is not JSON ({e}): {}",
+                    crate::transcript::preview(&self.body, 200)
+                ),
+            )
+        })
+    }
+    /// Media type of Content-Type, lowercased, parameters dropped.
+    pub fn media_type(&self) -> Option<String> {
+        self.header("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+}
+
+/// Result of following a stream from an offset to its current tail.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadAll {
+    pub bytes: Vec<u8>,
+    /// For JSON streams: the messages of every chunk, concatenated.
+    pub messages: Vec<serde_json::Value>,
+    /// `Stream-Next-Offset` of each chunk, in order.
+    pub offsets: Vec<String>,
+    pub closed: bool,
+    pub chunks: usize,
+}
+
+impl ReadAll {
+    pub fn tail(&self) -> Option<&str> {
+        self.offsets.last().map(String::as_str)
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+impl Ctx {
+    /// Catch-up read from `offset`, following `Stream-Next-Offset` across
+    /// chunks until `Stream-Up-To-Date`. Checks the per-chunk rules every
+    /// reader relies on (§5.6): 200, next offset present and never
+    /// decreasing, up-to-date and closed only on the last chunk.
+    pub async fn read_all(&self, name: &str, offset: &str, req: &str) -> Result<ReadAll, Failure> {
+        let mut out = ReadAll {
+            bytes: Vec::new(),
+            messages: Vec::new(),
+            offsets: Vec::new(),
+            closed: false,
+            chunks: 0,
+        };
+        let mut at = offset.to_string();
+        for _ in 0..100_000 {
+            let r = self.get(name).offset(&at).send().await?;
+            r.expect(200, req)?;
+            let next = r.next_offset(req)?;
+            out.chunks += 1;
+            if is_json(&r) {
+                match r.json(req)? {
+                    serde_json::Value::Array(items) => out.messages.extend(items),
+                    other => fail!(req, "JSON stream read did not return an array: {other}"),
+                }
+            }
+            out.bytes.extend_from_slice(&r.body);
+            if r.up_to_date() {
+                out.closed = r.closed();
+                out.offsets.push(next);
+                return Ok(out);
+            }
+            check!(
+                !r.closed(),
+                req,
+                "Stream-Closed on a chunk that was not up to date"
+            );
+            check!(!r.body.is_empty(), req, "empty non-final chunk at offset {at} (no Stream-Up-To-Date): a reader would loop forever");
+            check!(
+                next != at,
+                req,
+                "Stream-Next-Offset did not advance past {at} on a non-final chunk"
+            );
+            out.offsets.push(next.clone());
+            at = next;
+        }
+        fail!(
+            req,
+            "read from {offset} did not reach the tail after 100000 chunks"
+        )
+    }
+}
+
+/// True when the response is `application/json` (JSON mode, §9.1).
+pub fn is_json(r: &Resp) -> bool {
+    r.media_type().as_deref() == Some("application/json")
+}
+
+use crate::{check, fail};

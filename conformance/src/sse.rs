@@ -1,0 +1,179 @@
+//! SSE reading for §5.8 cases: events are parsed by a WHATWG-conformant
+//! parser (eventsource-stream), so what a case sees is what a browser's
+//! EventSource would see.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures::{Stream, StreamExt};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use crate::case::Failure;
+use crate::client::Ctx;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    /// Event type (`data`, `control`, or whatever the server sent).
+    pub event: String,
+    pub data: String,
+}
+
+impl SseEvent {
+    /// Control events carry a JSON object (§5.8).
+    pub fn control(&self) -> Option<serde_json::Map<String, Value>> {
+        if self.event != "control" {
+            return None;
+        }
+        match serde_json::from_str(&self.data) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>;
+
+/// An open SSE response.
+pub struct SseSession {
+    ctx: Ctx,
+    exchange: usize,
+    pub status: u16,
+    pub headers: HeaderMap,
+    stream: Option<EventStream>,
+    /// Every event received so far, in order.
+    pub events: Vec<SseEvent>,
+    /// The server closed the connection (or it failed).
+    pub ended: bool,
+    pub error: Option<String>,
+}
+
+impl SseSession {
+    pub(crate) fn new(
+        ctx: Ctx,
+        exchange: usize,
+        status: u16,
+        headers: HeaderMap,
+        resp: reqwest::Response,
+    ) -> SseSession {
+        let stream = resp
+            .bytes_stream()
+            .eventsource()
+            .map(|r| r.map_err(|e| e.to_string()));
+        SseSession {
+            ctx,
+            exchange,
+            status,
+            headers,
+            stream: Some(Box::pin(stream)),
+            events: Vec::new(),
+            ended: false,
+            error: None,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    }
+
+    /// Next event, or None if the connection ended or `wait` elapsed.
+    pub async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+        let stream = self.stream.as_mut()?;
+        match tokio::time::timeout(wait, stream.next()).await {
+            Err(_) => None,
+            Ok(None) => {
+                self.finish(None);
+                None
+            }
+            Ok(Some(Err(e))) => {
+                self.finish(Some(e));
+                None
+            }
+            Ok(Some(Ok(ev))) => {
+                let e = SseEvent {
+                    event: ev.event,
+                    data: ev.data,
+                };
+                let shown = format!("event: {}\ndata: {}\n\n", e.event, e.data.escape_debug());
+                self.ctx.update(self.exchange, |x| x.stream_more(&shown));
+                self.events.push(e.clone());
+                Some(e)
+            }
+        }
+    }
+
+    fn finish(&mut self, error: Option<String>) {
+        self.ended = true;
+        self.stream = None;
+        if let Some(e) = &error {
+            let note = format!("[connection error: {e}]");
+            self.ctx.update(self.exchange, |x| x.stream_more(&note));
+        } else {
+            self.ctx.update(self.exchange, |x| {
+                x.stream_more("[connection closed by server]")
+            });
+        }
+        self.error = error;
+    }
+
+    /// Read events until `done(events)` holds, the connection ends, or
+    /// `within` elapses. Returns whether `done` held.
+    pub async fn read_until(
+        &mut self,
+        within: Duration,
+        done: impl Fn(&[SseEvent]) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if done(&self.events) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() || self.ended {
+                return false;
+            }
+            if self.next(left).await.is_none() && !self.ended {
+                return done(&self.events);
+            }
+        }
+    }
+
+    /// Wait up to `within` for the server to close the connection,
+    /// collecting events meanwhile. Returns whether it closed.
+    pub async fn wait_closed(&mut self, within: Duration) -> bool {
+        self.read_until(within, |_| false).await;
+        self.ended
+    }
+
+    /// Control events received so far.
+    pub fn controls(&self) -> Vec<serde_json::Map<String, Value>> {
+        self.events.iter().filter_map(SseEvent::control).collect()
+    }
+
+    /// Data events received so far.
+    pub fn data_events(&self) -> Vec<&SseEvent> {
+        self.events.iter().filter(|e| e.event == "data").collect()
+    }
+
+    /// Fail with `req` unless the HTTP status is `code`.
+    pub fn expect(&self, code: u16, req: &str) -> Result<(), Failure> {
+        if self.status != code {
+            return Err(Failure::new(
+                Some(req),
+                format!("SSE request: expected status {code}, got {}", self.status),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Last control event whose `streamClosed` is true, if any.
+pub fn closed_control(events: &[SseEvent]) -> bool {
+    events
+        .iter()
+        .filter_map(SseEvent::control)
+        .any(|c| c.get("streamClosed") == Some(&Value::Bool(true)))
+}
