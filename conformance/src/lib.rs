@@ -14,6 +14,7 @@ pub mod report;
 pub mod requirements;
 pub mod runner;
 pub mod sse;
+pub mod testing;
 pub mod transcript;
 
 pub use case::{case, Case, CaseResult, Failure};

@@ -1,0 +1,82 @@
+//! Helpers for the harness's own tests: run a subset of the catalog against
+//! a URL and get each case's raw result (used to prove that checks bite on
+//! deliberately broken servers).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::case::Failure;
+use crate::client::Target;
+use crate::runner::run_case;
+
+/// Result of one case against a target.
+#[derive(Debug)]
+pub struct Ran {
+    pub id: String,
+    pub result: Result<(), Failure>,
+    pub transcript: String,
+}
+
+impl Ran {
+    pub fn failed(&self) -> bool {
+        self.result.is_err()
+    }
+}
+
+/// Run every case whose id starts with one of `prefixes` against `root`,
+/// concurrently. `long_poll_ms` is the target's long-poll timeout.
+pub async fn run_prefixes(root: &str, prefixes: &[&str], long_poll_ms: u64) -> Vec<Ran> {
+    let mut target = Target::new(root).expect("valid test target URL");
+    target.long_poll_timeout = Duration::from_millis(long_poll_ms);
+    target.case_timeout = Duration::from_secs(60);
+    let target = Arc::new(target);
+    let cases: Vec<_> = crate::cases::all()
+        .into_iter()
+        .filter(|c| prefixes.iter().any(|p| c.id.starts_with(p)))
+        .collect();
+    assert!(!cases.is_empty(), "no case matches {prefixes:?}");
+    let runs = cases.into_iter().map(|case| {
+        let target = target.clone();
+        async move {
+            let (result, ctx, _) = run_case(&case, target).await;
+            let transcript = ctx
+                .transcript()
+                .iter()
+                .map(|e| e.render())
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ran {
+                id: case.id.clone(),
+                result,
+                transcript,
+            }
+        }
+    });
+    futures::future::join_all(runs).await
+}
+
+/// Panic unless the case `id` ran and failed; returns its failure.
+pub fn assert_fails<'a>(runs: &'a [Ran], id: &str) -> &'a Failure {
+    let ran = runs
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("case {id} did not run"));
+    match &ran.result {
+        Err(f) => f,
+        Ok(()) => panic!(
+            "case {id} passed against a server that breaks its rule:\n{}",
+            ran.transcript
+        ),
+    }
+}
+
+/// Panic unless the case `id` ran and passed.
+pub fn assert_passes(runs: &[Ran], id: &str) {
+    let ran = runs
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("case {id} did not run"));
+    if let Err(f) = &ran.result {
+        panic!("case {id} failed: {f}\n{}", ran.transcript);
+    }
+}

@@ -1,0 +1,102 @@
+//! Deliberately broken servers for "the checks bite" tests: the reference
+//! app behind a middleware that breaks exactly one rule by rewriting
+//! requests or responses. Bound to 127.0.0.1:0, stopped on drop.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+
+/// What the rewrite sees of the request.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+}
+
+type RewriteReq = Arc<dyn Fn(Request) -> Request + Send + Sync>;
+type RewriteResp = Arc<dyn Fn(&Seen, Response) -> Response + Send + Sync>;
+
+pub struct Broken {
+    pub root: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Broken {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The reference server with its long-poll timeout set to `long_poll_ms`.
+pub fn config(long_poll_ms: u64) -> ds_reference_server::Config {
+    ds_reference_server::Config {
+        long_poll_timeout: Duration::from_millis(long_poll_ms),
+        max_chunk_bytes: 64 * 1024,
+        ..Default::default()
+    }
+}
+
+/// Serve the reference app with a request and/or response rewrite.
+pub async fn spawn(
+    config: ds_reference_server::Config,
+    rewrite_req: Option<RewriteReq>,
+    rewrite_resp: Option<RewriteResp>,
+) -> Broken {
+    let state = ds_reference_server::AppState::new(config).expect("state");
+    let rq = rewrite_req.clone();
+    let rs = rewrite_resp.clone();
+    let app = ds_reference_server::app(state).layer(middleware::from_fn(move |req: Request, next: Next| {
+        let (rq, rs) = (rq.clone(), rs.clone());
+        async move {
+            let req = match &rq {
+                Some(f) => f(req),
+                None => req,
+            };
+            let seen = Seen { method: req.method().clone(), uri: req.uri().clone(), headers: req.headers().clone() };
+            let resp = next.run(req).await;
+            match &rs {
+                Some(f) => f(&seen, resp),
+                None => resp,
+            }
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Broken { root: format!("http://{addr}/v1/stream"), task }
+}
+
+/// A server that rewrites responses with `f`.
+pub async fn with_response(f: impl Fn(&Seen, Response) -> Response + Send + Sync + 'static) -> Broken {
+    spawn(config(500), None, Some(Arc::new(f))).await
+}
+
+/// A server that rewrites requests with `f` before the reference app sees them.
+pub async fn with_request(f: impl Fn(Request) -> Request + Send + Sync + 'static) -> Broken {
+    spawn(config(500), Some(Arc::new(f)), None).await
+}
+
+/// The unmodified reference server (control group).
+pub async fn reference() -> Broken {
+    spawn(config(500), None, None).await
+}
+
+/// Read a whole response body (for rewrites that change bodies).
+pub async fn body_bytes(resp: Response) -> (axum::http::response::Parts, bytes::Bytes) {
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    (parts, bytes)
+}
+
+pub fn rebuild(parts: axum::http::response::Parts, body: impl Into<Body>) -> Response {
+    Response::from_parts(parts, body.into())
+}
