@@ -1,1 +1,2 @@
 //! Durable Streams reference server.
+pub mod durable;

@@ -1,0 +1,297 @@
+//! §4 Durability: the append-only record log with group commit. One writer
+//! thread owns the active segment; every append that arrived while the
+//! previous write + fdatasync ran goes out as one write and one sync, and
+//! each append is acknowledged only after that sync returned.
+//!
+//! A failed write or sync poisons the log: the page cache may have dropped
+//! the dirty pages, so retrying could acknowledge lost data. Every later
+//! append fails, and a restart recovers from what is on disk.
+
+use std::fs::File;
+use std::future::Future;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::frame::{self, HEADER};
+use super::reader::SegmentReader;
+use super::segment::{self, Loc, Recovery, Tail};
+
+/// Tuning of the log; the defaults suit the reference server.
+#[derive(Clone, Debug)]
+pub struct LogOptions {
+    /// A segment is sealed once it reaches this size (a batch is never
+    /// split, so a segment may exceed it by one batch).
+    pub segment_bytes: u64,
+    /// Upper bound on read handles kept open (plus the one being written).
+    pub max_open_files: usize,
+    /// A batch stops taking queued appends past this many bytes; the rest
+    /// go out in the next batch without waiting.
+    pub max_batch_bytes: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            segment_bytes: 64 << 20,
+            max_open_files: 64,
+            max_batch_bytes: 16 << 20,
+        }
+    }
+}
+
+/// Counters of the writer, for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogStats {
+    pub appends: u64,
+    pub syncs: u64,
+    pub bytes: u64,
+    pub rotations: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    appends: AtomicU64,
+    syncs: AtomicU64,
+    bytes: AtomicU64,
+    rotations: AtomicU64,
+}
+
+struct Request {
+    payload: Vec<u8>,
+    ack: Option<oneshot::Sender<io::Result<Loc>>>,
+}
+
+/// The durable record log of one data directory.
+pub struct Log {
+    dir: PathBuf,
+    tx: Mutex<Option<mpsc::Sender<Request>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    reader: SegmentReader,
+    counters: Arc<Counters>,
+}
+
+/// Resolves once the record is on disk, with the location of its payload.
+pub struct Ack(oneshot::Receiver<io::Result<Loc>>);
+
+impl Future for Ack {
+    type Output = io::Result<Loc>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(io::Error::other("record log writer has stopped"))))
+    }
+}
+
+impl Log {
+    /// Opens (or creates) the log in `dir`, recovering it first: `visit`
+    /// sees every valid record in order (see `segment::recover`).
+    pub fn open(
+        dir: &Path,
+        options: LogOptions,
+        visit: impl FnMut(Loc, &[u8]) -> io::Result<()>,
+    ) -> io::Result<(Log, Recovery)> {
+        let (tail, recovery) = segment::recover(dir, visit)?;
+        let (tx, rx) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
+        let writer = Writer {
+            dir: dir.to_path_buf(),
+            tail,
+            options: options.clone(),
+            counters: counters.clone(),
+            failed: None,
+        };
+        let handle = std::thread::Builder::new()
+            .name("ds-log-writer".into())
+            .spawn(move || writer.run(rx))?;
+        let log = Log {
+            dir: dir.to_path_buf(),
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            reader: SegmentReader::new(dir, options.max_open_files),
+            counters,
+        };
+        Ok((log, recovery))
+    }
+
+    /// Queues a record and returns at once; the record's position in the
+    /// log is fixed by the order of `submit` calls, so a caller may submit
+    /// under its own lock and await the `Ack` after releasing it.
+    pub fn submit(&self, payload: Vec<u8>) -> Ack {
+        let (ack, rx) = oneshot::channel();
+        if payload.is_empty() || payload.len() > frame::MAX_PAYLOAD {
+            let why = format!("record payload of {} bytes", payload.len());
+            let _ = ack.send(Err(io::Error::new(io::ErrorKind::InvalidInput, why)));
+            return Ack(rx);
+        }
+        self.send(Request {
+            payload,
+            ack: Some(ack),
+        });
+        Ack(rx)
+    }
+
+    /// Queues a record nobody waits for (it rides with the next sync).
+    pub fn submit_detached(&self, payload: Vec<u8>) {
+        if payload.is_empty() || payload.len() > frame::MAX_PAYLOAD {
+            return;
+        }
+        self.send(Request { payload, ack: None });
+    }
+
+    /// Appends a record and resolves once it is on disk.
+    pub fn append(&self, payload: Vec<u8>) -> Ack {
+        self.submit(payload)
+    }
+
+    fn send(&self, req: Request) {
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = tx.as_ref() {
+            // A send only fails when the writer is gone; the dropped ack
+            // then reports the error.
+            let _ = tx.send(req);
+        }
+    }
+
+    /// Reads a stored range (a payload or a slice of one) with `pread`.
+    pub fn read_range(&self, loc: Loc) -> io::Result<Bytes> {
+        self.reader.read(loc)
+    }
+
+    pub fn stats(&self) -> LogStats {
+        let c = &self.counters;
+        LogStats {
+            appends: c.appends.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            rotations: c.rotations.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Read handles currently open.
+    pub fn open_read_files(&self) -> usize {
+        self.reader.open_files()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops accepting records and waits for everything queued to be
+    /// written and synced.
+    pub fn shutdown(&self) {
+        drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
+        if let Some(h) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Writer {
+    dir: PathBuf,
+    tail: Tail,
+    options: LogOptions,
+    counters: Arc<Counters>,
+    failed: Option<String>,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Request>) {
+        let mut buf = Vec::new();
+        let mut batch = Vec::new();
+        let mut carry: Option<Request> = None;
+        loop {
+            let first = match carry.take() {
+                Some(r) => r,
+                None => match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => return,
+                },
+            };
+            // Everything queued while the previous sync ran joins this batch.
+            let mut bytes = first.payload.len();
+            batch.push(first);
+            while bytes < self.options.max_batch_bytes {
+                match rx.try_recv() {
+                    Ok(r) => {
+                        bytes += r.payload.len();
+                        batch.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if bytes >= self.options.max_batch_bytes {
+                carry = rx.try_recv().ok();
+            }
+            let result = self.commit(&mut buf, &batch);
+            for (i, req) in batch.drain(..).enumerate() {
+                if let Some(ack) = req.ack {
+                    let _ = ack.send(match &result {
+                        Ok(locs) => Ok(locs[i]),
+                        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Writes a batch with one write and one fdatasync.
+    fn commit(&mut self, buf: &mut Vec<u8>, batch: &[Request]) -> io::Result<Vec<Loc>> {
+        if let Some(why) = &self.failed {
+            return Err(io::Error::other(format!("record log is failed: {why}")));
+        }
+        let result = self.try_commit(buf, batch);
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result
+    }
+
+    fn try_commit(&mut self, buf: &mut Vec<u8>, batch: &[Request]) -> io::Result<Vec<Loc>> {
+        if self.tail.len >= self.options.segment_bytes {
+            self.rotate()?;
+        }
+        buf.clear();
+        let mut locs = Vec::with_capacity(batch.len());
+        for req in batch {
+            locs.push(Loc {
+                segment: self.tail.id,
+                offset: self.tail.len + (buf.len() + HEADER) as u64,
+                len: req.payload.len() as u32,
+            });
+            frame::encode_into(buf, &req.payload);
+        }
+        self.tail.file.write_all_at(buf, self.tail.len)?;
+        self.tail.file.sync_data()?;
+        self.tail.len += buf.len() as u64;
+        let c = &self.counters;
+        c.syncs.fetch_add(1, Ordering::Relaxed);
+        c.appends.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        c.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(locs)
+    }
+
+    /// Seals the active segment (already synced) and starts the next one.
+    fn rotate(&mut self) -> io::Result<()> {
+        let id = self.tail.id + 1;
+        let file: File = segment::create(&self.dir, id)?;
+        self.tail = Tail { id, file, len: 0 };
+        self.counters.rotations.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
