@@ -5,9 +5,5 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let mut args: Vec<String> = std::env::args().collect();
-    // cargo passes libtest flags we accept; keep them.
-    args.truncate(args.len());
-    let cli = ds_conformance::cli::Cli::parse_from(args);
-    ds_conformance::cli::main_with(cli)
+    ds_conformance::cli::main_with(ds_conformance::cli::Cli::parse_from(std::env::args()))
 }
