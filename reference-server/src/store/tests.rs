@@ -1,0 +1,1 @@
+//! Store invariants: refcounts, cascades, expiry-induced soft-delete (§4.2).
