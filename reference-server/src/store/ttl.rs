@@ -147,11 +147,11 @@ mod tests {
         let ttl = Expiry::Ttl(10);
         assert!(!ttl.is_expired(t0, t0 + Duration::from_secs(9)));
         assert!(ttl.is_expired(t0, t0 + Duration::from_secs(10)));
-        assert!(!Expiry::Ttl(u64::MAX).is_expired(t0, t0 + Duration::from_secs(1 << 40)));
+        assert!(!Expiry::Ttl(u64::MAX).is_expired(t0, t0 + Duration::from_secs(1 << 30)));
         let at = Expiry::At(parse_expires_at("2030-01-01T00:00:05Z").unwrap());
         assert!(!at.is_expired(t0, t0));
         assert!(at.is_expired(t0, t0 + Duration::from_secs(5)));
-        assert!(!Expiry::Never.is_expired(t0, t0 + Duration::from_secs(1 << 40)));
+        assert!(!Expiry::Never.is_expired(t0, t0 + Duration::from_secs(1 << 30)));
     }
 
     #[test]
