@@ -38,6 +38,9 @@ impl Default for Config {
 /// Why a server could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("the durable file store (--data-dir) is not yet supported")]
-    DataDirNotSupported,
+    #[error("cannot open the data directory {dir}: {source}")]
+    DataDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }

@@ -1,9 +1,12 @@
 //! Durable Streams reference server: the protocol of `PROTOCOL.md` (§4, §5,
-//! §8, §9, §10, §12.7) over an in-memory store.
+//! §8, §9, §10, §12.7) over an in-memory store, or with `--data-dir` a
+//! durable one (the same store, journaled).
 //!
 //! - `config`: tunables and start-up errors.
+//! - `durable`: the record log, group commit, recovery and replay (§4).
 //! - `http`: the axum app, one thin handler per operation.
-//! - `store`: streams, offsets, producers, JSON mode, forks and expiry.
+//! - `store`: streams, offsets, producers, JSON mode, forks and expiry;
+//!   `store::persist` wires it to `durable`.
 
 pub mod config;
 pub mod durable;
@@ -42,13 +45,17 @@ impl AppState {
 
     /// Like `new`, with an injected clock (tests of expiry).
     pub fn with_clock(config: Config, clock: Clock) -> Result<Self, StartError> {
-        if config.data_dir.is_some() {
-            return Err(StartError::DataDirNotSupported);
-        }
+        let store = match &config.data_dir {
+            None => Store::new(clock),
+            Some(dir) => Store::open(clock, dir).map_err(|source| StartError::DataDir {
+                dir: dir.clone(),
+                source,
+            })?,
+        };
         Ok(AppState {
             inner: Arc::new(Shared {
                 config,
-                store: Store::new(clock),
+                store,
                 shutdown: watch::Sender::new(false),
             }),
         })

@@ -21,6 +21,12 @@ pub struct Journal {
     log: Log,
 }
 
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Journal({})", self.log.dir().display())
+    }
+}
+
 /// A journal just opened: the state to rebuild the store from, and what
 /// recovery did to the files.
 pub struct Opened {
@@ -79,6 +85,14 @@ impl Journal {
         Pending {
             ack: self.log.submit(e.bytes),
             parts: e.parts,
+        }
+    }
+
+    /// Resolves once everything submitted before it is durable.
+    pub fn barrier(&self) -> Pending {
+        Pending {
+            ack: self.log.barrier(),
+            parts: Vec::new(),
         }
     }
 

@@ -36,6 +36,8 @@ pub struct LogOptions {
     /// A batch stops taking queued appends past this many bytes; the rest
     /// go out in the next batch without waiting.
     pub max_batch_bytes: usize,
+    /// How long `open` waits for another owner of the directory to let go.
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for LogOptions {
@@ -44,6 +46,7 @@ impl Default for LogOptions {
             segment_bytes: 64 << 20,
             max_open_files: 64,
             max_batch_bytes: 16 << 20,
+            lock_wait: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -73,6 +76,9 @@ struct Request {
 /// The durable record log of one data directory.
 pub struct Log {
     dir: PathBuf,
+    /// Exclusive lock on `DIR/LOCK` for the log's lifetime: two writers on
+    /// one directory would interleave frames.
+    _lock: File,
     tx: Mutex<Option<mpsc::Sender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     reader: SegmentReader,
@@ -100,6 +106,8 @@ impl Log {
         options: LogOptions,
         visit: impl FnMut(Loc, &[u8]) -> io::Result<()>,
     ) -> io::Result<(Log, Recovery)> {
+        std::fs::create_dir_all(dir)?;
+        let lock = lock_dir(dir, options.lock_wait)?;
         let (tail, recovery) = segment::recover(dir, visit)?;
         let (tx, rx) = mpsc::channel();
         let counters = Arc::new(Counters::default());
@@ -115,6 +123,7 @@ impl Log {
             .spawn(move || writer.run(rx))?;
         let log = Log {
             dir: dir.to_path_buf(),
+            _lock: lock,
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
             reader: SegmentReader::new(dir, options.max_open_files),
@@ -151,6 +160,18 @@ impl Log {
     /// Appends a record and resolves once it is on disk.
     pub fn append(&self, payload: Vec<u8>) -> Ack {
         self.submit(payload)
+    }
+
+    /// Resolves once every record submitted before it is on disk (for
+    /// answers that rely on earlier records: a duplicate's 204, an
+    /// idempotent create's 200). Writes nothing; the `Loc` is empty.
+    pub fn barrier(&self) -> Ack {
+        let (ack, rx) = oneshot::channel();
+        self.send(Request {
+            payload: Vec::new(),
+            ack: Some(ack),
+        });
+        Ack(rx)
     }
 
     fn send(&self, req: Request) {
@@ -199,6 +220,32 @@ impl Log {
 impl Drop for Log {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Takes the directory lock, waiting a little for a previous owner in
+/// this process (an in-process restart) to finish shutting down.
+fn lock_dir(dir: &Path, wait: std::time::Duration) -> io::Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("{} is in use by another server", dir.display()),
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
     }
 }
 
@@ -269,6 +316,15 @@ impl Writer {
         buf.clear();
         let mut locs = Vec::with_capacity(batch.len());
         for req in batch {
+            if req.payload.is_empty() {
+                // A barrier: durable once the records before it are.
+                locs.push(Loc {
+                    segment: self.tail.id,
+                    offset: self.tail.len + buf.len() as u64,
+                    len: 0,
+                });
+                continue;
+            }
             locs.push(Loc {
                 segment: self.tail.id,
                 offset: self.tail.len + (buf.len() + HEADER) as u64,
@@ -276,12 +332,17 @@ impl Writer {
             });
             frame::encode_into(buf, &req.payload);
         }
+        if buf.is_empty() {
+            // Only barriers: every earlier batch was synced before this one.
+            return Ok(locs);
+        }
         self.tail.file.write_all_at(buf, self.tail.len)?;
         self.tail.file.sync_data()?;
         self.tail.len += buf.len() as u64;
         let c = &self.counters;
         c.syncs.fetch_add(1, Ordering::Relaxed);
-        c.appends.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let records = batch.iter().filter(|r| !r.payload.is_empty()).count();
+        c.appends.fetch_add(records as u64, Ordering::Relaxed);
         c.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
         Ok(locs)
     }

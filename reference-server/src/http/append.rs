@@ -37,16 +37,19 @@ pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Re
     };
     let with_body = !payload.is_empty();
     let with_producer = producer.is_some();
-    let outcome = app.store().append(
-        &path,
-        AppendRequest {
-            essence,
-            payload,
-            close,
-            stream_seq,
-            producer,
-        },
-    )?;
+    let outcome = app
+        .store()
+        .append_durable(
+            &path,
+            AppendRequest {
+                essence,
+                payload,
+                close,
+                stream_seq,
+                producer,
+            },
+        )
+        .await?;
 
     let (status, tail, closed, echo) = match outcome {
         Appended::Done {

@@ -19,14 +19,17 @@ pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Res
     let fork = h::fork(headers)?;
     let closed = h::closed_flag(headers);
     let body = read_body(headers, body, app.config().max_body_bytes).await?;
-    let (created, info) = app.store().create(CreateRequest {
-        path,
-        content_type,
-        expiry,
-        closed,
-        body,
-        fork,
-    })?;
+    let (created, info) = app
+        .store()
+        .create_durable(CreateRequest {
+            path,
+            content_type,
+            expiry,
+            closed,
+            body,
+            fork,
+        })
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {

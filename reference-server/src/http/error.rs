@@ -46,6 +46,8 @@ impl ApiError {
                 | S::SeqRegression
                 | S::SeqGap { .. }
                 | S::SourceGone => StatusCode::CONFLICT,
+                // Not the client's fault: the disk failed (nothing acked).
+                S::Storage => StatusCode::SERVICE_UNAVAILABLE,
             },
         }
     }

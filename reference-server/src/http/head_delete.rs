@@ -33,7 +33,7 @@ pub fn stream_head(app: AppState, path: String) -> Result<Response, ApiError> {
     Ok(res)
 }
 
-pub fn stream_delete(app: AppState, path: String) -> Result<Response, ApiError> {
-    app.store().delete(&path)?;
+pub async fn stream_delete(app: AppState, path: String) -> Result<Response, ApiError> {
+    app.store().delete_durable(&path).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -48,7 +48,7 @@ async fn dispatch(State(app): State<AppState>, req: Request) -> Response {
         Method::HEAD => head_delete::stream_head(app, path),
         Method::PUT => create::stream_put(app, path, req).await,
         Method::POST => append::stream_post(app, path, req).await,
-        Method::DELETE => head_delete::stream_delete(app, path),
+        Method::DELETE => head_delete::stream_delete(app, path).await,
         _ => Err(ApiError::MethodNotAllowed),
     };
     result.unwrap_or_else(IntoResponse::into_response)

@@ -9,8 +9,10 @@
 use bytes::Bytes;
 
 use super::json::JsonError;
+use super::persist::{mem_parts, ms, producer_record, Commit};
 use super::producer::{self, ProducerRef, Verdict};
 use super::{check_live, Store, StoreError};
+use crate::durable::{self, Record};
 
 /// The body of an append, pre-parsed outside the lock.
 #[derive(Debug, Clone)]
@@ -59,6 +61,26 @@ pub enum Appended {
 
 impl Store {
     pub fn append(&self, path: &str, req: AppendRequest) -> Result<Appended, StoreError> {
+        self.append_logged(path, req).map(|(a, _)| a)
+    }
+
+    /// `append`, answered once it is durable (file store). A duplicate's
+    /// 204 also waits, for the original append may still be syncing.
+    pub async fn append_durable(
+        &self,
+        path: &str,
+        req: AppendRequest,
+    ) -> Result<Appended, StoreError> {
+        let (appended, commit) = self.append_logged(path, req)?;
+        commit.durable().await?;
+        Ok(appended)
+    }
+
+    fn append_logged(
+        &self,
+        path: &str,
+        req: AppendRequest,
+    ) -> Result<(Appended, Commit), StoreError> {
         let s = self.lookup(path)?;
         let now = self.clock().now();
         let mut st = s.lock();
@@ -69,16 +91,18 @@ impl Store {
         if st.closed {
             if let (Some(p), Some(by)) = (&req.producer, &st.closed_by) {
                 if p == by {
-                    return Ok(Appended::Duplicate {
+                    let dup = Appended::Duplicate {
                         tail: st.data.tail,
                         closed: true,
                         epoch: p.epoch,
                         seq: p.seq,
-                    });
+                    };
+                    return Ok((dup, self.commit_barrier()));
                 }
             }
             if req.payload.is_empty() && req.close {
-                return Ok(Appended::AlreadyClosed { tail: st.data.tail });
+                let done = Appended::AlreadyClosed { tail: st.data.tail };
+                return Ok((done, self.commit_barrier()));
             }
             return Err(StoreError::Closed { tail: st.data.tail });
         }
@@ -98,12 +122,13 @@ impl Store {
             Some(p) => match producer::check(st.producers.get(&p.id).copied(), p) {
                 Verdict::Accept(state) => Some((p, state)),
                 Verdict::Duplicate { epoch, last_seq } => {
-                    return Ok(Appended::Duplicate {
+                    let dup = Appended::Duplicate {
                         tail: st.data.tail,
                         closed: st.closed,
                         epoch,
                         seq: last_seq,
-                    })
+                    };
+                    return Ok((dup, self.commit_barrier()));
                 }
                 Verdict::StaleEpoch { current } => return Err(StoreError::StaleEpoch { current }),
                 Verdict::EpochSeqNotZero => return Err(StoreError::EpochSeqNotZero),
@@ -119,12 +144,15 @@ impl Store {
             }
         }
 
-        if !parts.is_empty() {
+        let first_new = st.data.entries.len();
+        let with_data = !parts.is_empty();
+        if with_data {
             st.data.push_batch(parts);
         }
         if let Some((p, state)) = accepted {
             st.producers.insert(p.id.clone(), state);
         }
+        let new_seq = req.stream_seq.clone();
         if let Some(seq) = req.stream_seq {
             st.last_seq = Some(seq);
         }
@@ -132,6 +160,35 @@ impl Store {
             st.closed = true;
             st.closed_by = req.producer.clone();
         }
+        // Data, producer state, Stream-Seq and closure in one record
+        // (§5.2.1 atomicity, §4.1), submitted under the stream's lock.
+        let commit = match self.journal() {
+            None => Commit::none(),
+            Some(_) => {
+                let new = &st.data.entries[first_new..];
+                let starts: Vec<u64> = new.iter().map(|e| e.start).collect();
+                let producer = req.producer.as_ref().map(producer_record);
+                let record = if !with_data && req.close {
+                    Record::Close {
+                        path: s.path.clone(),
+                        producer,
+                        stream_seq: new_seq.clone(),
+                        at_ms: ms(now),
+                    }
+                } else {
+                    Record::Append(durable::Append {
+                        path: s.path.clone(),
+                        parts: mem_parts(new),
+                        tail: st.data.tail,
+                        producer,
+                        stream_seq: new_seq.clone(),
+                        close: req.close,
+                        at_ms: ms(now),
+                    })
+                };
+                self.commit_record(&record, Some((s.clone(), starts)))
+            }
+        };
         let outcome = Appended::Done {
             tail: st.data.tail,
             closed: st.closed,
@@ -139,6 +196,6 @@ impl Store {
         };
         drop(st);
         s.notify();
-        Ok(outcome)
+        Ok((outcome, commit))
     }
 }

@@ -12,6 +12,7 @@ pub mod content_type;
 pub mod fork;
 pub mod json;
 pub mod offsets;
+pub mod persist;
 pub mod producer;
 pub mod stream;
 pub mod ttl;
@@ -23,9 +24,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use time::OffsetDateTime;
 
+use crate::durable::{self, Journal, Record};
 pub use append::{AppendRequest, Appended, Payload};
 pub use fork::{ForkRequest, ReadResult};
 use json::JsonError;
+pub use persist::Commit;
+use persist::{expiry_record, log_detached, mem_parts, ms};
 use stream::{Config as StreamConfig, Data, State, Status, Stream};
 use ttl::{Clock, Expiry};
 
@@ -63,6 +67,10 @@ pub enum StoreError {
     SourceGone,
     #[error("fork sub-offset goes past the next data boundary")]
     SubOffsetOvershoot,
+    /// The data directory could not record the change (§4): nothing was
+    /// acknowledged.
+    #[error("the data directory could not persist the change")]
+    Storage,
 }
 
 /// A create (PUT) request after header validation (§5.1, §4.2).
@@ -99,12 +107,23 @@ impl Info {
 
 type Registry = HashMap<String, Arc<Stream>>;
 
-/// The in-memory stream store.
-#[derive(Debug, Default)]
+/// The stream store: in memory, or journaled to a data directory
+/// (`persist`).
+#[derive(Default)]
 pub struct Store {
     registry: Mutex<Registry>,
     clock: Clock,
     next_id: AtomicU64,
+    journal: Option<Arc<Journal>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("streams", &self.len())
+            .field("durable", &self.journal.is_some())
+            .finish()
+    }
 }
 
 impl Store {
@@ -146,6 +165,18 @@ impl Store {
 
     /// §5.1 create, idempotent create, and §4.2 fork creation.
     pub fn create(&self, req: CreateRequest) -> Result<(bool, Info), StoreError> {
+        self.create_logged(req)
+            .map(|(created, info, _)| (created, info))
+    }
+
+    /// `create`, answered once it is durable (file store).
+    pub async fn create_durable(&self, req: CreateRequest) -> Result<(bool, Info), StoreError> {
+        let (created, info, commit) = self.create_logged(req)?;
+        commit.durable().await?;
+        Ok((created, info))
+    }
+
+    fn create_logged(&self, req: CreateRequest) -> Result<(bool, Info, Commit), StoreError> {
         let now = self.clock.now();
         let mut reg = self.registry();
         if let Some(existing) = reg.get(&req.path).cloned() {
@@ -153,7 +184,9 @@ impl Store {
             let st = existing.lock();
             match st.status {
                 Status::SoftDeleted => return Err(StoreError::PathBlocked),
-                Status::Live if same_config(&st, &req) => return Ok((false, Info::of(&st))),
+                Status::Live if same_config(&st, &req) => {
+                    return Ok((false, Info::of(&st), self.commit_barrier()))
+                }
                 Status::Live => return Err(StoreError::ConfigMismatch),
                 Status::Removed => {}
             }
@@ -179,6 +212,7 @@ impl Store {
         let essence =
             content_type::essence(&content_type).unwrap_or_else(|| content_type::DEFAULT.into());
         let mut data = data;
+        let prefix_entries = data.entries.len();
         if !req.body.is_empty() {
             let parts = if data.json {
                 json::flatten(&req.body, true).map_err(StoreError::Json)?
@@ -209,8 +243,35 @@ impl Store {
         };
         let info = Info::of(&state);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        reg.insert(req.path.clone(), Arc::new(Stream::new(id, req.path, state)));
-        Ok((true, info))
+        let record = self.journal.as_ref().map(|_| {
+            let entries = &state.data.entries;
+            Record::Create(durable::Create {
+                path: req.path.clone(),
+                content_type: state.config.content_type.clone(),
+                json: state.data.json,
+                requested_expiry: expiry_record(&req.expiry),
+                expiry: expiry_record(&state.expiry),
+                at_ms: ms(now),
+                closed: req.closed,
+                fork: state.fork.as_ref().map(|l| durable::ForkPoint {
+                    source: l.source_path.clone(),
+                    offset: l.offset,
+                    sub_offset: l.sub_offset,
+                    prefix: mem_parts(&entries[..prefix_entries]),
+                }),
+                initial: mem_parts(&entries[prefix_entries..]),
+            })
+        });
+        let starts: Vec<u64> = state.data.entries.iter().map(|e| e.start).collect();
+        let stream = Arc::new(
+            Stream::new(id, req.path.clone(), state).journaled(self.journal.clone(), ms(now)),
+        );
+        reg.insert(req.path, stream.clone());
+        let commit = match record {
+            Some(r) => self.commit_record(&r, Some((stream, starts))),
+            None => Commit::none(),
+        };
+        Ok((true, info, commit))
     }
 
     /// §5.5 HEAD: metadata; never renews a TTL.
@@ -228,25 +289,49 @@ impl Store {
         let mut st = s.lock();
         check_live(&st)?;
         st.last_access = now;
+        // A sliding TTL's renewal must survive a restart (coalesced).
+        let sliding = matches!(st.expiry, Expiry::Ttl(_));
         drop(st);
+        if sliding && s.journal.is_some() && s.claim_touch(ms(now), persist::TOUCH_EVERY_MS) {
+            log_detached(
+                &s,
+                Record::Touch {
+                    path: s.path.clone(),
+                    at_ms: ms(now),
+                },
+            );
+        }
         Ok(s)
     }
 
     /// §5.4 DELETE, with §4.2 soft-delete and cascading cleanup.
     pub fn delete(&self, path: &str) -> Result<(), StoreError> {
+        self.delete_logged(path).map(|_| ())
+    }
+
+    /// `delete`, answered once it is durable (file store).
+    pub async fn delete_durable(&self, path: &str) -> Result<(), StoreError> {
+        self.delete_logged(path)?.durable().await
+    }
+
+    fn delete_logged(&self, path: &str) -> Result<Commit, StoreError> {
         let now = self.clock.now();
         let mut reg = self.registry();
         let s = reg.get(path).cloned().ok_or(StoreError::NotFound)?;
         expire_locked(&mut reg, &s, now);
         let mut st = s.lock();
         check_live(&st)?;
+        let path = path.to_string();
         if st.refcount > 0 {
             st.status = Status::SoftDeleted;
+            let commit = self.commit_record(&Record::SoftDelete { path }, None);
             drop(st);
             s.notify();
-            return Ok(());
+            return Ok(commit);
         }
         st.status = Status::Removed;
+        // Replay releases the source and cascades like `release_ref`.
+        let commit = self.commit_record(&Record::Delete { path }, None);
         let parent = st.fork.as_ref().map(|f| f.source.clone());
         drop(st);
         remove_if_same(&mut reg, &s);
@@ -254,7 +339,7 @@ impl Store {
         if let Some(p) = parent {
             release_ref(&mut reg, p);
         }
-        Ok(())
+        Ok(commit)
     }
 
     /// Periodic expiry of streams nobody touches (§4).
@@ -318,13 +403,16 @@ fn expire_locked(reg: &mut Registry, s: &Arc<Stream>, now: OffsetDateTime) {
     if st.status != Status::Live || !st.is_expired(now) {
         return;
     }
+    let path = s.path.clone();
     if st.refcount > 0 {
         st.status = Status::SoftDeleted;
+        log_detached(s, Record::SoftDelete { path });
         drop(st);
         s.notify();
         return;
     }
     st.status = Status::Removed;
+    log_detached(s, Record::Delete { path });
     let parent = st.fork.as_ref().map(|f| f.source.clone());
     drop(st);
     remove_if_same(reg, s);

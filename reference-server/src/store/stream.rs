@@ -3,6 +3,7 @@
 //! long-poll and SSE readers (§5.7, §5.8) of this stream only.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -11,13 +12,58 @@ use tokio::sync::watch;
 
 use super::producer::{ProducerRef, ProducerState};
 use super::ttl::Expiry;
+use crate::durable::{Journal, Loc};
+
+/// Where an entry's bytes are: in memory, or in the durable store's log
+/// (read back with `pread` on demand, so the stream is not held in memory).
+#[derive(Clone)]
+pub enum Body {
+    Mem(Bytes),
+    Disk(Arc<Journal>, Loc),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Mem(b) => write!(f, "Mem({} bytes)", b.len()),
+            Body::Disk(_, loc) => write!(f, "Disk({loc:?})"),
+        }
+    }
+}
+
+impl Body {
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Mem(b) => b.len(),
+            Body::Disk(_, loc) => loc.len as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes `[lo, hi)`; `None` (logged) if the disk read failed.
+    pub fn slice(&self, lo: usize, hi: usize) -> Option<Bytes> {
+        match self {
+            Body::Mem(b) => Some(b.slice(lo..hi)),
+            Body::Disk(j, loc) => match j.read_range(loc.slice(lo as u32, hi as u32)) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::error!("reading {loc:?} from the data directory: {e}");
+                    None
+                }
+            },
+        }
+    }
+}
 
 /// One stored chunk: an append's bytes, or one JSON message.
 #[derive(Clone, Debug)]
 pub struct Entry {
     /// Position of the first unit of this entry.
     pub start: u64,
-    pub bytes: Bytes,
+    pub body: Body,
     /// Last entry of the append that wrote it (the "data boundary" that
     /// limits a fork sub-offset, §4.2).
     pub batch_end: bool,
@@ -47,7 +93,7 @@ impl Data {
         if self.json {
             1
         } else {
-            e.bytes.len() as u64
+            e.body.len() as u64
         }
     }
 
@@ -60,7 +106,7 @@ impl Data {
             }
             let e = Entry {
                 start: self.tail,
-                bytes,
+                body: Body::Mem(bytes),
                 batch_end: i + 1 == n,
             };
             self.tail += self.units(&e);
@@ -68,6 +114,22 @@ impl Data {
         }
         if let Some(last) = self.entries.last_mut() {
             last.batch_end = true;
+        }
+    }
+
+    /// Moves entries that are now durable to their disk locations, so their
+    /// memory is released; `(start, loc)` pairs name the entries.
+    pub fn spill(&mut self, journal: &Arc<Journal>, placed: &[(u64, Loc)]) {
+        for &(start, loc) in placed {
+            let i = self.entries.partition_point(|e| e.start < start);
+            if let Some(e) = self.entries.get_mut(i) {
+                if e.start == start
+                    && matches!(e.body, Body::Mem(_))
+                    && e.body.len() == loc.len as usize
+                {
+                    e.body = Body::Disk(journal.clone(), loc);
+                }
+            }
         }
     }
 
@@ -86,14 +148,22 @@ impl Data {
         while pos < to && i < self.entries.len() && !out.full() {
             let e = &self.entries[i];
             if self.json {
-                if !out.push_message(e.bytes.clone()) {
+                let Some(message) = e.body.slice(0, e.body.len()) else {
+                    break;
+                };
+                if !out.push_message(message) {
                     break;
                 }
                 pos += 1;
             } else {
                 let lo = (pos - e.start) as usize;
-                let hi = ((to - e.start) as usize).min(e.bytes.len());
-                let taken = out.push_bytes(e.bytes.slice(lo..hi));
+                let hi = ((to - e.start) as usize).min(e.body.len());
+                // Only what fits the budget is read from disk.
+                let hi = hi.min(lo.saturating_add(out.room()));
+                let Some(piece) = e.body.slice(lo, hi) else {
+                    break;
+                };
+                let taken = out.push_bytes(piece);
                 pos += taken as u64;
                 if lo + taken < hi {
                     break;
@@ -140,6 +210,11 @@ impl Collector {
 
     pub fn full(&self) -> bool {
         self.used >= self.budget
+    }
+
+    /// Bytes left in the budget.
+    pub fn room(&self) -> usize {
+        self.budget - self.used
     }
 
     fn push_message(&mut self, m: Bytes) -> bool {
@@ -222,6 +297,10 @@ pub struct Stream {
     pub path: String,
     state: Mutex<State>,
     changed: watch::Sender<u64>,
+    /// The durable store's journal, when there is one (`--data-dir`).
+    pub journal: Option<Arc<Journal>>,
+    /// Last access written to the journal (ms), to coalesce `Touch` records.
+    pub logged_access_ms: AtomicI64,
 }
 
 impl Stream {
@@ -231,7 +310,27 @@ impl Stream {
             path,
             state: Mutex::new(state),
             changed: watch::Sender::new(0),
+            journal: None,
+            logged_access_ms: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// Attaches the durable store's journal (`--data-dir`).
+    pub fn journaled(mut self, journal: Option<Arc<Journal>>, access_ms: i64) -> Stream {
+        self.journal = journal;
+        self.logged_access_ms = AtomicI64::new(access_ms);
+        self
+    }
+
+    /// Claims the right to log an access at `now_ms` if the last logged one
+    /// is at least `every_ms` older (one `Touch` per window per stream).
+    pub fn claim_touch(&self, now_ms: i64, every_ms: i64) -> bool {
+        let last = self.logged_access_ms.load(Ordering::Relaxed);
+        now_ms.saturating_sub(last) >= every_ms
+            && self
+                .logged_access_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Locks the state; a panic elsewhere never poisons the server.

@@ -217,3 +217,44 @@ fn invalid_payloads_and_a_stopped_log_fail_the_ack() {
     log.shutdown();
     assert!(rt.block_on(log.append(b"late".to_vec())).is_err());
 }
+
+#[test]
+fn a_barrier_waits_for_earlier_records_and_writes_nothing() {
+    let dir = TestDir::new("barrier");
+    let (log, _, _) = open(dir.path(), LogOptions::default());
+    let rt = rt();
+    let first = log.submit(b"one".to_vec());
+    let barrier = log.barrier();
+    rt.block_on(barrier).unwrap();
+    assert_eq!(
+        log.stats().appends,
+        1,
+        "the record before the barrier is durable"
+    );
+    rt.block_on(first).unwrap();
+    let syncs = log.stats().syncs;
+    rt.block_on(log.barrier()).unwrap();
+    assert_eq!(log.stats().syncs, syncs, "a lone barrier needs no sync");
+    drop(log);
+    let (_, _, seen) = open(dir.path(), LogOptions::default());
+    assert_eq!(payloads(&seen), vec![b"one".to_vec()]);
+}
+
+#[test]
+fn a_directory_has_one_writer_at_a_time() {
+    let dir = TestDir::new("lock");
+    let (log, _, _) = open(dir.path(), LogOptions::default());
+    let t = std::time::Instant::now();
+    let impatient = LogOptions {
+        lock_wait: std::time::Duration::from_millis(100),
+        ..LogOptions::default()
+    };
+    let second = Log::open(dir.path(), impatient, |_, _| Ok(()));
+    assert_eq!(
+        second.err().map(|e| e.kind()),
+        Some(io::ErrorKind::WouldBlock)
+    );
+    assert!(t.elapsed() >= std::time::Duration::from_millis(100));
+    drop(log);
+    open(dir.path(), LogOptions::default());
+}

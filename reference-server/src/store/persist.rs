@@ -1,0 +1,265 @@
+//! §4 Durability, §4.1, §5.2.1: the file store (`--data-dir`). The memory
+//! store with a journal: every mutation is submitted to the journal under
+//! the same lock that applies it (so the log's order is the store's order)
+//! and acknowledged only once the journal says it is on disk. On start the
+//! store is rebuilt from the replayed journal, its data left on disk.
+//!
+//! Readers may see an append a moment before it is durable (it is applied
+//! in memory, then synced); the writer's answer always waits for the sync.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+use super::producer::{ProducerRef, ProducerState};
+use super::stream::{Body, Config, Data, Entry, ForkLink, State, Status, Stream};
+use super::ttl::{parse_expires_at, Clock, Expiry};
+use super::{content_type, Registry, Store, StoreError};
+use crate::durable::{self, Journal, LogOptions, Pending, Producer, Record};
+
+/// A sliding TTL's access is journaled at most this often per stream; a
+/// crash can make the stream expire up to this much early.
+pub const TOUCH_EVERY_MS: i64 = 100;
+
+/// The durability of one store operation: await `durable()` before
+/// answering the client.
+#[must_use = "await durable() before acknowledging the request"]
+pub struct Commit {
+    pending: Option<Pending>,
+    /// The stream whose new entries move to disk once durable, by start.
+    spill: Option<(Arc<Stream>, Vec<u64>)>,
+}
+
+impl Commit {
+    /// Nothing to wait for (memory store, or a refused request).
+    pub fn none() -> Commit {
+        Commit {
+            pending: None,
+            spill: None,
+        }
+    }
+
+    fn barrier(journal: Option<&Arc<Journal>>) -> Commit {
+        Commit {
+            pending: journal.map(|j| j.barrier()),
+            spill: None,
+        }
+    }
+
+    fn record(
+        journal: Option<&Arc<Journal>>,
+        record: &Record,
+        spill: Option<(Arc<Stream>, Vec<u64>)>,
+    ) -> Commit {
+        match journal {
+            None => Commit::none(),
+            Some(j) => Commit {
+                pending: Some(j.submit(record)),
+                spill,
+            },
+        }
+    }
+
+    /// Waits until the operation is on disk, then lets its data leave memory.
+    pub async fn durable(self) -> Result<(), StoreError> {
+        let Some(pending) = self.pending else {
+            return Ok(());
+        };
+        let locs = pending.await.map_err(|e| {
+            tracing::error!("data directory write failed: {e}");
+            StoreError::Storage
+        })?;
+        if let Some((stream, starts)) = self.spill {
+            if let Some(j) = &stream.journal {
+                let placed: Vec<_> = starts.into_iter().zip(locs).collect();
+                stream.lock().data.spill(j, &placed);
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub fn expiry_record(e: &Expiry) -> durable::Expiry {
+    match e {
+        Expiry::Never => durable::Expiry::Never,
+        Expiry::Ttl(s) => durable::Expiry::Ttl(*s),
+        Expiry::At(d) => durable::Expiry::At(d.text.clone()),
+    }
+}
+
+fn expiry_from(e: &durable::Expiry) -> Expiry {
+    match e {
+        durable::Expiry::Never => Expiry::Never,
+        durable::Expiry::Ttl(s) => Expiry::Ttl(*s),
+        durable::Expiry::At(text) => match parse_expires_at(text) {
+            Some(d) => Expiry::At(d),
+            None => {
+                tracing::warn!("unparsable Expires-At {text:?} in the data directory");
+                Expiry::Never
+            }
+        },
+    }
+}
+
+pub fn producer_record(p: &ProducerRef) -> Producer {
+    Producer {
+        id: p.id.clone(),
+        epoch: p.epoch,
+        seq: p.seq,
+    }
+}
+
+/// The in-memory bytes of freshly pushed entries (the record's parts).
+pub fn mem_parts(entries: &[Entry]) -> Vec<Bytes> {
+    entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Mem(b) => Some(b.clone()),
+            Body::Disk(..) => None,
+        })
+        .collect()
+}
+
+impl Store {
+    /// Opens the file store in `dir`: recovers the journal and rebuilds
+    /// every stream (data stays on disk; only its index is in memory).
+    pub fn open(clock: Clock, dir: &Path) -> io::Result<Store> {
+        let opened = Journal::open(dir, LogOptions::default())?;
+        let rec = &opened.recovery;
+        tracing::info!(
+            "data directory {}: {} records in {} segments, {} streams",
+            dir.display(),
+            rec.records,
+            rec.segments,
+            opened.state.streams.len()
+        );
+        if let Some(t) = &rec.truncated {
+            tracing::warn!(
+                "cut a torn tail: {} bytes of segment {} ({})",
+                t.dropped_bytes,
+                t.segment,
+                t.reason
+            );
+        }
+        for a in &opened.state.anomalies {
+            tracing::warn!("skipped an inconsistent record: {a}");
+        }
+        let journal = Arc::new(opened.journal);
+        let mut reg = Registry::new();
+        // ETags carry the id: ids of this run start past any of an earlier run.
+        let mut next_id = (ms(OffsetDateTime::now_utc()).max(0) as u64) << 8;
+        for rs in opened.state.in_creation_order() {
+            let mut data = Data::new(rs.base, rs.json);
+            data.entries = rs
+                .chunks
+                .iter()
+                .map(|c| Entry {
+                    start: c.start,
+                    body: Body::Disk(journal.clone(), c.loc),
+                    batch_end: c.batch_end,
+                })
+                .collect();
+            data.tail = rs.tail;
+            let fork = match &rs.fork {
+                None => None,
+                Some(f) => Some(ForkLink {
+                    source: reg.get(&f.source).cloned().ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("fork source {} missing", f.source),
+                        )
+                    })?,
+                    source_path: f.source.clone(),
+                    offset: f.offset,
+                    sub_offset: f.sub_offset,
+                }),
+            };
+            let essence = content_type::essence(&rs.content_type)
+                .unwrap_or_else(|| content_type::DEFAULT.into());
+            let state = State {
+                config: Config {
+                    content_type: rs.content_type.clone(),
+                    essence,
+                    requested_expiry: expiry_from(&rs.requested_expiry),
+                },
+                expiry: expiry_from(&rs.expiry),
+                last_access: from_ms(rs.last_access_ms),
+                data,
+                fork,
+                closed: rs.closed,
+                closed_by: rs.closed_by.as_ref().map(|p| ProducerRef {
+                    id: p.id.clone(),
+                    epoch: p.epoch,
+                    seq: p.seq,
+                }),
+                producers: rs
+                    .producers
+                    .iter()
+                    .map(|(id, p)| {
+                        (
+                            id.clone(),
+                            ProducerState {
+                                epoch: p.epoch,
+                                last_seq: p.last_seq,
+                            },
+                        )
+                    })
+                    .collect::<HashMap<_, _>>(),
+                last_seq: rs.last_seq.clone(),
+                refcount: rs.refcount,
+                status: match rs.status {
+                    durable::replay::Status::Live => Status::Live,
+                    durable::replay::Status::SoftDeleted => Status::SoftDeleted,
+                },
+            };
+            let stream = Stream::new(next_id, rs.path.clone(), state)
+                .journaled(Some(journal.clone()), rs.last_access_ms);
+            next_id += 1;
+            reg.insert(rs.path.clone(), Arc::new(stream));
+        }
+        Ok(Store {
+            registry: Mutex::new(reg),
+            clock,
+            next_id: AtomicU64::new(next_id),
+            journal: Some(journal),
+        })
+    }
+
+    pub(super) fn journal(&self) -> Option<&Arc<Journal>> {
+        self.journal.as_ref()
+    }
+
+    pub(super) fn commit_barrier(&self) -> Commit {
+        Commit::barrier(self.journal())
+    }
+
+    pub(super) fn commit_record(
+        &self,
+        record: &Record,
+        spill: Option<(Arc<Stream>, Vec<u64>)>,
+    ) -> Commit {
+        Commit::record(self.journal(), record, spill)
+    }
+}
+
+/// Journals a status change nobody waits for (expiry, §4.2): replay
+/// derives the cascade up a fork chain itself.
+pub fn log_detached(stream: &Stream, record: Record) {
+    if let Some(j) = &stream.journal {
+        j.submit_detached(&record);
+    }
+}
