@@ -263,3 +263,163 @@ pub fn log_detached(stream: &Stream, record: Record) {
         j.submit_detached(&record);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The file store rebuilds what the memory store held (§4, §4.1,
+    //! §4.2, §5.2.1), with its data read back from disk.
+
+    use bytes::Bytes;
+    use time::macros::datetime;
+
+    use super::super::fork::{self, ForkRequest};
+    use super::super::offsets::ReadFrom;
+    use super::super::{json, AppendRequest, Appended, CreateRequest, Payload};
+    use super::*;
+    use crate::durable::testdir::TestDir;
+
+    fn clock() -> Clock {
+        Clock::manual(datetime!(2030-01-01 0:00 UTC))
+    }
+
+    fn read_all(s: &Store, path: &str) -> Result<String, StoreError> {
+        let stream = s.open_for_read(path)?;
+        let r = fork::read(&stream, ReadFrom::Start, usize::MAX)?;
+        let bytes = if r.json {
+            json::frame(&r.pieces)
+        } else {
+            r.pieces.concat()
+        };
+        Ok(String::from_utf8(bytes).unwrap())
+    }
+
+    fn text(body: &str, producer: Option<(u64, u64)>, close: bool) -> AppendRequest {
+        AppendRequest {
+            essence: Some("text/plain".into()),
+            payload: Payload::Bytes(Bytes::from(body.to_string())),
+            close,
+            stream_seq: None,
+            producer: producer.map(|(epoch, seq)| ProducerRef {
+                id: "p".into(),
+                epoch,
+                seq,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reopened_store_has_the_same_streams_with_data_on_disk() {
+        let dir = TestDir::new("store");
+        {
+            let s = Store::open(clock(), dir.path()).unwrap();
+            let put = |path: &str, ct: &str, body: &str| CreateRequest {
+                path: path.into(),
+                content_type: Some(ct.into()),
+                expiry: Expiry::Ttl(3600),
+                body: Bytes::from(body.to_string()),
+                ..Default::default()
+            };
+            s.create_durable(put("/t", "text/plain", "hello"))
+                .await
+                .unwrap();
+            s.append_durable("/t", text(" big", Some((0, 0)), false))
+                .await
+                .unwrap();
+            s.append_durable("/t", text(" world", Some((0, 1)), true))
+                .await
+                .unwrap();
+            s.create_durable(put("/j", "application/json", "[1,[2],{\"a\":3}]"))
+                .await
+                .unwrap();
+            s.create_durable(CreateRequest {
+                path: "/f".into(),
+                fork: Some(ForkRequest {
+                    source_path: "/t".into(),
+                    offset: Some(3),
+                    sub_offset: 2,
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            s.append_durable("/f", text("!", None, false))
+                .await
+                .unwrap();
+            s.delete_durable("/t").await.unwrap();
+            let entries = s.registry().get("/f").unwrap().lock().data.entries.clone();
+            assert!(
+                entries.iter().all(|e| matches!(e.body, Body::Disk(..))),
+                "{entries:?}"
+            );
+        }
+        let s = Store::open(clock(), dir.path()).unwrap();
+        assert_eq!(read_all(&s, "/f").unwrap(), "hello!");
+        assert_eq!(read_all(&s, "/j").unwrap(), "[1,[2],{\"a\":3}]");
+        assert_eq!(s.head("/t").unwrap_err(), StoreError::Gone, "soft-deleted");
+        {
+            let t = s.registry().get("/t").unwrap().clone();
+            let st = t.lock();
+            assert_eq!((st.data.tail, st.closed, st.refcount), (15, true, 1));
+            assert_eq!(
+                st.producers["p"],
+                ProducerState {
+                    epoch: 0,
+                    last_seq: 1
+                }
+            );
+            assert_eq!(st.expiry, Expiry::Ttl(3600));
+        }
+        s.delete_durable("/f").await.unwrap();
+        assert_eq!(s.head("/t").unwrap_err(), StoreError::NotFound, "cascade");
+        s.create_durable(CreateRequest {
+            path: "/t".into(),
+            content_type: Some("text/plain".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        drop(s);
+        let s = Store::open(clock(), dir.path()).unwrap();
+        assert_eq!(s.head("/f").unwrap_err(), StoreError::NotFound);
+        assert_eq!(read_all(&s, "/t").unwrap(), "", "a new, empty incarnation");
+        assert_eq!(s.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn producer_retries_after_restart_are_duplicates() {
+        let dir = TestDir::new("dedup");
+        {
+            let s = Store::open(clock(), dir.path()).unwrap();
+            s.create_durable(CreateRequest {
+                path: "/s".into(),
+                content_type: Some("text/plain".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            s.append_durable("/s", text("a", Some((1, 0)), false))
+                .await
+                .unwrap();
+            s.append_durable("/s", text("b", Some((1, 1)), true))
+                .await
+                .unwrap();
+        }
+        let s = Store::open(clock(), dir.path()).unwrap();
+        let again = s
+            .append_durable("/s", text("b", Some((1, 1)), true))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                again,
+                Appended::Duplicate {
+                    tail: 2,
+                    closed: true,
+                    ..
+                }
+            ),
+            "{again:?}"
+        );
+        assert_eq!(read_all(&s, "/s").unwrap(), "ab");
+    }
+}
