@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Crash check of the durable record log (§4 Durability): a writer process is
-# SIGKILLed at random moments (default 20 times, local temp directory only),
-# unsynced tails are torn as a power cut would, and every acknowledged
-# append must come back exactly once, in order, never partial.
-# Usage: scripts/crash-check.sh [KILLS]
+# Crash checks of the durable store (§4 Durability), local temp directories
+# and 127.0.0.1 only:
+#   1. the record log: a writer process is SIGKILLed at random moments,
+#      unsynced tails are torn as a power cut would, and every acknowledged
+#      append must come back exactly once, in order, never partial;
+#   2. ds-server --data-dir over HTTP: plain writers, idempotent producers
+#      and a fork writer while the server is SIGKILLed and restarted;
+#      acknowledged appends, offsets, closure, forks, soft-deletes and
+#      producer deduplication of retried batches must survive.
+# Usage: scripts/crash-check.sh [KILLS]   (default 20 kills each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p ds-reference-server --example crash_writer
-exec target/release/examples/crash_writer --kills "${1:-20}"
+kills="${1:-20}"
+cargo build --release -q -p ds-reference-server --bin ds-server \
+  --example crash_writer --example http_crash_check
+echo "== record log: $kills kills"
+target/release/examples/crash_writer --kills "$kills"
+echo "== ds-server --data-dir over HTTP: $kills kills"
+target/release/examples/http_crash_check --server target/release/ds-server --kills "$kills"
