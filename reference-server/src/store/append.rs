@@ -76,7 +76,7 @@ impl Store {
         Ok(appended)
     }
 
-    fn append_logged(
+    pub(super) fn append_logged(
         &self,
         path: &str,
         req: AppendRequest,
@@ -186,7 +186,8 @@ impl Store {
                         at_ms: ms(now),
                     })
                 };
-                self.commit_record(&record, Some((s.clone(), starts)))
+                let mark = (st.data.tail, st.closed);
+                self.commit_record(&record, Some((s.clone(), starts, mark)))
             }
         };
         let outcome = Appended::Done {

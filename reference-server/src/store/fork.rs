@@ -170,7 +170,8 @@ impl ReadResult {
 pub fn read(stream: &Arc<Stream>, from: ReadFrom, budget: usize) -> Result<ReadResult, StoreError> {
     let st = stream.lock();
     check_live(&st)?;
-    let (tail, closed, json, base) = (st.data.tail, st.closed, st.data.json, st.data.base);
+    let (tail, closed) = st.data.visible(st.closed);
+    let (json, base) = (st.data.json, st.data.base);
     let from = match from {
         ReadFrom::Start => 0,
         ReadFrom::Now => tail,

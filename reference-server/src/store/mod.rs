@@ -263,12 +263,20 @@ impl Store {
             })
         });
         let starts: Vec<u64> = state.data.entries.iter().map(|e| e.start).collect();
+        let mut state = state;
+        if self.journal.is_some() {
+            state.data.durable = Some(stream::Durable {
+                tail: state.data.base,
+                closed: false,
+            });
+        }
+        let mark = (state.data.tail, state.closed);
         let stream = Arc::new(
             Stream::new(id, req.path.clone(), state).journaled(self.journal.clone(), ms(now)),
         );
         reg.insert(req.path, stream.clone());
         let commit = match record {
-            Some(r) => self.commit_record(&r, Some((stream, starts))),
+            Some(r) => self.commit_record(&r, Some((stream, starts, mark))),
             None => Commit::none(),
         };
         Ok((true, info, commit))
@@ -279,7 +287,9 @@ impl Store {
         let s = self.lookup(path)?;
         let st = s.lock();
         check_live(&st)?;
-        Ok(Info::of(&st))
+        let mut info = Info::of(&st);
+        (info.tail, info.closed) = st.data.visible(st.closed);
+        Ok(info)
     }
 
     /// Opens a stream for a read (§5.6-§5.8), renewing its TTL (§5.1).

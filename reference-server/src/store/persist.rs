@@ -4,8 +4,10 @@
 //! and acknowledged only once the journal says it is on disk. On start the
 //! store is rebuilt from the replayed journal, its data left on disk.
 //!
-//! Readers may see an append a moment before it is durable (it is applied
-//! in memory, then synced); the writer's answer always waits for the sync.
+//! Readers see a stream only up to its durable tail (`Data::durable`), so
+//! nothing they read can vanish in a crash; the writer's answer waits for
+//! the sync too. (Not gated: a new stream's existence, its HEAD metadata
+//! other than tail/closure, and a 409 for a close still being synced.)
 
 use std::collections::HashMap;
 use std::io;
@@ -26,13 +28,17 @@ use crate::durable::{self, Journal, LogOptions, Pending, Producer, Record};
 /// crash can make the stream expire up to this much early.
 pub const TOUCH_EVERY_MS: i64 = 100;
 
+/// A stream whose new entries move to disk once durable (by start), and
+/// the `(tail, closed)` that is then durable.
+type Spill = (Arc<Stream>, Vec<u64>, (u64, bool));
+
 /// The durability of one store operation: await `durable()` before
 /// answering the client.
 #[must_use = "await durable() before acknowledging the request"]
 pub struct Commit {
     pending: Option<Pending>,
     /// The stream whose new entries move to disk once durable, by start.
-    spill: Option<(Arc<Stream>, Vec<u64>)>,
+    spill: Option<Spill>,
 }
 
 impl Commit {
@@ -51,11 +57,7 @@ impl Commit {
         }
     }
 
-    fn record(
-        journal: Option<&Arc<Journal>>,
-        record: &Record,
-        spill: Option<(Arc<Stream>, Vec<u64>)>,
-    ) -> Commit {
+    fn record(journal: Option<&Arc<Journal>>, record: &Record, spill: Option<Spill>) -> Commit {
         match journal {
             None => Commit::none(),
             Some(j) => Commit {
@@ -74,11 +76,15 @@ impl Commit {
             tracing::error!("data directory write failed: {e}");
             StoreError::Storage
         })?;
-        if let Some((stream, starts)) = self.spill {
+        if let Some((stream, starts, (tail, closed))) = self.spill {
             if let Some(j) = &stream.journal {
                 let placed: Vec<_> = starts.into_iter().zip(locs).collect();
-                stream.lock().data.spill(j, &placed);
+                let mut st = stream.lock();
+                st.data.spill(j, &placed);
+                st.data.mark_durable(tail, closed);
             }
+            // Readers wait for durable data, so wake them now.
+            stream.notify();
         }
         Ok(())
     }
@@ -174,6 +180,10 @@ impl Store {
                 })
                 .collect();
             data.tail = rs.tail;
+            data.durable = Some(super::stream::Durable {
+                tail: rs.tail,
+                closed: rs.closed,
+            });
             let fork = match &rs.fork {
                 None => None,
                 Some(f) => Some(ForkLink {
@@ -247,11 +257,7 @@ impl Store {
         Commit::barrier(self.journal())
     }
 
-    pub(super) fn commit_record(
-        &self,
-        record: &Record,
-        spill: Option<(Arc<Stream>, Vec<u64>)>,
-    ) -> Commit {
+    pub(super) fn commit_record(&self, record: &Record, spill: Option<Spill>) -> Commit {
         Commit::record(self.journal(), record, spill)
     }
 }
@@ -421,5 +427,32 @@ mod tests {
             "{again:?}"
         );
         assert_eq!(read_all(&s, "/s").unwrap(), "ab");
+    }
+
+    #[tokio::test]
+    async fn readers_see_only_what_is_durable() {
+        let dir = TestDir::new("visible");
+        let s = Store::open(clock(), dir.path()).unwrap();
+        s.create_durable(CreateRequest {
+            path: "/s".into(),
+            content_type: Some("text/plain".into()),
+            body: Bytes::from_static(b"a"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let (_, commit) = s.append_logged("/s", text("b", None, true)).unwrap();
+        // Applied in memory, not yet acknowledged: invisible to readers.
+        assert_eq!(read_all(&s, "/s").unwrap(), "a");
+        assert_eq!(
+            (s.head("/s").unwrap().tail, s.head("/s").unwrap().closed),
+            (1, false)
+        );
+        commit.durable().await.unwrap();
+        assert_eq!(read_all(&s, "/s").unwrap(), "ab");
+        assert_eq!(
+            (s.head("/s").unwrap().tail, s.head("/s").unwrap().closed),
+            (2, true)
+        );
     }
 }

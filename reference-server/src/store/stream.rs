@@ -77,6 +77,16 @@ pub struct Data {
     pub tail: u64,
     pub json: bool,
     pub entries: Vec<Entry>,
+    /// File store only: how far the stream is on disk. Readers see no
+    /// further, so nothing they read can vanish in a crash (§4).
+    pub durable: Option<Durable>,
+}
+
+/// The part of a stream's state that is known to be on disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Durable {
+    pub tail: u64,
+    pub closed: bool,
 }
 
 impl Data {
@@ -86,6 +96,26 @@ impl Data {
             tail: base,
             json,
             entries: Vec::new(),
+            durable: None,
+        }
+    }
+
+    /// What readers may see: `(tail, closed)`, limited to what is durable.
+    pub fn visible(&self, closed: bool) -> (u64, bool) {
+        match self.durable {
+            None => (self.tail, closed),
+            Some(d) => (
+                d.tail.min(self.tail),
+                closed && d.closed && d.tail >= self.tail,
+            ),
+        }
+    }
+
+    /// Records that the state up to `tail` (and closure) is on disk.
+    pub fn mark_durable(&mut self, tail: u64, closed: bool) {
+        if let Some(d) = &mut self.durable {
+            d.tail = d.tail.max(tail);
+            d.closed |= closed;
         }
     }
 
