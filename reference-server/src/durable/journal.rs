@@ -14,7 +14,7 @@ use bytes::Bytes;
 use super::codec::{self, Encoded};
 use super::log::{Ack, Log, LogOptions, LogStats};
 use super::record::Record;
-use super::replay::{self, Logged, Recovered};
+use super::replay::{Logged, Recovered, Replayer};
 use super::segment::{Loc, Recovery};
 
 pub struct Journal {
@@ -58,19 +58,19 @@ impl Journal {
     /// checksum that does not decode was written by another format version:
     /// opening fails rather than silently dropping state.
     pub fn open(dir: &Path, options: LogOptions) -> io::Result<Opened> {
-        let mut logged = Vec::new();
+        let mut replayer = Replayer::default();
         let (log, recovery) = Log::open(dir, options, |loc, payload| {
             // Data parts are only located here; the bytes are dropped again.
             let payload = Bytes::copy_from_slice(payload);
             let (record, parts) = codec::decode(&payload)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{loc:?}: {e}")))?;
-            logged.push(Logged {
+            replayer.apply(Logged {
                 record: strip_data(record),
                 parts: Encoded::part_locs(&parts, loc),
             });
             Ok(())
         })?;
-        let state = replay::replay(logged);
+        let state = replayer.finish();
         Ok(Opened {
             journal: Journal { log },
             state,

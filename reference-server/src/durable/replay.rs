@@ -144,11 +144,12 @@ pub fn replay(records: impl IntoIterator<Item = Logged>) -> Recovered {
     for logged in records {
         r.apply(logged);
     }
-    r.out
+    r.finish()
 }
 
+/// The fold one record at a time, so recovery can replay while it scans.
 #[derive(Default)]
-struct Replayer {
+pub struct Replayer {
     out: Recovered,
     next_created: u64,
 }
@@ -160,7 +161,11 @@ impl Replayer {
             .push(format!("{what}: {}", record.path()));
     }
 
-    fn apply(&mut self, logged: Logged) {
+    pub fn finish(self) -> Recovered {
+        self.out
+    }
+
+    pub fn apply(&mut self, logged: Logged) {
         let Logged { record, parts } = logged;
         let streams = &mut self.out.streams;
         match &record {
