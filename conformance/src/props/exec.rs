@@ -43,6 +43,26 @@ impl std::fmt::Display for StepFail {
     }
 }
 
+static STATS: std::sync::Mutex<BTreeMap<String, u64>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// `DS_PROPS_STATS=1`: count (operation, status) pairs and print them at
+/// the end of each property (to see what the generator reaches).
+pub fn stats_enabled() -> bool {
+    std::env::var_os("DS_PROPS_STATS").is_some()
+}
+
+/// Print and reset the counts.
+pub fn print_stats(case_id: &str) {
+    if stats_enabled() {
+        let mut m = STATS.lock().unwrap();
+        eprintln!("--- {case_id}: operation -> status counts");
+        for (k, v) in m.iter() {
+            eprintln!("{v:>6}  {k}");
+        }
+        m.clear();
+    }
+}
+
 /// Most chunks a read follows before giving up (a server that never says
 /// up-to-date).
 const MAX_CHUNKS: usize = 200;
@@ -126,6 +146,22 @@ impl Exec {
                 Outcome::Chunks(chunks)
             }
         };
+        if stats_enabled() {
+            let status = match &outcome {
+                Outcome::One(o) => o.status,
+                Outcome::Chunks(v) => v[0].status,
+                Outcome::Sse(o) => o.status,
+            };
+            let kind = format!("{op:?}");
+            let kind = kind.split([' ', '{']).next().unwrap_or("").to_string();
+            let detail = match op {
+                Op::Produce { act, .. } => format!("{act:?}"),
+                Op::Read { .. } => format!("{:?}", plan.read.as_ref().map(|r| r.mode)),
+                Op::Fork { sub, .. } => format!("sub>0={}", *sub > 0),
+                _ => String::new(),
+            };
+            *STATS.lock().unwrap().entry(format!("{kind} {detail} -> {status}")).or_default() += 1;
+        }
         self.model
             .check(op, &plan, &outcome)
             .map_err(|violation| StepFail::Model { step: None, violation })

@@ -18,8 +18,20 @@ pub enum Family {
     Producers,
 }
 
+/// Earlier names are likelier, so operations meet the streams that exist.
 fn path(n: u8) -> BoxedStrategy<Path> {
-    (0..n).prop_map(Path).boxed()
+    weighted_path(n, [5, 3, 2, 1])
+}
+
+/// Fork targets prefer later names (sources prefer earlier ones).
+fn fork_target(n: u8) -> BoxedStrategy<Path> {
+    weighted_path(n, [1, 3, 3, 3])
+}
+
+fn weighted_path(n: u8, w: [u32; 4]) -> BoxedStrategy<Path> {
+    let choices: Vec<(u32, BoxedStrategy<Path>)> =
+        (0..n).map(|i| (w[i as usize % 4], Just(Path(i)).boxed())).collect();
+    proptest::strategy::Union::new_weighted(choices).boxed()
 }
 
 fn payload() -> BoxedStrategy<Payload> {
@@ -73,7 +85,7 @@ fn close(n: u8) -> BoxedStrategy<Op> {
 fn fork(n: u8) -> BoxedStrategy<Op> {
     let sub = prop_oneof![3 => Just(0u8), 1 => 1u8..4];
     let ct = prop_oneof![3 => Just(ForkCt::Omit), 2 => Just(ForkCt::Same), 1 => Just(ForkCt::Different)];
-    (path(n), path(n), proptest::option::weighted(0.7, 0u8..16), sub, ct)
+    (fork_target(n), path(n), proptest::option::weighted(0.7, 0u8..16), sub, ct)
         .prop_map(|(path, source, at, sub, ct)| Op::Fork { path, source, at, sub, ct })
         .boxed()
 }
@@ -135,7 +147,21 @@ pub fn op(family: Family) -> BoxedStrategy<Op> {
     }
 }
 
-/// Sequences of 1..=max_steps operations.
+/// Sequences of at most `max_steps` operations that start with one or two
+/// creates (both parts shrink: a create can disappear like any step).
 pub fn sequence(family: Family, max_steps: usize) -> BoxedStrategy<Vec<Op>> {
-    proptest::collection::vec(op(family), 1..=max_steps.max(1)).boxed()
+    let n = match family {
+        Family::ForksAndDeletes => 4,
+        _ => 2,
+    };
+    let max = max_steps.max(1);
+    let head = proptest::collection::vec(create(n), 1..=2.min(max));
+    let tail = proptest::collection::vec(op(family), 1..=max);
+    (head, tail)
+        .prop_map(move |(mut h, t)| {
+            h.extend(t);
+            h.truncate(max);
+            h
+        })
+        .boxed()
 }

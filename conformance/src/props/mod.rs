@@ -164,6 +164,7 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
     let found = tokio::task::spawn_blocking(move || search(handle, t2, c2, family))
         .await
         .map_err(|e| Failure::setup(format!("property search panicked: {e}")))?;
+    exec::print_stats(&case_id);
     let Some(found) = found else {
         ctx.note(format!(
             "{} sequences of up to {} steps agreed with the model (seed {})",
