@@ -690,15 +690,29 @@ impl Model {
                 }
             }
         }
+        if sub > 0 && plan.fork_at.is_none() && !allowed.contains(&400) {
+            // A sub-offset past the default (tail) anchor is invalid whatever
+            // the source: servers may check it before the source or target.
+            allowed.push(400);
+        }
         let target = self.slot(path).clone();
         match &target {
             Slot::Live(_) | Slot::SoftDeleted(_) => {
                 // Path taken: 409 (or 200 for an identical fork request).
                 allowed.retain(|c| *c != 201);
                 allowed.push(409);
-                if let (Slot::Live(t), Some((src, _, point))) = (&target, &fork) {
-                    if t.fork.as_ref().is_some_and(|f| f.source == source && f.point == *point)
-                        && t.kind == src.kind
+                // An identical fork request is idempotent (200), whatever
+                // became of the source since (precedence is unspecified).
+                if let Slot::Live(t) = &target {
+                    // An omitted Stream-Fork-Offset on the repeat may be
+                    // compared as "not specified": 200 or 409 both plausible.
+                    let same_point = plan.fork_at.is_none()
+                        || fork.as_ref().is_none_or(|(_, _, point)| {
+                        t.fork.as_ref().is_some_and(|f| f.point == *point)
+                    });
+                    if t.fork.as_ref().is_some_and(|f| f.source == source)
+                        && same_point
+                        && ct != ForkCt::Different
                     {
                         allowed.push(200);
                     }
@@ -713,6 +727,8 @@ impl Model {
         } else {
             req
         };
+        allowed.sort_unstable();
+        allowed.dedup();
         status_in(obs.status, &allowed, req, what)?;
         if obs.status != 201 {
             if matches!(target, Slot::Absent { deleted_before: true }) && fork.is_some() {
