@@ -54,23 +54,41 @@ async fn assert_bites(root: &str, id: &str, seed: u64, reqs: &[&str]) -> usize {
     };
     assert!(!f.setup, "{id}: setup failure instead of a verdict: {f}");
     let req = f.requirement.clone().unwrap_or_default();
-    assert!(reqs.contains(&req.as_str()), "{id} failed on {req}, expected one of {reqs:?}:\n{}", f.message);
+    assert!(
+        reqs.contains(&req.as_str()),
+        "{id} failed on {req}, expected one of {reqs:?}:\n{}",
+        f.message
+    );
     let steps = shrunk_steps(&f.message);
-    assert!(steps <= MAX_STEPS_AFTER_SHRINK, "{id}: shrunk only to {steps} steps:\n{}", f.message);
-    assert!(f.message.contains("replay script: "), "no replay script path:\n{}", f.message);
+    assert!(
+        steps <= MAX_STEPS_AFTER_SHRINK,
+        "{id}: shrunk only to {steps} steps:\n{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("replay script: "),
+        "no replay script path:\n{}",
+        f.message
+    );
     eprintln!("{id}: found, shrunk to {steps} steps:\n{}", f.message);
     steps
 }
 
+/// (stream path, producer id, epoch).
+type ProducerKey = (String, String, String);
+
 fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// §5.2.1 broken: a retried producer batch (seq already accepted) loses its
 /// producer headers, so the server appends the data a second time.
 #[tokio::test]
 async fn producer_duplicates_reappended() {
-    let last: Arc<Mutex<HashMap<(String, String, String), u64>>> = Arc::default();
+    let last: Arc<Mutex<HashMap<ProducerKey, u64>>> = Arc::default();
     let srv = common::with_request(move |mut req| {
         let (Some(id), Some(ep), Some(seq)) = (
             header(&req, "producer-id"),
@@ -94,7 +112,13 @@ async fn producer_duplicates_reappended() {
         req
     })
     .await;
-    assert_bites(&srv.root, "props::sequences::producers", 11, &["PROP-PRODUCER-OUTCOME", "PROP-READ-CONTENT"]).await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::producers",
+        11,
+        &["PROP-PRODUCER-OUTCOME", "PROP-READ-CONTENT"],
+    )
+    .await;
 }
 
 /// §5.2.1 broken: no zombie fencing; a stale epoch is rewritten to the
@@ -103,19 +127,29 @@ async fn producer_duplicates_reappended() {
 async fn epoch_fencing_off() {
     let max: Arc<Mutex<HashMap<(String, String), u64>>> = Arc::default();
     let srv = common::with_request(move |mut req| {
-        let (Some(id), Some(ep)) = (header(&req, "producer-id"), header(&req, "producer-epoch").and_then(|e| e.parse::<u64>().ok())) else {
+        let (Some(id), Some(ep)) = (
+            header(&req, "producer-id"),
+            header(&req, "producer-epoch").and_then(|e| e.parse::<u64>().ok()),
+        ) else {
             return req;
         };
         let key = (req.uri().path().to_string(), id);
         let mut m = max.lock().unwrap();
         let top = *m.entry(key).and_modify(|v| *v = (*v).max(ep)).or_insert(ep);
         if ep < top {
-            req.headers_mut().insert("producer-epoch", HeaderValue::from(top));
+            req.headers_mut()
+                .insert("producer-epoch", HeaderValue::from(top));
         }
         req
     })
     .await;
-    assert_bites(&srv.root, "props::sequences::producers", 12, &["PROP-PRODUCER-OUTCOME"]).await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::producers",
+        12,
+        &["PROP-PRODUCER-OUTCOME"],
+    )
+    .await;
 }
 
 /// §5.2 broken: Stream-Seq is not enforced.
@@ -126,7 +160,13 @@ async fn stream_seq_not_enforced() {
         req
     })
     .await;
-    assert_bites(&srv.root, "props::sequences::single_stream", 13, &["PROP-STREAM-SEQ"]).await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::single_stream",
+        13,
+        &["PROP-STREAM-SEQ"],
+    )
+    .await;
 }
 
 /// §5.2 / §4.1 broken: Stream-Closed on POST is ignored, so streams never
@@ -144,7 +184,11 @@ async fn close_ignored_on_append() {
         &srv.root,
         "props::sequences::single_stream",
         14,
-        &["PROP-CLOSE-OUTCOME", "PROP-CLOSED-REJECTS", "PROP-APPEND-OUTCOME"],
+        &[
+            "PROP-CLOSE-OUTCOME",
+            "PROP-CLOSED-REJECTS",
+            "PROP-APPEND-OUTCOME",
+        ],
     )
     .await;
 }
@@ -159,7 +203,13 @@ async fn soft_delete_answers_404() {
         resp
     })
     .await;
-    assert_bites(&srv.root, "props::sequences::forks_and_deletes", 15, &["PROP-SOFT-DELETE"]).await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::forks_and_deletes",
+        15,
+        &["PROP-SOFT-DELETE"],
+    )
+    .await;
 }
 
 /// §4.2 broken: fork requests lose their fork headers, so the "fork" is a
@@ -168,7 +218,11 @@ async fn soft_delete_answers_404() {
 async fn fork_without_inherited_data() {
     let srv = common::with_request(|mut req| {
         if req.headers().contains_key("stream-forked-from") {
-            for h in ["stream-forked-from", "stream-fork-offset", "stream-fork-sub-offset"] {
+            for h in [
+                "stream-forked-from",
+                "stream-fork-offset",
+                "stream-fork-sub-offset",
+            ] {
                 req.headers_mut().remove(h);
             }
         }
@@ -189,33 +243,46 @@ async fn fork_without_inherited_data() {
 #[tokio::test]
 async fn json_arrays_not_flattened() {
     let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
-    let app = ds_reference_server::app(state).layer(middleware::from_fn(|req: Request, next: Next| async move {
-        let json = header(&req, "content-type").is_some_and(|c| c.starts_with("application/json"));
-        if req.method() != axum::http::Method::POST || !json {
-            return next.run(req).await;
-        }
-        let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-        let body = if bytes.first() == Some(&b'[') {
-            let mut v = b"[".to_vec();
-            v.extend_from_slice(&bytes);
-            v.push(b']');
-            v
-        } else {
-            bytes.to_vec()
-        };
-        let mut parts = parts;
-        parts.headers.remove("content-length");
-        let resp: Response = next.run(Request::from_parts(parts, Body::from(body))).await;
-        resp
-    }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let app = ds_reference_server::app(state).layer(middleware::from_fn(
+        |req: Request, next: Next| async move {
+            let json =
+                header(&req, "content-type").is_some_and(|c| c.starts_with("application/json"));
+            if req.method() != axum::http::Method::POST || !json {
+                return next.run(req).await;
+            }
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let body = if bytes.first() == Some(&b'[') {
+                let mut v = b"[".to_vec();
+                v.extend_from_slice(&bytes);
+                v.push(b']');
+                v
+            } else {
+                bytes.to_vec()
+            };
+            let mut parts = parts;
+            parts.headers.remove("content-length");
+            let resp: Response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            resp
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     let root = format!("http://{addr}/v1/stream");
-    assert_bites(&root, "props::sequences::single_stream", 17, &["PROP-READ-CONTENT", "PROP-JSON-MODE"]).await;
+    assert_bites(
+        &root,
+        "props::sequences::single_stream",
+        17,
+        &["PROP-READ-CONTENT", "PROP-JSON-MODE"],
+    )
+    .await;
     task.abort();
 }
 

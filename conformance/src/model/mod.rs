@@ -46,8 +46,13 @@ impl Obs {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
     pub fn media(&self) -> Option<String> {
-        self.header("content-type")
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        self.header("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
     }
 }
 
@@ -99,7 +104,9 @@ pub struct ReadPlan {
 /// Lifecycle of a path.
 #[derive(Clone, Debug)]
 pub enum Slot {
-    Absent { deleted_before: bool },
+    Absent {
+        deleted_before: bool,
+    },
     Live(Stream),
     /// Deleted while forks reference it (§4.2): 410 for direct access.
     SoftDeleted(Stream),
@@ -141,14 +148,24 @@ pub(crate) fn status_in(
     }
 }
 
-fn expect_flag(obs: &Obs, name: &str, want: bool, req: &'static str, what: &str) -> Result<(), Violation> {
+fn expect_flag(
+    obs: &Obs,
+    name: &str,
+    want: bool,
+    req: &'static str,
+    what: &str,
+) -> Result<(), Violation> {
     let got = obs.flag(name);
     if got != want {
         return Err(Violation::new(
             req,
             format!(
                 "{what}: {name}: true {} (header value {:?})",
-                if want { "missing" } else { "present but must not be" },
+                if want {
+                    "missing"
+                } else {
+                    "present but must not be"
+                },
                 obs.header(name)
             ),
         ));
@@ -156,12 +173,23 @@ fn expect_flag(obs: &Obs, name: &str, want: bool, req: &'static str, what: &str)
     Ok(())
 }
 
-fn require<'a>(obs: &'a Obs, name: &str, req: &'static str, what: &str) -> Result<&'a str, Violation> {
+fn require<'a>(
+    obs: &'a Obs,
+    name: &str,
+    req: &'static str,
+    what: &str,
+) -> Result<&'a str, Violation> {
     obs.header(name)
         .ok_or_else(|| Violation::new(req, format!("{what}: response {} lacks {name}", obs.status)))
 }
 
-fn expect_header(obs: &Obs, name: &str, want: &str, req: &'static str, what: &str) -> Result<(), Violation> {
+fn expect_header(
+    obs: &Obs,
+    name: &str,
+    want: &str,
+    req: &'static str,
+    what: &str,
+) -> Result<(), Violation> {
     let got = require(obs, name, req, what)?;
     if got.trim() != want {
         return Err(Violation::new(
@@ -350,7 +378,11 @@ impl Model {
                 }
             }
             Op::Fork {
-                source, at, sub, ct, ..
+                source,
+                at,
+                sub,
+                ct,
+                ..
             } => {
                 plan.method = "PUT";
                 plan.fork_of = Some(*source);
@@ -358,9 +390,7 @@ impl Model {
                 match ct {
                     ForkCt::Omit => {}
                     ForkCt::Same => h(&mut plan, "Content-Type", kind.media().into()),
-                    ForkCt::Different => {
-                        h(&mut plan, "Content-Type", kind.other().media().into())
-                    }
+                    ForkCt::Different => h(&mut plan, "Content-Type", kind.other().media().into()),
                 }
                 if let (Some(i), Some(s)) = (at, self.live(*source)) {
                     let toks = s.tokens();
@@ -420,9 +450,21 @@ impl Model {
                 self.check_produce(*path, data, plan, one(outcome), &what)
             }
             Op::Close { path, data } => self.check_close(*path, data, one(outcome), &what),
-            Op::Fork { path, source, sub, ct, .. } => {
-                self.check_fork(*path, *source, *sub as usize, *ct, plan, one(outcome), &what)
-            }
+            Op::Fork {
+                path,
+                source,
+                sub,
+                ct,
+                ..
+            } => self.check_fork(
+                *path,
+                *source,
+                *sub as usize,
+                *ct,
+                plan,
+                one(outcome),
+                &what,
+            ),
             Op::Delete { path } => self.check_delete(*path, one(outcome), &what),
             Op::Head { path } => self.check_head(*path, one(outcome), &what),
             Op::Read { path, .. } => {
@@ -432,6 +474,7 @@ impl Model {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_create(
         &mut self,
         path: Path,
@@ -474,7 +517,11 @@ impl Model {
                     Slot::Collecting => &[201, 409],
                     _ => &[201, 409, 410],
                 };
-                let req = if matches!(slot, Slot::Collecting) { "PROP-SOFT-DELETE" } else { req };
+                let req = if matches!(slot, Slot::Collecting) {
+                    "PROP-SOFT-DELETE"
+                } else {
+                    req
+                };
                 status_in(obs.status, allowed, req, what)?;
                 if obs.status != 201 {
                     if !matches!(slot, Slot::Collecting) {
@@ -517,7 +564,11 @@ impl Model {
                 return status_in(obs.status, &[409], req, what);
             }
         }
-        let req = if seq.is_some() { writer_req(&s, "PROP-STREAM-SEQ") } else { req };
+        let req = if seq.is_some() {
+            writer_req(&s, "PROP-STREAM-SEQ")
+        } else {
+            req
+        };
         status_in(obs.status, &[204], req, what)?;
         let tok = require(obs, "stream-next-offset", req, what)?.to_string();
         expect_flag(obs, "stream-closed", false, req, what)?;
@@ -582,7 +633,13 @@ impl Model {
             }
             Some(st) if e == st.epoch && q > st.last_seq + 1 => {
                 status_in(obs.status, &[409], req, what)?;
-                expect_header(obs, "producer-expected-seq", &(st.last_seq + 1).to_string(), req, what)?;
+                expect_header(
+                    obs,
+                    "producer-expected-seq",
+                    &(st.last_seq + 1).to_string(),
+                    req,
+                    what,
+                )?;
                 expect_header(obs, "producer-received-seq", &q.to_string(), req, what)
             }
             _ => {
@@ -594,7 +651,13 @@ impl Model {
                 let s = self.live_mut(path).expect("live");
                 s.append(&appended(data, s.kind));
                 s.learn(s.tail(), &tok, what)?;
-                s.producers.insert(id.clone(), Producer { epoch: e, last_seq: q });
+                s.producers.insert(
+                    id.clone(),
+                    Producer {
+                        epoch: e,
+                        last_seq: q,
+                    },
+                );
                 if closing {
                     s.closed = true;
                     s.closed_by = Some((id, e, q));
@@ -708,8 +771,8 @@ impl Model {
                     // compared as "not specified": 200 or 409 both plausible.
                     let same_point = plan.fork_at.is_none()
                         || fork.as_ref().is_none_or(|(_, _, point)| {
-                        t.fork.as_ref().is_some_and(|f| f.point == *point)
-                    });
+                            t.fork.as_ref().is_some_and(|f| f.point == *point)
+                        });
                     if t.fork.as_ref().is_some_and(|f| f.source == source)
                         && same_point
                         && ct != ForkCt::Different
@@ -719,10 +782,15 @@ impl Model {
                 }
             }
             Slot::Collecting => allowed.push(409),
-            Slot::Retired | Slot::Absent { deleted_before: true } => allowed.extend([409, 410]),
+            Slot::Retired
+            | Slot::Absent {
+                deleted_before: true,
+            } => allowed.extend([409, 410]),
             Slot::Absent { .. } => {}
         }
-        let req = if matches!(target, Slot::SoftDeleted(_)) || matches!(self.slot(source), Slot::SoftDeleted(_)) {
+        let req = if matches!(target, Slot::SoftDeleted(_))
+            || matches!(self.slot(source), Slot::SoftDeleted(_))
+        {
             "PROP-SOFT-DELETE"
         } else {
             req
@@ -731,7 +799,13 @@ impl Model {
         allowed.dedup();
         status_in(obs.status, &allowed, req, what)?;
         if obs.status != 201 {
-            if matches!(target, Slot::Absent { deleted_before: true }) && fork.is_some() {
+            if matches!(
+                target,
+                Slot::Absent {
+                    deleted_before: true
+                }
+            ) && fork.is_some()
+            {
                 self.slots.insert(path, Slot::Retired);
             }
             return Ok(());
@@ -742,7 +816,11 @@ impl Model {
         expect_flag(obs, "stream-closed", false, req, what)?;
         let mut f = Stream::new(src.kind, src.data.prefix(point), false, src.ttl);
         f.fork = Some(ForkInfo { source, point });
-        f.offsets = src.offsets.range(..=anchor).map(|(p, t)| (*p, t.clone())).collect();
+        f.offsets = src
+            .offsets
+            .range(..=anchor)
+            .map(|(p, t)| (*p, t.clone()))
+            .collect();
         f.boundaries = src.boundaries.range(..=anchor).copied().collect();
         f.boundaries.insert(point);
         f.learn(point, &tok, what)?;
@@ -756,7 +834,12 @@ impl Model {
         let Slot::Live(s) = slot else {
             status_in(obs.status, gone_statuses(&slot), gone_req(&slot, req), what)?;
             if matches!(slot, Slot::Collecting) && obs.status == 404 {
-                self.slots.insert(path, Slot::Absent { deleted_before: true });
+                self.slots.insert(
+                    path,
+                    Slot::Absent {
+                        deleted_before: true,
+                    },
+                );
             }
             return Ok(());
         };
@@ -764,7 +847,12 @@ impl Model {
         if self.refcount(path) > 0 {
             self.slots.insert(path, Slot::SoftDeleted(s));
         } else {
-            self.slots.insert(path, Slot::Absent { deleted_before: true });
+            self.slots.insert(
+                path,
+                Slot::Absent {
+                    deleted_before: true,
+                },
+            );
             self.cascade(s.fork.map(|f| f.source));
         }
         Ok(())
@@ -789,7 +877,12 @@ impl Model {
         let Slot::Live(s) = slot else {
             status_in(obs.status, gone_statuses(&slot), gone_req(&slot, req), what)?;
             if matches!(slot, Slot::Collecting) && obs.status == 404 {
-                self.slots.insert(path, Slot::Absent { deleted_before: true });
+                self.slots.insert(
+                    path,
+                    Slot::Absent {
+                        deleted_before: true,
+                    },
+                );
             }
             return Ok(());
         };
@@ -816,7 +909,11 @@ impl Model {
         for (p, slot) in &self.slots {
             match slot {
                 Slot::Live(s) => {
-                    ops.push(Op::Read { path: *p, from: Pick::Start, mode: Mode::CatchUp });
+                    ops.push(Op::Read {
+                        path: *p,
+                        from: Pick::Start,
+                        mode: Mode::CatchUp,
+                    });
                     for i in 0..s.offsets.len() {
                         ops.push(Op::Read {
                             path: *p,
@@ -873,7 +970,11 @@ fn closed_conflict(s: &Stream, obs: &Obs, ambiguous: bool, what: &str) -> Result
 /// A POST body is never empty (an empty payload gets one record).
 fn nonempty(d: &Payload, kind: Kind) -> Vec<u8> {
     if d.is_empty(kind) || d.render(kind).is_empty() {
-        Payload { items: d.items.max(1), ..*d }.render(kind)
+        Payload {
+            items: d.items.max(1),
+            ..*d
+        }
+        .render(kind)
     } else {
         d.render(kind)
     }
@@ -882,7 +983,10 @@ fn nonempty(d: &Payload, kind: Kind) -> Vec<u8> {
 /// What an accepted POST of `d` stores.
 fn appended(d: &Payload, kind: Kind) -> Data {
     let d = if d.is_empty(kind) || d.render(kind).is_empty() {
-        Payload { items: d.items.max(1), ..*d }
+        Payload {
+            items: d.items.max(1),
+            ..*d
+        }
     } else {
         *d
     };

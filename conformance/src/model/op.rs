@@ -78,7 +78,7 @@ impl Payload {
         let n = if self.array { self.items as usize } else { 1 };
         (0..n)
             .map(|i| {
-                if self.array && self.seed % 4 == 0 {
+                if self.array && self.seed.is_multiple_of(4) {
                     // A message that is itself an array: flattening is one level only.
                     json!([self.seed, i])
                 } else {

@@ -24,7 +24,10 @@ fn decode(kind: Kind, body: &[u8], what: &str) -> Result<Data, Violation> {
             )),
             Err(e) => Err(Violation::new(
                 "PROP-JSON-MODE",
-                format!("{what}: JSON read body is not JSON ({e}): {:?}", String::from_utf8_lossy(body)),
+                format!(
+                    "{what}: JSON read body is not JSON ({e}): {:?}",
+                    String::from_utf8_lossy(body)
+                ),
             )),
         },
         _ => Ok(Data::Bytes(body.to_vec())),
@@ -34,14 +37,19 @@ fn decode(kind: Kind, body: &[u8], what: &str) -> Result<Data, Violation> {
 /// Decode one SSE data event (§5.8: base64 for binary, text otherwise;
 /// JSON events carry an array of messages or one message).
 fn decode_event(kind: Kind, data: &str, what: &str) -> Result<Data, Violation> {
-    let req = "PROP-LIVE-IMMEDIATE";
+    let req = "PROP-SSE-IMMEDIATE";
     match kind {
         Kind::Bytes => {
             let clean: String = data.chars().filter(|c| *c != '\n' && *c != '\r').collect();
             base64::engine::general_purpose::STANDARD
                 .decode(clean.as_bytes())
                 .map(Data::Bytes)
-                .map_err(|e| Violation::new(req, format!("{what}: SSE data event is not base64 ({e}): {data:?}")))
+                .map_err(|e| {
+                    Violation::new(
+                        req,
+                        format!("{what}: SSE data event is not base64 ({e}): {data:?}"),
+                    )
+                })
         }
         Kind::Text => Ok(Data::Bytes(data.as_bytes().to_vec())),
         Kind::Json => match serde_json::from_str::<Value>(data) {
@@ -56,7 +64,13 @@ fn decode_event(kind: Kind, data: &str, what: &str) -> Result<Data, Violation> {
 }
 
 /// `got` must be exactly the stream's data at `pos`.
-fn same_slice(s: &Stream, pos: usize, got: &Data, req: &'static str, what: &str) -> Result<(), Violation> {
+fn same_slice(
+    s: &Stream,
+    pos: usize,
+    got: &Data,
+    req: &'static str,
+    what: &str,
+) -> Result<(), Violation> {
     let want = s.data.suffix(pos).prefix(got.len());
     if &want != got || pos + got.len() > s.tail() {
         return Err(Violation::new(
@@ -86,13 +100,27 @@ impl Model {
         };
         let slot = self.slot(path).clone();
         let Slot::Live(s) = slot else {
-            status_in(first, gone_statuses(&slot), gone_req(&slot, "PROP-READ-CONTENT"), what)?;
+            status_in(
+                first,
+                gone_statuses(&slot),
+                gone_req(&slot, "PROP-READ-CONTENT"),
+                what,
+            )?;
             if matches!(slot, Slot::Collecting) && first == 404 {
-                self.slots.insert(path, Slot::Absent { deleted_before: true });
+                self.slots.insert(
+                    path,
+                    Slot::Absent {
+                        deleted_before: true,
+                    },
+                );
             }
             return Ok(());
         };
-        let req = if s.fork.is_some() { "PROP-FORK-READ" } else { "PROP-READ-CONTENT" };
+        let req = if s.fork.is_some() {
+            "PROP-FORK-READ"
+        } else {
+            "PROP-READ-CONTENT"
+        };
         let mut s = s;
         let r = match outcome {
             Outcome::One(o) => check_chunks(&mut s, rp, std::slice::from_ref(o), req, what),
@@ -105,7 +133,13 @@ impl Model {
     }
 }
 
-fn check_chunks(s: &mut Stream, rp: &ReadPlan, chunks: &[Obs], req: &'static str, what: &str) -> Result<(), Violation> {
+fn check_chunks(
+    s: &mut Stream,
+    rp: &ReadPlan,
+    chunks: &[Obs],
+    req: &'static str,
+    what: &str,
+) -> Result<(), Violation> {
     let live = "PROP-LIVE-IMMEDIATE";
     let mut pos = rp.start;
     for (i, obs) in chunks.iter().enumerate() {
@@ -129,7 +163,10 @@ fn check_chunks(s: &mut Stream, rp: &ReadPlan, chunks: &[Obs], req: &'static str
         let tok = require(obs, "stream-next-offset", req, what)?.to_string();
         let got = decode(s.kind, &obs.body, what)?;
         if rp.token == "now" && i == 0 && !got.is_empty() {
-            return Err(Violation::new(req, format!("{what}: offset=now returned data {}", got.show())));
+            return Err(Violation::new(
+                req,
+                format!("{what}: offset=now returned data {}", got.show()),
+            ));
         }
         same_slice(s, pos, &got, req, what)?;
         pos += got.len();
@@ -141,7 +178,10 @@ fn check_chunks(s: &mut Stream, rp: &ReadPlan, chunks: &[Obs], req: &'static str
             // for the sentinel (it reads as catch-up from the beginning).
             let sentinel_eof = rp.token == "-1" && s.closed && s.tail() == 0;
             if got.is_empty() && !(sentinel_eof && obs.flag("stream-up-to-date")) {
-                return Err(Violation::new(live, format!("{what}: long-poll 200 with no data")));
+                return Err(Violation::new(
+                    live,
+                    format!("{what}: long-poll 200 with no data"),
+                ));
             }
         }
         if obs.flag("stream-up-to-date") {
@@ -176,17 +216,39 @@ fn check_chunks(s: &mut Stream, rp: &ReadPlan, chunks: &[Obs], req: &'static str
     ))
 }
 
-fn check_sse(s: &mut Stream, rp: &ReadPlan, o: &SseObs, req: &'static str, what: &str) -> Result<(), Violation> {
-    let live = "PROP-LIVE-IMMEDIATE";
+fn check_sse(
+    s: &mut Stream,
+    rp: &ReadPlan,
+    o: &SseObs,
+    req: &'static str,
+    what: &str,
+) -> Result<(), Violation> {
+    let live = "PROP-SSE-IMMEDIATE";
     status_in(o.status, &[200], live, what)?;
-    let ct = o.headers.get("content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let ct = o.headers.get("content-type").map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
     if ct.as_deref() != Some("text/event-stream") {
-        return Err(Violation::new(live, format!("{what}: SSE Content-Type {ct:?}")));
+        return Err(Violation::new(
+            live,
+            format!("{what}: SSE Content-Type {ct:?}"),
+        ));
     }
     if s.kind == Kind::Bytes
-        && o.headers.get("stream-sse-data-encoding").map(|v| v.trim().to_ascii_lowercase()).as_deref() != Some("base64")
+        && o.headers
+            .get("stream-sse-data-encoding")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+            != Some("base64")
     {
-        return Err(Violation::new(live, format!("{what}: binary stream over SSE without stream-sse-data-encoding: base64")));
+        return Err(Violation::new(
+            live,
+            format!("{what}: binary stream over SSE without stream-sse-data-encoding: base64"),
+        ));
     }
     let mut pos = rp.start;
     for (event, data) in &o.events {
@@ -194,32 +256,52 @@ fn check_sse(s: &mut Stream, rp: &ReadPlan, o: &SseObs, req: &'static str, what:
             "data" => {
                 let got = decode_event(s.kind, data, what)?;
                 if rp.token == "now" && !got.is_empty() {
-                    return Err(Violation::new(req, format!("{what}: SSE from now sent existing data {}", got.show())));
+                    return Err(Violation::new(
+                        req,
+                        format!("{what}: SSE from now sent existing data {}", got.show()),
+                    ));
                 }
                 same_slice(s, pos, &got, req, what)?;
                 pos += got.len();
             }
             "control" => {
                 let Ok(Value::Object(c)) = serde_json::from_str::<Value>(data) else {
-                    return Err(Violation::new(live, format!("{what}: control event is not a JSON object: {data:?}")));
+                    return Err(Violation::new(
+                        live,
+                        format!("{what}: control event is not a JSON object: {data:?}"),
+                    ));
                 };
                 let Some(tok) = c.get("streamNextOffset").and_then(Value::as_str) else {
-                    return Err(Violation::new(live, format!("{what}: control event lacks streamNextOffset: {data}")));
+                    return Err(Violation::new(
+                        live,
+                        format!("{what}: control event lacks streamNextOffset: {data}"),
+                    ));
                 };
                 s.learn(pos, tok, what)?;
                 let closed = c.get("streamClosed") == Some(&Value::Bool(true));
                 let up = c.get("upToDate") == Some(&Value::Bool(true)) || closed;
                 if !closed && c.get("streamCursor").and_then(Value::as_str).is_none() {
-                    return Err(Violation::new(live, format!("{what}: control event of an open stream lacks streamCursor: {data}")));
+                    return Err(Violation::new(
+                        live,
+                        format!(
+                            "{what}: control event of an open stream lacks streamCursor: {data}"
+                        ),
+                    ));
                 }
                 if closed && !s.closed {
-                    return Err(Violation::new(req, format!("{what}: streamClosed on an open stream")));
+                    return Err(Violation::new(
+                        req,
+                        format!("{what}: streamClosed on an open stream"),
+                    ));
                 }
                 if up {
                     if pos != s.tail() {
                         return Err(Violation::new(
                             req,
-                            format!("{what}: SSE up to date at position {pos}, missing {}", s.data.suffix(pos).show()),
+                            format!(
+                                "{what}: SSE up to date at position {pos}, missing {}",
+                                s.data.suffix(pos).show()
+                            ),
                         ));
                     }
                     if s.closed && !closed {
@@ -229,7 +311,10 @@ fn check_sse(s: &mut Stream, rp: &ReadPlan, o: &SseObs, req: &'static str, what:
                         ));
                     }
                     if closed && !o.ended {
-                        return Err(Violation::new(live, format!("{what}: SSE connection stayed open after streamClosed")));
+                        return Err(Violation::new(
+                            live,
+                            format!("{what}: SSE connection stayed open after streamClosed"),
+                        ));
                     }
                     return Ok(());
                 }

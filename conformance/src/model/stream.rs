@@ -58,7 +58,10 @@ impl Data {
             Data::Json(m) => format!("{} messages {}", m.len(), Value::Array(m.clone())),
         };
         if s.len() > 400 {
-            format!("{}…", &s[..s.char_indices().take(400).last().map_or(0, |(i, _)| i)])
+            format!(
+                "{}…",
+                &s[..s.char_indices().take(400).last().map_or(0, |(i, _)| i)]
+            )
         } else {
             s
         }

@@ -28,34 +28,79 @@ struct Ack {
 }
 
 fn batch_body(writer: &str, batch: u64, size: usize) -> Vec<u8> {
-    let msgs: Vec<Value> = (0..size).map(|m| json!({"w": writer, "b": batch, "m": m})).collect();
+    let msgs: Vec<Value> = (0..size)
+        .map(|m| json!({"w": writer, "b": batch, "m": m}))
+        .collect();
     serde_json::to_vec(&msgs).unwrap_or_default()
 }
 
-async fn producer(ctx: Ctx, id: String, batches: u64, sizes: Vec<usize>, retries: Vec<bool>) -> Result<Vec<Ack>, Failure> {
+async fn producer(
+    ctx: Ctx,
+    id: String,
+    batches: u64,
+    sizes: Vec<usize>,
+    retries: Vec<bool>,
+) -> Result<Vec<Ack>, Failure> {
     let mut acks = Vec::new();
     for b in 0..batches {
         let size = sizes[b as usize];
         let body = batch_body(&id, b, size);
-        let r = ctx.post("s").ct("application/json").producer(&id, 0, b).body(body.clone()).send().await?;
+        let r = ctx
+            .post("s")
+            .ct("application/json")
+            .producer(&id, 0, b)
+            .body(body.clone())
+            .send()
+            .await?;
         r.expect(200, ONCE)?;
-        check_eq!(r.header("producer-seq"), Some(b.to_string()), ONCE, "{id}: Producer-Seq of batch {b}");
-        acks.push(Ack { writer: id.clone(), batch: b, size, token: r.next_offset(ONCE)? });
+        check_eq!(
+            r.header("producer-seq"),
+            Some(b.to_string()),
+            ONCE,
+            "{id}: Producer-Seq of batch {b}"
+        );
+        acks.push(Ack {
+            writer: id.clone(),
+            batch: b,
+            size,
+            token: r.next_offset(ONCE)?,
+        });
         if retries[b as usize] {
-            let r = ctx.post("s").ct("application/json").producer(&id, 0, b).body(body).send().await?;
+            let r = ctx
+                .post("s")
+                .ct("application/json")
+                .producer(&id, 0, b)
+                .body(body)
+                .send()
+                .await?;
             r.expect(204, ONCE)?;
         }
     }
     Ok(acks)
 }
 
-async fn writer(ctx: Ctx, id: String, batches: u64, sizes: Vec<usize>) -> Result<Vec<Ack>, Failure> {
+async fn writer(
+    ctx: Ctx,
+    id: String,
+    batches: u64,
+    sizes: Vec<usize>,
+) -> Result<Vec<Ack>, Failure> {
     let mut acks = Vec::new();
     for b in 0..batches {
         let size = sizes[b as usize];
-        let r = ctx.post("s").ct("application/json").body(batch_body(&id, b, size)).send().await?;
+        let r = ctx
+            .post("s")
+            .ct("application/json")
+            .body(batch_body(&id, b, size))
+            .send()
+            .await?;
         r.expect(204, ONCE)?;
-        acks.push(Ack { writer: id.clone(), batch: b, size, token: r.next_offset(ONCE)? });
+        acks.push(Ack {
+            writer: id.clone(),
+            batch: b,
+            size,
+            token: r.next_offset(ONCE)?,
+        });
     }
     Ok(acks)
 }
@@ -63,7 +108,11 @@ async fn writer(ctx: Ctx, id: String, batches: u64, sizes: Vec<usize>) -> Result
 fn messages(body: &[u8]) -> Result<Vec<Value>, Failure> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(v)) => Ok(v),
-        _ => fail!(READERS, "JSON read is not an array: {}", String::from_utf8_lossy(body)),
+        _ => fail!(
+            READERS,
+            "JSON read is not an array: {}",
+            String::from_utf8_lossy(body)
+        ),
     }
 }
 
@@ -75,7 +124,11 @@ async fn long_poll_reader(ctx: Ctx, deadline: Instant) -> Result<Vec<Value>, Fai
         r.expect_any(&[200, 204], READERS)?;
         let next = r.next_offset(READERS)?;
         if at != "-1" {
-            check!(next >= at, OFFSETS, "long-poll offset went backwards: {at:?} then {next:?}");
+            check!(
+                next >= at,
+                OFFSETS,
+                "long-poll offset went backwards: {at:?} then {next:?}"
+            );
         }
         if r.status == 200 {
             seen.extend(messages(&r.body)?);
@@ -85,7 +138,11 @@ async fn long_poll_reader(ctx: Ctx, deadline: Instant) -> Result<Vec<Value>, Fai
         }
         at = next;
     }
-    fail!(READERS, "long-poll reader did not reach the closed tail in time (saw {} messages)", seen.len())
+    fail!(
+        READERS,
+        "long-poll reader did not reach the closed tail in time (saw {} messages)",
+        seen.len()
+    )
 }
 
 /// Follow with SSE from the start (reconnecting where the server ends the
@@ -114,7 +171,11 @@ async fn sse_reader(ctx: Ctx, deadline: Instant) -> Result<Vec<Value>, Failure> 
             }
         }
     }
-    fail!(READERS, "SSE reader did not see streamClosed in time (saw {} messages)", seen.len())
+    fail!(
+        READERS,
+        "SSE reader did not see streamClosed in time (saw {} messages)",
+        seen.len()
+    )
 }
 
 /// Concurrent producers, writers and live readers on one stream.
@@ -145,23 +206,44 @@ pub async fn writers_and_readers(ctx: Ctx) -> CaseResult {
     }
     let mut acks = Vec::new();
     for w in writes {
-        acks.extend(w.await.map_err(|e| Failure::setup(format!("writer panicked: {e}")))??);
+        acks.extend(
+            w.await
+                .map_err(|e| Failure::setup(format!("writer panicked: {e}")))??,
+        );
     }
     let r = ctx.post("s").closed().send().await?;
     r.expect(204, ONCE)?;
     let all = ctx.read_all("s", "-1", ONCE).await?;
-    check!(all.closed, ONCE, "final read of the closed stream lacks Stream-Closed");
+    check!(
+        all.closed,
+        ONCE,
+        "final read of the closed stream lacks Stream-Closed"
+    );
     check_final(&all.messages, &acks)?;
     // Reading from every acknowledged offset yields what followed that batch.
     let ends = batch_ends(&all.messages, &acks);
     for (a, end) in acks.iter().zip(&ends) {
         let rest = ctx.read_all("s", &a.token, OFFSETS).await?;
-        check_eq!(rest.messages, all.messages[*end..].to_vec(), OFFSETS, "read from the offset acknowledging {}/{}", a.writer, a.batch);
+        check_eq!(
+            rest.messages,
+            all.messages[*end..].to_vec(),
+            OFFSETS,
+            "read from the offset acknowledging {}/{}",
+            a.writer,
+            a.batch
+        );
     }
     for (i, h) in readers.into_iter().chain(std::iter::once(sse)).enumerate() {
-        let seen = h.await.map_err(|e| Failure::setup(format!("reader panicked: {e}")))??;
+        let seen = h
+            .await
+            .map_err(|e| Failure::setup(format!("reader panicked: {e}")))??;
         let kind = if i < 2 { "long-poll" } else { "SSE" };
-        check_eq!(seen, all.messages, READERS, "{kind} reader's messages vs the final content");
+        check_eq!(
+            seen,
+            all.messages,
+            READERS,
+            "{kind} reader's messages vs the final content"
+        );
     }
     Ok(())
 }
@@ -187,12 +269,35 @@ fn batch_ends(msgs: &[Value], acks: &[Ack]) -> Vec<usize> {
 
 fn check_final(msgs: &[Value], acks: &[Ack]) -> CaseResult {
     let total: usize = acks.iter().map(|a| a.size).sum();
-    check_eq!(msgs.len(), total, ONCE, "messages stored vs messages acknowledged");
+    check_eq!(
+        msgs.len(),
+        total,
+        ONCE,
+        "messages stored vs messages acknowledged"
+    );
     for a in acks {
-        let at: Vec<usize> = msgs.iter().enumerate().filter(|(_, m)| key(m).0 == a.writer && key(m).1 == a.batch).map(|(i, _)| i).collect();
-        check_eq!(at.len(), a.size, ONCE, "copies of {}/{} in the stream", a.writer, a.batch);
+        let at: Vec<usize> = msgs
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| key(m).0 == a.writer && key(m).1 == a.batch)
+            .map(|(i, _)| i)
+            .collect();
+        check_eq!(
+            at.len(),
+            a.size,
+            ONCE,
+            "copies of {}/{} in the stream",
+            a.writer,
+            a.batch
+        );
         for (k, i) in at.iter().enumerate() {
-            check!(key(&msgs[*i]).2 == k as u64 && *i == at[0] + k, ONCE, "batch {}/{} is not stored contiguously in order (indices {at:?})", a.writer, a.batch);
+            check!(
+                key(&msgs[*i]).2 == k as u64 && *i == at[0] + k,
+                ONCE,
+                "batch {}/{} is not stored contiguously in order (indices {at:?})",
+                a.writer,
+                a.batch
+            );
         }
     }
     // Each writer's batches in order; acknowledged offsets unique and sorted in stream order.
@@ -206,7 +311,13 @@ fn check_final(msgs: &[Value], acks: &[Ack]) -> CaseResult {
     let mut last: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     for (_, a) in &order {
         if let Some(prev) = last.insert(a.writer.as_str(), a.batch) {
-            check!(prev < a.batch, ONCE, "{} batch {} stored after batch {prev}", a.writer, a.batch);
+            check!(
+                prev < a.batch,
+                ONCE,
+                "{} batch {} stored after batch {prev}",
+                a.writer,
+                a.batch
+            );
         }
     }
     Ok(())

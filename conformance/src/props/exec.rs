@@ -30,10 +30,22 @@ pub enum StepFail {
 impl std::fmt::Display for StepFail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StepFail::Model { step: Some(i), violation } => {
-                write!(f, "step {}: [{}] {}", i + 1, violation.requirement, violation.message)
+            StepFail::Model {
+                step: Some(i),
+                violation,
+            } => {
+                write!(
+                    f,
+                    "step {}: [{}] {}",
+                    i + 1,
+                    violation.requirement,
+                    violation.message
+                )
             }
-            StepFail::Model { step: None, violation } => write!(
+            StepFail::Model {
+                step: None,
+                violation,
+            } => write!(
                 f,
                 "final re-read: [{}] {}",
                 violation.requirement, violation.message
@@ -136,11 +148,15 @@ impl Exec {
                 while chunks.len() < MAX_CHUNKS {
                     let last = chunks.last().expect("one chunk");
                     let at = match last.header("stream-next-offset") {
-                        Some(t) if last.status == 200 && !last.flag("stream-up-to-date") => t.to_string(),
+                        Some(t) if last.status == 200 && !last.flag("stream-up-to-date") => {
+                            t.to_string()
+                        }
                         _ => break,
                     };
                     let q = vec![("offset".to_string(), at)];
-                    let c = self.send(&plan, &format!("{comment} (next chunk)"), q, false).await?;
+                    let c = self
+                        .send(&plan, &format!("{comment} (next chunk)"), q, false)
+                        .await?;
                     chunks.push(c);
                 }
                 Outcome::Chunks(chunks)
@@ -160,16 +176,25 @@ impl Exec {
                 Op::Fork { sub, .. } => format!("sub>0={}", *sub > 0),
                 _ => String::new(),
             };
-            *STATS.lock().unwrap().entry(format!("{kind} {detail} -> {status}")).or_default() += 1;
+            *STATS
+                .lock()
+                .unwrap()
+                .entry(format!("{kind} {detail} -> {status}"))
+                .or_default() += 1;
         }
         self.model
             .check(op, &plan, &outcome)
-            .map_err(|violation| StepFail::Model { step: None, violation })
+            .map_err(|violation| StepFail::Model {
+                step: None,
+                violation,
+            })
     }
 
     fn request(&self, plan: &Plan, query: &[(String, String)]) -> Req {
         let method = Method::from_bytes(plan.method.as_bytes()).unwrap_or(Method::GET);
-        let mut req = self.ctx.request(method, &self.ctx.url(&self.name(plan.path)));
+        let mut req = self
+            .ctx
+            .request(method, &self.ctx.url(&self.name(plan.path)));
         for (k, v) in &plan.headers {
             req = req.header(k, v);
         }
@@ -182,7 +207,14 @@ impl Exec {
         req.body(plan.body.clone())
     }
 
-    fn record(&mut self, plan: &Plan, comment: &str, query: Vec<(String, String)>, sse: bool, next: Option<String>) {
+    fn record(
+        &mut self,
+        plan: &Plan,
+        comment: &str,
+        query: Vec<(String, String)>,
+        sse: bool,
+        next: Option<String>,
+    ) {
         self.script.push(Line {
             comment: comment.to_string(),
             method: plan.method.to_string(),
@@ -196,7 +228,13 @@ impl Exec {
         });
     }
 
-    async fn send(&mut self, plan: &Plan, comment: &str, query: Vec<(String, String)>, sse: bool) -> Result<Obs, StepFail> {
+    async fn send(
+        &mut self,
+        plan: &Plan,
+        comment: &str,
+        query: Vec<(String, String)>,
+        sse: bool,
+    ) -> Result<Obs, StepFail> {
         let mut req = self.request(plan, &query);
         if query.iter().any(|(k, v)| k == "live" && v == "long-poll") {
             // Only issued where the answer is immediate; a hang is a bug.
@@ -208,12 +246,21 @@ impl Exec {
             } else {
                 StepFail::Model {
                     step: None,
-                    violation: Violation::new("PROP-LIVE-IMMEDIATE", format!("{comment}: {}", f.message)),
+                    violation: Violation::new(
+                        "PROP-LIVE-IMMEDIATE",
+                        format!("{comment}: {}", f.message),
+                    ),
                 }
             }
         })?;
         let o = resp_obs(&r);
-        self.record(plan, comment, query, sse, o.header("stream-next-offset").map(str::to_string));
+        self.record(
+            plan,
+            comment,
+            query,
+            sse,
+            o.header("stream-next-offset").map(str::to_string),
+        );
         Ok(o)
     }
 
@@ -224,7 +271,11 @@ impl Exec {
             ("live".to_string(), "sse".to_string()),
         ];
         self.record(plan, comment, query.clone(), true, None);
-        let mut s = self.request(plan, &query).sse().await.map_err(StepFail::Setup)?;
+        let mut s = self
+            .request(plan, &query)
+            .sse()
+            .await
+            .map_err(StepFail::Setup)?;
         let mut out = SseObs {
             status: s.status,
             headers: obs(&s.headers, s.status, b"").headers,
@@ -235,14 +286,19 @@ impl Exec {
         }
         let done = |evs: &[crate::sse::SseEvent]| {
             evs.iter().filter_map(|e| e.control()).any(|c| {
-                c.get("upToDate") == Some(&Value::Bool(true)) || c.get("streamClosed") == Some(&Value::Bool(true))
+                c.get("upToDate") == Some(&Value::Bool(true))
+                    || c.get("streamClosed") == Some(&Value::Bool(true))
             })
         };
         s.read_until(SSE_WAIT, done).await;
         if crate::sse::closed_control(&s.events) {
             s.wait_closed(Duration::from_secs(2)).await;
         }
-        out.events = s.events.iter().map(|e| (e.event.clone(), e.data.clone())).collect();
+        out.events = s
+            .events
+            .iter()
+            .map(|e| (e.event.clone(), e.data.clone()))
+            .collect();
         out.ended = s.ended;
         Ok(out)
     }

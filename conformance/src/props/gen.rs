@@ -29,8 +29,9 @@ fn fork_target(n: u8) -> BoxedStrategy<Path> {
 }
 
 fn weighted_path(n: u8, w: [u32; 4]) -> BoxedStrategy<Path> {
-    let choices: Vec<(u32, BoxedStrategy<Path>)> =
-        (0..n).map(|i| (w[i as usize % 4], Just(Path(i)).boxed())).collect();
+    let choices: Vec<(u32, BoxedStrategy<Path>)> = (0..n)
+        .map(|i| (w[i as usize % 4], Just(Path(i)).boxed()))
+        .collect();
     proptest::strategy::Union::new_weighted(choices).boxed()
 }
 
@@ -52,7 +53,13 @@ fn create(n: u8) -> BoxedStrategy<Op> {
         proptest::bool::weighted(0.1),
         proptest::bool::weighted(0.2),
     )
-        .prop_map(|(path, kind, init, closed, ttl)| Op::Create { path, kind, init, closed, ttl })
+        .prop_map(|(path, kind, init, closed, ttl)| Op::Create {
+            path,
+            kind,
+            init,
+            closed,
+            ttl,
+        })
         .boxed()
 }
 
@@ -71,8 +78,20 @@ fn produce(n: u8) -> BoxedStrategy<Op> {
         2 => Just(ProdAct::Bump),
         1 => Just(ProdAct::BadBump),
     ];
-    (path(n), 0u8..2, act, payload(), proptest::bool::weighted(0.1))
-        .prop_map(|(path, producer, act, data, close)| Op::Produce { path, producer, act, data, close })
+    (
+        path(n),
+        0u8..2,
+        act,
+        payload(),
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(|(path, producer, act, data, close)| Op::Produce {
+            path,
+            producer,
+            act,
+            data,
+            close,
+        })
         .boxed()
 }
 
@@ -84,9 +103,22 @@ fn close(n: u8) -> BoxedStrategy<Op> {
 
 fn fork(n: u8) -> BoxedStrategy<Op> {
     let sub = prop_oneof![3 => Just(0u8), 1 => 1u8..4];
-    let ct = prop_oneof![3 => Just(ForkCt::Omit), 2 => Just(ForkCt::Same), 1 => Just(ForkCt::Different)];
-    (fork_target(n), path(n), proptest::option::weighted(0.7, 0u8..16), sub, ct)
-        .prop_map(|(path, source, at, sub, ct)| Op::Fork { path, source, at, sub, ct })
+    let ct =
+        prop_oneof![3 => Just(ForkCt::Omit), 2 => Just(ForkCt::Same), 1 => Just(ForkCt::Different)];
+    (
+        fork_target(n),
+        path(n),
+        proptest::option::weighted(0.7, 0u8..16),
+        sub,
+        ct,
+    )
+        .prop_map(|(path, source, at, sub, ct)| Op::Fork {
+            path,
+            source,
+            at,
+            sub,
+            ct,
+        })
         .boxed()
 }
 
@@ -96,7 +128,8 @@ fn read(n: u8) -> BoxedStrategy<Op> {
         1 => Just(Pick::Now),
         4 => (0u8..16).prop_map(Pick::Minted),
     ];
-    let mode = prop_oneof![4 => Just(Mode::CatchUp), 1 => Just(Mode::LongPoll), 1 => Just(Mode::Sse)];
+    let mode =
+        prop_oneof![4 => Just(Mode::CatchUp), 1 => Just(Mode::LongPoll), 1 => Just(Mode::Sse)];
     (path(n), from, mode)
         .prop_map(|(path, from, mode)| Op::Read { path, from, mode })
         .boxed()

@@ -31,13 +31,18 @@ static ARTIFACTS: Mutex<BTreeMap<(String, String), Vec<String>>> = Mutex::new(BT
 pub fn take_artifacts(run_id: &str, case_id: &str) -> Vec<String> {
     ARTIFACTS
         .lock()
-        .map(|mut m| m.remove(&(run_id.to_string(), case_id.to_string())).unwrap_or_default())
+        .map(|mut m| {
+            m.remove(&(run_id.to_string(), case_id.to_string()))
+                .unwrap_or_default()
+        })
         .unwrap_or_default()
 }
 
 fn record_artifact(run_id: &str, case_id: &str, path: String) {
     if let Ok(mut m) = ARTIFACTS.lock() {
-        m.entry((run_id.to_string(), case_id.to_string())).or_default().push(path);
+        m.entry((run_id.to_string(), case_id.to_string()))
+            .or_default()
+            .push(path);
     }
 }
 
@@ -84,7 +89,12 @@ struct Found {
 
 /// Generate, run and shrink on a blocking thread; each attempt drives the
 /// async execution with `Handle::block_on` in its own namespace `p<n>/`.
-fn search(handle: tokio::runtime::Handle, target: Arc<Target>, case_id: String, family: Family) -> Option<Found> {
+fn search(
+    handle: tokio::runtime::Handle,
+    target: Arc<Target>,
+    case_id: String,
+    family: Family,
+) -> Option<Found> {
     let shrink_budget = (target.case_timeout / 2).min(Duration::from_secs(30));
     let config = Config {
         cases: target.prop_cases.max(1),
@@ -180,16 +190,34 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
     let replay = ex.run(&found.ops).await;
     let ops_text = listing(&found.ops);
     let (requirement, verdict, setup) = match &replay {
-        Err(StepFail::Model { violation, .. }) => (Some(violation.requirement), replay.as_ref().unwrap_err().to_string(), false),
+        Err(StepFail::Model { violation, .. }) => (
+            Some(violation.requirement),
+            replay.as_ref().unwrap_err().to_string(),
+            false,
+        ),
         Err(StepFail::Setup(f)) => (None, f.to_string(), true),
         Ok(()) => (
-            found.first.split(']').next().and_then(|s| s.rsplit('[').next()).and_then(known_requirement),
-            format!("{} (did not reproduce on the final replay: flaky server?)", found.first),
+            found
+                .first
+                .split(']')
+                .next()
+                .and_then(|s| s.rsplit('[').next())
+                .and_then(known_requirement),
+            format!(
+                "{} (did not reproduce on the final replay: flaky server?)",
+                found.first
+            ),
             false,
         ),
     };
-    let root = format!("{}/{}", target.root.as_str().trim_end_matches('/'), target.run_id);
-    let script = ex.script.render(&root, &case_id, target.seed, &ops_text, &verdict);
+    let root = format!(
+        "{}/{}",
+        target.root.as_str().trim_end_matches('/'),
+        target.run_id
+    );
+    let script = ex
+        .script
+        .render(&root, &case_id, target.seed, &ops_text, &verdict);
     let script_note = match write_script(&target, &case_id, &script) {
         Ok(path) => {
             record_artifact(&target.run_id, &case_id, path.clone());
@@ -212,5 +240,8 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
 
 /// Map a requirement id parsed back from a message to a static str.
 fn known_requirement(id: &str) -> Option<&'static str> {
-    crate::cases::props::REQUIREMENTS.iter().copied().find(|r| *r == id)
+    crate::cases::props::REQUIREMENTS
+        .iter()
+        .copied()
+        .find(|r| *r == id)
 }

@@ -55,7 +55,10 @@ impl Script {
     pub fn render(&self, root: &str, case: &str, seed: u64, ops: &str, failure: &str) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "#!/usr/bin/env bash");
-        let _ = writeln!(out, "# Replay of a failing property sequence ({case}, seed {seed}).");
+        let _ = writeln!(
+            out,
+            "# Replay of a failing property sequence ({case}, seed {seed})."
+        );
         let _ = writeln!(out, "# Minimal sequence:");
         for l in ops.lines() {
             let _ = writeln!(out, "#   {l}");

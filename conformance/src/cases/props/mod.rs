@@ -25,6 +25,7 @@ pub const REQUIREMENTS: &[&str] = &[
     "PROP-JSON-MODE",
     "PROP-OFFSET-ORDER",
     "PROP-LIVE-IMMEDIATE",
+    "PROP-SSE-IMMEDIATE",
 ];
 
 pub fn cases() -> Vec<Case> {
@@ -43,6 +44,7 @@ pub fn cases() -> Vec<Case> {
                 "PROP-JSON-MODE",
                 "PROP-OFFSET-ORDER",
                 "PROP-LIVE-IMMEDIATE",
+                "PROP-SSE-IMMEDIATE",
             ],
             sequences::single_stream,
         ),
