@@ -1000,3 +1000,6 @@ fn initial(d: &Payload, kind: Kind) -> Data {
         k => Data::Bytes(d.bytes(k)),
     }
 }
+
+#[cfg(test)]
+mod tests;
