@@ -236,7 +236,8 @@ impl Exec {
         sse: bool,
     ) -> Result<Obs, StepFail> {
         let mut req = self.request(plan, &query);
-        if query.iter().any(|(k, v)| k == "live" && v == "long-poll") {
+        let live = query.iter().any(|(k, v)| k == "live" && v == "long-poll");
+        if live {
             // Only issued where the answer is immediate; a hang is a bug.
             req = req.timeout(self.ctx.target().request_timeout());
         }
@@ -247,7 +248,11 @@ impl Exec {
                 StepFail::Model {
                     step: None,
                     violation: Violation::new(
-                        "PROP-LIVE-IMMEDIATE",
+                        if live {
+                            "PROP-LIVE-IMMEDIATE"
+                        } else {
+                            "PROP-READ-CONTENT"
+                        },
                         format!("{comment}: {}", f.message),
                     ),
                 }

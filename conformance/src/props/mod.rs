@@ -55,6 +55,7 @@ pub(crate) fn share_target(t: &Target) -> Arc<Target> {
         long_poll_timeout: t.long_poll_timeout,
         case_timeout: t.case_timeout,
         restart_cmd: t.restart_cmd.clone(),
+        restart_hook: t.restart_hook.clone(),
         run_id: t.run_id.clone(),
         seed: t.seed,
         prop_cases: t.prop_cases,
