@@ -46,25 +46,6 @@ fn record_artifact(run_id: &str, case_id: &str, path: String) {
     }
 }
 
-/// A copy of the case's target (attempts need an `Arc<Target>` of their own
-/// to make fresh contexts; same run id, so the same namespace).
-pub(crate) fn share_target(t: &Target) -> Arc<Target> {
-    Arc::new(Target {
-        root: t.root.clone(),
-        headers: t.headers.clone(),
-        long_poll_timeout: t.long_poll_timeout,
-        case_timeout: t.case_timeout,
-        restart_cmd: t.restart_cmd.clone(),
-        restart_hook: t.restart_hook.clone(),
-        run_id: t.run_id.clone(),
-        seed: t.seed,
-        prop_cases: t.prop_cases,
-        prop_max_steps: t.prop_max_steps,
-        artifacts_dir: t.artifacts_dir.clone(),
-        http: t.http.clone(),
-    })
-}
-
 /// The proptest RNG for a property: the run seed mixed with the case id,
 /// so each property draws its own sequences and `--seed` reproduces them.
 fn rng(seed: u64, case_id: &str) -> TestRng {
@@ -167,7 +148,7 @@ fn write_script(target: &Target, case_id: &str, body: &str) -> Result<String, St
 
 /// Run the property `family` as the case `ctx`.
 pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
-    let target = share_target(ctx.target());
+    let target = ctx.target_arc();
     let case_id = ctx.case_id().to_string();
     let handle = tokio::runtime::Handle::current();
     let t2 = target.clone();
