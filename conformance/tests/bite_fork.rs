@@ -315,6 +315,8 @@ async fn idempotent_reput_is_409() {
     let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
     for id in [
         "same_config_is_200",
+        "closed_fork_reput",
+        "fork_of_closed_source_reput",
         "content_type_omitted_on_reput_is_200",
         "sub_offset_zero_equals_omitted",
         "after_own_appends_is_200",
@@ -336,6 +338,7 @@ async fn idempotent_any_reput_is_200() {
     let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
     for id in [
         "other_offset_is_409",
+        "closed_fork_reput",
         "other_source_is_409",
         "other_sub_offset_is_409",
         "plain_put_on_fork_is_409",
@@ -492,6 +495,7 @@ async fn read_fork_bodies_corrupted() {
     let runs = run(&srv, "fork::read::", 500).await;
     for id in [
         "from_start",
+        "chunk_offsets_valid_on_source",
         "from_every_source_offset",
         "fork_at_every_source_offset",
         "from_fork_point_and_own_offsets",
@@ -728,4 +732,19 @@ async fn control_reference_passes_every_fork_case() {
             assert_passes(&runs, &r.id);
         }
     }
+}
+
+/// The body of a fork PUT is dropped.
+#[tokio::test]
+async fn create_fork_body_dropped() {
+    let srv = common::with_request(|mut req| {
+        if is_fork_put(&req) {
+            *req.body_mut() = Body::empty();
+            req.headers_mut().remove("content-length");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::create::initial_body"], 500).await;
+    assert_fails(&runs, "fork::create::initial_body_follows_inherited");
 }

@@ -258,3 +258,59 @@ pub async fn closed_source_gives_open_fork(ctx: Ctx) -> CaseResult {
     .await?;
     Ok(())
 }
+
+/// A body on the fork PUT is the fork's first own data: it follows the
+/// inherited data (and a sub-offset's inherited prefix).
+pub async fn initial_body_follows_inherited(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", "text/plain", &[b"abc|", b"def|"], "FORK-CREATE").await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .body("XY")
+        .send()
+        .await?;
+    status(&r, 201, "FORK-INITIAL-BODY", "fork PUT with a body")?;
+    reads(
+        &ctx,
+        "f",
+        "-1",
+        b"abc|XY",
+        "FORK-INITIAL-BODY",
+        "fork created with a body",
+    )
+    .await?;
+    reads(
+        &ctx,
+        "f",
+        &s.offsets[1],
+        b"XY",
+        "FORK-INITIAL-BODY",
+        "fork read from its fork point",
+    )
+    .await?;
+    let r = ctx
+        .put("g")
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .fork_sub_offset(2)
+        .body("XY")
+        .send()
+        .await?;
+    status(
+        &r,
+        201,
+        "FORK-INITIAL-BODY",
+        "fork PUT with a sub-offset and a body",
+    )?;
+    reads(
+        &ctx,
+        "g",
+        "-1",
+        b"abc|deXY",
+        "FORK-INITIAL-BODY",
+        "sub-offset fork created with a body",
+    )
+    .await?;
+    Ok(())
+}

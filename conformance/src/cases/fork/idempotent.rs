@@ -5,7 +5,7 @@
 //! re-PUT names the inherited content type except the one case about
 //! omitting it, and leaves the fork's data unchanged.
 
-use super::util::{append, fork, reads, source, status, Src};
+use super::util::{append, deleted_outright, fork, reads, source, status, Src};
 use crate::case::{CaseResult, Failure};
 use crate::client::Ctx;
 
@@ -25,6 +25,9 @@ async fn setup(ctx: &Ctx) -> Result<Src, Failure> {
     Ok(s)
 }
 
+/// The fork still holds `expected`; then, with the fork deleted, the
+/// source deletes outright: no re-PUT (accepted or rejected) took another
+/// reference on it.
 async fn unchanged(ctx: &Ctx, expected: &[u8]) -> CaseResult {
     reads(
         ctx,
@@ -35,7 +38,9 @@ async fn unchanged(ctx: &Ctx, expected: &[u8]) -> CaseResult {
         "the fork after a re-PUT",
     )
     .await?;
-    Ok(())
+    let r = ctx.delete("f").send().await?;
+    status(&r, 204, "FORK-INDEPENDENT", "DELETE of the fork")?;
+    deleted_outright(ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
 
 /// Same source and offset (with the inherited content type named): 200.
@@ -280,6 +285,12 @@ pub async fn other_sub_offset_is_409(ctx: Ctx) -> CaseResult {
         "fork at (offset after \"ab|\", sub-offset 2)",
     )
     .await?;
+    status(
+        &ctx.delete("g").send().await?,
+        204,
+        "FORK-INDEPENDENT",
+        "DELETE of fork g",
+    )?;
     unchanged(&ctx, b"ab|").await
 }
 
@@ -295,4 +306,80 @@ pub async fn plain_put_on_fork_is_409(ctx: Ctx) -> CaseResult {
         "PUT without fork headers on an existing fork",
     )?;
     unchanged(&ctx, b"ab|").await
+}
+
+/// A closed fork re-PUT without `Stream-Closed` mismatches its closure
+/// status (409); with `Stream-Closed: true` it matches (200).
+pub async fn closed_fork_reput(ctx: Ctx) -> CaseResult {
+    let s = setup(&ctx).await?;
+    ctx.post("f")
+        .closed()
+        .send()
+        .await?
+        .expect_any(&[200, 204], "FORK-INDEPENDENT")?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-IDEMPOTENT-DIFF-409",
+        "re-PUT of a closed fork without Stream-Closed",
+    )?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .closed()
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT of a closed fork with Stream-Closed: true",
+    )?;
+    unchanged(&ctx, b"ab|").await
+}
+
+/// The fork of a closed source is open: its re-PUT without
+/// `Stream-Closed` matches (200) — the source's closure is not its config.
+pub async fn fork_of_closed_source_reput(ctx: Ctx) -> CaseResult {
+    let r = ctx.put("s").ct(CT).body("done").closed().send().await?;
+    r.expect(201, "FORK-CREATE")?;
+    let tail = r.next_offset("FORK-CREATE")?;
+    fork(&ctx, "f", "s", Some(&tail), "FORK-CLOSED-SOURCE").await?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&tail)
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT (open) of the open fork of a closed source",
+    )?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&tail)
+        .closed()
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-IDEMPOTENT-DIFF-409",
+        "re-PUT with Stream-Closed: true of the open fork of a closed source",
+    )?;
+    unchanged(&ctx, b"done").await
 }

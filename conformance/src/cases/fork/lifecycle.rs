@@ -319,69 +319,67 @@ pub async fn refcount_counts_every_fork(ctx: Ctx) -> CaseResult {
     gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
 }
 
-/// A chain s ← f1 ← f2 with s and f1 deleted: both are soft-deleted, f2
-/// reads through both byte-exact; deleting f2 cleans up f1 and then s.
+/// A chain of depth 3 (s ← f1 ← f2 ← f3) with s, f1 and f2 deleted: all
+/// three are soft-deleted and f3 reads through them byte-exact; deleting
+/// f3 cleans up f2, f1 and s in turn (possibly asynchronously).
 pub async fn cascade_through_chain(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[b"s|"], "FORK-CREATE").await?;
-    fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
-    append(&ctx, "f1", CT, b"f1|", "FORK-INDEPENDENT").await?;
-    fork(&ctx, "f2", "f1", None, "FORK-CHAIN").await?;
-    append(&ctx, "f2", CT, b"f2|", "FORK-INDEPENDENT").await?;
-    status(
-        &ctx.delete("s").send().await?,
-        204,
-        "SOFTDEL-DELETE-204",
-        "DELETE of the chain's root",
-    )?;
-    status(
-        &ctx.delete("f1").send().await?,
-        204,
-        "SOFTDEL-DELETE-204",
-        "DELETE of the middle fork (it has a fork)",
-    )?;
-    status(
-        &ctx.head("f1").send().await?,
-        410,
-        "SOFTDEL-HEAD-410",
-        "HEAD on the soft-deleted middle fork",
-    )?;
-    status(
-        &ctx.head("s").send().await?,
-        410,
-        "SOFTDEL-HEAD-410",
-        "HEAD on the soft-deleted root",
-    )?;
+    let mut parent = "s".to_string();
+    for name in ["f1", "f2", "f3"] {
+        fork(&ctx, name, &parent, None, "FORK-CHAIN").await?;
+        append(
+            &ctx,
+            name,
+            CT,
+            format!("{name}|").as_bytes(),
+            "FORK-INDEPENDENT",
+        )
+        .await?;
+        parent = name.to_string();
+    }
+    for name in ["s", "f1", "f2"] {
+        let r = ctx.delete(name).send().await?;
+        status(
+            &r,
+            204,
+            "SOFTDEL-DELETE-204",
+            &format!("DELETE of {name} (it has a fork)"),
+        )?;
+    }
+    for name in ["s", "f1", "f2"] {
+        status(
+            &ctx.head(name).send().await?,
+            410,
+            "SOFTDEL-HEAD-410",
+            &format!("HEAD on soft-deleted {name}"),
+        )?;
+    }
     reads(
         &ctx,
-        "f2",
+        "f3",
         "-1",
-        b"s|f1|f2|",
+        b"s|f1|f2|f3|",
         "SOFTDEL-FORK-READS",
-        "leaf read through two soft-deleted ancestors",
+        "leaf read through three soft-deleted ancestors",
     )
     .await?;
     status(
-        &ctx.delete("f2").send().await?,
+        &ctx.delete("f3").send().await?,
         204,
         "FORK-INDEPENDENT",
         "DELETE of the leaf",
     )?;
-    gone_within(
-        &ctx,
-        "f1",
-        CLEANUP_DEADLINE,
-        "SOFTDEL-GET-410",
-        "GC-CASCADE-CHAIN",
-    )
-    .await?;
-    gone_within(
-        &ctx,
-        "s",
-        CLEANUP_DEADLINE,
-        "SOFTDEL-GET-410",
-        "GC-CASCADE-CHAIN",
-    )
-    .await
+    for name in ["f2", "f1", "s"] {
+        gone_within(
+            &ctx,
+            name,
+            CLEANUP_DEADLINE,
+            "SOFTDEL-GET-410",
+            "GC-CASCADE-CHAIN",
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Deleting every fork of a live source leaves it live and intact; then it

@@ -53,6 +53,11 @@ pub fn cases() -> Vec<Case> {
             &["FORK-CLOSED-SOURCE", "FORK-INDEPENDENT"],
             create::closed_source_gives_open_fork,
         ),
+        case(
+            "fork::create::initial_body_follows_inherited",
+            &["FORK-INITIAL-BODY"],
+            create::initial_body_follows_inherited,
+        ),
         // errors
         case(
             "fork::errors::source_missing_is_404",
@@ -158,6 +163,16 @@ pub fn cases() -> Vec<Case> {
             &["FORK-IDEMPOTENT-DIFF-409"],
             idempotent::plain_put_on_fork_is_409,
         ),
+        case(
+            "fork::idempotent::closed_fork_reput",
+            &["FORK-IDEMPOTENT-DIFF-409", "FORK-IDEMPOTENT-200"],
+            idempotent::closed_fork_reput,
+        ),
+        case(
+            "fork::idempotent::fork_of_closed_source_reput",
+            &["FORK-IDEMPOTENT-200", "FORK-CLOSED-SOURCE"],
+            idempotent::fork_of_closed_source_reput,
+        ),
         // sub-offsets
         case(
             "fork::suboffset::bytes_inside_append",
@@ -253,6 +268,11 @@ pub fn cases() -> Vec<Case> {
             "fork::read::fork_of_fork_at_inherited_offset",
             &["FORK-CHAIN"],
             read::fork_of_fork_at_inherited_offset,
+        ),
+        case(
+            "fork::read::chunk_offsets_valid_on_source",
+            &["FORK-OFFSETS-SHARED"],
+            read::chunk_offsets_valid_on_source,
         ),
         // live modes
         case(

@@ -411,3 +411,55 @@ pub async fn fork_of_fork_at_inherited_offset(ctx: Ctx) -> CaseResult {
     .await?;
     Ok(())
 }
+
+/// The offsets a fork mints while serving its inherited range (chunk
+/// boundaries of a multi-MiB read) are the source's offsets too: reading
+/// the source from each returns the source's data from that position.
+pub async fn chunk_offsets_valid_on_source(ctx: Ctx) -> CaseResult {
+    let ct = "application/octet-stream";
+    let parts: Vec<Vec<u8>> = (0..3)
+        .map(|i| binary_payload(1 << 20, 40 + i as u8))
+        .collect();
+    let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+    let s = source(&ctx, "s", ct, &refs, "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    append(
+        &ctx,
+        "f",
+        ct,
+        &binary_payload(1 << 20, 77),
+        "FORK-INDEPENDENT",
+    )
+    .await?;
+    let inherited = s.between(0, 3);
+    // Follow the fork chunk by chunk, remembering where each offset points.
+    let (mut at, mut pos, mut inside) = ("-1".to_string(), 0usize, Vec::new());
+    loop {
+        let r = ctx.get("f").offset(&at).send().await?;
+        r.expect(200, "FORK-READ-STITCH")?;
+        let next = r.next_offset("FORK-READ-STITCH")?;
+        pos += r.body.len();
+        if pos < inherited.len() {
+            inside.push((next.clone(), pos));
+        }
+        if r.up_to_date() || r.body.is_empty() {
+            break;
+        }
+        at = next;
+    }
+    if inside.is_empty() {
+        ctx.note("the fork's inherited range came back in one chunk: no fork-minted offset inside it to check");
+    }
+    for (offset, pos) in inside {
+        reads(
+            &ctx,
+            "s",
+            &offset,
+            &inherited[pos..],
+            "FORK-OFFSETS-SHARED",
+            &format!("source read from the offset the fork minted after byte {pos}"),
+        )
+        .await?;
+    }
+    Ok(())
+}

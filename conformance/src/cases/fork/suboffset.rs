@@ -391,7 +391,9 @@ pub async fn json_boundary_and_past(ctx: Ctx) -> CaseResult {
         "rejected fork created its target: HEAD answered {}",
         h.status
     );
-    Ok(())
+    let r = ctx.delete("f").send().await?;
+    status(&r, 204, "FORK-INDEPENDENT", "DELETE of the accepted fork")?;
+    super::util::deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
 
 /// Sub-offsets compose through a chain: a fork of a sub-offset fork, taken
