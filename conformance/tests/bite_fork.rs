@@ -748,3 +748,21 @@ async fn create_fork_body_dropped() {
     let runs = run_prefixes(&srv.root, &["fork::create::initial_body"], 500).await;
     assert_fails(&runs, "fork::create::initial_body_follows_inherited");
 }
+
+/// A fork offset of `-1` is taken as "no offset" (the source's tail).
+#[tokio::test]
+async fn errors_sentinel_minus_one_means_tail() {
+    let srv = common::with_request(|mut req| {
+        if req
+            .headers()
+            .get("stream-fork-offset")
+            .is_some_and(|v| v == "-1")
+        {
+            req.headers_mut().remove("stream-fork-offset");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::errors::sentinel"], 500).await;
+    assert_fails(&runs, "fork::errors::sentinel_fork_offsets");
+}

@@ -320,3 +320,28 @@ pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
     );
     rejected_cleanly(&ctx, "s", "a", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
+
+/// The read sentinels `-1` and `now` are never minted offsets (§8), so as
+/// a fork offset they are either rejected (400) or given their read
+/// meaning (`-1`: inherit nothing; `now`: inherit everything) — never a
+/// fork with some other content, and never a server error.
+pub async fn sentinel_fork_offsets(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", "text/plain", &[b"abc", b"def"], "FORK-CREATE").await?;
+    for (name, sentinel, meaning) in [("m", "-1", &b""[..]), ("n", "now", &b"abcdef"[..])] {
+        let r = ctx
+            .put(name)
+            .fork_of("s")
+            .fork_offset(sentinel)
+            .send()
+            .await?;
+        match r.status {
+            400 => {}
+            201 => {
+                let all = ctx.read_all(name, "-1", "FORK-OFFSET-SENTINEL").await?;
+                super::util::same_bytes(&all.bytes, meaning, "FORK-OFFSET-SENTINEL", &format!("fork created at Stream-Fork-Offset {sentinel:?}"))?;
+            }
+            other => crate::fail!("FORK-OFFSET-SENTINEL", "fork at Stream-Fork-Offset {sentinel:?} answered {other}; expected 400, or 201 with the sentinel's read meaning"),
+        }
+    }
+    Ok(())
+}

@@ -117,6 +117,11 @@ pub fn cases() -> Vec<Case> {
             &["FORK-HEADERS-NEED-SOURCE"],
             errors::fork_headers_without_source_are_400,
         ),
+        case(
+            "fork::errors::sentinel_fork_offsets",
+            &["FORK-OFFSET-SENTINEL"],
+            errors::sentinel_fork_offsets,
+        ),
         // idempotent re-PUT
         case(
             "fork::idempotent::same_config_is_200",
