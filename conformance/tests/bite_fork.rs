@@ -619,6 +619,8 @@ async fn lifecycle_delete_takes_forks_along() {
     ] {
         assert_fails(&runs, &format!("fork::lifecycle::{id}"));
     }
+    let runs = run(&srv, "fork::live::long_poll_survives", 500).await;
+    assert_fails(&runs, "fork::live::long_poll_survives_source_delete");
 }
 
 /// Soft-deleted streams are never cleaned up (410 forever).
@@ -765,4 +767,20 @@ async fn errors_sentinel_minus_one_means_tail() {
     .await;
     let runs = run_prefixes(&srv.root, &["fork::errors::sentinel"], 500).await;
     assert_fails(&runs, "fork::errors::sentinel_fork_offsets");
+}
+
+/// SSE on forks ignores the requested offset and starts from the beginning.
+#[tokio::test]
+async fn live_sse_offset_ignored() {
+    let srv = common::with_request(|mut req| {
+        let q = req.uri().query().unwrap_or("").to_string();
+        if q.contains("live=sse") {
+            let path = req.uri().path().to_string();
+            *req.uri_mut() = format!("{path}?offset=-1&live=sse").parse().unwrap();
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::live::sse_from"], 500).await;
+    assert_fails(&runs, "fork::live::sse_from_inherited_offset");
 }

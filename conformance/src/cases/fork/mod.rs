@@ -311,6 +311,16 @@ pub fn cases() -> Vec<Case> {
             &["FORK-SSE"],
             live::sse_json_fork,
         ),
+        case(
+            "fork::live::sse_from_inherited_offset",
+            &["FORK-SSE"],
+            live::sse_from_inherited_offset,
+        ),
+        case(
+            "fork::live::long_poll_survives_source_delete",
+            &["FORK-INDEPENDENT", "SOFTDEL-DELETE-204"],
+            live::long_poll_survives_source_delete,
+        ),
         // soft-delete and cleanup
         case(
             "fork::lifecycle::get_is_410",
