@@ -571,6 +571,7 @@ async fn lifecycle_gone_is_404() {
         "post_is_410",
         "delete_again_is_410",
         "refcount_counts_every_fork",
+        "closed_source_soft_deleted",
         "cascade_through_chain",
     ] {
         assert_fails(&runs, &format!("fork::lifecycle::{id}"));
@@ -616,6 +617,7 @@ async fn lifecycle_delete_takes_forks_along() {
         "fork_reads_after_source_deleted",
         "cascade_through_chain",
         "refcount_counts_every_fork",
+        "concurrent_forks_refcount",
     ] {
         assert_fails(&runs, &format!("fork::lifecycle::{id}"));
     }
@@ -642,6 +644,7 @@ async fn lifecycle_no_cascade() {
     for id in [
         "last_fork_delete_cascades",
         "refcount_counts_every_fork",
+        "concurrent_forks_refcount",
         "cascade_through_chain",
     ] {
         assert_fails(&runs, &format!("fork::lifecycle::{id}"));

@@ -497,3 +497,112 @@ pub async fn close_is_independent(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// A closed source soft-deleted by DELETE answers 410 to everything, even
+/// to requests that would be idempotent successes on the closed stream
+/// (close-only POST, PUT matching its closed config — 409 there).
+pub async fn closed_source_soft_deleted(ctx: Ctx) -> CaseResult {
+    let r = ctx.put("s").ct(CT).body("final").closed().send().await?;
+    r.expect(201, "FORK-CREATE")?;
+    fork(&ctx, "f", "s", None, "FORK-CLOSED-SOURCE").await?;
+    status(
+        &ctx.delete("s").send().await?,
+        204,
+        "SOFTDEL-DELETE-204",
+        "DELETE of a closed stream that has a fork",
+    )?;
+    let r = ctx.post("s").closed().send().await?;
+    status(
+        &r,
+        410,
+        "SOFTDEL-POST-410",
+        "close-only POST on a soft-deleted closed stream",
+    )?;
+    let r = ctx.get("s").offset("-1").send().await?;
+    status(
+        &r,
+        410,
+        "SOFTDEL-GET-410",
+        "GET on a soft-deleted closed stream",
+    )?;
+    let r = ctx.get("s").offset("now").long_poll().send().await?;
+    status(
+        &r,
+        410,
+        "SOFTDEL-GET-410",
+        "long-poll at offset=now on a soft-deleted closed stream",
+    )?;
+    let r = ctx.head("s").send().await?;
+    status(
+        &r,
+        410,
+        "SOFTDEL-HEAD-410",
+        "HEAD on a soft-deleted closed stream",
+    )?;
+    let r = ctx.put("s").ct(CT).body("final").closed().send().await?;
+    status(
+        &r,
+        409,
+        "SOFTDEL-PUT-409",
+        "PUT matching the soft-deleted stream's closed config",
+    )?;
+    reads(
+        &ctx,
+        "f",
+        "-1",
+        b"final",
+        "SOFTDEL-FORK-READS",
+        "fork of the soft-deleted closed stream",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ten forks created and deleted concurrently: the source stays
+/// soft-deleted while any remains and is cleaned up after the last.
+pub async fn concurrent_forks_refcount(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", CT, &[b"base|"], "FORK-CREATE").await?;
+    let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+    let puts = names.iter().map(|n| ctx.put(n).fork_of("s").send());
+    for (n, r) in names.iter().zip(futures::future::join_all(puts).await) {
+        status(&r?, 201, "FORK-CREATE", &format!("concurrent fork {n}"))?;
+    }
+    status(
+        &ctx.delete("s").send().await?,
+        204,
+        "SOFTDEL-DELETE-204",
+        "DELETE of a stream with ten forks",
+    )?;
+    let dels = names[..9].iter().map(|n| ctx.delete(n).send());
+    for (n, r) in names.iter().zip(futures::future::join_all(dels).await) {
+        status(
+            &r?,
+            204,
+            "FORK-INDEPENDENT",
+            &format!("concurrent DELETE of fork {n}"),
+        )?;
+    }
+    ctx.sleep(Duration::from_millis(500)).await;
+    status(
+        &ctx.head("s").send().await?,
+        410,
+        "GC-REFCOUNT",
+        "HEAD on the source while one of ten forks remains",
+    )?;
+    reads(
+        &ctx,
+        "f9",
+        "-1",
+        b"base|",
+        "GC-REFCOUNT",
+        "the last remaining fork",
+    )
+    .await?;
+    status(
+        &ctx.delete("f9").send().await?,
+        204,
+        "FORK-INDEPENDENT",
+        "DELETE of the last fork",
+    )?;
+    gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
+}

@@ -382,6 +382,21 @@ pub fn cases() -> Vec<Case> {
             &["FORK-INDEPENDENT"],
             lifecycle::close_is_independent,
         ),
+        case(
+            "fork::lifecycle::closed_source_soft_deleted",
+            &[
+                "SOFTDEL-POST-410",
+                "SOFTDEL-GET-410",
+                "SOFTDEL-HEAD-410",
+                "SOFTDEL-PUT-409",
+            ],
+            lifecycle::closed_source_soft_deleted,
+        ),
+        case(
+            "fork::lifecycle::concurrent_forks_refcount",
+            &["GC-REFCOUNT", "GC-CASCADE"],
+            lifecycle::concurrent_forks_refcount,
+        ),
         // writer state
         case(
             "fork::writers::producer_dup_is_new_on_fork",
