@@ -718,24 +718,12 @@ async fn writers_state_inherited() {
 
 // ---------------------------------------------------------------- control
 
-/// Cases the reference server currently fails for a server bug (reported;
-/// remove an entry once the server is fixed).
-/// Both: a fork of a fork taken at an offset inside the parent's inherited
-/// range is not capped at its own fork offset (reads run on to the parent's
-/// fork point, then 400 "offset is beyond the stream's tail").
-const KNOWN_SERVER_BUGS: &[&str] = &[
-    "fork::read::fork_of_fork_at_inherited_offset",
-    "fork::lifecycle::fork_reads_after_source_deleted",
-];
-
 #[tokio::test]
 async fn control_reference_passes_every_fork_case() {
     let srv = common::reference().await;
     let runs = run_prefixes(&srv.root, &["fork::"], 500).await;
     for r in &runs {
-        if !KNOWN_SERVER_BUGS.contains(&r.id.as_str()) {
-            assert_passes(&runs, &r.id);
-        }
+        assert_passes(&runs, &r.id);
     }
 }
 

@@ -301,13 +301,12 @@ async fn reference_passes_properties() {
     }
 }
 
-/// Control for forks: currently fails on a reference server bug (a fork
-/// read from -1 reports the source's record end as Stream-Next-Offset).
+/// Control for forks. Seed 12 is the one that found the fork-of-fork
+/// next-offset bug in the reference server; it must pass now.
 #[tokio::test]
-#[ignore = "reference server: fork read Stream-Next-Offset past the fork point (reported)"]
 async fn reference_passes_fork_property() {
     let srv = common::reference().await;
-    if let Err(f) = run_prop(&srv.root, "props::sequences::forks_and_deletes", 21).await {
+    if let Err(f) = run_prop(&srv.root, "props::sequences::forks_and_deletes", 12).await {
         panic!("forks_and_deletes failed against the reference server: {f}");
     }
 }
