@@ -218,3 +218,16 @@ async fn precedence_closed_not_reported_first() {
     assert_fails(&runs, "append::precedence::closed_before_content_type");
     assert_fails(&runs, "append::precedence::closed_before_seq");
 }
+
+#[tokio::test]
+async fn basic_chunked_bodies_refused() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::POST && !seen.headers.contains_key("content-length") {
+            status(&mut resp, 411);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::basic::chunked"], 500).await;
+    assert_fails(&runs, "append::basic::chunked_body_is_accepted");
+}

@@ -146,3 +146,43 @@ pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
         .expect(404, "APPEND-404")?;
     Ok(())
 }
+
+/// SHOULD: a streamed (chunked, no Content-Length) append body is stored
+/// whole. Sent with the raw HTTP client, so it is noted in the transcript.
+pub async fn chunked_body_is_accepted(ctx: Ctx) -> CaseResult {
+    create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
+    let pieces: Vec<Result<bytes::Bytes, std::io::Error>> =
+        ["first piece, ", "second piece, ", "last piece"]
+            .iter()
+            .map(|p| Ok(bytes::Bytes::from(*p)))
+            .collect();
+    let t = ctx.target();
+    let mut req = t
+        .http
+        .post(ctx.url("s"))
+        .header("Content-Type", "text/plain");
+    for (k, v) in &t.headers {
+        req = req.header(k, v);
+    }
+    ctx.note(format!(
+        "POST {} with a chunked body (3 pieces, no Content-Length)",
+        ctx.url("s")
+    ));
+    let resp = req
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(pieces)))
+        .timeout(std::time::Duration::from_secs(15))
+        .send()
+        .await
+        .map_err(|e| crate::case::Failure::setup(format!("chunked POST failed: {e}")))?;
+    let status = resp.status().as_u16();
+    ctx.note(format!("  -> {status}"));
+    check_eq!(status, 204, "APPEND-CHUNKED", "status of a chunked append");
+    let all = ctx.read_all("s", "-1", "APPEND-CHUNKED").await?;
+    check_eq!(
+        all.text(),
+        "first piece, second piece, last piece",
+        "APPEND-CHUNKED",
+        "content after a chunked append"
+    );
+    Ok(())
+}

@@ -26,6 +26,11 @@ pub fn cases() -> Vec<Case> {
             basic::large_bodies,
         ),
         case(
+            "append::basic::chunked_body_is_accepted",
+            &["APPEND-CHUNKED"],
+            basic::chunked_body_is_accepted,
+        ),
+        case(
             "append::basic::empty_body_is_400",
             &["APPEND-EMPTY-BODY-400"],
             basic::empty_body_is_400,
