@@ -231,3 +231,29 @@ async fn basic_chunked_bodies_refused() {
     let runs = run_prefixes(&srv.root, &["append::basic::chunked"], 500).await;
     assert_fails(&runs, "append::basic::chunked_body_is_accepted");
 }
+
+#[tokio::test]
+async fn content_type_case_sensitive() {
+    let srv = common::with_response(|seen, mut resp| {
+        let upper = seen
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().iter().any(u8::is_ascii_uppercase));
+        if upper {
+            status(&mut resp, 409);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "append::content_type::media",
+            "create::idempotent::content_type_case",
+        ],
+        500,
+    )
+    .await;
+    assert_fails(&runs, "append::content_type::media_type_case_is_ignored");
+    assert_fails(&runs, "create::idempotent::content_type_case_is_ignored");
+}

@@ -129,3 +129,24 @@ async fn reads_wrong_type_ignore_offsets() {
     assert_fails(&runs, "json::reads::middle_offset_returns_later_messages");
     assert_fails(&runs, "json::reads::empty_ranges_are_empty_arrays");
 }
+
+#[tokio::test]
+async fn json_mode_lost_with_parameters() {
+    // Streams created with parameters are stored as opaque bytes.
+    let srv = common::with_request(|mut req| {
+        let params = req
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v == "application/json; charset=utf-8");
+        if params {
+            req.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("application/x-json"),
+            );
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["json::reads::charset"], 500).await;
+    assert_fails(&runs, "json::reads::charset_parameter_keeps_json_mode");
+}

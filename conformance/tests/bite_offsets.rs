@@ -127,3 +127,21 @@ async fn malformed_offsets_accepted_or_crash() {
     assert_fails(&runs, "offsets::malformed::forbidden_characters_are_400");
     assert_fails(&runs, "offsets::malformed::garbage_is_never_5xx");
 }
+
+#[tokio::test]
+async fn query_parameters_mishandled() {
+    let srv = common::with_response(|seen, mut resp| {
+        let q = seen.uri.query().unwrap_or("");
+        if q.matches("offset=").count() > 1 && resp.status() == StatusCode::BAD_REQUEST {
+            *resp.status_mut() = StatusCode::OK;
+        }
+        if q.contains("foo=bar") {
+            *resp.status_mut() = StatusCode::BAD_REQUEST;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["offsets::malformed::"], 500).await;
+    assert_fails(&runs, "offsets::malformed::repeated_offset_is_400");
+    assert_fails(&runs, "offsets::malformed::unknown_parameters_are_ignored");
+}

@@ -69,3 +69,19 @@ pub async fn same_with_parameters_is_accepted(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// SHOULD: media types compare case-insensitively (RFC 9110 §8.3.1):
+/// appending with TEXT/PLAIN to a text/plain stream is accepted.
+pub async fn media_type_case_is_ignored(ctx: Ctx) -> CaseResult {
+    create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
+    for ct in ["TEXT/PLAIN", "Text/Plain"] {
+        let r = ctx.post("s").ct(ct).body("x").send().await?;
+        check_eq!(
+            r.status,
+            204,
+            "CT-MEDIA-TYPE-CASE",
+            "append with Content-Type {ct} to a text/plain stream"
+        );
+    }
+    Ok(())
+}

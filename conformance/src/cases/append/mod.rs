@@ -56,6 +56,11 @@ pub fn cases() -> Vec<Case> {
             content_type::same_with_parameters_is_accepted,
         ),
         case(
+            "append::content_type::media_type_case_is_ignored",
+            &["CT-MEDIA-TYPE-CASE"],
+            content_type::media_type_case_is_ignored,
+        ),
+        case(
             "append::seq::increasing_is_accepted",
             &["SEQ-INCREASING-ACCEPTED"],
             seq::increasing_is_accepted,

@@ -170,3 +170,21 @@ pub async fn reput_closed_on_open_stream_is_409(ctx: Ctx) -> CaseResult {
     append(&ctx, "s", "text/plain", "x", "CREATE-CLOSURE-MATCH").await?;
     Ok(())
 }
+
+/// SHOULD: media types compare case-insensitively, so re-creating with
+/// APPLICATION/JSON matches a stream created as application/json.
+pub async fn content_type_case_is_ignored(ctx: Ctx) -> CaseResult {
+    ctx.put("s")
+        .ct("application/json")
+        .send()
+        .await?
+        .expect(201, "CREATE-NEW-201")?;
+    let r = ctx.put("s").ct("APPLICATION/JSON").send().await?;
+    check_eq!(
+        r.status,
+        200,
+        "CT-MEDIA-TYPE-CASE",
+        "re-create with APPLICATION/JSON"
+    );
+    Ok(())
+}

@@ -56,6 +56,11 @@ pub fn cases() -> Vec<Case> {
             idempotent::expires_at_mismatch_is_409,
         ),
         case(
+            "create::idempotent::content_type_case_is_ignored",
+            &["CT-MEDIA-TYPE-CASE"],
+            idempotent::content_type_case_is_ignored,
+        ),
+        case(
             "create::idempotent::reput_closed_stream",
             &["CREATE-CLOSURE-MATCH"],
             idempotent::reput_closed_stream,

@@ -64,6 +64,11 @@ pub fn cases() -> Vec<Case> {
             &["JSON-EMPTY-RANGE", "OFFSET-NOW-CATCHUP"],
             reads::empty_ranges_are_empty_arrays,
         ),
+        case(
+            "json::reads::charset_parameter_keeps_json_mode",
+            &["JSON-MODE-PARAMS"],
+            reads::charset_parameter_keeps_json_mode,
+        ),
     ]
 }
 

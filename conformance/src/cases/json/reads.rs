@@ -96,3 +96,30 @@ pub async fn empty_ranges_are_empty_arrays(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// A stream created as `application/json; charset=utf-8` is in JSON mode:
+/// arrays are flattened and reads return one JSON array.
+pub async fn charset_parameter_keeps_json_mode(ctx: Ctx) -> CaseResult {
+    let ct = "application/json; charset=utf-8";
+    ctx.put("s")
+        .ct(ct)
+        .send()
+        .await?
+        .expect(201, "CREATE-NEW-201")?;
+    for body in [r#"{"m": "héllo"}"#, r#"[1, 2]"#] {
+        ctx.post("s")
+            .ct(ct)
+            .body(body)
+            .send()
+            .await?
+            .expect(204, "APPEND-204")?;
+    }
+    let all = ctx.read_all("s", "-1", "JSON-MODE-PARAMS").await?;
+    check_eq!(
+        all.messages,
+        vec![json!({"m": "héllo"}), json!(1), json!(2)],
+        "JSON-MODE-PARAMS",
+        "messages of a JSON stream with a charset parameter"
+    );
+    Ok(())
+}

@@ -1,5 +1,5 @@
 //! §5.6 / §8 malformed offsets. No format is assumed: a string containing
-//! `,` `&` `=` `?` or `/` can never be a minted offset, so it must be 400;
+//! `,` `&` `=` `?` or `/` (or empty) can never be a minted offset, so it must be 400;
 //! other odd strings may be valid somewhere, so they only must not be 5xx.
 
 use super::three_appends;
@@ -7,12 +7,13 @@ use crate::case::CaseResult;
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
-/// Offsets with forbidden characters (alone, or glued to a real offset)
-/// are 400 in catch-up and long-poll mode.
+/// Empty offsets, and offsets with forbidden characters (alone, or glued
+/// to a real offset), are 400 in catch-up and long-poll mode: no server
+/// mints either.
 pub async fn forbidden_characters_are_400(ctx: Ctx) -> CaseResult {
     let offsets = three_appends(&ctx).await?;
     let real = &offsets[1];
-    let mut bad: Vec<String> = ["a,b", "a&b", "a=b", "a/b", "a?b", ",", "/", "-1,now"]
+    let mut bad: Vec<String> = ["", "a,b", "a&b", "a=b", "a/b", "a?b", ",", "/", "-1,now"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -44,7 +45,7 @@ pub async fn forbidden_characters_are_400(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// Empty, percent-garbage, very long, non-ASCII, sentinel look-alikes and
+/// Percent-garbage, very long, non-ASCII, sentinel look-alikes and
 /// another stream's offset: answered promptly, never with a 5xx.
 pub async fn garbage_is_never_5xx(ctx: Ctx) -> CaseResult {
     three_appends(&ctx).await?;
@@ -59,7 +60,6 @@ pub async fn garbage_is_never_5xx(ctx: Ctx) -> CaseResult {
     let foreign = other.next_offset("CREATE-NEW-201")?;
     let long = "Z".repeat(8000);
     let values = [
-        String::new(),
         long,
         "é".into(),
         "--1".into(),
@@ -114,4 +114,39 @@ fn preview(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// SHOULD: a read naming `offset` twice is ambiguous → 400.
+pub async fn repeated_offset_is_400(ctx: Ctx) -> CaseResult {
+    let offsets = three_appends(&ctx).await?;
+    let q = format!("offset=-1&offset={}", offsets[2]);
+    let r = ctx.get("s").raw_query(&q).send().await?;
+    check_eq!(
+        r.status,
+        400,
+        "OFFSET-DUPLICATE-400",
+        "read with two offset parameters"
+    );
+    Ok(())
+}
+
+/// SHOULD: unknown query parameters are ignored: the read is served as
+/// without them.
+pub async fn unknown_parameters_are_ignored(ctx: Ctx) -> CaseResult {
+    three_appends(&ctx).await?;
+    let r = ctx
+        .get("s")
+        .offset("-1")
+        .query("x-unknown", "1")
+        .query("foo", "bar")
+        .send()
+        .await?;
+    r.expect(200, "READ-UNKNOWN-PARAMS-IGNORED")?;
+    check_eq!(
+        r.text(),
+        "alpha beta gamma",
+        "READ-UNKNOWN-PARAMS-IGNORED",
+        "body of a read with unknown parameters"
+    );
+    Ok(())
 }

@@ -65,6 +65,16 @@ pub fn cases() -> Vec<Case> {
             &["SEC-BAD-INPUT-4XX"],
             malformed::garbage_is_never_5xx,
         ),
+        case(
+            "offsets::malformed::repeated_offset_is_400",
+            &["OFFSET-DUPLICATE-400"],
+            malformed::repeated_offset_is_400,
+        ),
+        case(
+            "offsets::malformed::unknown_parameters_are_ignored",
+            &["READ-UNKNOWN-PARAMS-IGNORED"],
+            malformed::unknown_parameters_are_ignored,
+        ),
     ]
 }
 
