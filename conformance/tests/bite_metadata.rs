@@ -151,3 +151,64 @@ async fn delete_keeps_data() {
     let f = assert_fails(&runs, "metadata::delete::recreated_stream_starts_empty");
     assert_eq!(f.requirement.as_deref(), Some("DELETE-RECREATE-FRESH"));
 }
+
+/// A raw HTTP/1.1 double that answers PUT 201, DELETE 204 and HEAD with a
+/// 200 that (wrongly) carries a body.
+async fn head_with_body_server() -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // Read one request (headers + Content-Length body).
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < end + 4 + len {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..end + 4 + len);
+                    let resp: &[u8] = if head.starts_with("put") {
+                        b"HTTP/1.1 201 Created\r\ncontent-type: text/plain\r\nstream-next-offset: 1\r\ncontent-length: 0\r\n\r\n"
+                    } else if head.starts_with("head") {
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nstream-next-offset: 1\r\ncontent-length: 9\r\nconnection: close\r\n\r\nsome data"
+                    } else {
+                        b"HTTP/1.1 204 No Content\r\n\r\n"
+                    };
+                    if sock.write_all(resp).await.is_err() || head.starts_with("head") {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/v1/stream"), task)
+}
+
+#[tokio::test]
+async fn head_carries_a_body() {
+    let (root, task) = head_with_body_server().await;
+    let runs = run_prefixes(&root, &["metadata::head::sends_no_body"], 500).await;
+    let f = assert_fails(&runs, "metadata::head::sends_no_body");
+    assert_eq!(f.requirement.as_deref(), Some("HEAD-NO-BODY"));
+    task.abort();
+}

@@ -1,6 +1,8 @@
 //! §5.5 HEAD: content type, tail offset, closure, TTL/expiry, caching.
 
-use crate::case::CaseResult;
+use std::time::Duration;
+
+use crate::case::{CaseResult, Failure};
 use crate::cases::support::{append, create, create_with, rfc3339_in};
 use crate::client::Ctx;
 use crate::{check, check_eq, fail};
@@ -141,4 +143,76 @@ pub async fn not_cacheable(ctx: Ctx) -> CaseResult {
 pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
     ctx.head("nothing").send().await?.expect(404, "HEAD-404")?;
     Ok(())
+}
+
+/// HEAD transfers no body. HTTP clients discard a HEAD body unseen, so
+/// this sends the HEAD over a raw TCP connection (http targets only) and
+/// checks that nothing follows the header block.
+pub async fn sends_no_body(ctx: Ctx) -> CaseResult {
+    create_with(&ctx, "s", "text/plain", "some data", "CREATE-NEW-201").await?;
+    let url = reqwest::Url::parse(&ctx.url("s")).map_err(|e| Failure::setup(e.to_string()))?;
+    if url.scheme() != "http" {
+        ctx.note("raw HEAD check needs a plain http target: skipped");
+        return Ok(());
+    }
+    let raw = raw_head(&ctx, &url).await?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n");
+    let Some(end) = split else {
+        fail!(
+            "HEAD-200",
+            "raw HEAD got no complete response header block: {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_string();
+    check!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "HEAD-200",
+        "raw HEAD status line: {:?}",
+        head.lines().next()
+    );
+    let rest = &raw[end + 4..];
+    check!(
+        rest.is_empty(),
+        "HEAD-NO-BODY",
+        "HEAD response carried {} body bytes: {:?}",
+        rest.len(),
+        String::from_utf8_lossy(rest)
+    );
+    Ok(())
+}
+
+/// Send `HEAD` for `url` on a fresh connection and read until the server
+/// closes it (or 5 s pass); returns the raw bytes.
+async fn raw_head(ctx: &Ctx, url: &reqwest::Url) -> Result<Vec<u8>, Failure> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = url.host_str().unwrap_or("127.0.0.1");
+    let port = url.port_or_known_default().unwrap_or(80);
+    let mut req = format!(
+        "HEAD {} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n",
+        url.path()
+    );
+    for (k, v) in &ctx.target().headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    ctx.note(format!("raw TCP to {host}:{port}: {:?}", req));
+    let mut sock = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|e| Failure::setup(format!("connect {host}:{port}: {e}")))?;
+    sock.write_all(req.as_bytes())
+        .await
+        .map_err(|e| Failure::setup(e.to_string()))?;
+    let mut buf = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut chunk = [0u8; 8192];
+    loop {
+        match tokio::time::timeout_at(deadline, sock.read(&mut chunk)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => return Err(Failure::setup(format!("raw HEAD read: {e}"))),
+        }
+    }
+    ctx.note(format!("  -> {:?}", String::from_utf8_lossy(&buf)));
+    Ok(buf)
 }

@@ -33,6 +33,11 @@ pub fn cases() -> Vec<Case> {
             head::not_cacheable,
         ),
         case(
+            "metadata::head::sends_no_body",
+            &["HEAD-NO-BODY"],
+            head::sends_no_body,
+        ),
+        case(
             "metadata::head::missing_stream_is_404",
             &["HEAD-404"],
             head::missing_stream_is_404,
