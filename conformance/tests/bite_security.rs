@@ -67,7 +67,7 @@ async fn cors_broken() {
                 HeaderValue::from_static("GET, POST"),
             );
         }
-        if seen.method == Method::GET {
+        if seen.method == Method::GET || seen.method == Method::HEAD {
             h.remove("access-control-expose-headers");
         }
         if resp.status() == StatusCode::CONFLICT {
@@ -80,6 +80,23 @@ async fn cors_broken() {
     assert_fails(&runs, "security::cors::preflight_allows_origin_and_methods");
     assert_fails(&runs, "security::cors::preflight_allows_protocol_headers");
     assert_fails(&runs, "security::cors::responses_allow_origin");
+    assert_fails(&runs, "security::cors::responses_expose_protocol_headers");
+    assert_fails(&runs, "security::cors::head_exposes_ttl_and_expiry");
+}
+
+#[tokio::test]
+async fn cors_producer_headers_not_exposed() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::POST {
+            resp.headers_mut().insert(
+                "access-control-expose-headers",
+                HeaderValue::from_static("stream-next-offset"),
+            );
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["security::cors::responses_expose"], 500).await;
     assert_fails(&runs, "security::cors::responses_expose_protocol_headers");
 }
 

@@ -159,7 +159,25 @@ pub async fn responses_allow_origin(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// Responses expose the protocol headers a browser client must read.
+/// Fail unless `r` exposes every header in `wanted`.
+fn exposes(r: &Resp, label: &str, wanted: &[&str], req: &str) -> CaseResult {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|h| !lists(r, "access-control-expose-headers", h))
+        .collect();
+    if !missing.is_empty() {
+        fail!(
+            req,
+            "{label}: Access-Control-Expose-Headers {:?} lacks {missing:?}",
+            r.header("access-control-expose-headers")
+        );
+    }
+    Ok(())
+}
+
+/// Reads and appends expose the protocol headers a browser client must
+/// read (offsets, up-to-date, closure, cursor, ETag, producer state).
 pub async fn responses_expose_protocol_headers(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     let r = ctx
@@ -169,24 +187,62 @@ pub async fn responses_expose_protocol_headers(ctx: Ctx) -> CaseResult {
         .send()
         .await?;
     r.expect(200, "CORS-EXPOSE-HEADERS")?;
-    let wanted = [
+    exposes(
+        &r,
+        "GET",
+        &[
+            "stream-next-offset",
+            "stream-up-to-date",
+            "stream-closed",
+            "stream-cursor",
+            "etag",
+        ],
+        "CORS-EXPOSE-HEADERS",
+    )?;
+    let p = ctx
+        .post("s")
+        .ct("text/plain")
+        .header("Origin", ORIGIN)
+        .producer("cors", 0, 0)
+        .body("y")
+        .send()
+        .await?;
+    check!(
+        (200..300).contains(&p.status),
+        "CORS-EXPOSE-HEADERS",
+        "producer append answered {}",
+        p.status
+    );
+    let producer = [
         "stream-next-offset",
-        "stream-up-to-date",
-        "stream-closed",
-        "stream-cursor",
-        "etag",
+        "producer-epoch",
+        "producer-seq",
+        "producer-expected-seq",
+        "producer-received-seq",
     ];
-    let missing: Vec<&str> = wanted
-        .iter()
-        .copied()
-        .filter(|h| !lists(&r, "access-control-expose-headers", h))
-        .collect();
-    if !missing.is_empty() {
-        fail!(
-            "CORS-EXPOSE-HEADERS",
-            "Access-Control-Expose-Headers {:?} lacks {missing:?}",
-            r.header("access-control-expose-headers")
-        );
-    }
-    Ok(())
+    exposes(&p, "POST", &producer, "CORS-EXPOSE-HEADERS")
+}
+
+/// HEAD exposes the TTL and expiry headers (HEAD is the canonical way to
+/// learn them, §5.5).
+pub async fn head_exposes_ttl_and_expiry(ctx: Ctx) -> CaseResult {
+    ctx.put("s")
+        .ct("text/plain")
+        .ttl(3600)
+        .send()
+        .await?
+        .expect(201, "CREATE-NEW-201")?;
+    let h = ctx.head("s").header("Origin", ORIGIN).send().await?;
+    h.expect(200, "HEAD-200")?;
+    exposes(
+        &h,
+        "HEAD",
+        &[
+            "stream-next-offset",
+            "stream-closed",
+            "stream-ttl",
+            "stream-expires-at",
+        ],
+        "CORS-EXPOSE-HEADERS",
+    )
 }

@@ -40,6 +40,11 @@ pub fn cases() -> Vec<Case> {
             cors::responses_expose_protocol_headers,
         ),
         case(
+            "security::cors::head_exposes_ttl_and_expiry",
+            &["CORS-EXPOSE-HEADERS"],
+            cors::head_exposes_ttl_and_expiry,
+        ),
+        case(
             "security::bad_input::malformed_headers_are_4xx",
             &["SEC-BAD-INPUT-4XX"],
             bad_input::malformed_headers_are_4xx,
