@@ -257,3 +257,23 @@ async fn content_type_case_sensitive() {
     assert_fails(&runs, "append::content_type::media_type_case_is_ignored");
     assert_fails(&runs, "create::idempotent::content_type_case_is_ignored");
 }
+
+#[tokio::test]
+async fn seq_consumed_by_refused_appends() {
+    // Simulates a server that records Stream-Seq before validating: the
+    // retry with the same value after a refusal is rejected.
+    let srv = common::with_response(|seen, mut resp| {
+        let six = seen.headers.get("stream-seq").is_some_and(|v| v == "6");
+        let plain = seen
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v == "text/plain");
+        if six && plain && resp.status() == StatusCode::NO_CONTENT {
+            status(&mut resp, 409);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::seq::rejected"], 500).await;
+    assert_fails(&runs, "append::seq::rejected_append_does_not_consume_seq");
+}

@@ -13,6 +13,11 @@ pub async fn append_is_204_with_tail(ctx: Ctx) -> CaseResult {
     let r = ctx.post("s").ct("text/plain").body("abc").send().await?;
     r.expect(204, "APPEND-204")?;
     let tail = r.next_offset("APPEND-204")?;
+    check!(
+        !r.closed(),
+        "APPEND-204",
+        "a plain append answered Stream-Closed: true"
+    );
     let h = ctx.head("s").send().await?;
     check_eq!(
         h.next_offset("HEAD-200")?,

@@ -66,6 +66,11 @@ pub fn cases() -> Vec<Case> {
             seq::increasing_is_accepted,
         ),
         case(
+            "append::seq::rejected_append_does_not_consume_seq",
+            &["SEQ-INCREASING-ACCEPTED"],
+            seq::rejected_append_does_not_consume_seq,
+        ),
+        case(
             "append::seq::equal_is_409",
             &["SEQ-REGRESSION-409"],
             seq::equal_is_409,

@@ -133,3 +133,39 @@ pub async fn compared_bytewise_not_case_folded(ctx: Ctx) -> CaseResult {
     )
     .await
 }
+
+/// An append refused for another reason (content type, empty body) does
+/// not consume its Stream-Seq: the same value is accepted afterwards.
+pub async fn rejected_append_does_not_consume_seq(ctx: Ctx) -> CaseResult {
+    create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
+    check_eq!(
+        post_seq(&ctx, "5", "a").await?,
+        204,
+        "SEQ-INCREASING-ACCEPTED",
+        "first append with Stream-Seq 5"
+    );
+    let wrong = ctx
+        .post("s")
+        .ct("application/json")
+        .seq("6")
+        .body("{}")
+        .send()
+        .await?;
+    check_eq!(
+        wrong.status,
+        409,
+        "APPEND-CT-MISMATCH-409",
+        "append with the wrong content type"
+    );
+    let empty = ctx.post("s").ct("text/plain").seq("6").send().await?;
+    check_eq!(empty.status, 400, "APPEND-EMPTY-BODY-400", "empty append");
+    check_eq!(
+        post_seq(&ctx, "6", "b").await?,
+        204,
+        "SEQ-INCREASING-ACCEPTED",
+        "Stream-Seq 6 after two refused appends that carried it"
+    );
+    let all = ctx.read_all("s", "-1", "SEQ-INCREASING-ACCEPTED").await?;
+    check_eq!(all.text(), "ab", "SEQ-INCREASING-ACCEPTED", "content");
+    Ok(())
+}
