@@ -1,1 +1,86 @@
-fn main() {}
+//! `ds-server`: the Durable Streams reference server binary (§13.1 default
+//! port 4437).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use ds_reference_server::{serve, AppState, Config};
+
+/// Durable Streams reference server.
+#[derive(Parser, Debug)]
+#[command(name = "ds-server", version)]
+struct Args {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to bind (0 picks a free one).
+    #[arg(long, default_value_t = 4437)]
+    port: u16,
+    /// Durable store directory (omitted: in memory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Long-poll timeout in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    long_poll_timeout_ms: u64,
+    /// Largest catch-up response body in bytes.
+    #[arg(long, default_value_t = 1_048_576)]
+    max_chunk_bytes: usize,
+    /// Largest request body in bytes (larger appends get 413).
+    #[arg(long, default_value_t = 67_108_864)]
+    max_body_bytes: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = Config {
+        long_poll_timeout: Duration::from_millis(args.long_poll_timeout_ms),
+        max_chunk_bytes: args.max_chunk_bytes.max(1),
+        max_body_bytes: args.max_body_bytes,
+        data_dir: args.data_dir,
+        ..Config::default()
+    };
+    let state = AppState::new(config)?;
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .with_context(|| format!("binding {}:{}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    std::io::stdout().flush()?;
+    tracing::info!(%addr, "ds-server started");
+    serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("ds-server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

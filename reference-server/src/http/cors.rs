@@ -1,0 +1,64 @@
+//! §12.7 browser security headers on every response, and CORS so a browser
+//! can send every request header of §13.2 and read every response header.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+const ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, HEAD, OPTIONS";
+const ALLOW_HEADERS: &str = "Content-Type, If-None-Match, Authorization, Stream-TTL, \
+Stream-Expires-At, Stream-Seq, Stream-Cursor, Stream-Next-Offset, Stream-Up-To-Date, \
+Stream-Closed, Stream-Forked-From, Stream-Fork-Offset, Stream-Fork-Sub-Offset, \
+Webhook-Signature, Producer-Id, Producer-Epoch, Producer-Seq";
+const EXPOSE_HEADERS: &str = "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, \
+Stream-Closed, Stream-TTL, Stream-Expires-At, ETag, Location, Content-Type, Producer-Epoch, \
+Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, stream-sse-data-encoding";
+
+/// Middleware: answers preflights, and stamps the headers on everything else.
+pub async fn layer(req: Request, next: Next) -> Response {
+    let mut res = if req.method() == Method::OPTIONS {
+        preflight(req.headers())
+    } else {
+        next.run(req).await
+    };
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static(EXPOSE_HEADERS),
+    );
+    res
+}
+
+fn preflight(req: &HeaderMap) -> Response {
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static(ALLOW_METHODS),
+    );
+    // Echo what the browser asked for on top of the protocol's list, so
+    // extension headers (§11) work too.
+    let allow = match req
+        .get("access-control-request-headers")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(extra) if !extra.trim().is_empty() => {
+            HeaderValue::from_str(&format!("{ALLOW_HEADERS}, {extra}"))
+                .unwrap_or(HeaderValue::from_static(ALLOW_HEADERS))
+        }
+        _ => HeaderValue::from_static(ALLOW_HEADERS),
+    };
+    h.insert("access-control-allow-headers", allow);
+    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+    res
+}

@@ -1,0 +1,54 @@
+//! §5.1 create (PUT) and §4.2 fork creation.
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use super::headers as h;
+use super::{read_body, set};
+use crate::store::offsets::Offset;
+use crate::store::CreateRequest;
+use crate::AppState;
+
+pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    let content_type = h::content_type(headers)?.map(|(value, _)| value);
+    let expiry = h::expiry(headers)?;
+    let fork = h::fork(headers)?;
+    let closed = h::closed_flag(headers);
+    let body = read_body(headers, body, app.config().max_body_bytes).await?;
+    let (created, info) = app.store().create(CreateRequest {
+        path,
+        content_type,
+        expiry,
+        closed,
+        body,
+        fork,
+    })?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut res = status.into_response();
+    let out = res.headers_mut();
+    if created {
+        let host = h::text(headers, "host")
+            .ok()
+            .flatten()
+            .unwrap_or("localhost");
+        set(
+            out,
+            "location",
+            &format!("http://{host}{}", parts.uri.path()),
+        );
+    }
+    set(out, "content-type", &info.content_type);
+    set(out, h::STREAM_NEXT_OFFSET, &Offset(info.tail).to_string());
+    if info.closed {
+        set(out, h::STREAM_CLOSED, "true");
+    }
+    Ok(res)
+}

@@ -1,0 +1,39 @@
+//! §5.5 HEAD (metadata, never renews a TTL) and §5.4 DELETE (with the
+//! soft-delete of §4.2).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use super::headers as h;
+use super::set;
+use crate::store::offsets::Offset;
+use crate::store::ttl::Expiry;
+use crate::AppState;
+
+pub fn stream_head(app: AppState, path: String) -> Result<Response, ApiError> {
+    let info = app.store().head(&path)?;
+    let mut res = StatusCode::OK.into_response();
+    let headers = res.headers_mut();
+    set(headers, "content-type", &info.content_type);
+    set(
+        headers,
+        h::STREAM_NEXT_OFFSET,
+        &Offset(info.tail).to_string(),
+    );
+    match &info.expiry {
+        Expiry::Never => {}
+        Expiry::Ttl(secs) => set(headers, h::STREAM_TTL, &secs.to_string()),
+        Expiry::At(d) => set(headers, h::STREAM_EXPIRES_AT, &d.text),
+    }
+    if info.closed {
+        set(headers, h::STREAM_CLOSED, "true");
+    }
+    set(headers, "cache-control", "no-store");
+    Ok(res)
+}
+
+pub fn stream_delete(app: AppState, path: String) -> Result<Response, ApiError> {
+    app.store().delete(&path)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

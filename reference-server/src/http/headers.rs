@@ -1,0 +1,314 @@
+//! §4.1, §4.2, §5.1, §5.2, §5.2.1, §13.2: names of the protocol headers and
+//! the parsing and validation of request headers, query and path.
+
+use axum::http::{HeaderMap, HeaderName, Uri};
+use percent_encoding::percent_decode_str;
+
+use super::error::ApiError;
+use crate::store::content_type;
+use crate::store::offsets::{Offset, ReadFrom};
+use crate::store::producer::{self, ProducerRef};
+use crate::store::ttl::{self, Expiry};
+use crate::store::ForkRequest;
+
+pub const STREAM_TTL: &str = "stream-ttl";
+pub const STREAM_EXPIRES_AT: &str = "stream-expires-at";
+pub const STREAM_SEQ: &str = "stream-seq";
+pub const STREAM_CURSOR: &str = "stream-cursor";
+pub const STREAM_NEXT_OFFSET: &str = "stream-next-offset";
+pub const STREAM_UP_TO_DATE: &str = "stream-up-to-date";
+pub const STREAM_CLOSED: &str = "stream-closed";
+pub const STREAM_FORKED_FROM: &str = "stream-forked-from";
+pub const STREAM_FORK_OFFSET: &str = "stream-fork-offset";
+pub const STREAM_FORK_SUB_OFFSET: &str = "stream-fork-sub-offset";
+pub const PRODUCER_ID: &str = "producer-id";
+pub const PRODUCER_EPOCH: &str = "producer-epoch";
+pub const PRODUCER_SEQ: &str = "producer-seq";
+pub const PRODUCER_EXPECTED_SEQ: &str = "producer-expected-seq";
+pub const PRODUCER_RECEIVED_SEQ: &str = "producer-received-seq";
+pub const SSE_DATA_ENCODING: &str = "stream-sse-data-encoding";
+
+/// A header's value as UTF-8 text; non-UTF-8 values are a 400.
+pub fn text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => std::str::from_utf8(v.as_bytes())
+            .map(|s| Some(s.trim()))
+            .map_err(|_| ApiError::bad(format!("{name} is not valid UTF-8"))),
+    }
+}
+
+/// §4.1: `Stream-Closed` counts only when it is `true` (any case); any other
+/// value, even a malformed one, is as if absent.
+pub fn closed_flag(headers: &HeaderMap) -> bool {
+    headers
+        .get(STREAM_CLOSED)
+        .is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"true"))
+}
+
+/// `Content-Type` as `(value, essence)`; malformed → 400.
+pub fn content_type(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError> {
+    match text(headers, "content-type")? {
+        None => Ok(None),
+        Some(v) => match content_type::essence(v) {
+            Some(e) => Ok(Some((v.to_string(), e))),
+            None => Err(ApiError::bad("malformed Content-Type")),
+        },
+    }
+}
+
+/// §5.1 `Stream-TTL` / `Stream-Expires-At`; both at once is a 400.
+pub fn expiry(headers: &HeaderMap) -> Result<Expiry, ApiError> {
+    let ttl = text(headers, STREAM_TTL)?;
+    let at = text(headers, STREAM_EXPIRES_AT)?;
+    match (ttl, at) {
+        (Some(_), Some(_)) => Err(ApiError::bad(
+            "Stream-TTL and Stream-Expires-At are mutually exclusive",
+        )),
+        (Some(t), None) => ttl::parse_ttl(t).map(Expiry::Ttl).ok_or_else(|| {
+            ApiError::bad("Stream-TTL must be a non-negative integer without leading zeros")
+        }),
+        (None, Some(a)) => ttl::parse_expires_at(a)
+            .map(Expiry::At)
+            .ok_or_else(|| ApiError::bad("Stream-Expires-At must be an RFC 3339 timestamp")),
+        (None, None) => Ok(Expiry::Never),
+    }
+}
+
+/// §5.2.1: all three producer headers or none.
+pub fn producer(headers: &HeaderMap) -> Result<Option<ProducerRef>, ApiError> {
+    let id = text(headers, PRODUCER_ID)?;
+    let epoch = text(headers, PRODUCER_EPOCH)?;
+    let seq = text(headers, PRODUCER_SEQ)?;
+    match (id, epoch, seq) {
+        (None, None, None) => Ok(None),
+        (Some(id), Some(epoch), Some(seq)) => {
+            if id.is_empty() {
+                return Err(ApiError::bad("Producer-Id must not be empty"));
+            }
+            let int = |v: &str, name: &str| {
+                producer::parse_integer(v).ok_or_else(|| {
+                    ApiError::bad(format!("{name} must be an integer in 0..=2^53-1"))
+                })
+            };
+            Ok(Some(ProducerRef {
+                id: id.to_string(),
+                epoch: int(epoch, "Producer-Epoch")?,
+                seq: int(seq, "Producer-Seq")?,
+            }))
+        }
+        _ => Err(ApiError::bad(
+            "Producer-Id, Producer-Epoch and Producer-Seq must be sent together",
+        )),
+    }
+}
+
+/// §5.2 `Stream-Seq`: an opaque non-empty string.
+pub fn stream_seq(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match text(headers, STREAM_SEQ)? {
+        Some("") => Err(ApiError::bad("Stream-Seq must not be empty")),
+        other => Ok(other.map(str::to_string)),
+    }
+}
+
+/// §4.2 fork headers. Offset or sub-offset without `Stream-Forked-From` is
+/// a 400, as is a non-zero sub-offset without an explicit offset.
+pub fn fork(headers: &HeaderMap) -> Result<Option<ForkRequest>, ApiError> {
+    let from = text(headers, STREAM_FORKED_FROM)?;
+    let offset = text(headers, STREAM_FORK_OFFSET)?;
+    let sub = text(headers, STREAM_FORK_SUB_OFFSET)?;
+    let Some(from) = from else {
+        if offset.is_some() || sub.is_some() {
+            return Err(ApiError::bad(
+                "Stream-Fork-Offset and Stream-Fork-Sub-Offset require Stream-Forked-From",
+            ));
+        }
+        return Ok(None);
+    };
+    let source_path = source_path(from)?;
+    let offset = match offset {
+        None => None,
+        Some(o) => Some(
+            Offset::parse(o)
+                .map_err(|_| ApiError::bad("malformed Stream-Fork-Offset"))?
+                .0,
+        ),
+    };
+    let sub_offset = match sub {
+        None => 0,
+        Some(s) => producer::parse_integer(s).ok_or_else(|| {
+            ApiError::bad("Stream-Fork-Sub-Offset must be a non-negative integer")
+        })?,
+    };
+    if sub_offset > 0 && offset.is_none() {
+        return Err(ApiError::bad(
+            "Stream-Fork-Sub-Offset requires Stream-Fork-Offset",
+        ));
+    }
+    Ok(Some(ForkRequest {
+        source_path,
+        offset,
+        sub_offset,
+    }))
+}
+
+/// The stream key for a request path: percent-decoded when that yields
+/// UTF-8, else the raw path.
+pub fn stream_path(uri: &Uri) -> String {
+    decode_path(uri.path())
+}
+
+fn decode_path(raw: &str) -> String {
+    match percent_decode_str(raw).decode_utf8() {
+        Ok(p) => p.into_owned(),
+        Err(_) => raw.to_string(),
+    }
+}
+
+/// `Stream-Forked-From`: a path on this server (an absolute URL's path is
+/// accepted too).
+fn source_path(value: &str) -> Result<String, ApiError> {
+    let mut v = value;
+    if let Some(rest) = v
+        .strip_prefix("http://")
+        .or_else(|| v.strip_prefix("https://"))
+    {
+        v = rest.find('/').map_or("/", |i| &rest[i..]);
+    }
+    let v = v.split(['?', '#']).next().unwrap_or("");
+    if !v.starts_with('/') {
+        return Err(ApiError::bad(
+            "Stream-Forked-From must be a path starting with /",
+        ));
+    }
+    Ok(decode_path(v))
+}
+
+/// Read mode from the `live` parameter (§5.6-§5.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live {
+    No,
+    LongPoll,
+    Sse,
+}
+
+/// Parsed read query. Unknown parameters are ignored (§11.1).
+#[derive(Debug, Clone)]
+pub struct ReadQuery {
+    pub offset: Option<ReadFrom>,
+    pub live: Live,
+    pub cursor: Option<String>,
+}
+
+impl ReadQuery {
+    pub fn parse(query: Option<&str>) -> Result<ReadQuery, ApiError> {
+        let mut offset = None;
+        let mut live = None;
+        let mut cursor = None;
+        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match k.as_ref() {
+                "offset" => {
+                    if offset.is_some() {
+                        return Err(ApiError::bad("offset given more than once"));
+                    }
+                    let parsed =
+                        ReadFrom::parse(&v).map_err(|_| ApiError::bad("malformed offset"))?;
+                    offset = Some(parsed);
+                }
+                "live" => {
+                    if live.is_some() {
+                        return Err(ApiError::bad("live given more than once"));
+                    }
+                    live = Some(match v.as_ref() {
+                        "long-poll" => Live::LongPoll,
+                        "sse" => Live::Sse,
+                        _ => return Err(ApiError::bad("live must be long-poll or sse")),
+                    });
+                }
+                "cursor" => cursor = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(ReadQuery {
+            offset,
+            live: live.unwrap_or(Live::No),
+            cursor,
+        })
+    }
+}
+
+/// Header name helper for building responses.
+pub fn name(n: &'static str) -> HeaderName {
+    HeaderName::from_static(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn map(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn closed_flag_only_for_true() {
+        assert!(closed_flag(&map(&[(STREAM_CLOSED, "TRUE")])));
+        assert!(closed_flag(&map(&[(STREAM_CLOSED, "true")])));
+        for v in ["false", "yes", "1", ""] {
+            assert!(!closed_flag(&map(&[(STREAM_CLOSED, v)])));
+        }
+    }
+
+    #[test]
+    fn producer_headers_all_or_none() {
+        assert!(producer(&map(&[])).unwrap().is_none());
+        assert!(producer(&map(&[(PRODUCER_ID, "p"), (PRODUCER_EPOCH, "0")])).is_err());
+        assert!(producer(&map(&[
+            (PRODUCER_ID, ""),
+            (PRODUCER_EPOCH, "0"),
+            (PRODUCER_SEQ, "0")
+        ]))
+        .is_err());
+        let p = producer(&map(&[
+            (PRODUCER_ID, "p"),
+            (PRODUCER_EPOCH, "1"),
+            (PRODUCER_SEQ, "2"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!((p.epoch, p.seq), (1, 2));
+    }
+
+    #[test]
+    fn fork_header_rules() {
+        assert!(fork(&map(&[(STREAM_FORK_SUB_OFFSET, "0")])).is_err());
+        assert!(fork(&map(&[
+            (STREAM_FORKED_FROM, "/a"),
+            (STREAM_FORK_SUB_OFFSET, "2")
+        ]))
+        .is_err());
+        assert!(fork(&map(&[
+            (STREAM_FORKED_FROM, "/a"),
+            (STREAM_FORK_OFFSET, "x")
+        ]))
+        .is_err());
+        let f = fork(&map(&[(STREAM_FORKED_FROM, "http://h:1/a%20b?x=1")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.source_path, "/a b");
+    }
+
+    #[test]
+    fn query_rules() {
+        assert!(ReadQuery::parse(Some("offset=a&offset=b")).is_err());
+        assert!(ReadQuery::parse(Some("offset=")).is_err());
+        assert!(ReadQuery::parse(Some("live=bogus")).is_err());
+        let q = ReadQuery::parse(Some("offset=now&live=sse&x=1")).unwrap();
+        assert_eq!((q.offset, q.live), (Some(ReadFrom::Now), Live::Sse));
+    }
+}

@@ -1,0 +1,96 @@
+//! §5 HTTP operations. Every path under the root is a stream URL:
+//!
+//! | method  | handler                          | spec        |
+//! |---------|----------------------------------|-------------|
+//! | PUT     | `create::stream_put`             | §5.1, §4.2  |
+//! | POST    | `append::stream_post`            | §5.2, §5.3  |
+//! | GET     | `read::stream_get` (+ `sse`)     | §5.6-§5.8   |
+//! | HEAD    | `head_delete::stream_head`       | §5.5        |
+//! | DELETE  | `head_delete::stream_delete`     | §5.4        |
+//! | OPTIONS | CORS preflight in `cors::layer`  | §12.7       |
+//!
+//! Anything else is a 405. Handlers are thin: parse and validate, one store
+//! operation, map the outcome.
+
+mod append;
+mod cors;
+mod create;
+mod cursor;
+pub mod error;
+mod head_delete;
+pub mod headers;
+mod read;
+mod sse;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use axum::{middleware, Router};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+
+use crate::AppState;
+use error::ApiError;
+
+/// The protocol router: one dispatcher for every path.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .fallback(dispatch)
+        .layer(middleware::from_fn(cors::layer))
+        .with_state(state)
+}
+
+async fn dispatch(State(app): State<AppState>, req: Request) -> Response {
+    let path = headers::stream_path(req.uri());
+    let result = match *req.method() {
+        Method::GET => read::stream_get(app, path, req).await,
+        Method::HEAD => head_delete::stream_head(app, path),
+        Method::PUT => create::stream_put(app, path, req).await,
+        Method::POST => append::stream_post(app, path, req).await,
+        Method::DELETE => head_delete::stream_delete(app, path),
+        _ => Err(ApiError::MethodNotAllowed),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Reads a request body, refusing (413) anything over `limit` without
+/// buffering past it.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut stream = body.into_data_stream();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad("could not read the request body"))?;
+        total += chunk.len();
+        if total > limit {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        chunks.push(chunk);
+    }
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let mut buf = BytesMut::with_capacity(total);
+            for c in chunks {
+                buf.extend_from_slice(&c);
+            }
+            buf.freeze()
+        }
+    })
+}
+
+/// Inserts a header whose value we produced ourselves.
+fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(headers::name(name), v);
+    }
+}

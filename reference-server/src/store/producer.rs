@@ -1,0 +1,180 @@
+//! §5.2.1 Idempotent producers: header values and the validation table.
+//!
+//! A producer with no recorded state behaves as if its epoch were -1: its
+//! first request opens a new epoch and so must carry `seq = 0` (else 400).
+
+/// Largest epoch / seq a client may send (2^53 - 1, JavaScript-safe).
+pub const MAX_VALUE: u64 = (1 << 53) - 1;
+
+/// The three producer headers of one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerRef {
+    pub id: String,
+    pub epoch: u64,
+    pub seq: u64,
+}
+
+/// What the server remembers per `(stream, producer id)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerState {
+    pub epoch: u64,
+    pub last_seq: u64,
+}
+
+/// Outcome of checking a request against the table, before anything changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// New data: append, then store this state (200).
+    Accept(ProducerState),
+    /// Already applied: nothing changes (204); carries the highest accepted seq.
+    Duplicate { epoch: u64, last_seq: u64 },
+    /// Zombie fencing (403) with the current epoch.
+    StaleEpoch { current: u64 },
+    /// A new epoch must start at seq 0 (400).
+    EpochSeqNotZero,
+    /// Sequence gap (409).
+    Gap { expected: u64, received: u64 },
+}
+
+/// Applies the §5.2.1 validation logic without mutating anything, so the
+/// caller can commit the new state in the same step as the append.
+pub fn check(state: Option<ProducerState>, req: &ProducerRef) -> Verdict {
+    let Some(state) = state else {
+        return if req.seq == 0 {
+            Verdict::Accept(ProducerState {
+                epoch: req.epoch,
+                last_seq: 0,
+            })
+        } else {
+            Verdict::EpochSeqNotZero
+        };
+    };
+    if req.epoch < state.epoch {
+        return Verdict::StaleEpoch {
+            current: state.epoch,
+        };
+    }
+    if req.epoch > state.epoch {
+        return if req.seq == 0 {
+            Verdict::Accept(ProducerState {
+                epoch: req.epoch,
+                last_seq: 0,
+            })
+        } else {
+            Verdict::EpochSeqNotZero
+        };
+    }
+    if req.seq <= state.last_seq {
+        Verdict::Duplicate {
+            epoch: state.epoch,
+            last_seq: state.last_seq,
+        }
+    } else if req.seq == state.last_seq + 1 {
+        Verdict::Accept(ProducerState {
+            epoch: state.epoch,
+            last_seq: req.seq,
+        })
+    } else {
+        Verdict::Gap {
+            expected: state.last_seq + 1,
+            received: req.seq,
+        }
+    }
+}
+
+/// Parses `Producer-Epoch` / `Producer-Seq`: digits, no sign, no leading
+/// zero except `0` itself, at most 2^53 - 1.
+pub fn parse_integer(value: &str) -> Option<u64> {
+    let b = value.as_bytes();
+    let ok = match b {
+        [] => false,
+        [b'0'] => true,
+        [first, rest @ ..] => (b'1'..=b'9').contains(first) && rest.iter().all(u8::is_ascii_digit),
+    };
+    if !ok || b.len() > 16 {
+        return None;
+    }
+    value.parse::<u64>().ok().filter(|v| *v <= MAX_VALUE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(epoch: u64, seq: u64) -> ProducerRef {
+        ProducerRef {
+            id: "p".into(),
+            epoch,
+            seq,
+        }
+    }
+    fn st(epoch: u64, last_seq: u64) -> Option<ProducerState> {
+        Some(ProducerState { epoch, last_seq })
+    }
+
+    #[test]
+    fn first_request_must_start_at_zero() {
+        assert_eq!(check(None, &req(0, 0)), Verdict::Accept(st(0, 0).unwrap()));
+        assert_eq!(check(None, &req(3, 0)), Verdict::Accept(st(3, 0).unwrap()));
+        assert_eq!(check(None, &req(0, 1)), Verdict::EpochSeqNotZero);
+    }
+
+    #[test]
+    fn the_validation_table() {
+        assert_eq!(
+            check(st(2, 5), &req(1, 0)),
+            Verdict::StaleEpoch { current: 2 }
+        );
+        assert_eq!(
+            check(st(2, 5), &req(3, 0)),
+            Verdict::Accept(st(3, 0).unwrap())
+        );
+        assert_eq!(check(st(2, 5), &req(3, 1)), Verdict::EpochSeqNotZero);
+        assert_eq!(
+            check(st(2, 5), &req(2, 5)),
+            Verdict::Duplicate {
+                epoch: 2,
+                last_seq: 5
+            }
+        );
+        assert_eq!(
+            check(st(2, 5), &req(2, 0)),
+            Verdict::Duplicate {
+                epoch: 2,
+                last_seq: 5
+            }
+        );
+        assert_eq!(
+            check(st(2, 5), &req(2, 6)),
+            Verdict::Accept(st(2, 6).unwrap())
+        );
+        assert_eq!(
+            check(st(2, 5), &req(2, 8)),
+            Verdict::Gap {
+                expected: 6,
+                received: 8
+            }
+        );
+    }
+
+    #[test]
+    fn integer_syntax_and_bounds() {
+        assert_eq!(parse_integer("0"), Some(0));
+        assert_eq!(parse_integer("42"), Some(42));
+        assert_eq!(parse_integer("9007199254740991"), Some(MAX_VALUE));
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "01",
+            "1.0",
+            "1e3",
+            " 1",
+            "abc",
+            "9007199254740992",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_integer(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! §4 stream model: one stream's state behind its own lock, its own data as
+//! an indexed list of chunks, and the per-stream change signal that wakes
+//! long-poll and SSE readers (§5.7, §5.8) of this stream only.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use super::producer::{ProducerRef, ProducerState};
+use super::ttl::Expiry;
+
+/// One stored chunk: an append's bytes, or one JSON message.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Position of the first unit of this entry.
+    pub start: u64,
+    pub bytes: Bytes,
+    /// Last entry of the append that wrote it (the "data boundary" that
+    /// limits a fork sub-offset, §4.2).
+    pub batch_end: bool,
+}
+
+/// A stream's own data: positions `[base, tail)`. Below `base` a fork reads
+/// from its source.
+#[derive(Debug, Default)]
+pub struct Data {
+    pub base: u64,
+    pub tail: u64,
+    pub json: bool,
+    pub entries: Vec<Entry>,
+}
+
+impl Data {
+    pub fn new(base: u64, json: bool) -> Data {
+        Data {
+            base,
+            tail: base,
+            json,
+            entries: Vec::new(),
+        }
+    }
+
+    fn units(&self, e: &Entry) -> u64 {
+        if self.json {
+            1
+        } else {
+            e.bytes.len() as u64
+        }
+    }
+
+    /// Appends one batch (an append's bytes, or its flattened messages).
+    pub fn push_batch(&mut self, parts: Vec<Bytes>) {
+        let n = parts.len();
+        for (i, bytes) in parts.into_iter().enumerate() {
+            if bytes.is_empty() && !self.json {
+                continue;
+            }
+            let e = Entry {
+                start: self.tail,
+                bytes,
+                batch_end: i + 1 == n,
+            };
+            self.tail += self.units(&e);
+            self.entries.push(e);
+        }
+        if let Some(last) = self.entries.last_mut() {
+            last.batch_end = true;
+        }
+    }
+
+    /// Index of the entry containing `pos` (or the first one after it).
+    fn find(&self, pos: u64) -> usize {
+        self.entries
+            .partition_point(|e| e.start + self.units(e) <= pos)
+    }
+
+    /// Copies references to the data in `[from, to)` into `out`, stopping
+    /// once `out` is full. Returns the position reached.
+    pub fn collect(&self, from: u64, to: u64, out: &mut Collector) -> u64 {
+        let mut pos = from.max(self.base);
+        let to = to.min(self.tail);
+        let mut i = self.find(pos);
+        while pos < to && i < self.entries.len() && !out.full() {
+            let e = &self.entries[i];
+            if self.json {
+                if !out.push_message(e.bytes.clone()) {
+                    break;
+                }
+                pos += 1;
+            } else {
+                let lo = (pos - e.start) as usize;
+                let hi = ((to - e.start) as usize).min(e.bytes.len());
+                let taken = out.push_bytes(e.bytes.slice(lo..hi));
+                pos += taken as u64;
+                if lo + taken < hi {
+                    break;
+                }
+            }
+            i += 1;
+        }
+        pos
+    }
+
+    /// End of the append batch that contains `pos`, capped at `limit`.
+    pub fn batch_end_after(&self, pos: u64, limit: u64) -> u64 {
+        let mut i = self.find(pos);
+        while i < self.entries.len() {
+            let e = &self.entries[i];
+            if e.batch_end {
+                return (e.start + self.units(e)).min(limit);
+            }
+            i += 1;
+        }
+        pos.min(limit)
+    }
+}
+
+/// Accumulates a read's pieces within a byte budget. JSON reads always take
+/// at least one message so a read never stalls on a large message.
+#[derive(Debug)]
+pub struct Collector {
+    pub json: bool,
+    pub pieces: Vec<Bytes>,
+    budget: usize,
+    used: usize,
+}
+
+impl Collector {
+    pub fn new(json: bool, budget: usize) -> Collector {
+        Collector {
+            json,
+            pieces: Vec::new(),
+            budget: budget.max(1),
+            used: 0,
+        }
+    }
+
+    pub fn full(&self) -> bool {
+        self.used >= self.budget
+    }
+
+    fn push_message(&mut self, m: Bytes) -> bool {
+        let cost = m.len() + usize::from(!self.pieces.is_empty());
+        if !self.pieces.is_empty() && self.used + cost > self.budget {
+            self.used = self.budget;
+            return false;
+        }
+        self.used += cost;
+        self.pieces.push(m);
+        true
+    }
+
+    fn push_bytes(&mut self, b: Bytes) -> usize {
+        let take = b.len().min(self.budget - self.used);
+        if take > 0 {
+            self.pieces.push(b.slice(..take));
+            self.used += take;
+        }
+        take
+    }
+}
+
+/// Where a fork's inherited data comes from.
+#[derive(Clone, Debug)]
+pub struct ForkLink {
+    pub source: Arc<Stream>,
+    /// Fork request as given, for idempotent re-creation (§4.2).
+    pub source_path: String,
+    pub offset: u64,
+    pub sub_offset: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Live,
+    /// Deleted or expired while forks still reference it (§4.2).
+    SoftDeleted,
+    /// Gone from the registry; only in-flight holders still see it.
+    Removed,
+}
+
+/// The configuration PUT compares for idempotent creation (§5.1, §4.2).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub content_type: String,
+    pub essence: String,
+    /// The lifetime the request asked for (a fork may inherit another).
+    pub requested_expiry: Expiry,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub config: Config,
+    pub expiry: Expiry,
+    pub last_access: OffsetDateTime,
+    pub data: Data,
+    pub fork: Option<ForkLink>,
+    pub closed: bool,
+    /// The producer request that closed the stream, for duplicate closes.
+    pub closed_by: Option<ProducerRef>,
+    pub producers: HashMap<String, ProducerState>,
+    /// Last `Stream-Seq` (scope: the whole stream, §5.2).
+    pub last_seq: Option<String>,
+    pub refcount: u64,
+    pub status: Status,
+}
+
+impl State {
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expiry.is_expired(self.last_access, now)
+    }
+}
+
+/// A stream: identity, state behind one lock, and its change signal.
+#[derive(Debug)]
+pub struct Stream {
+    /// Unique per incarnation, so ETags differ across delete + re-create.
+    pub id: u64,
+    pub path: String,
+    state: Mutex<State>,
+    changed: watch::Sender<u64>,
+}
+
+impl Stream {
+    pub fn new(id: u64, path: String, state: State) -> Stream {
+        Stream {
+            id,
+            path,
+            state: Mutex::new(state),
+            changed: watch::Sender::new(0),
+        }
+    }
+
+    /// Locks the state; a panic elsewhere never poisons the server.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes this stream's live readers (appends, closes, deletes).
+    pub fn notify(&self) {
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Subscribe before checking for data so no wake-up is lost.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(c: &Collector) -> String {
+        c.pieces
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn byte_reads_slice_across_chunks_within_budget() {
+        let mut d = Data::new(0, false);
+        d.push_batch(vec![Bytes::from_static(b"hello")]);
+        d.push_batch(vec![Bytes::from_static(b" world")]);
+        assert_eq!(d.tail, 11);
+        let mut c = Collector::new(false, 100);
+        assert_eq!(d.collect(3, 11, &mut c), 11);
+        assert_eq!(text(&c), "lo world");
+        let mut c = Collector::new(false, 4);
+        assert_eq!(d.collect(3, 11, &mut c), 7);
+        assert_eq!(text(&c), "lo w");
+        assert_eq!(d.batch_end_after(2, 100), 5);
+        assert_eq!(d.batch_end_after(5, 8), 8);
+    }
+
+    #[test]
+    fn json_reads_keep_message_boundaries() {
+        let mut d = Data::new(0, true);
+        d.push_batch(vec![Bytes::from_static(b"1"), Bytes::from_static(b"22")]);
+        d.push_batch(vec![Bytes::from_static(b"333")]);
+        assert_eq!(d.tail, 3);
+        let mut c = Collector::new(true, 4);
+        assert_eq!(d.collect(0, 3, &mut c), 2);
+        assert_eq!(c.pieces.len(), 2);
+        let mut c = Collector::new(true, 1);
+        assert_eq!(d.collect(2, 3, &mut c), 3, "one message always fits");
+        assert_eq!(d.batch_end_after(0, 10), 2);
+        assert_eq!(d.batch_end_after(2, 10), 3);
+    }
+}
