@@ -119,7 +119,7 @@ pub(super) fn cursor_of(r: &Resp, presence: &str) -> Result<u128, Failure> {
     parse_cursor(&c)
 }
 
-pub(super) fn parse_cursor(c: &str) -> Result<u128, Failure> {
+pub(crate) fn parse_cursor(c: &str) -> Result<u128, Failure> {
     if c.is_empty() || !c.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Failure::new(
             Some("CURSOR-DECIMAL"),
