@@ -192,7 +192,7 @@ pub(super) fn decode_one(e: &SseEvent, kind: Kind) -> Result<Vec<u8>, Failure> {
             let alphabet_ok = text
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');
-            if text.len() % 4 != 0 || !alphabet_ok {
+            if !text.len().is_multiple_of(4) || !alphabet_ok {
                 return Err(Failure::new(
                     Some("SSE-BASE64-VALID"),
                     format!(
