@@ -52,31 +52,44 @@ pub async fn spawn(
     let state = ds_reference_server::AppState::new(config).expect("state");
     let rq = rewrite_req.clone();
     let rs = rewrite_resp.clone();
-    let app = ds_reference_server::app(state).layer(middleware::from_fn(move |req: Request, next: Next| {
-        let (rq, rs) = (rq.clone(), rs.clone());
-        async move {
-            let req = match &rq {
-                Some(f) => f(req),
-                None => req,
-            };
-            let seen = Seen { method: req.method().clone(), uri: req.uri().clone(), headers: req.headers().clone() };
-            let resp = next.run(req).await;
-            match &rs {
-                Some(f) => f(&seen, resp),
-                None => resp,
+    let app = ds_reference_server::app(state).layer(middleware::from_fn(
+        move |req: Request, next: Next| {
+            let (rq, rs) = (rq.clone(), rs.clone());
+            async move {
+                let req = match &rq {
+                    Some(f) => f(req),
+                    None => req,
+                };
+                let seen = Seen {
+                    method: req.method().clone(),
+                    uri: req.uri().clone(),
+                    headers: req.headers().clone(),
+                };
+                let resp = next.run(req).await;
+                match &rs {
+                    Some(f) => f(&seen, resp),
+                    None => resp,
+                }
             }
-        }
-    }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Broken { root: format!("http://{addr}/v1/stream"), task }
+    Broken {
+        root: format!("http://{addr}/v1/stream"),
+        task,
+    }
 }
 
 /// A server that rewrites responses with `f`.
-pub async fn with_response(f: impl Fn(&Seen, Response) -> Response + Send + Sync + 'static) -> Broken {
+pub async fn with_response(
+    f: impl Fn(&Seen, Response) -> Response + Send + Sync + 'static,
+) -> Broken {
     spawn(config(500), None, Some(Arc::new(f))).await
 }
 
@@ -93,7 +106,9 @@ pub async fn reference() -> Broken {
 /// Read a whole response body (for rewrites that change bodies).
 pub async fn body_bytes(resp: Response) -> (axum::http::response::Parts, bytes::Bytes) {
     let (parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     (parts, bytes)
 }
 
