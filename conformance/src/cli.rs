@@ -242,9 +242,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
         target.artifacts_dir = d.clone();
     }
     target.restart_cmd = cli.restart_cmd.clone();
-    if embedded.is_some() && target.restart_cmd.is_none() && cli.embedded_store == "file" {
-        target.restart_cmd = crate::embedded::restart_cmd();
-    }
+    target.restart_hook = embedded.as_ref().and_then(|e| e.restart_hook());
     if !cli.list {
         println!(
             "ds-conformance: target {} (seed {})",

@@ -14,7 +14,6 @@ use crate::case::Failure;
 use crate::transcript::Exchange;
 
 /// Where and how to reach the server under test.
-#[derive(Debug)]
 pub struct Target {
     /// Stream root URL (any path prefix), without a trailing slash.
     pub root: Url,
@@ -26,6 +25,8 @@ pub struct Target {
     pub case_timeout: Duration,
     /// Shell command that restarts the target and returns when it is ready.
     pub restart_cmd: Option<String>,
+    /// In-process restart (the embedded file store); wins over `restart_cmd`.
+    pub restart_hook: Option<RestartHook>,
     /// Unique per run: every case works under `{root}/{run_id}/{case}/`.
     pub run_id: String,
     /// Seed for randomised cases and properties (printed on every run).
@@ -38,7 +39,19 @@ pub struct Target {
     pub http: reqwest::Client,
 }
 
+/// Restarts the target in-process and resolves once it serves again.
+pub type RestartHook = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
+
 impl Target {
+    /// Can the durability group run (a restart command or hook is set)?
+    pub fn can_restart(&self) -> bool {
+        self.restart_hook.is_some() || self.restart_cmd.is_some()
+    }
+
     pub fn new(root: &str) -> Result<Target, String> {
         let trimmed = root.trim_end_matches('/');
         let root = Url::parse(trimmed).map_err(|e| format!("invalid target URL {root:?}: {e}"))?;
@@ -69,6 +82,7 @@ impl Target {
             long_poll_timeout: Duration::from_secs(30),
             case_timeout: Duration::from_secs(60),
             restart_cmd: None,
+            restart_hook: None,
             run_id,
             seed: rand::random::<u64>() >> 12,
             prop_cases: 32,
@@ -237,6 +251,48 @@ impl Ctx {
             }
             let _ = tokio::time::timeout(Duration::from_secs(5), req.send()).await;
         }
+    }
+
+    /// Restart the target (`--restart-cmd` or the embedded hook) and wait
+    /// until it is ready. The runner guarantees no other case runs meanwhile.
+    pub async fn restart(&self) -> Result<(), Failure> {
+        let target = &self.inner.target;
+        let started = Instant::now();
+        let result = if let Some(hook) = &target.restart_hook {
+            self.note("restart target (in-process)");
+            hook().await
+        } else if let Some(cmd) = &target.restart_cmd {
+            self.note(format!(
+                "restart target: sh -c {}",
+                crate::transcript::shell_quote(cmd.as_bytes())
+            ));
+            let out = tokio::time::timeout(
+                Duration::from_secs(120),
+                tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .stdin(std::process::Stdio::null())
+                    .output(),
+            )
+            .await;
+            match out {
+                Err(_) => Err("restart command did not finish within 120 s".to_string()),
+                Ok(Err(e)) => Err(format!("cannot run restart command: {e}")),
+                Ok(Ok(o)) if !o.status.success() => Err(format!(
+                    "restart command exited with {}: {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )),
+                Ok(Ok(_)) => Ok(()),
+            }
+        } else {
+            Err("no --restart-cmd given".to_string())
+        };
+        self.note(format!(
+            "restart finished after {} ms",
+            started.elapsed().as_millis()
+        ));
+        result.map_err(Failure::setup)
     }
 
     /// Sleep, noting it in the transcript.

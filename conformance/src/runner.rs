@@ -22,8 +22,16 @@ pub struct RunSettings {
     pub partition: Option<(u32, u32)>,
 }
 
+/// Cases that restart the target hold this exclusively; every other case
+/// holds it shared, so no case sees the target go away under it.
+static RESTART_LOCK: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// Run one case to completion under the case timeout, then clean up.
 pub async fn run_case(case: &Case, target: Arc<Target>) -> (Result<(), Failure>, Ctx, Duration) {
+    let (_shared, _exclusive) = match case.needs {
+        Needs::Restart => (None, Some(RESTART_LOCK.write().await)),
+        Needs::Nothing => (Some(RESTART_LOCK.read().await), None),
+    };
     let ctx = Ctx::new(target.clone(), &case.id);
     let started = Instant::now();
     let fut = case.run(ctx.clone());
@@ -88,7 +96,7 @@ pub fn run(
                 continue;
             }
         }
-        let skip = case.needs == Needs::Restart && settings.target.restart_cmd.is_none();
+        let skip = case.needs == Needs::Restart && !settings.target.can_restart();
         let kind = reqs.strongest(&case.requirements).as_str();
         let trial_case = case.clone();
         let handle = rt.handle().clone();
@@ -140,7 +148,9 @@ pub fn run(
                 level: reqs.strongest(&case.requirements),
                 outcome: Outcome::Skipped,
                 duration_ms: 0,
-                message: Some("skipped: needs --restart-cmd".into()),
+                message: Some(
+                    "skipped: needs --restart-cmd (the target cannot be restarted)".into(),
+                ),
                 artifacts: Vec::new(),
                 transcript: Vec::new(),
             });

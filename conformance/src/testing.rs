@@ -26,10 +26,19 @@ impl Ran {
 /// Run every case whose id starts with one of `prefixes` against `root`,
 /// concurrently. `long_poll_ms` is the target's long-poll timeout.
 pub async fn run_prefixes(root: &str, prefixes: &[&str], long_poll_ms: u64) -> Vec<Ran> {
+    run_on(Arc::new(test_target(root, long_poll_ms)), prefixes).await
+}
+
+/// A target for tests: `root`, the given long-poll timeout, 60 s per case.
+pub fn test_target(root: &str, long_poll_ms: u64) -> Target {
     let mut target = Target::new(root).expect("valid test target URL");
     target.long_poll_timeout = Duration::from_millis(long_poll_ms);
     target.case_timeout = Duration::from_secs(60);
-    let target = Arc::new(target);
+    target
+}
+
+/// Run the cases matching `prefixes` against a prepared target.
+pub async fn run_on(target: Arc<Target>, prefixes: &[&str]) -> Vec<Ran> {
     let cases: Vec<_> = crate::cases::all()
         .into_iter()
         .filter(|c| prefixes.iter().any(|p| c.id.starts_with(p)))

@@ -79,20 +79,22 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sweeper = tokio::spawn(sweep_loop(state.clone()));
     let signal_state = state.clone();
     let signal = async move {
         shutdown.await;
         signal_state.inner.shutdown.send_replace(true);
     };
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(signal)
-        .await;
-    sweeper.abort();
-    result
+    // The sweeper runs inside this future (not a spawned task), so aborting
+    // or finishing `serve` stops it too.
+    let sweeper = sweep_loop(state.clone());
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
+    tokio::select! {
+        result = server => result,
+        never = sweeper => match never {},
+    }
 }
 
-async fn sweep_loop(state: AppState) {
+async fn sweep_loop(state: AppState) -> std::convert::Infallible {
     let period = state.config().sweep_interval.max(Duration::from_millis(10));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

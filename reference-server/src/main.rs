@@ -55,7 +55,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
-    println!("listening on http://{addr}");
+    // An IP host prints as bound (IPv6 in brackets); a name prints as given.
+    let shown = if args.host.parse::<std::net::IpAddr>().is_ok() {
+        addr.to_string()
+    } else {
+        format!("{}:{}", args.host, addr.port())
+    };
+    println!("listening on http://{shown}");
     std::io::stdout().flush()?;
     tracing::info!(%addr, "ds-server started");
     serve(listener, state, shutdown_signal()).await?;

@@ -578,3 +578,29 @@ async fn spawn_serves_and_shuts_down() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn shutdown_ends_open_long_polls() {
+    let server = ds_reference_server::spawn(Config {
+        long_poll_timeout: Duration::from_secs(30),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let mut conn = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    conn.write_all(b"PUT /w HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 201"));
+    conn.write_all(b"GET /w?offset=now&live=long-poll HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::timeout(Duration::from_secs(3), server.shutdown())
+        .await
+        .expect("shutdown is not held up by a 30 s long-poll");
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 204"));
+}

@@ -32,10 +32,16 @@ pub fn flatten(body: &Bytes, allow_empty: bool) -> Result<Vec<Bytes>, JsonError>
         .collect())
 }
 
-/// Zero-copy slice of `body` for a `&str` that borrows from it.
+/// Zero-copy slice of `body` for a `&str` that borrows from it (a copy if
+/// it somehow does not, rather than a panic).
 fn slice_of(body: &Bytes, part: &str) -> Bytes {
-    let start = part.as_ptr() as usize - body.as_ptr() as usize;
-    body.slice(start..start + part.len())
+    let base = body.as_ptr() as usize;
+    let start = (part.as_ptr() as usize).wrapping_sub(base);
+    if start <= body.len() && part.len() <= body.len() - start {
+        body.slice(start..start + part.len())
+    } else {
+        Bytes::copy_from_slice(part.as_bytes())
+    }
 }
 
 /// Wire size of messages framed as one array: brackets plus commas.

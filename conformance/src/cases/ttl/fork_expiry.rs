@@ -1,0 +1,232 @@
+//! §4.2 fork TTL/expiry table checked through actual expiry: which stream
+//! expires when, with short TTLs (2 s) and Expires-At 2–3 s ahead. Forks
+//! have independent lifetimes and can outlive their source.
+
+use std::time::{Duration, Instant};
+
+use super::util::{alive, expires_in, sleep_until, touch_until, wait_status};
+use crate::case::{CaseResult, Failure};
+use crate::check;
+use crate::client::{Ctx, Req};
+
+const EVERY: Duration = Duration::from_millis(500);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Create "src" with body "abc" (configured by `conf`), then fork "fork" of
+/// it (configured by `fork_conf`); returns when the fork's 201 arrived.
+async fn setup(
+    ctx: &Ctx,
+    conf: impl FnOnce(Req) -> Req,
+    fork_conf: impl FnOnce(Req) -> Req,
+    req: &str,
+) -> Result<Instant, Failure> {
+    conf(ctx.put("src").ct("text/plain").body("abc"))
+        .send()
+        .await?
+        .expect(201, req)?;
+    fork_conf(ctx.put("fork").ct("text/plain").fork_of("src"))
+        .send()
+        .await?
+        .expect(201, req)?;
+    Ok(Instant::now())
+}
+
+/// The fork still reads exactly the inherited "abc".
+async fn fork_reads_inherited(ctx: &Ctx, req: &str) -> CaseResult {
+    let all = ctx.read_all("fork", "-1", req).await?;
+    check!(
+        all.text() == "abc",
+        req,
+        "fork reads {:?}, expected the inherited \"abc\"",
+        all.text()
+    );
+    Ok(())
+}
+
+/// Neither has expiry: both are still there after 2.5 s idle.
+pub async fn none_none_never_expires(ctx: Ctx) -> CaseResult {
+    const R: &str = "FORKTTL-NONE-NONE";
+    let t0 = setup(&ctx, |r| r, |r| r, R).await?;
+    sleep_until(&ctx, t0 + ms(2500)).await;
+    alive(
+        &ctx,
+        "fork",
+        R,
+        "a fork of a stream without expiry, created without expiry, expired",
+    )
+    .await?;
+    alive(&ctx, "src", R, "a stream without expiry expired").await
+}
+
+/// No-expiry source, fork with TTL 2: the idle fork expires, the source stays.
+pub async fn none_ttl_fork_expires(ctx: Ctx) -> CaseResult {
+    const R: &str = "FORKTTL-NONE-TTL";
+    let t0 = setup(&ctx, |r| r, |r| r.ttl(2), R).await?;
+    wait_status(
+        &ctx,
+        "fork",
+        &[404],
+        t0 + ms(4000),
+        R,
+        "fork idle for its own 2 s TTL",
+    )
+    .await?;
+    alive(
+        &ctx,
+        "src",
+        R,
+        "the source has no expiry; only the fork had a TTL",
+    )
+    .await
+}
+
+/// No-expiry source, fork with Expires-At: the fork expires on time although
+/// read repeatedly; the source stays.
+pub async fn none_at_fork_expires(ctx: Ctx) -> CaseResult {
+    const R: &str = "FORKTTL-NONE-AT";
+    let (value, at) = expires_in(3);
+    setup(&ctx, |r| r, |r| r.expires_at(&value), R).await?;
+    touch_until(
+        &ctx,
+        "fork",
+        EVERY,
+        "fork",
+        &[404],
+        at + ms(1500),
+        R,
+        "fork past its own Expires-At",
+    )
+    .await?;
+    alive(
+        &ctx,
+        "src",
+        R,
+        "the source has no expiry; only the fork had an Expires-At",
+    )
+    .await
+}
+
+/// TTL-2 source kept alive by reads; the fork inherited the 2 s window but
+/// is refreshed independently, so the idle fork expires.
+pub async fn ttl_none_refreshed_independently(ctx: Ctx) -> CaseResult {
+    const R: &str = "FORKTTL-TTL-NONE";
+    let t0 = setup(&ctx, |r| r.ttl(2), |r| r, R).await?;
+    touch_until(
+        &ctx,
+        "src",
+        EVERY,
+        "fork",
+        &[404],
+        t0 + ms(4000),
+        R,
+        "idle fork with the inherited 2 s TTL",
+    )
+    .await?;
+    alive(&ctx, "src", R, "the source was read every 0.5 s").await
+}
+
+/// TTL-600 source, fork requesting TTL 2: the idle fork expires at 2 s.
+pub async fn ttl_ttl_fork_expires(ctx: Ctx) -> CaseResult {
+    const R: &str = "FORKTTL-TTL-TTL";
+    let t0 = setup(&ctx, |r| r.ttl(600), |r| r.ttl(2), R).await?;
+    wait_status(
+        &ctx,
+        "fork",
+        &[404],
+        t0 + ms(4000),
+        R,
+        "fork idle for its requested 2 s TTL",
+    )
+    .await?;
+    alive(&ctx, "src", R, "the source has a 600 s TTL").await
+}
+
+/// TTL-600 source, fork with Expires-At: the fork expires on time although
+/// read repeatedly (no sliding window from the source).
+pub async fn ttl_at_fork_expires(ctx: Ctx) -> CaseResult {
+    const R: &str = "FORKTTL-TTL-AT";
+    let (value, at) = expires_in(3);
+    setup(&ctx, |r| r.ttl(600), |r| r.expires_at(&value), R).await?;
+    touch_until(
+        &ctx,
+        "fork",
+        EVERY,
+        "fork",
+        &[404],
+        at + ms(1500),
+        R,
+        "fork past its requested Expires-At",
+    )
+    .await?;
+    alive(&ctx, "src", R, "the source has a 600 s TTL").await
+}
+
+/// Expires-At source, fork without expiry: the fork inherits the deadline
+/// and expires on time although read repeatedly.
+pub async fn at_none_fork_inherits_deadline(ctx: Ctx) -> CaseResult {
+    const R: &str = "FORKTTL-AT-NONE";
+    let (value, at) = expires_in(3);
+    setup(&ctx, |r| r.expires_at(&value), |r| r, R).await?;
+    touch_until(
+        &ctx,
+        "fork",
+        EVERY,
+        "fork",
+        &[404],
+        at + ms(1500),
+        R,
+        "fork past the source's inherited Expires-At",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Expires-At source, fork with TTL kept alive by reads: the source expires,
+/// the fork lives on and still reads the inherited data.
+pub async fn at_ttl_fork_outlives(ctx: Ctx) -> CaseResult {
+    const R: &str = "FORKTTL-AT-TTL";
+    let (value, at) = expires_in(3);
+    setup(&ctx, |r| r.expires_at(&value), |r| r.ttl(2), R).await?;
+    touch_until(
+        &ctx,
+        "fork",
+        EVERY,
+        "src",
+        &[404, 410],
+        at + ms(1500),
+        R,
+        "source past its Expires-At",
+    )
+    .await?;
+    alive(
+        &ctx,
+        "fork",
+        R,
+        "the fork's own TTL was kept alive by reads",
+    )
+    .await?;
+    fork_reads_inherited(&ctx, "FORKTTL-OUTLIVE-SOURCE").await
+}
+
+/// Expires-At source, fork with a later Expires-At: the fork outlives its
+/// source and still reads the inherited data.
+pub async fn at_at_fork_outlives(ctx: Ctx) -> CaseResult {
+    const R: &str = "FORKTTL-AT-AT";
+    let (value, at) = expires_in(3);
+    let later = crate::cases::support::rfc3339_in(600);
+    setup(&ctx, |r| r.expires_at(&value), |r| r.expires_at(&later), R).await?;
+    wait_status(
+        &ctx,
+        "src",
+        &[404, 410],
+        at + ms(1500),
+        R,
+        "source past its Expires-At",
+    )
+    .await?;
+    alive(&ctx, "fork", R, "the fork's own Expires-At is 10 min ahead").await?;
+    fork_reads_inherited(&ctx, "FORKTTL-OUTLIVE-SOURCE").await
+}

@@ -1,0 +1,238 @@
+//! §4.2 "Soft-delete and lifecycle" and §5.4 when the deletion is an expiry:
+//! a source that expires while forks reference it is soft-deleted (410 for
+//! GET/HEAD/POST/DELETE, 409 for PUT) and forks keep reading its data; when
+//! the last fork goes (deleted or expired) the source is cleaned up — maybe
+//! asynchronously, so cleanup is polled with a bounded deadline.
+
+use std::time::{Duration, Instant};
+
+use super::util::wait_status;
+use crate::case::CaseResult;
+use crate::check;
+use crate::client::Ctx;
+
+const SOFT: &str = "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED";
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Source (TTL 2) expires while its fork (TTL 60) lives: every direct
+/// operation answers 410, PUT 409, the fork reads inherited + own data, and
+/// deleting the fork cleans the source up (404 within a bounded time).
+pub async fn expired_source_with_fork_is_soft_deleted(ctx: Ctx) -> CaseResult {
+    let r = ctx
+        .put("src")
+        .ct("text/plain")
+        .ttl(2)
+        .body("hello")
+        .send()
+        .await?;
+    let t0 = Instant::now();
+    r.expect(201, SOFT)?;
+    let tail = r.next_offset(SOFT)?;
+    ctx.put("fork")
+        .ct("text/plain")
+        .ttl(60)
+        .fork_of("src")
+        .send()
+        .await?
+        .expect(201, SOFT)?;
+    ctx.post("fork")
+        .ct("text/plain")
+        .body(" world")
+        .send()
+        .await?
+        .expect_any(&[200, 204], SOFT)?;
+    wait_status(
+        &ctx,
+        "src",
+        &[410],
+        t0 + ms(4000),
+        SOFT,
+        "source idle past its 2 s TTL while a fork references it",
+    )
+    .await?;
+
+    for (what, put) in [
+        (
+            "same config",
+            ctx.put("src").ct("text/plain").ttl(2).untracked(),
+        ),
+        (
+            "other config",
+            ctx.put("src").ct("application/json").untracked(),
+        ),
+    ] {
+        let s = put.send().await?.status;
+        check!(
+            s == 409,
+            "FORKTTL-EXPIRED-SOURCE-PUT-409",
+            "PUT ({what}) on the expired, forked source answered {s}, expected 409"
+        );
+    }
+    let statuses = [
+        ("GET", ctx.get("src").offset("-1").send().await?.status),
+        (
+            "long-poll GET",
+            ctx.get("src")
+                .offset(&tail)
+                .long_poll()
+                .timeout(ms(5000))
+                .send()
+                .await?
+                .status,
+        ),
+        (
+            "SSE GET",
+            ctx.get("src").offset("-1").live("sse").sse().await?.status,
+        ),
+        ("HEAD", ctx.head("src").send().await?.status),
+        (
+            "append POST",
+            ctx.post("src")
+                .ct("text/plain")
+                .body("x")
+                .send()
+                .await?
+                .status,
+        ),
+        (
+            "close-only POST",
+            ctx.post("src").closed().send().await?.status,
+        ),
+        ("DELETE", ctx.delete("src").send().await?.status),
+    ];
+    for (what, status) in statuses {
+        check!(
+            status == 410,
+            SOFT,
+            "{what} on the expired, forked source answered {status}, expected 410"
+        );
+    }
+    let all = ctx.read_all("fork", "-1", "FORKTTL-OUTLIVE-SOURCE").await?;
+    check!(
+        all.text() == "hello world",
+        "FORKTTL-OUTLIVE-SOURCE",
+        "fork reads {:?} after its source expired, expected \"hello world\"",
+        all.text()
+    );
+    ctx.delete("fork")
+        .send()
+        .await?
+        .expect(204, "FORKTTL-EXPIRED-SOURCE-CLEANUP")?;
+    wait_status(
+        &ctx,
+        "src",
+        &[404],
+        Instant::now() + ms(5000),
+        "FORKTTL-EXPIRED-SOURCE-CLEANUP",
+        "its last fork was deleted",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Source (TTL 1) and fork (TTL 2) both left idle: the source is
+/// soft-deleted while the fork lives; once the fork expires too, the
+/// source is cleaned up (404 within a bounded time).
+pub async fn last_fork_expiry_cleans_up_expired_source(ctx: Ctx) -> CaseResult {
+    let r = ctx
+        .put("src")
+        .ct("text/plain")
+        .ttl(1)
+        .body("abc")
+        .send()
+        .await?;
+    r.expect(201, SOFT)?;
+    ctx.put("fork")
+        .ct("text/plain")
+        .ttl(2)
+        .fork_of("src")
+        .send()
+        .await?
+        .expect(201, SOFT)?;
+    let t0 = Instant::now();
+    let s = wait_status(
+        &ctx,
+        "src",
+        &[410, 404],
+        t0 + ms(3500),
+        SOFT,
+        "source idle past its 1 s TTL",
+    )
+    .await?;
+    if s == 404 {
+        let f = ctx.head("fork").send().await?;
+        check!(
+            f.status != 200,
+            SOFT,
+            "the expired source answers 404 while its fork still exists: it must be soft-deleted (410)"
+        );
+    }
+    wait_status(
+        &ctx,
+        "fork",
+        &[404],
+        t0 + ms(4500),
+        "TTL-EXPIRES-IDLE",
+        "fork idle past its 2 s TTL",
+    )
+    .await?;
+    wait_status(
+        &ctx,
+        "src",
+        &[404],
+        Instant::now() + ms(5000),
+        "FORKTTL-EXPIRED-SOURCE-CLEANUP",
+        "its only fork expired",
+    )
+    .await?;
+    Ok(())
+}
+
+/// A source soft-deleted by DELETE is cleaned up when its only fork expires.
+pub async fn deleted_source_cleaned_up_by_fork_expiry(ctx: Ctx) -> CaseResult {
+    const GC: &str = "FORKTTL-FORK-EXPIRY-GC";
+    ctx.put("src")
+        .ct("text/plain")
+        .body("abc")
+        .send()
+        .await?
+        .expect(201, GC)?;
+    ctx.put("fork")
+        .ct("text/plain")
+        .ttl(2)
+        .fork_of("src")
+        .send()
+        .await?
+        .expect(201, GC)?;
+    let t0 = Instant::now();
+    ctx.delete("src").send().await?.expect(204, GC)?;
+    let h = ctx.head("src").send().await?;
+    check!(
+        h.status == 410,
+        GC,
+        "HEAD on the deleted source with a live fork answered {}, expected 410",
+        h.status
+    );
+    wait_status(
+        &ctx,
+        "fork",
+        &[404],
+        t0 + ms(4000),
+        "TTL-EXPIRES-IDLE",
+        "fork idle past its 2 s TTL",
+    )
+    .await?;
+    wait_status(
+        &ctx,
+        "src",
+        &[404],
+        Instant::now() + ms(5000),
+        GC,
+        "its only fork expired",
+    )
+    .await?;
+    Ok(())
+}

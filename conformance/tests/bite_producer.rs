@@ -1,0 +1,380 @@
+//! Proof that the `producer` cases bite: the reference server behind a
+//! wrapper that breaks one §5.2.1 rule; the control runs the whole area
+//! against the unmodified server.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use common::Seen;
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+
+fn producer(seen: &Seen) -> bool {
+    seen.method == Method::POST && seen.headers.contains_key("producer-id")
+}
+
+#[tokio::test]
+async fn wrong_success_headers_are_caught() {
+    // Duplicates report the retried seq instead of the highest accepted one.
+    let srv = common::with_response(|seen: &Seen, mut resp| {
+        if producer(seen) && resp.status() == StatusCode::NO_CONTENT {
+            if let Some(v) = seen.headers.get("producer-seq") {
+                resp.headers_mut().insert("producer-seq", v.clone());
+            }
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["producer::validation::duplicate_is_204_not_appended"],
+        500,
+    )
+    .await;
+    assert_fails(&runs, "producer::validation::duplicate_is_204_not_appended");
+}
+
+#[tokio::test]
+async fn missing_producer_headers_are_caught() {
+    let srv = common::with_response(|seen: &Seen, mut resp| {
+        if producer(seen) {
+            for h in [
+                "producer-epoch",
+                "producer-seq",
+                "producer-expected-seq",
+                "producer-received-seq",
+            ] {
+                resp.headers_mut().remove(h);
+            }
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["producer::validation::"], 500).await;
+    for c in [
+        "new_producer_accepted",
+        "next_seq_accepted",
+        "duplicate_is_204_not_appended",
+        "gap_is_409_with_expected_and_received",
+        "epoch_bump_accepted",
+        "stale_epoch_is_403_with_current_epoch",
+    ] {
+        assert_fails(&runs, &format!("producer::validation::{c}"));
+    }
+}
+
+#[tokio::test]
+async fn wrong_statuses_are_caught() {
+    // 400 for a bumped epoch with seq != 0 becomes 409; 403 becomes 409;
+    // a new producer's non-zero seq is "accepted" as 200.
+    let srv = common::with_response(|seen: &Seen, mut resp| {
+        if producer(seen) {
+            let s = resp.status();
+            if s == StatusCode::BAD_REQUEST || s == StatusCode::FORBIDDEN {
+                *resp.status_mut() = StatusCode::CONFLICT;
+            } else if s == StatusCode::CONFLICT && !resp.headers().contains_key("stream-closed") {
+                *resp.status_mut() = StatusCode::OK;
+            }
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["producer::validation::"], 500).await;
+    for c in [
+        "gap_is_409_with_expected_and_received",
+        "epoch_bump_with_nonzero_seq_is_400",
+        "stale_epoch_is_403_with_current_epoch",
+    ] {
+        assert_fails(&runs, &format!("producer::validation::{c}"));
+    }
+}
+
+#[tokio::test]
+async fn new_producer_at_nonzero_seq_accepted_is_caught() {
+    let srv = common::with_response(|seen: &Seen, mut resp| {
+        let s = resp.status();
+        if producer(seen) && (s == StatusCode::BAD_REQUEST || s == StatusCode::CONFLICT) {
+            *resp.status_mut() = StatusCode::OK;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["producer::validation::new_producer_nonzero_seq_rejected"],
+        500,
+    )
+    .await;
+    assert_fails(
+        &runs,
+        "producer::validation::new_producer_nonzero_seq_rejected",
+    );
+}
+
+/// Producer header values as a lenient parser would read them.
+fn lenient(v: &str) -> Option<String> {
+    let t = v.trim().trim_start_matches('+');
+    t.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .map(|f| (f.abs().min(1e15) as u64).to_string())
+}
+
+#[tokio::test]
+async fn lenient_header_parsing_is_caught() {
+    let srv = common::with_request(|mut req| {
+        for h in ["producer-epoch", "producer-seq"] {
+            let fixed = req
+                .headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .and_then(lenient);
+            if let Some(f) = fixed {
+                req.headers_mut()
+                    .insert(h, HeaderValue::from_str(&f).unwrap());
+            }
+        }
+        // Partial sets are ignored instead of rejected; empty ids get a name.
+        let n = ["producer-id", "producer-epoch", "producer-seq"]
+            .iter()
+            .filter(|h| req.headers().contains_key(**h))
+            .count();
+        if n > 0 && n < 3 {
+            for h in ["producer-id", "producer-epoch", "producer-seq"] {
+                req.headers_mut().remove(h);
+            }
+        }
+        if req
+            .headers()
+            .get("producer-id")
+            .is_some_and(|v| v.is_empty())
+        {
+            req.headers_mut()
+                .insert("producer-id", HeaderValue::from_static("anon"));
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["producer::syntax::"], 500).await;
+    for c in [
+        "non_integer_values_are_400",
+        "values_above_2_pow_53_minus_1_are_400",
+        "non_canonical_integers_are_400",
+        "partial_header_sets_are_400",
+        "empty_producer_id_is_400",
+    ] {
+        assert_fails(&runs, &format!("producer::syntax::{c}"));
+    }
+}
+
+#[tokio::test]
+async fn max_values_rejected_is_caught() {
+    let srv = common::with_request(|mut req| {
+        for h in ["producer-epoch", "producer-seq"] {
+            if req
+                .headers()
+                .get(h)
+                .is_some_and(|v| v == "9007199254740991")
+            {
+                req.headers_mut().insert(h, HeaderValue::from_static("x"));
+            }
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["producer::syntax::max_values_accepted"], 500).await;
+    assert_fails(&runs, "producer::syntax::max_values_accepted");
+}
+
+#[tokio::test]
+async fn shared_producer_state_is_caught() {
+    let srv = common::with_request(|mut req| {
+        if req.headers().contains_key("producer-id") {
+            req.headers_mut()
+                .insert("producer-id", HeaderValue::from_static("everyone"));
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["producer::concurrency::producers_are_independent"],
+        500,
+    )
+    .await;
+    assert_fails(&runs, "producer::concurrency::producers_are_independent");
+}
+
+/// A server that validates concurrent twins against the same state: while
+/// a request for (path, id, epoch, seq) is in flight, its twin is appended
+/// without deduplication and answered 200.
+#[tokio::test]
+async fn unserialized_validation_is_caught() {
+    let inflight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
+    let app = ds_reference_server::app(state).layer(middleware::from_fn(
+        move |mut req: Request, next: Next| {
+            let inflight = inflight.clone();
+            async move {
+                if req.method() != Method::POST || !req.headers().contains_key("producer-id") {
+                    return next.run(req).await;
+                }
+                let (key, seq) = {
+                    let h = |n: &str| {
+                        req.headers()
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    let key = format!(
+                        "{} {} {} {}",
+                        req.uri().path(),
+                        h("producer-id"),
+                        h("producer-epoch"),
+                        h("producer-seq")
+                    );
+                    (key, h("producer-seq"))
+                };
+                let twin = !inflight.lock().unwrap().insert(key.clone());
+                if twin {
+                    for n in ["producer-id", "producer-epoch", "producer-seq"] {
+                        req.headers_mut().remove(n);
+                    }
+                    let mut resp = next.run(req).await;
+                    *resp.status_mut() = StatusCode::OK;
+                    resp.headers_mut()
+                        .insert("producer-seq", HeaderValue::from_str(&seq).unwrap());
+                    return resp;
+                }
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                let resp = next.run(req).await;
+                inflight.lock().unwrap().remove(&key);
+                resp
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let root = format!("http://{addr}/v1/stream");
+    let runs = run_prefixes(
+        &root,
+        &["producer::concurrency::pipelined_retries_append_once"],
+        500,
+    )
+    .await;
+    task.abort();
+    assert_fails(
+        &runs,
+        "producer::concurrency::pipelined_retries_append_once",
+    );
+}
+
+#[tokio::test]
+async fn closed_stream_producer_answers_are_caught() {
+    // Duplicate closes answered 409; other tuples on a closed stream lose
+    // Stream-Closed; zombies are told 403 rather than "closed".
+    let srv = common::with_response(|seen: &Seen, mut resp| {
+        if producer(seen) && resp.headers().contains_key("stream-closed") {
+            match resp.status() {
+                StatusCode::NO_CONTENT => *resp.status_mut() = StatusCode::CONFLICT,
+                StatusCode::CONFLICT => {
+                    resp.headers_mut().remove("stream-closed");
+                }
+                _ => {}
+            }
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["producer::close::"], 500).await;
+    for c in [
+        "duplicate_close_is_204",
+        "close_only_with_producer_headers",
+        "other_tuple_on_closed_is_409",
+        "zombie_after_close_rejected",
+    ] {
+        assert_fails(&runs, &format!("producer::close::{c}"));
+    }
+}
+
+#[tokio::test]
+async fn close_not_applied_is_caught() {
+    let srv = common::with_request(|mut req| {
+        if req.headers().contains_key("producer-id") && req.headers().contains_key("content-type") {
+            req.headers_mut().remove("stream-closed");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["producer::close::close_with_final_append"],
+        500,
+    )
+    .await;
+    assert_fails(&runs, "producer::close::close_with_final_append");
+}
+
+#[tokio::test]
+async fn stream_seq_ignored_with_producers_is_caught() {
+    let srv = common::with_request(|mut req| {
+        if req.headers().contains_key("producer-id") {
+            req.headers_mut().remove("stream-seq");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["producer::stream_seq::"], 500).await;
+    assert_fails(
+        &runs,
+        "producer::stream_seq::stream_seq_rejection_does_not_advance_producer",
+    );
+}
+
+#[tokio::test]
+async fn duplicates_appended_again_are_caught() {
+    // Retries with a Stream-Seq are appended instead of deduplicated.
+    let srv = common::with_request(|mut req| {
+        if req.headers().contains_key("stream-seq")
+            && req.headers().get("producer-seq").is_some_and(|v| v == "0")
+        {
+            req.headers_mut()
+                .insert("stream-seq", HeaderValue::from_static("zz"));
+            for n in ["producer-id", "producer-epoch", "producer-seq"] {
+                req.headers_mut().remove(n);
+            }
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["producer::stream_seq::retry_with_stream_seq_appends_once"],
+        500,
+    )
+    .await;
+    assert_fails(
+        &runs,
+        "producer::stream_seq::retry_with_stream_seq_appends_once",
+    );
+}
+
+#[tokio::test]
+async fn reference_server_passes_the_whole_producer_area() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["producer::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}

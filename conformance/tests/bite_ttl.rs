@@ -1,0 +1,336 @@
+//! Proof that the `ttl` cases bite: each test serves the reference server
+//! behind a wrapper that breaks one §4 / §4.2 / §5.1 / §5.5 expiry rule and
+//! asserts the cases checking that rule fail; the control runs the whole
+//! area against the unmodified server.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use common::Seen;
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+
+/// A wrapped reference server bound to 127.0.0.1:0, stopped on drop.
+struct Intercepting {
+    root: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Intercepting {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Intercept = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
+
+/// The reference server, except that requests matching `f` are answered by
+/// `f` and never reach it (like a cache in front of the origin: the stream's
+/// TTL is not reset by them).
+async fn intercepting(
+    f: impl Fn(&Request) -> Option<Response> + Send + Sync + 'static,
+) -> Intercepting {
+    let f: Intercept = Arc::new(f);
+    let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
+    let app = ds_reference_server::app(state).layer(middleware::from_fn(
+        move |req: Request, next: Next| {
+            let f = f.clone();
+            async move {
+                match f(&req) {
+                    Some(resp) => resp,
+                    None => next.run(req).await,
+                }
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Intercepting {
+        root: format!("http://{addr}/v1/stream"),
+        task,
+    }
+}
+
+fn query(req: &Request) -> String {
+    req.uri().query().unwrap_or("").to_string()
+}
+
+fn ok(status: u16, headers: &[(&str, &str)], body: &'static str) -> Response {
+    let mut r = Response::builder().status(status);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    r.body(Body::from(body)).unwrap()
+}
+
+/// The stream "s" of a `ttl::renewal::` case.
+fn renewal_stream(req: &Request) -> bool {
+    req.uri().path().ends_with("/s") && req.uri().path().contains("ttl.renewal")
+}
+
+#[tokio::test]
+async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
+    let srv = intercepting(|req| {
+        if !renewal_stream(req) {
+            return None;
+        }
+        let q = query(req);
+        let m = req.method();
+        let h = |n: &str| req.headers().contains_key(n);
+        let tail = [
+            ("stream-next-offset", "tail-token"),
+            ("stream-up-to-date", "true"),
+        ];
+        if m == Method::GET && q.contains("live=sse") {
+            return Some(ok(200, &[("content-type", "text/event-stream")], ""));
+        }
+        if m == Method::GET && q.contains("live=long-poll") {
+            return Some(ok(204, &tail, ""));
+        }
+        if m == Method::GET && q.contains("offset=now") {
+            return Some(ok(200, &tail, ""));
+        }
+        if m == Method::GET && q.contains("offset=-1") {
+            return Some(ok(200, &tail, "abc"));
+        }
+        if m == Method::POST && h("producer-id") {
+            return Some(ok(
+                200,
+                &[("producer-epoch", "0"), ("producer-seq", "0")],
+                "",
+            ));
+        }
+        if m == Method::POST {
+            return Some(ok(204, &[("stream-closed", "true")], ""));
+        }
+        None
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::renewal::"], 500).await;
+    for c in [
+        "catch_up_get_renews",
+        "offset_now_get_renews",
+        "long_poll_renews",
+        "sse_renews",
+        "append_renews",
+        "close_only_renews",
+        "producer_append_renews",
+    ] {
+        assert_fails(&runs, &format!("ttl::renewal::{c}"));
+    }
+    assert_passes(&runs, "ttl::renewal::head_does_not_renew");
+}
+
+#[tokio::test]
+async fn head_renewing_server_is_caught() {
+    let srv = common::with_request(|mut req| {
+        if req.method() == Method::HEAD {
+            *req.method_mut() = Method::GET;
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::renewal::head_does_not_renew"], 500).await;
+    assert_fails(&runs, "ttl::renewal::head_does_not_renew");
+}
+
+#[tokio::test]
+async fn expires_at_treated_as_sliding_ttl_is_caught() {
+    let srv = common::with_request(|mut req| {
+        if req.headers_mut().remove("stream-expires-at").is_some() {
+            req.headers_mut()
+                .insert("stream-ttl", HeaderValue::from_static("2"));
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["ttl::expires_at::", "ttl::headers::head_reports_expires_at"],
+        500,
+    )
+    .await;
+    assert_fails(&runs, "ttl::expires_at::not_extended_by_reads_or_writes");
+    assert_fails(&runs, "ttl::headers::head_reports_expires_at");
+}
+
+#[tokio::test]
+async fn wrong_head_expiry_headers_are_caught() {
+    let srv = common::with_response(|seen: &Seen, mut resp| {
+        if seen.method == Method::HEAD {
+            let h = resp.headers_mut();
+            if h.remove("stream-ttl").is_none() && h.get("stream-expires-at").is_none() {
+                h.insert("stream-ttl", HeaderValue::from_static("3600"));
+            }
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::headers::"], 500).await;
+    assert_fails(&runs, "ttl::headers::head_reports_ttl");
+    assert_fails(&runs, "ttl::headers::head_reports_no_expiry");
+}
+
+#[tokio::test]
+async fn expired_stream_still_answering_is_caught() {
+    // POST on a missing stream "succeeds"; PUT re-creation claims 200.
+    let srv = common::with_response(|seen: &Seen, mut resp| {
+        let s = resp.status();
+        if seen.method == Method::POST && s == StatusCode::NOT_FOUND {
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+        }
+        if seen.method == Method::PUT
+            && s == StatusCode::CREATED
+            && seen.uri.path().contains("recreate")
+        {
+            *resp.status_mut() = StatusCode::OK;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::expired::"], 500).await;
+    assert_fails(&runs, "ttl::expired::ttl_every_operation_404");
+    assert_fails(&runs, "ttl::expired::expires_at_every_operation_404");
+    assert_fails(&runs, "ttl::expired::recreate_after_expiry_is_fresh");
+}
+
+fn is_fork_put(req: &Request) -> bool {
+    req.method() == Method::PUT && req.headers().contains_key("stream-forked-from")
+}
+
+#[tokio::test]
+async fn fork_ignoring_requested_ttl_is_caught() {
+    let srv = common::with_request(|mut req| {
+        if is_fork_put(&req) {
+            req.headers_mut().remove("stream-ttl");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await;
+    for c in [
+        "fork_table::none_ttl",
+        "fork_table::ttl_ttl",
+        "fork_table::at_ttl",
+        "fork_expiry::none_ttl_fork_expires",
+        "fork_expiry::ttl_ttl_fork_expires",
+        "fork_expiry::at_ttl_fork_outlives",
+    ] {
+        assert_fails(&runs, &format!("ttl::{c}"));
+    }
+}
+
+#[tokio::test]
+async fn fork_ignoring_requested_expires_at_is_caught() {
+    let srv = common::with_request(|mut req| {
+        if is_fork_put(&req) {
+            req.headers_mut().remove("stream-expires-at");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await;
+    for c in [
+        "fork_table::none_at",
+        "fork_table::ttl_at",
+        "fork_table::at_at",
+        "fork_expiry::none_at_fork_expires",
+        "fork_expiry::ttl_at_fork_expires",
+        "fork_expiry::at_at_fork_outlives",
+    ] {
+        assert_fails(&runs, &format!("ttl::{c}"));
+    }
+}
+
+#[tokio::test]
+async fn fork_not_inheriting_expiry_is_caught() {
+    // The fork of an expiring source gets a long TTL of its own instead.
+    let srv = common::with_request(|mut req| {
+        if is_fork_put(&req)
+            && !req.headers().contains_key("stream-ttl")
+            && !req.headers().contains_key("stream-expires-at")
+        {
+            req.headers_mut()
+                .insert("stream-ttl", HeaderValue::from_static("3600"));
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await;
+    for c in [
+        "fork_table::none_none",
+        "fork_table::ttl_none",
+        "fork_table::at_none",
+        "fork_expiry::ttl_none_refreshed_independently",
+        "fork_expiry::at_none_fork_inherits_deadline",
+    ] {
+        assert_fails(&runs, &format!("ttl::{c}"));
+    }
+}
+
+#[tokio::test]
+async fn hard_deleting_expired_sources_is_caught() {
+    let srv = common::with_response(|_seen: &Seen, mut resp| {
+        if resp.status() == StatusCode::GONE {
+            *resp.status_mut() = StatusCode::NOT_FOUND;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
+    assert_fails(
+        &runs,
+        "ttl::soft_delete::expired_source_with_fork_is_soft_deleted",
+    );
+    assert_fails(
+        &runs,
+        "ttl::soft_delete::last_fork_expiry_cleans_up_expired_source",
+    );
+    assert_fails(
+        &runs,
+        "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
+    );
+}
+
+#[tokio::test]
+async fn never_cleaning_up_soft_deleted_sources_is_caught() {
+    let srv = common::with_response(|seen: &Seen, mut resp| {
+        if seen.uri.path().ends_with("/src") && resp.status() == StatusCode::NOT_FOUND {
+            *resp.status_mut() = StatusCode::GONE;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
+    assert_fails(
+        &runs,
+        "ttl::soft_delete::expired_source_with_fork_is_soft_deleted",
+    );
+    assert_fails(
+        &runs,
+        "ttl::soft_delete::last_fork_expiry_cleans_up_expired_source",
+    );
+    assert_fails(
+        &runs,
+        "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
+    );
+}
+
+#[tokio::test]
+async fn reference_server_passes_the_whole_ttl_area() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["ttl::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
