@@ -319,3 +319,41 @@ async fn cursor_following_a_stale_echo_backwards_is_caught() {
         "CURSOR-MONOTONIC",
     );
 }
+
+#[tokio::test]
+async fn basic_only_first_waiter_woken_is_caught() {
+    // A server that wakes one waiter per append: any long-poll arriving
+    // while another is in flight runs into the timeout (204).
+    let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let srv = with_middleware(move |req: Request, next: Next| {
+        let in_flight = in_flight.clone();
+        async move {
+            use std::sync::atomic::Ordering::SeqCst;
+            if !req.uri().query().unwrap_or("").contains("live=long-poll") {
+                return next.run(req).await;
+            }
+            if in_flight.fetch_add(1, SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_millis(LP_MS)).await;
+                in_flight.fetch_sub(1, SeqCst);
+                let mut r = Response::new(axum::body::Body::empty());
+                *r.status_mut() = axum::http::StatusCode::NO_CONTENT;
+                return r;
+            }
+            let resp = next.run(req).await;
+            in_flight.fetch_sub(1, SeqCst);
+            resp
+        }
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["longpoll::basic::append_wakes_every_waiter"],
+        LP_MS,
+    )
+    .await;
+    fails_with(
+        &runs,
+        "longpoll::basic::append_wakes_every_waiter",
+        "LP-WAKE-ON-APPEND",
+    );
+}

@@ -154,6 +154,11 @@ async fn tail_without_closed_is_caught() {
     );
     fails_with(
         &runs,
+        "read::tail::closed_empty_stream_from_start",
+        "READ-CLOSED-TAIL-EOF",
+    );
+    fails_with(
+        &runs,
         "read::tail::closed_final_data_chunk",
         "READ-CLOSED-FINAL-CHUNK",
     );

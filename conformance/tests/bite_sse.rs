@@ -196,12 +196,21 @@ async fn bytes_base64_corrupted_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::bytes::binary_every_byte_value"], LP_MS).await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "sse::bytes::binary_every_byte_value",
+            "sse::bytes::large_binary_exact",
+        ],
+        LP_MS,
+    )
+    .await;
     fails_with(
         &runs,
         "sse::bytes::binary_every_byte_value",
         "SSE-BINARY-EXACT",
     );
+    fails_with(&runs, "sse::bytes::large_binary_exact", "SSE-BINARY-EXACT");
 }
 
 #[tokio::test]
@@ -280,6 +289,7 @@ async fn control_without_up_to_date_is_caught() {
         &srv.root,
         &[
             "sse::control::fields_when_caught_up",
+            "sse::control::empty_stream_caught_up",
             "sse::live::closed_at_tail_at_once",
             "sse::live::now_skips_history",
         ],
@@ -297,6 +307,11 @@ async fn control_without_up_to_date_is_caught() {
         "SSE-CLOSED-AT-TAIL",
     );
     fails_with(&runs, "sse::live::now_skips_history", "SSE-NOW");
+    fails_with(
+        &runs,
+        "sse::control::empty_stream_caught_up",
+        "SSE-CONTROL-UP-TO-DATE",
+    );
 }
 
 #[tokio::test]
@@ -347,11 +362,13 @@ async fn live_appends_not_delivered_is_caught() {
             "sse::live::append_delivered",
             "sse::live::binary_append_delivered",
             "sse::live::close_ends_connection",
+            "sse::live::every_reader_receives",
         ],
         LP_MS,
     )
     .await;
     fails_with(&runs, "sse::live::append_delivered", "SSE-LIVE");
+    fails_with(&runs, "sse::live::every_reader_receives", "SSE-LIVE");
     fails_with(&runs, "sse::live::binary_append_delivered", "SSE-LIVE");
     fails_with(
         &runs,
@@ -409,13 +426,22 @@ async fn live_closed_flag_missing_is_caught() {
     .await;
     let runs = run_prefixes(
         &srv.root,
-        &["sse::live::close", "sse::live::now_on_closed_stream"],
+        &[
+            "sse::live::close",
+            "sse::live::now_on_closed_stream",
+            "sse::live::final_append_on_close",
+        ],
         LP_MS,
     )
     .await;
     fails_with(
         &runs,
         "sse::live::close_ends_connection",
+        "SSE-CLOSED-CONTROL",
+    );
+    fails_with(
+        &runs,
+        "sse::live::final_append_on_close",
         "SSE-CLOSED-CONTROL",
     );
     fails_with(

@@ -137,3 +137,32 @@ pub async fn timeout_is_204_with_headers(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// Several long-polls waiting at the same tail are all woken by one
+/// append, each with exactly the new bytes.
+pub async fn append_wakes_every_waiter(ctx: Ctx) -> CaseResult {
+    let t = ctx.long_poll_timeout();
+    let tail = create_with(&ctx, "s", "text/plain", "before", "LP-WAKE-ON-APPEND")
+        .await?
+        .next_offset("LP-WAKE-ON-APPEND")?;
+    let waiters =
+        futures::future::join_all((0..4).map(|_| ctx.get("s").offset(&tail).long_poll().send()));
+    let writer = async {
+        ctx.sleep(t / 3).await;
+        append(&ctx, "s", "text/plain", "for all", "LP-WAKE-ON-APPEND").await
+    };
+    let (results, written) = tokio::join!(waiters, writer);
+    written?;
+    for (i, r) in results.into_iter().enumerate() {
+        let r = r?;
+        check!(
+            r.status == 200 && r.body.as_ref() == b"for all",
+            "LP-WAKE-ON-APPEND",
+            "waiter #{i} of 4 got {} {:?} after {} ms; every waiter should get the append",
+            r.status,
+            r.text(),
+            r.elapsed.as_millis()
+        );
+    }
+    Ok(())
+}

@@ -35,6 +35,12 @@ pub fn cases() -> Vec<Case> {
         )
         .slow(),
         case(
+            "longpoll::basic::append_wakes_every_waiter",
+            &["LP-WAKE-ON-APPEND"],
+            basic::append_wakes_every_waiter,
+        )
+        .slow(),
+        case(
             "longpoll::basic::timeout_is_204_with_headers",
             &[
                 "LP-204-TIMEOUT",

@@ -91,6 +91,11 @@ pub fn cases() -> Vec<Case> {
             tail::closed_after_read_discovered_at_next_offset,
         ),
         case(
+            "read::tail::closed_empty_stream_from_start",
+            &["READ-CLOSED-TAIL-EOF", "READ-UP-TO-DATE"],
+            tail::closed_empty_stream_from_start,
+        ),
+        case(
             "read::errors::missing_stream_is_404",
             &["READ-404"],
             errors::missing_stream_is_404,

@@ -164,3 +164,33 @@ pub async fn closed_after_read_discovered_at_next_offset(ctx: Ctx) -> CaseResult
     );
     Ok(())
 }
+
+/// A stream closed while empty: reading from `-1` is already the EOF
+/// (200, empty, `Stream-Closed: true`, `Stream-Up-To-Date: true`).
+pub async fn closed_empty_stream_from_start(ctx: Ctx) -> CaseResult {
+    create(&ctx, "s", "text/plain", "READ-CLOSED-TAIL-EOF").await?;
+    ctx.post("s")
+        .closed()
+        .send()
+        .await?
+        .expect_any(&[200, 204], "READ-CLOSED-TAIL-EOF")?;
+    let r = ctx.get("s").offset("-1").send().await?;
+    r.expect(200, "READ-CLOSED-TAIL-EOF")?;
+    check!(
+        r.body.is_empty(),
+        "READ-FROM-OFFSET",
+        "an empty closed stream returned {} bytes",
+        r.body.len()
+    );
+    check!(
+        r.closed(),
+        "READ-CLOSED-TAIL-EOF",
+        "reading an empty closed stream lacks Stream-Closed: true"
+    );
+    check!(
+        r.up_to_date(),
+        "READ-UP-TO-DATE",
+        "reading an empty closed stream lacks Stream-Up-To-Date: true"
+    );
+    Ok(())
+}

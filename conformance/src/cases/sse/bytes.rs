@@ -112,3 +112,25 @@ pub async fn from_minted_offset(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// A multi-MiB binary stream (several appends) decodes to exactly its
+/// bytes, however the server splits it into events and lines.
+pub async fn large_binary_exact(ctx: Ctx) -> CaseResult {
+    let ct = "application/octet-stream";
+    create(&ctx, "s", ct, "SSE-BINARY-EXACT").await?;
+    let mut expected = Vec::new();
+    for salt in 0..3u8 {
+        let part = crate::cases::support::binary_payload(512 * 1024 + salt as usize, salt);
+        append(&ctx, "s", ct, part.clone(), "SSE-BINARY-EXACT").await?;
+        expected.extend(part);
+    }
+    let got = sse_bytes(&ctx, "s", "-1", Kind::Base64, "SSE-BINARY-EXACT").await?;
+    check!(
+        got == expected,
+        "SSE-BINARY-EXACT",
+        "decoded SSE data ({} bytes) differs from the stream ({} bytes)",
+        got.len(),
+        expected.len()
+    );
+    Ok(())
+}

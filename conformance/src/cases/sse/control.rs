@@ -29,6 +29,7 @@ pub async fn after_every_data_event(ctx: Ctx) -> CaseResult {
         "SSE-CONTROL-AFTER-DATA",
         "no data event at all"
     );
+    let mut last_offset: Option<String> = None;
     for (i, e) in events.iter().enumerate() {
         if e.event != "data" {
             continue;
@@ -41,7 +42,15 @@ pub async fn after_every_data_event(ctx: Ctx) -> CaseResult {
                         format!("control event data is not a JSON object: {:?}", next.data),
                     )
                 })?;
-                next_offset(&c)?;
+                let o = next_offset(&c)?;
+                if let Some(prev) = &last_offset {
+                    check!(
+                        o.as_str() > prev.as_str(),
+                        "SSE-CONTROL-OFFSET",
+                        "streamNextOffset {o:?} after data event #{i} does not sort after the previous one {prev:?}"
+                    );
+                }
+                last_offset = Some(o);
             }
             Some(next) => fail!(
                 "SSE-CONTROL-AFTER-DATA",
@@ -139,4 +148,31 @@ fn cursor(c: &serde_json::Map<String, serde_json::Value>) -> Result<u128, crate:
             "control event on an open stream has streamCursor {other:?}"
         ),
     }
+}
+
+/// An empty stream read from `-1` (text and binary): no data event, a
+/// control event with the create's offset and `upToDate: true`.
+pub async fn empty_stream_caught_up(ctx: Ctx) -> CaseResult {
+    for (name, ct) in [("t", "text/plain"), ("b", "application/octet-stream")] {
+        let tail = create(&ctx, name, ct, "SSE-CONTROL-UP-TO-DATE")
+            .await?
+            .next_offset("SSE-CONTROL-OFFSET")?;
+        let mut s = ctx.get(name).offset("-1").live("sse").sse().await?;
+        s.expect(200, "SSE-CONTROL-UP-TO-DATE")?;
+        catch_up(&mut s, "SSE-CONTROL-UP-TO-DATE").await?;
+        check!(
+            s.data_events().iter().all(|e| e.data.is_empty()),
+            "SSE-CONTROL-UP-TO-DATE",
+            "{ct} empty stream sent data: {:?}",
+            s.data_events()
+        );
+        let c = last_control(&s).expect("caught up");
+        check_eq!(
+            next_offset(&c)?,
+            tail,
+            "SSE-CONTROL-OFFSET",
+            "streamNextOffset of an empty {ct} stream"
+        );
+    }
+    Ok(())
 }

@@ -308,3 +308,54 @@ pub async fn resume_from_control_offsets(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+/// A reader at the tail when a final append closes the stream gets that
+/// data, then the control event with `streamClosed: true`, then EOF.
+pub async fn final_append_on_close(ctx: Ctx) -> CaseResult {
+    create_with(&ctx, "s", "text/plain", "start|", "SSE-LIVE").await?;
+    let mut s = ctx.get("s").offset("-1").live("sse").sse().await?;
+    s.expect(200, "SSE-LIVE")?;
+    catch_up(&mut s, "SSE-CONTROL-UP-TO-DATE").await?;
+    let r = ctx
+        .post("s")
+        .ct("text/plain")
+        .closed()
+        .body("last")
+        .send()
+        .await?;
+    r.expect_any(&[200, 204], "SSE-CLOSED-CONTROL")?;
+    let tail = r.next_offset("SSE-CLOSED-CONTROL")?;
+    expect_eof(&mut s, &tail).await?;
+    let got = decode_events(&s.events, Kind::Text)?;
+    check_eq!(
+        String::from_utf8_lossy(&got),
+        "start|last",
+        "SSE-LIVE",
+        "data including the final append"
+    );
+    Ok(())
+}
+
+/// Several readers connected to one stream each receive an append.
+pub async fn every_reader_receives(ctx: Ctx) -> CaseResult {
+    create_with(&ctx, "s", "text/plain", "h|", "SSE-LIVE").await?;
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let mut s = ctx.get("s").offset("-1").live("sse").sse().await?;
+        s.expect(200, "SSE-LIVE")?;
+        catch_up(&mut s, "SSE-CONTROL-UP-TO-DATE").await?;
+        readers.push(s);
+    }
+    append(&ctx, "s", "text/plain", "shared", "SSE-LIVE").await?;
+    for (i, s) in readers.iter_mut().enumerate() {
+        read_bytes(s, Kind::Text, "h|shared".len()).await;
+        let got = decode_events(&s.events, Kind::Text)?;
+        check_eq!(
+            String::from_utf8_lossy(&got),
+            "h|shared",
+            "SSE-LIVE",
+            "data seen by reader #{i} of 3"
+        );
+    }
+    Ok(())
+}

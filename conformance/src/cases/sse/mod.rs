@@ -88,6 +88,26 @@ pub fn cases() -> Vec<Case> {
             control::echoed_cursor_advances,
         ),
         case(
+            "sse::control::empty_stream_caught_up",
+            &["SSE-CONTROL-UP-TO-DATE", "SSE-CONTROL-OFFSET"],
+            control::empty_stream_caught_up,
+        ),
+        case(
+            "sse::bytes::large_binary_exact",
+            &["SSE-BINARY-EXACT", "SSE-BASE64-VALID"],
+            bytes::large_binary_exact,
+        ),
+        case(
+            "sse::live::final_append_on_close",
+            &["SSE-LIVE", "SSE-CLOSED-CONTROL", "SSE-CLOSE-CONNECTION"],
+            live::final_append_on_close,
+        ),
+        case(
+            "sse::live::every_reader_receives",
+            &["SSE-LIVE"],
+            live::every_reader_receives,
+        ),
+        case(
             "sse::live::append_delivered",
             &["SSE-LIVE", "SSE-CONTROL-AFTER-DATA"],
             live::append_delivered,
