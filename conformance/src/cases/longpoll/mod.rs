@@ -139,3 +139,23 @@ pub(crate) fn parse_cursor(c: &str) -> Result<u128, Failure> {
         )
     })
 }
+
+/// The body must start the expected bytes (a server may cut any read into
+/// chunks, §5.6). Returns whether it is all of them.
+pub(crate) fn check_chunk(
+    r: &Resp,
+    expected: &str,
+    req: &str,
+    what: &str,
+) -> Result<bool, Failure> {
+    if r.body.is_empty() || !expected.as_bytes().starts_with(&r.body) {
+        return Err(Failure::new(
+            Some(req),
+            format!(
+                "{what}\n  expected: {expected:?} (or a first chunk of it)\n  actual:   {:?}",
+                r.text()
+            ),
+        ));
+    }
+    Ok(r.body.len() == expected.len())
+}
