@@ -31,11 +31,12 @@ struct Chunk {
 
 /// Follow `Stream-Next-Offset` from `from` until a response with an empty
 /// body (the tail). Unlike `read_all`, keeps going past a premature
-/// `Stream-Up-To-Date` so that the case can tell what was wrong.
-async fn follow(ctx: &Ctx, from: &str) -> Result<Vec<Chunk>, Failure> {
+/// `Stream-Up-To-Date` so that the case can tell what was wrong. Every
+/// non-empty chunk holds at least a byte, so `len` bytes bound the loop.
+async fn follow(ctx: &Ctx, from: &str, len: usize) -> Result<Vec<Chunk>, Failure> {
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut at = from.to_string();
-    for _ in 0..20_000 {
+    for _ in 0..len + 2 {
         let resp = ctx.get("s").offset(&at).send().await?;
         resp.expect(200, "READ-FOLLOW-CHUNKS")?;
         let next = resp.next_offset("READ-NEXT-OFFSET")?;
@@ -58,7 +59,8 @@ async fn follow(ctx: &Ctx, from: &str) -> Result<Vec<Chunk>, Failure> {
     }
     fail!(
         "READ-FOLLOW-CHUNKS",
-        "no empty tail response after 20000 chunks"
+        "no empty tail response after {} chunks for {len} bytes",
+        len + 2
     )
 }
 
@@ -128,7 +130,7 @@ fn check_chunks(chunks: &[Chunk], expected: &[u8], closed: bool) -> CaseResult {
 /// once; only the chunk with the last bytes says `Stream-Up-To-Date`.
 pub async fn follow_next_offset(ctx: Ctx) -> CaseResult {
     let (expected, offsets) = fill(&ctx).await?;
-    let chunks = follow(&ctx, "-1").await?;
+    let chunks = follow(&ctx, "-1", expected.len()).await?;
     ctx.note(format!("{} responses to reach the tail", chunks.len()));
     check_chunks(&chunks, &expected, false)?;
     check_eq!(
@@ -146,7 +148,7 @@ pub async fn closed_only_on_final_chunk(ctx: Ctx) -> CaseResult {
     let (expected, _) = fill(&ctx).await?;
     let r = ctx.post("s").closed().send().await?;
     r.expect_any(&[200, 204], "READ-CLOSED-FINAL-CHUNK")?;
-    let chunks = follow(&ctx, "-1").await?;
+    let chunks = follow(&ctx, "-1", expected.len()).await?;
     ctx.note(format!("{} responses to reach the tail", chunks.len()));
     check_chunks(&chunks, &expected, true)
 }
@@ -155,7 +157,7 @@ pub async fn closed_only_on_final_chunk(ctx: Ctx) -> CaseResult {
 /// reading from it yields exactly the rest of the stream.
 pub async fn resume_from_chunk_offsets(ctx: Ctx) -> CaseResult {
     let (expected, _) = fill(&ctx).await?;
-    let chunks = follow(&ctx, "-1").await?;
+    let chunks = follow(&ctx, "-1", expected.len()).await?;
     let mut consumed = 0usize;
     // Resuming from every chunk boundary is quadratic; a few suffice.
     let step = (chunks.len() / 4).max(1);

@@ -2,11 +2,11 @@
 //! SSE framing must survive leading spaces, empty lines and newlines in
 //! text, and base64 must carry every byte value.
 
-use super::{catch_up, decode_events, Kind};
+use super::{catch_up_within, decode_events, Kind};
 use crate::case::CaseResult;
 use crate::cases::support::{append, create, create_with};
 use crate::client::Ctx;
-use crate::{check, check_eq};
+use crate::{check, check_eq, fail};
 
 /// Read `name` from `offset` over SSE until caught up; the data decoded.
 async fn sse_bytes(
@@ -18,7 +18,8 @@ async fn sse_bytes(
 ) -> Result<Vec<u8>, crate::case::Failure> {
     let mut s = ctx.get(name).offset(offset).live("sse").sse().await?;
     s.expect(200, req)?;
-    catch_up(&mut s, req).await?;
+    // Multi-MiB streams get more time to arrive.
+    catch_up_within(&mut s, req, super::PROMPT * 4).await?;
     decode_events(&s.events, kind)
 }
 
@@ -132,5 +133,34 @@ pub async fn large_binary_exact(ctx: Ctx) -> CaseResult {
         got.len(),
         expected.len()
     );
+    Ok(())
+}
+
+/// Multi-MiB texts made of CRLF pairs, one shifted by a byte: whatever
+/// size the server cuts events at, some cut falls between a CR and its LF
+/// in one of them. No line break may be lost or doubled there (a CR ending
+/// one event and its LF starting the next read as two line breaks).
+pub async fn large_text_crlf(ctx: Ctx) -> CaseResult {
+    let pairs = "\r\n".repeat(3 * 256 * 1024);
+    for (name, body) in [("even", pairs.clone()), ("odd", format!("x{pairs}"))] {
+        create(&ctx, name, "text/plain", "SSE-TEXT-EXACT").await?;
+        for part in body.as_bytes().chunks(body.len() / 3 + 1) {
+            append(&ctx, name, "text/plain", part.to_vec(), "SSE-TEXT-EXACT").await?;
+        }
+        let got = sse_bytes(&ctx, name, "-1", Kind::Text, "SSE-TEXT-EXACT").await?;
+        let got = String::from_utf8_lossy(&got);
+        let as_lf = body.replace("\r\n", "\n");
+        if got != body && got != as_lf {
+            let breaks = |s: &str| s.matches('\n').count();
+            fail!(
+                "SSE-TEXT-EXACT",
+                "stream {name:?}: {} CRLF line breaks arrived as {} line breaks ({} bytes received, {} expected as LF)",
+                breaks(&as_lf),
+                breaks(&got),
+                got.len(),
+                as_lf.len()
+            );
+        }
+    }
     Ok(())
 }

@@ -93,6 +93,11 @@ pub fn cases() -> Vec<Case> {
             control::empty_stream_caught_up,
         ),
         case(
+            "sse::bytes::large_text_crlf",
+            &["SSE-TEXT-EXACT"],
+            bytes::large_text_crlf,
+        ),
+        case(
             "sse::bytes::large_binary_exact",
             &["SSE-BINARY-EXACT", "SSE-BASE64-VALID"],
             bytes::large_binary_exact,
@@ -175,12 +180,21 @@ pub(super) fn caught_up(events: &[SseEvent]) -> bool {
 
 /// Read until caught up, failing with `req` if that does not happen.
 pub(super) async fn catch_up(s: &mut SseSession, req: &str) -> Result<(), Failure> {
-    if !s.read_until(PROMPT, caught_up).await {
+    catch_up_within(s, req, PROMPT).await
+}
+
+/// `catch_up` with a longer bound, for multi-MiB streams.
+pub(super) async fn catch_up_within(
+    s: &mut SseSession,
+    req: &str,
+    within: Duration,
+) -> Result<(), Failure> {
+    if !s.read_until(within, caught_up).await {
         return Err(Failure::new(
             Some(req),
             format!(
                 "no control event with upToDate: true within {} s ({} events, connection {})",
-                PROMPT.as_secs(),
+                within.as_secs(),
                 s.events.len(),
                 if s.ended { "closed" } else { "open" }
             ),
