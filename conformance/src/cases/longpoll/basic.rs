@@ -54,6 +54,11 @@ pub async fn available_data_returns_at_once(ctx: Ctx) -> CaseResult {
             t.as_millis()
         );
         if whole {
+            check!(
+                r.up_to_date(),
+                "READ-UP-TO-DATE",
+                "long-poll 200 with all the data from {from:?} lacks Stream-Up-To-Date: true"
+            );
             check_eq!(
                 r.next_offset("LP-DATA-IMMEDIATE")?,
                 tail,
@@ -98,6 +103,11 @@ pub async fn append_wakes_waiter(ctx: Ctx) -> CaseResult {
     if !whole {
         return Ok(());
     }
+    check!(
+        r.up_to_date(),
+        "READ-UP-TO-DATE",
+        "long-poll 200 with all the new data lacks Stream-Up-To-Date: true"
+    );
     check_eq!(
         r.next_offset("LP-WAKE-ON-APPEND")?,
         new_tail,
