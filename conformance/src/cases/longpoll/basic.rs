@@ -14,15 +14,18 @@ pub async fn missing_offset_is_400(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// Long-poll on a stream that does not exist is 404.
+/// Long-poll on a stream that does not exist is 404 (also with
+/// `offset=now`, which must not start waiting).
 pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
-    let r = ctx
-        .get("never-created")
-        .offset("-1")
-        .long_poll()
-        .send()
-        .await?;
-    r.expect(404, "LP-404")?;
+    for offset in ["-1", "now"] {
+        let r = ctx
+            .get("never-created")
+            .offset(offset)
+            .long_poll()
+            .send()
+            .await?;
+        r.expect(404, "LP-404")?;
+    }
     Ok(())
 }
 

@@ -131,13 +131,16 @@ pub async fn missing_offset_is_400(ctx: Ctx) -> CaseResult {
     s.expect(400, "SSE-OFFSET-REQUIRED")
 }
 
-/// SSE on a stream that does not exist is 404.
+/// SSE on a stream that does not exist is 404 (from `-1` and `now`).
 pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
-    let s = ctx
-        .get("never-created")
-        .offset("-1")
-        .live("sse")
-        .sse()
-        .await?;
-    s.expect(404, "SSE-404")
+    for offset in ["-1", "now"] {
+        let s = ctx
+            .get("never-created")
+            .offset(offset)
+            .live("sse")
+            .sse()
+            .await?;
+        s.expect(404, "SSE-404")?;
+    }
+    Ok(())
 }
