@@ -85,7 +85,7 @@ impl Target {
             restart_hook: None,
             run_id,
             seed: rand::random::<u64>() >> 12,
-            prop_cases: 32,
+            prop_cases: 200,
             prop_max_steps: 24,
             artifacts_dir: std::env::temp_dir().join("ds-conformance"),
             http,
@@ -144,6 +144,10 @@ impl Ctx {
 
     pub fn target(&self) -> &Target {
         &self.inner.target
+    }
+    /// The shared target, for work that outlives this context (properties).
+    pub fn target_arc(&self) -> Arc<Target> {
+        self.inner.target.clone()
     }
     pub fn case_id(&self) -> &str {
         &self.inner.case_id

@@ -119,7 +119,7 @@ pub fn run(
                 outcome,
                 duration_ms: elapsed.as_millis() as u64,
                 message,
-                artifacts: Vec::new(),
+                artifacts: crate::props::take_artifacts(&settings2.target.run_id, &trial_case.id),
                 transcript: ctx.transcript(),
             };
             let text = failure_text(&report);

@@ -129,7 +129,12 @@ fn collect_chain(stream: &Arc<Stream>, from: u64, to: u64, out: &mut Collector) 
     }
     let mut pos = from;
     for (s, hi) in segments.iter().rev() {
-        pos = s.lock().data.collect(pos, *hi, out);
+        // A level whose range ends at or before `pos` contributes nothing: a
+        // fork taken inside its source's inherited range stops below the
+        // source's own data.
+        if pos < *hi {
+            pos = s.lock().data.collect(pos, *hi, out);
+        }
         if pos < *hi || out.full() {
             break;
         }

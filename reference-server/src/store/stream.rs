@@ -172,8 +172,11 @@ impl Data {
     /// Copies references to the data in `[from, to)` into `out`, stopping
     /// once `out` is full. Returns the position reached.
     pub fn collect(&self, from: u64, to: u64, out: &mut Collector) -> u64 {
-        let mut pos = from.max(self.base);
         let to = to.min(self.tail);
+        if from >= to {
+            return from;
+        }
+        let mut pos = from.max(self.base);
         let mut i = self.find(pos);
         while pos < to && i < self.entries.len() && !out.full() {
             let e = &self.entries[i];

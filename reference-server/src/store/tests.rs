@@ -289,3 +289,21 @@ fn idempotent_fork_creation() {
     );
     assert_eq!(refcount(&s, "/a"), 1);
 }
+
+/// Found by the harness's fork property: a fork taken inside its source's
+/// inherited range must end its reads at its own tail, not at the middle
+/// stream's base (which is past the fork's tail).
+#[test]
+fn fork_of_fork_inside_inherited_range_reads_to_its_own_tail() {
+    let s = store();
+    put(&s, "/a", "text/plain", "x");
+    append(&s, "/a", "y");
+    append(&s, "/a", "z");
+    assert!(s.create(fork_req("/b", "/a", None, 0)).unwrap().0);
+    assert!(s.create(fork_req("/c", "/b", Some(1), 0)).unwrap().0);
+    let stream = s.open_for_read("/c").unwrap();
+    let r = fork::read(&stream, ReadFrom::Start, usize::MAX).unwrap();
+    assert_eq!(r.pieces.concat(), b"x");
+    assert_eq!((r.next, r.tail), (1, 1));
+    assert!(r.up_to_date());
+}

@@ -1,7 +1,84 @@
-//! Cases for the `props` area (spec sections: see each case's requirements).
+//! Properties (cross-section invariants, §4.1, §4.2, §5.1–§5.8, §8, §9.1):
+//! model-based operation sequences with shrinking, and a concurrency
+//! property. The engine lives in `crate::props`, the model in `crate::model`.
 
-use crate::case::Case;
+use crate::case::{case, Case};
+
+mod concurrency;
+mod sequences;
+
+/// Requirement ids the property checks can name.
+pub const REQUIREMENTS: &[&str] = &[
+    "PROP-CREATE-OUTCOME",
+    "PROP-APPEND-OUTCOME",
+    "PROP-STREAM-SEQ",
+    "PROP-CLOSE-OUTCOME",
+    "PROP-CLOSED-REJECTS",
+    "PROP-PRODUCER-OUTCOME",
+    "PROP-FORK-CREATE",
+    "PROP-FORK-READ",
+    "PROP-FORK-WRITER-STATE",
+    "PROP-SOFT-DELETE",
+    "PROP-DELETE-OUTCOME",
+    "PROP-HEAD-OUTCOME",
+    "PROP-READ-CONTENT",
+    "PROP-JSON-MODE",
+    "PROP-OFFSET-ORDER",
+    "PROP-LIVE-IMMEDIATE",
+    "PROP-SSE-IMMEDIATE",
+];
 
 pub fn cases() -> Vec<Case> {
-    Vec::new()
+    vec![
+        case(
+            "props::sequences::single_stream",
+            &[
+                "PROP-CREATE-OUTCOME",
+                "PROP-APPEND-OUTCOME",
+                "PROP-STREAM-SEQ",
+                "PROP-CLOSE-OUTCOME",
+                "PROP-CLOSED-REJECTS",
+                "PROP-DELETE-OUTCOME",
+                "PROP-HEAD-OUTCOME",
+                "PROP-READ-CONTENT",
+                "PROP-JSON-MODE",
+                "PROP-OFFSET-ORDER",
+                "PROP-LIVE-IMMEDIATE",
+                "PROP-SSE-IMMEDIATE",
+            ],
+            sequences::single_stream,
+        ),
+        case(
+            "props::sequences::forks_and_deletes",
+            &[
+                "PROP-FORK-CREATE",
+                "PROP-FORK-READ",
+                "PROP-SOFT-DELETE",
+                "PROP-DELETE-OUTCOME",
+                "PROP-READ-CONTENT",
+                "PROP-OFFSET-ORDER",
+            ],
+            sequences::forks_and_deletes,
+        ),
+        case(
+            "props::sequences::producers",
+            &[
+                "PROP-PRODUCER-OUTCOME",
+                "PROP-FORK-WRITER-STATE",
+                "PROP-CLOSED-REJECTS",
+                "PROP-READ-CONTENT",
+            ],
+            sequences::producers,
+        ),
+        case(
+            "props::concurrency::writers_and_readers",
+            &[
+                "PROP-CONCURRENT-EXACTLY-ONCE",
+                "PROP-CONCURRENT-OFFSETS",
+                "PROP-CONCURRENT-READERS",
+            ],
+            concurrency::writers_and_readers,
+        )
+        .slow(),
+    ]
 }

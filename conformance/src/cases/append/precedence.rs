@@ -1,0 +1,73 @@
+//! §5.2 error precedence (SHOULD): a closed stream is reported first
+//! (409 with Stream-Closed: true), before content type or sequence errors.
+
+use crate::case::CaseResult;
+use crate::cases::support::create;
+use crate::client::Ctx;
+use crate::{check, check_eq};
+
+/// Close `s`, returning its final tail.
+async fn close(ctx: &Ctx) -> Result<String, crate::case::Failure> {
+    let r = ctx.post("s").closed().send().await?;
+    r.expect(204, "CLOSE-ONLY-204")?;
+    r.next_offset("CLOSE-ONLY-204")
+}
+
+/// Closed + wrong content type → the closed 409 (with Stream-Closed: true
+/// and the final offset).
+pub async fn closed_before_content_type(ctx: Ctx) -> CaseResult {
+    create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
+    let tail = close(&ctx).await?;
+    let r = ctx
+        .post("s")
+        .ct("application/json")
+        .body("{}")
+        .send()
+        .await?;
+    r.expect(409, "APPEND-ERROR-PRECEDENCE")?;
+    check!(
+        r.closed(),
+        "APPEND-ERROR-PRECEDENCE",
+        "409 for closed + content-type mismatch lacks Stream-Closed: true"
+    );
+    check_eq!(
+        r.header("stream-next-offset"),
+        Some(tail),
+        "APPEND-ERROR-PRECEDENCE",
+        "Stream-Next-Offset of the 409"
+    );
+    Ok(())
+}
+
+/// Closed + Stream-Seq regression → the closed 409.
+pub async fn closed_before_seq(ctx: Ctx) -> CaseResult {
+    create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
+    ctx.post("s")
+        .ct("text/plain")
+        .seq("5")
+        .body("x")
+        .send()
+        .await?
+        .expect(204, "APPEND-204")?;
+    let tail = close(&ctx).await?;
+    let r = ctx
+        .post("s")
+        .ct("text/plain")
+        .seq("1")
+        .body("y")
+        .send()
+        .await?;
+    r.expect(409, "APPEND-ERROR-PRECEDENCE")?;
+    check!(
+        r.closed(),
+        "APPEND-ERROR-PRECEDENCE",
+        "409 for closed + Stream-Seq regression lacks Stream-Closed: true"
+    );
+    check_eq!(
+        r.header("stream-next-offset"),
+        Some(tail),
+        "APPEND-ERROR-PRECEDENCE",
+        "Stream-Next-Offset of the 409"
+    );
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! §4.1 the `Stream-Closed` value: `true` in any letter case closes; any
+//! other value is as if the header were absent (and SHOULD NOT be an error).
+
+use crate::case::CaseResult;
+use crate::cases::support::create;
+use crate::client::Ctx;
+use crate::{check, check_eq};
+
+/// `TRUE`, `True` and `tRuE` close the stream (append-and-close).
+pub async fn true_is_case_insensitive(ctx: Ctx) -> CaseResult {
+    for (i, v) in ["TRUE", "True", "tRuE"].iter().enumerate() {
+        let name = format!("s{i}");
+        create(&ctx, &name, "text/plain", "CREATE-NEW-201").await?;
+        let r = ctx
+            .post(&name)
+            .ct("text/plain")
+            .header("Stream-Closed", v)
+            .body("end")
+            .send()
+            .await?;
+        r.expect(204, "CLOSE-TRUE-CASE-INSENSITIVE")?;
+        let h = ctx.head(&name).send().await?;
+        check!(
+            h.closed(),
+            "CLOSE-TRUE-CASE-INSENSITIVE",
+            "Stream-Closed: {v} did not close the stream (HEAD lacks Stream-Closed: true)"
+        );
+    }
+    Ok(())
+}
+
+/// `false`, `yes`, `1`, `` and `closed` on an append: the data is appended,
+/// the stream stays open; SHOULD: the append is not refused.
+pub async fn other_values_do_not_close(ctx: Ctx) -> CaseResult {
+    for (i, v) in ["false", "yes", "1", "", "closed", "true-ish"]
+        .iter()
+        .enumerate()
+    {
+        let name = format!("s{i}");
+        create(&ctx, &name, "text/plain", "CREATE-NEW-201").await?;
+        let r = ctx
+            .post(&name)
+            .ct("text/plain")
+            .header("Stream-Closed", v)
+            .body("x")
+            .send()
+            .await?;
+        let h = ctx.head(&name).send().await?;
+        check!(
+            !h.closed(),
+            "CLOSE-NON-TRUE-IGNORED",
+            "Stream-Closed: {v:?} closed the stream"
+        );
+        check!(
+            !r.closed(),
+            "CLOSE-NON-TRUE-IGNORED",
+            "append with Stream-Closed: {v:?} answered Stream-Closed: true"
+        );
+        ctx.post(&name)
+            .ct("text/plain")
+            .body("y")
+            .send()
+            .await?
+            .expect(204, "CLOSE-NON-TRUE-IGNORED")?;
+        check_eq!(
+            r.status,
+            204,
+            "CLOSE-NON-TRUE-NO-ERROR",
+            "status of an append with Stream-Closed: {v:?}"
+        );
+        let all = ctx.read_all(&name, "-1", "CLOSE-NON-TRUE-IGNORED").await?;
+        check_eq!(
+            all.text(),
+            "xy",
+            "CLOSE-NON-TRUE-IGNORED",
+            "content after appends with Stream-Closed: {v:?}"
+        );
+    }
+    Ok(())
+}
+
+/// An empty POST with a non-`true` value is an empty append without
+/// Stream-Closed: 400, and the stream stays open.
+pub async fn other_values_on_empty_body_are_400(ctx: Ctx) -> CaseResult {
+    create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
+    for v in ["false", "yes", "1", ""] {
+        let r = ctx
+            .post("s")
+            .ct("text/plain")
+            .header("Stream-Closed", v)
+            .send()
+            .await?;
+        check!(
+            !ctx.head("s").send().await?.closed(),
+            "CLOSE-NON-TRUE-IGNORED",
+            "empty POST with Stream-Closed: {v:?} closed the stream"
+        );
+        check_eq!(
+            r.status,
+            400,
+            "CLOSE-NON-TRUE-IGNORED",
+            "status of an empty POST with Stream-Closed: {v:?} (as if absent: empty body → 400)"
+        );
+    }
+    Ok(())
+}

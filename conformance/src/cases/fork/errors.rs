@@ -1,0 +1,347 @@
+//! §4.2 "Fork creation errors" and §5.1: every row of the fork-error table,
+//! fork headers without a source — and after each rejection, no side
+//! effect: the target does not exist and the source took no reference
+//! (it still deletes outright: 204 then 404, never 410).
+
+use super::util::{
+    append, fork, gone_within, reads, rejected_cleanly, source, status, CLEANUP_DEADLINE,
+};
+use crate::case::CaseResult;
+use crate::check;
+use crate::client::Ctx;
+
+/// A source path that never existed: 404, and nothing is created.
+pub async fn source_missing_is_404(ctx: Ctx) -> CaseResult {
+    let r = ctx
+        .put("f")
+        .ct("text/plain")
+        .fork_of("never-created")
+        .send()
+        .await?;
+    status(
+        &r,
+        404,
+        "FORK-SOURCE-MISSING-404",
+        "fork of a path that never held a stream",
+    )?;
+    let h = ctx.head("f").send().await?;
+    check!(
+        h.status == 404,
+        "FORK-REJECT-NO-SIDE-EFFECT",
+        "rejected fork created its target: HEAD answered {}",
+        h.status
+    );
+    // Content type omitted too: nothing to inherit from, still 404.
+    let r = ctx.put("g").fork_of("never-created").send().await?;
+    status(
+        &r,
+        404,
+        "FORK-SOURCE-MISSING-404",
+        "fork (no Content-Type) of a missing source",
+    )?;
+    Ok(())
+}
+
+/// A source that was deleted (it had no forks, so it is gone): 404.
+pub async fn source_deleted_is_404(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
+    ctx.delete("s")
+        .send()
+        .await?
+        .expect(204, "FORK-SOURCE-MISSING-404")?;
+    let r = ctx.put("f").fork_of("s").send().await?;
+    status(
+        &r,
+        404,
+        "FORK-SOURCE-MISSING-404",
+        "fork of a deleted source",
+    )?;
+    let h = ctx.head("f").send().await?;
+    check!(
+        h.status == 404,
+        "FORK-REJECT-NO-SIDE-EFFECT",
+        "rejected fork created its target: HEAD answered {}",
+        h.status
+    );
+    Ok(())
+}
+
+/// A fork naming its own (not yet existing) path as source: 404.
+pub async fn self_as_source_is_404(ctx: Ctx) -> CaseResult {
+    let r = ctx.put("f").ct("text/plain").fork_of("f").send().await?;
+    status(
+        &r,
+        404,
+        "FORK-SOURCE-MISSING-404",
+        "fork whose source is its own, non-existent path",
+    )?;
+    let h = ctx.head("f").send().await?;
+    check!(
+        h.status == 404,
+        "FORK-REJECT-NO-SIDE-EFFECT",
+        "rejected fork created its target: HEAD answered {}",
+        h.status
+    );
+    Ok(())
+}
+
+/// An offset beyond the source's tail: 400. Format-free: forks share their
+/// source's offset space (§8), so an offset the server minted for a fork's
+/// own append lies past the (unchanged) source tail.
+pub async fn offset_beyond_tail_is_400(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    let beyond = append(
+        &ctx,
+        "f",
+        "text/plain",
+        b"past the source tail",
+        "FORK-INDEPENDENT",
+    )
+    .await?;
+    let r = ctx
+        .put("g")
+        .ct("text/plain")
+        .fork_of("s")
+        .fork_offset(&beyond)
+        .send()
+        .await?;
+    status(
+        &r,
+        400,
+        "FORK-OFFSET-BEYOND-400",
+        "fork of s at an offset past s's tail (minted by an append to s's fork)",
+    )?;
+    let h = ctx.head("g").send().await?;
+    check!(
+        h.status == 404,
+        "FORK-REJECT-NO-SIDE-EFFECT",
+        "rejected fork created its target: HEAD answered {}",
+        h.status
+    );
+    // The legitimate fork goes first; then s must delete outright.
+    ctx.delete("f")
+        .send()
+        .await?
+        .expect(204, "FORK-INDEPENDENT")?;
+    super::util::deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// Fork offsets that no server can have minted (§8 forbids `, & = ? /` in
+/// offsets) are malformed: 400 each, with no side effect.
+pub async fn offset_malformed_is_400(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
+    for bad in ["a/b", "1,2", "x?y", "k=v", "p&q"] {
+        let r = ctx
+            .put("f")
+            .ct("text/plain")
+            .fork_of("s")
+            .fork_offset(bad)
+            .send()
+            .await?;
+        status(
+            &r,
+            400,
+            "FORK-OFFSET-MALFORMED-400",
+            &format!("fork with Stream-Fork-Offset {bad:?}"),
+        )?;
+    }
+    rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// Malformed and negative sub-offsets: 400 each, with no side effect.
+pub async fn sub_offset_invalid_is_400(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", "text/plain", &[b"abcdefghij"], "FORK-CREATE").await?;
+    let cases = [
+        ("-1", "FORK-SUB-INVALID-400"),
+        ("abc", "FORK-SUB-INVALID-400"),
+        ("1.5", "FORK-SUB-INVALID-400"),
+        ("0x2", "FORK-SUB-INVALID-400"),
+        ("2e0", "FORK-SUB-INVALID-400"),
+        ("99999999999999999999999999", "FORK-SUB-OVERSHOOT-400"),
+    ];
+    for (bad, req) in cases {
+        let r = ctx
+            .put("f")
+            .fork_of("s")
+            .fork_offset(&s.offsets[0])
+            .fork_sub_offset(bad)
+            .send()
+            .await?;
+        status(
+            &r,
+            400,
+            req,
+            &format!("fork with Stream-Fork-Sub-Offset {bad:?}"),
+        )?;
+    }
+    rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// Content-Type differing from the source: 409 (both directions), with no
+/// side effect.
+pub async fn content_type_mismatch_is_409(ctx: Ctx) -> CaseResult {
+    source(&ctx, "t", "text/plain", &[b"abc"], "FORK-CREATE").await?;
+    source(&ctx, "j", "application/json", &[b"[1,2]"], "FORK-CREATE").await?;
+    let r = ctx
+        .put("f")
+        .ct("application/json")
+        .fork_of("t")
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-CT-MISMATCH-409",
+        "JSON fork of a text/plain source",
+    )?;
+    let r = ctx.put("g").ct("text/plain").fork_of("j").send().await?;
+    status(
+        &r,
+        409,
+        "FORK-CT-MISMATCH-409",
+        "text/plain fork of a JSON source",
+    )?;
+    let r = ctx
+        .put("g")
+        .ct("application/octet-stream")
+        .fork_of("t")
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-CT-MISMATCH-409",
+        "octet-stream fork of a text/plain source",
+    )?;
+    rejected_cleanly(&ctx, "t", "f", "FORK-REJECT-NO-SIDE-EFFECT").await?;
+    rejected_cleanly(&ctx, "j", "g", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// The target path holds a plain stream: 409, and that stream is untouched.
+pub async fn target_in_use_is_409(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", "text/plain", &[b"source"], "FORK-CREATE").await?;
+    source(&ctx, "t", "text/plain", &[b"keep"], "FORK-CREATE").await?;
+    let r = ctx.put("t").ct("text/plain").fork_of("s").send().await?;
+    status(
+        &r,
+        409,
+        "FORK-TARGET-IN-USE-409",
+        "fork onto a path holding a plain stream",
+    )?;
+    let r = ctx.put("t").fork_of("s").send().await?;
+    status(
+        &r,
+        409,
+        "FORK-TARGET-IN-USE-409",
+        "fork (no Content-Type) onto a path holding a plain stream",
+    )?;
+    reads(
+        &ctx,
+        "t",
+        "-1",
+        b"keep",
+        "FORK-REJECT-NO-SIDE-EFFECT",
+        "the existing stream after rejected forks onto it",
+    )
+    .await?;
+    super::util::deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// A soft-deleted source cannot be forked: 409; the rejected fork takes no
+/// reference, so deleting the live fork still lets the source be cleaned up.
+pub async fn source_soft_deleted_is_409(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    ctx.delete("s")
+        .send()
+        .await?
+        .expect(204, "SOFTDEL-DELETE-204")?;
+    let r = ctx.put("g").ct("text/plain").fork_of("s").send().await?;
+    status(
+        &r,
+        409,
+        "FORK-SOURCE-SOFTDELETED-409",
+        "fork of a soft-deleted source",
+    )?;
+    let h = ctx.head("g").send().await?;
+    check!(
+        h.status == 404,
+        "FORK-REJECT-NO-SIDE-EFFECT",
+        "rejected fork created its target: HEAD answered {}",
+        h.status
+    );
+    ctx.delete("f")
+        .send()
+        .await?
+        .expect(204, "FORK-INDEPENDENT")?;
+    gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
+}
+
+/// `Stream-Fork-Offset` or `Stream-Fork-Sub-Offset` without
+/// `Stream-Forked-From` is an invalid header set: 400.
+pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
+    let tries = [
+        (
+            "a",
+            ctx.put("a").ct("text/plain").fork_offset(&s.offsets[0]),
+            "Stream-Fork-Offset",
+        ),
+        (
+            "b",
+            ctx.put("b").ct("text/plain").fork_sub_offset(0),
+            "Stream-Fork-Sub-Offset: 0",
+        ),
+        (
+            "c",
+            ctx.put("c")
+                .ct("text/plain")
+                .fork_offset(&s.offsets[0])
+                .fork_sub_offset(1),
+            "both fork offsets",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, q, what) in tries {
+        let r = q.send().await?;
+        if r.status != 400 {
+            wrong.push(format!(
+                "{what} without Stream-Forked-From on {name}: {}",
+                r.status
+            ));
+        }
+    }
+    check!(
+        wrong.is_empty(),
+        "FORK-HEADERS-NEED-SOURCE",
+        "expected 400 for each; got {}",
+        wrong.join("; ")
+    );
+    rejected_cleanly(&ctx, "s", "a", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// The read sentinels `-1` and `now` are never minted offsets (§8), so as
+/// a fork offset they are either rejected (400) or given their read
+/// meaning (`-1`: inherit nothing; `now`: inherit everything) — never a
+/// fork with some other content, and never a server error.
+pub async fn sentinel_fork_offsets(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", "text/plain", &[b"abc", b"def"], "FORK-CREATE").await?;
+    for (name, sentinel, meaning) in [("m", "-1", &b""[..]), ("n", "now", &b"abcdef"[..])] {
+        let r = ctx
+            .put(name)
+            .fork_of("s")
+            .fork_offset(sentinel)
+            .send()
+            .await?;
+        match r.status {
+            400 => {}
+            201 => {
+                let all = ctx.read_all(name, "-1", "FORK-OFFSET-SENTINEL").await?;
+                super::util::same_bytes(&all.bytes, meaning, "FORK-OFFSET-SENTINEL", &format!("fork created at Stream-Fork-Offset {sentinel:?}"))?;
+            }
+            other => crate::fail!("FORK-OFFSET-SENTINEL", "fork at Stream-Fork-Offset {sentinel:?} answered {other}; expected 400, or 201 with the sentinel's read meaning"),
+        }
+    }
+    Ok(())
+}

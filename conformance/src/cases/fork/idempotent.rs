@@ -1,0 +1,385 @@
+//! §4.2 "Idempotent fork creation", §5.1: re-PUT of an existing fork. The
+//! decision table: same source/offset/sub-offset (with the content type
+//! given or omitted, before or after own appends) → 200; a different
+//! source, offset or sub-offset, or no fork headers at all → 409. Every
+//! re-PUT names the inherited content type except the one case about
+//! omitting it, and leaves the fork's data unchanged.
+
+use super::util::{append, deleted_outright, fork, reads, source, status, Src};
+use crate::case::{CaseResult, Failure};
+use crate::client::Ctx;
+
+const CT: &str = "text/plain";
+
+/// Source `s` ("ab|", "cd|", "ef|") and fork `f` at the offset after "ab|".
+async fn setup(ctx: &Ctx) -> Result<Src, Failure> {
+    let s = source(
+        ctx,
+        "s",
+        "text/plain",
+        &[b"ab|", b"cd|", b"ef|"],
+        "FORK-CREATE",
+    )
+    .await?;
+    fork(ctx, "f", "s", Some(&s.offsets[1]), "FORK-CREATE").await?;
+    Ok(s)
+}
+
+/// The fork still holds `expected`; then, with the fork deleted, the
+/// source deletes outright: no re-PUT (accepted or rejected) took another
+/// reference on it.
+async fn unchanged(ctx: &Ctx, expected: &[u8]) -> CaseResult {
+    reads(
+        ctx,
+        "f",
+        "-1",
+        expected,
+        "FORK-IDEMPOTENT-200",
+        "the fork after a re-PUT",
+    )
+    .await?;
+    let r = ctx.delete("f").send().await?;
+    status(&r, 204, "FORK-INDEPENDENT", "DELETE of the fork")?;
+    deleted_outright(ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// Same source and offset (with the inherited content type named): 200.
+pub async fn same_config_is_200(ctx: Ctx) -> CaseResult {
+    let s = setup(&ctx).await?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT of the fork with the same source and offset",
+    )?;
+    unchanged(&ctx, b"ab|").await
+}
+
+/// Same config with the content type omitted, as at creation: an omitted
+/// type on a fork means the source's type, so it matches: 200.
+pub async fn content_type_omitted_on_reput_is_200(ctx: Ctx) -> CaseResult {
+    let s = setup(&ctx).await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT without Content-Type (so: the inherited type), same source and offset",
+    )?;
+    unchanged(&ctx, b"ab|").await
+}
+
+/// `Stream-Fork-Sub-Offset: 0` is the same as no sub-offset: 200.
+pub async fn sub_offset_zero_equals_omitted(ctx: Ctx) -> CaseResult {
+    let s = setup(&ctx).await?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .fork_sub_offset(0)
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-SUB-ZERO-EQUIV",
+        "re-PUT adding Stream-Fork-Sub-Offset: 0",
+    )?;
+    unchanged(&ctx, b"ab|").await
+}
+
+/// The fork's own appends do not change its configuration: 200, and the
+/// own data stays.
+pub async fn after_own_appends_is_200(ctx: Ctx) -> CaseResult {
+    let s = setup(&ctx).await?;
+    append(&ctx, "f", "text/plain", b"own", "FORK-INDEPENDENT").await?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT of a fork that has its own data",
+    )?;
+    unchanged(&ctx, b"ab|own").await
+}
+
+/// A fork made at the default offset: a re-PUT without an offset (tail
+/// unchanged) and one naming that tail explicitly are both 200.
+pub async fn default_offset_reput_is_200(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", "text/plain", &[b"ab|"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    let r = ctx.put("f").ct(CT).fork_of("s").send().await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT without a fork offset, source tail unchanged",
+    )?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(s.tail())
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT naming the resolved default offset (the source tail)",
+    )?;
+    unchanged(&ctx, b"ab|").await
+}
+
+/// A different fork offset on the same source: 409.
+pub async fn other_offset_is_409(ctx: Ctx) -> CaseResult {
+    let s = setup(&ctx).await?;
+    for i in [0, 2, 3] {
+        let r = ctx
+            .put("f")
+            .ct(CT)
+            .fork_of("s")
+            .fork_offset(&s.offsets[i])
+            .send()
+            .await?;
+        status(
+            &r,
+            409,
+            "FORK-IDEMPOTENT-DIFF-409",
+            &format!("re-PUT with the offset after append #{i} instead of #1"),
+        )?;
+    }
+    unchanged(&ctx, b"ab|").await
+}
+
+/// A different source (same content type, same data): 409.
+pub async fn other_source_is_409(ctx: Ctx) -> CaseResult {
+    let s = setup(&ctx).await?;
+    let s2 = source(&ctx, "s2", "text/plain", &[b"ab|"], "FORK-CREATE").await?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s2")
+        .fork_offset(s2.tail())
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-IDEMPOTENT-DIFF-409",
+        "re-PUT naming another source",
+    )?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s2")
+        .fork_offset(&s.offsets[1])
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-IDEMPOTENT-DIFF-409",
+        "re-PUT naming another source with the original offset",
+    )?;
+    unchanged(&ctx, b"ab|").await?;
+    // The rejected re-PUTs took no reference on s2.
+    super::util::deleted_outright(&ctx, "s2", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// A different sub-offset at the same offset: 409.
+pub async fn other_sub_offset_is_409(ctx: Ctx) -> CaseResult {
+    let s = setup(&ctx).await?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .fork_sub_offset(1)
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-IDEMPOTENT-DIFF-409",
+        "re-PUT with sub-offset 1 (fork was made without one)",
+    )?;
+    // And the other way round: a fork made with a sub-offset.
+    let r = ctx
+        .put("g")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .fork_sub_offset(2)
+        .send()
+        .await?;
+    status(&r, 201, "FORK-SUB-BYTES", "fork with sub-offset 2")?;
+    let r = ctx
+        .put("g")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .fork_sub_offset(2)
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT with the same sub-offset 2",
+    )?;
+    for other in ["1", "3", "0"] {
+        let r = ctx
+            .put("g")
+            .ct(CT)
+            .fork_of("s")
+            .fork_offset(&s.offsets[1])
+            .fork_sub_offset(other)
+            .send()
+            .await?;
+        status(
+            &r,
+            409,
+            "FORK-IDEMPOTENT-DIFF-409",
+            &format!("re-PUT with sub-offset {other} (fork was made with 2)"),
+        )?;
+    }
+    let r = ctx
+        .put("g")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-IDEMPOTENT-DIFF-409",
+        "re-PUT without a sub-offset (fork was made with 2)",
+    )?;
+    reads(
+        &ctx,
+        "g",
+        "-1",
+        b"ab|cd",
+        "FORK-SUB-BYTES",
+        "fork at (offset after \"ab|\", sub-offset 2)",
+    )
+    .await?;
+    status(
+        &ctx.delete("g").send().await?,
+        204,
+        "FORK-INDEPENDENT",
+        "DELETE of fork g",
+    )?;
+    unchanged(&ctx, b"ab|").await
+}
+
+/// A plain PUT (no `Stream-Forked-From`) on an existing fork differs in
+/// configuration: 409.
+pub async fn plain_put_on_fork_is_409(ctx: Ctx) -> CaseResult {
+    setup(&ctx).await?;
+    let r = ctx.put("f").ct("text/plain").send().await?;
+    status(
+        &r,
+        409,
+        "FORK-IDEMPOTENT-DIFF-409",
+        "PUT without fork headers on an existing fork",
+    )?;
+    unchanged(&ctx, b"ab|").await
+}
+
+/// A closed fork re-PUT without `Stream-Closed` mismatches its closure
+/// status (409); with `Stream-Closed: true` it matches (200).
+pub async fn closed_fork_reput(ctx: Ctx) -> CaseResult {
+    let s = setup(&ctx).await?;
+    ctx.post("f")
+        .closed()
+        .send()
+        .await?
+        .expect_any(&[200, 204], "FORK-INDEPENDENT")?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-IDEMPOTENT-DIFF-409",
+        "re-PUT of a closed fork without Stream-Closed",
+    )?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .closed()
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT of a closed fork with Stream-Closed: true",
+    )?;
+    unchanged(&ctx, b"ab|").await
+}
+
+/// The fork of a closed source is open: its re-PUT without
+/// `Stream-Closed` matches (200) — the source's closure is not its config.
+pub async fn fork_of_closed_source_reput(ctx: Ctx) -> CaseResult {
+    let r = ctx.put("s").ct(CT).body("done").closed().send().await?;
+    r.expect(201, "FORK-CREATE")?;
+    let tail = r.next_offset("FORK-CREATE")?;
+    fork(&ctx, "f", "s", Some(&tail), "FORK-CLOSED-SOURCE").await?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&tail)
+        .send()
+        .await?;
+    status(
+        &r,
+        200,
+        "FORK-IDEMPOTENT-200",
+        "re-PUT (open) of the open fork of a closed source",
+    )?;
+    let r = ctx
+        .put("f")
+        .ct(CT)
+        .fork_of("s")
+        .fork_offset(&tail)
+        .closed()
+        .send()
+        .await?;
+    status(
+        &r,
+        409,
+        "FORK-IDEMPOTENT-DIFF-409",
+        "re-PUT with Stream-Closed: true of the open fork of a closed source",
+    )?;
+    unchanged(&ctx, b"done").await
+}

@@ -1,0 +1,351 @@
+//! §5.7 "Long-poll on forked streams", §5.8 "SSE on forked streams": the
+//! inherited range is served at once; a waiter at the fork's tail wakes
+//! for the fork's own appends and close, never for source appends.
+
+use std::time::{Duration, Instant};
+
+use super::util::{append, fork, source};
+use crate::case::CaseResult;
+use crate::client::Ctx;
+use crate::{check, check_eq};
+
+const CT: &str = "text/plain";
+
+/// Whether `elapsed` is clearly less than the target's long-poll timeout
+/// (only judged when the timeout is long enough to tell apart).
+fn before_timeout(ctx: &Ctx, elapsed: Duration) -> bool {
+    let lp = ctx.long_poll_timeout();
+    lp < Duration::from_millis(1500) || elapsed < lp.mul_f32(0.75)
+}
+
+/// A long-poll in the fork's inherited range returns the data at once.
+pub async fn long_poll_inherited_is_immediate(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", CT, &[b"old1|", b"old2|"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    for (i, want) in [(0usize, &b"old1|old2|"[..]), (1, &b"old2|"[..])] {
+        let r = ctx
+            .get("f")
+            .offset(&s.offsets[i])
+            .long_poll()
+            .send()
+            .await?;
+        r.expect(200, "FORK-LP-INHERITED")?;
+        check!(
+            !r.body.is_empty() && want.starts_with(&r.body),
+            "FORK-LP-INHERITED",
+            "long-poll at source offset #{i}: expected (a prefix of) {:?}, got {:?}",
+            String::from_utf8_lossy(want),
+            r.text()
+        );
+        check!(
+            before_timeout(&ctx, r.elapsed),
+            "FORK-LP-INHERITED",
+            "long-poll in the inherited range took {} ms (long-poll timeout {} ms): it waited",
+            r.elapsed.as_millis(),
+            ctx.long_poll_timeout().as_millis()
+        );
+    }
+    Ok(())
+}
+
+/// A waiter at the fork's tail is not woken by source appends: it times
+/// out with 204 at the unchanged tail.
+pub async fn long_poll_ignores_source_appends(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", CT, &[b"old|"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    let waiter = {
+        let ctx = ctx.clone();
+        let at = s.tail().to_string();
+        tokio::spawn(async move { ctx.get("f").offset(&at).long_poll().send().await })
+    };
+    ctx.sleep(Duration::from_millis(300)).await;
+    append(&ctx, "s", CT, b"source-after-fork|", "FORK-INDEPENDENT").await?;
+    let r = waiter
+        .await
+        .map_err(|e| crate::case::Failure::setup(format!("waiter task: {e}")))??;
+    check!(r.status == 204, "FORK-LP-SOURCE-NO-WAKE", "long-poll at the fork's tail answered {} after a source append (body {:?}); only a timeout (204) is right", r.status, r.text());
+    check_eq!(
+        r.next_offset("FORK-LP-SOURCE-NO-WAKE")?,
+        s.tail().to_string(),
+        "FORK-LP-SOURCE-NO-WAKE",
+        "Stream-Next-Offset of the timed-out long-poll on the fork"
+    );
+    Ok(())
+}
+
+/// A waiter at the fork's tail is woken by the fork's own append and gets
+/// only that data.
+pub async fn long_poll_woken_by_fork_append(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", CT, &[b"old|"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    let started = Instant::now();
+    let waiter = {
+        let ctx = ctx.clone();
+        let at = s.tail().to_string();
+        tokio::spawn(async move { ctx.get("f").offset(&at).long_poll().send().await })
+    };
+    ctx.sleep(Duration::from_millis(300)).await;
+    append(&ctx, "f", CT, b"fork-own|", "FORK-INDEPENDENT").await?;
+    let r = waiter
+        .await
+        .map_err(|e| crate::case::Failure::setup(format!("waiter task: {e}")))??;
+    check!(
+        r.status == 200,
+        "FORK-LP-OWN-WAKE",
+        "long-poll at the fork's tail answered {} after a fork append",
+        r.status
+    );
+    check_eq!(
+        r.text(),
+        "fork-own|".to_string(),
+        "FORK-LP-OWN-WAKE",
+        "data delivered to the fork's waiter"
+    );
+    check!(
+        before_timeout(&ctx, started.elapsed()),
+        "FORK-LP-OWN-WAKE",
+        "the fork's waiter answered only after {} ms (long-poll timeout {} ms)",
+        started.elapsed().as_millis(),
+        ctx.long_poll_timeout().as_millis()
+    );
+    Ok(())
+}
+
+/// A waiter at the fork's tail is woken by the fork's close: 204 with
+/// `Stream-Closed: true`, without waiting for the timeout.
+pub async fn long_poll_woken_by_fork_close(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", CT, &[b"old|"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    let started = Instant::now();
+    let waiter = {
+        let ctx = ctx.clone();
+        let at = s.tail().to_string();
+        tokio::spawn(async move { ctx.get("f").offset(&at).long_poll().send().await })
+    };
+    ctx.sleep(Duration::from_millis(300)).await;
+    let c = ctx.post("f").closed().send().await?;
+    c.expect_any(&[200, 204], "FORK-INDEPENDENT")?;
+    let r = waiter
+        .await
+        .map_err(|e| crate::case::Failure::setup(format!("waiter task: {e}")))??;
+    check!(
+        r.status == 204 && r.closed(),
+        "FORK-LP-CLOSE-WAKE",
+        "long-poll at the fork's tail after the fork was closed: status {}, Stream-Closed {:?}",
+        r.status,
+        r.header("stream-closed")
+    );
+    check!(
+        before_timeout(&ctx, started.elapsed()),
+        "FORK-LP-CLOSE-WAKE",
+        "the fork's waiter saw the close only after {} ms (long-poll timeout {} ms)",
+        started.elapsed().as_millis(),
+        ctx.long_poll_timeout().as_millis()
+    );
+    let h = ctx.head("s").send().await?;
+    check!(
+        h.status == 200 && !h.closed(),
+        "FORK-INDEPENDENT",
+        "closing the fork closed or broke its source: HEAD s {} closed {}",
+        h.status,
+        h.closed()
+    );
+    Ok(())
+}
+
+fn sse_text(s: &crate::sse::SseSession) -> String {
+    s.data_events().iter().map(|e| e.data.as_str()).collect()
+}
+
+fn up_to_date(events: &[crate::sse::SseEvent]) -> bool {
+    events
+        .iter()
+        .filter_map(crate::sse::SseEvent::control)
+        .any(|c| c.get("upToDate") == Some(&serde_json::Value::Bool(true)))
+}
+
+/// SSE on a fork delivers the inherited data then the fork's own, then the
+/// fork's later appends — never the source's appends after the fork point —
+/// and ends when the fork is closed.
+pub async fn sse_inherited_then_own(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", CT, &[b"in1|", b"in2|"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    append(&ctx, "s", CT, b"SRC1|", "FORK-INDEPENDENT").await?;
+    append(&ctx, "f", CT, b"own1|", "FORK-INDEPENDENT").await?;
+    let mut sse = ctx.get("f").offset("-1").live("sse").sse().await?;
+    sse.expect(200, "FORK-SSE")?;
+    let caught_up = sse.read_until(Duration::from_secs(10), up_to_date).await;
+    check!(
+        caught_up,
+        "FORK-SSE",
+        "SSE on the fork sent no upToDate control within 10 s; data so far {:?}",
+        sse_text(&sse)
+    );
+    check_eq!(
+        sse_text(&sse),
+        "in1|in2|own1|".to_string(),
+        "FORK-SSE",
+        "SSE data on the fork up to the first upToDate"
+    );
+    append(&ctx, "s", CT, b"SRC2|", "FORK-INDEPENDENT").await?;
+    append(&ctx, "f", CT, b"own2|", "FORK-INDEPENDENT").await?;
+    let own2 = sse
+        .read_until(Duration::from_secs(10), |evs| {
+            text_of(evs).contains("own2|")
+        })
+        .await;
+    check!(
+        own2,
+        "FORK-SSE",
+        "SSE on the fork did not deliver the fork's later append within 10 s; data {:?}",
+        sse_text(&sse)
+    );
+    ctx.post("f")
+        .closed()
+        .send()
+        .await?
+        .expect_any(&[200, 204], "FORK-INDEPENDENT")?;
+    let closed = sse
+        .read_until(Duration::from_secs(10), crate::sse::closed_control)
+        .await;
+    check!(
+        closed,
+        "FORK-SSE",
+        "SSE on the fork sent no streamClosed control within 10 s of the fork's close"
+    );
+    check_eq!(
+        sse_text(&sse),
+        "in1|in2|own1|own2|".to_string(),
+        "FORK-SSE",
+        "all SSE data on the fork (source appends after the fork point must never appear)"
+    );
+    Ok(())
+}
+
+fn text_of(events: &[crate::sse::SseEvent]) -> String {
+    events
+        .iter()
+        .filter(|e| e.event == "data")
+        .map(|e| e.data.as_str())
+        .collect()
+}
+
+/// SSE on a JSON fork: every data event is JSON; flattened they are the
+/// inherited messages then the fork's own, never the source's later ones.
+pub async fn sse_json_fork(ctx: Ctx) -> CaseResult {
+    let ct = "application/json";
+    source(&ctx, "s", ct, &[br#"[{"n":1},{"n":2}]"#], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    append(&ctx, "s", ct, br#"{"src":true}"#, "FORK-INDEPENDENT").await?;
+    append(&ctx, "f", ct, br#"{"n":3}"#, "FORK-INDEPENDENT").await?;
+    ctx.post("f")
+        .closed()
+        .send()
+        .await?
+        .expect_any(&[200, 204], "FORK-INDEPENDENT")?;
+    let mut sse = ctx.get("f").offset("-1").live("sse").sse().await?;
+    sse.expect(200, "FORK-SSE")?;
+    let closed = sse
+        .read_until(Duration::from_secs(10), crate::sse::closed_control)
+        .await;
+    check!(
+        closed,
+        "FORK-SSE",
+        "SSE on a closed JSON fork sent no streamClosed control within 10 s"
+    );
+    let mut msgs = Vec::new();
+    for e in sse.data_events() {
+        match serde_json::from_str::<serde_json::Value>(&e.data) {
+            Ok(serde_json::Value::Array(items)) => msgs.extend(items),
+            Ok(v) => msgs.push(v),
+            Err(err) => crate::fail!(
+                "FORK-SSE",
+                "SSE data event on a JSON fork is not JSON ({err}): {:?}",
+                e.data
+            ),
+        }
+    }
+    let want: Vec<_> = (1..=3).map(|n| serde_json::json!({ "n": n })).collect();
+    check_eq!(
+        msgs,
+        want,
+        "FORK-SSE",
+        "messages delivered by SSE on the JSON fork"
+    );
+    Ok(())
+}
+
+/// SSE on a fork from an offset inside the inherited range starts there:
+/// the rest of the inherited data, then the fork's own, then EOF on close.
+pub async fn sse_from_inherited_offset(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", CT, &[b"one|", b"two|", b"three|"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    append(&ctx, "f", CT, b"own|", "FORK-INDEPENDENT").await?;
+    ctx.post("f")
+        .closed()
+        .send()
+        .await?
+        .expect_any(&[200, 204], "FORK-INDEPENDENT")?;
+    let mut sse = ctx.get("f").offset(&s.offsets[1]).live("sse").sse().await?;
+    sse.expect(200, "FORK-SSE")?;
+    let closed = sse
+        .read_until(Duration::from_secs(10), crate::sse::closed_control)
+        .await;
+    check!(
+        closed,
+        "FORK-SSE",
+        "SSE on a closed fork sent no streamClosed control within 10 s; data {:?}",
+        sse_text(&sse)
+    );
+    check_eq!(
+        sse_text(&sse),
+        "two|three|own|".to_string(),
+        "FORK-SSE",
+        "SSE data on the fork from the source's offset #1"
+    );
+    Ok(())
+}
+
+/// Soft-deleting the source does not disturb a waiter at the fork's tail:
+/// the fork's next append still reaches it.
+pub async fn long_poll_survives_source_delete(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", CT, &[b"old|"], "FORK-CREATE").await?;
+    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
+    let waiter = {
+        let ctx = ctx.clone();
+        let at = s.tail().to_string();
+        tokio::spawn(async move { ctx.get("f").offset(&at).long_poll().send().await })
+    };
+    ctx.sleep(Duration::from_millis(200)).await;
+    let r = ctx.delete("s").send().await?;
+    r.expect(204, "SOFTDEL-DELETE-204")?;
+    ctx.sleep(Duration::from_millis(100)).await;
+    append(&ctx, "f", CT, b"after-delete|", "FORK-INDEPENDENT").await?;
+    let r = waiter
+        .await
+        .map_err(|e| crate::case::Failure::setup(format!("waiter task: {e}")))??;
+    check!(
+        r.status == 200 || r.status == 204,
+        "FORK-INDEPENDENT",
+        "the fork's waiter answered {} when its source was deleted",
+        r.status
+    );
+    if r.status == 200 {
+        check_eq!(
+            r.text(),
+            "after-delete|".to_string(),
+            "FORK-INDEPENDENT",
+            "data delivered to the fork's waiter"
+        );
+    } else {
+        // Woken without data (timeout raced the append): the data must be there.
+        let all = ctx.read_all("f", s.tail(), "FORK-INDEPENDENT").await?;
+        check_eq!(
+            all.text(),
+            "after-delete|".to_string(),
+            "FORK-INDEPENDENT",
+            "fork read after its source was deleted"
+        );
+    }
+    Ok(())
+}

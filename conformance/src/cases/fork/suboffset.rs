@@ -1,0 +1,437 @@
+//! §4.2 `Stream-Fork-Sub-Offset`, §8 "Sub-offset addressing": the decision
+//! table over content kind (bytes: decoded body bytes; JSON: flattened
+//! messages) × anchor (first offset, mid-stream, tail, defaulted) × value
+//! (inside the next append, exactly at its end, past it, past the tail).
+
+use serde_json::json;
+
+use super::util::{append, reads, rejected_cleanly, same_bytes, source, status};
+use crate::case::CaseResult;
+use crate::cases::support::binary_payload;
+use crate::client::Ctx;
+use crate::{check, check_eq};
+
+/// Binary source: the sub-offset counts bytes of the append at the anchor;
+/// the fork inherits exactly that prefix and appends after it.
+pub async fn bytes_inside_append(ctx: Ctx) -> CaseResult {
+    let body = binary_payload(10, 7);
+    let s = source(
+        &ctx,
+        "s",
+        "application/octet-stream",
+        &[&body, b"tail"],
+        "FORK-CREATE",
+    )
+    .await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(&s.offsets[0])
+        .fork_sub_offset(4)
+        .send()
+        .await?;
+    status(&r, 201, "FORK-SUB-BYTES", "fork at (first offset, 4 bytes)")?;
+    let tail = r.next_offset("FORK-SUB-BYTES")?;
+    reads(
+        &ctx,
+        "f",
+        "-1",
+        &body[..4],
+        "FORK-SUB-BYTES",
+        "fork at sub-offset 4 bytes",
+    )
+    .await?;
+    reads(
+        &ctx,
+        "f",
+        &tail,
+        b"",
+        "FORK-SUB-BYTES",
+        "fork read from the Stream-Next-Offset its PUT returned",
+    )
+    .await?;
+    append(
+        &ctx,
+        "f",
+        "application/octet-stream",
+        b"XY",
+        "FORK-INDEPENDENT",
+    )
+    .await?;
+    let mut want = body[..4].to_vec();
+    want.extend_from_slice(b"XY");
+    reads(
+        &ctx,
+        "f",
+        "-1",
+        &want,
+        "FORK-SUB-BYTES",
+        "fork after its own append",
+    )
+    .await?;
+    reads(
+        &ctx,
+        "f",
+        &tail,
+        b"XY",
+        "FORK-SUB-BYTES",
+        "fork read from its creation tail",
+    )
+    .await?;
+    reads(
+        &ctx,
+        "s",
+        "-1",
+        &s.between(0, 2),
+        "FORK-INDEPENDENT",
+        "source after forking inside its append",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Text source: the unit is bytes, not characters ("hé" is 3 bytes).
+pub async fn bytes_not_characters(ctx: Ctx) -> CaseResult {
+    let s = source(
+        &ctx,
+        "s",
+        "text/plain",
+        &["héllo wörld".as_bytes()],
+        "FORK-CREATE",
+    )
+    .await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(&s.offsets[0])
+        .fork_sub_offset(3)
+        .send()
+        .await?;
+    status(&r, 201, "FORK-SUB-BYTES", "fork at (first offset, 3 bytes)")?;
+    reads(
+        &ctx,
+        "f",
+        "-1",
+        "hé".as_bytes(),
+        "FORK-SUB-BYTES",
+        "text fork at sub-offset 3 (bytes, so \"hé\", not \"hél\")",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Anchor in mid-stream: inherit everything before it plus the sub-offset.
+pub async fn bytes_mid_stream_anchor(ctx: Ctx) -> CaseResult {
+    let s = source(
+        &ctx,
+        "s",
+        "text/plain",
+        &[b"first|", b"second|", b"third"],
+        "FORK-CREATE",
+    )
+    .await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .fork_sub_offset(3)
+        .send()
+        .await?;
+    status(
+        &r,
+        201,
+        "FORK-SUB-BYTES",
+        "fork at (offset after \"first|\", 3 bytes)",
+    )?;
+    reads(
+        &ctx,
+        "f",
+        "-1",
+        b"first|sec",
+        "FORK-SUB-BYTES",
+        "fork at mid-stream anchor + 3 bytes",
+    )
+    .await?;
+    reads(
+        &ctx,
+        "f",
+        &s.offsets[1],
+        b"sec",
+        "FORK-OFFSETS-SHARED",
+        "fork read from its anchor (a source offset)",
+    )
+    .await?;
+    Ok(())
+}
+
+/// A sub-offset exactly at the end of the append at the anchor is not past
+/// the boundary: accepted, same data as forking at the next offset.
+pub async fn bytes_at_boundary_is_accepted(ctx: Ctx) -> CaseResult {
+    let s = source(
+        &ctx,
+        "s",
+        "text/plain",
+        &[b"first|", b"second|", b"third"],
+        "FORK-CREATE",
+    )
+    .await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .fork_sub_offset(7)
+        .send()
+        .await?;
+    status(
+        &r,
+        201,
+        "FORK-SUB-AT-BOUNDARY",
+        "fork at (offset after \"first|\", 7 = length of \"second|\")",
+    )?;
+    reads(
+        &ctx,
+        "f",
+        "-1",
+        b"first|second|",
+        "FORK-SUB-AT-BOUNDARY",
+        "fork at the append's end via sub-offset",
+    )
+    .await?;
+    Ok(())
+}
+
+/// One byte past the end of the append at the anchor is past the next data
+/// boundary: 400 (even though the source has more data), no side effect.
+pub async fn bytes_past_boundary_is_400(ctx: Ctx) -> CaseResult {
+    let s = source(
+        &ctx,
+        "s",
+        "text/plain",
+        &[b"first|", b"second|", b"third"],
+        "FORK-CREATE",
+    )
+    .await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .fork_sub_offset(8)
+        .send()
+        .await?;
+    status(
+        &r,
+        400,
+        "FORK-SUB-OVERSHOOT-400",
+        "fork at (offset after \"first|\", 8 > length of \"second|\")",
+    )?;
+    rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// Past the tail: explicit tail anchor, defaulted anchor, empty source.
+/// Sub-offset 0 at the tail is fine.
+pub async fn past_tail_is_400(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", "text/plain", &[b"data"], "FORK-CREATE").await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(s.tail())
+        .fork_sub_offset(1)
+        .send()
+        .await?;
+    status(&r, 400, "FORK-SUB-OVERSHOOT-400", "fork at (tail, 1)")?;
+    let r = ctx.put("f").fork_of("s").fork_sub_offset(1).send().await?;
+    status(
+        &r,
+        400,
+        "FORK-SUB-OVERSHOOT-400",
+        "fork at (default offset = tail, 1)",
+    )?;
+    source(&ctx, "e", "text/plain", &[], "FORK-CREATE").await?;
+    let r = ctx.put("g").fork_of("e").fork_sub_offset(1).send().await?;
+    status(
+        &r,
+        400,
+        "FORK-SUB-OVERSHOOT-400",
+        "fork of an empty source at sub-offset 1",
+    )?;
+    rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await?;
+    rejected_cleanly(&ctx, "e", "g", "FORK-REJECT-NO-SIDE-EFFECT").await?;
+    // Sub-offset 0 with a defaulted anchor is a plain fork at the tail.
+    source(&ctx, "s2", "text/plain", &[b"data"], "FORK-CREATE").await?;
+    let r = ctx.put("h").fork_of("s2").fork_sub_offset(0).send().await?;
+    status(
+        &r,
+        201,
+        "FORK-SUB-ZERO-EQUIV",
+        "fork at (default offset, 0)",
+    )?;
+    reads(
+        &ctx,
+        "h",
+        "-1",
+        b"data",
+        "FORK-SUB-ZERO-EQUIV",
+        "fork at sub-offset 0",
+    )
+    .await?;
+    Ok(())
+}
+
+fn msgs(r: &crate::client::ReadAll) -> Vec<serde_json::Value> {
+    r.messages.clone()
+}
+
+/// JSON source: the sub-offset counts flattened messages of the batch at
+/// the anchor; reads of the fork are one array of the inherited prefix and
+/// the fork's own messages.
+pub async fn json_inside_batch(ctx: Ctx) -> CaseResult {
+    let s = source(
+        &ctx,
+        "s",
+        "application/json",
+        &[
+            br#"{"i":0}"#,
+            br#"[{"i":1},{"i":2},{"i":3}]"#,
+            br#"{"i":4}"#,
+        ],
+        "FORK-CREATE",
+    )
+    .await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(&s.offsets[1])
+        .fork_sub_offset(2)
+        .send()
+        .await?;
+    status(
+        &r,
+        201,
+        "FORK-SUB-JSON",
+        "JSON fork at (offset after {\"i\":0}, 2 messages)",
+    )?;
+    let all = ctx.read_all("f", "-1", "FORK-SUB-JSON").await?;
+    check_eq!(
+        msgs(&all),
+        vec![json!({"i":0}), json!({"i":1}), json!({"i":2})],
+        "FORK-SUB-JSON",
+        "JSON fork at sub-offset 2 messages"
+    );
+    append(
+        &ctx,
+        "f",
+        "application/json",
+        br#"{"own":true}"#,
+        "FORK-INDEPENDENT",
+    )
+    .await?;
+    let all = ctx.read_all("f", "-1", "FORK-JSON-ONE-ARRAY").await?;
+    check_eq!(
+        msgs(&all),
+        vec![
+            json!({"i":0}),
+            json!({"i":1}),
+            json!({"i":2}),
+            json!({"own":true})
+        ],
+        "FORK-SUB-JSON",
+        "JSON fork after its own append"
+    );
+    Ok(())
+}
+
+/// JSON: exactly the batch's message count is accepted; one more is past
+/// the next boundary (400) even though the source has more messages.
+pub async fn json_boundary_and_past(ctx: Ctx) -> CaseResult {
+    let s = source(
+        &ctx,
+        "s",
+        "application/json",
+        &[br#"[{"i":1},{"i":2},{"i":3}]"#, br#"{"i":4}"#],
+        "FORK-CREATE",
+    )
+    .await?;
+    let r = ctx
+        .put("f")
+        .fork_of("s")
+        .fork_offset(&s.offsets[0])
+        .fork_sub_offset(3)
+        .send()
+        .await?;
+    status(
+        &r,
+        201,
+        "FORK-SUB-AT-BOUNDARY",
+        "JSON fork at (first offset, 3 = the batch's message count)",
+    )?;
+    let all = ctx.read_all("f", "-1", "FORK-SUB-JSON").await?;
+    check_eq!(
+        msgs(&all),
+        vec![json!({"i":1}), json!({"i":2}), json!({"i":3})],
+        "FORK-SUB-AT-BOUNDARY",
+        "JSON fork at the batch's end"
+    );
+    let r = ctx
+        .put("g")
+        .fork_of("s")
+        .fork_offset(&s.offsets[0])
+        .fork_sub_offset(4)
+        .send()
+        .await?;
+    status(
+        &r,
+        400,
+        "FORK-SUB-OVERSHOOT-400",
+        "JSON fork at (first offset, 4 > the batch's 3 messages)",
+    )?;
+    let h = ctx.head("g").send().await?;
+    check!(
+        h.status == 404,
+        "FORK-REJECT-NO-SIDE-EFFECT",
+        "rejected fork created its target: HEAD answered {}",
+        h.status
+    );
+    let r = ctx.delete("f").send().await?;
+    status(&r, 204, "FORK-INDEPENDENT", "DELETE of the accepted fork")?;
+    super::util::deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
+}
+
+/// Sub-offsets compose through a chain: a fork of a sub-offset fork, taken
+/// at an inherited anchor with a smaller sub-offset, sees that prefix.
+pub async fn chained_sub_offsets(ctx: Ctx) -> CaseResult {
+    let s = source(&ctx, "s", "text/plain", &[b"abcdef"], "FORK-CREATE").await?;
+    let r = ctx
+        .put("f1")
+        .fork_of("s")
+        .fork_offset(&s.offsets[0])
+        .fork_sub_offset(4)
+        .send()
+        .await?;
+    status(&r, 201, "FORK-SUB-BYTES", "fork f1 at (first offset, 4)")?;
+    append(&ctx, "f1", "text/plain", b"XY", "FORK-INDEPENDENT").await?;
+    let r = ctx
+        .put("f2")
+        .fork_of("f1")
+        .fork_offset(&s.offsets[0])
+        .fork_sub_offset(2)
+        .send()
+        .await?;
+    status(&r, 201, "FORK-CHAIN", "fork f2 of f1 at (first offset, 2)")?;
+    let all = ctx.read_all("f2", "-1", "FORK-CHAIN").await?;
+    same_bytes(
+        &all.bytes,
+        b"ab",
+        "FORK-CHAIN",
+        "fork of a sub-offset fork at (first offset, 2)",
+    )?;
+    reads(
+        &ctx,
+        "f1",
+        "-1",
+        b"abcdXY",
+        "FORK-SUB-BYTES",
+        "f1 after f2 was forked from it",
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! §9.1.3–9.1.4: empty arrays and invalid JSON; a rejected write stores
+//! nothing.
+
+use serde_json::json;
+
+use super::{json_stream, post};
+use crate::case::CaseResult;
+use crate::client::Ctx;
+use crate::{check, check_eq};
+
+/// POST `[]` is 400 and stores nothing.
+pub async fn empty_array_post_is_400(ctx: Ctx) -> CaseResult {
+    json_stream(&ctx).await?;
+    post(&ctx, r#"{"before": true}"#, "APPEND-204").await?;
+    for body in ["[]", "[ ]", " [\n] "] {
+        let r = ctx
+            .post("s")
+            .ct("application/json")
+            .body(body)
+            .send()
+            .await?;
+        r.expect(400, "JSON-EMPTY-ARRAY-POST-400")?;
+    }
+    let all = ctx.read_all("s", "-1", "JSON-EMPTY-ARRAY-POST-400").await?;
+    check_eq!(
+        all.messages,
+        vec![json!({"before": true})],
+        "JSON-EMPTY-ARRAY-POST-400",
+        "messages after rejected []"
+    );
+    Ok(())
+}
+
+/// PUT with body `[]` creates an empty stream that accepts appends.
+pub async fn empty_array_put_creates_empty_stream(ctx: Ctx) -> CaseResult {
+    let r = ctx
+        .put("s")
+        .ct("application/json")
+        .body("[]")
+        .send()
+        .await?;
+    r.expect(201, "JSON-EMPTY-ARRAY-PUT")?;
+    let all = ctx.read_all("s", "-1", "JSON-EMPTY-ARRAY-PUT").await?;
+    check!(
+        all.messages.is_empty(),
+        "JSON-EMPTY-ARRAY-PUT",
+        "stream created with [] holds messages: {:?}",
+        all.messages
+    );
+    post(&ctx, "{\"a\":1}", "JSON-EMPTY-ARRAY-PUT").await?;
+    let all = ctx.read_all("s", "-1", "JSON-EMPTY-ARRAY-PUT").await?;
+    check_eq!(
+        all.messages,
+        vec![json!({"a": 1})],
+        "JSON-EMPTY-ARRAY-PUT",
+        "messages after one append"
+    );
+    Ok(())
+}
+
+const INVALID: [&str; 7] = [
+    r#"{"a":"#,
+    "not json",
+    "[1,]",
+    r#"{"a":1}{"b":2}"#,
+    "[1] x",
+    "{'a': 1}",
+    "\u{0}",
+];
+
+/// Invalid JSON on POST is 400 and stores nothing.
+pub async fn invalid_post_is_400(ctx: Ctx) -> CaseResult {
+    json_stream(&ctx).await?;
+    post(&ctx, "1", "APPEND-204").await?;
+    for body in INVALID {
+        let r = ctx
+            .post("s")
+            .ct("application/json")
+            .body(body)
+            .send()
+            .await?;
+        check_eq!(
+            r.status,
+            400,
+            "JSON-INVALID-400",
+            "status of a POST with invalid JSON {body:?}"
+        );
+    }
+    let all = ctx.read_all("s", "-1", "JSON-INVALID-400").await?;
+    check_eq!(
+        all.messages,
+        vec![json!(1)],
+        "JSON-INVALID-400",
+        "messages after rejected POSTs"
+    );
+    Ok(())
+}
+
+/// Invalid JSON as a PUT's initial body is 400 and creates no stream.
+pub async fn invalid_put_is_400(ctx: Ctx) -> CaseResult {
+    for (i, body) in INVALID.iter().enumerate() {
+        let name = format!("s{i}");
+        let r = ctx
+            .put(&name)
+            .ct("application/json")
+            .body(*body)
+            .send()
+            .await?;
+        check_eq!(
+            r.status,
+            400,
+            "JSON-INVALID-400",
+            "status of a PUT with invalid JSON {body:?}"
+        );
+        check_eq!(
+            ctx.head(&name).send().await?.status,
+            404,
+            "JSON-INVALID-400",
+            "HEAD after the rejected PUT {body:?}"
+        );
+    }
+    Ok(())
+}
+
+/// JSON text must be UTF-8 (RFC 8259 §8.1): a string holding invalid
+/// UTF-8 bytes is invalid JSON → 400, and nothing is stored.
+pub async fn non_utf8_is_400(ctx: Ctx) -> CaseResult {
+    json_stream(&ctx).await?;
+    for body in [&b"\"\xff\xfe\""[..], &b"{\"k\": \"\xc3\x28\"}"[..]] {
+        let r = ctx
+            .post("s")
+            .ct("application/json")
+            .body(body.to_vec())
+            .send()
+            .await?;
+        check_eq!(
+            r.status,
+            400,
+            "JSON-INVALID-400",
+            "status of a POST with invalid UTF-8 inside a JSON string"
+        );
+    }
+    let all = ctx.read_all("s", "-1", "JSON-INVALID-400").await?;
+    check!(
+        all.messages.is_empty(),
+        "JSON-INVALID-400",
+        "messages stored from rejected POSTs: {:?}",
+        all.messages
+    );
+    Ok(())
+}

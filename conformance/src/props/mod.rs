@@ -1,0 +1,229 @@
+//! Model-based properties (§4.1, §4.2, §5.1–§5.8, §8, §9.1): proptest
+//! generates operation sequences, each runs against the target in a fresh
+//! namespace and is checked step by step against `crate::model`; a failing
+//! sequence is shrunk, replayed once more on the case's own context (so the
+//! transcript shows exactly the minimal run) and written as a bash + curl
+//! replay script under `--artifacts-dir`.
+
+pub mod concurrency;
+pub mod exec;
+pub mod gen;
+pub mod script;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+
+use crate::case::{CaseResult, Failure};
+use crate::client::{Ctx, Target};
+use crate::model::Op;
+pub use exec::{Exec, StepFail};
+pub use gen::Family;
+
+static ARTIFACTS: Mutex<BTreeMap<(String, String), Vec<String>>> = Mutex::new(BTreeMap::new());
+
+/// Hook for the runner: the files (replay scripts) the case `case_id` of
+/// run `run_id` wrote, removed from the registry. Wire into
+/// `CaseReport::artifacts` after `run_case`.
+pub fn take_artifacts(run_id: &str, case_id: &str) -> Vec<String> {
+    ARTIFACTS
+        .lock()
+        .map(|mut m| {
+            m.remove(&(run_id.to_string(), case_id.to_string()))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+}
+
+fn record_artifact(run_id: &str, case_id: &str, path: String) {
+    if let Ok(mut m) = ARTIFACTS.lock() {
+        m.entry((run_id.to_string(), case_id.to_string()))
+            .or_default()
+            .push(path);
+    }
+}
+
+/// The proptest RNG for a property: the run seed mixed with the case id,
+/// so each property draws its own sequences and `--seed` reproduces them.
+fn rng(seed: u64, case_id: &str) -> TestRng {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in case_id.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&h.to_le_bytes());
+    bytes[16..24].copy_from_slice(&(seed ^ h).rotate_left(17).to_le_bytes());
+    bytes[24..].copy_from_slice(&0x5eed_u64.to_le_bytes());
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+/// The shrunk counterexample.
+struct Found {
+    ops: Vec<Op>,
+    first: String,
+    attempts: u32,
+}
+
+/// Generate, run and shrink on a blocking thread; each attempt drives the
+/// async execution with `Handle::block_on` in its own namespace `p<n>/`.
+fn search(
+    handle: tokio::runtime::Handle,
+    target: Arc<Target>,
+    case_id: String,
+    family: Family,
+) -> Option<Found> {
+    let shrink_budget = (target.case_timeout / 2).min(Duration::from_secs(30));
+    let config = Config {
+        cases: target.prop_cases.max(1),
+        max_shrink_iters: 4096,
+        max_shrink_time: shrink_budget.as_millis() as u32,
+        failure_persistence: None,
+        fork: false,
+        timeout: 0,
+        max_global_rejects: 1024,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new_with_rng(config, rng(target.seed, &case_id));
+    let strategy = gen::sequence(family, target.prop_max_steps);
+    let attempts = AtomicU32::new(0);
+    let first: Mutex<Option<String>> = Mutex::new(None);
+    let result = runner.run(&strategy, |ops| {
+        let n = attempts.fetch_add(1, Ordering::Relaxed);
+        let ctx = Ctx::new(target.clone(), &case_id);
+        let r = handle.block_on(async {
+            let mut ex = Exec::new(ctx.clone(), format!("p{n}"));
+            let r = ex.run(&ops).await;
+            ctx.cleanup().await;
+            r
+        });
+        r.map_err(|e| {
+            let text = e.to_string();
+            first.lock().unwrap().get_or_insert_with(|| text.clone());
+            TestCaseError::fail(text)
+        })
+    });
+    match result {
+        Ok(()) => None,
+        Err(TestError::Fail(_, ops)) => Some(Found {
+            ops,
+            first: first.lock().unwrap().clone().unwrap_or_default(),
+            attempts: attempts.load(Ordering::Relaxed),
+        }),
+        Err(TestError::Abort(why)) => Some(Found {
+            ops: Vec::new(),
+            first: format!("proptest aborted: {why}"),
+            attempts: attempts.load(Ordering::Relaxed),
+        }),
+    }
+}
+
+/// Readable numbered listing of a sequence.
+pub fn listing(ops: &[Op]) -> String {
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| format!("{:>2}. {op:?}", i + 1))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Write the replay script; returns its path.
+fn write_script(target: &Target, case_id: &str, body: &str) -> Result<String, String> {
+    let slug = case_id.replace("::", ".");
+    let dir = &target.artifacts_dir;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(format!("{slug}-{}.sh", target.seed));
+    std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
+    }
+    Ok(path.display().to_string())
+}
+
+/// Run the property `family` as the case `ctx`.
+pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
+    let target = ctx.target_arc();
+    let case_id = ctx.case_id().to_string();
+    let handle = tokio::runtime::Handle::current();
+    let t2 = target.clone();
+    let c2 = case_id.clone();
+    let found = tokio::task::spawn_blocking(move || search(handle, t2, c2, family))
+        .await
+        .map_err(|e| Failure::setup(format!("property search panicked: {e}")))?;
+    exec::print_stats(&case_id);
+    let Some(found) = found else {
+        ctx.note(format!(
+            "{} sequences of up to {} steps agreed with the model (seed {})",
+            target.prop_cases, target.prop_max_steps, target.seed
+        ));
+        return Ok(());
+    };
+    if found.ops.is_empty() {
+        return Err(Failure::setup(found.first));
+    }
+    // Replay the minimal sequence on the case's own context.
+    let mut ex = Exec::new(ctx.clone(), "min".into());
+    let replay = ex.run(&found.ops).await;
+    let ops_text = listing(&found.ops);
+    let (requirement, verdict, setup) = match &replay {
+        Err(StepFail::Model { violation, .. }) => (
+            Some(violation.requirement),
+            replay.as_ref().unwrap_err().to_string(),
+            false,
+        ),
+        Err(StepFail::Setup(f)) => (None, f.to_string(), true),
+        Ok(()) => (
+            found
+                .first
+                .split(']')
+                .next()
+                .and_then(|s| s.rsplit('[').next())
+                .and_then(known_requirement),
+            format!(
+                "{} (did not reproduce on the final replay: flaky server?)",
+                found.first
+            ),
+            false,
+        ),
+    };
+    let root = format!(
+        "{}/{}",
+        target.root.as_str().trim_end_matches('/'),
+        target.run_id
+    );
+    let script = ex
+        .script
+        .render(&root, &case_id, target.seed, &ops_text, &verdict);
+    let script_note = match write_script(&target, &case_id, &script) {
+        Ok(path) => {
+            record_artifact(&target.run_id, &case_id, path.clone());
+            format!("replay script: {path}")
+        }
+        Err(e) => format!("replay script not written: {e}"),
+    };
+    let message = format!(
+        "{verdict}\nseed {} (rerun: --seed {} {case_id}); {} sequences run while searching and shrinking\nminimal failing sequence ({} steps):\n{ops_text}\n{script_note}",
+        target.seed,
+        target.seed,
+        found.attempts,
+        found.ops.len(),
+    );
+    if setup {
+        return Err(Failure::setup(message));
+    }
+    Err(Failure::new(requirement, message))
+}
+
+/// Map a requirement id parsed back from a message to a static str.
+fn known_requirement(id: &str) -> Option<&'static str> {
+    crate::cases::props::REQUIREMENTS
+        .iter()
+        .copied()
+        .find(|r| *r == id)
+}

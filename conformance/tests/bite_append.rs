@@ -1,0 +1,279 @@
+//! The append cases bite: each test breaks one §5.2 rule in front of the
+//! reference server and asserts the matching case fails.
+
+mod common;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode};
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+
+fn status(resp: &mut axum::response::Response, code: u16) {
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap();
+}
+
+/// Replace a request body by `f(body)`, read lazily.
+fn map_body(req: Request, f: impl FnOnce(Bytes) -> Bytes + Send + 'static) -> Request {
+    let (mut parts, body) = req.into_parts();
+    parts.headers.remove("content-length");
+    let stream = futures::stream::once(async move {
+        let b = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        Ok::<_, std::convert::Infallible>(f(b))
+    });
+    Request::from_parts(parts, Body::from_stream(stream))
+}
+
+#[tokio::test]
+async fn control_reference_passes_every_append_case() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["append::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+#[tokio::test]
+async fn basic_append_answers_200() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
+            status(&mut resp, 200);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::basic::append_is"], 500).await;
+    assert_fails(&runs, "append::basic::append_is_204_with_tail");
+}
+
+#[tokio::test]
+async fn basic_bodies_reversed_or_truncated() {
+    let srv = common::with_request(|req| {
+        if req.method() == Method::POST {
+            return map_body(req, |b| {
+                let mut v = b.to_vec();
+                v.truncate(100 * 1024);
+                if v.len() > 1 && v.len() < 1000 {
+                    v.reverse();
+                }
+                Bytes::from(v)
+            });
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::basic::"], 500).await;
+    assert_fails(&runs, "append::basic::order_preserved");
+    assert_fails(&runs, "append::basic::large_bodies");
+}
+
+#[tokio::test]
+async fn basic_empty_body_and_missing_stream_accepted() {
+    // Empty POSTs are treated as close-only; POSTs to missing streams 204.
+    let srv = common::spawn(
+        common::config(500),
+        Some(std::sync::Arc::new(|mut req: Request| {
+            if req.method() == Method::POST
+                && req.headers().get("content-length").is_none_or(|v| v == "0")
+            {
+                req.headers_mut()
+                    .insert("stream-closed", HeaderValue::from_static("true"));
+            }
+            req
+        })),
+        Some(std::sync::Arc::new(
+            |seen: &common::Seen, mut resp: axum::response::Response| {
+                if seen.method == Method::POST && resp.status() == StatusCode::NOT_FOUND {
+                    status(&mut resp, 204);
+                }
+                resp
+            },
+        )),
+    )
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::basic::"], 500).await;
+    assert_fails(&runs, "append::basic::empty_body_is_400");
+    assert_fails(&runs, "append::basic::missing_stream_is_404");
+}
+
+#[tokio::test]
+async fn content_type_not_enforced() {
+    let srv = common::with_request(|mut req| {
+        if req.method() == Method::POST {
+            // Claim the stream's type whatever the client sent (or omitted).
+            let ct = req.headers().get("content-type").cloned();
+            if ct.as_ref().is_none_or(|v| v != "text/plain; charset=utf-8") {
+                req.headers_mut()
+                    .insert("content-type", HeaderValue::from_static("text/plain"));
+            }
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::content_type::"], 500).await;
+    assert_fails(&runs, "append::content_type::mismatch_is_409");
+    assert_fails(&runs, "append::content_type::missing_is_400");
+}
+
+#[tokio::test]
+async fn content_type_parameters_refused() {
+    let srv = common::with_response(|seen, mut resp| {
+        let params = seen
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().contains(&b';'));
+        if seen.method == Method::POST && params {
+            status(&mut resp, 409);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::content_type::same"], 500).await;
+    assert_fails(
+        &runs,
+        "append::content_type::same_with_parameters_is_accepted",
+    );
+}
+
+#[tokio::test]
+async fn seq_ignored() {
+    let srv = common::with_request(|mut req| {
+        req.headers_mut().remove("stream-seq");
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::seq::"], 500).await;
+    assert_fails(&runs, "append::seq::equal_is_409");
+    assert_fails(&runs, "append::seq::regression_is_409");
+    assert_fails(&runs, "append::seq::compared_bytewise_not_numerically");
+    assert_fails(&runs, "append::seq::compared_bytewise_not_case_folded");
+}
+
+#[tokio::test]
+async fn seq_numeric_or_case_folded_or_refused() {
+    // Numeric comparison: left-pad digit strings.
+    let srv = common::with_request(|mut req| {
+        let seq = req
+            .headers()
+            .get("stream-seq")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Some(s) = seq.filter(|s| s.bytes().all(|b| b.is_ascii_digit())) {
+            req.headers_mut().insert(
+                "stream-seq",
+                HeaderValue::from_str(&format!("{s:0>20}")).unwrap(),
+            );
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["append::seq::compared_bytewise_not_numerically"],
+        500,
+    )
+    .await;
+    assert_fails(&runs, "append::seq::compared_bytewise_not_numerically");
+
+    let srv = common::with_request(|mut req| {
+        let seq = req
+            .headers()
+            .get("stream-seq")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
+        if let Some(s) = seq {
+            req.headers_mut()
+                .insert("stream-seq", HeaderValue::from_str(&s).unwrap());
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::seq::compared_bytewise_not_case"], 500).await;
+    assert_fails(&runs, "append::seq::compared_bytewise_not_case_folded");
+
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.headers.get("stream-seq").is_some_and(|v| v == "b0") {
+            status(&mut resp, 409);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::seq::increasing"], 500).await;
+    assert_fails(&runs, "append::seq::increasing_is_accepted");
+}
+
+#[tokio::test]
+async fn precedence_closed_not_reported_first() {
+    let srv = common::with_response(|seen, mut resp| {
+        let body_append =
+            seen.method == Method::POST && !seen.headers.contains_key("stream-closed");
+        if body_append && resp.status() == StatusCode::CONFLICT {
+            resp.headers_mut().remove("stream-closed");
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::precedence::"], 500).await;
+    assert_fails(&runs, "append::precedence::closed_before_content_type");
+    assert_fails(&runs, "append::precedence::closed_before_seq");
+}
+
+#[tokio::test]
+async fn basic_chunked_bodies_refused() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::POST && !seen.headers.contains_key("content-length") {
+            status(&mut resp, 411);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::basic::chunked"], 500).await;
+    assert_fails(&runs, "append::basic::chunked_body_is_accepted");
+}
+
+#[tokio::test]
+async fn content_type_case_sensitive() {
+    let srv = common::with_response(|seen, mut resp| {
+        let upper = seen
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().iter().any(u8::is_ascii_uppercase));
+        if upper {
+            status(&mut resp, 409);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "append::content_type::media",
+            "create::idempotent::content_type_case",
+        ],
+        500,
+    )
+    .await;
+    assert_fails(&runs, "append::content_type::media_type_case_is_ignored");
+    assert_fails(&runs, "create::idempotent::content_type_case_is_ignored");
+}
+
+#[tokio::test]
+async fn seq_consumed_by_refused_appends() {
+    // Simulates a server that records Stream-Seq before validating: the
+    // retry with the same value after a refusal is rejected.
+    let srv = common::with_response(|seen, mut resp| {
+        let six = seen.headers.get("stream-seq").is_some_and(|v| v == "6");
+        let plain = seen
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v == "text/plain");
+        if six && plain && resp.status() == StatusCode::NO_CONTENT {
+            status(&mut resp, 409);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["append::seq::rejected"], 500).await;
+    assert_fails(&runs, "append::seq::rejected_append_does_not_consume_seq");
+}

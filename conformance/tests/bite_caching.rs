@@ -1,0 +1,223 @@
+//! The `caching` cases (§10.1 ETag/304, Cache-Control) bite: each test
+//! breaks one caching rule in front of the reference server and checks
+//! that the right case fails.
+
+mod common;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
+
+fn fails_with(runs: &[Ran], id: &str, req: &str) {
+    let f = assert_fails(runs, id);
+    assert_eq!(
+        f.requirement.as_deref(),
+        Some(req),
+        "{id} failed for another reason: {f}"
+    );
+}
+
+/// The reference app behind an async middleware on 127.0.0.1:0.
+struct Server {
+    root: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn with_middleware<F, Fut>(f: F) -> Server
+where
+    F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response> + Send + 'static,
+{
+    let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
+    let app = ds_reference_server::app(state).layer(axum::middleware::from_fn(f));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Server {
+        root: format!("http://{addr}/v1/stream"),
+        task,
+    }
+}
+
+/// A server doing its own ETags from the URL and, if `with_end`, the
+/// response's `Stream-Next-Offset`, but never the closure status.
+async fn own_etags(mut req: Request, next: Next, with_end: bool) -> Response {
+    let key = req.uri().to_string();
+    let inm = req.headers_mut().remove("if-none-match");
+    let mut resp = next.run(req).await;
+    if resp.status() != StatusCode::OK || !resp.headers().contains_key("etag") {
+        return resp;
+    }
+    let end = match (with_end, resp.headers().get("stream-next-offset")) {
+        (true, Some(v)) => v.to_str().unwrap_or("").to_string(),
+        _ => String::new(),
+    };
+    let etag = format!("\"{}|{end}\"", key.replace('"', ""));
+    if inm.as_ref().and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        let mut not_modified = Response::new(Body::empty());
+        *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
+        return not_modified;
+    }
+    resp.headers_mut()
+        .insert("etag", HeaderValue::from_str(&etag).expect("ascii"));
+    resp
+}
+
+#[tokio::test]
+async fn control_reference_passes_every_caching_case() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["caching::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+#[tokio::test]
+async fn etag_missing_is_caught() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::GET {
+            resp.headers_mut().remove("etag");
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["caching::etag::present_"], 500).await;
+    fails_with(&runs, "caching::etag::present_on_catch_up", "ETAG-PRESENT");
+    fails_with(
+        &runs,
+        "caching::etag::present_on_long_poll_200",
+        "ETAG-PRESENT",
+    );
+}
+
+#[tokio::test]
+async fn etag_if_none_match_ignored_is_caught() {
+    let srv = common::with_request(|mut req| {
+        req.headers_mut().remove("if-none-match");
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["caching::etag::if_none_match_is_304"], 500).await;
+    fails_with(&runs, "caching::etag::if_none_match_is_304", "ETAG-304");
+}
+
+#[tokio::test]
+async fn etag_any_if_none_match_is_304_is_caught() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.headers.contains_key("if-none-match") && resp.status() == StatusCode::OK {
+            resp = Response::new(Body::empty());
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["caching::etag::"], 500).await;
+    fails_with(&runs, "caching::etag::mismatch_is_200", "ETAG-MISMATCH-200");
+    fails_with(
+        &runs,
+        "caching::etag::changes_on_close",
+        "ETAG-CLOSE-CHANGES",
+    );
+    fails_with(
+        &runs,
+        "caching::etag::changes_on_append",
+        "ETAG-APPEND-CHANGES",
+    );
+}
+
+#[tokio::test]
+async fn etag_blind_to_closure_is_caught() {
+    let srv = with_middleware(|req: Request, next: Next| own_etags(req, next, true)).await;
+    let runs = run_prefixes(&srv.root, &["caching::etag::"], 500).await;
+    fails_with(
+        &runs,
+        "caching::etag::changes_on_close",
+        "ETAG-CLOSE-CHANGES",
+    );
+    assert_passes(&runs, "caching::etag::changes_on_append");
+    assert_passes(&runs, "caching::etag::if_none_match_is_304");
+}
+
+#[tokio::test]
+async fn etag_blind_to_appends_is_caught() {
+    let srv = with_middleware(|req: Request, next: Next| own_etags(req, next, false)).await;
+    let runs = run_prefixes(&srv.root, &["caching::etag::changes_on_append"], 500).await;
+    fails_with(
+        &runs,
+        "caching::etag::changes_on_append",
+        "ETAG-APPEND-CHANGES",
+    );
+}
+
+#[tokio::test]
+async fn etag_on_offset_now_is_caught() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.uri.query().unwrap_or("").contains("offset=now") {
+            resp.headers_mut()
+                .insert("etag", HeaderValue::from_static("\"now\""));
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["caching::etag::absent_on_offset_now"], 500).await;
+    fails_with(
+        &runs,
+        "caching::etag::absent_on_offset_now",
+        "ETAG-NOW-ABSENT",
+    );
+}
+
+#[tokio::test]
+async fn cache_control_no_store_everywhere_is_caught() {
+    let srv = common::with_response(|_, mut resp| {
+        resp.headers_mut()
+            .insert("cache-control", HeaderValue::from_static("no-store"));
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["caching::cache_control::"], 500).await;
+    fails_with(
+        &runs,
+        "caching::cache_control::catch_up_is_cacheable",
+        "CACHE-CATCHUP",
+    );
+    assert_passes(&runs, "caching::cache_control::head_is_not_cacheable");
+}
+
+#[tokio::test]
+async fn cache_control_missing_is_caught() {
+    let srv = common::with_response(|_, mut resp| {
+        resp.headers_mut().remove("cache-control");
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["caching::cache_control::"], 500).await;
+    fails_with(
+        &runs,
+        "caching::cache_control::catch_up_is_cacheable",
+        "CACHE-CATCHUP",
+    );
+    fails_with(
+        &runs,
+        "caching::cache_control::offset_now_is_no_store",
+        "CACHE-NOW-NO-STORE",
+    );
+    fails_with(
+        &runs,
+        "caching::cache_control::head_is_not_cacheable",
+        "CACHE-HEAD-NO-STORE",
+    );
+}

@@ -1,0 +1,146 @@
+//! The create cases bite: each test serves the reference server behind a
+//! rewrite that breaks one §5.1 rule and asserts the matching case fails.
+
+mod common;
+
+use axum::http::{HeaderValue, Method, StatusCode};
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+
+fn status(resp: &mut axum::response::Response, code: u16) {
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap();
+}
+
+#[tokio::test]
+async fn control_reference_passes_every_create_case() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["create::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+#[tokio::test]
+async fn basic_without_location_or_content_type_or_body() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::PUT {
+            resp.headers_mut().remove("location");
+            resp.headers_mut().remove("content-type");
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["create::basic::"], 500).await;
+    assert_fails(&runs, "create::basic::location_on_201");
+    assert_fails(&runs, "create::basic::response_headers");
+
+    // A server that ignores the PUT body.
+    let srv = common::with_request(|req| {
+        if req.method() == Method::PUT {
+            let (mut parts, _) = req.into_parts();
+            parts.headers.remove("content-length");
+            return axum::extract::Request::from_parts(parts, axum::body::Body::empty());
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["create::basic::initial_body"], 500).await;
+    assert_fails(&runs, "create::basic::initial_body_is_first_content");
+}
+
+#[tokio::test]
+async fn basic_default_content_type_not_octet_stream() {
+    let srv = common::with_request(|mut req| {
+        if req.method() == Method::PUT && !req.headers().contains_key("content-type") {
+            req.headers_mut()
+                .insert("content-type", HeaderValue::from_static("text/plain"));
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["create::basic::default_content_type"], 500).await;
+    assert_fails(&runs, "create::basic::default_content_type");
+}
+
+#[tokio::test]
+async fn idempotent_conflicts_answered_200() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
+            status(&mut resp, 200);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["create::idempotent::"], 500).await;
+    assert_fails(&runs, "create::idempotent::content_type_mismatch_is_409");
+    assert_fails(&runs, "create::idempotent::ttl_mismatch_is_409");
+    assert_fails(&runs, "create::idempotent::expires_at_mismatch_is_409");
+    assert_fails(&runs, "create::idempotent::reput_closed_stream");
+    assert_fails(
+        &runs,
+        "create::idempotent::reput_closed_on_open_stream_is_409",
+    );
+}
+
+#[tokio::test]
+async fn idempotent_reput_answered_201() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::PUT && resp.status() == StatusCode::OK {
+            status(&mut resp, 201);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["create::idempotent::same_config"], 500).await;
+    assert_fails(&runs, "create::idempotent::same_config_is_200");
+}
+
+#[tokio::test]
+async fn closed_create_ignores_stream_closed() {
+    let srv = common::with_request(|mut req| {
+        if req.method() == Method::PUT {
+            req.headers_mut().remove("stream-closed");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["create::closed::"], 500).await;
+    assert_fails(&runs, "create::closed::empty_closed_stream");
+    assert_fails(&runs, "create::closed::body_is_final_content");
+}
+
+#[tokio::test]
+async fn validation_accepts_anything() {
+    // A server that ignores malformed TTL/expiry headers instead of 400.
+    let srv = common::with_request(|mut req| {
+        if req.method() == Method::PUT {
+            let h = req.headers_mut();
+            let ttl_ok = h
+                .get("stream-ttl")
+                .is_none_or(|v| v == "3600" || v == "7200");
+            if !ttl_ok || h.contains_key("stream-expires-at") {
+                h.remove("stream-ttl");
+                h.remove("stream-expires-at");
+            }
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["create::validation::"], 500).await;
+    assert_fails(&runs, "create::validation::ttl_syntax_is_400");
+    assert_fails(&runs, "create::validation::expires_at_syntax_is_400");
+    assert_fails(&runs, "create::validation::ttl_and_expires_at_is_400");
+}
+
+#[tokio::test]
+async fn validation_rejects_valid_ttl() {
+    let srv = common::with_request(|mut req| {
+        if req.headers().get("stream-ttl").is_some_and(|v| v == "3600") {
+            req.headers_mut()
+                .insert("stream-ttl", HeaderValue::from_static("+3600"));
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["create::validation::valid_ttl"], 500).await;
+    assert_fails(&runs, "create::validation::valid_ttl_is_201");
+}

@@ -1,0 +1,777 @@
+//! Proof that the fork area's cases bite: each test serves the reference
+//! server behind a middleware that breaks ONE rule of §4.2 / §5.4 / §5.7 /
+//! §5.8 / §8 / §9.1, runs a topic of `fork::` against it, and asserts that
+//! the cases checking that rule fail. A control test runs the whole area
+//! against the unmodified reference server.
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
+
+/// What the middleware knows across requests.
+struct Shared {
+    /// `http://127.0.0.1:PORT` of this server (for requests to itself).
+    origin: String,
+    http: reqwest::Client,
+    /// fork path -> source path, for every fork PUT that answered 201.
+    forks: Mutex<HashMap<String, String>>,
+    /// Paths that answered 410 at least once, or whose DELETE answered 204
+    /// while they had forks (soft-deleted).
+    gone: Mutex<HashSet<String>>,
+}
+
+impl Shared {
+    fn is_fork(&self, path: &str) -> bool {
+        self.forks.lock().unwrap().contains_key(path)
+    }
+    fn forks_of(&self, path: &str) -> Vec<String> {
+        let f = self.forks.lock().unwrap();
+        f.iter()
+            .filter(|(_, s)| s.as_str() == path)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
+
+type Fut = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+struct Srv {
+    root: String,
+    task: tokio::task::JoinHandle<()>,
+}
+impl Drop for Srv {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serve the reference app (long-poll timeout `lp_ms`) behind `mw`, which
+/// sees each request, the rest of the stack and the shared state.
+async fn serve_with<F>(lp_ms: u64, mw: F) -> Srv
+where
+    F: Fn(Request, Next, Arc<Shared>) -> Fut + Send + Sync + Clone + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shared = Arc::new(Shared {
+        origin: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        forks: Mutex::new(HashMap::new()),
+        gone: Mutex::new(HashSet::new()),
+    });
+    let state = ds_reference_server::AppState::new(common::config(lp_ms)).expect("state");
+    let app = ds_reference_server::app(state).layer(middleware::from_fn(
+        move |req: Request, next: Next| {
+            let (mw, shared) = (mw.clone(), shared.clone());
+            async move {
+                let path = req.uri().path().to_string();
+                let fork_src = (req.method() == Method::PUT)
+                    .then(|| {
+                        req.headers()
+                            .get("stream-forked-from")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string)
+                    })
+                    .flatten();
+                let is_delete = req.method() == Method::DELETE;
+                let resp = mw(req, next, shared.clone()).await;
+                if resp.status() == StatusCode::CREATED {
+                    if let Some(src) = fork_src {
+                        shared.forks.lock().unwrap().insert(path.clone(), src);
+                    }
+                }
+                let soft_deleted = is_delete
+                    && resp.status() == StatusCode::NO_CONTENT
+                    && !shared.forks_of(&path).is_empty();
+                if resp.status() == StatusCode::GONE || soft_deleted {
+                    shared.gone.lock().unwrap().insert(path);
+                }
+                resp
+            }
+        },
+    ));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Srv {
+        root: format!("http://{addr}/v1/stream"),
+        task,
+    }
+}
+
+fn status(code: u16) -> Response {
+    Response::builder()
+        .status(code)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn is_fork_put(req: &Request) -> bool {
+    req.method() == Method::PUT && req.headers().contains_key("stream-forked-from")
+}
+
+async fn run(srv: &Srv, topic: &str, lp_ms: u64) -> Vec<Ran> {
+    run_prefixes(&srv.root, &[topic], lp_ms).await
+}
+
+// ---------------------------------------------------------------- create
+
+#[tokio::test]
+async fn create_fork_offset_ignored() {
+    let srv = common::with_request(|mut req| {
+        req.headers_mut().remove("stream-fork-offset");
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::create::"], 500).await;
+    assert_fails(&runs, "fork::create::explicit_offset_inherits_prefix");
+    assert_fails(&runs, "fork::create::fork_at_start_inherits_nothing");
+}
+
+#[tokio::test]
+async fn create_content_type_not_inherited() {
+    let srv = serve_with(500, |mut req, next, _| {
+        Box::pin(async move {
+            if is_fork_put(&req) && !req.headers().contains_key("content-type") {
+                req.headers_mut().insert(
+                    "content-type",
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+            }
+            next.run(req).await
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::create::", 500).await;
+    assert_fails(&runs, "fork::create::content_type_omitted_is_inherited");
+}
+
+#[tokio::test]
+async fn create_fork_of_closed_source_is_closed() {
+    let srv = common::with_request(|mut req| {
+        if is_fork_put(&req) {
+            req.headers_mut()
+                .insert("stream-closed", HeaderValue::from_static("true"));
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::create::closed_source"], 500).await;
+    assert_fails(&runs, "fork::create::closed_source_gives_open_fork");
+}
+
+/// Forks without an explicit offset inherit nothing: the double redirects
+/// them to a fresh empty stream next to the source.
+#[tokio::test]
+async fn create_default_offset_is_not_tail() {
+    let srv = serve_with(500, |mut req, next, shared| {
+        Box::pin(async move {
+            if is_fork_put(&req) && !req.headers().contains_key("stream-fork-offset") {
+                let src = req.headers()["stream-forked-from"]
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                let empty = format!("{src}.empty{}", rand_suffix());
+                let url = format!("{}{}", shared.origin, empty);
+                let _ = shared
+                    .http
+                    .put(url)
+                    .header("content-type", "text/plain")
+                    .send()
+                    .await;
+                req.headers_mut()
+                    .insert("stream-forked-from", HeaderValue::from_str(&empty).unwrap());
+            }
+            next.run(req).await
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::create::default_offset", 500).await;
+    assert_fails(&runs, "fork::create::default_offset_is_source_tail");
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+// ---------------------------------------------------------------- errors
+
+fn remap_put(
+    from: u16,
+    to: u16,
+) -> impl Fn(&common::Seen, Response) -> Response + Send + Sync + 'static {
+    move |seen, mut resp| {
+        if seen.method == Method::PUT && resp.status().as_u16() == from {
+            *resp.status_mut() = StatusCode::from_u16(to).unwrap();
+        }
+        resp
+    }
+}
+
+#[tokio::test]
+async fn errors_missing_source_is_400() {
+    let srv = common::with_response(remap_put(404, 400)).await;
+    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
+    assert_fails(&runs, "fork::errors::source_missing_is_404");
+    assert_fails(&runs, "fork::errors::source_deleted_is_404");
+    assert_fails(&runs, "fork::errors::self_as_source_is_404");
+}
+
+#[tokio::test]
+async fn errors_bad_offsets_are_409() {
+    let srv = common::with_response(remap_put(400, 409)).await;
+    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
+    assert_fails(&runs, "fork::errors::offset_beyond_tail_is_400");
+    assert_fails(&runs, "fork::errors::offset_malformed_is_400");
+    assert_fails(&runs, "fork::errors::sub_offset_invalid_is_400");
+}
+
+#[tokio::test]
+async fn errors_conflicts_are_400() {
+    let srv = common::with_response(remap_put(409, 400)).await;
+    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
+    assert_fails(&runs, "fork::errors::content_type_mismatch_is_409");
+    assert_fails(&runs, "fork::errors::target_in_use_is_409");
+    assert_fails(&runs, "fork::errors::source_soft_deleted_is_409");
+}
+
+/// A server that pins the source on every rejected fork (the reference is
+/// taken before validation): rejected forks leak a reference.
+#[tokio::test]
+async fn errors_rejected_fork_pins_source() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let fork_src = is_fork_put(&req).then(|| {
+                req.headers()["stream-forked-from"]
+                    .to_str()
+                    .unwrap()
+                    .to_string()
+            });
+            let target = req.uri().path().to_string();
+            let resp = next.run(req).await;
+            if let Some(src) = fork_src {
+                if resp.status().is_client_error()
+                    && resp.status() != StatusCode::NOT_FOUND
+                    && resp.status() != StatusCode::GONE
+                {
+                    // The leaked reference: a hidden fork of the source.
+                    let _ = shared
+                        .http
+                        .put(format!("{}{}.leak{}", shared.origin, target, rand_suffix()))
+                        .header("stream-forked-from", src)
+                        .send()
+                        .await;
+                }
+            }
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::", 500).await;
+    for id in [
+        "fork::errors::offset_malformed_is_400",
+        "fork::errors::sub_offset_invalid_is_400",
+        "fork::errors::content_type_mismatch_is_409",
+        "fork::errors::offset_beyond_tail_is_400",
+        "fork::suboffset::bytes_past_boundary_is_400",
+        "fork::idempotent::other_source_is_409",
+    ] {
+        assert_fails(&runs, id);
+    }
+}
+
+// ---------------------------------------------------------------- idempotent
+
+#[tokio::test]
+async fn idempotent_reput_is_409() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::PUT
+            && seen.headers.contains_key("stream-forked-from")
+            && resp.status() == StatusCode::OK
+        {
+            *resp.status_mut() = StatusCode::CONFLICT;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
+    for id in [
+        "same_config_is_200",
+        "closed_fork_reput",
+        "fork_of_closed_source_reput",
+        "content_type_omitted_on_reput_is_200",
+        "sub_offset_zero_equals_omitted",
+        "after_own_appends_is_200",
+        "default_offset_reput_is_200",
+    ] {
+        assert_fails(&runs, &format!("fork::idempotent::{id}"));
+    }
+}
+
+#[tokio::test]
+async fn idempotent_any_reput_is_200() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
+            *resp.status_mut() = StatusCode::OK;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
+    for id in [
+        "other_offset_is_409",
+        "closed_fork_reput",
+        "other_source_is_409",
+        "other_sub_offset_is_409",
+        "plain_put_on_fork_is_409",
+    ] {
+        assert_fails(&runs, &format!("fork::idempotent::{id}"));
+    }
+}
+
+// ---------------------------------------------------------------- suboffset
+
+#[tokio::test]
+async fn suboffset_ignored() {
+    let srv = common::with_request(|mut req| {
+        req.headers_mut().remove("stream-fork-sub-offset");
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::suboffset::"], 500).await;
+    for id in [
+        "bytes_inside_append",
+        "bytes_not_characters",
+        "bytes_mid_stream_anchor",
+        "bytes_at_boundary_is_accepted",
+        "bytes_past_boundary_is_400",
+        "past_tail_is_400",
+        "json_inside_batch",
+        "json_boundary_and_past",
+        "chained_sub_offsets",
+    ] {
+        assert_fails(&runs, &format!("fork::suboffset::{id}"));
+    }
+}
+
+#[tokio::test]
+async fn suboffset_off_by_one() {
+    // The sub-offset is taken as one unit more than asked.
+    let srv = common::with_request(|mut req| {
+        let n = req
+            .headers()
+            .get("stream-fork-sub-offset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(n) = n {
+            req.headers_mut().insert(
+                "stream-fork-sub-offset",
+                HeaderValue::from_str(&(n + 1).to_string()).unwrap(),
+            );
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::suboffset::"], 500).await;
+    for id in [
+        "bytes_inside_append",
+        "bytes_not_characters",
+        "bytes_at_boundary_is_accepted",
+        "json_inside_batch",
+        "json_boundary_and_past",
+    ] {
+        assert_fails(&runs, &format!("fork::suboffset::{id}"));
+    }
+}
+
+// ---------------------------------------------------------------- read / live
+
+/// Source appends are mirrored into every fork of the source (a server that
+/// shares the source's tail with its forks).
+fn mirror_source_appends(req: Request, next: Next, shared: Arc<Shared>) -> Fut {
+    Box::pin(async move {
+        let path = req.uri().path().to_string();
+        let post = req.method() == Method::POST;
+        let ct = req.headers().get("content-type").cloned();
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        let resp = next
+            .run(Request::from_parts(parts, Body::from(bytes.clone())))
+            .await;
+        if post && resp.status().is_success() && !bytes.is_empty() {
+            for fork in shared.forks_of(&path) {
+                let mut q = shared
+                    .http
+                    .post(format!("{}{}", shared.origin, fork))
+                    .body(bytes.clone());
+                if let Some(ct) = &ct {
+                    q = q.header("content-type", ct.to_str().unwrap_or(""));
+                }
+                let _ = q.send().await;
+            }
+        }
+        resp
+    })
+}
+
+#[tokio::test]
+async fn read_source_appends_leak_into_forks() {
+    let srv = serve_with(500, mirror_source_appends).await;
+    let runs = run(&srv, "fork::read::", 500).await;
+    for id in [
+        "source_appends_invisible",
+        "from_every_source_offset",
+        "chain_depth_three",
+    ] {
+        assert_fails(&runs, &format!("fork::read::{id}"));
+    }
+}
+
+#[tokio::test]
+async fn live_source_appends_wake_fork_waiters() {
+    let srv = serve_with(500, mirror_source_appends).await;
+    let runs = run(&srv, "fork::live::", 500).await;
+    assert_fails(&runs, "fork::live::long_poll_ignores_source_appends");
+    assert_fails(&runs, "fork::live::sse_inherited_then_own");
+    assert_fails(&runs, "fork::live::sse_json_fork");
+}
+
+/// Catch-up reads of forks lose the first byte of each chunk (bytes) or
+/// split JSON into two arrays.
+#[tokio::test]
+async fn read_fork_bodies_corrupted() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let fork_get = req.method() == Method::GET
+                && shared.is_fork(req.uri().path())
+                && !req.uri().query().unwrap_or("").contains("live=");
+            let resp = next.run(req).await;
+            if !fork_get || resp.status() != StatusCode::OK {
+                return resp;
+            }
+            let json = resp
+                .headers()
+                .get("content-type")
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            let (parts, body) = common::body_bytes(resp).await;
+            let body = if json {
+                let s = String::from_utf8_lossy(&body).to_string();
+                // "[a,b,...]" -> "[a][b,...]" when there are at least two messages.
+                match s.find("},{") {
+                    Some(i) => format!("{}}}][{}", &s[..i], &s[i + 2..]).into_bytes(),
+                    None => s.into_bytes(),
+                }
+            } else if body.is_empty() {
+                body.to_vec()
+            } else {
+                body[1..].to_vec()
+            };
+            let mut resp = common::rebuild(parts, body);
+            resp.headers_mut().remove("content-length");
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::read::", 500).await;
+    for id in [
+        "from_start",
+        "chunk_offsets_valid_on_source",
+        "from_every_source_offset",
+        "fork_at_every_source_offset",
+        "from_fork_point_and_own_offsets",
+        "chunked_across_boundary",
+        "json_one_array",
+        "chain_depth_three",
+        "fork_of_fork_at_inherited_offset",
+    ] {
+        assert_fails(&runs, &format!("fork::read::{id}"));
+    }
+}
+
+/// Long-polls on forks wait for the whole timeout before doing anything.
+#[tokio::test]
+async fn live_fork_long_polls_always_wait() {
+    let lp = 2000;
+    let srv = serve_with(lp, move |req, next, shared| {
+        Box::pin(async move {
+            let q = req.uri().query().unwrap_or("").to_string();
+            if req.method() == Method::GET
+                && shared.is_fork(req.uri().path())
+                && q.contains("live=long-poll")
+            {
+                tokio::time::sleep(Duration::from_millis(lp)).await;
+            }
+            next.run(req).await
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::live::long_poll", lp).await;
+    assert_fails(&runs, "fork::live::long_poll_inherited_is_immediate");
+    assert_fails(&runs, "fork::live::long_poll_woken_by_fork_close");
+}
+
+/// Long-polls on forks answer 204 at once (no waiting, no data).
+#[tokio::test]
+async fn live_fork_long_polls_empty() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let q = req.uri().query().unwrap_or("").to_string();
+            if req.method() == Method::GET
+                && shared.is_fork(req.uri().path())
+                && q.contains("live=long-poll")
+            {
+                return status(204);
+            }
+            next.run(req).await
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::live::long_poll", 500).await;
+    assert_fails(&runs, "fork::live::long_poll_inherited_is_immediate");
+    assert_fails(&runs, "fork::live::long_poll_woken_by_fork_append");
+    assert_fails(&runs, "fork::live::long_poll_woken_by_fork_close");
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+#[tokio::test]
+async fn lifecycle_gone_is_404() {
+    let srv = common::with_response(|_, mut resp| {
+        if resp.status() == StatusCode::GONE {
+            *resp.status_mut() = StatusCode::NOT_FOUND;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::lifecycle::"], 500).await;
+    for id in [
+        "get_is_410",
+        "live_get_is_410",
+        "head_is_410",
+        "post_is_410",
+        "delete_again_is_410",
+        "refcount_counts_every_fork",
+        "closed_source_soft_deleted",
+        "cascade_through_chain",
+    ] {
+        assert_fails(&runs, &format!("fork::lifecycle::{id}"));
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_soft_deleted_path_recreatable() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
+            *resp.status_mut() = StatusCode::CREATED;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::lifecycle::put"], 500).await;
+    assert_fails(&runs, "fork::lifecycle::put_is_409");
+}
+
+/// DELETE of a source deletes its forks too (no soft-delete).
+#[tokio::test]
+async fn lifecycle_delete_takes_forks_along() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            if req.method() == Method::DELETE {
+                for fork in shared.forks_of(req.uri().path()) {
+                    let _ = shared
+                        .http
+                        .delete(format!("{}{}", shared.origin, fork))
+                        .send()
+                        .await;
+                }
+            }
+            next.run(req).await
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::lifecycle::", 500).await;
+    for id in [
+        "get_is_410",
+        "head_is_410",
+        "post_is_410",
+        "fork_reads_after_source_deleted",
+        "cascade_through_chain",
+        "refcount_counts_every_fork",
+        "concurrent_forks_refcount",
+    ] {
+        assert_fails(&runs, &format!("fork::lifecycle::{id}"));
+    }
+    let runs = run(&srv, "fork::live::long_poll_survives", 500).await;
+    assert_fails(&runs, "fork::live::long_poll_survives_source_delete");
+}
+
+/// Soft-deleted streams are never cleaned up (410 forever).
+#[tokio::test]
+async fn lifecycle_no_cascade() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            let resp = next.run(req).await;
+            if resp.status() == StatusCode::NOT_FOUND && shared.gone.lock().unwrap().contains(&path)
+            {
+                return status(410);
+            }
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::lifecycle::", 500).await;
+    for id in [
+        "last_fork_delete_cascades",
+        "refcount_counts_every_fork",
+        "concurrent_forks_refcount",
+        "cascade_through_chain",
+    ] {
+        assert_fails(&runs, &format!("fork::lifecycle::{id}"));
+    }
+    let runs = run(&srv, "fork::errors::source_soft_deleted", 500).await;
+    assert_fails(&runs, "fork::errors::source_soft_deleted_is_409");
+}
+
+/// Closing a fork closes its source too.
+#[tokio::test]
+async fn lifecycle_close_propagates() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let src = shared.forks.lock().unwrap().get(req.uri().path()).cloned();
+            let closing = req.method() == Method::POST
+                && req
+                    .headers()
+                    .get("stream-closed")
+                    .is_some_and(|v| v == "true");
+            let resp = next.run(req).await;
+            if let (Some(src), true) = (src, closing) {
+                let _ = shared
+                    .http
+                    .post(format!("{}{}", shared.origin, src))
+                    .header("stream-closed", "true")
+                    .send()
+                    .await;
+            }
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::", 500).await;
+    assert_fails(&runs, "fork::lifecycle::close_is_independent");
+    assert_fails(&runs, "fork::live::long_poll_woken_by_fork_close");
+}
+
+// ---------------------------------------------------------------- writers
+
+/// Fork appends with producer (epoch 0, seq 0) or Stream-Seq are treated
+/// as if the source's writer state applied (duplicate / stale / conflict).
+#[tokio::test]
+async fn writers_state_inherited() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            if req.method() == Method::POST && shared.is_fork(req.uri().path()) {
+                let h = req.headers();
+                if h.get("producer-epoch").is_some_and(|v| v == "0")
+                    && h.get("producer-seq").is_some_and(|v| v == "0")
+                {
+                    return status(204);
+                }
+                if h.contains_key("stream-seq") {
+                    return status(409);
+                }
+            }
+            next.run(req).await
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::writers::", 500).await;
+    for id in [
+        "producer_dup_is_new_on_fork",
+        "producer_epoch_is_new_on_fork",
+        "producer_across_sub_offset",
+        "stream_seq_not_inherited",
+    ] {
+        assert_fails(&runs, &format!("fork::writers::{id}"));
+    }
+}
+
+// ---------------------------------------------------------------- control
+
+#[tokio::test]
+async fn control_reference_passes_every_fork_case() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["fork::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+/// The body of a fork PUT is dropped.
+#[tokio::test]
+async fn create_fork_body_dropped() {
+    let srv = common::with_request(|mut req| {
+        if is_fork_put(&req) {
+            *req.body_mut() = Body::empty();
+            req.headers_mut().remove("content-length");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::create::initial_body"], 500).await;
+    assert_fails(&runs, "fork::create::initial_body_follows_inherited");
+}
+
+/// A fork offset of `-1` is taken as "no offset" (the source's tail).
+#[tokio::test]
+async fn errors_sentinel_minus_one_means_tail() {
+    let srv = common::with_request(|mut req| {
+        if req
+            .headers()
+            .get("stream-fork-offset")
+            .is_some_and(|v| v == "-1")
+        {
+            req.headers_mut().remove("stream-fork-offset");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::errors::sentinel"], 500).await;
+    assert_fails(&runs, "fork::errors::sentinel_fork_offsets");
+}
+
+/// SSE on forks ignores the requested offset and starts from the beginning.
+#[tokio::test]
+async fn live_sse_offset_ignored() {
+    let srv = common::with_request(|mut req| {
+        let q = req.uri().query().unwrap_or("").to_string();
+        if q.contains("live=sse") {
+            let path = req.uri().path().to_string();
+            *req.uri_mut() = format!("{path}?offset=-1&live=sse").parse().unwrap();
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::live::sse_from"], 500).await;
+    assert_fails(&runs, "fork::live::sse_from_inherited_offset");
+}

@@ -1,0 +1,152 @@
+//! The JSON-mode cases bite: each test breaks one §9.1 rule in front of the
+//! reference server and asserts the matching case fails.
+
+mod common;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode};
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+
+fn status(resp: &mut axum::response::Response, code: u16) {
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap();
+}
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get("content-type")
+        .is_some_and(|v| v == "application/json")
+}
+
+/// Replace a request body by `f(body)`, read lazily.
+fn map_body(req: Request, f: impl FnOnce(Bytes) -> Bytes + Send + 'static) -> Request {
+    let (mut parts, body) = req.into_parts();
+    parts.headers.remove("content-length");
+    let stream = futures::stream::once(async move {
+        let b = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        Ok::<_, std::convert::Infallible>(f(b))
+    });
+    Request::from_parts(parts, Body::from_stream(stream))
+}
+
+#[tokio::test]
+async fn control_reference_passes_every_json_case() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["json::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+#[tokio::test]
+async fn flatten_not_applied() {
+    // Wrapping every valid POST body in one more array = no flattening.
+    let srv = common::with_request(|req| {
+        if req.method() == Method::POST && is_json(&req) {
+            return map_body(req, |b| {
+                if serde_json::from_slice::<serde_json::Value>(&b).is_ok() && b.as_ref() != b"[]" {
+                    Bytes::from([b"[".as_ref(), &b, b"]"].concat())
+                } else {
+                    b
+                }
+            });
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["json::flatten::", "json::reads::read_is"], 500).await;
+    assert_fails(&runs, "json::flatten::spec_examples");
+    assert_fails(&runs, "json::flatten::scalars_and_nested");
+    assert_fails(&runs, "json::flatten::boundaries_kept");
+    assert_fails(&runs, "json::reads::read_is_one_json_array");
+}
+
+#[tokio::test]
+async fn validation_accepts_everything() {
+    let srv = common::with_response(|seen, mut resp| {
+        if resp.status() == StatusCode::BAD_REQUEST {
+            status(
+                &mut resp,
+                if seen.method == Method::PUT { 201 } else { 204 },
+            );
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["json::validation::"], 500).await;
+    assert_fails(&runs, "json::validation::empty_array_post_is_400");
+    assert_fails(&runs, "json::validation::invalid_post_is_400");
+    assert_fails(&runs, "json::validation::non_utf8_is_400");
+    assert_fails(&runs, "json::validation::invalid_put_is_400");
+}
+
+#[tokio::test]
+async fn validation_empty_array_put_stores_a_message() {
+    let srv = common::with_request(|req| {
+        if req.method() == Method::PUT && is_json(&req) {
+            return map_body(req, |b| {
+                if b.as_ref() == b"[]" {
+                    Bytes::from_static(b"[null]")
+                } else {
+                    b
+                }
+            });
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["json::validation::empty_array_put"], 500).await;
+    assert_fails(
+        &runs,
+        "json::validation::empty_array_put_creates_empty_stream",
+    );
+}
+
+#[tokio::test]
+async fn reads_wrong_type_ignore_offsets() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::GET && resp.status() == StatusCode::OK {
+            resp.headers_mut()
+                .insert("content-type", HeaderValue::from_static("text/plain"));
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["json::reads::read_is"], 500).await;
+    assert_fails(&runs, "json::reads::read_is_one_json_array");
+
+    // Reads that always start at the beginning.
+    let srv = common::with_request(|mut req| {
+        if req.method() == Method::GET {
+            *req.uri_mut() = req.uri().path().parse().unwrap();
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["json::reads::"], 500).await;
+    assert_fails(&runs, "json::reads::middle_offset_returns_later_messages");
+    assert_fails(&runs, "json::reads::empty_ranges_are_empty_arrays");
+}
+
+#[tokio::test]
+async fn json_mode_lost_with_parameters() {
+    // Streams created with parameters are stored as opaque bytes.
+    let srv = common::with_request(|mut req| {
+        let params = req
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v == "application/json; charset=utf-8");
+        if params {
+            req.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("application/x-json"),
+            );
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["json::reads::charset"], 500).await;
+    assert_fails(&runs, "json::reads::charset_parameter_keeps_json_mode");
+}

@@ -1,0 +1,214 @@
+//! The HEAD and DELETE cases bite: each test breaks one §5.4/§5.5 rule in
+//! front of the reference server and asserts the matching case fails.
+
+mod common;
+
+use axum::http::{HeaderValue, Method, StatusCode};
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+
+fn status(resp: &mut axum::response::Response, code: u16) {
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap();
+}
+
+#[tokio::test]
+async fn control_reference_passes_every_metadata_case() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["metadata::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+#[tokio::test]
+async fn head_drops_its_headers() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::HEAD {
+            for h in [
+                "stream-next-offset",
+                "stream-closed",
+                "stream-ttl",
+                "stream-expires-at",
+            ] {
+                resp.headers_mut().remove(h);
+            }
+            resp.headers_mut().insert(
+                "cache-control",
+                HeaderValue::from_static("public, max-age=60"),
+            );
+            if resp.status() == StatusCode::NOT_FOUND {
+                status(&mut resp, 200);
+            }
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["metadata::head::"], 500).await;
+    for id in [
+        "reports_type_and_tail",
+        "reports_closure",
+        "reports_ttl",
+        "reports_expires_at",
+        "not_cacheable",
+        "missing_stream_is_404",
+    ] {
+        assert_fails(&runs, &format!("metadata::head::{id}"));
+    }
+}
+
+#[tokio::test]
+async fn head_reports_wrong_type_or_stale_tail() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::HEAD {
+            resp.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("application/octet-stream"),
+            );
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["metadata::head::reports_type"], 500).await;
+    assert_fails(&runs, "metadata::head::reports_type_and_tail");
+
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::HEAD && resp.status() == StatusCode::OK {
+            resp.headers_mut()
+                .insert("stream-next-offset", HeaderValue::from_static("stale"));
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["metadata::head::reports_type"], 500).await;
+    assert_fails(&runs, "metadata::head::reports_type_and_tail");
+}
+
+#[tokio::test]
+async fn delete_status_and_ghost_streams() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::DELETE && resp.status() == StatusCode::NO_CONTENT {
+            status(&mut resp, 200);
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["metadata::delete::"], 500).await;
+    assert_fails(&runs, "metadata::delete::is_204_then_404_everywhere");
+    assert_fails(&runs, "metadata::delete::closed_stream_can_be_deleted");
+
+    // DELETE of a missing stream answers 204; reads of deleted ones 200.
+    let srv = common::with_response(|seen, mut resp| {
+        if resp.status() == StatusCode::NOT_FOUND
+            && (seen.method == Method::DELETE || seen.method == Method::GET)
+        {
+            status(
+                &mut resp,
+                if seen.method == Method::DELETE {
+                    204
+                } else {
+                    200
+                },
+            );
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["metadata::delete::"], 500).await;
+    assert_fails(&runs, "metadata::delete::missing_stream_is_404");
+    assert_fails(&runs, "metadata::delete::is_204_then_404_everywhere");
+}
+
+#[tokio::test]
+async fn delete_keeps_data() {
+    // DELETE is a no-op that claims success; a re-PUT then finds old data.
+    let srv = common::spawn(
+        common::config(500),
+        Some(std::sync::Arc::new(|mut req: axum::extract::Request| {
+            if req.method() == Method::DELETE {
+                *req.method_mut() = Method::HEAD;
+                req.headers_mut()
+                    .insert("x-was-delete", HeaderValue::from_static("1"));
+            }
+            if req.method() == Method::PUT {
+                req.headers_mut()
+                    .insert("content-type", HeaderValue::from_static("text/plain"));
+            }
+            req
+        })),
+        Some(std::sync::Arc::new(
+            |seen: &common::Seen, mut resp: axum::response::Response| {
+                if seen.method == Method::HEAD
+                    && resp.status() == StatusCode::OK
+                    && seen.headers.contains_key("x-was-delete")
+                {
+                    status(&mut resp, 204);
+                }
+                resp
+            },
+        )),
+    )
+    .await;
+    let runs = run_prefixes(&srv.root, &["metadata::delete::recreated"], 500).await;
+    let f = assert_fails(&runs, "metadata::delete::recreated_stream_starts_empty");
+    assert_eq!(f.requirement.as_deref(), Some("DELETE-RECREATE-FRESH"));
+}
+
+/// A raw HTTP/1.1 double that answers PUT 201, DELETE 204 and HEAD with a
+/// 200 that (wrongly) carries a body.
+async fn head_with_body_server() -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // Read one request (headers + Content-Length body).
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < end + 4 + len {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..end + 4 + len);
+                    let resp: &[u8] = if head.starts_with("put") {
+                        b"HTTP/1.1 201 Created\r\ncontent-type: text/plain\r\nstream-next-offset: 1\r\ncontent-length: 0\r\n\r\n"
+                    } else if head.starts_with("head") {
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nstream-next-offset: 1\r\ncontent-length: 9\r\nconnection: close\r\n\r\nsome data"
+                    } else {
+                        b"HTTP/1.1 204 No Content\r\n\r\n"
+                    };
+                    if sock.write_all(resp).await.is_err() || head.starts_with("head") {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/v1/stream"), task)
+}
+
+#[tokio::test]
+async fn head_carries_a_body() {
+    let (root, task) = head_with_body_server().await;
+    let runs = run_prefixes(&root, &["metadata::head::sends_no_body"], 500).await;
+    let f = assert_fails(&runs, "metadata::head::sends_no_body");
+    assert_eq!(f.requirement.as_deref(), Some("HEAD-NO-BODY"));
+    task.abort();
+}

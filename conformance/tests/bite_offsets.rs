@@ -1,0 +1,147 @@
+//! The offset cases bite: each test breaks one §8 rule in front of the
+//! reference server and asserts the matching case fails.
+
+mod common;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode};
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+
+fn query(req: &Request) -> String {
+    req.uri().query().unwrap_or("").to_string()
+}
+
+/// Rewrite the request's query string.
+fn set_query(req: &mut Request, q: &str) {
+    let path = req.uri().path().to_string();
+    let uri = if q.is_empty() {
+        path
+    } else {
+        format!("{path}?{q}")
+    };
+    *req.uri_mut() = uri.parse().unwrap();
+}
+
+#[tokio::test]
+async fn control_reference_passes_every_offsets_case() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["offsets::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+#[tokio::test]
+async fn sentinels_swapped() {
+    // No offset reads from the tail; offset=now reads from the start.
+    let srv = common::with_request(|mut req| {
+        if req.method() == Method::GET {
+            let q = query(&req);
+            if q.is_empty() {
+                set_query(&mut req, "offset=now");
+            } else if q == "offset=now" {
+                set_query(&mut req, "offset=-1");
+            }
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["offsets::sentinels::"], 500).await;
+    assert_fails(&runs, "offsets::sentinels::minus_one_equals_omitted");
+    assert_fails(&runs, "offsets::sentinels::now_is_empty_at_tail");
+    assert_fails(&runs, "offsets::sentinels::now_on_closed_stream");
+}
+
+#[tokio::test]
+async fn sentinels_now_cacheable() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.uri.query() == Some("offset=now") {
+            resp.headers_mut().insert(
+                "cache-control",
+                HeaderValue::from_static("public, max-age=60"),
+            );
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["offsets::sentinels::now_is_not"], 500).await;
+    assert_fails(&runs, "offsets::sentinels::now_is_not_cacheable");
+}
+
+#[tokio::test]
+async fn minted_offsets_broken() {
+    // Appends return a constant offset; HEAD offsets get a '/' and grow long.
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
+            resp.headers_mut()
+                .insert("stream-next-offset", HeaderValue::from_static("0"));
+        }
+        if seen.method == Method::HEAD {
+            let long = format!("a/{}", "x".repeat(300));
+            resp.headers_mut()
+                .insert("stream-next-offset", HeaderValue::from_str(&long).unwrap());
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["offsets::minted::"], 500).await;
+    assert_fails(&runs, "offsets::minted::strictly_increasing");
+    assert_fails(&runs, "offsets::minted::never_reserved_or_forbidden");
+    assert_fails(&runs, "offsets::minted::reasonably_short");
+}
+
+#[tokio::test]
+async fn minted_offsets_not_honoured_on_reads() {
+    // Reads from any real offset start from the beginning.
+    let srv = common::with_request(|mut req| {
+        let q = query(&req);
+        if req.method() == Method::GET
+            && q.starts_with("offset=")
+            && q != "offset=-1"
+            && q != "offset=now"
+        {
+            set_query(&mut req, "offset=-1");
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["offsets::minted::"], 500).await;
+    assert_fails(&runs, "offsets::minted::tail_read_is_empty_200");
+    assert_fails(&runs, "offsets::minted::rereads_are_stable");
+}
+
+#[tokio::test]
+async fn malformed_offsets_accepted_or_crash() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::GET && resp.status() == StatusCode::BAD_REQUEST {
+            *resp.status_mut() = if seen.uri.query().is_some_and(|q| q.contains("%2C")) {
+                StatusCode::OK
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["offsets::malformed::"], 500).await;
+    assert_fails(&runs, "offsets::malformed::forbidden_characters_are_400");
+    assert_fails(&runs, "offsets::malformed::garbage_is_never_5xx");
+}
+
+#[tokio::test]
+async fn query_parameters_mishandled() {
+    let srv = common::with_response(|seen, mut resp| {
+        let q = seen.uri.query().unwrap_or("");
+        if q.matches("offset=").count() > 1 && resp.status() == StatusCode::BAD_REQUEST {
+            *resp.status_mut() = StatusCode::OK;
+        }
+        if q.contains("foo=bar") {
+            *resp.status_mut() = StatusCode::BAD_REQUEST;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["offsets::malformed::"], 500).await;
+    assert_fails(&runs, "offsets::malformed::repeated_offset_is_400");
+    assert_fails(&runs, "offsets::malformed::unknown_parameters_are_ignored");
+}

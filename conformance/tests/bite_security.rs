@@ -1,0 +1,125 @@
+//! The security cases bite: each test removes one §12.7 header or turns a
+//! bad-input 4xx into a 5xx in front of the reference server.
+
+mod common;
+
+use axum::http::{HeaderValue, Method, StatusCode};
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+
+#[tokio::test]
+async fn control_reference_passes_every_security_case() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["security::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+#[tokio::test]
+async fn headers_missing_on_errors() {
+    let srv = common::with_response(|_, mut resp| {
+        match resp.status() {
+            StatusCode::NOT_FOUND => {
+                resp.headers_mut().remove("x-content-type-options");
+            }
+            StatusCode::CONFLICT => {
+                resp.headers_mut().insert(
+                    "cross-origin-resource-policy",
+                    HeaderValue::from_static("everyone"),
+                );
+            }
+            _ => {}
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["security::headers::"], 500).await;
+    assert_fails(&runs, "security::headers::nosniff_on_every_response");
+    assert_fails(&runs, "security::headers::corp_on_every_response");
+}
+
+#[tokio::test]
+async fn headers_missing_on_304_and_410() {
+    for code in [StatusCode::NOT_MODIFIED, StatusCode::GONE] {
+        let srv = common::with_response(move |_, mut resp| {
+            if resp.status() == code {
+                resp.headers_mut().remove("x-content-type-options");
+            }
+            resp
+        })
+        .await;
+        let runs = run_prefixes(&srv.root, &["security::headers::nosniff"], 500).await;
+        assert_fails(&runs, "security::headers::nosniff_on_every_response");
+    }
+}
+
+#[tokio::test]
+async fn cors_broken() {
+    let srv = common::with_response(|seen, mut resp| {
+        let h = resp.headers_mut();
+        if seen.method == Method::OPTIONS {
+            h.insert(
+                "access-control-allow-headers",
+                HeaderValue::from_static("content-type, stream-seq"),
+            );
+            h.insert(
+                "access-control-allow-methods",
+                HeaderValue::from_static("GET, POST"),
+            );
+        }
+        if seen.method == Method::GET || seen.method == Method::HEAD {
+            h.remove("access-control-expose-headers");
+        }
+        if resp.status() == StatusCode::CONFLICT {
+            resp.headers_mut().remove("access-control-allow-origin");
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["security::cors::"], 500).await;
+    assert_fails(&runs, "security::cors::preflight_allows_origin_and_methods");
+    assert_fails(&runs, "security::cors::preflight_allows_protocol_headers");
+    assert_fails(&runs, "security::cors::responses_allow_origin");
+    assert_fails(&runs, "security::cors::responses_expose_protocol_headers");
+    assert_fails(&runs, "security::cors::head_exposes_ttl_and_expiry");
+}
+
+#[tokio::test]
+async fn cors_producer_headers_not_exposed() {
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::POST {
+            resp.headers_mut().insert(
+                "access-control-expose-headers",
+                HeaderValue::from_static("stream-next-offset"),
+            );
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["security::cors::responses_expose"], 500).await;
+    assert_fails(&runs, "security::cors::responses_expose_protocol_headers");
+}
+
+#[tokio::test]
+async fn bad_input_crashes() {
+    // Every 400/405 becomes a 500, and odd paths crash.
+    let srv = common::with_response(|seen, mut resp| {
+        let odd_path = seen.uri.path().contains("%00");
+        if matches!(resp.status().as_u16(), 400 | 405 | 413) || odd_path {
+            *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["security::bad_input::"], 500).await;
+    for id in [
+        "malformed_headers_are_4xx",
+        "odd_header_values_are_never_5xx",
+        "malformed_bodies_are_4xx",
+        "odd_queries_are_never_5xx",
+        "odd_paths_are_never_5xx",
+        "unsupported_method_is_4xx",
+    ] {
+        assert_fails(&runs, &format!("security::bad_input::{id}"));
+    }
+}

@@ -1,0 +1,527 @@
+//! The `sse` cases (§5.8, §10.1 cursors) bite: each test breaks one SSE
+//! rule in front of the reference server, mostly by rewriting the event
+//! stream frame by frame, and checks that the right case fails.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
+use futures::StreamExt;
+
+const LP_MS: u64 = 500;
+
+fn fails_with(runs: &[Ran], id: &str, req: &str) {
+    let f = assert_fails(runs, id);
+    assert_eq!(
+        f.requirement.as_deref(),
+        Some(req),
+        "{id} failed for another reason: {f}"
+    );
+}
+
+fn is_sse(seen: &common::Seen) -> bool {
+    seen.method == Method::GET && seen.uri.query().unwrap_or("").contains("live=sse")
+}
+
+/// Rewrite every body frame of SSE responses (the reference server sends
+/// a data event and its control event in one frame).
+fn map_frames(
+    seen: &common::Seen,
+    resp: Response,
+    f: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> Response {
+    if !is_sse(seen) || resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let mapped = body
+        .into_data_stream()
+        .map(move |chunk| chunk.map(|b| bytes::Bytes::from(f(&String::from_utf8_lossy(&b)))));
+    Response::from_parts(parts, Body::from_stream(mapped))
+}
+
+/// Remove a JSON member (`"key":value,` or `,"key":value`) from control
+/// event text.
+fn drop_member(frame: &str, key: &str) -> String {
+    let pat = format!("\"{key}\":");
+    let Some(start) = frame.find(&pat) else {
+        return frame.to_string();
+    };
+    let rest = &frame[start + pat.len()..];
+    let end = if let Some(quoted) = rest.strip_prefix('"') {
+        1 + quoted.find('"').map(|i| i + 1).unwrap_or(quoted.len())
+    } else {
+        rest.find([',', '}']).unwrap_or(rest.len())
+    };
+    let (mut a, mut b) = (start, start + pat.len() + end);
+    if frame[b..].starts_with(',') {
+        b += 1;
+    } else if frame[..a].ends_with(',') {
+        a -= 1;
+    }
+    format!("{}{}", &frame[..a], &frame[b..])
+}
+
+fn rewrite_query(
+    mut req: axum::extract::Request,
+    f: impl Fn(&str) -> String,
+) -> axum::extract::Request {
+    if let Some(q) = req.uri().query() {
+        let path = req.uri().path().to_string();
+        let q = f(q);
+        *req.uri_mut() = format!("{path}?{q}").parse().expect("valid URI");
+    }
+    req
+}
+
+#[test]
+fn drop_member_edits_json() {
+    let c = r#"data:{"streamCursor":"12","streamNextOffset":"a_b","upToDate":true}"#;
+    assert_eq!(
+        drop_member(c, "streamCursor"),
+        r#"data:{"streamNextOffset":"a_b","upToDate":true}"#
+    );
+    assert_eq!(
+        drop_member(c, "upToDate"),
+        r#"data:{"streamCursor":"12","streamNextOffset":"a_b"}"#
+    );
+}
+
+#[tokio::test]
+async fn control_reference_passes_every_sse_case() {
+    let srv = common::reference().await;
+    let runs = run_prefixes(&srv.root, &["sse::"], LP_MS).await;
+    // Reported reference-server bug: text events are cut between a CR and
+    // its LF, which a client reads as two line breaks. Drop from this list
+    // once the server is fixed.
+    let known_server_bugs = ["sse::bytes::large_text_crlf"];
+    for r in runs
+        .iter()
+        .filter(|r| !known_server_bugs.contains(&r.id.as_str()))
+    {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+#[tokio::test]
+async fn format_headers_broken_are_caught() {
+    // text/plain instead of text/event-stream, and the base64 marker moved
+    // from binary streams to text streams.
+    let srv = common::with_response(|seen, mut resp| {
+        if is_sse(seen) && resp.status() == StatusCode::OK {
+            let h = resp.headers_mut();
+            h.insert("content-type", HeaderValue::from_static("text/plain"));
+            if h.remove("stream-sse-data-encoding").is_none() {
+                h.insert(
+                    "stream-sse-data-encoding",
+                    HeaderValue::from_static("base64"),
+                );
+            }
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::format::"], LP_MS).await;
+    fails_with(
+        &runs,
+        "sse::format::content_type_is_event_stream",
+        "SSE-CONTENT-TYPE",
+    );
+    fails_with(
+        &runs,
+        "sse::format::text_types_are_not_base64",
+        "SSE-TEXT-UTF8",
+    );
+    fails_with(
+        &runs,
+        "sse::format::other_types_are_base64",
+        "SSE-BASE64-HEADER",
+    );
+}
+
+#[tokio::test]
+async fn format_errors_answered_with_200_are_caught() {
+    let srv = common::with_response(|seen, mut resp| {
+        if is_sse(seen) && resp.status().is_client_error() {
+            *resp.status_mut() = StatusCode::OK;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::format::missing_"], LP_MS).await;
+    fails_with(
+        &runs,
+        "sse::format::missing_offset_is_400",
+        "SSE-OFFSET-REQUIRED",
+    );
+    fails_with(&runs, "sse::format::missing_stream_is_404", "SSE-404");
+}
+
+#[tokio::test]
+async fn format_json_not_an_array_is_caught() {
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| {
+            f.replace("event: data\n", "event: data\ndata:{\"wrapped\":\n")
+                .replace("\n\nevent: control", "\ndata:}\n\nevent: control")
+        })
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::format::json_data_is_array"], LP_MS).await;
+    fails_with(&runs, "sse::format::json_data_is_array", "SSE-JSON-ARRAY");
+}
+
+#[tokio::test]
+async fn bytes_leading_space_lost_is_caught() {
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| f.replace("data: ", "data:"))
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::bytes::"], LP_MS).await;
+    fails_with(&runs, "sse::bytes::text_lines_exact", "SSE-TEXT-EXACT");
+    fails_with(&runs, "sse::bytes::from_minted_offset", "SSE-TEXT-EXACT");
+}
+
+#[tokio::test]
+async fn bytes_empty_lines_lost_is_caught() {
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| f.replace("\ndata:\n", "\n"))
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::bytes::"], LP_MS).await;
+    fails_with(&runs, "sse::bytes::text_cr_crlf_as_lf", "SSE-TEXT-EXACT");
+    fails_with(&runs, "sse::bytes::text_lines_exact", "SSE-TEXT-EXACT");
+}
+
+#[tokio::test]
+async fn bytes_base64_corrupted_is_caught() {
+    // Three extra zero bytes in front of every base64 data event.
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| {
+            f.replace("event: data\ndata:", "event: data\ndata:AAAA")
+        })
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "sse::bytes::binary_every_byte_value",
+            "sse::bytes::large_binary_exact",
+        ],
+        LP_MS,
+    )
+    .await;
+    fails_with(
+        &runs,
+        "sse::bytes::binary_every_byte_value",
+        "SSE-BINARY-EXACT",
+    );
+    fails_with(&runs, "sse::bytes::large_binary_exact", "SSE-BINARY-EXACT");
+}
+
+#[tokio::test]
+async fn bytes_base64_invalid_length_is_caught() {
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| {
+            f.replace("event: data\ndata:", "event: data\ndata:QQ")
+        })
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "sse::bytes::binary_every_byte_value",
+            "sse::format::other_types_are_base64",
+        ],
+        LP_MS,
+    )
+    .await;
+    fails_with(
+        &runs,
+        "sse::bytes::binary_every_byte_value",
+        "SSE-BASE64-VALID",
+    );
+    fails_with(
+        &runs,
+        "sse::format::other_types_are_base64",
+        "SSE-BASE64-VALID",
+    );
+}
+
+#[tokio::test]
+async fn control_sent_before_its_data_is_caught() {
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| match f.split_once("\n\nevent: control") {
+            Some((data, control)) if f.starts_with("event: data") => {
+                format!("event: control{control}{data}\n\n")
+            }
+            _ => f.to_string(),
+        })
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::control::after_every_data_event"], LP_MS).await;
+    fails_with(
+        &runs,
+        "sse::control::after_every_data_event",
+        "SSE-CONTROL-AFTER-DATA",
+    );
+}
+
+#[tokio::test]
+async fn control_without_cursor_is_caught() {
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| drop_member(f, "streamCursor"))
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::control::"], LP_MS).await;
+    fails_with(
+        &runs,
+        "sse::control::fields_when_caught_up",
+        "SSE-CONTROL-CURSOR",
+    );
+    fails_with(
+        &runs,
+        "sse::control::echoed_cursor_advances",
+        "SSE-CONTROL-CURSOR",
+    );
+}
+
+#[tokio::test]
+async fn control_without_up_to_date_is_caught() {
+    let srv =
+        common::with_response(|seen, resp| map_frames(seen, resp, |f| drop_member(f, "upToDate")))
+            .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "sse::control::fields_when_caught_up",
+            "sse::control::empty_stream_caught_up",
+            "sse::live::closed_at_tail_at_once",
+            "sse::live::now_skips_history",
+        ],
+        LP_MS,
+    )
+    .await;
+    fails_with(
+        &runs,
+        "sse::control::fields_when_caught_up",
+        "SSE-CONTROL-UP-TO-DATE",
+    );
+    fails_with(
+        &runs,
+        "sse::live::closed_at_tail_at_once",
+        "SSE-CLOSED-AT-TAIL",
+    );
+    fails_with(&runs, "sse::live::now_skips_history", "SSE-NOW");
+    fails_with(
+        &runs,
+        "sse::control::empty_stream_caught_up",
+        "SSE-CONTROL-UP-TO-DATE",
+    );
+}
+
+#[tokio::test]
+async fn control_constant_cursor_is_caught() {
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| {
+            let without = drop_member(f, "streamCursor");
+            if without == f {
+                return without;
+            }
+            without.replacen("data:{", "data:{\"streamCursor\":\"1000\",", 1)
+        })
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::control::echoed_cursor_advances"], LP_MS).await;
+    fails_with(
+        &runs,
+        "sse::control::echoed_cursor_advances",
+        "CURSOR-ADVANCE",
+    );
+}
+
+#[tokio::test]
+async fn live_appends_not_delivered_is_caught() {
+    // Forwards events until the first caught-up control, then goes silent
+    // with the connection open.
+    let srv = common::with_response(|seen, resp| {
+        if !is_sse(seen) || resp.status() != StatusCode::OK {
+            return resp;
+        }
+        let (parts, body) = resp.into_parts();
+        let silent = body
+            .into_data_stream()
+            .scan(false, |done, chunk| {
+                let out = if *done { None } else { Some(chunk) };
+                if let Some(Ok(b)) = &out {
+                    *done = String::from_utf8_lossy(b).contains("\"upToDate\":true");
+                }
+                futures::future::ready(out)
+            })
+            .chain(futures::stream::pending());
+        Response::from_parts(parts, Body::from_stream(silent))
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "sse::live::append_delivered",
+            "sse::live::binary_append_delivered",
+            "sse::live::close_ends_connection",
+            "sse::live::every_reader_receives",
+        ],
+        LP_MS,
+    )
+    .await;
+    fails_with(&runs, "sse::live::append_delivered", "SSE-LIVE");
+    fails_with(&runs, "sse::live::every_reader_receives", "SSE-LIVE");
+    fails_with(&runs, "sse::live::binary_append_delivered", "SSE-LIVE");
+    fails_with(
+        &runs,
+        "sse::live::close_ends_connection",
+        "SSE-CLOSED-CONTROL",
+    );
+}
+
+#[tokio::test]
+async fn live_connection_left_open_is_caught() {
+    let srv = common::with_response(|seen, resp| {
+        if !is_sse(seen) || resp.status() != StatusCode::OK {
+            return resp;
+        }
+        let (parts, body) = resp.into_parts();
+        let open = body.into_data_stream().chain(futures::stream::pending());
+        Response::from_parts(parts, Body::from_stream(open))
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["sse::live::close", "sse::live::now_on_closed_stream"],
+        LP_MS,
+    )
+    .await;
+    fails_with(
+        &runs,
+        "sse::live::close_ends_connection",
+        "SSE-CLOSE-CONNECTION",
+    );
+    fails_with(
+        &runs,
+        "sse::live::closed_stream_from_start",
+        "SSE-CLOSE-CONNECTION",
+    );
+    fails_with(
+        &runs,
+        "sse::live::closed_at_tail_at_once",
+        "SSE-CLOSED-AT-TAIL",
+    );
+    fails_with(
+        &runs,
+        "sse::live::now_on_closed_stream",
+        "SSE-CLOSED-AT-TAIL",
+    );
+}
+
+#[tokio::test]
+async fn live_closed_flag_missing_is_caught() {
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| {
+            f.replace("\"streamClosed\":true", "\"streamClosed\":false")
+        })
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "sse::live::close",
+            "sse::live::now_on_closed_stream",
+            "sse::live::final_append_on_close",
+        ],
+        LP_MS,
+    )
+    .await;
+    fails_with(
+        &runs,
+        "sse::live::close_ends_connection",
+        "SSE-CLOSED-CONTROL",
+    );
+    fails_with(
+        &runs,
+        "sse::live::final_append_on_close",
+        "SSE-CLOSED-CONTROL",
+    );
+    fails_with(
+        &runs,
+        "sse::live::closed_stream_from_start",
+        "SSE-CLOSED-CONTROL",
+    );
+    fails_with(
+        &runs,
+        "sse::live::now_on_closed_stream",
+        "SSE-CLOSED-AT-TAIL",
+    );
+}
+
+#[tokio::test]
+async fn live_now_sends_history_is_caught() {
+    let srv = common::with_request(|req| {
+        rewrite_query(req, |q| {
+            if q.contains("live=sse") {
+                q.replace("offset=now", "offset=-1")
+            } else {
+                q.to_string()
+            }
+        })
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::live::now_skips_history"], LP_MS).await;
+    fails_with(&runs, "sse::live::now_skips_history", "SSE-NOW");
+}
+
+#[tokio::test]
+async fn live_resume_offset_ignored_is_caught() {
+    // SSE restarts from the beginning whatever minted offset it is given.
+    let srv = common::with_request(|req| {
+        rewrite_query(req, |q| {
+            if !q.contains("live=sse") || q.contains("offset=-1") || q.contains("offset=now") {
+                return q.to_string();
+            }
+            q.split('&')
+                .map(|kv| {
+                    if kv.starts_with("offset=") {
+                        "offset=-1"
+                    } else {
+                        kv
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        })
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &["sse::live::resume_from_control_offsets"],
+        LP_MS,
+    )
+    .await;
+    fails_with(
+        &runs,
+        "sse::live::resume_from_control_offsets",
+        "SSE-RESUME",
+    );
+}
+
+#[tokio::test]
+async fn bytes_line_break_added_per_event_is_caught() {
+    // One extra line break at the end of every text data event.
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| {
+            f.replace("\n\nevent: control", "\ndata:\n\nevent: control")
+        })
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::bytes::large_text_crlf"], LP_MS).await;
+    fails_with(&runs, "sse::bytes::large_text_crlf", "SSE-TEXT-EXACT");
+}

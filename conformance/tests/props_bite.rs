@@ -1,0 +1,312 @@
+//! Proof that the properties bite: each test serves the reference server
+//! behind a middleware that breaks ONE rule of §4.2, §5.2 or §5.2.1, runs
+//! one property with a fixed seed, and asserts it fails on a requirement of
+//! that rule with a shrunk sequence of at most 8 steps.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use ds_conformance::client::Target;
+use ds_conformance::runner::run_case;
+
+const MAX_STEPS_AFTER_SHRINK: usize = 8;
+
+/// Run property `id` against `root` with a fixed seed and budget.
+async fn run_prop(root: &str, id: &str, seed: u64) -> Result<(), ds_conformance::Failure> {
+    let mut t = Target::new(root).expect("target");
+    t.long_poll_timeout = Duration::from_millis(500);
+    t.case_timeout = Duration::from_secs(90);
+    t.seed = seed;
+    t.prop_cases = 64;
+    t.artifacts_dir = std::env::temp_dir().join("ds-conformance-bite");
+    let case = ds_conformance::cases::all()
+        .into_iter()
+        .find(|c| c.id == id)
+        .expect("case exists");
+    run_case(&case, Arc::new(t)).await.0
+}
+
+/// Steps of the minimal sequence named in a property failure.
+fn shrunk_steps(msg: &str) -> usize {
+    let at = msg
+        .find("minimal failing sequence (")
+        .unwrap_or_else(|| panic!("no minimal sequence in failure:\n{msg}"));
+    msg[at + 26..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("step count")
+}
+
+/// Assert the property fails on one of `reqs`, shrunk to ≤ 8 steps.
+async fn assert_bites(root: &str, id: &str, seed: u64, reqs: &[&str]) -> usize {
+    let f = match run_prop(root, id, seed).await {
+        Ok(()) => panic!("{id} passed against a server that breaks its rule"),
+        Err(f) => f,
+    };
+    assert!(!f.setup, "{id}: setup failure instead of a verdict: {f}");
+    let req = f.requirement.clone().unwrap_or_default();
+    assert!(
+        reqs.contains(&req.as_str()),
+        "{id} failed on {req}, expected one of {reqs:?}:\n{}",
+        f.message
+    );
+    let steps = shrunk_steps(&f.message);
+    assert!(
+        steps <= MAX_STEPS_AFTER_SHRINK,
+        "{id}: shrunk only to {steps} steps:\n{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("replay script: "),
+        "no replay script path:\n{}",
+        f.message
+    );
+    eprintln!("{id}: found, shrunk to {steps} steps:\n{}", f.message);
+    steps
+}
+
+/// (stream path, producer id, epoch).
+type ProducerKey = (String, String, String);
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// §5.2.1 broken: a retried producer batch (seq already accepted) loses its
+/// producer headers, so the server appends the data a second time.
+#[tokio::test]
+async fn producer_duplicates_reappended() {
+    let last: Arc<Mutex<HashMap<ProducerKey, u64>>> = Arc::default();
+    let srv = common::with_request(move |mut req| {
+        let (Some(id), Some(ep), Some(seq)) = (
+            header(&req, "producer-id"),
+            header(&req, "producer-epoch"),
+            header(&req, "producer-seq").and_then(|s| s.parse::<u64>().ok()),
+        ) else {
+            return req;
+        };
+        let key = (req.uri().path().to_string(), id, ep);
+        let mut m = last.lock().unwrap();
+        match m.get(&key) {
+            Some(l) if seq <= *l => {
+                for h in ["producer-id", "producer-epoch", "producer-seq"] {
+                    req.headers_mut().remove(h);
+                }
+            }
+            _ => {
+                m.insert(key, seq);
+            }
+        }
+        req
+    })
+    .await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::producers",
+        11,
+        &["PROP-PRODUCER-OUTCOME", "PROP-READ-CONTENT"],
+    )
+    .await;
+}
+
+/// §5.2.1 broken: no zombie fencing; a stale epoch is rewritten to the
+/// highest epoch seen for that producer.
+#[tokio::test]
+async fn epoch_fencing_off() {
+    let max: Arc<Mutex<HashMap<(String, String), u64>>> = Arc::default();
+    let srv = common::with_request(move |mut req| {
+        let (Some(id), Some(ep)) = (
+            header(&req, "producer-id"),
+            header(&req, "producer-epoch").and_then(|e| e.parse::<u64>().ok()),
+        ) else {
+            return req;
+        };
+        let key = (req.uri().path().to_string(), id);
+        let mut m = max.lock().unwrap();
+        let top = *m.entry(key).and_modify(|v| *v = (*v).max(ep)).or_insert(ep);
+        if ep < top {
+            req.headers_mut()
+                .insert("producer-epoch", HeaderValue::from(top));
+        }
+        req
+    })
+    .await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::producers",
+        12,
+        &["PROP-PRODUCER-OUTCOME"],
+    )
+    .await;
+}
+
+/// §5.2 broken: Stream-Seq is not enforced.
+#[tokio::test]
+async fn stream_seq_not_enforced() {
+    let srv = common::with_request(|mut req| {
+        req.headers_mut().remove("stream-seq");
+        req
+    })
+    .await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::single_stream",
+        13,
+        &["PROP-STREAM-SEQ"],
+    )
+    .await;
+}
+
+/// §5.2 / §4.1 broken: Stream-Closed on POST is ignored, so streams never
+/// close and keep accepting appends.
+#[tokio::test]
+async fn close_ignored_on_append() {
+    let srv = common::with_request(|mut req| {
+        if req.method() == axum::http::Method::POST {
+            req.headers_mut().remove("stream-closed");
+        }
+        req
+    })
+    .await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::single_stream",
+        14,
+        &[
+            "PROP-CLOSE-OUTCOME",
+            "PROP-CLOSED-REJECTS",
+            "PROP-APPEND-OUTCOME",
+        ],
+    )
+    .await;
+}
+
+/// §4.2 broken: soft-deleted streams answer 404 instead of 410.
+#[tokio::test]
+async fn soft_delete_answers_404() {
+    let srv = common::with_response(|_, mut resp| {
+        if resp.status() == StatusCode::GONE {
+            *resp.status_mut() = StatusCode::NOT_FOUND;
+        }
+        resp
+    })
+    .await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::forks_and_deletes",
+        15,
+        &["PROP-SOFT-DELETE"],
+    )
+    .await;
+}
+
+/// §4.2 broken: fork requests lose their fork headers, so the "fork" is a
+/// new empty stream without the inherited data.
+#[tokio::test]
+async fn fork_without_inherited_data() {
+    let srv = common::with_request(|mut req| {
+        if req.headers().contains_key("stream-forked-from") {
+            for h in [
+                "stream-forked-from",
+                "stream-fork-offset",
+                "stream-fork-sub-offset",
+            ] {
+                req.headers_mut().remove(h);
+            }
+        }
+        req
+    })
+    .await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::forks_and_deletes",
+        16,
+        &["PROP-FORK-CREATE", "PROP-FORK-READ", "PROP-OFFSET-ORDER"],
+    )
+    .await;
+}
+
+/// §9.1.2 (append, §5.2) broken: POSTed JSON arrays are stored as one
+/// message (not flattened): the middleware wraps the array once more.
+#[tokio::test]
+async fn json_arrays_not_flattened() {
+    let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
+    let app = ds_reference_server::app(state).layer(middleware::from_fn(
+        |req: Request, next: Next| async move {
+            let json =
+                header(&req, "content-type").is_some_and(|c| c.starts_with("application/json"));
+            if req.method() != axum::http::Method::POST || !json {
+                return next.run(req).await;
+            }
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let body = if bytes.first() == Some(&b'[') {
+                let mut v = b"[".to_vec();
+                v.extend_from_slice(&bytes);
+                v.push(b']');
+                v
+            } else {
+                bytes.to_vec()
+            };
+            let mut parts = parts;
+            parts.headers.remove("content-length");
+            let resp: Response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            resp
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let root = format!("http://{addr}/v1/stream");
+    assert_bites(
+        &root,
+        "props::sequences::single_stream",
+        17,
+        &["PROP-READ-CONTENT", "PROP-JSON-MODE"],
+    )
+    .await;
+    task.abort();
+}
+
+/// Control: the unmodified reference server passes the properties.
+#[tokio::test]
+async fn reference_passes_properties() {
+    let srv = common::reference().await;
+    for id in [
+        "props::sequences::single_stream",
+        "props::sequences::producers",
+        "props::concurrency::writers_and_readers",
+    ] {
+        if let Err(f) = run_prop(&srv.root, id, 21).await {
+            panic!("{id} failed against the reference server: {f}");
+        }
+    }
+}
+
+/// Control for forks. Seed 12 is the one that found the fork-of-fork
+/// next-offset bug in the reference server; it must pass now.
+#[tokio::test]
+async fn reference_passes_fork_property() {
+    let srv = common::reference().await;
+    if let Err(f) = run_prop(&srv.root, "props::sequences::forks_and_deletes", 12).await {
+        panic!("forks_and_deletes failed against the reference server: {f}");
+    }
+}
