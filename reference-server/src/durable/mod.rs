@@ -11,11 +11,24 @@
 //! - `replay`: the pure fold from records to the recovered store state;
 //! - `journal`: the typed facade the store uses.
 //!
+//! The store side lives in `store::persist`: `Store::open` rebuilds the
+//! streams from `Journal::open`'s replayed state (data left on disk as
+//! `Body::Disk` locations), and every mutation is submitted under the lock
+//! that applies it, its HTTP answer waiting for the fsync (`Commit`).
+//!
+//! Guarantees: an acknowledged create, append, close or delete survives
+//! any crash; data and the producer state / `Stream-Seq` / closure it
+//! implies are one record, so they survive together or not at all
+//! (§5.2.1); readers never see past the durable tail. Sliding-TTL renewals
+//! by reads are journaled lazily (at most one `Touch` per stream per
+//! 100 ms, not awaited), so after a crash a stream may expire up to that
+//! much early.
+//!
 //! Not done yet: compaction. Deleted streams' data stays in old segments
 //! (`Recovered::dead_bytes` measures it). The hook is a rewrite of the live
 //! state as fresh records into new segments followed by removal of the old
-//! ones (`SegmentReader::forget` closes their handles); it needs the store
-//! to swap its chunk locations, so it waits for the wiring.
+//! ones (`SegmentReader::forget` closes their handles; the store swaps its
+//! `Body::Disk` locations under each stream's lock).
 
 pub mod codec;
 pub mod frame;
