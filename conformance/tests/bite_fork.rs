@@ -16,7 +16,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
+use ds_conformance::testing::{assert_fails, run_prefixes, Ran};
 
 /// What the middleware knows across requests.
 struct Shared {
@@ -45,15 +45,7 @@ impl Shared {
 
 type Fut = Pin<Box<dyn Future<Output = Response> + Send>>;
 
-struct Srv {
-    root: String,
-    task: tokio::task::JoinHandle<()>,
-}
-impl Drop for Srv {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+type Srv = common::Broken;
 
 /// Serve the reference app (long-poll timeout `lp_ms`) behind `mw`, which
 /// sees each request, the rest of the stack and the shared state.
@@ -61,9 +53,7 @@ async fn serve_with<F>(lp_ms: u64, mw: F) -> Srv
 where
     F: Fn(Request, Next, Arc<Shared>) -> Fut + Send + Sync + Clone + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = common::listener().await;
     let addr = listener.local_addr().expect("addr");
     let shared = Arc::new(Shared {
         origin: format!("http://{addr}"),
@@ -102,13 +92,7 @@ where
             }
         },
     ));
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Srv {
-        root: format!("http://{addr}/v1/stream"),
-        task,
-    }
+    common::serve_on(listener, app)
 }
 
 fn status(code: u16) -> Response {
@@ -720,11 +704,7 @@ async fn writers_state_inherited() {
 
 #[tokio::test]
 async fn control_reference_passes_every_fork_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["fork::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("fork::").await;
 }
 
 /// The body of a fork PUT is dropped.

@@ -4,19 +4,11 @@
 mod common;
 
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
-
-fn status(resp: &mut axum::response::Response, code: u16) {
-    *resp.status_mut() = StatusCode::from_u16(code).unwrap();
-}
+use ds_conformance::testing::{assert_fails, run_prefixes};
 
 #[tokio::test]
 async fn control_reference_passes_every_metadata_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["metadata::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("metadata::").await;
 }
 
 #[tokio::test]
@@ -36,7 +28,7 @@ async fn head_drops_its_headers() {
                 HeaderValue::from_static("public, max-age=60"),
             );
             if resp.status() == StatusCode::NOT_FOUND {
-                status(&mut resp, 200);
+                common::set_status(&mut resp, 200);
             }
         }
         resp
@@ -86,7 +78,7 @@ async fn head_reports_wrong_type_or_stale_tail() {
 async fn delete_status_and_ghost_streams() {
     let srv = common::with_response(|seen, mut resp| {
         if seen.method == Method::DELETE && resp.status() == StatusCode::NO_CONTENT {
-            status(&mut resp, 200);
+            common::set_status(&mut resp, 200);
         }
         resp
     })
@@ -100,7 +92,7 @@ async fn delete_status_and_ghost_streams() {
         if resp.status() == StatusCode::NOT_FOUND
             && (seen.method == Method::DELETE || seen.method == Method::GET)
         {
-            status(
+            common::set_status(
                 &mut resp,
                 if seen.method == Method::DELETE {
                     204
@@ -140,7 +132,7 @@ async fn delete_keeps_data() {
                     && resp.status() == StatusCode::OK
                     && seen.headers.contains_key("x-was-delete")
                 {
-                    status(&mut resp, 204);
+                    common::set_status(&mut resp, 204);
                 }
                 resp
             },

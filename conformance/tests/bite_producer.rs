@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use common::Seen;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+use ds_conformance::testing::{assert_fails, run_prefixes};
 
 fn producer(seen: &Seen) -> bool {
     seen.method == Method::POST && seen.headers.contains_key("producer-id")
@@ -259,21 +259,14 @@ async fn unserialized_validation_is_caught() {
             }
         },
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let root = format!("http://{addr}/v1/stream");
+    let srv = common::serve(app).await;
     let runs = run_prefixes(
-        &root,
+        &srv.root,
         &["producer::concurrency::pipelined_retries_append_once"],
         500,
     )
     .await;
-    task.abort();
+    drop(srv);
     assert_fails(
         &runs,
         "producer::concurrency::pipelined_retries_append_once",
@@ -372,9 +365,5 @@ async fn duplicates_appended_again_are_caught() {
 
 #[tokio::test]
 async fn reference_server_passes_the_whole_producer_area() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["producer::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("producer::").await;
 }

@@ -15,18 +15,6 @@ use axum::response::Response;
 use common::Seen;
 use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
 
-/// A wrapped reference server bound to 127.0.0.1:0, stopped on drop.
-struct Intercepting {
-    root: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Intercepting {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 type Intercept = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
 /// The reference server, except that requests matching `f` are answered by
@@ -34,7 +22,7 @@ type Intercept = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 /// TTL is not reset by them).
 async fn intercepting(
     f: impl Fn(&Request) -> Option<Response> + Send + Sync + 'static,
-) -> Intercepting {
+) -> common::Broken {
     let f: Intercept = Arc::new(f);
     let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
     let app = ds_reference_server::app(state).layer(middleware::from_fn(
@@ -48,17 +36,7 @@ async fn intercepting(
             }
         },
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Intercepting {
-        root: format!("http://{addr}/v1/stream"),
-        task,
-    }
+    common::serve(app).await
 }
 
 fn query(req: &Request) -> String {
@@ -328,9 +306,5 @@ async fn never_cleaning_up_soft_deleted_sources_is_caught() {
 
 #[tokio::test]
 async fn reference_server_passes_the_whole_ttl_area() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["ttl::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("ttl::").await;
 }
