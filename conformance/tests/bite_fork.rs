@@ -297,17 +297,19 @@ async fn idempotent_reput_is_409() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
-    for id in [
-        "same_config_is_200",
-        "closed_fork_reput",
-        "fork_of_closed_source_reput",
-        "content_type_omitted_on_reput_is_200",
-        "sub_offset_zero_equals_omitted",
-        "after_own_appends_is_200",
-        "default_offset_reput_is_200",
-    ] {
-        assert_fails(&runs, &format!("fork::idempotent::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::idempotent::",
+        &[
+            "same_config_is_200",
+            "closed_fork_reput",
+            "fork_of_closed_source_reput",
+            "content_type_omitted_on_reput_is_200",
+            "sub_offset_zero_equals_omitted",
+            "after_own_appends_is_200",
+            "default_offset_reput_is_200",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -320,15 +322,17 @@ async fn idempotent_any_reput_is_200() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
-    for id in [
-        "other_offset_is_409",
-        "closed_fork_reput",
-        "other_source_is_409",
-        "other_sub_offset_is_409",
-        "plain_put_on_fork_is_409",
-    ] {
-        assert_fails(&runs, &format!("fork::idempotent::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::idempotent::",
+        &[
+            "other_offset_is_409",
+            "closed_fork_reput",
+            "other_source_is_409",
+            "other_sub_offset_is_409",
+            "plain_put_on_fork_is_409",
+        ],
+    );
 }
 
 // ---------------------------------------------------------------- suboffset
@@ -341,19 +345,21 @@ async fn suboffset_ignored() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::suboffset::"], 500).await;
-    for id in [
-        "bytes_inside_append",
-        "bytes_not_characters",
-        "bytes_mid_stream_anchor",
-        "bytes_at_boundary_is_accepted",
-        "bytes_past_boundary_is_400",
-        "past_tail_is_400",
-        "json_inside_batch",
-        "json_boundary_and_past",
-        "chained_sub_offsets",
-    ] {
-        assert_fails(&runs, &format!("fork::suboffset::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::suboffset::",
+        &[
+            "bytes_inside_append",
+            "bytes_not_characters",
+            "bytes_mid_stream_anchor",
+            "bytes_at_boundary_is_accepted",
+            "bytes_past_boundary_is_400",
+            "past_tail_is_400",
+            "json_inside_batch",
+            "json_boundary_and_past",
+            "chained_sub_offsets",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -375,15 +381,17 @@ async fn suboffset_off_by_one() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::suboffset::"], 500).await;
-    for id in [
-        "bytes_inside_append",
-        "bytes_not_characters",
-        "bytes_at_boundary_is_accepted",
-        "json_inside_batch",
-        "json_boundary_and_past",
-    ] {
-        assert_fails(&runs, &format!("fork::suboffset::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::suboffset::",
+        &[
+            "bytes_inside_append",
+            "bytes_not_characters",
+            "bytes_at_boundary_is_accepted",
+            "json_inside_batch",
+            "json_boundary_and_past",
+        ],
+    );
 }
 
 // ---------------------------------------------------------------- read / live
@@ -422,13 +430,15 @@ fn mirror_source_appends(req: Request, next: Next, shared: Arc<Shared>) -> Fut {
 async fn read_source_appends_leak_into_forks() {
     let srv = serve_with(500, mirror_source_appends).await;
     let runs = run(&srv, "fork::read::", 500).await;
-    for id in [
-        "source_appends_invisible",
-        "from_every_source_offset",
-        "chain_depth_three",
-    ] {
-        assert_fails(&runs, &format!("fork::read::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::read::",
+        &[
+            "source_appends_invisible",
+            "from_every_source_offset",
+            "chain_depth_three",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -477,19 +487,21 @@ async fn read_fork_bodies_corrupted() {
     })
     .await;
     let runs = run(&srv, "fork::read::", 500).await;
-    for id in [
-        "from_start",
-        "chunk_offsets_valid_on_source",
-        "from_every_source_offset",
-        "fork_at_every_source_offset",
-        "from_fork_point_and_own_offsets",
-        "chunked_across_boundary",
-        "json_one_array",
-        "chain_depth_three",
-        "fork_of_fork_at_inherited_offset",
-    ] {
-        assert_fails(&runs, &format!("fork::read::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::read::",
+        &[
+            "from_start",
+            "chunk_offsets_valid_on_source",
+            "from_every_source_offset",
+            "fork_at_every_source_offset",
+            "from_fork_point_and_own_offsets",
+            "chunked_across_boundary",
+            "json_one_array",
+            "chain_depth_three",
+            "fork_of_fork_at_inherited_offset",
+        ],
+    );
 }
 
 /// Long-polls on forks wait for the whole timeout before doing anything.
@@ -548,18 +560,20 @@ async fn lifecycle_gone_is_404() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::lifecycle::"], 500).await;
-    for id in [
-        "get_is_410",
-        "live_get_is_410",
-        "head_is_410",
-        "post_is_410",
-        "delete_again_is_410",
-        "refcount_counts_every_fork",
-        "closed_source_soft_deleted",
-        "cascade_through_chain",
-    ] {
-        assert_fails(&runs, &format!("fork::lifecycle::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::lifecycle::",
+        &[
+            "get_is_410",
+            "live_get_is_410",
+            "head_is_410",
+            "post_is_410",
+            "delete_again_is_410",
+            "refcount_counts_every_fork",
+            "closed_source_soft_deleted",
+            "cascade_through_chain",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -594,17 +608,19 @@ async fn lifecycle_delete_takes_forks_along() {
     })
     .await;
     let runs = run(&srv, "fork::lifecycle::", 500).await;
-    for id in [
-        "get_is_410",
-        "head_is_410",
-        "post_is_410",
-        "fork_reads_after_source_deleted",
-        "cascade_through_chain",
-        "refcount_counts_every_fork",
-        "concurrent_forks_refcount",
-    ] {
-        assert_fails(&runs, &format!("fork::lifecycle::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::lifecycle::",
+        &[
+            "get_is_410",
+            "head_is_410",
+            "post_is_410",
+            "fork_reads_after_source_deleted",
+            "cascade_through_chain",
+            "refcount_counts_every_fork",
+            "concurrent_forks_refcount",
+        ],
+    );
     let runs = run(&srv, "fork::live::long_poll_survives", 500).await;
     assert_fails(&runs, "fork::live::long_poll_survives_source_delete");
 }
@@ -625,14 +641,16 @@ async fn lifecycle_no_cascade() {
     })
     .await;
     let runs = run(&srv, "fork::lifecycle::", 500).await;
-    for id in [
-        "last_fork_delete_cascades",
-        "refcount_counts_every_fork",
-        "concurrent_forks_refcount",
-        "cascade_through_chain",
-    ] {
-        assert_fails(&runs, &format!("fork::lifecycle::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::lifecycle::",
+        &[
+            "last_fork_delete_cascades",
+            "refcount_counts_every_fork",
+            "concurrent_forks_refcount",
+            "cascade_through_chain",
+        ],
+    );
     let runs = run(&srv, "fork::errors::source_soft_deleted", 500).await;
     assert_fails(&runs, "fork::errors::source_soft_deleted_is_409");
 }
@@ -690,14 +708,16 @@ async fn writers_state_inherited() {
     })
     .await;
     let runs = run(&srv, "fork::writers::", 500).await;
-    for id in [
-        "producer_dup_is_new_on_fork",
-        "producer_epoch_is_new_on_fork",
-        "producer_across_sub_offset",
-        "stream_seq_not_inherited",
-    ] {
-        assert_fails(&runs, &format!("fork::writers::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::writers::",
+        &[
+            "producer_dup_is_new_on_fork",
+            "producer_epoch_is_new_on_fork",
+            "producer_across_sub_offset",
+            "stream_seq_not_inherited",
+        ],
+    );
 }
 
 // ---------------------------------------------------------------- control

@@ -160,3 +160,10 @@ pub async fn assert_area_passes(prefix: &str) {
         ds_conformance::testing::assert_passes(&runs, &r.id);
     }
 }
+
+/// Each of `ids`, prefixed by `prefix`, ran in `runs` and failed.
+pub fn assert_each_fails(runs: &[ds_conformance::testing::Ran], prefix: &str, ids: &[&str]) {
+    for id in ids {
+        ds_conformance::testing::assert_fails(runs, &format!("{prefix}{id}"));
+    }
+}
