@@ -210,31 +210,54 @@ fn remap_put(
     }
 }
 
+/// Run `fork::errors::` against a server that answers `to` instead of
+/// `from` to every PUT; each of `ids` fails.
+async fn errors_fail_with_put_remapped(from: u16, to: u16, ids: &[&str]) {
+    let srv = common::with_response(remap_put(from, to)).await;
+    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
+    common::assert_each_fails(&runs, "fork::errors::", ids);
+}
+
 #[tokio::test]
 async fn errors_missing_source_is_400() {
-    let srv = common::with_response(remap_put(404, 400)).await;
-    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
-    assert_fails(&runs, "fork::errors::source_missing_is_404");
-    assert_fails(&runs, "fork::errors::source_deleted_is_404");
-    assert_fails(&runs, "fork::errors::self_as_source_is_404");
+    errors_fail_with_put_remapped(
+        404,
+        400,
+        &[
+            "source_missing_is_404",
+            "source_deleted_is_404",
+            "self_as_source_is_404",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn errors_bad_offsets_are_409() {
-    let srv = common::with_response(remap_put(400, 409)).await;
-    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
-    assert_fails(&runs, "fork::errors::offset_beyond_tail_is_400");
-    assert_fails(&runs, "fork::errors::offset_malformed_is_400");
-    assert_fails(&runs, "fork::errors::sub_offset_invalid_is_400");
+    errors_fail_with_put_remapped(
+        400,
+        409,
+        &[
+            "offset_beyond_tail_is_400",
+            "offset_malformed_is_400",
+            "sub_offset_invalid_is_400",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn errors_conflicts_are_400() {
-    let srv = common::with_response(remap_put(409, 400)).await;
-    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
-    assert_fails(&runs, "fork::errors::content_type_mismatch_is_409");
-    assert_fails(&runs, "fork::errors::target_in_use_is_409");
-    assert_fails(&runs, "fork::errors::source_soft_deleted_is_409");
+    errors_fail_with_put_remapped(
+        409,
+        400,
+        &[
+            "content_type_mismatch_is_409",
+            "target_in_use_is_409",
+            "source_soft_deleted_is_409",
+        ],
+    )
+    .await;
 }
 
 /// A server that pins the source on every rejected fork (the reference is
