@@ -244,6 +244,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
     target.restart_cmd = cli.restart_cmd.clone();
     target.restart_hook = embedded.as_ref().and_then(|e| e.restart_hook());
     if !cli.list {
+        rt.block_on(target.probe())?;
         println!(
             "ds-conformance: target {} (seed {})",
             target.root, target.seed
@@ -260,6 +261,14 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     print_epilogue(&report);
+    if report.cases.is_empty() {
+        // Under `cargo test FILTER` other binaries' filters reach us too:
+        // only an unfiltered run that checked nothing is an error.
+        if cli.filter.is_none() && cli.skip.is_empty() {
+            return Err("no case was selected (partition?): nothing was checked".into());
+        }
+        eprintln!("ds-conformance: warning: no case matched the filter; nothing was checked");
+    }
     let write = |path: &Option<PathBuf>, text: String| -> Result<(), String> {
         if let Some(p) = path {
             std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;

@@ -92,6 +92,28 @@ impl Target {
         })
     }
 
+    /// Check that the target answers HTTP at all (any status will do), so
+    /// an unreachable target is one clear error instead of every case failing.
+    pub async fn probe(&self) -> Result<(), String> {
+        let url = format!(
+            "{}/{}/probe",
+            self.root.as_str().trim_end_matches('/'),
+            self.run_id
+        );
+        let mut req = self.http.head(&url).timeout(Duration::from_secs(15));
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!(
+                "cannot reach the target {}: {}",
+                self.root,
+                error_chain(&e)
+            )),
+        }
+    }
+
     /// A request budget long enough for one long-poll round.
     pub fn request_timeout(&self) -> Duration {
         self.long_poll_timeout + Duration::from_secs(15)
@@ -476,6 +498,7 @@ impl Req {
                 ))
             }
             Ok(Err(e)) => {
+                let e = error_chain(&e);
                 self.ctx
                     .update(idx, |ex| ex.fail(format!("transport error: {e}"), elapsed));
                 Err(Failure::setup(format!(
@@ -516,7 +539,13 @@ impl Req {
                     ),
                 )
             })?
-            .map_err(|e| Failure::setup(format!("GET {} (SSE) failed: {e}", self.url)))?;
+            .map_err(|e| {
+                Failure::setup(format!(
+                    "GET {} (SSE) failed: {}",
+                    self.url,
+                    error_chain(&e)
+                ))
+            })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         self.ctx.update(idx, |ex| {
@@ -701,6 +730,21 @@ impl Ctx {
             "read from {offset} did not reach the tail after 100000 chunks"
         )
     }
+}
+
+/// An error with its causes ("error sending request: … : Connection refused").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cur = c.source();
+    }
+    s
 }
 
 /// True when the response is `application/json` (JSON mode, §9.1).

@@ -3,42 +3,21 @@
 
 mod common;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
-
-fn status(resp: &mut axum::response::Response, code: u16) {
-    *resp.status_mut() = StatusCode::from_u16(code).unwrap();
-}
-
-/// Replace a request body by `f(body)`, read lazily.
-fn map_body(req: Request, f: impl FnOnce(Bytes) -> Bytes + Send + 'static) -> Request {
-    let (mut parts, body) = req.into_parts();
-    parts.headers.remove("content-length");
-    let stream = futures::stream::once(async move {
-        let b = axum::body::to_bytes(body, usize::MAX)
-            .await
-            .unwrap_or_default();
-        Ok::<_, std::convert::Infallible>(f(b))
-    });
-    Request::from_parts(parts, Body::from_stream(stream))
-}
+use ds_conformance::testing::{assert_fails, run_prefixes};
 
 #[tokio::test]
 async fn control_reference_passes_every_append_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["append::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("append::").await;
 }
 
 #[tokio::test]
 async fn basic_append_answers_200() {
     let srv = common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
-            status(&mut resp, 200);
+            common::set_status(&mut resp, 200);
         }
         resp
     })
@@ -51,7 +30,7 @@ async fn basic_append_answers_200() {
 async fn basic_bodies_reversed_or_truncated() {
     let srv = common::with_request(|req| {
         if req.method() == Method::POST {
-            return map_body(req, |b| {
+            return common::map_body(req, |b| {
                 let mut v = b.to_vec();
                 v.truncate(100 * 1024);
                 if v.len() > 1 && v.len() < 1000 {
@@ -85,7 +64,7 @@ async fn basic_empty_body_and_missing_stream_accepted() {
         Some(std::sync::Arc::new(
             |seen: &common::Seen, mut resp: axum::response::Response| {
                 if seen.method == Method::POST && resp.status() == StatusCode::NOT_FOUND {
-                    status(&mut resp, 204);
+                    common::set_status(&mut resp, 204);
                 }
                 resp
             },
@@ -124,7 +103,7 @@ async fn content_type_parameters_refused() {
             .get("content-type")
             .is_some_and(|v| v.as_bytes().contains(&b';'));
         if seen.method == Method::POST && params {
-            status(&mut resp, 409);
+            common::set_status(&mut resp, 409);
         }
         resp
     })
@@ -194,7 +173,7 @@ async fn seq_numeric_or_case_folded_or_refused() {
 
     let srv = common::with_response(|seen, mut resp| {
         if seen.headers.get("stream-seq").is_some_and(|v| v == "b0") {
-            status(&mut resp, 409);
+            common::set_status(&mut resp, 409);
         }
         resp
     })
@@ -223,7 +202,7 @@ async fn precedence_closed_not_reported_first() {
 async fn basic_chunked_bodies_refused() {
     let srv = common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && !seen.headers.contains_key("content-length") {
-            status(&mut resp, 411);
+            common::set_status(&mut resp, 411);
         }
         resp
     })
@@ -240,7 +219,7 @@ async fn content_type_case_sensitive() {
             .get("content-type")
             .is_some_and(|v| v.as_bytes().iter().any(u8::is_ascii_uppercase));
         if upper {
-            status(&mut resp, 409);
+            common::set_status(&mut resp, 409);
         }
         resp
     })
@@ -269,7 +248,7 @@ async fn seq_consumed_by_refused_appends() {
             .get("content-type")
             .is_some_and(|v| v == "text/plain");
         if six && plain && resp.status() == StatusCode::NO_CONTENT {
-            status(&mut resp, 409);
+            common::set_status(&mut resp, 409);
         }
         resp
     })

@@ -4,19 +4,11 @@
 mod common;
 
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
-
-fn status(resp: &mut axum::response::Response, code: u16) {
-    *resp.status_mut() = StatusCode::from_u16(code).unwrap();
-}
+use ds_conformance::testing::{assert_fails, run_prefixes};
 
 #[tokio::test]
 async fn control_reference_passes_every_close_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["close::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("close::").await;
 }
 
 #[tokio::test]
@@ -62,7 +54,7 @@ async fn header_value_other_values_refused() {
             .get("stream-closed")
             .is_some_and(|v| v == "yes")
         {
-            status(&mut resp, 400);
+            common::set_status(&mut resp, 400);
         }
         resp
     })
@@ -96,10 +88,10 @@ async fn close_only_rejects_by_type_and_invents_streams() {
             .get("content-type")
             .is_some_and(|v| v == "application/json");
         if seen.method == Method::POST && seen.headers.contains_key("stream-closed") && json {
-            status(&mut resp, 409);
+            common::set_status(&mut resp, 409);
         }
         if seen.method == Method::POST && resp.status() == StatusCode::NOT_FOUND {
-            status(&mut resp, 204);
+            common::set_status(&mut resp, 204);
         }
         resp
     })
@@ -120,7 +112,7 @@ async fn close_again_is_unstable() {
         {
             let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if n % 2 == 1 {
-                status(&mut resp, 409);
+                common::set_status(&mut resp, 409);
                 resp.headers_mut().remove("stream-closed");
             }
         }
@@ -149,7 +141,7 @@ async fn after_close_409_without_headers_or_reopens() {
 
     let srv = common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
-            status(&mut resp, 200);
+            common::set_status(&mut resp, 200);
         }
         if seen.method == Method::GET {
             resp.headers_mut().remove("stream-closed");

@@ -16,7 +16,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
+use ds_conformance::testing::{assert_fails, run_prefixes, Ran};
 
 /// What the middleware knows across requests.
 struct Shared {
@@ -45,15 +45,7 @@ impl Shared {
 
 type Fut = Pin<Box<dyn Future<Output = Response> + Send>>;
 
-struct Srv {
-    root: String,
-    task: tokio::task::JoinHandle<()>,
-}
-impl Drop for Srv {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+type Srv = common::Broken;
 
 /// Serve the reference app (long-poll timeout `lp_ms`) behind `mw`, which
 /// sees each request, the rest of the stack and the shared state.
@@ -61,9 +53,7 @@ async fn serve_with<F>(lp_ms: u64, mw: F) -> Srv
 where
     F: Fn(Request, Next, Arc<Shared>) -> Fut + Send + Sync + Clone + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = common::listener().await;
     let addr = listener.local_addr().expect("addr");
     let shared = Arc::new(Shared {
         origin: format!("http://{addr}"),
@@ -102,13 +92,7 @@ where
             }
         },
     ));
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Srv {
-        root: format!("http://{addr}/v1/stream"),
-        task,
-    }
+    common::serve_on(listener, app)
 }
 
 fn status(code: u16) -> Response {
@@ -226,31 +210,54 @@ fn remap_put(
     }
 }
 
+/// Run `fork::errors::` against a server that answers `to` instead of
+/// `from` to every PUT; each of `ids` fails.
+async fn errors_fail_with_put_remapped(from: u16, to: u16, ids: &[&str]) {
+    let srv = common::with_response(remap_put(from, to)).await;
+    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
+    common::assert_each_fails(&runs, "fork::errors::", ids);
+}
+
 #[tokio::test]
 async fn errors_missing_source_is_400() {
-    let srv = common::with_response(remap_put(404, 400)).await;
-    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
-    assert_fails(&runs, "fork::errors::source_missing_is_404");
-    assert_fails(&runs, "fork::errors::source_deleted_is_404");
-    assert_fails(&runs, "fork::errors::self_as_source_is_404");
+    errors_fail_with_put_remapped(
+        404,
+        400,
+        &[
+            "source_missing_is_404",
+            "source_deleted_is_404",
+            "self_as_source_is_404",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn errors_bad_offsets_are_409() {
-    let srv = common::with_response(remap_put(400, 409)).await;
-    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
-    assert_fails(&runs, "fork::errors::offset_beyond_tail_is_400");
-    assert_fails(&runs, "fork::errors::offset_malformed_is_400");
-    assert_fails(&runs, "fork::errors::sub_offset_invalid_is_400");
+    errors_fail_with_put_remapped(
+        400,
+        409,
+        &[
+            "offset_beyond_tail_is_400",
+            "offset_malformed_is_400",
+            "sub_offset_invalid_is_400",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn errors_conflicts_are_400() {
-    let srv = common::with_response(remap_put(409, 400)).await;
-    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
-    assert_fails(&runs, "fork::errors::content_type_mismatch_is_409");
-    assert_fails(&runs, "fork::errors::target_in_use_is_409");
-    assert_fails(&runs, "fork::errors::source_soft_deleted_is_409");
+    errors_fail_with_put_remapped(
+        409,
+        400,
+        &[
+            "content_type_mismatch_is_409",
+            "target_in_use_is_409",
+            "source_soft_deleted_is_409",
+        ],
+    )
+    .await;
 }
 
 /// A server that pins the source on every rejected fork (the reference is
@@ -313,17 +320,19 @@ async fn idempotent_reput_is_409() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
-    for id in [
-        "same_config_is_200",
-        "closed_fork_reput",
-        "fork_of_closed_source_reput",
-        "content_type_omitted_on_reput_is_200",
-        "sub_offset_zero_equals_omitted",
-        "after_own_appends_is_200",
-        "default_offset_reput_is_200",
-    ] {
-        assert_fails(&runs, &format!("fork::idempotent::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::idempotent::",
+        &[
+            "same_config_is_200",
+            "closed_fork_reput",
+            "fork_of_closed_source_reput",
+            "content_type_omitted_on_reput_is_200",
+            "sub_offset_zero_equals_omitted",
+            "after_own_appends_is_200",
+            "default_offset_reput_is_200",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -336,15 +345,17 @@ async fn idempotent_any_reput_is_200() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
-    for id in [
-        "other_offset_is_409",
-        "closed_fork_reput",
-        "other_source_is_409",
-        "other_sub_offset_is_409",
-        "plain_put_on_fork_is_409",
-    ] {
-        assert_fails(&runs, &format!("fork::idempotent::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::idempotent::",
+        &[
+            "other_offset_is_409",
+            "closed_fork_reput",
+            "other_source_is_409",
+            "other_sub_offset_is_409",
+            "plain_put_on_fork_is_409",
+        ],
+    );
 }
 
 // ---------------------------------------------------------------- suboffset
@@ -357,19 +368,21 @@ async fn suboffset_ignored() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::suboffset::"], 500).await;
-    for id in [
-        "bytes_inside_append",
-        "bytes_not_characters",
-        "bytes_mid_stream_anchor",
-        "bytes_at_boundary_is_accepted",
-        "bytes_past_boundary_is_400",
-        "past_tail_is_400",
-        "json_inside_batch",
-        "json_boundary_and_past",
-        "chained_sub_offsets",
-    ] {
-        assert_fails(&runs, &format!("fork::suboffset::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::suboffset::",
+        &[
+            "bytes_inside_append",
+            "bytes_not_characters",
+            "bytes_mid_stream_anchor",
+            "bytes_at_boundary_is_accepted",
+            "bytes_past_boundary_is_400",
+            "past_tail_is_400",
+            "json_inside_batch",
+            "json_boundary_and_past",
+            "chained_sub_offsets",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -391,15 +404,17 @@ async fn suboffset_off_by_one() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::suboffset::"], 500).await;
-    for id in [
-        "bytes_inside_append",
-        "bytes_not_characters",
-        "bytes_at_boundary_is_accepted",
-        "json_inside_batch",
-        "json_boundary_and_past",
-    ] {
-        assert_fails(&runs, &format!("fork::suboffset::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::suboffset::",
+        &[
+            "bytes_inside_append",
+            "bytes_not_characters",
+            "bytes_at_boundary_is_accepted",
+            "json_inside_batch",
+            "json_boundary_and_past",
+        ],
+    );
 }
 
 // ---------------------------------------------------------------- read / live
@@ -438,13 +453,15 @@ fn mirror_source_appends(req: Request, next: Next, shared: Arc<Shared>) -> Fut {
 async fn read_source_appends_leak_into_forks() {
     let srv = serve_with(500, mirror_source_appends).await;
     let runs = run(&srv, "fork::read::", 500).await;
-    for id in [
-        "source_appends_invisible",
-        "from_every_source_offset",
-        "chain_depth_three",
-    ] {
-        assert_fails(&runs, &format!("fork::read::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::read::",
+        &[
+            "source_appends_invisible",
+            "from_every_source_offset",
+            "chain_depth_three",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -493,19 +510,21 @@ async fn read_fork_bodies_corrupted() {
     })
     .await;
     let runs = run(&srv, "fork::read::", 500).await;
-    for id in [
-        "from_start",
-        "chunk_offsets_valid_on_source",
-        "from_every_source_offset",
-        "fork_at_every_source_offset",
-        "from_fork_point_and_own_offsets",
-        "chunked_across_boundary",
-        "json_one_array",
-        "chain_depth_three",
-        "fork_of_fork_at_inherited_offset",
-    ] {
-        assert_fails(&runs, &format!("fork::read::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::read::",
+        &[
+            "from_start",
+            "chunk_offsets_valid_on_source",
+            "from_every_source_offset",
+            "fork_at_every_source_offset",
+            "from_fork_point_and_own_offsets",
+            "chunked_across_boundary",
+            "json_one_array",
+            "chain_depth_three",
+            "fork_of_fork_at_inherited_offset",
+        ],
+    );
 }
 
 /// Long-polls on forks wait for the whole timeout before doing anything.
@@ -564,18 +583,20 @@ async fn lifecycle_gone_is_404() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::lifecycle::"], 500).await;
-    for id in [
-        "get_is_410",
-        "live_get_is_410",
-        "head_is_410",
-        "post_is_410",
-        "delete_again_is_410",
-        "refcount_counts_every_fork",
-        "closed_source_soft_deleted",
-        "cascade_through_chain",
-    ] {
-        assert_fails(&runs, &format!("fork::lifecycle::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::lifecycle::",
+        &[
+            "get_is_410",
+            "live_get_is_410",
+            "head_is_410",
+            "post_is_410",
+            "delete_again_is_410",
+            "refcount_counts_every_fork",
+            "closed_source_soft_deleted",
+            "cascade_through_chain",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -610,17 +631,19 @@ async fn lifecycle_delete_takes_forks_along() {
     })
     .await;
     let runs = run(&srv, "fork::lifecycle::", 500).await;
-    for id in [
-        "get_is_410",
-        "head_is_410",
-        "post_is_410",
-        "fork_reads_after_source_deleted",
-        "cascade_through_chain",
-        "refcount_counts_every_fork",
-        "concurrent_forks_refcount",
-    ] {
-        assert_fails(&runs, &format!("fork::lifecycle::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::lifecycle::",
+        &[
+            "get_is_410",
+            "head_is_410",
+            "post_is_410",
+            "fork_reads_after_source_deleted",
+            "cascade_through_chain",
+            "refcount_counts_every_fork",
+            "concurrent_forks_refcount",
+        ],
+    );
     let runs = run(&srv, "fork::live::long_poll_survives", 500).await;
     assert_fails(&runs, "fork::live::long_poll_survives_source_delete");
 }
@@ -641,14 +664,16 @@ async fn lifecycle_no_cascade() {
     })
     .await;
     let runs = run(&srv, "fork::lifecycle::", 500).await;
-    for id in [
-        "last_fork_delete_cascades",
-        "refcount_counts_every_fork",
-        "concurrent_forks_refcount",
-        "cascade_through_chain",
-    ] {
-        assert_fails(&runs, &format!("fork::lifecycle::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::lifecycle::",
+        &[
+            "last_fork_delete_cascades",
+            "refcount_counts_every_fork",
+            "concurrent_forks_refcount",
+            "cascade_through_chain",
+        ],
+    );
     let runs = run(&srv, "fork::errors::source_soft_deleted", 500).await;
     assert_fails(&runs, "fork::errors::source_soft_deleted_is_409");
 }
@@ -706,25 +731,23 @@ async fn writers_state_inherited() {
     })
     .await;
     let runs = run(&srv, "fork::writers::", 500).await;
-    for id in [
-        "producer_dup_is_new_on_fork",
-        "producer_epoch_is_new_on_fork",
-        "producer_across_sub_offset",
-        "stream_seq_not_inherited",
-    ] {
-        assert_fails(&runs, &format!("fork::writers::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "fork::writers::",
+        &[
+            "producer_dup_is_new_on_fork",
+            "producer_epoch_is_new_on_fork",
+            "producer_across_sub_offset",
+            "stream_seq_not_inherited",
+        ],
+    );
 }
 
 // ---------------------------------------------------------------- control
 
 #[tokio::test]
 async fn control_reference_passes_every_fork_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["fork::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("fork::").await;
 }
 
 /// The body of a fork PUT is dropped.

@@ -3,14 +3,10 @@
 
 mod common;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
-
-fn status(resp: &mut axum::response::Response, code: u16) {
-    *resp.status_mut() = StatusCode::from_u16(code).unwrap();
-}
+use ds_conformance::testing::{assert_fails, run_prefixes};
 
 fn is_json(req: &Request) -> bool {
     req.headers()
@@ -18,26 +14,9 @@ fn is_json(req: &Request) -> bool {
         .is_some_and(|v| v == "application/json")
 }
 
-/// Replace a request body by `f(body)`, read lazily.
-fn map_body(req: Request, f: impl FnOnce(Bytes) -> Bytes + Send + 'static) -> Request {
-    let (mut parts, body) = req.into_parts();
-    parts.headers.remove("content-length");
-    let stream = futures::stream::once(async move {
-        let b = axum::body::to_bytes(body, usize::MAX)
-            .await
-            .unwrap_or_default();
-        Ok::<_, std::convert::Infallible>(f(b))
-    });
-    Request::from_parts(parts, Body::from_stream(stream))
-}
-
 #[tokio::test]
 async fn control_reference_passes_every_json_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["json::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("json::").await;
 }
 
 #[tokio::test]
@@ -45,7 +24,7 @@ async fn flatten_not_applied() {
     // Wrapping every valid POST body in one more array = no flattening.
     let srv = common::with_request(|req| {
         if req.method() == Method::POST && is_json(&req) {
-            return map_body(req, |b| {
+            return common::map_body(req, |b| {
                 if serde_json::from_slice::<serde_json::Value>(&b).is_ok() && b.as_ref() != b"[]" {
                     Bytes::from([b"[".as_ref(), &b, b"]"].concat())
                 } else {
@@ -67,7 +46,7 @@ async fn flatten_not_applied() {
 async fn validation_accepts_everything() {
     let srv = common::with_response(|seen, mut resp| {
         if resp.status() == StatusCode::BAD_REQUEST {
-            status(
+            common::set_status(
                 &mut resp,
                 if seen.method == Method::PUT { 201 } else { 204 },
             );
@@ -86,7 +65,7 @@ async fn validation_accepts_everything() {
 async fn validation_empty_array_put_stores_a_message() {
     let srv = common::with_request(|req| {
         if req.method() == Method::PUT && is_json(&req) {
-            return map_body(req, |b| {
+            return common::map_body(req, |b| {
                 if b.as_ref() == b"[]" {
                     Bytes::from_static(b"[null]")
                 } else {

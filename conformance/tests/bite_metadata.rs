@@ -4,19 +4,11 @@
 mod common;
 
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
-
-fn status(resp: &mut axum::response::Response, code: u16) {
-    *resp.status_mut() = StatusCode::from_u16(code).unwrap();
-}
+use ds_conformance::testing::{assert_fails, run_prefixes};
 
 #[tokio::test]
 async fn control_reference_passes_every_metadata_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["metadata::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("metadata::").await;
 }
 
 #[tokio::test]
@@ -36,23 +28,25 @@ async fn head_drops_its_headers() {
                 HeaderValue::from_static("public, max-age=60"),
             );
             if resp.status() == StatusCode::NOT_FOUND {
-                status(&mut resp, 200);
+                common::set_status(&mut resp, 200);
             }
         }
         resp
     })
     .await;
     let runs = run_prefixes(&srv.root, &["metadata::head::"], 500).await;
-    for id in [
-        "reports_type_and_tail",
-        "reports_closure",
-        "reports_ttl",
-        "reports_expires_at",
-        "not_cacheable",
-        "missing_stream_is_404",
-    ] {
-        assert_fails(&runs, &format!("metadata::head::{id}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "metadata::head::",
+        &[
+            "reports_type_and_tail",
+            "reports_closure",
+            "reports_ttl",
+            "reports_expires_at",
+            "not_cacheable",
+            "missing_stream_is_404",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -86,7 +80,7 @@ async fn head_reports_wrong_type_or_stale_tail() {
 async fn delete_status_and_ghost_streams() {
     let srv = common::with_response(|seen, mut resp| {
         if seen.method == Method::DELETE && resp.status() == StatusCode::NO_CONTENT {
-            status(&mut resp, 200);
+            common::set_status(&mut resp, 200);
         }
         resp
     })
@@ -100,7 +94,7 @@ async fn delete_status_and_ghost_streams() {
         if resp.status() == StatusCode::NOT_FOUND
             && (seen.method == Method::DELETE || seen.method == Method::GET)
         {
-            status(
+            common::set_status(
                 &mut resp,
                 if seen.method == Method::DELETE {
                     204
@@ -140,7 +134,7 @@ async fn delete_keeps_data() {
                     && resp.status() == StatusCode::OK
                     && seen.headers.contains_key("x-was-delete")
                 {
-                    status(&mut resp, 204);
+                    common::set_status(&mut resp, 204);
                 }
                 resp
             },

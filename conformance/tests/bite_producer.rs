@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use common::Seen;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
+use ds_conformance::testing::{assert_fails, run_prefixes};
 
 fn producer(seen: &Seen) -> bool {
     seen.method == Method::POST && seen.headers.contains_key("producer-id")
@@ -56,16 +56,18 @@ async fn missing_producer_headers_are_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["producer::validation::"], 500).await;
-    for c in [
-        "new_producer_accepted",
-        "next_seq_accepted",
-        "duplicate_is_204_not_appended",
-        "gap_is_409_with_expected_and_received",
-        "epoch_bump_accepted",
-        "stale_epoch_is_403_with_current_epoch",
-    ] {
-        assert_fails(&runs, &format!("producer::validation::{c}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "producer::validation::",
+        &[
+            "new_producer_accepted",
+            "next_seq_accepted",
+            "duplicate_is_204_not_appended",
+            "gap_is_409_with_expected_and_received",
+            "epoch_bump_accepted",
+            "stale_epoch_is_403_with_current_epoch",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -85,13 +87,15 @@ async fn wrong_statuses_are_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["producer::validation::"], 500).await;
-    for c in [
-        "gap_is_409_with_expected_and_received",
-        "epoch_bump_with_nonzero_seq_is_400",
-        "stale_epoch_is_403_with_current_epoch",
-    ] {
-        assert_fails(&runs, &format!("producer::validation::{c}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "producer::validation::",
+        &[
+            "gap_is_409_with_expected_and_received",
+            "epoch_bump_with_nonzero_seq_is_400",
+            "stale_epoch_is_403_with_current_epoch",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -161,15 +165,17 @@ async fn lenient_header_parsing_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["producer::syntax::"], 500).await;
-    for c in [
-        "non_integer_values_are_400",
-        "values_above_2_pow_53_minus_1_are_400",
-        "non_canonical_integers_are_400",
-        "partial_header_sets_are_400",
-        "empty_producer_id_is_400",
-    ] {
-        assert_fails(&runs, &format!("producer::syntax::{c}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "producer::syntax::",
+        &[
+            "non_integer_values_are_400",
+            "values_above_2_pow_53_minus_1_are_400",
+            "non_canonical_integers_are_400",
+            "partial_header_sets_are_400",
+            "empty_producer_id_is_400",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -259,21 +265,14 @@ async fn unserialized_validation_is_caught() {
             }
         },
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let root = format!("http://{addr}/v1/stream");
+    let srv = common::serve(app).await;
     let runs = run_prefixes(
-        &root,
+        &srv.root,
         &["producer::concurrency::pipelined_retries_append_once"],
         500,
     )
     .await;
-    task.abort();
+    drop(srv);
     assert_fails(
         &runs,
         "producer::concurrency::pipelined_retries_append_once",
@@ -298,14 +297,16 @@ async fn closed_stream_producer_answers_are_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["producer::close::"], 500).await;
-    for c in [
-        "duplicate_close_is_204",
-        "close_only_with_producer_headers",
-        "other_tuple_on_closed_is_409",
-        "zombie_after_close_rejected",
-    ] {
-        assert_fails(&runs, &format!("producer::close::{c}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "producer::close::",
+        &[
+            "duplicate_close_is_204",
+            "close_only_with_producer_headers",
+            "other_tuple_on_closed_is_409",
+            "zombie_after_close_rejected",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -372,9 +373,5 @@ async fn duplicates_appended_again_are_caught() {
 
 #[tokio::test]
 async fn reference_server_passes_the_whole_producer_area() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["producer::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("producer::").await;
 }

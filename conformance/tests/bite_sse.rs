@@ -93,14 +93,7 @@ fn drop_member_edits_json() {
 async fn control_reference_passes_every_sse_case() {
     let srv = common::reference().await;
     let runs = run_prefixes(&srv.root, &["sse::"], LP_MS).await;
-    // Reported reference-server bug: text events are cut between a CR and
-    // its LF, which a client reads as two line breaks. Drop from this list
-    // once the server is fixed.
-    let known_server_bugs = ["sse::bytes::large_text_crlf"];
-    for r in runs
-        .iter()
-        .filter(|r| !known_server_bugs.contains(&r.id.as_str()))
-    {
+    for r in &runs {
         assert_passes(&runs, &r.id);
     }
 }

@@ -13,19 +13,7 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use common::Seen;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes};
-
-/// A wrapped reference server bound to 127.0.0.1:0, stopped on drop.
-struct Intercepting {
-    root: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Intercepting {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
 
 type Intercept = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
@@ -34,7 +22,7 @@ type Intercept = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 /// TTL is not reset by them).
 async fn intercepting(
     f: impl Fn(&Request) -> Option<Response> + Send + Sync + 'static,
-) -> Intercepting {
+) -> common::Broken {
     let f: Intercept = Arc::new(f);
     let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
     let app = ds_reference_server::app(state).layer(middleware::from_fn(
@@ -48,17 +36,7 @@ async fn intercepting(
             }
         },
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Intercepting {
-        root: format!("http://{addr}/v1/stream"),
-        task,
-    }
+    common::serve(app).await
 }
 
 fn query(req: &Request) -> String {
@@ -117,17 +95,19 @@ async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::renewal::"], 500).await;
-    for c in [
-        "catch_up_get_renews",
-        "offset_now_get_renews",
-        "long_poll_renews",
-        "sse_renews",
-        "append_renews",
-        "close_only_renews",
-        "producer_append_renews",
-    ] {
-        assert_fails(&runs, &format!("ttl::renewal::{c}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "ttl::renewal::",
+        &[
+            "catch_up_get_renews",
+            "offset_now_get_renews",
+            "long_poll_renews",
+            "sse_renews",
+            "append_renews",
+            "close_only_renews",
+            "producer_append_renews",
+        ],
+    );
     assert_passes(&runs, "ttl::renewal::head_does_not_renew");
 }
 
@@ -208,48 +188,51 @@ fn is_fork_put(req: &Request) -> bool {
     req.method() == Method::PUT && req.headers().contains_key("stream-forked-from")
 }
 
-#[tokio::test]
-async fn fork_ignoring_requested_ttl_is_caught() {
-    let srv = common::with_request(|mut req| {
+/// Run the fork TTL tables against a server that drops `header` from
+/// fork PUTs.
+async fn fork_tables_with_fork_put_lacking(header: &'static str) -> Vec<Ran> {
+    let srv = common::with_request(move |mut req| {
         if is_fork_put(&req) {
-            req.headers_mut().remove("stream-ttl");
+            req.headers_mut().remove(header);
         }
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await;
-    for c in [
-        "fork_table::none_ttl",
-        "fork_table::ttl_ttl",
-        "fork_table::at_ttl",
-        "fork_expiry::none_ttl_fork_expires",
-        "fork_expiry::ttl_ttl_fork_expires",
-        "fork_expiry::at_ttl_fork_outlives",
-    ] {
-        assert_fails(&runs, &format!("ttl::{c}"));
-    }
+    run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await
+}
+
+#[tokio::test]
+async fn fork_ignoring_requested_ttl_is_caught() {
+    let runs = fork_tables_with_fork_put_lacking("stream-ttl").await;
+    common::assert_each_fails(
+        &runs,
+        "ttl::",
+        &[
+            "fork_table::none_ttl",
+            "fork_table::ttl_ttl",
+            "fork_table::at_ttl",
+            "fork_expiry::none_ttl_fork_expires",
+            "fork_expiry::ttl_ttl_fork_expires",
+            "fork_expiry::at_ttl_fork_outlives",
+        ],
+    );
 }
 
 #[tokio::test]
 async fn fork_ignoring_requested_expires_at_is_caught() {
-    let srv = common::with_request(|mut req| {
-        if is_fork_put(&req) {
-            req.headers_mut().remove("stream-expires-at");
-        }
-        req
-    })
-    .await;
-    let runs = run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await;
-    for c in [
-        "fork_table::none_at",
-        "fork_table::ttl_at",
-        "fork_table::at_at",
-        "fork_expiry::none_at_fork_expires",
-        "fork_expiry::ttl_at_fork_expires",
-        "fork_expiry::at_at_fork_outlives",
-    ] {
-        assert_fails(&runs, &format!("ttl::{c}"));
-    }
+    let runs = fork_tables_with_fork_put_lacking("stream-expires-at").await;
+    common::assert_each_fails(
+        &runs,
+        "ttl::",
+        &[
+            "fork_table::none_at",
+            "fork_table::ttl_at",
+            "fork_table::at_at",
+            "fork_expiry::none_at_fork_expires",
+            "fork_expiry::ttl_at_fork_expires",
+            "fork_expiry::at_at_fork_outlives",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -267,16 +250,25 @@ async fn fork_not_inheriting_expiry_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await;
-    for c in [
-        "fork_table::none_none",
-        "fork_table::ttl_none",
-        "fork_table::at_none",
-        "fork_expiry::ttl_none_refreshed_independently",
-        "fork_expiry::at_none_fork_inherits_deadline",
-    ] {
-        assert_fails(&runs, &format!("ttl::{c}"));
-    }
+    common::assert_each_fails(
+        &runs,
+        "ttl::",
+        &[
+            "fork_table::none_none",
+            "fork_table::ttl_none",
+            "fork_table::at_none",
+            "fork_expiry::ttl_none_refreshed_independently",
+            "fork_expiry::at_none_fork_inherits_deadline",
+        ],
+    );
 }
+
+/// Every `ttl::soft_delete::` case: each checks soft-delete and cleanup.
+const SOFT_DELETE_CASES: &[&str] = &[
+    "expired_source_with_fork_is_soft_deleted",
+    "last_fork_expiry_cleans_up_expired_source",
+    "deleted_source_cleaned_up_by_fork_expiry",
+];
 
 #[tokio::test]
 async fn hard_deleting_expired_sources_is_caught() {
@@ -288,18 +280,7 @@ async fn hard_deleting_expired_sources_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
-    assert_fails(
-        &runs,
-        "ttl::soft_delete::expired_source_with_fork_is_soft_deleted",
-    );
-    assert_fails(
-        &runs,
-        "ttl::soft_delete::last_fork_expiry_cleans_up_expired_source",
-    );
-    assert_fails(
-        &runs,
-        "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
-    );
+    common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
 }
 
 #[tokio::test]
@@ -312,25 +293,10 @@ async fn never_cleaning_up_soft_deleted_sources_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
-    assert_fails(
-        &runs,
-        "ttl::soft_delete::expired_source_with_fork_is_soft_deleted",
-    );
-    assert_fails(
-        &runs,
-        "ttl::soft_delete::last_fork_expiry_cleans_up_expired_source",
-    );
-    assert_fails(
-        &runs,
-        "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
-    );
+    common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
 }
 
 #[tokio::test]
 async fn reference_server_passes_the_whole_ttl_area() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["ttl::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("ttl::").await;
 }

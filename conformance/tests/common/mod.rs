@@ -73,9 +73,18 @@ pub async fn spawn(
             }
         },
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    serve(app).await
+}
+
+/// A listener on a fresh 127.0.0.1 port.
+pub async fn listener() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .expect("bind");
+        .expect("bind")
+}
+
+/// Serve `app` on `listener` until the returned handle is dropped.
+pub fn serve_on(listener: tokio::net::TcpListener, app: axum::Router) -> Broken {
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -84,6 +93,11 @@ pub async fn spawn(
         root: format!("http://{addr}/v1/stream"),
         task,
     }
+}
+
+/// Serve `app` on a fresh 127.0.0.1 port until the returned handle is dropped.
+pub async fn serve(app: axum::Router) -> Broken {
+    serve_on(listener().await, app)
 }
 
 /// A server that rewrites responses with `f`.
@@ -114,4 +128,42 @@ pub async fn body_bytes(resp: Response) -> (axum::http::response::Parts, bytes::
 
 pub fn rebuild(parts: axum::http::response::Parts, body: impl Into<Body>) -> Response {
     Response::from_parts(parts, body.into())
+}
+
+/// Set a response's status.
+pub fn set_status(resp: &mut Response, code: u16) {
+    *resp.status_mut() = axum::http::StatusCode::from_u16(code).unwrap();
+}
+
+/// Replace a request body by `f(body)`, read lazily.
+pub fn map_body(
+    req: Request,
+    f: impl FnOnce(bytes::Bytes) -> bytes::Bytes + Send + 'static,
+) -> Request {
+    let (mut parts, body) = req.into_parts();
+    parts.headers.remove("content-length");
+    let stream = futures::stream::once(async move {
+        let b = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        Ok::<_, std::convert::Infallible>(f(b))
+    });
+    Request::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Control group: every case under `prefix` passes against the unmodified
+/// reference server.
+pub async fn assert_area_passes(prefix: &str) {
+    let srv = reference().await;
+    let runs = ds_conformance::testing::run_prefixes(&srv.root, &[prefix], 500).await;
+    for r in &runs {
+        ds_conformance::testing::assert_passes(&runs, &r.id);
+    }
+}
+
+/// Each of `ids`, prefixed by `prefix`, ran in `runs` and failed.
+pub fn assert_each_fails(runs: &[ds_conformance::testing::Ran], prefix: &str, ids: &[&str]) {
+    for id in ids {
+        ds_conformance::testing::assert_fails(runs, &format!("{prefix}{id}"));
+    }
 }

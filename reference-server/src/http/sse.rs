@@ -141,7 +141,8 @@ impl Session {
     }
 
     /// The event text for a read, and the position it reaches. A text
-    /// payload cut by the budget inside a UTF-8 sequence stops before it.
+    /// payload cut by the budget inside a UTF-8 sequence or right after a CR
+    /// stops before it.
     fn encode(&self, r: &ReadResult) -> (String, u64) {
         match self.encoding {
             Encoding::Json => (
@@ -163,6 +164,12 @@ impl Session {
                         if e.error_len().is_none() && e.valid_up_to() > 0 {
                             keep = e.valid_up_to();
                         }
+                    }
+                    // An event ending in CR whose LF opens the next event
+                    // would reach the client as two line breaks: hold the
+                    // CR back so CRLF stays in one event.
+                    if keep > 1 && bytes[keep - 1] == b'\r' {
+                        keep -= 1;
                     }
                 }
                 let next = r.next - (bytes.len() - keep) as u64;

@@ -3,7 +3,7 @@
 
 use crate::case::CaseResult;
 use crate::cases::support::create;
-use crate::client::Ctx;
+use crate::client::{Ctx, Resp};
 use crate::{check, check_eq};
 
 /// Close `s`, returning its final tail.
@@ -11,6 +11,24 @@ async fn close(ctx: &Ctx) -> Result<String, crate::case::Failure> {
     let r = ctx.post("s").closed().send().await?;
     r.expect(204, "CLOSE-ONLY-204")?;
     r.next_offset("CLOSE-ONLY-204")
+}
+
+/// The rejection is the closed stream's: 409 with Stream-Closed: true and
+/// the final offset `tail` (`what` names the competing errors).
+fn closed_reported_first(r: &Resp, tail: String, what: &str) -> CaseResult {
+    r.expect(409, "APPEND-ERROR-PRECEDENCE")?;
+    check!(
+        r.closed(),
+        "APPEND-ERROR-PRECEDENCE",
+        "409 for {what} lacks Stream-Closed: true"
+    );
+    check_eq!(
+        r.header("stream-next-offset"),
+        Some(tail),
+        "APPEND-ERROR-PRECEDENCE",
+        "Stream-Next-Offset of the 409"
+    );
+    Ok(())
 }
 
 /// Closed + wrong content type → the closed 409 (with Stream-Closed: true
@@ -24,19 +42,7 @@ pub async fn closed_before_content_type(ctx: Ctx) -> CaseResult {
         .body("{}")
         .send()
         .await?;
-    r.expect(409, "APPEND-ERROR-PRECEDENCE")?;
-    check!(
-        r.closed(),
-        "APPEND-ERROR-PRECEDENCE",
-        "409 for closed + content-type mismatch lacks Stream-Closed: true"
-    );
-    check_eq!(
-        r.header("stream-next-offset"),
-        Some(tail),
-        "APPEND-ERROR-PRECEDENCE",
-        "Stream-Next-Offset of the 409"
-    );
-    Ok(())
+    closed_reported_first(&r, tail, "closed + content-type mismatch")
 }
 
 /// Closed + Stream-Seq regression → the closed 409.
@@ -57,17 +63,5 @@ pub async fn closed_before_seq(ctx: Ctx) -> CaseResult {
         .body("y")
         .send()
         .await?;
-    r.expect(409, "APPEND-ERROR-PRECEDENCE")?;
-    check!(
-        r.closed(),
-        "APPEND-ERROR-PRECEDENCE",
-        "409 for closed + Stream-Seq regression lacks Stream-Closed: true"
-    );
-    check_eq!(
-        r.header("stream-next-offset"),
-        Some(tail),
-        "APPEND-ERROR-PRECEDENCE",
-        "Stream-Next-Offset of the 409"
-    );
-    Ok(())
+    closed_reported_first(&r, tail, "closed + Stream-Seq regression")
 }

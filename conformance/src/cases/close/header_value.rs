@@ -1,23 +1,35 @@
 //! §4.1 the `Stream-Closed` value: `true` in any letter case closes; any
 //! other value is as if the header were absent (and SHOULD NOT be an error).
 
-use crate::case::CaseResult;
+use crate::case::{CaseResult, Failure};
 use crate::cases::support::create;
-use crate::client::Ctx;
+use crate::client::{Ctx, Resp};
 use crate::{check, check_eq};
+
+/// Create a fresh stream `s{i}` and append `body` to it with
+/// `Stream-Closed: value`; returns the stream's name and the response.
+async fn append_with(
+    ctx: &Ctx,
+    i: usize,
+    value: &str,
+    body: &str,
+) -> Result<(String, Resp), Failure> {
+    let name = format!("s{i}");
+    create(ctx, &name, "text/plain", "CREATE-NEW-201").await?;
+    let r = ctx
+        .post(&name)
+        .ct("text/plain")
+        .header("Stream-Closed", value)
+        .body(body)
+        .send()
+        .await?;
+    Ok((name, r))
+}
 
 /// `TRUE`, `True` and `tRuE` close the stream (append-and-close).
 pub async fn true_is_case_insensitive(ctx: Ctx) -> CaseResult {
     for (i, v) in ["TRUE", "True", "tRuE"].iter().enumerate() {
-        let name = format!("s{i}");
-        create(&ctx, &name, "text/plain", "CREATE-NEW-201").await?;
-        let r = ctx
-            .post(&name)
-            .ct("text/plain")
-            .header("Stream-Closed", v)
-            .body("end")
-            .send()
-            .await?;
+        let (name, r) = append_with(&ctx, i, v, "end").await?;
         r.expect(204, "CLOSE-TRUE-CASE-INSENSITIVE")?;
         let h = ctx.head(&name).send().await?;
         check!(
@@ -36,15 +48,7 @@ pub async fn other_values_do_not_close(ctx: Ctx) -> CaseResult {
         .iter()
         .enumerate()
     {
-        let name = format!("s{i}");
-        create(&ctx, &name, "text/plain", "CREATE-NEW-201").await?;
-        let r = ctx
-            .post(&name)
-            .ct("text/plain")
-            .header("Stream-Closed", v)
-            .body("x")
-            .send()
-            .await?;
+        let (name, r) = append_with(&ctx, i, v, "x").await?;
         let h = ctx.head(&name).send().await?;
         check!(
             !h.closed(),

@@ -22,29 +22,29 @@ async fn rejected(ctx: &Ctx, name: &str, status: u16, what: &str, req: &str) -> 
     Ok(())
 }
 
+/// A PUT of a fresh stream per value, with `header: value`: each is
+/// rejected (see [`rejected`]).
+async fn each_rejected(ctx: &Ctx, header: &str, values: &[&str], req: &str) -> CaseResult {
+    for (i, v) in values.iter().enumerate() {
+        let name = format!("s{i}");
+        let r = ctx
+            .put(&name)
+            .ct("text/plain")
+            .header(header, v)
+            .send()
+            .await?;
+        rejected(ctx, &name, r.status, &format!("{header} {v:?}"), req).await?;
+    }
+    Ok(())
+}
+
 /// Stream-TTL must be a plain non-negative decimal integer: `+3600`,
 /// `03600`, `3600.0`, `3.6e3`, negatives, hex and words → 400.
 pub async fn ttl_syntax_is_400(ctx: Ctx) -> CaseResult {
     let bad = [
         "+3600", "03600", "3600.0", "3.6e3", "-1", "-0", "abc", "0x10", "3600s", "1 2",
     ];
-    for (i, v) in bad.iter().enumerate() {
-        let name = format!("s{i}");
-        let r = ctx
-            .put(&name)
-            .ct("text/plain")
-            .header("Stream-TTL", v)
-            .send()
-            .await?;
-        rejected(
-            &ctx,
-            &name,
-            r.status,
-            &format!("Stream-TTL {v:?}"),
-            "CREATE-TTL-SYNTAX",
-        )
-        .await?;
-    }
+    each_rejected(&ctx, "Stream-TTL", &bad, "CREATE-TTL-SYNTAX").await?;
     Ok(())
 }
 
@@ -68,23 +68,7 @@ pub async fn expires_at_syntax_is_400(ctx: Ctx) -> CaseResult {
         "1900000000",
         "2030-01-01T25:00:00Z",
     ];
-    for (i, v) in bad.iter().enumerate() {
-        let name = format!("s{i}");
-        let r = ctx
-            .put(&name)
-            .ct("text/plain")
-            .header("Stream-Expires-At", v)
-            .send()
-            .await?;
-        rejected(
-            &ctx,
-            &name,
-            r.status,
-            &format!("Stream-Expires-At {v:?}"),
-            "CREATE-EXPIRES-SYNTAX",
-        )
-        .await?;
-    }
+    each_rejected(&ctx, "Stream-Expires-At", &bad, "CREATE-EXPIRES-SYNTAX").await?;
     // Control: a well-formed timestamp is accepted.
     ctx.put("ok")
         .ct("text/plain")

@@ -1,7 +1,7 @@
 //! §4.2 "Fork creation headers", "Closed stream forking", §5.1: forks that
 //! succeed — default and explicit fork offsets, inherited content type.
 
-use super::util::{fork, reads, source, status};
+use super::util::{answers, fork, reads, source};
 use crate::case::CaseResult;
 use crate::client::Ctx;
 use crate::{check, check_eq};
@@ -182,13 +182,13 @@ pub async fn content_type_omitted_is_inherited(ctx: Ctx) -> CaseResult {
 /// A Content-Type equal to the source's is accepted.
 pub async fn content_type_equal_is_accepted(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
-    let r = ctx.put("f").ct("text/plain").fork_of("s").send().await?;
-    status(
-        &r,
+    let r = answers(
+        ctx.put("f").ct("text/plain").fork_of("s"),
         201,
         "FORK-CT-MATCH",
         "fork PUT with the source's Content-Type",
-    )?;
+    )
+    .await?;
     check_eq!(
         r.media_type(),
         Some("text/plain".to_string()),
@@ -210,8 +210,13 @@ pub async fn closed_source_gives_open_fork(ctx: Ctx) -> CaseResult {
         .send()
         .await?;
     r.expect(201, "FORK-CREATE")?;
-    let r = ctx.put("f").fork_of("s").send().await?;
-    status(&r, 201, "FORK-CLOSED-SOURCE", "fork of a closed source")?;
+    let r = answers(
+        ctx.put("f").fork_of("s"),
+        201,
+        "FORK-CLOSED-SOURCE",
+        "fork of a closed source",
+    )
+    .await?;
     check!(
         !r.closed(),
         "FORK-CLOSED-SOURCE",
@@ -263,14 +268,16 @@ pub async fn closed_source_gives_open_fork(ctx: Ctx) -> CaseResult {
 /// inherited data (and a sub-offset's inherited prefix).
 pub async fn initial_body_follows_inherited(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"abc|", b"def|"], "FORK-CREATE").await?;
-    let r = ctx
-        .put("f")
-        .fork_of("s")
-        .fork_offset(&s.offsets[1])
-        .body("XY")
-        .send()
-        .await?;
-    status(&r, 201, "FORK-INITIAL-BODY", "fork PUT with a body")?;
+    answers(
+        ctx.put("f")
+            .fork_of("s")
+            .fork_offset(&s.offsets[1])
+            .body("XY"),
+        201,
+        "FORK-INITIAL-BODY",
+        "fork PUT with a body",
+    )
+    .await?;
     reads(
         &ctx,
         "f",
@@ -289,20 +296,17 @@ pub async fn initial_body_follows_inherited(ctx: Ctx) -> CaseResult {
         "fork read from its fork point",
     )
     .await?;
-    let r = ctx
-        .put("g")
-        .fork_of("s")
-        .fork_offset(&s.offsets[1])
-        .fork_sub_offset(2)
-        .body("XY")
-        .send()
-        .await?;
-    status(
-        &r,
+    answers(
+        ctx.put("g")
+            .fork_of("s")
+            .fork_offset(&s.offsets[1])
+            .fork_sub_offset(2)
+            .body("XY"),
         201,
         "FORK-INITIAL-BODY",
         "fork PUT with a sub-offset and a body",
-    )?;
+    )
+    .await?;
     reads(
         &ctx,
         "g",

@@ -4,7 +4,8 @@
 //! (it still deletes outright: 204 then 404, never 410).
 
 use super::util::{
-    append, fork, gone_within, reads, rejected_cleanly, source, status, CLEANUP_DEADLINE,
+    answers, append, delete_204, deleted_outright, fork, gone_within, reads, rejected_cleanly,
+    same_bytes, source, target_absent, CLEANUP_DEADLINE,
 };
 use crate::case::CaseResult;
 use crate::check;
@@ -12,76 +13,56 @@ use crate::client::Ctx;
 
 /// A source path that never existed: 404, and nothing is created.
 pub async fn source_missing_is_404(ctx: Ctx) -> CaseResult {
-    let r = ctx
-        .put("f")
-        .ct("text/plain")
-        .fork_of("never-created")
-        .send()
-        .await?;
-    status(
-        &r,
+    answers(
+        ctx.put("f").ct("text/plain").fork_of("never-created"),
         404,
         "FORK-SOURCE-MISSING-404",
         "fork of a path that never held a stream",
-    )?;
-    let h = ctx.head("f").send().await?;
-    check!(
-        h.status == 404,
-        "FORK-REJECT-NO-SIDE-EFFECT",
-        "rejected fork created its target: HEAD answered {}",
-        h.status
-    );
+    )
+    .await?;
+    target_absent(&ctx, "f", "FORK-REJECT-NO-SIDE-EFFECT").await?;
     // Content type omitted too: nothing to inherit from, still 404.
-    let r = ctx.put("g").fork_of("never-created").send().await?;
-    status(
-        &r,
+    answers(
+        ctx.put("g").fork_of("never-created"),
         404,
         "FORK-SOURCE-MISSING-404",
         "fork (no Content-Type) of a missing source",
-    )?;
+    )
+    .await?;
     Ok(())
 }
 
 /// A source that was deleted (it had no forks, so it is gone): 404.
 pub async fn source_deleted_is_404(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
-    ctx.delete("s")
-        .send()
-        .await?
-        .expect(204, "FORK-SOURCE-MISSING-404")?;
-    let r = ctx.put("f").fork_of("s").send().await?;
-    status(
-        &r,
+    delete_204(
+        &ctx,
+        "s",
+        "FORK-SOURCE-MISSING-404",
+        "DELETE of the source (no forks)",
+    )
+    .await?;
+    answers(
+        ctx.put("f").fork_of("s"),
         404,
         "FORK-SOURCE-MISSING-404",
         "fork of a deleted source",
-    )?;
-    let h = ctx.head("f").send().await?;
-    check!(
-        h.status == 404,
-        "FORK-REJECT-NO-SIDE-EFFECT",
-        "rejected fork created its target: HEAD answered {}",
-        h.status
-    );
+    )
+    .await?;
+    target_absent(&ctx, "f", "FORK-REJECT-NO-SIDE-EFFECT").await?;
     Ok(())
 }
 
 /// A fork naming its own (not yet existing) path as source: 404.
 pub async fn self_as_source_is_404(ctx: Ctx) -> CaseResult {
-    let r = ctx.put("f").ct("text/plain").fork_of("f").send().await?;
-    status(
-        &r,
+    answers(
+        ctx.put("f").ct("text/plain").fork_of("f"),
         404,
         "FORK-SOURCE-MISSING-404",
         "fork whose source is its own, non-existent path",
-    )?;
-    let h = ctx.head("f").send().await?;
-    check!(
-        h.status == 404,
-        "FORK-REJECT-NO-SIDE-EFFECT",
-        "rejected fork created its target: HEAD answered {}",
-        h.status
-    );
+    )
+    .await?;
+    target_absent(&ctx, "f", "FORK-REJECT-NO-SIDE-EFFECT").await?;
     Ok(())
 }
 
@@ -99,32 +80,26 @@ pub async fn offset_beyond_tail_is_400(ctx: Ctx) -> CaseResult {
         "FORK-INDEPENDENT",
     )
     .await?;
-    let r = ctx
-        .put("g")
-        .ct("text/plain")
-        .fork_of("s")
-        .fork_offset(&beyond)
-        .send()
-        .await?;
-    status(
-        &r,
+    answers(
+        ctx.put("g")
+            .ct("text/plain")
+            .fork_of("s")
+            .fork_offset(&beyond),
         400,
         "FORK-OFFSET-BEYOND-400",
         "fork of s at an offset past s's tail (minted by an append to s's fork)",
-    )?;
-    let h = ctx.head("g").send().await?;
-    check!(
-        h.status == 404,
-        "FORK-REJECT-NO-SIDE-EFFECT",
-        "rejected fork created its target: HEAD answered {}",
-        h.status
-    );
+    )
+    .await?;
+    target_absent(&ctx, "g", "FORK-REJECT-NO-SIDE-EFFECT").await?;
     // The legitimate fork goes first; then s must delete outright.
-    ctx.delete("f")
-        .send()
-        .await?
-        .expect(204, "FORK-INDEPENDENT")?;
-    super::util::deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
+    delete_204(
+        &ctx,
+        "f",
+        "FORK-INDEPENDENT",
+        "DELETE of the legitimate fork",
+    )
+    .await?;
+    deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
 
 /// Fork offsets that no server can have minted (§8 forbids `, & = ? /` in
@@ -132,19 +107,13 @@ pub async fn offset_beyond_tail_is_400(ctx: Ctx) -> CaseResult {
 pub async fn offset_malformed_is_400(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     for bad in ["a/b", "1,2", "x?y", "k=v", "p&q"] {
-        let r = ctx
-            .put("f")
-            .ct("text/plain")
-            .fork_of("s")
-            .fork_offset(bad)
-            .send()
-            .await?;
-        status(
-            &r,
+        answers(
+            ctx.put("f").ct("text/plain").fork_of("s").fork_offset(bad),
             400,
             "FORK-OFFSET-MALFORMED-400",
             &format!("fork with Stream-Fork-Offset {bad:?}"),
-        )?;
+        )
+        .await?;
     }
     rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
@@ -161,19 +130,16 @@ pub async fn sub_offset_invalid_is_400(ctx: Ctx) -> CaseResult {
         ("99999999999999999999999999", "FORK-SUB-OVERSHOOT-400"),
     ];
     for (bad, req) in cases {
-        let r = ctx
-            .put("f")
-            .fork_of("s")
-            .fork_offset(&s.offsets[0])
-            .fork_sub_offset(bad)
-            .send()
-            .await?;
-        status(
-            &r,
+        answers(
+            ctx.put("f")
+                .fork_of("s")
+                .fork_offset(&s.offsets[0])
+                .fork_sub_offset(bad),
             400,
             req,
             &format!("fork with Stream-Fork-Sub-Offset {bad:?}"),
-        )?;
+        )
+        .await?;
     }
     rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
@@ -183,37 +149,27 @@ pub async fn sub_offset_invalid_is_400(ctx: Ctx) -> CaseResult {
 pub async fn content_type_mismatch_is_409(ctx: Ctx) -> CaseResult {
     source(&ctx, "t", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     source(&ctx, "j", "application/json", &[b"[1,2]"], "FORK-CREATE").await?;
-    let r = ctx
-        .put("f")
-        .ct("application/json")
-        .fork_of("t")
-        .send()
-        .await?;
-    status(
-        &r,
+    answers(
+        ctx.put("f").ct("application/json").fork_of("t"),
         409,
         "FORK-CT-MISMATCH-409",
         "JSON fork of a text/plain source",
-    )?;
-    let r = ctx.put("g").ct("text/plain").fork_of("j").send().await?;
-    status(
-        &r,
+    )
+    .await?;
+    answers(
+        ctx.put("g").ct("text/plain").fork_of("j"),
         409,
         "FORK-CT-MISMATCH-409",
         "text/plain fork of a JSON source",
-    )?;
-    let r = ctx
-        .put("g")
-        .ct("application/octet-stream")
-        .fork_of("t")
-        .send()
-        .await?;
-    status(
-        &r,
+    )
+    .await?;
+    answers(
+        ctx.put("g").ct("application/octet-stream").fork_of("t"),
         409,
         "FORK-CT-MISMATCH-409",
         "octet-stream fork of a text/plain source",
-    )?;
+    )
+    .await?;
     rejected_cleanly(&ctx, "t", "f", "FORK-REJECT-NO-SIDE-EFFECT").await?;
     rejected_cleanly(&ctx, "j", "g", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
@@ -222,20 +178,20 @@ pub async fn content_type_mismatch_is_409(ctx: Ctx) -> CaseResult {
 pub async fn target_in_use_is_409(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"source"], "FORK-CREATE").await?;
     source(&ctx, "t", "text/plain", &[b"keep"], "FORK-CREATE").await?;
-    let r = ctx.put("t").ct("text/plain").fork_of("s").send().await?;
-    status(
-        &r,
+    answers(
+        ctx.put("t").ct("text/plain").fork_of("s"),
         409,
         "FORK-TARGET-IN-USE-409",
         "fork onto a path holding a plain stream",
-    )?;
-    let r = ctx.put("t").fork_of("s").send().await?;
-    status(
-        &r,
+    )
+    .await?;
+    answers(
+        ctx.put("t").fork_of("s"),
         409,
         "FORK-TARGET-IN-USE-409",
         "fork (no Content-Type) onto a path holding a plain stream",
-    )?;
+    )
+    .await?;
     reads(
         &ctx,
         "t",
@@ -245,7 +201,7 @@ pub async fn target_in_use_is_409(ctx: Ctx) -> CaseResult {
         "the existing stream after rejected forks onto it",
     )
     .await?;
-    super::util::deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
+    deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
 
 /// A soft-deleted source cannot be forked: 409; the rejected fork takes no
@@ -253,28 +209,22 @@ pub async fn target_in_use_is_409(ctx: Ctx) -> CaseResult {
 pub async fn source_soft_deleted_is_409(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
-    ctx.delete("s")
-        .send()
-        .await?
-        .expect(204, "SOFTDEL-DELETE-204")?;
-    let r = ctx.put("g").ct("text/plain").fork_of("s").send().await?;
-    status(
-        &r,
+    delete_204(
+        &ctx,
+        "s",
+        "SOFTDEL-DELETE-204",
+        "DELETE of a stream that has a fork",
+    )
+    .await?;
+    answers(
+        ctx.put("g").ct("text/plain").fork_of("s"),
         409,
         "FORK-SOURCE-SOFTDELETED-409",
         "fork of a soft-deleted source",
-    )?;
-    let h = ctx.head("g").send().await?;
-    check!(
-        h.status == 404,
-        "FORK-REJECT-NO-SIDE-EFFECT",
-        "rejected fork created its target: HEAD answered {}",
-        h.status
-    );
-    ctx.delete("f")
-        .send()
-        .await?
-        .expect(204, "FORK-INDEPENDENT")?;
+    )
+    .await?;
+    target_absent(&ctx, "g", "FORK-REJECT-NO-SIDE-EFFECT").await?;
+    delete_204(&ctx, "f", "FORK-INDEPENDENT", "DELETE of the live fork").await?;
     gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
 }
 
@@ -338,7 +288,7 @@ pub async fn sentinel_fork_offsets(ctx: Ctx) -> CaseResult {
             400 => {}
             201 => {
                 let all = ctx.read_all(name, "-1", "FORK-OFFSET-SENTINEL").await?;
-                super::util::same_bytes(&all.bytes, meaning, "FORK-OFFSET-SENTINEL", &format!("fork created at Stream-Fork-Offset {sentinel:?}"))?;
+                same_bytes(&all.bytes, meaning, "FORK-OFFSET-SENTINEL", &format!("fork created at Stream-Fork-Offset {sentinel:?}"))?;
             }
             other => crate::fail!("FORK-OFFSET-SENTINEL", "fork at Stream-Fork-Offset {sentinel:?} answered {other}; expected 400, or 201 with the sentinel's read meaning"),
         }

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use super::util::{
-    append, deleted_outright, fork, gone_within, reads, source, status, Src, CLEANUP_DEADLINE,
+    answers, append, delete_204, deleted_outright, fork, gone_within, reads, source, status, Src,
+    CLEANUP_DEADLINE,
 };
 use crate::case::{CaseResult, Failure};
 use crate::cases::support::binary_payload;
@@ -19,14 +20,20 @@ const CT: &str = "text/plain";
 async fn soft_deleted(ctx: &Ctx) -> Result<Src, Failure> {
     let s = source(ctx, "s", CT, &[b"kept|", b"data|"], "FORK-CREATE").await?;
     fork(ctx, "f", "s", None, "FORK-CREATE").await?;
-    let r = ctx.delete("s").send().await?;
-    status(
-        &r,
+    answers(
+        ctx.delete("s"),
         204,
         "SOFTDEL-DELETE-204",
         "DELETE of a stream that has a fork",
-    )?;
+    )
+    .await?;
     Ok(s)
+}
+
+/// Fork `f` still reads `expected` from -1 (SOFTDEL-FORK-READS).
+async fn fork_still_reads(ctx: &Ctx, expected: &[u8], what: &str) -> CaseResult {
+    reads(ctx, "f", "-1", expected, "SOFTDEL-FORK-READS", what).await?;
+    Ok(())
 }
 
 /// GET on a soft-deleted stream — catch-up from -1, from a minted offset,
@@ -34,13 +41,13 @@ async fn soft_deleted(ctx: &Ctx) -> Result<Src, Failure> {
 pub async fn get_is_410(ctx: Ctx) -> CaseResult {
     let s = soft_deleted(&ctx).await?;
     for at in ["-1", s.offsets[1].as_str(), "now"] {
-        let r = ctx.get("s").offset(at).send().await?;
-        status(
-            &r,
+        answers(
+            ctx.get("s").offset(at),
             410,
             "SOFTDEL-GET-410",
             &format!("GET soft-deleted stream at offset {at}"),
-        )?;
+        )
+        .await?;
     }
     let r = ctx.get("s").send().await?;
     status(
@@ -54,13 +61,13 @@ pub async fn get_is_410(ctx: Ctx) -> CaseResult {
 /// Live reads on a soft-deleted stream answer 410 too (long-poll, SSE).
 pub async fn live_get_is_410(ctx: Ctx) -> CaseResult {
     let s = soft_deleted(&ctx).await?;
-    let r = ctx.get("s").offset(s.tail()).long_poll().send().await?;
-    status(
-        &r,
+    answers(
+        ctx.get("s").offset(s.tail()).long_poll(),
         410,
         "SOFTDEL-GET-410",
         "long-poll on a soft-deleted stream",
-    )?;
+    )
+    .await?;
     let sse = ctx.get("s").offset("-1").live("sse").sse().await?;
     check!(
         sse.status == 410,
@@ -81,33 +88,20 @@ pub async fn head_is_410(ctx: Ctx) -> CaseResult {
 /// POST (append, append-and-close, close-only) on a soft-deleted stream answers 410.
 pub async fn post_is_410(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
-    let r = ctx.post("s").ct(CT).body("more").send().await?;
-    status(
-        &r,
-        410,
-        "SOFTDEL-POST-410",
-        "append to a soft-deleted stream",
-    )?;
-    let r = ctx.post("s").ct(CT).body("last").closed().send().await?;
-    status(
-        &r,
-        410,
-        "SOFTDEL-POST-410",
-        "append-and-close on a soft-deleted stream",
-    )?;
-    let r = ctx.post("s").closed().send().await?;
-    status(
-        &r,
-        410,
-        "SOFTDEL-POST-410",
-        "close-only on a soft-deleted stream",
-    )?;
-    reads(
+    for (q, what) in [
+        (ctx.post("s").ct(CT).body("more"), "append to"),
+        (
+            ctx.post("s").ct(CT).body("last").closed(),
+            "append-and-close on",
+        ),
+        (ctx.post("s").closed(), "close-only on"),
+    ] {
+        let what = format!("{what} a soft-deleted stream");
+        answers(q, 410, "SOFTDEL-POST-410", &what).await?;
+    }
+    fork_still_reads(
         &ctx,
-        "f",
-        "-1",
         b"kept|data|",
-        "SOFTDEL-FORK-READS",
         "fork after rejected writes to its soft-deleted source",
     )
     .await?;
@@ -119,20 +113,17 @@ pub async fn post_is_410(ctx: Ctx) -> CaseResult {
 pub async fn delete_again_is_410(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
     for n in 1..=2 {
-        let r = ctx.delete("s").send().await?;
-        status(
-            &r,
+        answers(
+            ctx.delete("s"),
             410,
             "SOFTDEL-DELETE-410",
             &format!("DELETE #{} of a soft-deleted stream", n + 1),
-        )?;
+        )
+        .await?;
     }
-    reads(
+    fork_still_reads(
         &ctx,
-        "f",
-        "-1",
         b"kept|data|",
-        "SOFTDEL-FORK-READS",
         "fork after repeated DELETEs of its source",
     )
     .await?;
@@ -143,37 +134,26 @@ pub async fn delete_again_is_410(ctx: Ctx) -> CaseResult {
 /// content type, closed, or as a fork of its own fork.
 pub async fn put_is_409(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
-    let tries = [
-        ctx.put("s").ct(CT),
-        ctx.put("s").ct("application/json"),
-        ctx.put("s").ct(CT).closed(),
-        ctx.put("s").ct(CT).body("fresh"),
-        ctx.put("s").fork_of("f"),
-    ];
-    let labels = [
-        "same config",
-        "other content type",
-        "created closed",
-        "with a body",
-        "as a fork of its fork",
-    ];
-    for (q, label) in tries.into_iter().zip(labels) {
-        let r = q.send().await?;
-        status(
-            &r,
-            409,
-            "SOFTDEL-PUT-409",
-            &format!("PUT on a soft-deleted path ({label})"),
-        )?;
+    for (q, label) in [
+        (ctx.put("s").ct(CT), "same config"),
+        (ctx.put("s").ct("application/json"), "other content type"),
+        (ctx.put("s").ct(CT).closed(), "created closed"),
+        (ctx.put("s").ct(CT).body("fresh"), "with a body"),
+        (ctx.put("s").fork_of("f"), "as a fork of its fork"),
+    ] {
+        let what = format!("PUT on a soft-deleted path ({label})");
+        answers(q, 409, "SOFTDEL-PUT-409", &what).await?;
     }
-    let r = ctx.head("s").send().await?;
-    status(&r, 410, "SOFTDEL-HEAD-410", "HEAD after the rejected PUTs")?;
-    reads(
+    answers(
+        ctx.head("s"),
+        410,
+        "SOFTDEL-HEAD-410",
+        "HEAD after the rejected PUTs",
+    )
+    .await?;
+    fork_still_reads(
         &ctx,
-        "f",
-        "-1",
         b"kept|data|",
-        "SOFTDEL-FORK-READS",
         "fork after rejected PUTs on its source's path",
     )
     .await?;
@@ -191,19 +171,16 @@ pub async fn fork_reads_after_source_deleted(ctx: Ctx) -> CaseResult {
     let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
     let s = source(&ctx, "s", ct, &refs, "FORK-CREATE").await?;
     fork(&ctx, "f", "s", Some(&s.offsets[2]), "FORK-CREATE").await?;
-    let r = ctx.delete("s").send().await?;
-    status(
-        &r,
+    answers(
+        ctx.delete("s"),
         204,
         "SOFTDEL-DELETE-204",
         "DELETE of a stream that has a fork",
-    )?;
-    reads(
+    )
+    .await?;
+    fork_still_reads(
         &ctx,
-        "f",
-        "-1",
         &s.between(0, 2),
-        "SOFTDEL-FORK-READS",
         "fork from -1 after its source was deleted",
     )
     .await?;
@@ -216,38 +193,25 @@ pub async fn fork_reads_after_source_deleted(ctx: Ctx) -> CaseResult {
         "fork from source offset #1 after its source was deleted",
     )
     .await?;
-    let h = ctx.head("f").send().await?;
-    status(
-        &h,
+    answers(
+        ctx.head("f"),
         200,
         "SOFTDEL-FORK-READS",
         "HEAD on the fork of a soft-deleted source",
-    )?;
+    )
+    .await?;
     append(&ctx, "f", ct, b"own", "FORK-INDEPENDENT").await?;
     let mut want = s.between(0, 2);
     want.extend_from_slice(b"own");
-    reads(
-        &ctx,
-        "f",
-        "-1",
-        &want,
-        "SOFTDEL-FORK-READS",
-        "fork after its own append",
-    )
-    .await?;
+    fork_still_reads(&ctx, &want, "fork after its own append").await?;
     // Forking the live fork at an offset it inherited from the deleted source.
-    let r = ctx
-        .put("g")
-        .fork_of("f")
-        .fork_offset(&s.offsets[1])
-        .send()
-        .await?;
-    status(
-        &r,
+    answers(
+        ctx.put("g").fork_of("f").fork_offset(&s.offsets[1]),
         201,
         "FORK-CHAIN",
         "fork of a live fork whose source is soft-deleted",
-    )?;
+    )
+    .await?;
     reads(
         &ctx,
         "g",
@@ -264,8 +228,13 @@ pub async fn fork_reads_after_source_deleted(ctx: Ctx) -> CaseResult {
 /// answers 404 (cleanup may be asynchronous; 410 meanwhile).
 pub async fn last_fork_delete_cascades(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
-    let r = ctx.delete("f").send().await?;
-    status(&r, 204, "FORK-INDEPENDENT", "DELETE of the only fork")?;
+    answers(
+        ctx.delete("f"),
+        204,
+        "FORK-INDEPENDENT",
+        "DELETE of the only fork",
+    )
+    .await?;
     gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
 }
 
@@ -276,31 +245,23 @@ pub async fn refcount_counts_every_fork(ctx: Ctx) -> CaseResult {
     fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
     fork(&ctx, "f2", "s", Some(&s.offsets[0]), "FORK-CREATE").await?;
     fork(&ctx, "f3", "s", None, "FORK-CREATE").await?;
-    status(
-        &ctx.delete("s").send().await?,
-        204,
+    delete_204(
+        &ctx,
+        "s",
         "SOFTDEL-DELETE-204",
         "DELETE of a stream with three forks",
-    )?;
-    status(
-        &ctx.delete("f1").send().await?,
-        204,
-        "FORK-INDEPENDENT",
-        "DELETE of fork 1 of 3",
-    )?;
-    status(
-        &ctx.delete("f2").send().await?,
-        204,
-        "FORK-INDEPENDENT",
-        "DELETE of fork 2 of 3",
-    )?;
+    )
+    .await?;
+    delete_204(&ctx, "f1", "FORK-INDEPENDENT", "DELETE of fork 1 of 3").await?;
+    delete_204(&ctx, "f2", "FORK-INDEPENDENT", "DELETE of fork 2 of 3").await?;
     ctx.sleep(Duration::from_millis(500)).await;
-    status(
-        &ctx.head("s").send().await?,
+    answers(
+        ctx.head("s"),
         410,
         "GC-REFCOUNT",
         "HEAD on the source while one fork remains",
-    )?;
+    )
+    .await?;
     reads(
         &ctx,
         "f3",
@@ -310,12 +271,7 @@ pub async fn refcount_counts_every_fork(ctx: Ctx) -> CaseResult {
         "the remaining fork after its siblings were deleted",
     )
     .await?;
-    status(
-        &ctx.delete("f3").send().await?,
-        204,
-        "FORK-INDEPENDENT",
-        "DELETE of the last fork",
-    )?;
+    delete_204(&ctx, "f3", "FORK-INDEPENDENT", "DELETE of the last fork").await?;
     gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
 }
 
@@ -338,21 +294,22 @@ pub async fn cascade_through_chain(ctx: Ctx) -> CaseResult {
         parent = name.to_string();
     }
     for name in ["s", "f1", "f2"] {
-        let r = ctx.delete(name).send().await?;
-        status(
-            &r,
+        answers(
+            ctx.delete(name),
             204,
             "SOFTDEL-DELETE-204",
             &format!("DELETE of {name} (it has a fork)"),
-        )?;
+        )
+        .await?;
     }
     for name in ["s", "f1", "f2"] {
-        status(
-            &ctx.head(name).send().await?,
+        answers(
+            ctx.head(name),
             410,
             "SOFTDEL-HEAD-410",
             &format!("HEAD on soft-deleted {name}"),
-        )?;
+        )
+        .await?;
     }
     reads(
         &ctx,
@@ -363,12 +320,7 @@ pub async fn cascade_through_chain(ctx: Ctx) -> CaseResult {
         "leaf read through three soft-deleted ancestors",
     )
     .await?;
-    status(
-        &ctx.delete("f3").send().await?,
-        204,
-        "FORK-INDEPENDENT",
-        "DELETE of the leaf",
-    )?;
+    delete_204(&ctx, "f3", "FORK-INDEPENDENT", "DELETE of the leaf").await?;
     for name in ["f2", "f1", "s"] {
         gone_within(
             &ctx,
@@ -388,25 +340,21 @@ pub async fn live_source_survives_fork_deletes(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[b"mine|"], "FORK-CREATE").await?;
     fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
     fork(&ctx, "f2", "f1", None, "FORK-CREATE").await?;
-    status(
-        &ctx.delete("f2").send().await?,
-        204,
-        "FORK-INDEPENDENT",
-        "DELETE of the leaf fork",
-    )?;
-    status(
-        &ctx.delete("f1").send().await?,
-        204,
+    delete_204(&ctx, "f2", "FORK-INDEPENDENT", "DELETE of the leaf fork").await?;
+    delete_204(
+        &ctx,
+        "f1",
         "FORK-INDEPENDENT",
         "DELETE of the fork (its own fork is gone)",
-    )?;
-    let h = ctx.head("s").send().await?;
-    status(
-        &h,
+    )
+    .await?;
+    answers(
+        ctx.head("s"),
         200,
         "GC-LIVE-SOURCE-KEPT",
         "HEAD on the source after all its forks were deleted",
-    )?;
+    )
+    .await?;
     append(&ctx, "s", CT, b"still|", "GC-LIVE-SOURCE-KEPT").await?;
     reads(
         &ctx,
@@ -417,12 +365,13 @@ pub async fn live_source_survives_fork_deletes(ctx: Ctx) -> CaseResult {
         "source after its forks were deleted",
     )
     .await?;
-    status(
-        &ctx.head("f1").send().await?,
+    answers(
+        ctx.head("f1"),
         404,
         "GC-LIVE-SOURCE-KEPT",
         "HEAD on the deleted fork (it had no forks left)",
-    )?;
+    )
+    .await?;
     deleted_outright(&ctx, "s", "GC-LIVE-SOURCE-KEPT").await
 }
 
@@ -475,12 +424,7 @@ pub async fn close_is_independent(ctx: Ctx) -> CaseResult {
         "FORK-INDEPENDENT",
         "fork f was closed but its read does not say Stream-Closed"
     );
-    status(
-        &ctx.delete("f").send().await?,
-        204,
-        "FORK-INDEPENDENT",
-        "DELETE of fork f",
-    )?;
+    delete_204(&ctx, "f", "FORK-INDEPENDENT", "DELETE of fork f").await?;
     let all = reads(
         &ctx,
         "s",
@@ -505,56 +449,46 @@ pub async fn closed_source_soft_deleted(ctx: Ctx) -> CaseResult {
     let r = ctx.put("s").ct(CT).body("final").closed().send().await?;
     r.expect(201, "FORK-CREATE")?;
     fork(&ctx, "f", "s", None, "FORK-CLOSED-SOURCE").await?;
-    status(
-        &ctx.delete("s").send().await?,
-        204,
+    delete_204(
+        &ctx,
+        "s",
         "SOFTDEL-DELETE-204",
         "DELETE of a closed stream that has a fork",
-    )?;
-    let r = ctx.post("s").closed().send().await?;
-    status(
-        &r,
-        410,
-        "SOFTDEL-POST-410",
-        "close-only POST on a soft-deleted closed stream",
-    )?;
-    let r = ctx.get("s").offset("-1").send().await?;
-    status(
-        &r,
-        410,
-        "SOFTDEL-GET-410",
-        "GET on a soft-deleted closed stream",
-    )?;
-    let r = ctx.get("s").offset("now").long_poll().send().await?;
-    status(
-        &r,
-        410,
-        "SOFTDEL-GET-410",
-        "long-poll at offset=now on a soft-deleted closed stream",
-    )?;
-    let r = ctx.head("s").send().await?;
-    status(
-        &r,
-        410,
-        "SOFTDEL-HEAD-410",
-        "HEAD on a soft-deleted closed stream",
-    )?;
-    let r = ctx.put("s").ct(CT).body("final").closed().send().await?;
-    status(
-        &r,
+    )
+    .await?;
+    let tries = [
+        (
+            ctx.post("s").closed(),
+            410,
+            "SOFTDEL-POST-410",
+            "close-only POST on",
+        ),
+        (ctx.get("s").offset("-1"), 410, "SOFTDEL-GET-410", "GET on"),
+        (
+            ctx.get("s").offset("now").long_poll(),
+            410,
+            "SOFTDEL-GET-410",
+            "long-poll at offset=now on",
+        ),
+        (ctx.head("s"), 410, "SOFTDEL-HEAD-410", "HEAD on"),
+    ];
+    for (q, code, req, what) in tries {
+        answers(
+            q,
+            code,
+            req,
+            &format!("{what} a soft-deleted closed stream"),
+        )
+        .await?;
+    }
+    answers(
+        ctx.put("s").ct(CT).body("final").closed(),
         409,
         "SOFTDEL-PUT-409",
         "PUT matching the soft-deleted stream's closed config",
-    )?;
-    reads(
-        &ctx,
-        "f",
-        "-1",
-        b"final",
-        "SOFTDEL-FORK-READS",
-        "fork of the soft-deleted closed stream",
     )
     .await?;
+    fork_still_reads(&ctx, b"final", "fork of the soft-deleted closed stream").await?;
     Ok(())
 }
 
@@ -567,12 +501,13 @@ pub async fn concurrent_forks_refcount(ctx: Ctx) -> CaseResult {
     for (n, r) in names.iter().zip(futures::future::join_all(puts).await) {
         status(&r?, 201, "FORK-CREATE", &format!("concurrent fork {n}"))?;
     }
-    status(
-        &ctx.delete("s").send().await?,
-        204,
+    delete_204(
+        &ctx,
+        "s",
         "SOFTDEL-DELETE-204",
         "DELETE of a stream with ten forks",
-    )?;
+    )
+    .await?;
     let dels = names[..9].iter().map(|n| ctx.delete(n).send());
     for (n, r) in names.iter().zip(futures::future::join_all(dels).await) {
         status(
@@ -583,12 +518,13 @@ pub async fn concurrent_forks_refcount(ctx: Ctx) -> CaseResult {
         )?;
     }
     ctx.sleep(Duration::from_millis(500)).await;
-    status(
-        &ctx.head("s").send().await?,
+    answers(
+        ctx.head("s"),
         410,
         "GC-REFCOUNT",
         "HEAD on the source while one of ten forks remains",
-    )?;
+    )
+    .await?;
     reads(
         &ctx,
         "f9",
@@ -598,11 +534,6 @@ pub async fn concurrent_forks_refcount(ctx: Ctx) -> CaseResult {
         "the last remaining fork",
     )
     .await?;
-    status(
-        &ctx.delete("f9").send().await?,
-        204,
-        "FORK-INDEPENDENT",
-        "DELETE of the last fork",
-    )?;
+    delete_204(&ctx, "f9", "FORK-INDEPENDENT", "DELETE of the last fork").await?;
     gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
 }

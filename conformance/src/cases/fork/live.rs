@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::util::{append, fork, source};
-use crate::case::CaseResult;
-use crate::client::Ctx;
+use super::util::{append, close, fork, source, Src};
+use crate::case::{CaseResult, Failure};
+use crate::client::{Ctx, Resp};
 use crate::{check, check_eq};
+use tokio::task::JoinHandle;
 
 const CT: &str = "text/plain";
 
@@ -16,6 +17,27 @@ const CT: &str = "text/plain";
 fn before_timeout(ctx: &Ctx, elapsed: Duration) -> bool {
     let lp = ctx.long_poll_timeout();
     lp < Duration::from_millis(1500) || elapsed < lp.mul_f32(0.75)
+}
+
+type Waiter = JoinHandle<Result<Resp, Failure>>;
+
+/// Source `s` ("old|") and its fork `f`, with a long-poll GET of `f` at its
+/// tail spawned (so the case can act meanwhile) and the time it was spawned.
+async fn fork_with_waiter(ctx: &Ctx) -> Result<(Src, Waiter, Instant), Failure> {
+    let s = source(ctx, "s", CT, &[b"old|"], "FORK-CREATE").await?;
+    fork(ctx, "f", "s", None, "FORK-CREATE").await?;
+    let ctx = ctx.clone();
+    let at = s.tail().to_string();
+    let started = Instant::now();
+    let waiter = tokio::spawn(async move { ctx.get("f").offset(&at).long_poll().send().await });
+    Ok((s, waiter, started))
+}
+
+/// The response of a spawned long-poll.
+async fn joined(waiter: Waiter) -> Result<Resp, Failure> {
+    waiter
+        .await
+        .map_err(|e| Failure::setup(format!("waiter task: {e}")))?
 }
 
 /// A long-poll in the fork's inherited range returns the data at once.
@@ -51,18 +73,10 @@ pub async fn long_poll_inherited_is_immediate(ctx: Ctx) -> CaseResult {
 /// A waiter at the fork's tail is not woken by source appends: it times
 /// out with 204 at the unchanged tail.
 pub async fn long_poll_ignores_source_appends(ctx: Ctx) -> CaseResult {
-    let s = source(&ctx, "s", CT, &[b"old|"], "FORK-CREATE").await?;
-    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
-    let waiter = {
-        let ctx = ctx.clone();
-        let at = s.tail().to_string();
-        tokio::spawn(async move { ctx.get("f").offset(&at).long_poll().send().await })
-    };
+    let (s, waiter, _) = fork_with_waiter(&ctx).await?;
     ctx.sleep(Duration::from_millis(300)).await;
     append(&ctx, "s", CT, b"source-after-fork|", "FORK-INDEPENDENT").await?;
-    let r = waiter
-        .await
-        .map_err(|e| crate::case::Failure::setup(format!("waiter task: {e}")))??;
+    let r = joined(waiter).await?;
     check!(r.status == 204, "FORK-LP-SOURCE-NO-WAKE", "long-poll at the fork's tail answered {} after a source append (body {:?}); only a timeout (204) is right", r.status, r.text());
     check_eq!(
         r.next_offset("FORK-LP-SOURCE-NO-WAKE")?,
@@ -76,19 +90,10 @@ pub async fn long_poll_ignores_source_appends(ctx: Ctx) -> CaseResult {
 /// A waiter at the fork's tail is woken by the fork's own append and gets
 /// only that data.
 pub async fn long_poll_woken_by_fork_append(ctx: Ctx) -> CaseResult {
-    let s = source(&ctx, "s", CT, &[b"old|"], "FORK-CREATE").await?;
-    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
-    let started = Instant::now();
-    let waiter = {
-        let ctx = ctx.clone();
-        let at = s.tail().to_string();
-        tokio::spawn(async move { ctx.get("f").offset(&at).long_poll().send().await })
-    };
+    let (_, waiter, started) = fork_with_waiter(&ctx).await?;
     ctx.sleep(Duration::from_millis(300)).await;
     append(&ctx, "f", CT, b"fork-own|", "FORK-INDEPENDENT").await?;
-    let r = waiter
-        .await
-        .map_err(|e| crate::case::Failure::setup(format!("waiter task: {e}")))??;
+    let r = joined(waiter).await?;
     check!(
         r.status == 200,
         "FORK-LP-OWN-WAKE",
@@ -114,20 +119,10 @@ pub async fn long_poll_woken_by_fork_append(ctx: Ctx) -> CaseResult {
 /// A waiter at the fork's tail is woken by the fork's close: 204 with
 /// `Stream-Closed: true`, without waiting for the timeout.
 pub async fn long_poll_woken_by_fork_close(ctx: Ctx) -> CaseResult {
-    let s = source(&ctx, "s", CT, &[b"old|"], "FORK-CREATE").await?;
-    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
-    let started = Instant::now();
-    let waiter = {
-        let ctx = ctx.clone();
-        let at = s.tail().to_string();
-        tokio::spawn(async move { ctx.get("f").offset(&at).long_poll().send().await })
-    };
+    let (_, waiter, started) = fork_with_waiter(&ctx).await?;
     ctx.sleep(Duration::from_millis(300)).await;
-    let c = ctx.post("f").closed().send().await?;
-    c.expect_any(&[200, 204], "FORK-INDEPENDENT")?;
-    let r = waiter
-        .await
-        .map_err(|e| crate::case::Failure::setup(format!("waiter task: {e}")))??;
+    close(&ctx, "f", "FORK-INDEPENDENT").await?;
+    let r = joined(waiter).await?;
     check!(
         r.status == 204 && r.closed(),
         "FORK-LP-CLOSE-WAKE",
@@ -309,21 +304,13 @@ pub async fn sse_from_inherited_offset(ctx: Ctx) -> CaseResult {
 /// Soft-deleting the source does not disturb a waiter at the fork's tail:
 /// the fork's next append still reaches it.
 pub async fn long_poll_survives_source_delete(ctx: Ctx) -> CaseResult {
-    let s = source(&ctx, "s", CT, &[b"old|"], "FORK-CREATE").await?;
-    fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
-    let waiter = {
-        let ctx = ctx.clone();
-        let at = s.tail().to_string();
-        tokio::spawn(async move { ctx.get("f").offset(&at).long_poll().send().await })
-    };
+    let (s, waiter, _) = fork_with_waiter(&ctx).await?;
     ctx.sleep(Duration::from_millis(200)).await;
     let r = ctx.delete("s").send().await?;
     r.expect(204, "SOFTDEL-DELETE-204")?;
     ctx.sleep(Duration::from_millis(100)).await;
     append(&ctx, "f", CT, b"after-delete|", "FORK-INDEPENDENT").await?;
-    let r = waiter
-        .await
-        .map_err(|e| crate::case::Failure::setup(format!("waiter task: {e}")))??;
+    let r = joined(waiter).await?;
     check!(
         r.status == 200 || r.status == 204,
         "FORK-INDEPENDENT",

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::util::{append, fork, reads, same_bytes, source, status};
+use super::util::{answers, append, fork, reads, same_bytes, source};
 use crate::case::CaseResult;
 use crate::cases::support::binary_payload;
 use crate::client::Ctx;
@@ -365,18 +365,13 @@ pub async fn fork_of_fork_at_inherited_offset(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"a|", b"b|", b"c|"], "FORK-CREATE").await?;
     fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
     append(&ctx, "f1", CT, b"f1-own|", "FORK-INDEPENDENT").await?;
-    let r = ctx
-        .put("f2")
-        .fork_of("f1")
-        .fork_offset(&s.offsets[1])
-        .send()
-        .await?;
-    status(
-        &r,
+    let r = answers(
+        ctx.put("f2").fork_of("f1").fork_offset(&s.offsets[1]),
         201,
         "FORK-CHAIN",
         "fork of f1 at the source's offset #1 (inherited by f1)",
-    )?;
+    )
+    .await?;
     check_eq!(
         r.next_offset("FORK-CHAIN")?,
         s.offsets[1].clone(),

@@ -5,11 +5,28 @@
 
 use serde_json::json;
 
-use super::util::{append, reads, rejected_cleanly, same_bytes, source, status};
-use crate::case::CaseResult;
+use super::util::{
+    answers, append, deleted_outright, reads, rejected_cleanly, same_bytes, source, target_absent,
+    Src,
+};
+use crate::case::{CaseResult, Failure};
 use crate::cases::support::binary_payload;
-use crate::client::Ctx;
-use crate::{check, check_eq};
+use crate::check_eq;
+use crate::client::{Ctx, Req};
+
+/// Fork `name` of `src` at (`offset`, `sub`).
+fn sub_fork(ctx: &Ctx, name: &str, src: &str, offset: &str, sub: u64) -> Req {
+    ctx.put(name)
+        .fork_of(src)
+        .fork_offset(offset)
+        .fork_sub_offset(sub)
+}
+
+/// Text source `s` with the appends "first|", "second|", "third".
+async fn first_second_third(ctx: &Ctx) -> Result<Src, Failure> {
+    let parts: [&[u8]; 3] = [b"first|", b"second|", b"third"];
+    source(ctx, "s", "text/plain", &parts, "FORK-CREATE").await
+}
 
 /// Binary source: the sub-offset counts bytes of the append at the anchor;
 /// the fork inherits exactly that prefix and appends after it.
@@ -23,14 +40,13 @@ pub async fn bytes_inside_append(ctx: Ctx) -> CaseResult {
         "FORK-CREATE",
     )
     .await?;
-    let r = ctx
-        .put("f")
-        .fork_of("s")
-        .fork_offset(&s.offsets[0])
-        .fork_sub_offset(4)
-        .send()
-        .await?;
-    status(&r, 201, "FORK-SUB-BYTES", "fork at (first offset, 4 bytes)")?;
+    let r = answers(
+        sub_fork(&ctx, "f", "s", &s.offsets[0], 4),
+        201,
+        "FORK-SUB-BYTES",
+        "fork at (first offset, 4 bytes)",
+    )
+    .await?;
     let tail = r.next_offset("FORK-SUB-BYTES")?;
     reads(
         &ctx,
@@ -100,14 +116,13 @@ pub async fn bytes_not_characters(ctx: Ctx) -> CaseResult {
         "FORK-CREATE",
     )
     .await?;
-    let r = ctx
-        .put("f")
-        .fork_of("s")
-        .fork_offset(&s.offsets[0])
-        .fork_sub_offset(3)
-        .send()
-        .await?;
-    status(&r, 201, "FORK-SUB-BYTES", "fork at (first offset, 3 bytes)")?;
+    answers(
+        sub_fork(&ctx, "f", "s", &s.offsets[0], 3),
+        201,
+        "FORK-SUB-BYTES",
+        "fork at (first offset, 3 bytes)",
+    )
+    .await?;
     reads(
         &ctx,
         "f",
@@ -122,27 +137,14 @@ pub async fn bytes_not_characters(ctx: Ctx) -> CaseResult {
 
 /// Anchor in mid-stream: inherit everything before it plus the sub-offset.
 pub async fn bytes_mid_stream_anchor(ctx: Ctx) -> CaseResult {
-    let s = source(
-        &ctx,
-        "s",
-        "text/plain",
-        &[b"first|", b"second|", b"third"],
-        "FORK-CREATE",
-    )
-    .await?;
-    let r = ctx
-        .put("f")
-        .fork_of("s")
-        .fork_offset(&s.offsets[1])
-        .fork_sub_offset(3)
-        .send()
-        .await?;
-    status(
-        &r,
+    let s = first_second_third(&ctx).await?;
+    answers(
+        sub_fork(&ctx, "f", "s", &s.offsets[1], 3),
         201,
         "FORK-SUB-BYTES",
         "fork at (offset after \"first|\", 3 bytes)",
-    )?;
+    )
+    .await?;
     reads(
         &ctx,
         "f",
@@ -167,27 +169,14 @@ pub async fn bytes_mid_stream_anchor(ctx: Ctx) -> CaseResult {
 /// A sub-offset exactly at the end of the append at the anchor is not past
 /// the boundary: accepted, same data as forking at the next offset.
 pub async fn bytes_at_boundary_is_accepted(ctx: Ctx) -> CaseResult {
-    let s = source(
-        &ctx,
-        "s",
-        "text/plain",
-        &[b"first|", b"second|", b"third"],
-        "FORK-CREATE",
-    )
-    .await?;
-    let r = ctx
-        .put("f")
-        .fork_of("s")
-        .fork_offset(&s.offsets[1])
-        .fork_sub_offset(7)
-        .send()
-        .await?;
-    status(
-        &r,
+    let s = first_second_third(&ctx).await?;
+    answers(
+        sub_fork(&ctx, "f", "s", &s.offsets[1], 7),
         201,
         "FORK-SUB-AT-BOUNDARY",
         "fork at (offset after \"first|\", 7 = length of \"second|\")",
-    )?;
+    )
+    .await?;
     reads(
         &ctx,
         "f",
@@ -203,27 +192,14 @@ pub async fn bytes_at_boundary_is_accepted(ctx: Ctx) -> CaseResult {
 /// One byte past the end of the append at the anchor is past the next data
 /// boundary: 400 (even though the source has more data), no side effect.
 pub async fn bytes_past_boundary_is_400(ctx: Ctx) -> CaseResult {
-    let s = source(
-        &ctx,
-        "s",
-        "text/plain",
-        &[b"first|", b"second|", b"third"],
-        "FORK-CREATE",
-    )
-    .await?;
-    let r = ctx
-        .put("f")
-        .fork_of("s")
-        .fork_offset(&s.offsets[1])
-        .fork_sub_offset(8)
-        .send()
-        .await?;
-    status(
-        &r,
+    let s = first_second_third(&ctx).await?;
+    answers(
+        sub_fork(&ctx, "f", "s", &s.offsets[1], 8),
         400,
         "FORK-SUB-OVERSHOOT-400",
         "fork at (offset after \"first|\", 8 > length of \"second|\")",
-    )?;
+    )
+    .await?;
     rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
 
@@ -231,40 +207,39 @@ pub async fn bytes_past_boundary_is_400(ctx: Ctx) -> CaseResult {
 /// Sub-offset 0 at the tail is fine.
 pub async fn past_tail_is_400(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"data"], "FORK-CREATE").await?;
-    let r = ctx
-        .put("f")
-        .fork_of("s")
-        .fork_offset(s.tail())
-        .fork_sub_offset(1)
-        .send()
-        .await?;
-    status(&r, 400, "FORK-SUB-OVERSHOOT-400", "fork at (tail, 1)")?;
-    let r = ctx.put("f").fork_of("s").fork_sub_offset(1).send().await?;
-    status(
-        &r,
+    answers(
+        sub_fork(&ctx, "f", "s", s.tail(), 1),
+        400,
+        "FORK-SUB-OVERSHOOT-400",
+        "fork at (tail, 1)",
+    )
+    .await?;
+    answers(
+        ctx.put("f").fork_of("s").fork_sub_offset(1),
         400,
         "FORK-SUB-OVERSHOOT-400",
         "fork at (default offset = tail, 1)",
-    )?;
+    )
+    .await?;
     source(&ctx, "e", "text/plain", &[], "FORK-CREATE").await?;
-    let r = ctx.put("g").fork_of("e").fork_sub_offset(1).send().await?;
-    status(
-        &r,
+    answers(
+        ctx.put("g").fork_of("e").fork_sub_offset(1),
         400,
         "FORK-SUB-OVERSHOOT-400",
         "fork of an empty source at sub-offset 1",
-    )?;
+    )
+    .await?;
     rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await?;
     rejected_cleanly(&ctx, "e", "g", "FORK-REJECT-NO-SIDE-EFFECT").await?;
     // Sub-offset 0 with a defaulted anchor is a plain fork at the tail.
     source(&ctx, "s2", "text/plain", &[b"data"], "FORK-CREATE").await?;
-    let r = ctx.put("h").fork_of("s2").fork_sub_offset(0).send().await?;
-    status(
-        &r,
+    answers(
+        ctx.put("h").fork_of("s2").fork_sub_offset(0),
         201,
         "FORK-SUB-ZERO-EQUIV",
         "fork at (default offset, 0)",
-    )?;
+    )
+    .await?;
     reads(
         &ctx,
         "h",
@@ -297,19 +272,13 @@ pub async fn json_inside_batch(ctx: Ctx) -> CaseResult {
         "FORK-CREATE",
     )
     .await?;
-    let r = ctx
-        .put("f")
-        .fork_of("s")
-        .fork_offset(&s.offsets[1])
-        .fork_sub_offset(2)
-        .send()
-        .await?;
-    status(
-        &r,
+    answers(
+        sub_fork(&ctx, "f", "s", &s.offsets[1], 2),
         201,
         "FORK-SUB-JSON",
         "JSON fork at (offset after {\"i\":0}, 2 messages)",
-    )?;
+    )
+    .await?;
     let all = ctx.read_all("f", "-1", "FORK-SUB-JSON").await?;
     check_eq!(
         msgs(&all),
@@ -351,19 +320,13 @@ pub async fn json_boundary_and_past(ctx: Ctx) -> CaseResult {
         "FORK-CREATE",
     )
     .await?;
-    let r = ctx
-        .put("f")
-        .fork_of("s")
-        .fork_offset(&s.offsets[0])
-        .fork_sub_offset(3)
-        .send()
-        .await?;
-    status(
-        &r,
+    answers(
+        sub_fork(&ctx, "f", "s", &s.offsets[0], 3),
         201,
         "FORK-SUB-AT-BOUNDARY",
         "JSON fork at (first offset, 3 = the batch's message count)",
-    )?;
+    )
+    .await?;
     let all = ctx.read_all("f", "-1", "FORK-SUB-JSON").await?;
     check_eq!(
         msgs(&all),
@@ -371,52 +334,43 @@ pub async fn json_boundary_and_past(ctx: Ctx) -> CaseResult {
         "FORK-SUB-AT-BOUNDARY",
         "JSON fork at the batch's end"
     );
-    let r = ctx
-        .put("g")
-        .fork_of("s")
-        .fork_offset(&s.offsets[0])
-        .fork_sub_offset(4)
-        .send()
-        .await?;
-    status(
-        &r,
+    answers(
+        sub_fork(&ctx, "g", "s", &s.offsets[0], 4),
         400,
         "FORK-SUB-OVERSHOOT-400",
         "JSON fork at (first offset, 4 > the batch's 3 messages)",
-    )?;
-    let h = ctx.head("g").send().await?;
-    check!(
-        h.status == 404,
-        "FORK-REJECT-NO-SIDE-EFFECT",
-        "rejected fork created its target: HEAD answered {}",
-        h.status
-    );
-    let r = ctx.delete("f").send().await?;
-    status(&r, 204, "FORK-INDEPENDENT", "DELETE of the accepted fork")?;
-    super::util::deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
+    )
+    .await?;
+    target_absent(&ctx, "g", "FORK-REJECT-NO-SIDE-EFFECT").await?;
+    answers(
+        ctx.delete("f"),
+        204,
+        "FORK-INDEPENDENT",
+        "DELETE of the accepted fork",
+    )
+    .await?;
+    deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await
 }
 
 /// Sub-offsets compose through a chain: a fork of a sub-offset fork, taken
 /// at an inherited anchor with a smaller sub-offset, sees that prefix.
 pub async fn chained_sub_offsets(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"abcdef"], "FORK-CREATE").await?;
-    let r = ctx
-        .put("f1")
-        .fork_of("s")
-        .fork_offset(&s.offsets[0])
-        .fork_sub_offset(4)
-        .send()
-        .await?;
-    status(&r, 201, "FORK-SUB-BYTES", "fork f1 at (first offset, 4)")?;
+    answers(
+        sub_fork(&ctx, "f1", "s", &s.offsets[0], 4),
+        201,
+        "FORK-SUB-BYTES",
+        "fork f1 at (first offset, 4)",
+    )
+    .await?;
     append(&ctx, "f1", "text/plain", b"XY", "FORK-INDEPENDENT").await?;
-    let r = ctx
-        .put("f2")
-        .fork_of("f1")
-        .fork_offset(&s.offsets[0])
-        .fork_sub_offset(2)
-        .send()
-        .await?;
-    status(&r, 201, "FORK-CHAIN", "fork f2 of f1 at (first offset, 2)")?;
+    answers(
+        sub_fork(&ctx, "f2", "f1", &s.offsets[0], 2),
+        201,
+        "FORK-CHAIN",
+        "fork f2 of f1 at (first offset, 2)",
+    )
+    .await?;
     let all = ctx.read_all("f2", "-1", "FORK-CHAIN").await?;
     same_bytes(
         &all.bytes,

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::case::Failure;
-use crate::client::{Ctx, Resp};
+use crate::client::{Ctx, Req, Resp};
 use crate::{check, fail};
 
 /// A source stream built from known appends: `offsets[0]` is the tail the
@@ -176,14 +176,20 @@ pub async fn rejected_cleanly(
     target: &str,
     req: &str,
 ) -> Result<(), Failure> {
+    target_absent(ctx, target, req).await?;
+    deleted_outright(ctx, src, req).await
+}
+
+/// After a rejected fork: nothing exists at the target (HEAD answers 404).
+pub async fn target_absent(ctx: &Ctx, target: &str, req: &str) -> Result<(), Failure> {
     let h = ctx.head(target).send().await?;
     check!(
         h.status == 404,
         req,
-        "a rejected fork PUT left something at the target: HEAD {target} answered {}",
+        "rejected fork created its target: HEAD {target} answered {}",
         h.status
     );
-    deleted_outright(ctx, src, req).await
+    Ok(())
 }
 
 /// Require a status, reporting what the fork request was.
@@ -195,5 +201,27 @@ pub fn status(r: &Resp, expected: u16, req: &str, what: &str) -> Result<(), Fail
         r.status,
         String::from_utf8_lossy(&r.body[..r.body.len().min(200)])
     );
+    Ok(())
+}
+
+/// Send `q` and require `expected` (see [`status`]); return the response.
+pub async fn answers(q: Req, expected: u16, req: &str, what: &str) -> Result<Resp, Failure> {
+    let r = q.send().await?;
+    status(&r, expected, req, what)?;
+    Ok(r)
+}
+
+/// DELETE `name` and require 204.
+pub async fn delete_204(ctx: &Ctx, name: &str, req: &str, what: &str) -> Result<Resp, Failure> {
+    answers(ctx.delete(name), 204, req, what).await
+}
+
+/// Close `name` (close-only POST); require 200 or 204.
+pub async fn close(ctx: &Ctx, name: &str, req: &str) -> Result<(), Failure> {
+    ctx.post(name)
+        .closed()
+        .send()
+        .await?
+        .expect_any(&[200, 204], req)?;
     Ok(())
 }

@@ -4,21 +4,21 @@
 use serde_json::json;
 
 use super::{json_stream, post};
-use crate::case::CaseResult;
-use crate::client::Ctx;
+use crate::case::{CaseResult, Failure};
+use crate::client::{Ctx, Req, Resp};
 use crate::{check, check_eq};
+
+/// Send `q` with an application/json body.
+async fn send_json(q: Req, body: impl Into<Vec<u8>>) -> Result<Resp, Failure> {
+    q.ct("application/json").body(body).send().await
+}
 
 /// POST `[]` is 400 and stores nothing.
 pub async fn empty_array_post_is_400(ctx: Ctx) -> CaseResult {
     json_stream(&ctx).await?;
     post(&ctx, r#"{"before": true}"#, "APPEND-204").await?;
     for body in ["[]", "[ ]", " [\n] "] {
-        let r = ctx
-            .post("s")
-            .ct("application/json")
-            .body(body)
-            .send()
-            .await?;
+        let r = send_json(ctx.post("s"), body).await?;
         r.expect(400, "JSON-EMPTY-ARRAY-POST-400")?;
     }
     let all = ctx.read_all("s", "-1", "JSON-EMPTY-ARRAY-POST-400").await?;
@@ -33,12 +33,7 @@ pub async fn empty_array_post_is_400(ctx: Ctx) -> CaseResult {
 
 /// PUT with body `[]` creates an empty stream that accepts appends.
 pub async fn empty_array_put_creates_empty_stream(ctx: Ctx) -> CaseResult {
-    let r = ctx
-        .put("s")
-        .ct("application/json")
-        .body("[]")
-        .send()
-        .await?;
+    let r = send_json(ctx.put("s"), "[]").await?;
     r.expect(201, "JSON-EMPTY-ARRAY-PUT")?;
     let all = ctx.read_all("s", "-1", "JSON-EMPTY-ARRAY-PUT").await?;
     check!(
@@ -73,12 +68,7 @@ pub async fn invalid_post_is_400(ctx: Ctx) -> CaseResult {
     json_stream(&ctx).await?;
     post(&ctx, "1", "APPEND-204").await?;
     for body in INVALID {
-        let r = ctx
-            .post("s")
-            .ct("application/json")
-            .body(body)
-            .send()
-            .await?;
+        let r = send_json(ctx.post("s"), body).await?;
         check_eq!(
             r.status,
             400,
@@ -100,12 +90,7 @@ pub async fn invalid_post_is_400(ctx: Ctx) -> CaseResult {
 pub async fn invalid_put_is_400(ctx: Ctx) -> CaseResult {
     for (i, body) in INVALID.iter().enumerate() {
         let name = format!("s{i}");
-        let r = ctx
-            .put(&name)
-            .ct("application/json")
-            .body(*body)
-            .send()
-            .await?;
+        let r = send_json(ctx.put(&name), *body).await?;
         check_eq!(
             r.status,
             400,
@@ -127,12 +112,7 @@ pub async fn invalid_put_is_400(ctx: Ctx) -> CaseResult {
 pub async fn non_utf8_is_400(ctx: Ctx) -> CaseResult {
     json_stream(&ctx).await?;
     for body in [&b"\"\xff\xfe\""[..], &b"{\"k\": \"\xc3\x28\"}"[..]] {
-        let r = ctx
-            .post("s")
-            .ct("application/json")
-            .body(body.to_vec())
-            .send()
-            .await?;
+        let r = send_json(ctx.post("s"), body.to_vec()).await?;
         check_eq!(
             r.status,
             400,

@@ -2,7 +2,7 @@
 //! precedence): closing with producer headers, duplicate closes, other
 //! tuples and zombies on a closed stream.
 
-use super::util::{accepted, content, send, stream};
+use super::util::{accepted, appends, content, send, stream};
 use crate::case::{CaseResult, Failure};
 use crate::check;
 use crate::client::{Ctx, Resp};
@@ -78,9 +78,7 @@ pub async fn duplicate_close_is_204(ctx: Ctx) -> CaseResult {
 /// stream; retrying it SHOULD be 204 with Stream-Closed: true.
 pub async fn close_only_with_producer_headers(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
-    send(&ctx, "s", "p", 0, 0, "a")
-        .await?
-        .expect(200, "PROD-SEQ-NEXT")?;
+    appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
     let r = send_close(&ctx, "p", 0, 1, "").await?;
     r.expect_any(&[200, 204], "PROD-CLOSE-WITH-APPEND")?;
     check!(
@@ -128,9 +126,7 @@ pub async fn other_tuple_on_closed_is_409(ctx: Ctx) -> CaseResult {
 /// (409 + Stream-Closed rather than 403).
 pub async fn zombie_after_close_rejected(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
-    send(&ctx, "s", "p", 0, 0, "a")
-        .await?
-        .expect(200, "PROD-SEQ-NEXT")?;
+    appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
     let r = send_close(&ctx, "p", 1, 0, "b").await?;
     accepted(&r, 200, 1, 0, "PROD-CLOSE-WITH-APPEND")?;
     let z = send(&ctx, "s", "p", 0, 1, "z").await?;

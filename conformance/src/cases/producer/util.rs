@@ -32,6 +32,28 @@ pub async fn send(
         .await
 }
 
+/// Producer "p" appends `body` to "s" at (`epoch`, `seq`); require 200 under `req`.
+pub async fn appends(ctx: &Ctx, (epoch, seq): (u64, u64), body: &str, req: &str) -> CaseResult {
+    send(ctx, "s", "p", epoch, seq, body)
+        .await?
+        .expect(200, req)?;
+    Ok(())
+}
+
+/// Producer "p" appends `body` to "s" at (`epoch`, `seq`); require `status`
+/// echoing `Producer-Epoch: epoch` and `Producer-Seq: highest` (see [`accepted`]).
+pub async fn accepts(
+    ctx: &Ctx,
+    (epoch, seq): (u64, u64),
+    body: &str,
+    status: u16,
+    highest: u64,
+    req: &str,
+) -> CaseResult {
+    let r = send(ctx, "s", "p", epoch, seq, body).await?;
+    accepted(&r, status, epoch, highest, req)
+}
+
 /// Require `status` with `Producer-Epoch: epoch` and `Producer-Seq: highest`.
 pub fn accepted(r: &Resp, status: u16, epoch: u64, highest: u64, req: &str) -> CaseResult {
     r.expect(status, req)?;

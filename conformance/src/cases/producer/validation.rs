@@ -1,7 +1,7 @@
 //! §5.2.1 "Validation Logic": the epoch/seq decision table, with the
 //! response headers of every outcome and the data each outcome leaves.
 
-use super::util::{accepted, content, gap, send, stale, stream};
+use super::util::{accepted, accepts, appends, content, gap, send, stale, stream};
 use crate::case::CaseResult;
 use crate::check;
 use crate::client::Ctx;
@@ -9,13 +9,7 @@ use crate::client::Ctx;
 /// A new producer's (epoch 0, seq 0) is accepted: 200, echoed epoch and seq.
 pub async fn new_producer_accepted(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
-    accepted(
-        &send(&ctx, "s", "p", 0, 0, "a").await?,
-        200,
-        0,
-        0,
-        "PROD-NEW-PRODUCER",
-    )?;
+    accepts(&ctx, (0, 0), "a", 200, 0, "PROD-NEW-PRODUCER").await?;
     content(&ctx, "s", "a", "PROD-NEW-PRODUCER").await
 }
 
@@ -25,13 +19,7 @@ pub async fn new_producer_nonzero_seq_rejected(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     let r = send(&ctx, "s", "p", 0, 3, "x").await?;
     r.expect_any(&[400, 409], "PROD-NEW-PRODUCER")?;
-    accepted(
-        &send(&ctx, "s", "p", 0, 0, "a").await?,
-        200,
-        0,
-        0,
-        "PROD-NEW-PRODUCER",
-    )?;
+    accepts(&ctx, (0, 0), "a", 200, 0, "PROD-NEW-PRODUCER").await?;
     content(&ctx, "s", "a", "PROD-NEW-PRODUCER").await
 }
 
@@ -65,18 +53,10 @@ pub async fn duplicate_is_204_not_appended(ctx: Ctx) -> CaseResult {
 /// is appended and the expected seq is still accepted afterwards.
 pub async fn gap_is_409_with_expected_and_received(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
-    send(&ctx, "s", "p", 0, 0, "a")
-        .await?
-        .expect(200, "PROD-SEQ-NEXT")?;
+    appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
     gap(&send(&ctx, "s", "p", 0, 3, "x").await?, 1, 3)?;
     gap(&send(&ctx, "s", "p", 0, 2, "x").await?, 1, 2)?;
-    accepted(
-        &send(&ctx, "s", "p", 0, 1, "b").await?,
-        200,
-        0,
-        1,
-        "PROD-SEQ-GAP",
-    )?;
+    accepts(&ctx, (0, 1), "b", 200, 1, "PROD-SEQ-GAP").await?;
     content(&ctx, "s", "ab", "PROD-SEQ-GAP").await
 }
 
@@ -84,58 +64,22 @@ pub async fn gap_is_409_with_expected_and_received(ctx: Ctx) -> CaseResult {
 /// 0), also when it skips epochs; dedup then works within the new epoch.
 pub async fn epoch_bump_accepted(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
-    send(&ctx, "s", "p", 0, 0, "a")
-        .await?
-        .expect(200, "PROD-SEQ-NEXT")?;
-    send(&ctx, "s", "p", 0, 1, "b")
-        .await?
-        .expect(200, "PROD-SEQ-NEXT")?;
-    accepted(
-        &send(&ctx, "s", "p", 1, 0, "c").await?,
-        200,
-        1,
-        0,
-        "PROD-EPOCH-BUMP",
-    )?;
-    accepted(
-        &send(&ctx, "s", "p", 1, 0, "c").await?,
-        204,
-        1,
-        0,
-        "PROD-EPOCH-BUMP",
-    )?;
-    accepted(
-        &send(&ctx, "s", "p", 1, 1, "d").await?,
-        200,
-        1,
-        1,
-        "PROD-EPOCH-BUMP",
-    )?;
-    accepted(
-        &send(&ctx, "s", "p", 7, 0, "e").await?,
-        200,
-        7,
-        0,
-        "PROD-EPOCH-BUMP",
-    )?;
+    appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
+    appends(&ctx, (0, 1), "b", "PROD-SEQ-NEXT").await?;
+    accepts(&ctx, (1, 0), "c", 200, 0, "PROD-EPOCH-BUMP").await?;
+    accepts(&ctx, (1, 0), "c", 204, 0, "PROD-EPOCH-BUMP").await?;
+    accepts(&ctx, (1, 1), "d", 200, 1, "PROD-EPOCH-BUMP").await?;
+    accepts(&ctx, (7, 0), "e", 200, 0, "PROD-EPOCH-BUMP").await?;
     content(&ctx, "s", "abcde", "PROD-EPOCH-BUMP").await
 }
 
 /// A higher epoch with seq != 0 is 400 and leaves the state untouched.
 pub async fn epoch_bump_with_nonzero_seq_is_400(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
-    send(&ctx, "s", "p", 0, 0, "a")
-        .await?
-        .expect(200, "PROD-SEQ-NEXT")?;
+    appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
     let r = send(&ctx, "s", "p", 1, 1, "x").await?;
     r.expect(400, "PROD-EPOCH-BUMP-SEQ-400")?;
-    accepted(
-        &send(&ctx, "s", "p", 0, 1, "b").await?,
-        200,
-        0,
-        1,
-        "PROD-EPOCH-BUMP-SEQ-400",
-    )?;
+    accepts(&ctx, (0, 1), "b", 200, 1, "PROD-EPOCH-BUMP-SEQ-400").await?;
     content(&ctx, "s", "ab", "PROD-EPOCH-BUMP-SEQ-400").await
 }
 
@@ -143,12 +87,8 @@ pub async fn epoch_bump_with_nonzero_seq_is_400(ctx: Ctx) -> CaseResult {
 /// whatever its seq, and nothing is appended.
 pub async fn stale_epoch_is_403_with_current_epoch(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
-    send(&ctx, "s", "p", 0, 0, "a")
-        .await?
-        .expect(200, "PROD-SEQ-NEXT")?;
-    send(&ctx, "s", "p", 2, 0, "b")
-        .await?
-        .expect(200, "PROD-EPOCH-BUMP")?;
+    appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
+    appends(&ctx, (2, 0), "b", "PROD-EPOCH-BUMP").await?;
     for (epoch, seq) in [(1, 0), (0, 1), (0, 0), (1, 5)] {
         stale(&send(&ctx, "s", "p", epoch, seq, "z").await?, 2)?;
     }

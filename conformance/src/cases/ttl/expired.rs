@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::util::{expires_in, wait_status};
+use super::util::{expires_in, put_text, wait_status};
 use crate::case::CaseResult;
 use crate::check;
 use crate::client::Ctx;
@@ -83,15 +83,7 @@ async fn every_operation_404(ctx: &Ctx, tail: &str) -> CaseResult {
 /// After its TTL elapses idle, GET (catch-up, now, long-poll, SSE), HEAD,
 /// POST (append, producer, close-only) and DELETE all answer 404.
 pub async fn ttl_every_operation_404(ctx: Ctx) -> CaseResult {
-    let r = ctx
-        .put("s")
-        .ct("text/plain")
-        .ttl(1)
-        .body("abc")
-        .send()
-        .await?;
-    let t0 = Instant::now();
-    r.expect(201, REQ)?;
+    let (r, t0) = put_text(&ctx, "s", |q| q.ttl(1).body("abc"), REQ).await?;
     let tail = r.next_offset(REQ)?;
     wait_status(
         &ctx,
@@ -108,14 +100,7 @@ pub async fn ttl_every_operation_404(ctx: Ctx) -> CaseResult {
 /// After its Stream-Expires-At passes, every operation answers 404.
 pub async fn expires_at_every_operation_404(ctx: Ctx) -> CaseResult {
     let (value, at) = expires_in(2);
-    let r = ctx
-        .put("s")
-        .ct("text/plain")
-        .expires_at(&value)
-        .body("abc")
-        .send()
-        .await?;
-    r.expect(201, REQ)?;
+    let (r, _) = put_text(&ctx, "s", |q| q.expires_at(&value).body("abc"), REQ).await?;
     let tail = r.next_offset(REQ)?;
     wait_status(
         &ctx,
@@ -135,14 +120,7 @@ pub async fn expires_at_every_operation_404(ctx: Ctx) -> CaseResult {
 /// `Stream-Seq` nor the old producer epoch constrains writers.
 pub async fn recreate_after_expiry_is_fresh(ctx: Ctx) -> CaseResult {
     const FRESH: &str = "TTL-EXPIRED-RECREATE-FRESH";
-    let r = ctx
-        .put("s")
-        .ct("text/plain")
-        .ttl(1)
-        .body("old")
-        .send()
-        .await?;
-    r.expect(201, FRESH)?;
+    put_text(&ctx, "s", |q| q.ttl(1).body("old"), FRESH).await?;
     ctx.post("s")
         .ct("text/plain")
         .seq("m")

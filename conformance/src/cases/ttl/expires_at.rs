@@ -3,23 +3,17 @@
 
 use std::time::{Duration, Instant};
 
-use super::util::{expires_in, sleep_until};
+use super::util::{expires_in, put_text, sleep_until};
 use crate::case::CaseResult;
 use crate::check;
-use crate::client::Ctx;
+use crate::client::{Ctx, Req};
 
 /// Reads and appends every 400 ms neither make a Stream-Expires-At stream
 /// expire early nor keep it alive past its deadline (checked ~1.5 s after).
 pub async fn not_extended_by_reads_or_writes(ctx: Ctx) -> CaseResult {
     let (value, at) = expires_in(3);
-    let r = ctx
-        .put("s")
-        .ct("text/plain")
-        .expires_at(&value)
-        .body("abc")
-        .send()
-        .await?;
-    r.expect(201, "EXPIRES-AT-EXPIRES")?;
+    let conf = |q: Req| q.expires_at(&value).body("abc");
+    put_text(&ctx, "s", conf, "EXPIRES-AT-EXPIRES").await?;
     let deadline = at + Duration::from_millis(1500);
     loop {
         let sent = Instant::now();

@@ -46,6 +46,18 @@ async fn fork_reads_inherited(ctx: &Ctx, req: &str) -> CaseResult {
     Ok(())
 }
 
+/// Read the fork every 0.5 s until it expires (404), at most 1.5 s past `at`.
+async fn fork_expires_while_read(ctx: &Ctx, at: Instant, req: &str, why: &str) -> CaseResult {
+    touch_until(ctx, "fork", EVERY, "fork", &[404], at + ms(1500), req, why).await?;
+    Ok(())
+}
+
+/// Leave the fork idle until it expires (404), at most 4 s after `t0`.
+async fn fork_expires_idle(ctx: &Ctx, t0: Instant, req: &str, why: &str) -> CaseResult {
+    wait_status(ctx, "fork", &[404], t0 + ms(4000), req, why).await?;
+    Ok(())
+}
+
 /// Neither has expiry: both are still there after 2.5 s idle.
 pub async fn none_none_never_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-NONE-NONE";
@@ -65,15 +77,7 @@ pub async fn none_none_never_expires(ctx: Ctx) -> CaseResult {
 pub async fn none_ttl_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-NONE-TTL";
     let t0 = setup(&ctx, |r| r, |r| r.ttl(2), R).await?;
-    wait_status(
-        &ctx,
-        "fork",
-        &[404],
-        t0 + ms(4000),
-        R,
-        "fork idle for its own 2 s TTL",
-    )
-    .await?;
+    fork_expires_idle(&ctx, t0, R, "fork idle for its own 2 s TTL").await?;
     alive(
         &ctx,
         "src",
@@ -89,17 +93,7 @@ pub async fn none_at_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-NONE-AT";
     let (value, at) = expires_in(3);
     setup(&ctx, |r| r, |r| r.expires_at(&value), R).await?;
-    touch_until(
-        &ctx,
-        "fork",
-        EVERY,
-        "fork",
-        &[404],
-        at + ms(1500),
-        R,
-        "fork past its own Expires-At",
-    )
-    .await?;
+    fork_expires_while_read(&ctx, at, R, "fork past its own Expires-At").await?;
     alive(
         &ctx,
         "src",
@@ -132,15 +126,7 @@ pub async fn ttl_none_refreshed_independently(ctx: Ctx) -> CaseResult {
 pub async fn ttl_ttl_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-TTL-TTL";
     let t0 = setup(&ctx, |r| r.ttl(600), |r| r.ttl(2), R).await?;
-    wait_status(
-        &ctx,
-        "fork",
-        &[404],
-        t0 + ms(4000),
-        R,
-        "fork idle for its requested 2 s TTL",
-    )
-    .await?;
+    fork_expires_idle(&ctx, t0, R, "fork idle for its requested 2 s TTL").await?;
     alive(&ctx, "src", R, "the source has a 600 s TTL").await
 }
 
@@ -150,17 +136,7 @@ pub async fn ttl_at_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-TTL-AT";
     let (value, at) = expires_in(3);
     setup(&ctx, |r| r.ttl(600), |r| r.expires_at(&value), R).await?;
-    touch_until(
-        &ctx,
-        "fork",
-        EVERY,
-        "fork",
-        &[404],
-        at + ms(1500),
-        R,
-        "fork past its requested Expires-At",
-    )
-    .await?;
+    fork_expires_while_read(&ctx, at, R, "fork past its requested Expires-At").await?;
     alive(&ctx, "src", R, "the source has a 600 s TTL").await
 }
 
@@ -170,17 +146,7 @@ pub async fn at_none_fork_inherits_deadline(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-AT-NONE";
     let (value, at) = expires_in(3);
     setup(&ctx, |r| r.expires_at(&value), |r| r, R).await?;
-    touch_until(
-        &ctx,
-        "fork",
-        EVERY,
-        "fork",
-        &[404],
-        at + ms(1500),
-        R,
-        "fork past the source's inherited Expires-At",
-    )
-    .await?;
+    fork_expires_while_read(&ctx, at, R, "fork past the source's inherited Expires-At").await?;
     Ok(())
 }
 

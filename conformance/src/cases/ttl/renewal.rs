@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::util::{sleep_until, wait_status};
+use super::util::{put_text, sleep_until, wait_status};
 use crate::case::{CaseResult, Failure};
 use crate::check;
 use crate::client::Ctx;
@@ -20,15 +20,7 @@ const TTL: u64 = 2;
 /// Create "s" (text/plain, body "abc", TTL 2 s); returns when the 201
 /// arrived and the tail offset.
 async fn create_ttl2(ctx: &Ctx) -> Result<(Instant, String), Failure> {
-    let r = ctx
-        .put("s")
-        .ct("text/plain")
-        .ttl(TTL)
-        .body("abc")
-        .send()
-        .await?;
-    let t0 = Instant::now();
-    r.expect(201, "TTL-RENEW-READ")?;
+    let (r, t0) = put_text(ctx, "s", |q| q.ttl(TTL).body("abc"), "TTL-RENEW-READ").await?;
     Ok((t0, r.next_offset("TTL-RENEW-READ")?))
 }
 

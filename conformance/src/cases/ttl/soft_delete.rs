@@ -4,9 +4,9 @@
 //! the last fork goes (deleted or expired) the source is cleaned up — maybe
 //! asynchronously, so cleanup is polled with a bounded deadline.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::util::wait_status;
+use super::util::{cleaned_up, put_text, wait_status};
 use crate::case::CaseResult;
 use crate::check;
 use crate::client::Ctx;
@@ -21,23 +21,9 @@ fn ms(n: u64) -> Duration {
 /// operation answers 410, PUT 409, the fork reads inherited + own data, and
 /// deleting the fork cleans the source up (404 within a bounded time).
 pub async fn expired_source_with_fork_is_soft_deleted(ctx: Ctx) -> CaseResult {
-    let r = ctx
-        .put("src")
-        .ct("text/plain")
-        .ttl(2)
-        .body("hello")
-        .send()
-        .await?;
-    let t0 = Instant::now();
-    r.expect(201, SOFT)?;
+    let (r, t0) = put_text(&ctx, "src", |q| q.ttl(2).body("hello"), SOFT).await?;
     let tail = r.next_offset(SOFT)?;
-    ctx.put("fork")
-        .ct("text/plain")
-        .ttl(60)
-        .fork_of("src")
-        .send()
-        .await?
-        .expect(201, SOFT)?;
+    put_text(&ctx, "fork", |q| q.ttl(60).fork_of("src"), SOFT).await?;
     ctx.post("fork")
         .ct("text/plain")
         .body(" world")
@@ -121,11 +107,9 @@ pub async fn expired_source_with_fork_is_soft_deleted(ctx: Ctx) -> CaseResult {
         .send()
         .await?
         .expect(204, "FORKTTL-EXPIRED-SOURCE-CLEANUP")?;
-    wait_status(
+    cleaned_up(
         &ctx,
         "src",
-        &[404],
-        Instant::now() + ms(5000),
         "FORKTTL-EXPIRED-SOURCE-CLEANUP",
         "its last fork was deleted",
     )
@@ -137,22 +121,8 @@ pub async fn expired_source_with_fork_is_soft_deleted(ctx: Ctx) -> CaseResult {
 /// soft-deleted while the fork lives; once the fork expires too, the
 /// source is cleaned up (404 within a bounded time).
 pub async fn last_fork_expiry_cleans_up_expired_source(ctx: Ctx) -> CaseResult {
-    let r = ctx
-        .put("src")
-        .ct("text/plain")
-        .ttl(1)
-        .body("abc")
-        .send()
-        .await?;
-    r.expect(201, SOFT)?;
-    ctx.put("fork")
-        .ct("text/plain")
-        .ttl(2)
-        .fork_of("src")
-        .send()
-        .await?
-        .expect(201, SOFT)?;
-    let t0 = Instant::now();
+    put_text(&ctx, "src", |q| q.ttl(1).body("abc"), SOFT).await?;
+    let (_, t0) = put_text(&ctx, "fork", |q| q.ttl(2).fork_of("src"), SOFT).await?;
     let s = wait_status(
         &ctx,
         "src",
@@ -179,11 +149,9 @@ pub async fn last_fork_expiry_cleans_up_expired_source(ctx: Ctx) -> CaseResult {
         "fork idle past its 2 s TTL",
     )
     .await?;
-    wait_status(
+    cleaned_up(
         &ctx,
         "src",
-        &[404],
-        Instant::now() + ms(5000),
         "FORKTTL-EXPIRED-SOURCE-CLEANUP",
         "its only fork expired",
     )
@@ -194,20 +162,8 @@ pub async fn last_fork_expiry_cleans_up_expired_source(ctx: Ctx) -> CaseResult {
 /// A source soft-deleted by DELETE is cleaned up when its only fork expires.
 pub async fn deleted_source_cleaned_up_by_fork_expiry(ctx: Ctx) -> CaseResult {
     const GC: &str = "FORKTTL-FORK-EXPIRY-GC";
-    ctx.put("src")
-        .ct("text/plain")
-        .body("abc")
-        .send()
-        .await?
-        .expect(201, GC)?;
-    ctx.put("fork")
-        .ct("text/plain")
-        .ttl(2)
-        .fork_of("src")
-        .send()
-        .await?
-        .expect(201, GC)?;
-    let t0 = Instant::now();
+    put_text(&ctx, "src", |q| q.body("abc"), GC).await?;
+    let (_, t0) = put_text(&ctx, "fork", |q| q.ttl(2).fork_of("src"), GC).await?;
     ctx.delete("src").send().await?.expect(204, GC)?;
     let h = ctx.head("src").send().await?;
     check!(
@@ -225,14 +181,6 @@ pub async fn deleted_source_cleaned_up_by_fork_expiry(ctx: Ctx) -> CaseResult {
         "fork idle past its 2 s TTL",
     )
     .await?;
-    wait_status(
-        &ctx,
-        "src",
-        &[404],
-        Instant::now() + ms(5000),
-        GC,
-        "its only fork expired",
-    )
-    .await?;
+    cleaned_up(&ctx, "src", GC, "its only fork expired").await?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::case::{CaseResult, Failure};
-use crate::client::Ctx;
+use crate::client::{Ctx, Req, Resp};
 use crate::{check, fail};
 
 /// How often a poll asks again.
@@ -64,6 +64,28 @@ pub async fn wait_status(
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
+}
+
+/// PUT `name` as text/plain, configured by `conf`; require 201 under `req`.
+/// Also returns the instant the response arrived (where a TTL clock starts).
+pub async fn put_text(
+    ctx: &Ctx,
+    name: &str,
+    conf: impl FnOnce(Req) -> Req,
+    req: &str,
+) -> Result<(Resp, Instant), Failure> {
+    let r = conf(ctx.put(name).ct("text/plain")).send().await?;
+    let t0 = Instant::now();
+    r.expect(201, req)?;
+    Ok((r, t0))
+}
+
+/// Poll `HEAD name` until it answers 404 (cleanup may be asynchronous),
+/// for at most 5 s from now.
+pub async fn cleaned_up(ctx: &Ctx, name: &str, req: &str, why: &str) -> CaseResult {
+    let deadline = Instant::now() + Duration::from_millis(5000);
+    wait_status(ctx, name, &[404], deadline, req, why).await?;
+    Ok(())
 }
 
 /// Require `HEAD name` to answer 200 now (the stream has not expired).
