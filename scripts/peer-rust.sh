@@ -93,6 +93,7 @@ cargo_install_cached() {
   mkdir -p "$(dirname "$root")"
   local tmp
   tmp="$(mktemp -d "$root.tmp.XXXXXX")"
+  chmod 755 "$tmp"
   log "building $stamp into $root (crates.io; takes minutes the first time)"
   # No CARGO_TARGET_DIR inherited: the peer's build must not share ours.
   if ! CARGO_TARGET_DIR="$root.build" cargo install --locked --quiet \
