@@ -13,10 +13,15 @@
 //! byte that `write` accepted. To model a power cut as well, after each kill
 //! the parent cuts the last segment at a random byte past the end of the
 //! last acknowledged record (data never synced may be lost, possibly mid
-//! record), and recovery must cut the torn record away.
+//! record), and recovery must cut the torn record away. Segments are
+//! preallocated (zeros past the last record), so the loss is modelled three
+//! ways at random: the file is cut (its size change was lost), the
+//! unsynced bytes revert to the zeros under them, or only a run of them
+//! reverts and later unsynced pages survive (written out of order).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -94,7 +99,12 @@ fn tear_unsynced_tail(
         }
     }
     let Some((id, path)) = last else { return Ok(0) };
-    let len = std::fs::metadata(&path)?.len();
+    let bytes = std::fs::read(&path)?;
+    // Everything after the last non-zero byte is preallocated zeros.
+    let len = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i as u64 + 1);
     let floor = match id.cmp(&durable_end.0) {
         std::cmp::Ordering::Less => bail!("last segment {id} is before acknowledged data"),
         std::cmp::Ordering::Equal => durable_end.1,
@@ -104,10 +114,15 @@ fn tear_unsynced_tail(
         return Ok(0);
     }
     let cut = rng.random_range(floor..len);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)?
-        .set_len(cut)?;
+    let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+    match rng.random_range(0..3) {
+        0 => file.set_len(cut)?,
+        1 => file.write_all_at(&vec![0u8; (len - cut) as usize], cut)?,
+        _ => {
+            let hole = rng.random_range(1..=len - cut);
+            file.write_all_at(&vec![0u8; hole as usize], cut)?
+        }
+    }
     Ok(len - cut)
 }
 

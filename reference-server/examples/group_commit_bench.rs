@@ -51,10 +51,12 @@ fn main() -> anyhow::Result<()> {
         let elapsed = started.elapsed().as_secs_f64();
         let s = log.stats();
         println!(
-            "{writers:7}  {:9.0}  {:6}  {:12.1}",
+            "{writers:7}  {:9.0}  {:6}  {:12.1}  (growing syncs {}, prealloc chunks {})",
             s.appends as f64 / elapsed,
             s.syncs,
-            s.appends as f64 / s.syncs.max(1) as f64
+            s.appends as f64 / s.syncs.max(1) as f64,
+            s.growing_syncs,
+            s.preallocations
         );
         drop(log);
         let _ = std::fs::remove_dir_all(&dir);

@@ -30,6 +30,11 @@ pub enum Next {
     Record,
     /// Clean end of the segment, exactly at a frame boundary.
     End,
+    /// A header of zero bytes (possibly cut short by the end of the file):
+    /// the start of a segment's preallocated, never written space. No
+    /// frame has a zero length (empty payloads are refused), so this is
+    /// never a record.
+    Zeroes,
     /// An incomplete or corrupt frame: nothing from here on can be trusted.
     Bad(&'static str),
 }
@@ -41,6 +46,7 @@ pub fn read_next(r: &mut impl Read, remaining: u64, payload: &mut Vec<u8>) -> io
     let mut header = [0u8; HEADER];
     match read_full(r, &mut header)? {
         0 => return Ok(Next::End),
+        n if header[..n].iter().all(|&b| b == 0) => return Ok(Next::Zeroes),
         n if n < HEADER => return Ok(Next::Bad("torn frame header")),
         _ => {}
     }
@@ -135,10 +141,25 @@ mod tests {
 
     #[test]
     fn zeroed_tail_is_not_a_record() {
+        // crc32 of an empty payload is 0, so a zero header must never be
+        // taken for an (empty) record.
+        assert_eq!(crc32fast::hash(&[]), 0);
+        for zeros in [1, 7, 8, 64] {
+            let mut bytes = frames(&[b"x"]);
+            bytes.extend(std::iter::repeat_n(0u8, zeros));
+            let (got, end) = scan(&bytes);
+            assert_eq!(got.len(), 1);
+            assert_eq!(end, Next::Zeroes, "{zeros} zero bytes");
+        }
+        // A zero length with a non-zero checksum is still corrupt.
         let mut bytes = frames(&[b"x"]);
-        bytes.extend_from_slice(&[0u8; 64]);
-        let (got, end) = scan(&bytes);
-        assert_eq!(got.len(), 1);
-        assert_eq!(end, Next::Bad("invalid frame length"));
+        bytes.extend_from_slice(&[0, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(scan(&bytes).1, Next::Bad("invalid frame length"));
+    }
+
+    #[test]
+    #[should_panic(expected = "record payload of 0 bytes")]
+    fn an_empty_payload_is_never_framed() {
+        encode_into(&mut Vec::new(), b"");
     }
 }

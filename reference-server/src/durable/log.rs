@@ -3,6 +3,16 @@
 //! previous write + fdatasync ran goes out as one write and one sync, and
 //! each append is acknowledged only after that sync returned.
 //!
+//! Preallocation: a helper thread keeps up to two chunks of zeroed, synced
+//! space (`LogOptions::prealloc_bytes` each) ahead of the end of the active
+//! segment, so appends overwrite existing blocks and their fdatasync has
+//! no file size or extent change to commit through the filesystem journal
+//! (writing zeros, not `fallocate`: ext4 would still have to convert an
+//! unwritten extent at the first write). The helper only ever writes at or
+//! past the end the writer has reached, and the writer waits for it before
+//! writing past the zeroed space, so zeros never land on a record. A
+//! sealed segment is cut to its last record. See `segment` for recovery.
+//!
 //! A failed write or sync poisons the log: the page cache may have dropped
 //! the dirty pages, so retrying could acknowledge lost data. Every later
 //! append fails, and a restart recovers from what is on disk.
@@ -38,6 +48,10 @@ pub struct LogOptions {
     pub max_batch_bytes: usize,
     /// How long `open` waits for another owner of the directory to let go.
     pub lock_wait: std::time::Duration,
+    /// Zeroed space is added to the active segment in chunks of this many
+    /// bytes (at most `segment_bytes`), off the append path; 0 turns
+    /// preallocation off.
+    pub prealloc_bytes: u64,
 }
 
 impl Default for LogOptions {
@@ -47,6 +61,7 @@ impl Default for LogOptions {
             max_open_files: 64,
             max_batch_bytes: 16 << 20,
             lock_wait: std::time::Duration::from_secs(5),
+            prealloc_bytes: 4 << 20,
         }
     }
 }
@@ -58,6 +73,10 @@ pub struct LogStats {
     pub syncs: u64,
     pub bytes: u64,
     pub rotations: u64,
+    /// Chunks of zeroed space added to segments.
+    pub preallocations: u64,
+    /// Syncs of batches that had to grow the file (no zeroed space left).
+    pub growing_syncs: u64,
 }
 
 #[derive(Default)]
@@ -66,6 +85,8 @@ struct Counters {
     syncs: AtomicU64,
     bytes: AtomicU64,
     rotations: AtomicU64,
+    preallocations: AtomicU64,
+    growing_syncs: AtomicU64,
 }
 
 struct Request {
@@ -117,6 +138,7 @@ impl Log {
             options: options.clone(),
             counters: counters.clone(),
             failed: None,
+            zeroer: Zeroer::start()?,
         };
         let handle = std::thread::Builder::new()
             .name("ds-log-writer".into())
@@ -195,6 +217,8 @@ impl Log {
             syncs: c.syncs.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
             rotations: c.rotations.load(Ordering::Relaxed),
+            preallocations: c.preallocations.load(Ordering::Relaxed),
+            growing_syncs: c.growing_syncs.load(Ordering::Relaxed),
         }
     }
 
@@ -255,6 +279,45 @@ struct Writer {
     options: LogOptions,
     counters: Arc<Counters>,
     failed: Option<String>,
+    zeroer: Zeroer,
+}
+
+/// The helper thread that zero-fills space ahead of the active segment.
+struct Zeroer {
+    jobs: Option<mpsc::Sender<(File, u64, u64)>>,
+    done: mpsc::Receiver<io::Result<u64>>,
+    /// A job is running; it writes at or past `Tail::size`.
+    pending: bool,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Zeroer {
+    fn start() -> io::Result<Zeroer> {
+        let (jobs, rx) = mpsc::channel::<(File, u64, u64)>();
+        let (tx, done) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("ds-log-prealloc".into())
+            .spawn(move || {
+                for (file, from, to) in rx {
+                    let _ = tx.send(segment::zero_fill(&file, from, to).map(|()| to));
+                }
+            })?;
+        Ok(Zeroer {
+            jobs: Some(jobs),
+            done,
+            pending: false,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Zeroer {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 impl Writer {
@@ -336,22 +399,82 @@ impl Writer {
             // Only barriers: every earlier batch was synced before this one.
             return Ok(locs);
         }
+        let end = self.tail.len + buf.len() as u64;
+        self.poll_zeroer(end > self.tail.size);
         self.tail.file.write_all_at(buf, self.tail.len)?;
         self.tail.file.sync_data()?;
-        self.tail.len += buf.len() as u64;
+        self.tail.len = end;
         let c = &self.counters;
+        if end > self.tail.size {
+            self.tail.size = end;
+            c.growing_syncs.fetch_add(1, Ordering::Relaxed);
+        }
         c.syncs.fetch_add(1, Ordering::Relaxed);
         let records = batch.iter().filter(|r| !r.payload.is_empty()).count();
         c.appends.fetch_add(records as u64, Ordering::Relaxed);
         c.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        self.preallocate();
         Ok(locs)
     }
 
-    /// Seals the active segment (already synced) and starts the next one.
+    /// Takes the result of a finished zero-fill job; with `wait`, waits for
+    /// a running one (before writing past the zeroed space it may be filling).
+    fn poll_zeroer(&mut self, wait: bool) {
+        if !self.zeroer.pending {
+            return;
+        }
+        let result = if wait {
+            self.zeroer.done.recv().ok()
+        } else {
+            self.zeroer.done.try_recv().ok()
+        };
+        match result {
+            None if !wait => return,
+            Some(Ok(to)) => {
+                self.tail.size = self.tail.size.max(to);
+                self.counters.preallocations.fetch_add(1, Ordering::Relaxed);
+            }
+            // A failed fill only costs speed: the space stays unclaimed and
+            // appends grow the file as without preallocation.
+            Some(Err(_)) | None => {}
+        }
+        self.zeroer.pending = false;
+    }
+
+    /// Starts zero-filling the next chunk once less than one is left.
+    fn preallocate(&mut self) {
+        let chunk = self.options.prealloc_bytes.min(self.options.segment_bytes);
+        if chunk == 0 || self.zeroer.pending || self.tail.size - self.tail.len >= chunk {
+            return;
+        }
+        // Not past the point where the segment is sealed.
+        let limit = self.options.segment_bytes.next_multiple_of(4096);
+        let (from, to) = (self.tail.size, (self.tail.size + chunk).min(limit));
+        if to <= from {
+            return;
+        }
+        let (Some(jobs), Ok(file)) = (&self.zeroer.jobs, self.tail.file.try_clone()) else {
+            return;
+        };
+        self.zeroer.pending = jobs.send((file, from, to)).is_ok();
+    }
+
+    /// Seals the active segment (already synced: cut to its last record)
+    /// and starts the next one.
     fn rotate(&mut self) -> io::Result<()> {
+        self.poll_zeroer(true);
+        if self.tail.size > self.tail.len {
+            self.tail.file.set_len(self.tail.len)?;
+            self.tail.file.sync_all()?;
+        }
         let id = self.tail.id + 1;
         let file: File = segment::create(&self.dir, id)?;
-        self.tail = Tail { id, file, len: 0 };
+        self.tail = Tail {
+            id,
+            file,
+            len: 0,
+            size: 0,
+        };
         self.counters.rotations.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -51,8 +51,9 @@ fn torn_tail_is_cut_at_every_position_of_the_last_record() {
         vec![b'b'; 300],
         b"gamma-the-last".to_vec(),
     ];
-    write_all(src.path(), LogOptions::default(), &records);
-    let full = std::fs::read(segment::path(src.path(), 1)).unwrap();
+    let locs = write_all(src.path(), LogOptions::default(), &records);
+    let used = (locs[2].offset + u64::from(locs[2].len)) as usize;
+    let full = std::fs::read(segment::path(src.path(), 1)).unwrap()[..used].to_vec();
     let good = full.len() - (HEADER + records[2].len());
     for cut in good..full.len() {
         let dir = TestDir::new("torn");
@@ -63,7 +64,9 @@ fn torn_tail_is_cut_at_every_position_of_the_last_record() {
             None => assert_eq!(cut, good),
             Some(t) => {
                 assert_eq!(t.at, good as u64, "cut at {cut}");
-                assert_eq!(t.dropped_bytes, (cut - good) as u64);
+                // Up to the last non-zero byte (zeros are preallocated space).
+                let dirty = full[good..cut].iter().rposition(|&b| b != 0).unwrap() + 1;
+                assert_eq!(t.dropped_bytes, dirty as u64);
             }
         }
         // The log continues cleanly after the cut.
@@ -257,4 +260,187 @@ fn a_directory_has_one_writer_at_a_time() {
     assert!(t.elapsed() >= std::time::Duration::from_millis(100));
     drop(log);
     open(dir.path(), LogOptions::default());
+}
+
+fn end_of(loc: Loc) -> u64 {
+    loc.offset + u64::from(loc.len)
+}
+
+fn file_len(dir: &Path, id: u64) -> u64 {
+    std::fs::metadata(segment::path(dir, id)).unwrap().len()
+}
+
+fn write_at(dir: &Path, id: u64, at: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(segment::path(dir, id))
+        .unwrap();
+    f.write_all_at(bytes, at).unwrap();
+}
+
+fn framed(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    crate::durable::frame::encode_into(&mut out, payload);
+    out
+}
+
+#[test]
+fn a_zero_filled_tail_is_a_clean_end() {
+    let dir = TestDir::new("zero-tail");
+    let records: Vec<Vec<u8>> = (0..50).map(|i| format!("rec {i}").into_bytes()).collect();
+    let locs = write_all(dir.path(), LogOptions::default(), &records);
+    let used = end_of(*locs.last().unwrap());
+    // The segment was preallocated past its last record.
+    assert!(file_len(dir.path(), 1) > used + 1024, "not preallocated");
+    let (log, rec, seen) = open(dir.path(), LogOptions::default());
+    assert_eq!(rec.truncated, None);
+    assert_eq!(payloads(&seen), records);
+    // Appends continue right after the last record, in place.
+    let loc = rt().block_on(log.append(b"next".to_vec())).unwrap();
+    assert_eq!(loc.offset, used + HEADER as u64);
+    drop(log);
+    let (_, rec, seen) = open(dir.path(), LogOptions::default());
+    assert_eq!(rec.truncated, None);
+    assert_eq!(seen.len(), 51);
+    // A tail of fewer zero bytes than a header is a clean end too.
+    let dir2 = TestDir::new("zero-tail-short");
+    let bytes = [framed(b"a"), vec![0u8; 5]].concat();
+    std::fs::write(segment::path(dir2.path(), 1), &bytes).unwrap();
+    let (_, rec, seen) = open(dir2.path(), LogOptions::default());
+    assert_eq!(
+        (rec.truncated, payloads(&seen)),
+        (None, vec![b"a".to_vec()])
+    );
+}
+
+#[test]
+fn a_torn_record_inside_a_preallocated_segment_is_zeroed_and_never_resurrected() {
+    let dir = TestDir::new("torn-prealloc");
+    let records: Vec<Vec<u8>> = (0..3).map(|i| format!("record {i}").into_bytes()).collect();
+    let locs = write_all(dir.path(), LogOptions::default(), &records);
+    let end = end_of(locs[2]);
+    let size = file_len(dir.path(), 1);
+    assert!(size > end + 4096);
+    // An unsynced batch of two records, its pages persisted out of order:
+    // the first frame's header page never made it (zeros), the second
+    // (complete, checksum valid) did.
+    let first = framed(b"lost-1");
+    let stale = framed(b"lost-2: a complete frame behind a torn one");
+    write_at(dir.path(), 1, end + first.len() as u64, &stale);
+    // ... and a torn frame further out, past a run of zeros.
+    write_at(dir.path(), 1, end + 3000, &framed(b"torn")[..7]);
+    let (log, rec, seen) = open(dir.path(), LogOptions::default());
+    assert_eq!(payloads(&seen), records);
+    let t = rec.truncated.expect("dirty tail reported");
+    assert_eq!(t.at, end);
+    assert_eq!(t.dropped_bytes, 3000 + 7);
+    assert_eq!(file_len(dir.path(), 1), size, "the preallocation is kept");
+    // A new record of the lost one's size lands exactly where it was; the
+    // stale frame behind it must not come back.
+    let loc = rt().block_on(log.append(b"new--1".to_vec())).unwrap();
+    assert_eq!(loc.offset, end + HEADER as u64);
+    drop(log);
+    let (_, rec, seen) = open(dir.path(), LogOptions::default());
+    assert_eq!(rec.truncated, None);
+    let mut want = records.clone();
+    want.push(b"new--1".to_vec());
+    assert_eq!(payloads(&seen), want);
+    // A torn header (non-zero length, cut by zeros) is cut the same way.
+    let dir = TestDir::new("torn-prealloc-header");
+    let locs = write_all(dir.path(), LogOptions::default(), &records);
+    let end = end_of(locs[2]);
+    write_at(dir.path(), 1, end, &framed(b"half a header")[..3]);
+    let (_, rec, seen) = open(dir.path(), LogOptions::default());
+    assert_eq!(payloads(&seen), records);
+    assert_eq!(rec.truncated.expect("cut").at, end);
+}
+
+#[test]
+fn rotation_with_preallocation_seals_exact_segments() {
+    let dir = TestDir::new("rotate-prealloc");
+    let options = LogOptions {
+        segment_bytes: 64 << 10,
+        prealloc_bytes: 16 << 10,
+        ..LogOptions::default()
+    };
+    let (log, _, _) = open(dir.path(), options.clone());
+    let records: Vec<Vec<u8>> = (0..2000u32)
+        .map(|i| format!("{i:05}{}", "x".repeat(100)).into_bytes())
+        .collect();
+    let locs = rt().block_on(async {
+        let mut locs = Vec::new();
+        for r in &records {
+            locs.push(log.append(r.clone()).await.unwrap());
+        }
+        locs
+    });
+    let stats = log.stats();
+    eprintln!("{stats:?}");
+    assert!(stats.rotations >= 3, "{stats:?}");
+    assert!(stats.preallocations > stats.rotations, "{stats:?}");
+    // Most syncs overwrote zeroed space rather than growing the file.
+    assert!(stats.growing_syncs * 4 < stats.syncs, "{stats:?}");
+    drop(log);
+    let ids = segment::list(dir.path()).unwrap();
+    for id in &ids[..ids.len() - 1] {
+        let last = locs.iter().rfind(|l| l.segment == *id).unwrap();
+        assert_eq!(
+            file_len(dir.path(), *id),
+            end_of(*last),
+            "sealed {id} is cut"
+        );
+    }
+    let (log, rec, seen) = open(dir.path(), options);
+    assert_eq!(rec.truncated, None);
+    assert_eq!(payloads(&seen), records);
+    assert_eq!(seen.iter().map(|(l, _)| *l).collect::<Vec<_>>(), locs);
+    for (loc, want) in locs.iter().zip(&records).step_by(97) {
+        assert_eq!(&log.read_range(*loc).unwrap()[..], &want[..]);
+    }
+}
+
+#[test]
+fn a_crash_during_preallocation_or_rotation_recovers() {
+    let options = LogOptions {
+        segment_bytes: 64 << 10,
+        prealloc_bytes: 16 << 10,
+        ..LogOptions::default()
+    };
+    let records: Vec<Vec<u8>> = (0..40).map(|i| vec![b'a' + i as u8 % 26; 2000]).collect();
+    let dir = TestDir::new("crash-prealloc");
+    let locs = write_all(dir.path(), options.clone(), &records);
+    let ids = segment::list(dir.path()).unwrap();
+    assert!(ids.len() >= 2, "{ids:?}");
+    let (sealed, active) = (ids[ids.len() - 2], ids[ids.len() - 1]);
+    // A zero fill cut short: the file size went out but only part of the
+    // zeros did (the rest is a hole), in the active segment ...
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(segment::path(dir.path(), active))
+        .unwrap();
+    f.set_len(file_len(dir.path(), active) + (1 << 20)).unwrap();
+    drop(f);
+    // ... and in the sealed one before it was cut, as if the crash came
+    // between the zero fill of its tail and rotation's cut.
+    let sealed_end = end_of(*locs.iter().rfind(|l| l.segment == sealed).unwrap());
+    write_at(dir.path(), sealed, sealed_end, &[0u8; 3000]);
+    // A next segment that was created but never written (crash right
+    // after rotation created it) is an empty active segment.
+    std::fs::File::create(segment::path(dir.path(), active + 1)).unwrap();
+    let (log, rec, seen) = open(dir.path(), options.clone());
+    assert_eq!(rec.truncated, None);
+    assert_eq!(payloads(&seen), records);
+    let loc = rt().block_on(log.append(b"after".to_vec())).unwrap();
+    assert_eq!((loc.segment, loc.offset), (active + 1, HEADER as u64));
+    drop(log);
+    let (_, rec, seen) = open(dir.path(), options.clone());
+    assert_eq!(rec.truncated, None);
+    assert_eq!(seen.len(), records.len() + 1);
+    // The strict rule for sealed segments still holds past the zeros.
+    write_at(dir.path(), sealed, sealed_end + 2000, b"garbage");
+    let err = Log::open(dir.path(), options, |_, _| Ok(()))
+        .err()
+        .expect("must refuse");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 }
