@@ -69,7 +69,9 @@ root_line="$(wait_for_line "$server_log" '^stream root: http://' 60 "$server_pid
 target="${root_line#stream root: }"
 log "Node server $version up (pid $server_pid), stream root $target"
 
-args=(--target "$target" --long-poll-timeout-ms "$long_poll" --json "$out_dir/node.json")
+# A fixed seed keeps the property cases reproducible, so an expectations
+# file can list them honestly (override with DS_PEER_SEED).
+args=(--target "$target" --long-poll-timeout-ms "$long_poll" --seed "${DS_PEER_SEED:-20261130}" --json "$out_dir/node.json")
 expectations="fixtures/expectations/node-$version.toml"
 if [[ -f "$repo_root/$expectations" ]]; then
   args+=(--expectations "$expectations")

@@ -185,7 +185,9 @@ done
 [[ -n "$target" ]] || die "the $name server did not start"
 log "$name $version up (pid $server_pid), stream root $target, long-poll timeout ${long_poll} ms"
 
-args=(--target "$target" --long-poll-timeout-ms "$long_poll" --json "$out_dir/report.json")
+# A fixed seed keeps the property cases reproducible, so an expectations
+# file can list them honestly (override with DS_PEER_SEED).
+args=(--target "$target" --long-poll-timeout-ms "$long_poll" --seed "${DS_PEER_SEED:-20261130}" --json "$out_dir/report.json")
 expectations="fixtures/expectations/rust-$name-$version.toml"
 if [[ -f "$repo_root/$expectations" ]]; then
   args+=(--expectations "$expectations")

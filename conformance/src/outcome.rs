@@ -112,7 +112,7 @@ pub fn describe_failure(reqs: &Requirements, case: &Case, f: &Failure) -> String
         None => id.unwrap_or_default(),
     };
     let kind = if f.setup {
-        "setup/transport error"
+        "transport error (no usable answer)"
     } else {
         "violation"
     };

@@ -379,6 +379,7 @@ async fn suboffset_ignored() {
             "bytes_past_boundary_is_400",
             "past_tail_is_400",
             "json_inside_batch",
+            "json_messages_with_commas",
             "json_boundary_and_past",
             "chained_sub_offsets",
         ],

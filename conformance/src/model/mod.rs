@@ -600,7 +600,9 @@ impl Model {
         let st = s.producers.get(&id).copied();
         if s.closed {
             if s.closed_by.as_ref() == Some(&(id.clone(), e, q)) {
-                status_in(obs.status, &[204], req, what)?;
+                // §5.2.1 "Duplicate close": 204 is a SHOULD; a 409 with
+                // Stream-Closed is the other permitted answer.
+                status_in(obs.status, &[204, 409], req, what)?;
                 return expect_flag(obs, "stream-closed", true, req, what);
             }
             // Closed check first (§5.2 precedence, SHOULD), or producer

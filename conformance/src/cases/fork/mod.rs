@@ -219,6 +219,11 @@ pub fn cases() -> Vec<Case> {
             suboffset::json_inside_batch,
         ),
         case(
+            "fork::suboffset::json_messages_with_commas",
+            &["FORK-SUB-JSON"],
+            suboffset::json_messages_with_commas,
+        ),
+        case(
             "fork::suboffset::json_boundary_and_past",
             &["FORK-SUB-AT-BOUNDARY", "FORK-SUB-OVERSHOOT-400"],
             suboffset::json_boundary_and_past,

@@ -389,3 +389,39 @@ pub async fn chained_sub_offsets(ctx: Ctx) -> CaseResult {
     .await?;
     Ok(())
 }
+
+/// JSON sub-offsets count messages, not commas: inside a batch whose
+/// messages themselves contain commas (objects with several keys, arrays,
+/// strings with ","), sub-offset 1 inherits exactly the first message and
+/// the fork reads back as valid JSON.
+pub async fn json_messages_with_commas(ctx: Ctx) -> CaseResult {
+    let s = source(
+        &ctx,
+        "s",
+        "application/json",
+        &[br#"[{"a":1,"b":[2,3]},"x,y",[4,5]]"#],
+        "FORK-CREATE",
+    )
+    .await?;
+    for (sub, want) in [
+        (1, vec![json!({"a":1,"b":[2,3]})]),
+        (2, vec![json!({"a":1,"b":[2,3]}), json!("x,y")]),
+    ] {
+        let name = format!("f{sub}");
+        answers(
+            sub_fork(&ctx, &name, "s", &s.offsets[0], sub),
+            201,
+            "FORK-SUB-JSON",
+            "JSON fork inside a batch of comma-bearing messages",
+        )
+        .await?;
+        let all = ctx.read_all(&name, "-1", "FORK-SUB-JSON").await?;
+        check_eq!(
+            msgs(&all),
+            want,
+            "FORK-SUB-JSON",
+            "JSON fork at sub-offset {sub}"
+        );
+    }
+    Ok(())
+}
