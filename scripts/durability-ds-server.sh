@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The durability:: group of ds-conformance against a real `ds-server
+# --data-dir` process that is crashed and restarted between writing and
+# verifying: the --restart-cmd given to the harness SIGKILLs the server (no
+# graceful shutdown, no flush) and starts it again on the same port and data
+# directory. Also shows how to use --restart-cmd with any server.
+#
+# Usage: scripts/durability-ds-server.sh [SIGNAL]   (default KILL; TERM for a
+#        graceful restart)
+set -euo pipefail
+
+DS_SCRIPT_NAME=durability-ds-server
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/.." && pwd)"
+
+case "${1:-}" in
+  -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+esac
+signal="${1:-KILL}"
+
+cd "$repo_root"
+cargo build --release -q -p ds-reference-server --bin ds-server -p ds-conformance --bin ds-conformance
+target_dir="$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/ds-durability.XXXXXX")"
+port="$(free_port)"
+mkdir -p "$work/data"
+
+# The restart command: kill the running server with $signal, start a new
+# one on the same port and data dir, return once it is listening.
+cat >"$work/restart.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+if [[ -s "$work/pid" ]]; then
+  pid=\$(cat "$work/pid")
+  kill -$signal "\$pid" 2>/dev/null || true
+  for _ in \$(seq 100); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.05; done
+fi
+n=\$(( \$(cat "$work/starts" 2>/dev/null || echo 0) + 1 ))
+echo "\$n" >"$work/starts"
+log="$work/server-\$n.log"
+for _ in \$(seq 50); do
+  setsid "$target_dir/release/ds-server" --host 127.0.0.1 --port $port \\
+    --data-dir "$work/data" --long-poll-timeout-ms 500 </dev/null >"\$log" 2>&1 &
+  echo \$! >"$work/pid"
+  for _ in \$(seq 100); do
+    grep -q 'listening on' "\$log" 2>/dev/null && exit 0
+    kill -0 "\$(cat "$work/pid")" 2>/dev/null || break
+    sleep 0.05
+  done
+  sleep 0.1   # the port may not be free yet: try again
+done
+echo "ds-server did not come back; see \$log" >&2
+exit 1
+SH
+chmod +x "$work/restart.sh"
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local status=$?
+  [[ -s "$work/pid" ]] && stop_pid "$(cat "$work/pid")" ds-server
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$work/restart.sh"
+log "ds-server --data-dir on 127.0.0.1:$port; restarts with SIG$signal"
+status=0
+"$target_dir/release/ds-conformance" --target "http://127.0.0.1:$port/v1/stream" \
+  --long-poll-timeout-ms 500 --restart-cmd "$work/restart.sh" durability:: || status=$?
+log "ds-server was started $(cat "$work/starts") times"
+exit "$status"
