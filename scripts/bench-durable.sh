@@ -26,11 +26,14 @@ writers="${2:-32}"
 node_version="${3:-0.3.7}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ds-bench.XXXXXX")"
-pids=()
+# Server pids go to a file: start_ds runs in a command substitution (a
+# subshell), where appending to an array would be lost.
+pidfile="$work/pids"
+: >"$pidfile"
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
   local status=$? p
-  for p in "${pids[@]}"; do stop_pid "$p" server || true; done
+  while read -r p; do stop_pid "$p" server || true; done <"$pidfile"
   rm -rf "$work"
   exit "$status"
 }
@@ -51,7 +54,7 @@ start_ds() {
   shift
   log="$work/$name.log"
   "$server" --host 127.0.0.1 --port 0 "$@" </dev/null >"$log" 2>&1 &
-  pids+=($!)
+  echo $! >>"$pidfile"
   line="$(wait_for_line "$log" 'listening on http://' 60 "$!")" || die "$name did not start"
   url="$(grep -oE 'http://[^[:space:]]+' <<<"$line" | head -n1)"
   printf '%s/v1/stream\n' "$url"
@@ -76,7 +79,7 @@ node="n/a"
 mkdir -p "$work/node-data"
 LONG_POLL_TIMEOUT_MS=500 "$script_dir/node-server.sh" "$node_version" 0 "$work/node-data" \
   </dev/null >"$work/node.log" 2>&1 &
-pids+=($!)
+echo $! >>"$pidfile"
 if line="$(wait_for_line "$work/node.log" '^stream root: http://' 120 "$!")"; then
   node="$(run_bench "node-$node_version-file" "${line#stream root: }")"
 else
