@@ -246,3 +246,10 @@ pub async fn case_fails_with(root: &str, id: &str, req: &str) {
     let runs = run_prefixes(root, &[id], 500).await;
     fails_with(&runs, id, req);
 }
+
+/// Run every case under `topic` (long-poll timeout 500 ms) and assert that
+/// each of `ids`, prefixed by `topic`, fails.
+pub async fn assert_topic_fails(root: &str, topic: &str, ids: &[&str]) {
+    let runs = run_prefixes(root, &[topic], 500).await;
+    assert_each_fails(&runs, topic, ids);
+}
