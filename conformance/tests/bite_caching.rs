@@ -9,48 +9,8 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
-
-fn fails_with(runs: &[Ran], id: &str, req: &str) {
-    let f = assert_fails(runs, id);
-    assert_eq!(
-        f.requirement.as_deref(),
-        Some(req),
-        "{id} failed for another reason: {f}"
-    );
-}
-
-/// The reference app behind an async middleware on 127.0.0.1:0.
-struct Server {
-    root: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn with_middleware<F, Fut>(f: F) -> Server
-where
-    F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Response> + Send + 'static,
-{
-    let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
-    let app = ds_reference_server::app(state).layer(axum::middleware::from_fn(f));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Server {
-        root: format!("http://{addr}/v1/stream"),
-        task,
-    }
-}
+use common::{fails_each_with, fails_with};
+use ds_conformance::testing::{assert_passes, run_prefixes};
 
 /// A server doing its own ETags from the URL and, if `with_end`, the
 /// response's `Stream-Next-Offset`, but never the closure status.
@@ -78,11 +38,7 @@ async fn own_etags(mut req: Request, next: Next, with_end: bool) -> Response {
 
 #[tokio::test]
 async fn control_reference_passes_every_caching_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["caching::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("caching::").await;
 }
 
 #[tokio::test]
@@ -95,11 +51,12 @@ async fn etag_missing_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["caching::etag::present_"], 500).await;
-    fails_with(&runs, "caching::etag::present_on_catch_up", "ETAG-PRESENT");
-    fails_with(
+    fails_each_with(
         &runs,
-        "caching::etag::present_on_long_poll_200",
-        "ETAG-PRESENT",
+        &[
+            ("caching::etag::present_on_catch_up", "ETAG-PRESENT"),
+            ("caching::etag::present_on_long_poll_200", "ETAG-PRESENT"),
+        ],
     );
 }
 
@@ -110,8 +67,7 @@ async fn etag_if_none_match_ignored_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["caching::etag::if_none_match_is_304"], 500).await;
-    fails_with(&runs, "caching::etag::if_none_match_is_304", "ETAG-304");
+    common::case_fails_with(&srv.root, "caching::etag::if_none_match_is_304", "ETAG-304").await;
 }
 
 #[tokio::test]
@@ -125,22 +81,20 @@ async fn etag_any_if_none_match_is_304_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["caching::etag::"], 500).await;
-    fails_with(&runs, "caching::etag::mismatch_is_200", "ETAG-MISMATCH-200");
-    fails_with(
+    fails_each_with(
         &runs,
-        "caching::etag::changes_on_close",
-        "ETAG-CLOSE-CHANGES",
-    );
-    fails_with(
-        &runs,
-        "caching::etag::changes_on_append",
-        "ETAG-APPEND-CHANGES",
+        &[
+            ("caching::etag::mismatch_is_200", "ETAG-MISMATCH-200"),
+            ("caching::etag::changes_on_close", "ETAG-CLOSE-CHANGES"),
+            ("caching::etag::changes_on_append", "ETAG-APPEND-CHANGES"),
+        ],
     );
 }
 
 #[tokio::test]
 async fn etag_blind_to_closure_is_caught() {
-    let srv = with_middleware(|req: Request, next: Next| own_etags(req, next, true)).await;
+    let srv =
+        common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, true)).await;
     let runs = run_prefixes(&srv.root, &["caching::etag::"], 500).await;
     fails_with(
         &runs,
@@ -153,13 +107,14 @@ async fn etag_blind_to_closure_is_caught() {
 
 #[tokio::test]
 async fn etag_blind_to_appends_is_caught() {
-    let srv = with_middleware(|req: Request, next: Next| own_etags(req, next, false)).await;
-    let runs = run_prefixes(&srv.root, &["caching::etag::changes_on_append"], 500).await;
-    fails_with(
-        &runs,
+    let srv =
+        common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, false)).await;
+    common::case_fails_with(
+        &srv.root,
         "caching::etag::changes_on_append",
         "ETAG-APPEND-CHANGES",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -172,12 +127,12 @@ async fn etag_on_offset_now_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["caching::etag::absent_on_offset_now"], 500).await;
-    fails_with(
-        &runs,
+    common::case_fails_with(
+        &srv.root,
         "caching::etag::absent_on_offset_now",
         "ETAG-NOW-ABSENT",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -205,19 +160,21 @@ async fn cache_control_missing_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["caching::cache_control::"], 500).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "caching::cache_control::catch_up_is_cacheable",
-        "CACHE-CATCHUP",
-    );
-    fails_with(
-        &runs,
-        "caching::cache_control::offset_now_is_no_store",
-        "CACHE-NOW-NO-STORE",
-    );
-    fails_with(
-        &runs,
-        "caching::cache_control::head_is_not_cacheable",
-        "CACHE-HEAD-NO-STORE",
+        &[
+            (
+                "caching::cache_control::catch_up_is_cacheable",
+                "CACHE-CATCHUP",
+            ),
+            (
+                "caching::cache_control::offset_now_is_no_store",
+                "CACHE-NOW-NO-STORE",
+            ),
+            (
+                "caching::cache_control::head_is_not_cacheable",
+                "CACHE-HEAD-NO-STORE",
+            ),
+        ],
     );
 }

@@ -214,8 +214,7 @@ fn remap_put(
 /// `from` to every PUT; each of `ids` fails.
 async fn errors_fail_with_put_remapped(from: u16, to: u16, ids: &[&str]) {
     let srv = common::with_response(remap_put(from, to)).await;
-    let runs = run_prefixes(&srv.root, &["fork::errors::"], 500).await;
-    common::assert_each_fails(&runs, "fork::errors::", ids);
+    common::assert_topic_fails(&srv.root, "fork::errors::", ids).await;
 }
 
 #[tokio::test]
@@ -319,9 +318,8 @@ async fn idempotent_reput_is_409() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "fork::idempotent::",
         &[
             "same_config_is_200",
@@ -332,21 +330,15 @@ async fn idempotent_reput_is_409() {
             "after_own_appends_is_200",
             "default_offset_reput_is_200",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn idempotent_any_reput_is_200() {
-    let srv = common::with_response(|seen, mut resp| {
-        if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
-            *resp.status_mut() = StatusCode::OK;
-        }
-        resp
-    })
-    .await;
-    let runs = run_prefixes(&srv.root, &["fork::idempotent::"], 500).await;
-    common::assert_each_fails(
-        &runs,
+    let srv = common::with_response(remap_put(409, 200)).await;
+    common::assert_topic_fails(
+        &srv.root,
         "fork::idempotent::",
         &[
             "other_offset_is_409",
@@ -355,7 +347,8 @@ async fn idempotent_any_reput_is_200() {
             "other_sub_offset_is_409",
             "plain_put_on_fork_is_409",
         ],
-    );
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------- suboffset
@@ -367,9 +360,8 @@ async fn suboffset_ignored() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::suboffset::"], 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "fork::suboffset::",
         &[
             "bytes_inside_append",
@@ -383,7 +375,8 @@ async fn suboffset_ignored() {
             "json_boundary_and_past",
             "chained_sub_offsets",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -404,9 +397,8 @@ async fn suboffset_off_by_one() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::suboffset::"], 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "fork::suboffset::",
         &[
             "bytes_inside_append",
@@ -415,7 +407,8 @@ async fn suboffset_off_by_one() {
             "json_inside_batch",
             "json_boundary_and_past",
         ],
-    );
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------- read / live
@@ -453,16 +446,16 @@ fn mirror_source_appends(req: Request, next: Next, shared: Arc<Shared>) -> Fut {
 #[tokio::test]
 async fn read_source_appends_leak_into_forks() {
     let srv = serve_with(500, mirror_source_appends).await;
-    let runs = run(&srv, "fork::read::", 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "fork::read::",
         &[
             "source_appends_invisible",
             "from_every_source_offset",
             "chain_depth_three",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -510,9 +503,8 @@ async fn read_fork_bodies_corrupted() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::read::", 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "fork::read::",
         &[
             "from_start",
@@ -525,7 +517,8 @@ async fn read_fork_bodies_corrupted() {
             "chain_depth_three",
             "fork_of_fork_at_inherited_offset",
         ],
-    );
+    )
+    .await;
 }
 
 /// Long-polls on forks wait for the whole timeout before doing anything.
@@ -583,9 +576,8 @@ async fn lifecycle_gone_is_404() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::lifecycle::"], 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "fork::lifecycle::",
         &[
             "get_is_410",
@@ -597,18 +589,13 @@ async fn lifecycle_gone_is_404() {
             "closed_source_soft_deleted",
             "cascade_through_chain",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn lifecycle_soft_deleted_path_recreatable() {
-    let srv = common::with_response(|seen, mut resp| {
-        if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
-            *resp.status_mut() = StatusCode::CREATED;
-        }
-        resp
-    })
-    .await;
+    let srv = common::with_response(remap_put(409, 201)).await;
     let runs = run_prefixes(&srv.root, &["fork::lifecycle::put"], 500).await;
     assert_fails(&runs, "fork::lifecycle::put_is_409");
 }
@@ -631,9 +618,8 @@ async fn lifecycle_delete_takes_forks_along() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::lifecycle::", 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "fork::lifecycle::",
         &[
             "get_is_410",
@@ -644,7 +630,8 @@ async fn lifecycle_delete_takes_forks_along() {
             "refcount_counts_every_fork",
             "concurrent_forks_refcount",
         ],
-    );
+    )
+    .await;
     let runs = run(&srv, "fork::live::long_poll_survives", 500).await;
     assert_fails(&runs, "fork::live::long_poll_survives_source_delete");
 }
@@ -664,9 +651,8 @@ async fn lifecycle_no_cascade() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::lifecycle::", 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "fork::lifecycle::",
         &[
             "last_fork_delete_cascades",
@@ -674,7 +660,8 @@ async fn lifecycle_no_cascade() {
             "concurrent_forks_refcount",
             "cascade_through_chain",
         ],
-    );
+    )
+    .await;
     let runs = run(&srv, "fork::errors::source_soft_deleted", 500).await;
     assert_fails(&runs, "fork::errors::source_soft_deleted_is_409");
 }
@@ -731,9 +718,8 @@ async fn writers_state_inherited() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::writers::", 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "fork::writers::",
         &[
             "producer_dup_is_new_on_fork",
@@ -741,7 +727,8 @@ async fn writers_state_inherited() {
             "producer_across_sub_offset",
             "stream_seq_not_inherited",
         ],
-    );
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------- control

@@ -7,24 +7,16 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
+use common::{fails_each_with, fails_with, rewrite_query};
+use ds_conformance::testing::run_prefixes;
 
 const LP_MS: u64 = 500;
 
-fn fails_with(runs: &[Ran], id: &str, req: &str) {
-    let f = assert_fails(runs, id);
-    assert_eq!(
-        f.requirement.as_deref(),
-        Some(req),
-        "{id} failed for another reason: {f}"
-    );
-}
-
 fn is_long_poll(seen: &common::Seen) -> bool {
-    seen.method == Method::GET && seen.uri.query().unwrap_or("").contains("live=long-poll")
+    common::is_live(seen, "long-poll")
 }
 
 fn query_param(seen: &common::Seen, key: &str) -> Option<String> {
@@ -34,56 +26,21 @@ fn query_param(seen: &common::Seen, key: &str) -> Option<String> {
     })
 }
 
-/// Rewrite a request's query string with `f`.
-fn rewrite_query(mut req: Request, f: impl Fn(&str) -> String) -> Request {
-    if let Some(q) = req.uri().query() {
-        let path = req.uri().path().to_string();
-        let q = f(q);
-        *req.uri_mut() = format!("{path}?{q}").parse().expect("valid URI");
-    }
-    req
-}
-
-/// The reference app behind an async middleware (for breaks that need
-/// to wait), on 127.0.0.1:0; stopped on drop.
-struct Server {
-    root: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn with_middleware<F, Fut>(f: F) -> Server
-where
-    F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Response> + Send + 'static,
-{
-    let state = ds_reference_server::AppState::new(common::config(LP_MS)).expect("state");
-    let app = ds_reference_server::app(state).layer(axum::middleware::from_fn(f));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Server {
-        root: format!("http://{addr}/v1/stream"),
-        task,
-    }
+/// A server whose long-poll answers always carry `Stream-Cursor: cursor`.
+async fn with_fixed_cursor(cursor: &'static str) -> common::Broken {
+    common::with_response(move |seen, mut resp| {
+        if is_long_poll(seen) {
+            resp.headers_mut()
+                .insert("stream-cursor", HeaderValue::from_static(cursor));
+        }
+        resp
+    })
+    .await
 }
 
 #[tokio::test]
 async fn control_reference_passes_every_longpoll_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["longpoll::"], LP_MS).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("longpoll::").await;
 }
 
 #[tokio::test]
@@ -97,20 +54,19 @@ async fn basic_long_poll_treated_as_catch_up_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["longpoll::basic::"], LP_MS).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "longpoll::basic::missing_offset_is_400",
-        "LP-OFFSET-REQUIRED",
-    );
-    fails_with(
-        &runs,
-        "longpoll::basic::append_wakes_waiter",
-        "LP-WAKE-ON-APPEND",
-    );
-    fails_with(
-        &runs,
-        "longpoll::basic::timeout_is_204_with_headers",
-        "LP-204-TIMEOUT",
+        &[
+            (
+                "longpoll::basic::missing_offset_is_400",
+                "LP-OFFSET-REQUIRED",
+            ),
+            ("longpoll::basic::append_wakes_waiter", "LP-WAKE-ON-APPEND"),
+            (
+                "longpoll::basic::timeout_is_204_with_headers",
+                "LP-204-TIMEOUT",
+            ),
+        ],
     );
 }
 
@@ -124,20 +80,19 @@ async fn basic_missing_cursor_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["longpoll::basic::"], LP_MS).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "longpoll::basic::available_data_returns_at_once",
-        "LP-200-CURSOR",
-    );
-    fails_with(
-        &runs,
-        "longpoll::basic::append_wakes_waiter",
-        "LP-200-CURSOR",
-    );
-    fails_with(
-        &runs,
-        "longpoll::basic::timeout_is_204_with_headers",
-        "LP-204-CURSOR",
+        &[
+            (
+                "longpoll::basic::available_data_returns_at_once",
+                "LP-200-CURSOR",
+            ),
+            ("longpoll::basic::append_wakes_waiter", "LP-200-CURSOR"),
+            (
+                "longpoll::basic::timeout_is_204_with_headers",
+                "LP-204-CURSOR",
+            ),
+        ],
     );
 }
 
@@ -151,15 +106,15 @@ async fn basic_204_without_up_to_date_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["longpoll::basic::", "longpoll::now::"], LP_MS).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "longpoll::basic::timeout_is_204_with_headers",
-        "LP-204-UP-TO-DATE",
-    );
-    fails_with(
-        &runs,
-        "longpoll::now::timeout_reports_tail",
-        "LP-204-UP-TO-DATE",
+        &[
+            (
+                "longpoll::basic::timeout_is_204_with_headers",
+                "LP-204-UP-TO-DATE",
+            ),
+            ("longpoll::now::timeout_reports_tail", "LP-204-UP-TO-DATE"),
+        ],
     );
 }
 
@@ -167,7 +122,7 @@ async fn basic_204_without_up_to_date_is_caught() {
 async fn closure_waiting_for_the_timeout_is_caught() {
     // A server that answers closed-stream long-polls only when its timeout
     // runs out (and so also fails to wake waiters on close).
-    let srv = with_middleware(|req: Request, next: Next| async move {
+    let srv = common::with_middleware(LP_MS, |req: Request, next: Next| async move {
         let long_poll = req.uri().query().unwrap_or("").contains("live=long-poll");
         let started = Instant::now();
         let resp = next.run(req).await;
@@ -184,20 +139,19 @@ async fn closure_waiting_for_the_timeout_is_caught() {
         LP_MS,
     )
     .await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "longpoll::closure::closed_at_tail_returns_at_once",
-        "LP-CLOSED-NO-WAIT",
-    );
-    fails_with(
-        &runs,
-        "longpoll::closure::close_wakes_waiter",
-        "LP-CLOSE-WAKES",
-    );
-    fails_with(
-        &runs,
-        "longpoll::now::closed_stream_returns_at_once",
-        "LP-CLOSED-NO-WAIT",
+        &[
+            (
+                "longpoll::closure::closed_at_tail_returns_at_once",
+                "LP-CLOSED-NO-WAIT",
+            ),
+            ("longpoll::closure::close_wakes_waiter", "LP-CLOSE-WAKES"),
+            (
+                "longpoll::now::closed_stream_returns_at_once",
+                "LP-CLOSED-NO-WAIT",
+            ),
+        ],
     );
 }
 
@@ -211,20 +165,19 @@ async fn closure_without_closed_header_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["longpoll::closure::"], LP_MS).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "longpoll::closure::closed_at_tail_returns_at_once",
-        "LP-CLOSED-204",
-    );
-    fails_with(
-        &runs,
-        "longpoll::closure::close_wakes_waiter",
-        "LP-CLOSE-WAKES",
-    );
-    fails_with(
-        &runs,
-        "longpoll::closure::final_data_carries_closed",
-        "READ-CLOSED-FINAL-CHUNK",
+        &[
+            (
+                "longpoll::closure::closed_at_tail_returns_at_once",
+                "LP-CLOSED-204",
+            ),
+            ("longpoll::closure::close_wakes_waiter", "LP-CLOSE-WAKES"),
+            (
+                "longpoll::closure::final_data_carries_closed",
+                "READ-CLOSED-FINAL-CHUNK",
+            ),
+        ],
     );
 }
 
@@ -241,56 +194,38 @@ async fn now_read_from_start_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["longpoll::now::"], LP_MS).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "longpoll::now::waits_for_next_append_only",
-        "LP-NOW-NEW-DATA",
-    );
-    fails_with(
-        &runs,
-        "longpoll::now::timeout_reports_tail",
-        "LP-NOW-NEW-DATA",
+        &[
+            (
+                "longpoll::now::waits_for_next_append_only",
+                "LP-NOW-NEW-DATA",
+            ),
+            ("longpoll::now::timeout_reports_tail", "LP-NOW-NEW-DATA"),
+        ],
     );
 }
 
 #[tokio::test]
 async fn cursor_constant_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
-        if is_long_poll(seen) {
-            resp.headers_mut()
-                .insert("stream-cursor", HeaderValue::from_static("1000"));
-        }
-        resp
-    })
-    .await;
+    let srv = with_fixed_cursor("1000").await;
     let runs = run_prefixes(&srv.root, &["longpoll::cursor::"], LP_MS).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "longpoll::cursor::echoed_cursor_advances",
-        "CURSOR-ADVANCE",
-    );
-    fails_with(
-        &runs,
-        "longpoll::cursor::future_cursor_advances",
-        "CURSOR-ADVANCE",
-    );
-    fails_with(
-        &runs,
-        "longpoll::cursor::timeout_advances_echoed_cursor",
-        "CURSOR-ADVANCE",
+        &[
+            ("longpoll::cursor::echoed_cursor_advances", "CURSOR-ADVANCE"),
+            ("longpoll::cursor::future_cursor_advances", "CURSOR-ADVANCE"),
+            (
+                "longpoll::cursor::timeout_advances_echoed_cursor",
+                "CURSOR-ADVANCE",
+            ),
+        ],
     );
 }
 
 #[tokio::test]
 async fn cursor_not_decimal_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
-        if is_long_poll(seen) {
-            resp.headers_mut()
-                .insert("stream-cursor", HeaderValue::from_static("c-1000"));
-        }
-        resp
-    })
-    .await;
+    let srv = with_fixed_cursor("c-1000").await;
     let runs = run_prefixes(&srv.root, &["longpoll::cursor::"], LP_MS).await;
     fails_with(
         &runs,
@@ -325,7 +260,7 @@ async fn basic_only_first_waiter_woken_is_caught() {
     // A server that wakes one waiter per append: any long-poll arriving
     // while another is in flight runs into the timeout (204).
     let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let srv = with_middleware(move |req: Request, next: Next| {
+    let srv = common::with_middleware(LP_MS, move |req: Request, next: Next| {
         let in_flight = in_flight.clone();
         async move {
             use std::sync::atomic::Ordering::SeqCst;
@@ -345,15 +280,10 @@ async fn basic_only_first_waiter_woken_is_caught() {
         }
     })
     .await;
-    let runs = run_prefixes(
+    common::case_fails_with(
         &srv.root,
-        &["longpoll::basic::append_wakes_every_waiter"],
-        LP_MS,
-    )
-    .await;
-    fails_with(
-        &runs,
         "longpoll::basic::append_wakes_every_waiter",
         "LP-WAKE-ON-APPEND",
-    );
+    )
+    .await;
 }

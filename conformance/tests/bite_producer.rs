@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use common::Seen;
 use ds_conformance::testing::{assert_fails, run_prefixes};
 
@@ -30,13 +30,11 @@ async fn wrong_success_headers_are_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(
+    common::assert_case_fails(
         &srv.root,
-        &["producer::validation::duplicate_is_204_not_appended"],
-        500,
+        "producer::validation::duplicate_is_204_not_appended",
     )
     .await;
-    assert_fails(&runs, "producer::validation::duplicate_is_204_not_appended");
 }
 
 #[tokio::test]
@@ -55,9 +53,8 @@ async fn missing_producer_headers_are_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["producer::validation::"], 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "producer::validation::",
         &[
             "new_producer_accepted",
@@ -67,7 +64,8 @@ async fn missing_producer_headers_are_caught() {
             "epoch_bump_accepted",
             "stale_epoch_is_403_with_current_epoch",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -86,16 +84,16 @@ async fn wrong_statuses_are_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["producer::validation::"], 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "producer::validation::",
         &[
             "gap_is_409_with_expected_and_received",
             "epoch_bump_with_nonzero_seq_is_400",
             "stale_epoch_is_403_with_current_epoch",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -108,16 +106,11 @@ async fn new_producer_at_nonzero_seq_accepted_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(
+    common::assert_case_fails(
         &srv.root,
-        &["producer::validation::new_producer_nonzero_seq_rejected"],
-        500,
+        "producer::validation::new_producer_nonzero_seq_rejected",
     )
     .await;
-    assert_fails(
-        &runs,
-        "producer::validation::new_producer_nonzero_seq_rejected",
-    );
 }
 
 /// Producer header values as a lenient parser would read them.
@@ -164,9 +157,8 @@ async fn lenient_header_parsing_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["producer::syntax::"], 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "producer::syntax::",
         &[
             "non_integer_values_are_400",
@@ -175,7 +167,8 @@ async fn lenient_header_parsing_is_caught() {
             "partial_header_sets_are_400",
             "empty_producer_id_is_400",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -193,8 +186,7 @@ async fn max_values_rejected_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["producer::syntax::max_values_accepted"], 500).await;
-    assert_fails(&runs, "producer::syntax::max_values_accepted");
+    common::assert_case_fails(&srv.root, "producer::syntax::max_values_accepted").await;
 }
 
 #[tokio::test]
@@ -207,13 +199,11 @@ async fn shared_producer_state_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(
+    common::assert_case_fails(
         &srv.root,
-        &["producer::concurrency::producers_are_independent"],
-        500,
+        "producer::concurrency::producers_are_independent",
     )
     .await;
-    assert_fails(&runs, "producer::concurrency::producers_are_independent");
 }
 
 /// A server that validates concurrent twins against the same state: while
@@ -222,61 +212,52 @@ async fn shared_producer_state_is_caught() {
 #[tokio::test]
 async fn unserialized_validation_is_caught() {
     let inflight: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
-    let app = ds_reference_server::app(state).layer(middleware::from_fn(
-        move |mut req: Request, next: Next| {
-            let inflight = inflight.clone();
-            async move {
-                if req.method() != Method::POST || !req.headers().contains_key("producer-id") {
-                    return next.run(req).await;
-                }
-                let (key, seq) = {
-                    let h = |n: &str| {
-                        req.headers()
-                            .get(n)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string()
-                    };
-                    let key = format!(
-                        "{} {} {} {}",
-                        req.uri().path(),
-                        h("producer-id"),
-                        h("producer-epoch"),
-                        h("producer-seq")
-                    );
-                    (key, h("producer-seq"))
-                };
-                let twin = !inflight.lock().unwrap().insert(key.clone());
-                if twin {
-                    for n in ["producer-id", "producer-epoch", "producer-seq"] {
-                        req.headers_mut().remove(n);
-                    }
-                    let mut resp = next.run(req).await;
-                    *resp.status_mut() = StatusCode::OK;
-                    resp.headers_mut()
-                        .insert("producer-seq", HeaderValue::from_str(&seq).unwrap());
-                    return resp;
-                }
-                tokio::time::sleep(Duration::from_millis(40)).await;
-                let resp = next.run(req).await;
-                inflight.lock().unwrap().remove(&key);
-                resp
+    let srv = common::with_middleware(500, move |mut req: Request, next: Next| {
+        let inflight = inflight.clone();
+        async move {
+            if req.method() != Method::POST || !req.headers().contains_key("producer-id") {
+                return next.run(req).await;
             }
-        },
-    ));
-    let srv = common::serve(app).await;
-    let runs = run_prefixes(
+            let (key, seq) = {
+                let h = |n: &str| {
+                    req.headers()
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let key = format!(
+                    "{} {} {} {}",
+                    req.uri().path(),
+                    h("producer-id"),
+                    h("producer-epoch"),
+                    h("producer-seq")
+                );
+                (key, h("producer-seq"))
+            };
+            let twin = !inflight.lock().unwrap().insert(key.clone());
+            if twin {
+                for n in ["producer-id", "producer-epoch", "producer-seq"] {
+                    req.headers_mut().remove(n);
+                }
+                let mut resp = next.run(req).await;
+                *resp.status_mut() = StatusCode::OK;
+                resp.headers_mut()
+                    .insert("producer-seq", HeaderValue::from_str(&seq).unwrap());
+                return resp;
+            }
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            let resp = next.run(req).await;
+            inflight.lock().unwrap().remove(&key);
+            resp
+        }
+    })
+    .await;
+    common::assert_case_fails(
         &srv.root,
-        &["producer::concurrency::pipelined_retries_append_once"],
-        500,
+        "producer::concurrency::pipelined_retries_append_once",
     )
     .await;
-    drop(srv);
-    assert_fails(
-        &runs,
-        "producer::concurrency::pipelined_retries_append_once",
-    );
 }
 
 #[tokio::test]
@@ -296,9 +277,8 @@ async fn closed_stream_producer_answers_are_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["producer::close::"], 500).await;
-    common::assert_each_fails(
-        &runs,
+    common::assert_topic_fails(
+        &srv.root,
         "producer::close::",
         &[
             "duplicate_close_is_204",
@@ -306,7 +286,8 @@ async fn closed_stream_producer_answers_are_caught() {
             "other_tuple_on_closed_is_409",
             "zombie_after_close_rejected",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -318,13 +299,7 @@ async fn close_not_applied_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &["producer::close::close_with_final_append"],
-        500,
-    )
-    .await;
-    assert_fails(&runs, "producer::close::close_with_final_append");
+    common::assert_case_fails(&srv.root, "producer::close::close_with_final_append").await;
 }
 
 #[tokio::test]
@@ -359,16 +334,11 @@ async fn duplicates_appended_again_are_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(
+    common::assert_case_fails(
         &srv.root,
-        &["producer::stream_seq::retry_with_stream_seq_appends_once"],
-        500,
+        "producer::stream_seq::retry_with_stream_seq_appends_once",
     )
     .await;
-    assert_fails(
-        &runs,
-        "producer::stream_seq::retry_with_stream_seq_appends_once",
-    );
 }
 
 #[tokio::test]

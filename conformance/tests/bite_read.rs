@@ -3,39 +3,41 @@
 
 mod common;
 
-use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::response::Response;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
-use futures::StreamExt;
+use common::{fails_each_with, fails_with, set_query};
+use ds_conformance::testing::{assert_fails, run_prefixes};
 
 /// A plain catch-up GET (no `live` parameter).
 fn catch_up(seen: &common::Seen) -> bool {
     seen.method == Method::GET && !seen.uri.query().unwrap_or("").contains("live=")
 }
 
-/// The case failed, and on the requirement the broken rule belongs to.
-fn fails_with(runs: &[Ran], id: &str, req: &str) {
-    let f = assert_fails(runs, id);
-    assert_eq!(
-        f.requirement.as_deref(),
-        Some(req),
-        "{id} failed for another reason: {f}"
-    );
+/// A server that adds `header: true` to every 200 catch-up response.
+async fn catch_up_200_marked(header: &'static str) -> common::Broken {
+    common::with_response(move |seen, mut resp| {
+        if catch_up(seen) && resp.status() == StatusCode::OK {
+            resp.headers_mut()
+                .insert(header, HeaderValue::from_static("true"));
+        }
+        resp
+    })
+    .await
 }
 
-fn set_query(req: &mut axum::extract::Request, query: &str) {
-    let path = req.uri().path().to_string();
-    *req.uri_mut() = format!("{path}?{query}").parse().expect("valid URI");
+/// A server that strips `header` from every catch-up response.
+async fn catch_up_without(header: &'static str) -> common::Broken {
+    common::with_response(move |seen, mut resp| {
+        if catch_up(seen) {
+            resp.headers_mut().remove(header);
+        }
+        resp
+    })
+    .await
 }
 
 #[tokio::test]
 async fn control_reference_passes_every_read_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["read::"], 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("read::").await;
 }
 
 #[tokio::test]
@@ -44,17 +46,13 @@ async fn basic_flipped_byte_is_caught() {
         if !catch_up(seen) || resp.status() != StatusCode::OK {
             return resp;
         }
-        let (parts, body) = resp.into_parts();
-        let flipped = body.into_data_stream().map(|chunk| {
-            chunk.map(|b| {
-                let mut v = b.to_vec();
-                if let Some(x) = v.first_mut() {
-                    *x ^= 0x01;
-                }
-                bytes::Bytes::from(v)
-            })
-        });
-        Response::from_parts(parts, Body::from_stream(flipped))
+        common::map_frames(resp, |b| {
+            let mut v = b.to_vec();
+            if let Some(x) = v.first_mut() {
+                *x ^= 0x01;
+            }
+            bytes::Bytes::from(v)
+        })
     })
     .await;
     let runs = run_prefixes(&srv.root, &["read::basic::"], 500).await;
@@ -101,14 +99,7 @@ async fn basic_omitted_offset_read_from_tail_is_caught() {
 
 #[tokio::test]
 async fn chunks_up_to_date_on_every_chunk_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
-        if catch_up(seen) && resp.status() == StatusCode::OK {
-            resp.headers_mut()
-                .insert("stream-up-to-date", HeaderValue::from_static("true"));
-        }
-        resp
-    })
-    .await;
+    let srv = catch_up_200_marked("stream-up-to-date").await;
     let runs = run_prefixes(&srv.root, &["read::chunks::"], 500).await;
     fails_with(
         &runs,
@@ -119,14 +110,7 @@ async fn chunks_up_to_date_on_every_chunk_is_caught() {
 
 #[tokio::test]
 async fn chunks_closed_on_every_chunk_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
-        if catch_up(seen) && resp.status() == StatusCode::OK {
-            resp.headers_mut()
-                .insert("stream-closed", HeaderValue::from_static("true"));
-        }
-        resp
-    })
-    .await;
+    let srv = catch_up_200_marked("stream-closed").await;
     let runs = run_prefixes(&srv.root, &["read::chunks::", "read::tail::"], 500).await;
     fails_with(
         &runs,
@@ -139,28 +123,21 @@ async fn chunks_closed_on_every_chunk_is_caught() {
 
 #[tokio::test]
 async fn tail_without_closed_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
-        if catch_up(seen) {
-            resp.headers_mut().remove("stream-closed");
-        }
-        resp
-    })
-    .await;
+    let srv = catch_up_without("stream-closed").await;
     let runs = run_prefixes(&srv.root, &["read::tail::", "read::chunks::"], 500).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "read::tail::closed_tail_is_eof",
-        "READ-CLOSED-TAIL-EOF",
-    );
-    fails_with(
-        &runs,
-        "read::tail::closed_empty_stream_from_start",
-        "READ-CLOSED-TAIL-EOF",
-    );
-    fails_with(
-        &runs,
-        "read::tail::closed_final_data_chunk",
-        "READ-CLOSED-FINAL-CHUNK",
+        &[
+            ("read::tail::closed_tail_is_eof", "READ-CLOSED-TAIL-EOF"),
+            (
+                "read::tail::closed_empty_stream_from_start",
+                "READ-CLOSED-TAIL-EOF",
+            ),
+            (
+                "read::tail::closed_final_data_chunk",
+                "READ-CLOSED-FINAL-CHUNK",
+            ),
+        ],
     );
     assert_fails(
         &runs,
@@ -171,13 +148,7 @@ async fn tail_without_closed_is_caught() {
 
 #[tokio::test]
 async fn tail_without_up_to_date_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
-        if catch_up(seen) {
-            resp.headers_mut().remove("stream-up-to-date");
-        }
-        resp
-    })
-    .await;
+    let srv = catch_up_without("stream-up-to-date").await;
     let runs = run_prefixes(&srv.root, &["read::tail::", "read::basic::"], 500).await;
     fails_with(
         &runs,

@@ -5,24 +5,16 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
+use common::{fails_each_with, rewrite_query};
+use ds_conformance::testing::run_prefixes;
 use futures::StreamExt;
 
 const LP_MS: u64 = 500;
 
-fn fails_with(runs: &[Ran], id: &str, req: &str) {
-    let f = assert_fails(runs, id);
-    assert_eq!(
-        f.requirement.as_deref(),
-        Some(req),
-        "{id} failed for another reason: {f}"
-    );
-}
-
 fn is_sse(seen: &common::Seen) -> bool {
-    seen.method == Method::GET && seen.uri.query().unwrap_or("").contains("live=sse")
+    common::is_live(seen, "sse")
 }
 
 /// Rewrite every body frame of SSE responses (the reference server sends
@@ -35,11 +27,9 @@ fn map_frames(
     if !is_sse(seen) || resp.status() != StatusCode::OK {
         return resp;
     }
-    let (parts, body) = resp.into_parts();
-    let mapped = body
-        .into_data_stream()
-        .map(move |chunk| chunk.map(|b| bytes::Bytes::from(f(&String::from_utf8_lossy(&b)))));
-    Response::from_parts(parts, Body::from_stream(mapped))
+    common::map_frames(resp, move |b| {
+        bytes::Bytes::from(f(&String::from_utf8_lossy(&b)))
+    })
 }
 
 /// Remove a JSON member (`"key":value,` or `,"key":value`) from control
@@ -64,18 +54,6 @@ fn drop_member(frame: &str, key: &str) -> String {
     format!("{}{}", &frame[..a], &frame[b..])
 }
 
-fn rewrite_query(
-    mut req: axum::extract::Request,
-    f: impl Fn(&str) -> String,
-) -> axum::extract::Request {
-    if let Some(q) = req.uri().query() {
-        let path = req.uri().path().to_string();
-        let q = f(q);
-        *req.uri_mut() = format!("{path}?{q}").parse().expect("valid URI");
-    }
-    req
-}
-
 #[test]
 fn drop_member_edits_json() {
     let c = r#"data:{"streamCursor":"12","streamNextOffset":"a_b","upToDate":true}"#;
@@ -91,11 +69,7 @@ fn drop_member_edits_json() {
 
 #[tokio::test]
 async fn control_reference_passes_every_sse_case() {
-    let srv = common::reference().await;
-    let runs = run_prefixes(&srv.root, &["sse::"], LP_MS).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    common::assert_area_passes("sse::").await;
 }
 
 #[tokio::test]
@@ -117,20 +91,16 @@ async fn format_headers_broken_are_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["sse::format::"], LP_MS).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "sse::format::content_type_is_event_stream",
-        "SSE-CONTENT-TYPE",
-    );
-    fails_with(
-        &runs,
-        "sse::format::text_types_are_not_base64",
-        "SSE-TEXT-UTF8",
-    );
-    fails_with(
-        &runs,
-        "sse::format::other_types_are_base64",
-        "SSE-BASE64-HEADER",
+        &[
+            (
+                "sse::format::content_type_is_event_stream",
+                "SSE-CONTENT-TYPE",
+            ),
+            ("sse::format::text_types_are_not_base64", "SSE-TEXT-UTF8"),
+            ("sse::format::other_types_are_base64", "SSE-BASE64-HEADER"),
+        ],
     );
 }
 
@@ -144,12 +114,13 @@ async fn format_errors_answered_with_200_are_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["sse::format::missing_"], LP_MS).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "sse::format::missing_offset_is_400",
-        "SSE-OFFSET-REQUIRED",
+        &[
+            ("sse::format::missing_offset_is_400", "SSE-OFFSET-REQUIRED"),
+            ("sse::format::missing_stream_is_404", "SSE-404"),
+        ],
     );
-    fails_with(&runs, "sse::format::missing_stream_is_404", "SSE-404");
 }
 
 #[tokio::test]
@@ -161,8 +132,12 @@ async fn format_json_not_an_array_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::format::json_data_is_array"], LP_MS).await;
-    fails_with(&runs, "sse::format::json_data_is_array", "SSE-JSON-ARRAY");
+    common::case_fails_with(
+        &srv.root,
+        "sse::format::json_data_is_array",
+        "SSE-JSON-ARRAY",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -172,8 +147,13 @@ async fn bytes_leading_space_lost_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["sse::bytes::"], LP_MS).await;
-    fails_with(&runs, "sse::bytes::text_lines_exact", "SSE-TEXT-EXACT");
-    fails_with(&runs, "sse::bytes::from_minted_offset", "SSE-TEXT-EXACT");
+    fails_each_with(
+        &runs,
+        &[
+            ("sse::bytes::text_lines_exact", "SSE-TEXT-EXACT"),
+            ("sse::bytes::from_minted_offset", "SSE-TEXT-EXACT"),
+        ],
+    );
 }
 
 #[tokio::test]
@@ -183,8 +163,13 @@ async fn bytes_empty_lines_lost_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["sse::bytes::"], LP_MS).await;
-    fails_with(&runs, "sse::bytes::text_cr_crlf_as_lf", "SSE-TEXT-EXACT");
-    fails_with(&runs, "sse::bytes::text_lines_exact", "SSE-TEXT-EXACT");
+    fails_each_with(
+        &runs,
+        &[
+            ("sse::bytes::text_cr_crlf_as_lf", "SSE-TEXT-EXACT"),
+            ("sse::bytes::text_lines_exact", "SSE-TEXT-EXACT"),
+        ],
+    );
 }
 
 #[tokio::test]
@@ -205,12 +190,13 @@ async fn bytes_base64_corrupted_is_caught() {
         LP_MS,
     )
     .await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "sse::bytes::binary_every_byte_value",
-        "SSE-BINARY-EXACT",
+        &[
+            ("sse::bytes::binary_every_byte_value", "SSE-BINARY-EXACT"),
+            ("sse::bytes::large_binary_exact", "SSE-BINARY-EXACT"),
+        ],
     );
-    fails_with(&runs, "sse::bytes::large_binary_exact", "SSE-BINARY-EXACT");
 }
 
 #[tokio::test]
@@ -230,15 +216,12 @@ async fn bytes_base64_invalid_length_is_caught() {
         LP_MS,
     )
     .await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "sse::bytes::binary_every_byte_value",
-        "SSE-BASE64-VALID",
-    );
-    fails_with(
-        &runs,
-        "sse::format::other_types_are_base64",
-        "SSE-BASE64-VALID",
+        &[
+            ("sse::bytes::binary_every_byte_value", "SSE-BASE64-VALID"),
+            ("sse::format::other_types_are_base64", "SSE-BASE64-VALID"),
+        ],
     );
 }
 
@@ -253,12 +236,12 @@ async fn control_sent_before_its_data_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::control::after_every_data_event"], LP_MS).await;
-    fails_with(
-        &runs,
+    common::case_fails_with(
+        &srv.root,
         "sse::control::after_every_data_event",
         "SSE-CONTROL-AFTER-DATA",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -268,15 +251,12 @@ async fn control_without_cursor_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["sse::control::"], LP_MS).await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "sse::control::fields_when_caught_up",
-        "SSE-CONTROL-CURSOR",
-    );
-    fails_with(
-        &runs,
-        "sse::control::echoed_cursor_advances",
-        "SSE-CONTROL-CURSOR",
+        &[
+            ("sse::control::fields_when_caught_up", "SSE-CONTROL-CURSOR"),
+            ("sse::control::echoed_cursor_advances", "SSE-CONTROL-CURSOR"),
+        ],
     );
 }
 
@@ -296,21 +276,20 @@ async fn control_without_up_to_date_is_caught() {
         LP_MS,
     )
     .await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "sse::control::fields_when_caught_up",
-        "SSE-CONTROL-UP-TO-DATE",
-    );
-    fails_with(
-        &runs,
-        "sse::live::closed_at_tail_at_once",
-        "SSE-CLOSED-AT-TAIL",
-    );
-    fails_with(&runs, "sse::live::now_skips_history", "SSE-NOW");
-    fails_with(
-        &runs,
-        "sse::control::empty_stream_caught_up",
-        "SSE-CONTROL-UP-TO-DATE",
+        &[
+            (
+                "sse::control::fields_when_caught_up",
+                "SSE-CONTROL-UP-TO-DATE",
+            ),
+            ("sse::live::closed_at_tail_at_once", "SSE-CLOSED-AT-TAIL"),
+            ("sse::live::now_skips_history", "SSE-NOW"),
+            (
+                "sse::control::empty_stream_caught_up",
+                "SSE-CONTROL-UP-TO-DATE",
+            ),
+        ],
     );
 }
 
@@ -326,12 +305,12 @@ async fn control_constant_cursor_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::control::echoed_cursor_advances"], LP_MS).await;
-    fails_with(
-        &runs,
+    common::case_fails_with(
+        &srv.root,
         "sse::control::echoed_cursor_advances",
         "CURSOR-ADVANCE",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -367,13 +346,14 @@ async fn live_appends_not_delivered_is_caught() {
         LP_MS,
     )
     .await;
-    fails_with(&runs, "sse::live::append_delivered", "SSE-LIVE");
-    fails_with(&runs, "sse::live::every_reader_receives", "SSE-LIVE");
-    fails_with(&runs, "sse::live::binary_append_delivered", "SSE-LIVE");
-    fails_with(
+    fails_each_with(
         &runs,
-        "sse::live::close_ends_connection",
-        "SSE-CLOSED-CONTROL",
+        &[
+            ("sse::live::append_delivered", "SSE-LIVE"),
+            ("sse::live::every_reader_receives", "SSE-LIVE"),
+            ("sse::live::binary_append_delivered", "SSE-LIVE"),
+            ("sse::live::close_ends_connection", "SSE-CLOSED-CONTROL"),
+        ],
     );
 }
 
@@ -394,25 +374,17 @@ async fn live_connection_left_open_is_caught() {
         LP_MS,
     )
     .await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "sse::live::close_ends_connection",
-        "SSE-CLOSE-CONNECTION",
-    );
-    fails_with(
-        &runs,
-        "sse::live::closed_stream_from_start",
-        "SSE-CLOSE-CONNECTION",
-    );
-    fails_with(
-        &runs,
-        "sse::live::closed_at_tail_at_once",
-        "SSE-CLOSED-AT-TAIL",
-    );
-    fails_with(
-        &runs,
-        "sse::live::now_on_closed_stream",
-        "SSE-CLOSED-AT-TAIL",
+        &[
+            ("sse::live::close_ends_connection", "SSE-CLOSE-CONNECTION"),
+            (
+                "sse::live::closed_stream_from_start",
+                "SSE-CLOSE-CONNECTION",
+            ),
+            ("sse::live::closed_at_tail_at_once", "SSE-CLOSED-AT-TAIL"),
+            ("sse::live::now_on_closed_stream", "SSE-CLOSED-AT-TAIL"),
+        ],
     );
 }
 
@@ -434,25 +406,14 @@ async fn live_closed_flag_missing_is_caught() {
         LP_MS,
     )
     .await;
-    fails_with(
+    fails_each_with(
         &runs,
-        "sse::live::close_ends_connection",
-        "SSE-CLOSED-CONTROL",
-    );
-    fails_with(
-        &runs,
-        "sse::live::final_append_on_close",
-        "SSE-CLOSED-CONTROL",
-    );
-    fails_with(
-        &runs,
-        "sse::live::closed_stream_from_start",
-        "SSE-CLOSED-CONTROL",
-    );
-    fails_with(
-        &runs,
-        "sse::live::now_on_closed_stream",
-        "SSE-CLOSED-AT-TAIL",
+        &[
+            ("sse::live::close_ends_connection", "SSE-CLOSED-CONTROL"),
+            ("sse::live::final_append_on_close", "SSE-CLOSED-CONTROL"),
+            ("sse::live::closed_stream_from_start", "SSE-CLOSED-CONTROL"),
+            ("sse::live::now_on_closed_stream", "SSE-CLOSED-AT-TAIL"),
+        ],
     );
 }
 
@@ -468,8 +429,7 @@ async fn live_now_sends_history_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::live::now_skips_history"], LP_MS).await;
-    fails_with(&runs, "sse::live::now_skips_history", "SSE-NOW");
+    common::case_fails_with(&srv.root, "sse::live::now_skips_history", "SSE-NOW").await;
 }
 
 #[tokio::test]
@@ -493,17 +453,12 @@ async fn live_resume_offset_ignored_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(
+    common::case_fails_with(
         &srv.root,
-        &["sse::live::resume_from_control_offsets"],
-        LP_MS,
-    )
-    .await;
-    fails_with(
-        &runs,
         "sse::live::resume_from_control_offsets",
         "SSE-RESUME",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -515,6 +470,5 @@ async fn bytes_line_break_added_per_event_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::bytes::large_text_crlf"], LP_MS).await;
-    fails_with(&runs, "sse::bytes::large_text_crlf", "SSE-TEXT-EXACT");
+    common::case_fails_with(&srv.root, "sse::bytes::large_text_crlf", "SSE-TEXT-EXACT").await;
 }

@@ -11,6 +11,8 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use ds_conformance::testing::{assert_fails, run_prefixes, Ran};
+use futures::StreamExt;
 
 /// What the rewrite sees of the request.
 #[derive(Clone, Debug)]
@@ -112,6 +114,17 @@ pub async fn with_request(f: impl Fn(Request) -> Request + Send + Sync + 'static
     spawn(config(500), Some(Arc::new(f)), None).await
 }
 
+/// Serve the reference app (long-poll timeout `long_poll_ms`) behind the
+/// async middleware `f`, for breaks that must wait or keep state.
+pub async fn with_middleware<F, Fut>(long_poll_ms: u64, f: F) -> Broken
+where
+    F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response> + Send + 'static,
+{
+    let state = ds_reference_server::AppState::new(config(long_poll_ms)).expect("state");
+    serve(ds_reference_server::app(state).layer(middleware::from_fn(f))).await
+}
+
 /// The unmodified reference server (control group).
 pub async fn reference() -> Broken {
     spawn(config(500), None, None).await
@@ -130,9 +143,45 @@ pub fn rebuild(parts: axum::http::response::Parts, body: impl Into<Body>) -> Res
     Response::from_parts(parts, body.into())
 }
 
+/// Rewrite every body frame of `resp` with `f`, as it streams.
+pub fn map_frames(
+    resp: Response,
+    f: impl Fn(bytes::Bytes) -> bytes::Bytes + Send + Sync + 'static,
+) -> Response {
+    let (parts, body) = resp.into_parts();
+    let mapped = body.into_data_stream().map(move |chunk| chunk.map(&f));
+    Response::from_parts(parts, Body::from_stream(mapped))
+}
+
 /// Set a response's status.
 pub fn set_status(resp: &mut Response, code: u16) {
     *resp.status_mut() = axum::http::StatusCode::from_u16(code).unwrap();
+}
+
+/// Is this a GET with `live=<mode>` in its query?
+pub fn is_live(seen: &Seen, mode: &str) -> bool {
+    seen.method == Method::GET
+        && seen
+            .uri
+            .query()
+            .unwrap_or("")
+            .contains(&format!("live={mode}"))
+}
+
+/// Replace a request's query string by `query` (adding one if it had none).
+pub fn set_query(req: &mut Request, query: &str) {
+    let path = req.uri().path().to_string();
+    *req.uri_mut() = format!("{path}?{query}").parse().expect("valid URI");
+}
+
+/// Rewrite a request's query string with `f`; requests without one pass
+/// unchanged.
+pub fn rewrite_query(mut req: Request, f: impl Fn(&str) -> String) -> Request {
+    if let Some(q) = req.uri().query() {
+        let q = f(q);
+        set_query(&mut req, &q);
+    }
+    req
 }
 
 /// Replace a request body by `f(body)`, read lazily.
@@ -166,4 +215,41 @@ pub fn assert_each_fails(runs: &[ds_conformance::testing::Ran], prefix: &str, id
     for id in ids {
         ds_conformance::testing::assert_fails(runs, &format!("{prefix}{id}"));
     }
+}
+
+/// The case failed, and on the requirement the broken rule belongs to.
+pub fn fails_with(runs: &[Ran], id: &str, req: &str) {
+    let f = assert_fails(runs, id);
+    assert_eq!(
+        f.requirement.as_deref(),
+        Some(req),
+        "{id} failed for another reason: {f}"
+    );
+}
+
+/// Each `(case id, requirement id)` pair: the case failed on that requirement.
+pub fn fails_each_with(runs: &[Ran], expected: &[(&str, &str)]) {
+    for (id, req) in expected {
+        fails_with(runs, id, req);
+    }
+}
+
+/// Run the single case `id` (long-poll timeout 500 ms) and assert it fails.
+pub async fn assert_case_fails(root: &str, id: &str) {
+    let runs = run_prefixes(root, &[id], 500).await;
+    assert_fails(&runs, id);
+}
+
+/// Run the single case `id` (long-poll timeout 500 ms) and assert it fails
+/// on requirement `req`.
+pub async fn case_fails_with(root: &str, id: &str, req: &str) {
+    let runs = run_prefixes(root, &[id], 500).await;
+    fails_with(&runs, id, req);
+}
+
+/// Run every case under `topic` (long-poll timeout 500 ms) and assert that
+/// each of `ids`, prefixed by `topic`, fails.
+pub async fn assert_topic_fails(root: &str, topic: &str, ids: &[&str]) {
+    let runs = run_prefixes(root, &[topic], 500).await;
+    assert_each_fails(&runs, topic, ids);
 }

@@ -88,14 +88,7 @@ pub async fn binary_every_byte_value(ctx: Ctx) -> CaseResult {
     }
     let expected = parts.concat();
     let got = sse_bytes(&ctx, "s", "-1", Kind::Base64, "SSE-BINARY-EXACT").await?;
-    check!(
-        got == expected,
-        "SSE-BINARY-EXACT",
-        "decoded SSE data ({} bytes) differs from the stream ({} bytes)",
-        got.len(),
-        expected.len()
-    );
-    Ok(())
+    check_binary_exact(&got, &expected)
 }
 
 /// SSE from an offset an append returned delivers exactly what followed.
@@ -126,14 +119,7 @@ pub async fn large_binary_exact(ctx: Ctx) -> CaseResult {
         expected.extend(part);
     }
     let got = sse_bytes(&ctx, "s", "-1", Kind::Base64, "SSE-BINARY-EXACT").await?;
-    check!(
-        got == expected,
-        "SSE-BINARY-EXACT",
-        "decoded SSE data ({} bytes) differs from the stream ({} bytes)",
-        got.len(),
-        expected.len()
-    );
-    Ok(())
+    check_binary_exact(&got, &expected)
 }
 
 /// Multi-MiB texts made of CRLF pairs, one shifted by a byte: whatever
@@ -165,5 +151,17 @@ pub async fn large_text_crlf(ctx: Ctx) -> CaseResult {
             );
         }
     }
+    Ok(())
+}
+
+/// Decoded base64 SSE data is exactly the stream's bytes.
+fn check_binary_exact(got: &[u8], expected: &[u8]) -> CaseResult {
+    check!(
+        got == expected,
+        "SSE-BINARY-EXACT",
+        "decoded SSE data ({} bytes) differs from the stream ({} bytes)",
+        got.len(),
+        expected.len()
+    );
     Ok(())
 }
