@@ -304,18 +304,32 @@ pub async fn sse_from_inherited_offset(ctx: Ctx) -> CaseResult {
 /// Soft-deleting the source does not disturb a waiter at the fork's tail:
 /// the fork's next append still reaches it.
 pub async fn long_poll_survives_source_delete(ctx: Ctx) -> CaseResult {
-    let (s, waiter, _) = fork_with_waiter(&ctx).await?;
+    let (s, waiter, started) = fork_with_waiter(&ctx).await?;
     ctx.sleep(Duration::from_millis(200)).await;
     let r = ctx.delete("s").send().await?;
     r.expect(204, "SOFTDEL-DELETE-204")?;
     ctx.sleep(Duration::from_millis(100)).await;
     append(&ctx, "f", CT, b"after-delete|", "FORK-INDEPENDENT").await?;
+    let appended = started.elapsed();
     let r = joined(waiter).await?;
     check!(
         r.status == 200 || r.status == 204,
         "FORK-INDEPENDENT",
         "the fork's waiter answered {} when its source was deleted",
         r.status
+    );
+    // The waiter reached the server after `started`, so its timeout cannot
+    // run out before `started + timeout`: an append acknowledged well
+    // before that (half the hint, for slack) had to wake it with 200
+    // (§5.7: "200 OK: Data became available within the timeout"). A 204
+    // then is exactly what a waiter orphaned by the source's delete gives.
+    check!(
+        r.status == 200 || appended >= ctx.long_poll_timeout() / 2,
+        "FORK-INDEPENDENT",
+        "the fork's waiter timed out (204 after {} ms) although the fork append was acknowledged {} ms in (long-poll timeout {} ms): deleting the source orphaned it",
+        r.elapsed.as_millis(),
+        appended.as_millis(),
+        ctx.long_poll_timeout().as_millis()
     );
     if r.status == 200 {
         check_eq!(
