@@ -287,3 +287,26 @@ async fn basic_only_first_waiter_woken_is_caught() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn basic_waiter_held_until_the_timeout_is_caught() {
+    // A server that answers a long-poll which got data only when its
+    // timeout runs out (it never wakes waiters early).
+    let srv = common::with_middleware(LP_MS, |req: Request, next: Next| async move {
+        let long_poll = req.uri().query().unwrap_or("").contains("live=long-poll");
+        let started = Instant::now();
+        let resp = next.run(req).await;
+        if long_poll && resp.status() == 200 {
+            let due = Duration::from_millis(LP_MS);
+            tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["longpoll::basic::append_wakes_waiter"], LP_MS).await;
+    fails_with(
+        &runs,
+        "longpoll::basic::append_wakes_waiter",
+        "LP-WAKE-ON-APPEND",
+    );
+}

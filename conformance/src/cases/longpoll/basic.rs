@@ -75,48 +75,69 @@ pub async fn available_data_returns_at_once(ctx: Ctx) -> CaseResult {
 }
 
 /// A long-poll waiting at the tail returns 200 with exactly the bytes of
-/// an append made while it waits (a third of the timeout in).
+/// an append made while it waits (a third of the timeout in), woken by the
+/// append rather than answering only when its timeout runs out.
 pub async fn append_wakes_waiter(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
-    let tail = create_with(&ctx, "s", "text/plain", "before", "LP-WAKE-ON-APPEND")
-        .await?
-        .next_offset("LP-WAKE-ON-APPEND")?;
-    let waiter = ctx.get("s").offset(&tail).long_poll().send();
-    let writer = async {
-        ctx.sleep(t / 3).await;
-        append(&ctx, "s", "text/plain", "during", "LP-WAKE-ON-APPEND").await
-    };
-    let (r, new_tail) = tokio::join!(waiter, writer);
-    let (r, new_tail) = (r?, new_tail?);
-    check!(
-        r.status == 200,
-        "LP-WAKE-ON-APPEND",
-        "long-poll during which data was appended returned {} after {} ms (timeout hint {} ms)",
-        r.status,
-        r.elapsed.as_millis(),
-        t.as_millis()
-    );
-    let whole = super::check_chunk(
-        &r,
-        "during",
-        "LP-WAKE-ON-APPEND",
-        "long-poll body (only the new bytes)",
-    )?;
-    r.require("stream-cursor", "LP-200-CURSOR")?;
-    if !whole {
+    // §5.7: the server "waits up to a timeout for new data to arrive"; a
+    // server that holds the request for the whole timeout and only then
+    // looks for data answers 200 too, so the answer must also come well
+    // before the timeout. Timing on a loaded machine can mislead once; a
+    // second stream decides.
+    for name in ["s", "s2"] {
+        let tail = create_with(&ctx, name, "text/plain", "before", "LP-WAKE-ON-APPEND")
+            .await?
+            .next_offset("LP-WAKE-ON-APPEND")?;
+        let waiter = ctx.get(name).offset(&tail).long_poll().send();
+        let writer = async {
+            ctx.sleep(t / 3).await;
+            append(&ctx, name, "text/plain", "during", "LP-WAKE-ON-APPEND").await
+        };
+        let (r, new_tail) = tokio::join!(waiter, writer);
+        let (r, new_tail) = (r?, new_tail?);
+        check!(
+            r.status == 200,
+            "LP-WAKE-ON-APPEND",
+            "long-poll during which data was appended returned {} after {} ms (timeout hint {} ms)",
+            r.status,
+            r.elapsed.as_millis(),
+            t.as_millis()
+        );
+        let whole = super::check_chunk(
+            &r,
+            "during",
+            "LP-WAKE-ON-APPEND",
+            "long-poll body (only the new bytes)",
+        )?;
+        r.require("stream-cursor", "LP-200-CURSOR")?;
+        if r.elapsed >= t * 9 / 10 {
+            if name == "s" {
+                continue;
+            }
+            crate::fail!(
+                "LP-WAKE-ON-APPEND",
+                "twice, a long-poll during which data was appended ({} ms in) answered only after {} ms (timeout hint {} ms): the append did not wake it",
+                (t / 3).as_millis(),
+                r.elapsed.as_millis(),
+                t.as_millis()
+            );
+        }
+        if !whole {
+            return Ok(());
+        }
+        check!(
+            r.up_to_date(),
+            "READ-UP-TO-DATE",
+            "long-poll 200 with all the new data lacks Stream-Up-To-Date: true"
+        );
+        check_eq!(
+            r.next_offset("LP-WAKE-ON-APPEND")?,
+            new_tail,
+            "LP-WAKE-ON-APPEND",
+            "Stream-Next-Offset"
+        );
         return Ok(());
     }
-    check!(
-        r.up_to_date(),
-        "READ-UP-TO-DATE",
-        "long-poll 200 with all the new data lacks Stream-Up-To-Date: true"
-    );
-    check_eq!(
-        r.next_offset("LP-WAKE-ON-APPEND")?,
-        new_tail,
-        "LP-WAKE-ON-APPEND",
-        "Stream-Next-Offset"
-    );
     Ok(())
 }
 
