@@ -57,7 +57,7 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "offsets::malformed::forbidden_characters_are_400",
-            &["OFFSET-MALFORMED-400"],
+            &["OFFSET-MALFORMED-400", "OFFSET-EMPTY-400"],
             malformed::forbidden_characters_are_400,
         ),
         case(
