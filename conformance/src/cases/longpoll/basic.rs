@@ -181,27 +181,47 @@ pub async fn timeout_is_204_with_headers(ctx: Ctx) -> CaseResult {
 /// append, each with exactly the new bytes.
 pub async fn append_wakes_every_waiter(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
-    let tail = create_with(&ctx, "s", "text/plain", "before", "LP-WAKE-ON-APPEND")
-        .await?
-        .next_offset("LP-WAKE-ON-APPEND")?;
-    let waiters =
-        futures::future::join_all((0..4).map(|_| ctx.get("s").offset(&tail).long_poll().send()));
-    let writer = async {
-        ctx.sleep(t / 3).await;
-        append(&ctx, "s", "text/plain", "for all", "LP-WAKE-ON-APPEND").await
-    };
-    let (results, written) = tokio::join!(waiters, writer);
-    written?;
-    for (i, r) in results.into_iter().enumerate() {
-        let r = r?;
-        check!(
-            r.status == 200 && !r.body.is_empty() && b"for all".starts_with(&r.body),
-            "LP-WAKE-ON-APPEND",
-            "waiter #{i} of 4 got {} {:?} after {} ms; every waiter should get the append",
-            r.status,
-            r.text(),
-            r.elapsed.as_millis()
+    // Every waiter must be woken by the append, not answer only when its
+    // own timeout runs out (a server waking one waiter would pass on bodies
+    // alone). A loaded machine can mislead once: a second stream decides.
+    for name in ["s", "s2"] {
+        let tail = create_with(&ctx, name, "text/plain", "before", "LP-WAKE-ON-APPEND")
+            .await?
+            .next_offset("LP-WAKE-ON-APPEND")?;
+        let waiters = futures::future::join_all(
+            (0..4).map(|_| ctx.get(name).offset(&tail).long_poll().send()),
         );
+        let writer = async {
+            ctx.sleep(t / 3).await;
+            append(&ctx, name, "text/plain", "for all", "LP-WAKE-ON-APPEND").await
+        };
+        let (results, written) = tokio::join!(waiters, writer);
+        written?;
+        let mut slowest = std::time::Duration::ZERO;
+        for (i, r) in results.into_iter().enumerate() {
+            let r = r?;
+            check!(
+                r.status == 200 && !r.body.is_empty() && b"for all".starts_with(&r.body),
+                "LP-WAKE-ON-APPEND",
+                "waiter #{i} of 4 got {} {:?} after {} ms; every waiter should get the append",
+                r.status,
+                r.text(),
+                r.elapsed.as_millis()
+            );
+            slowest = slowest.max(r.elapsed);
+        }
+        if slowest < t * 9 / 10 {
+            return Ok(());
+        }
+        if name == "s2" {
+            crate::fail!(
+                "LP-WAKE-ON-APPEND",
+                "twice, a waiter answered only after {} ms although data was appended {} ms in (timeout hint {} ms): the append did not wake every waiter",
+                slowest.as_millis(),
+                (t / 3).as_millis(),
+                t.as_millis()
+            );
+        }
     }
     Ok(())
 }
