@@ -303,10 +303,19 @@ async fn basic_waiter_held_until_the_timeout_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["longpoll::basic::append_wakes_"], LP_MS).await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "longpoll::basic::append_wakes_",
+            "longpoll::now::waits_for_next_append_only",
+        ],
+        LP_MS,
+    )
+    .await;
     for id in [
         "longpoll::basic::append_wakes_waiter",
         "longpoll::basic::append_wakes_every_waiter",
+        "longpoll::now::waits_for_next_append_only",
     ] {
         fails_with(&runs, id, "LP-WAKE-ON-APPEND");
     }

@@ -74,7 +74,9 @@ pub async fn long_poll_inherited_is_immediate(ctx: Ctx) -> CaseResult {
 /// out with 204 at the unchanged tail.
 pub async fn long_poll_ignores_source_appends(ctx: Ctx) -> CaseResult {
     let (s, waiter, _) = fork_with_waiter(&ctx).await?;
-    ctx.sleep(Duration::from_millis(300)).await;
+    // A quarter of the timeout in, so the source append surely lands while
+    // the fork's waiter is still waiting, whatever the target's timeout.
+    ctx.sleep(ctx.long_poll_timeout() / 4).await;
     append(&ctx, "s", CT, b"source-after-fork|", "FORK-INDEPENDENT").await?;
     let r = joined(waiter).await?;
     check!(r.status == 204, "FORK-LP-SOURCE-NO-WAKE", "long-poll at the fork's tail answered {} after a source append (body {:?}); only a timeout (204) is right", r.status, r.text());

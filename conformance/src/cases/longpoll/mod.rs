@@ -69,7 +69,7 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "longpoll::now::waits_for_next_append_only",
-            &["LP-NOW-NEW-DATA"],
+            &["LP-NOW-NEW-DATA", "LP-WAKE-ON-APPEND"],
             now::waits_for_next_append_only,
         )
         .slow(),
