@@ -76,13 +76,7 @@ impl RunReport {
                             .to_string(),
                     );
                     s.set_type(c.outcome.as_str());
-                    let mut text = c.message.clone().unwrap_or_default();
-                    text.push_str("\n\ntranscript:\n");
-                    for ex in &c.transcript {
-                        text.push_str(&ex.render());
-                        text.push('\n');
-                    }
-                    s.set_description(text);
+                    s.set_description(crate::runner::failure_text(c));
                     s
                 }
             };

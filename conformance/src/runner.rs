@@ -52,12 +52,18 @@ pub async fn run_case(case: &Case, target: Arc<Target>) -> (Result<(), Failure>,
 
 /// Stable shard of a case id (FNV-1a), independent of catalog order.
 pub fn shard_of(id: &str, n: u32) -> u32 {
+    (stable_hash(id) % n as u64) as u32 + 1
+}
+
+/// FNV-1a of a case id: stable across runs and builds (shards, property
+/// seeds), unlike std's randomly keyed hasher.
+pub fn stable_hash(id: &str) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in id.bytes() {
         h ^= b as u64;
         h = h.wrapping_mul(0x100000001b3);
     }
-    (h % n as u64) as u32 + 1
+    h
 }
 
 /// Render a full failure text: verdict, requirement, transcript as curl.

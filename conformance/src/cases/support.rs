@@ -29,10 +29,18 @@ pub async fn append(
     ctx: &Ctx,
     name: &str,
     ct: &str,
-    body: impl Into<Vec<u8>>,
+    body: impl AsRef<[u8]>,
     req: &str,
 ) -> Result<String, Failure> {
-    let r = ctx.post(name).ct(ct).body(body).send().await?;
+    let r = ctx.post(name).ct(ct).body(body.as_ref()).send().await?;
+    r.expect_any(&[200, 204], req)?;
+    r.next_offset(req)
+}
+
+/// Close-only POST (`Stream-Closed: true`, empty body); require 200/204 and
+/// return the final `Stream-Next-Offset`.
+pub async fn close(ctx: &Ctx, name: &str, req: &str) -> Result<String, Failure> {
+    let r = ctx.post(name).closed().send().await?;
     r.expect_any(&[200, 204], req)?;
     r.next_offset(req)
 }

@@ -49,11 +49,7 @@ fn record_artifact(run_id: &str, case_id: &str, path: String) {
 /// The proptest RNG for a property: the run seed mixed with the case id,
 /// so each property draws its own sequences and `--seed` reproduces them.
 fn rng(seed: u64, case_id: &str) -> TestRng {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in case_id.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
+    let h = crate::runner::stable_hash(case_id);
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(&h.to_le_bytes());

@@ -9,6 +9,8 @@ use crate::case::Failure;
 use crate::client::{Ctx, Req, Resp};
 use crate::{check, fail};
 
+pub use crate::cases::support::{append, close};
+
 /// A source stream built from known appends: `offsets[0]` is the tail the
 /// create returned, `offsets[i]` the tail after `parts[i-1]` was appended.
 pub struct Src {
@@ -65,19 +67,6 @@ pub async fn fork(
     let r = q.send().await?;
     r.expect(201, req)?;
     Ok(r)
-}
-
-/// POST `body` to `name` with content type `ct`; require 2xx; return the new tail.
-pub async fn append(
-    ctx: &Ctx,
-    name: &str,
-    ct: &str,
-    body: &[u8],
-    req: &str,
-) -> Result<String, Failure> {
-    let r = ctx.post(name).ct(ct).body(body.to_vec()).send().await?;
-    r.expect_any(&[200, 204], req)?;
-    r.next_offset(req)
 }
 
 /// Compare bytes exactly; on mismatch report lengths, the first differing
@@ -214,14 +203,4 @@ pub async fn answers(q: Req, expected: u16, req: &str, what: &str) -> Result<Res
 /// DELETE `name` and require 204.
 pub async fn delete_204(ctx: &Ctx, name: &str, req: &str, what: &str) -> Result<Resp, Failure> {
     answers(ctx.delete(name), 204, req, what).await
-}
-
-/// Close `name` (close-only POST); require 200 or 204.
-pub async fn close(ctx: &Ctx, name: &str, req: &str) -> Result<(), Failure> {
-    ctx.post(name)
-        .closed()
-        .send()
-        .await?
-        .expect_any(&[200, 204], req)?;
-    Ok(())
 }

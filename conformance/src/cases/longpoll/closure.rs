@@ -2,15 +2,9 @@
 //! makes a long-poll wait, and closing wakes the waiters.
 
 use crate::case::CaseResult;
-use crate::cases::support::create_with;
+use crate::cases::support::{close, create_with};
 use crate::client::{Ctx, Resp};
 use crate::{check, check_eq};
-
-async fn close(ctx: &Ctx, name: &str, req: &str) -> Result<String, crate::case::Failure> {
-    let r = ctx.post(name).closed().send().await?;
-    r.expect_any(&[200, 204], req)?;
-    r.next_offset(req)
-}
 
 /// The EOF answer of long-poll: 204, `Stream-Closed: true`,
 /// `Stream-Up-To-Date: true`, the final offset.

@@ -3,17 +3,11 @@
 //! reconnecting from a control event's `streamNextOffset`.
 
 use super::{catch_up, decode_events, flag, last_control, next_offset, read_bytes, Kind, PROMPT};
-use crate::case::{CaseResult, Failure};
-use crate::cases::support::{append, create_with};
+use crate::case::CaseResult;
+use crate::cases::support::{append, close, create_with};
 use crate::client::Ctx;
 use crate::sse::SseSession;
 use crate::{check, check_eq, fail};
-
-async fn close(ctx: &Ctx, name: &str, req: &str) -> Result<String, Failure> {
-    let r = ctx.post(name).closed().send().await?;
-    r.expect_any(&[200, 204], req)?;
-    r.next_offset(req)
-}
 
 /// The session ends with a control event saying `streamClosed: true`
 /// (with `final_offset`) and the server closes the connection.
