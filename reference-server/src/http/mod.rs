@@ -75,9 +75,13 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
         }
         chunks.push(chunk);
     }
+    // The body is always copied into an allocation of its own size: a chunk
+    // from hyper is a view into its connection read buffer, and storing the
+    // view would keep that whole buffer (kilobytes) alive for every small
+    // append (measured: 1.5 GB resident for 20 MB of 64-byte appends).
     Ok(match chunks.len() {
         0 => Bytes::new(),
-        1 => chunks.pop().unwrap_or_default(),
+        1 => Bytes::copy_from_slice(&chunks[0]),
         _ => {
             let mut buf = BytesMut::with_capacity(total);
             for c in chunks {
