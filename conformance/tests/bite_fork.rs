@@ -588,6 +588,8 @@ async fn lifecycle_gone_is_404() {
             "refcount_counts_every_fork",
             "closed_source_soft_deleted",
             "cascade_through_chain",
+            "last_fork_delete_cascades",
+            "cascade_stops_at_live_source",
         ],
     )
     .await;
@@ -664,6 +666,116 @@ async fn lifecycle_no_cascade() {
     .await;
     let runs = run(&srv, "fork::errors::source_soft_deleted", 500).await;
     assert_fails(&runs, "fork::errors::source_soft_deleted_is_409");
+}
+
+/// DELETE of a source with forks removes it outright (404 from then on)
+/// while its forks keep their data, as a copy-on-fork server without
+/// soft-delete would: the cleanup a case waits for is then no evidence.
+#[tokio::test]
+async fn lifecycle_hard_delete_with_forks() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            if req.method() != Method::PUT && shared.gone.lock().unwrap().contains(&path) {
+                return status(404);
+            }
+            next.run(req).await
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::lifecycle::", 500).await;
+    fails_each_with_req(
+        &runs,
+        &[
+            ("last_fork_delete_cascades", "SOFTDEL-HEAD-410"),
+            ("cascade_stops_at_live_source", "SOFTDEL-HEAD-410"),
+            ("get_is_410", "SOFTDEL-GET-410"),
+            ("head_is_410", "SOFTDEL-HEAD-410"),
+        ],
+    );
+}
+
+/// Cascading cleanup does not stop at a live ancestor: when a soft-deleted
+/// fork is cleaned up and its (live) source loses its last reference, the
+/// source is removed too.
+#[tokio::test]
+async fn lifecycle_cascade_removes_live_ancestor() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            let deleting = req.method() == Method::DELETE;
+            let resp = next.run(req).await;
+            if deleting && resp.status() == StatusCode::NO_CONTENT {
+                let parent = shared.forks.lock().unwrap().get(&path).cloned();
+                let mut at = parent;
+                while let Some(a) = at {
+                    if !shared.gone.lock().unwrap().contains(&a) {
+                        // `a` is live: a correct cascade stops here.
+                        if !shared.forks_of(&a).is_empty() {
+                            let _ = shared
+                                .http
+                                .delete(format!("{}{}", shared.origin, a))
+                                .send()
+                                .await;
+                        }
+                        break;
+                    }
+                    at = shared.forks.lock().unwrap().get(&a).cloned();
+                }
+            }
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::lifecycle::", 500).await;
+    common::fails_with(
+        &runs,
+        "fork::lifecycle::cascade_stops_at_live_source",
+        "GC-LIVE-SOURCE-KEPT",
+    );
+}
+
+/// A spec-allowed server whose cleanup and reference release are
+/// asynchronous: a deleted stream that had forks answers 410 instead of 404
+/// for 1.5 s after any DELETE. Every fork case still passes.
+#[tokio::test]
+async fn lifecycle_async_cleanup_passes() {
+    let last_delete: Arc<Mutex<Option<std::time::Instant>>> = Arc::new(Mutex::new(None));
+    let srv = serve_with(500, move |req, next, shared| {
+        let last_delete = last_delete.clone();
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            let method = req.method().clone();
+            let mut resp = next.run(req).await;
+            if method == Method::DELETE && resp.status() == StatusCode::NO_CONTENT {
+                *last_delete.lock().unwrap() = Some(std::time::Instant::now());
+            }
+            let lagging = last_delete
+                .lock()
+                .unwrap()
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(1500));
+            if (method == Method::GET || method == Method::HEAD)
+                && resp.status() == StatusCode::NOT_FOUND
+                && lagging
+                && !shared.forks_of(&path).is_empty()
+            {
+                common::set_status(&mut resp, 410);
+            }
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::", 500).await;
+    for r in &runs {
+        ds_conformance::testing::assert_passes(&runs, &r.id);
+    }
+}
+
+/// Each `(case under fork::lifecycle::, requirement)` failed on that requirement.
+fn fails_each_with_req(runs: &[Ran], expected: &[(&str, &str)]) {
+    for (id, req) in expected {
+        common::fails_with(runs, &format!("fork::lifecycle::{id}"), req);
+    }
 }
 
 /// Closing a fork closes its source too.

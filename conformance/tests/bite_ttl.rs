@@ -296,6 +296,46 @@ async fn never_cleaning_up_soft_deleted_sources_is_caught() {
     common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
 }
 
+/// Cleanup after the last fork goes may be asynchronous (§4.2), so a
+/// source never cleaned up after its fork expired fails the case at SHOULD
+/// level (like GC-CASCADE after a DELETE), while a source removed outright
+/// on DELETE despite its fork still fails it at MUST level.
+#[tokio::test]
+async fn fork_expiry_gc_deadline_is_should_level() {
+    use ds_conformance::requirements::{Level, Requirements};
+    let id = "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry";
+    let reqs = Requirements::embedded();
+    let never_cleaned = common::with_response(|seen: &Seen, mut resp| {
+        if seen.uri.path().ends_with("/src") && resp.status() == StatusCode::NOT_FOUND {
+            *resp.status_mut() = StatusCode::GONE;
+        }
+        resp
+    })
+    .await;
+    let hard_deleted = common::with_response(|_seen: &Seen, mut resp| {
+        if resp.status() == StatusCode::GONE {
+            *resp.status_mut() = StatusCode::NOT_FOUND;
+        }
+        resp
+    })
+    .await;
+    let ids = [id];
+    let (never, hard) = tokio::join!(
+        run_prefixes(&never_cleaned.root, &ids, 500),
+        run_prefixes(&hard_deleted.root, &ids, 500)
+    );
+    common::fails_with(&never, id, "FORKTTL-FORK-EXPIRY-GC");
+    assert_eq!(
+        reqs.get("FORKTTL-FORK-EXPIRY-GC").map(|r| r.level),
+        Some(Level::Should)
+    );
+    common::fails_with(&hard, id, "SOFTDEL-HEAD-410");
+    assert_eq!(
+        reqs.get("SOFTDEL-HEAD-410").map(|r| r.level),
+        Some(Level::Must)
+    );
+}
+
 #[tokio::test]
 async fn reference_server_passes_the_whole_ttl_area() {
     common::assert_area_passes("ttl::").await;

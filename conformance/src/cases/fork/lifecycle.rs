@@ -225,9 +225,18 @@ pub async fn fork_reads_after_source_deleted(ctx: Ctx) -> CaseResult {
 }
 
 /// Deleting the last fork cleans the soft-deleted source up: it eventually
-/// answers 404 (cleanup may be asynchronous; 410 meanwhile).
+/// answers 404 (cleanup may be asynchronous; 410 meanwhile). The source is
+/// first seen soft-deleted (410), so the final 404 is the cleanup and not
+/// a source that a DELETE removed outright despite its fork.
 pub async fn last_fork_delete_cascades(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
+    answers(
+        ctx.head("s"),
+        410,
+        "SOFTDEL-HEAD-410",
+        "HEAD on the source while its fork still exists",
+    )
+    .await?;
     answers(
         ctx.delete("f"),
         204,
@@ -365,11 +374,75 @@ pub async fn live_source_survives_fork_deletes(ctx: Ctx) -> CaseResult {
         "source after its forks were deleted",
     )
     .await?;
+    // f1 had no fork left when deleted, so it is gone; a server releasing
+    // f2's reference asynchronously may show it soft-deleted (410) briefly.
+    gone_within(
+        &ctx,
+        "f1",
+        Duration::from_secs(5),
+        "GC-LIVE-SOURCE-KEPT",
+        "GC-LIVE-SOURCE-KEPT",
+    )
+    .await?;
+    deleted_outright(&ctx, "s", "GC-LIVE-SOURCE-KEPT").await
+}
+
+/// Cascading cleanup stops at a live ancestor: in s ← f1 ← f2 with only f1
+/// deleted (soft: it has f2), deleting f2 cleans f1 up, while s stays live
+/// and intact — and f1's cleanup released its reference on s, which then
+/// deletes outright.
+pub async fn cascade_stops_at_live_source(ctx: Ctx) -> CaseResult {
+    source(&ctx, "s", CT, &[b"s|"], "FORK-CREATE").await?;
+    fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
+    append(&ctx, "f1", CT, b"f1|", "FORK-INDEPENDENT").await?;
+    fork(&ctx, "f2", "f1", None, "FORK-CHAIN").await?;
+    delete_204(
+        &ctx,
+        "f1",
+        "SOFTDEL-DELETE-204",
+        "DELETE of the middle fork (it has a fork)",
+    )
+    .await?;
     answers(
         ctx.head("f1"),
-        404,
+        410,
+        "SOFTDEL-HEAD-410",
+        "HEAD on the soft-deleted middle fork",
+    )
+    .await?;
+    reads(
+        &ctx,
+        "f2",
+        "-1",
+        b"s|f1|",
+        "SOFTDEL-FORK-READS",
+        "leaf read through its soft-deleted parent",
+    )
+    .await?;
+    delete_204(&ctx, "f2", "FORK-INDEPENDENT", "DELETE of the leaf").await?;
+    gone_within(
+        &ctx,
+        "f1",
+        CLEANUP_DEADLINE,
+        "SOFTDEL-GET-410",
+        "GC-CASCADE",
+    )
+    .await?;
+    answers(
+        ctx.head("s"),
+        200,
         "GC-LIVE-SOURCE-KEPT",
-        "HEAD on the deleted fork (it had no forks left)",
+        "HEAD on the live root after its soft-deleted fork was cleaned up",
+    )
+    .await?;
+    append(&ctx, "s", CT, b"more|", "GC-LIVE-SOURCE-KEPT").await?;
+    reads(
+        &ctx,
+        "s",
+        "-1",
+        b"s|more|",
+        "GC-LIVE-SOURCE-KEPT",
+        "live root after the cascade below it",
     )
     .await?;
     deleted_outright(&ctx, "s", "GC-LIVE-SOURCE-KEPT").await

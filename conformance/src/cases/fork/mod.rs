@@ -364,7 +364,7 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "fork::lifecycle::last_fork_delete_cascades",
-            &["GC-CASCADE"],
+            &["GC-CASCADE", "SOFTDEL-HEAD-410"],
             lifecycle::last_fork_delete_cascades,
         ),
         case(
@@ -381,6 +381,16 @@ pub fn cases() -> Vec<Case> {
             "fork::lifecycle::live_source_survives_fork_deletes",
             &["GC-LIVE-SOURCE-KEPT"],
             lifecycle::live_source_survives_fork_deletes,
+        ),
+        case(
+            "fork::lifecycle::cascade_stops_at_live_source",
+            &[
+                "GC-LIVE-SOURCE-KEPT",
+                "GC-CASCADE",
+                "SOFTDEL-HEAD-410",
+                "SOFTDEL-FORK-READS",
+            ],
+            lifecycle::cascade_stops_at_live_source,
         ),
         case(
             "fork::lifecycle::close_is_independent",

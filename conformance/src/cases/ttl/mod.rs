@@ -233,7 +233,11 @@ pub fn cases() -> Vec<Case> {
         .slow(),
         case(
             "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
-            &["FORKTTL-FORK-EXPIRY-GC"],
+            &[
+                "FORKTTL-FORK-EXPIRY-GC",
+                "SOFTDEL-DELETE-204",
+                "SOFTDEL-HEAD-410",
+            ],
             soft_delete::deleted_source_cleaned_up_by_fork_expiry,
         )
         .slow(),
