@@ -168,16 +168,21 @@ pub async fn last_fork_expiry_cleans_up_expired_source(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// A source soft-deleted by DELETE is cleaned up when its only fork expires.
+/// A source soft-deleted by DELETE is cleaned up when its only fork expires
+/// (SHOULD: §4.2 names the fork's DELETE, expiry is read by analogy, and the
+/// cleanup MAY be asynchronous, so it is polled with a bounded deadline).
 pub async fn deleted_source_cleaned_up_by_fork_expiry(ctx: Ctx) -> CaseResult {
     const GC: &str = "FORKTTL-FORK-EXPIRY-GC";
-    put_text(&ctx, "src", |q| q.body("abc"), GC).await?;
-    let (_, t0) = put_text(&ctx, "fork", |q| q.ttl(2).fork_of("src"), GC).await?;
-    ctx.delete("src").send().await?.expect(204, GC)?;
+    put_text(&ctx, "src", |q| q.body("abc"), "CREATE-NEW-201").await?;
+    let (_, t0) = put_text(&ctx, "fork", |q| q.ttl(2).fork_of("src"), "CREATE-NEW-201").await?;
+    ctx.delete("src")
+        .send()
+        .await?
+        .expect(204, "SOFTDEL-DELETE-204")?;
     let h = ctx.head("src").send().await?;
     check!(
         h.status == 410,
-        GC,
+        "SOFTDEL-HEAD-410",
         "HEAD on the deleted source with a live fork answered {}, expected 410",
         h.status
     );
