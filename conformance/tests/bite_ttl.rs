@@ -192,7 +192,9 @@ async fn expired_stream_still_answering_is_caught() {
 async fn put_reviving_expired_stream_is_caught() {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    let first: Arc<Mutex<HashMap<String, Vec<(String, String)>>>> = Default::default();
+    /// First-creation config (content type, TTL, Expires-At) per path.
+    type Configs = HashMap<String, Vec<(String, String)>>;
+    let first: Arc<Mutex<Configs>> = Default::default();
     let srv = common::with_middleware(500, move |req: Request, next: Next| {
         let first = first.clone();
         async move {
