@@ -147,3 +147,21 @@ async fn unsupported_method_501_passes_but_500_fails() {
         }
     }
 }
+
+/// A server that sets the §12.7 headers on ordinary responses but not on
+/// its SSE responses (built on a separate path) is caught.
+#[tokio::test]
+async fn headers_missing_on_sse() {
+    let srv = common::with_response(|seen, mut resp| {
+        if common::is_live(seen, "sse") {
+            let h = resp.headers_mut();
+            h.remove("x-content-type-options");
+            h.remove("cross-origin-resource-policy");
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["security::headers::"], 500).await;
+    assert_fails(&runs, "security::headers::nosniff_on_every_response");
+    assert_fails(&runs, "security::headers::corp_on_every_response");
+}
