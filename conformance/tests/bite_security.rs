@@ -121,3 +121,47 @@ async fn bad_input_crashes() {
         ],
     );
 }
+
+/// RFC 9110 §9.1: 501 is the recommended answer to an unrecognised method,
+/// so a server answering 501 (not 405) passes; a 500 still fails.
+#[tokio::test]
+async fn unsupported_method_501_passes_but_500_fails() {
+    for (code, passes) in [(501u16, true), (500, false)] {
+        let srv = common::with_response(move |seen, mut resp| {
+            if !matches!(
+                seen.method,
+                Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::DELETE
+            ) && seen.method != Method::OPTIONS
+            {
+                common::set_status(&mut resp, code);
+            }
+            resp
+        })
+        .await;
+        let id = "security::bad_input::unsupported_method_is_4xx";
+        let runs = run_prefixes(&srv.root, &[id], 500).await;
+        if passes {
+            ds_conformance::testing::assert_passes(&runs, id);
+        } else {
+            assert_fails(&runs, id);
+        }
+    }
+}
+
+/// A server that sets the §12.7 headers on ordinary responses but not on
+/// its SSE responses (built on a separate path) is caught.
+#[tokio::test]
+async fn headers_missing_on_sse() {
+    let srv = common::with_response(|seen, mut resp| {
+        if common::is_live(seen, "sse") {
+            let h = resp.headers_mut();
+            h.remove("x-content-type-options");
+            h.remove("cross-origin-resource-policy");
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["security::headers::"], 500).await;
+    assert_fails(&runs, "security::headers::nosniff_on_every_response");
+    assert_fails(&runs, "security::headers::corp_on_every_response");
+}

@@ -95,17 +95,18 @@ async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::renewal::"], 500).await;
-    common::assert_each_fails(
+    // Each fails on its renewal rule: the stream was gone at TTL + 2 s
+    // (not on a setup step or the later expiry check).
+    common::fails_each_with(
         &runs,
-        "ttl::renewal::",
         &[
-            "catch_up_get_renews",
-            "offset_now_get_renews",
-            "long_poll_renews",
-            "sse_renews",
-            "append_renews",
-            "close_only_renews",
-            "producer_append_renews",
+            ("ttl::renewal::catch_up_get_renews", "TTL-RENEW-READ"),
+            ("ttl::renewal::offset_now_get_renews", "TTL-RENEW-READ"),
+            ("ttl::renewal::long_poll_renews", "TTL-RENEW-LIVE"),
+            ("ttl::renewal::sse_renews", "TTL-RENEW-LIVE"),
+            ("ttl::renewal::append_renews", "TTL-RENEW-WRITE"),
+            ("ttl::renewal::close_only_renews", "TTL-RENEW-WRITE"),
+            ("ttl::renewal::producer_append_renews", "TTL-RENEW-WRITE"),
         ],
     );
     assert_passes(&runs, "ttl::renewal::head_does_not_renew");
@@ -182,6 +183,51 @@ async fn expired_stream_still_answering_is_caught() {
     assert_fails(&runs, "ttl::expired::ttl_every_operation_404");
     assert_fails(&runs, "ttl::expired::expires_at_every_operation_404");
     assert_fails(&runs, "ttl::expired::recreate_after_expiry_is_fresh");
+}
+
+/// A server whose PUT path skips the expiry check: a PUT on a URL that had
+/// a stream answers as if that stream still existed — 200 when the config
+/// matches the first PUT's, 409 otherwise — although GET/HEAD say 404.
+#[tokio::test]
+async fn put_reviving_expired_stream_is_caught() {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    /// First-creation config (content type, TTL, Expires-At) per path.
+    type Configs = HashMap<String, Vec<(String, String)>>;
+    let first: Arc<Mutex<Configs>> = Default::default();
+    let srv = common::with_middleware(500, move |req: Request, next: Next| {
+        let first = first.clone();
+        async move {
+            let put = req.method() == Method::PUT;
+            let path = req.uri().path().to_string();
+            let conf: Vec<(String, String)> = ["content-type", "stream-ttl", "stream-expires-at"]
+                .iter()
+                .map(|h| {
+                    let v = req
+                        .headers()
+                        .get(*h)
+                        .map(|v| v.to_str().unwrap_or("").to_string());
+                    (h.to_string(), v.unwrap_or_default())
+                })
+                .collect();
+            let mut resp = next.run(req).await;
+            if put && resp.status() == StatusCode::CREATED {
+                let mut seen = first.lock().unwrap();
+                match seen.get(&path) {
+                    Some(old) if *old == conf => common::set_status(&mut resp, 200),
+                    Some(_) => common::set_status(&mut resp, 409),
+                    None => {
+                        seen.insert(path, conf);
+                    }
+                }
+            }
+            resp
+        }
+    })
+    .await;
+    let id = "ttl::expired::same_config_put_after_expiry_is_not_200";
+    let runs = run_prefixes(&srv.root, &[id], 500).await;
+    common::fails_with(&runs, id, "TTL-EXPIRED-RECREATE-FRESH");
 }
 
 fn is_fork_put(req: &Request) -> bool {
@@ -281,6 +327,13 @@ async fn hard_deleting_expired_sources_is_caught() {
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
     common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
+    // A DELETEd source with a live fork answering 404 breaks the MUST-level
+    // soft-delete rule, not the (SHOULD) cleanup one.
+    common::fails_with(
+        &runs,
+        "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
+        "SOFTDEL-HEAD-410",
+    );
 }
 
 #[tokio::test]
@@ -294,6 +347,13 @@ async fn never_cleaning_up_soft_deleted_sources_is_caught() {
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
     common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
+    // Cleanup after the last fork expired MAY be asynchronous and is read
+    // from §4.2 by analogy: a SHOULD-level failure.
+    common::fails_with(
+        &runs,
+        "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
+        "FORKTTL-FORK-EXPIRY-GC",
+    );
 }
 
 /// Cleanup after the last fork goes may be asynchronous (§4.2), so a

@@ -176,8 +176,8 @@ pub async fn odd_header_values_are_never_5xx(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// Malformed bodies: invalid JSON nested past any sane depth, and a
-/// declared Content-Length that exceeds the body, are 4xx.
+/// Malformed bodies: invalid JSON nested past any sane depth and binary
+/// garbage on a JSON stream are 4xx; valid JSON nested as deep is never a 5xx.
 pub async fn malformed_bodies_are_4xx(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "j", "application/json", "[]", "CREATE-NEW-201").await?;
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(99_999));
@@ -270,13 +270,21 @@ pub async fn odd_paths_are_never_5xx(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// A method the protocol does not define is a 4xx (405), not a 5xx.
+/// A method the protocol does not define is refused with a 4xx (405) or
+/// 501 Not Implemented — the answer RFC 9110 §9.1 recommends for an
+/// unrecognised method, and one §5.2/§5.4 allow for unsupported
+/// operations — never another 5xx.
 pub async fn unsupported_method_is_4xx(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     for m in ["PATCH", "TRACE", "PROPFIND"] {
         let method = Method::from_bytes(m.as_bytes()).map_err(|e| Failure::setup(e.to_string()))?;
         let r = send(ctx.request(method, &ctx.url("s"))).await?;
-        check!(is_4xx(&r), "SEC-BAD-INPUT-4XX", "{m} answered {}", r.status);
+        check!(
+            is_4xx(&r) || r.status == 501,
+            "SEC-BAD-INPUT-4XX",
+            "{m} answered {} (expected 405 or another 4xx, or 501)",
+            r.status
+        );
     }
     Ok(())
 }

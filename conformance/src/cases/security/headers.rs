@@ -1,6 +1,7 @@
 //! §12.7 X-Content-Type-Options: nosniff and Cross-Origin-Resource-Policy
-//! on every kind of response: 201, 200, 204, 304, 400, 404, 409 (and 410
-//! when the server supports forks, which is how a 410 arises).
+//! on every kind of response: 201, 200, 204, 304, 400, 404, 409, a
+//! long-poll 204, an SSE stream (and 410 when the server supports forks,
+//! which is how a 410 arises).
 
 use crate::case::{CaseResult, Failure};
 use crate::client::{Ctx, Resp};
@@ -75,6 +76,27 @@ async fn every_kind(ctx: &Ctx) -> Result<Vec<(String, Resp)>, Failure> {
             fork.status
         ));
     }
+    // Live reads on a closed stream answer at once: a long-poll 204 and an
+    // SSE response (whose headers a server may build on a separate path).
+    ctx.put("c").ct("text/plain").closed().send().await?;
+    let lp = ctx.get("c").offset("now").long_poll().send().await?;
+    if lp.status == 204 {
+        add("long-poll GET at a closed tail", lp);
+    } else {
+        ctx.note(format!(
+            "long-poll on a closed stream answered {}: no 204 to check",
+            lp.status
+        ));
+    }
+    let sse = ctx.get("c").offset("-1").live("sse").sse().await?;
+    let sse = Resp {
+        status: sse.status,
+        headers: sse.headers.clone(),
+        body: Default::default(),
+        exchange: 0,
+        elapsed: Default::default(),
+    };
+    add("SSE GET", sse);
     let del = ctx.delete("s").send().await?;
     add("DELETE", del);
     Ok(out)

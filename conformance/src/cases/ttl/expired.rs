@@ -216,3 +216,59 @@ pub async fn recreate_after_expiry_is_fresh(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// A PUT repeating the expired stream's exact configuration must not be
+/// answered as an idempotent re-create of it (200 says "this stream exists
+/// with this config", §5.1): the expired stream no longer exists, so the
+/// answer is 201 (a new, empty stream) or a refusal (4xx, §4). Catches a
+/// server whose PUT path skips the expiry check — with a different config
+/// such a server answers 409, indistinguishable from a deliberate refusal.
+pub async fn same_config_put_after_expiry_is_not_200(ctx: Ctx) -> CaseResult {
+    const FRESH: &str = "TTL-EXPIRED-RECREATE-FRESH";
+    put_text(&ctx, "s", |q| q.ttl(1).body("old"), FRESH).await?;
+    let t0 = Instant::now();
+    wait_status(
+        &ctx,
+        "s",
+        &[404],
+        t0 + Duration::from_millis(3000),
+        "TTL-EXPIRES-IDLE",
+        "idle for its 1 s TTL",
+    )
+    .await?;
+    let again = ctx.put("s").ct("text/plain").ttl(1).send().await?;
+    check!(
+        again.status != 200,
+        FRESH,
+        "PUT with the expired stream's own config (text/plain, Stream-TTL: 1) answered 200: \
+         the expired stream is treated as still existing"
+    );
+    if again.status != 201 {
+        check!(
+            (400..500).contains(&again.status) && again.status != 404,
+            FRESH,
+            "re-creating the expired stream's URL answered {}; expected 201 (new stream) or a \
+             refusal (4xx)",
+            again.status
+        );
+        ctx.note(format!(
+            "server refuses to reuse the URL ({}), allowed by §4",
+            again.status
+        ));
+        return Ok(());
+    }
+    // The new stream has a 1 s TTL of its own: read it at once.
+    let g = ctx.get("s").offset("-1").send().await?;
+    if g.status == 404 {
+        ctx.note("the new stream expired before it could be read (1 s TTL)");
+        return Ok(());
+    }
+    g.expect(200, FRESH)?;
+    check!(
+        !g.text().contains("old"),
+        FRESH,
+        "the stream created at the expired stream's URL reads {:?}: the old data survived",
+        g.text()
+    );
+    Ok(())
+}

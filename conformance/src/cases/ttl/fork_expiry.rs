@@ -1,5 +1,5 @@
 //! §4.2 fork TTL/expiry table checked through actual expiry: which stream
-//! expires when, with short TTLs (2 s) and Expires-At 2–3 s ahead. Forks
+//! expires when, with short TTLs (2–3 s) and Expires-At 2–3 s ahead. Forks
 //! have independent lifetimes and can outlive their source.
 
 use std::time::{Duration, Instant};
@@ -103,20 +103,21 @@ pub async fn none_at_fork_expires(ctx: Ctx) -> CaseResult {
     .await
 }
 
-/// TTL-2 source kept alive by reads; the fork inherited the 2 s window but
-/// is refreshed independently, so the idle fork expires.
+/// TTL-3 source kept alive by reads every 0.5 s (2.5 s of slack); the fork
+/// inherited the 3 s window but is refreshed independently, so the idle
+/// fork expires.
 pub async fn ttl_none_refreshed_independently(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-TTL-NONE";
-    let t0 = setup(&ctx, |r| r.ttl(2), |r| r, R).await?;
+    let t0 = setup(&ctx, |r| r.ttl(3), |r| r, R).await?;
     touch_until(
         &ctx,
         "src",
         EVERY,
         "fork",
         &[404],
-        t0 + ms(4000),
+        t0 + ms(5000),
         R,
-        "idle fork with the inherited 2 s TTL",
+        "idle fork with the inherited 3 s TTL",
     )
     .await?;
     alive(&ctx, "src", R, "the source was read every 0.5 s").await
@@ -150,12 +151,12 @@ pub async fn at_none_fork_inherits_deadline(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// Expires-At source, fork with TTL kept alive by reads: the source expires,
-/// the fork lives on and still reads the inherited data.
+/// Expires-At source, fork with TTL 3 kept alive by reads every 0.5 s: the
+/// source expires, the fork lives on and still reads the inherited data.
 pub async fn at_ttl_fork_outlives(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-AT-TTL";
     let (value, at) = expires_in(3);
-    setup(&ctx, |r| r.expires_at(&value), |r| r.ttl(2), R).await?;
+    setup(&ctx, |r| r.expires_at(&value), |r| r.ttl(3), R).await?;
     touch_until(
         &ctx,
         "fork",

@@ -109,6 +109,12 @@ pub fn cases() -> Vec<Case> {
             expired::recreate_after_expiry_is_fresh,
         )
         .slow(),
+        case(
+            "ttl::expired::same_config_put_after_expiry_is_not_200",
+            &["TTL-EXPIRED-RECREATE-FRESH", "TTL-EXPIRES-IDLE"],
+            expired::same_config_put_after_expiry_is_not_200,
+        )
+        .slow(),
         // §4.2 fork expiry table through HEAD
         case(
             "ttl::fork_table::none_none",
@@ -237,6 +243,7 @@ pub fn cases() -> Vec<Case> {
                 "FORKTTL-FORK-EXPIRY-GC",
                 "SOFTDEL-DELETE-204",
                 "SOFTDEL-HEAD-410",
+                "TTL-EXPIRES-IDLE",
             ],
             soft_delete::deleted_source_cleaned_up_by_fork_expiry,
         )

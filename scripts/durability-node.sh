@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The durability:: group of ds-conformance against the published Node
+# reference server (@durable-streams/server, file-backed store via its
+# dataDir option), crashed and restarted between writing and verifying: the
+# --restart-cmd given to the harness SIGKILLs the server (no graceful
+# shutdown, no flush) and starts it again on the same port and data
+# directory, returning once it answers. Same shape as
+# scripts/durability-ds-server.sh, which does this for our ds-server.
+#
+# Usage: scripts/durability-node.sh [VERSION [SIGNAL]]   (default 0.3.7 and
+#        KILL; TERM for a graceful restart)
+# Environment: DS_CACHE_DIR (see scripts/node-server.sh), CARGO_TARGET_DIR.
+set -euo pipefail
+
+DS_SCRIPT_NAME=durability-node
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/.." && pwd)"
+
+case "${1:-}" in
+  -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+esac
+version="${1:-0.3.7}"
+signal="${2:-KILL}"
+need cargo node npm python3
+
+# Install first, so no restart waits on npm.
+"$script_dir/node-server.sh" --install-only "$version"
+cd "$repo_root"
+cargo build --release -q -p ds-conformance --bin ds-conformance
+target_dir="$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/ds-durability-node.XXXXXX")"
+port="$(free_port)"
+mkdir -p "$work/data"
+
+# The restart command: kill the running server with $signal, start a new
+# one on the same port and data dir (node-server.sh execs node, so the pid
+# is the server's), return once it prints its stream root.
+cat >"$work/restart.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+if [[ -s "$work/pid" ]]; then
+  pid=\$(cat "$work/pid")
+  kill -$signal "\$pid" 2>/dev/null || true
+  for _ in \$(seq 100); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.05; done
+fi
+n=\$(( \$(cat "$work/starts" 2>/dev/null || echo 0) + 1 ))
+echo "\$n" >"$work/starts"
+log="$work/server-\$n.log"
+for _ in \$(seq 50); do
+  LONG_POLL_TIMEOUT_MS=500 setsid "$script_dir/node-server.sh" "$version" $port "$work/data" \\
+    </dev/null >"\$log" 2>&1 &
+  echo \$! >"$work/pid"
+  for _ in \$(seq 300); do
+    grep -q '^stream root: ' "\$log" 2>/dev/null && exit 0
+    kill -0 "\$(cat "$work/pid")" 2>/dev/null || break
+    sleep 0.05
+  done
+  sleep 0.1   # the port may not be free yet: try again
+done
+echo "the Node server did not come back; see \$log" >&2
+exit 1
+SH
+chmod +x "$work/restart.sh"
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local status=$?
+  [[ -s "$work/pid" ]] && stop_pid "$(cat "$work/pid")" "node server"
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$work/restart.sh"
+log "Node server $version (dataDir) on 127.0.0.1:$port; restarts with SIG$signal"
+args=(--target "http://127.0.0.1:$port/v1/stream" --long-poll-timeout-ms 500
+  --restart-cmd "$work/restart.sh")
+expectations="fixtures/expectations/node-$version.toml"
+[[ -f "$expectations" ]] && args+=(--expectations "$expectations")
+status=0
+"$target_dir/release/ds-conformance" "${args[@]}" durability:: || status=$?
+log "the Node server was started $(cat "$work/starts") times"
+exit "$status"
