@@ -162,6 +162,47 @@ async fn wrong_head_expiry_headers_are_caught() {
     assert_fails(&runs, "ttl::headers::head_reports_no_expiry");
 }
 
+/// A server adding Stream-Expires-At to a TTL stream's HEAD: `deadline`
+/// maps the stream's TTL (seconds) to the value it reports.
+async fn head_with_ttl_deadline(deadline: fn(i64) -> String) -> Vec<Ran> {
+    let srv = common::with_response(move |seen: &Seen, mut resp| {
+        if seen.method == Method::HEAD {
+            let h = resp.headers_mut();
+            let ttl = h
+                .get("stream-ttl")
+                .and_then(|v| v.to_str().ok()?.parse().ok());
+            if let Some(ttl) = ttl {
+                let v = HeaderValue::from_str(&deadline(ttl)).unwrap();
+                h.insert("stream-expires-at", v);
+            }
+        }
+        resp
+    })
+    .await;
+    run_prefixes(&srv.root, &["ttl::headers::head_reports_ttl"], 500).await
+}
+
+#[tokio::test]
+async fn ttl_stream_reporting_its_deadline_passes_but_a_wrong_one_fails() {
+    use time::format_description::well_known::Rfc3339;
+    fn current(ttl: i64) -> String {
+        let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(ttl);
+        t.format(&Rfc3339).unwrap()
+    }
+    fn far_future(_: i64) -> String {
+        "2099-01-01T00:00:00Z".into()
+    }
+    assert_passes(
+        &head_with_ttl_deadline(current).await,
+        "ttl::headers::head_reports_ttl",
+    );
+    common::fails_with(
+        &head_with_ttl_deadline(far_future).await,
+        "ttl::headers::head_reports_ttl",
+        "TTL-HEAD-VALUE",
+    );
+}
+
 #[tokio::test]
 async fn expired_stream_still_answering_is_caught() {
     // POST on a missing stream "succeeds"; PUT re-creation claims 200.

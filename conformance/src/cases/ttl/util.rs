@@ -214,11 +214,21 @@ pub async fn check_expiry_headers(
             );
         }
         Exp::Ttl(secs) => {
-            check!(
-                at.is_none(),
-                value_req,
-                "{name} has a sliding TTL only, yet HEAD reports Stream-Expires-At: {at:?}"
-            );
+            // §5.5 reports Stream-Expires-At "if applicable": a server may
+            // show a sliding TTL's current deadline, which must then be a
+            // real time about `secs` ahead (60 s allowed for clock skew).
+            if let Some(at) = &at {
+                let got = parse_rfc3339(at);
+                let now = OffsetDateTime::now_utc();
+                let slack = time::Duration::seconds(60);
+                check!(
+                    got.is_some_and(|t| t >= now - slack
+                        && t <= now + time::Duration::seconds(secs as i64) + slack),
+                    value_req,
+                    "{name} has a sliding TTL of {secs} s, yet HEAD reports Stream-Expires-At: \
+                     {at:?}, which is not its current deadline"
+                );
+            }
             let Some(ttl) = ttl else {
                 fail!(report_req, "HEAD {name} lacks Stream-TTL (expected {secs})");
             };
