@@ -145,7 +145,7 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "fork::idempotent::default_offset_reput_is_200",
-            &["FORK-IDEMPOTENT-200"],
+            &["FORK-IDEMPOTENT-200", "FORK-IDEMPOTENT-RESOLVED-OFFSET"],
             idempotent::default_offset_reput_is_200,
         ),
         case(
