@@ -10,16 +10,23 @@
 //! - a producer's unanswered request, retried after the restart, lands
 //!   exactly once (200 if it was lost, 204 if it had been persisted);
 //! - the closed stream is still closed, the soft-deleted fork source still
-//!   answers 410 and its fork still reads the inherited data.
+//!   answers 410 and its fork still reads the inherited data;
+//! - what any client was shown survives, even when the request that caused it
+//!   was still unanswered: a churner creates, closes and deletes streams one
+//!   after another while an observer keeps asking HEAD and appending to the
+//!   current one; a stream the observer saw exist still exists, one it saw
+//!   closed (HEAD or a 409) is still closed, one it saw vanish stays gone.
 //!
 //! `cargo run --release -p ds-reference-server --example http_crash_check -- --server target/release/ds-server [--kills N]`
 //! (see `scripts/crash-check.sh`). Everything runs on 127.0.0.1 with a
 //! temporary data directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
@@ -140,6 +147,162 @@ async fn producer(c: Client, url: String, k: usize, mut p: Producer) -> anyhow::
         p.next_seq += 1;
         first = false;
     }
+}
+
+/// One step of the lifecycle churner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Create,
+    Close,
+    Delete,
+}
+
+/// What clients were shown about the churned streams `/life-N` in one
+/// round (between two kills).
+#[derive(Default, Debug)]
+struct Shown {
+    alive: BTreeSet<u64>,
+    closed: BTreeSet<u64>,
+    gone: BTreeSet<u64>,
+    /// The churner's request whose answer was lost in the kill.
+    unanswered: Option<(u64, Op)>,
+}
+
+/// Creates, closes and deletes `/life-N` for N = `current`, `current`+1...
+async fn churner(
+    c: Client,
+    url: String,
+    current: Arc<AtomicU64>,
+    shown: Arc<Mutex<Shown>>,
+) -> anyhow::Result<()> {
+    let mark = |f: &dyn Fn(&mut Shown)| f(&mut shown.lock().unwrap_or_else(|e| e.into_inner()));
+    loop {
+        let n = current.load(Ordering::SeqCst);
+        let life = format!("{url}/life-{n}");
+        for op in [Op::Create, Op::Close, Op::Delete] {
+            let req = match op {
+                Op::Create => c.put(&life).header("content-type", "text/plain"),
+                Op::Close => c.post(&life).header("stream-closed", "true"),
+                Op::Delete => c.delete(&life),
+            };
+            let want = if op == Op::Create {
+                StatusCode::CREATED
+            } else {
+                StatusCode::NO_CONTENT
+            };
+            match req.send().await {
+                Ok(r) if r.status() == want => mark(&|s| {
+                    match op {
+                        Op::Create => s.alive.insert(n),
+                        Op::Close => s.closed.insert(n),
+                        Op::Delete => s.gone.insert(n),
+                    };
+                }),
+                Ok(r) => bail!("/life-{n}: {op:?} answered {}", r.status()),
+                Err(_) => {
+                    mark(&|s| s.unanswered = Some((n, op)));
+                    return Ok(());
+                }
+            }
+        }
+        current.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Keeps asking HEAD of the churner's current stream and appending to it,
+/// recording what it is shown.
+async fn observer(
+    c: Client,
+    url: String,
+    current: Arc<AtomicU64>,
+    shown: Arc<Mutex<Shown>>,
+) -> anyhow::Result<()> {
+    let mut seen_alive = BTreeSet::new();
+    loop {
+        let n = current.load(Ordering::SeqCst);
+        let life = format!("{url}/life-{n}");
+        let Ok(head) = c.head(&life).send().await else {
+            return Ok(());
+        };
+        let closed = head
+            .headers()
+            .get("stream-closed")
+            .is_some_and(|v| v == "true");
+        let status = head.status();
+        let Ok(post) = c
+            .post(&life)
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+        else {
+            return Ok(());
+        };
+        let mut s = shown.lock().unwrap_or_else(|e| e.into_inner());
+        match status {
+            StatusCode::OK => {
+                seen_alive.insert(n);
+                s.alive.insert(n);
+                if closed {
+                    s.closed.insert(n);
+                }
+            }
+            StatusCode::NOT_FOUND if seen_alive.contains(&n) => {
+                s.gone.insert(n);
+            }
+            StatusCode::NOT_FOUND => {}
+            other => bail!("HEAD /life-{n}: {other}"),
+        }
+        match post.status() {
+            StatusCode::NO_CONTENT => {
+                seen_alive.insert(n);
+                s.alive.insert(n);
+            }
+            StatusCode::CONFLICT => {
+                s.alive.insert(n);
+                s.closed.insert(n);
+            }
+            StatusCode::NOT_FOUND if seen_alive.contains(&n) => {
+                s.gone.insert(n);
+            }
+            StatusCode::NOT_FOUND => {}
+            other => bail!("POST /life-{n}: {other}"),
+        }
+    }
+}
+
+/// After a restart: every churned stream of the round is as clients were
+/// shown. Returns how many streams were checked.
+async fn verify_shown(c: &Client, url: &str, shown: &Shown) -> anyhow::Result<usize> {
+    let all: BTreeSet<u64> = shown.alive.iter().chain(&shown.gone).copied().collect();
+    for &n in &all {
+        let head = c.head(format!("{url}/life-{n}")).send().await?;
+        let status = head.status();
+        let closed = head
+            .headers()
+            .get("stream-closed")
+            .is_some_and(|v| v == "true");
+        let deleting = shown.unanswered == Some((n, Op::Delete));
+        if shown.gone.contains(&n) {
+            ensure!(
+                status == StatusCode::NOT_FOUND,
+                "/life-{n} was shown deleted, yet answers {status} after the restart"
+            );
+            continue;
+        }
+        if deleting && status == StatusCode::NOT_FOUND {
+            continue;
+        }
+        ensure!(
+            status == StatusCode::OK,
+            "/life-{n} was shown to exist, yet answers {status} after the restart"
+        );
+        ensure!(
+            closed || !shown.closed.contains(&n),
+            "/life-{n} was shown closed, yet is open after the restart"
+        );
+    }
+    Ok(all.len())
 }
 
 fn header(h: &reqwest::header::HeaderMap, name: &str) -> anyhow::Result<String> {
@@ -329,6 +492,9 @@ async fn run(bin: PathBuf, dir: PathBuf, kills: usize) -> anyhow::Result<()> {
         producers: (0..PRODUCERS).map(|_| Producer::default()).collect(),
     };
     let mut acked_total = 0u64;
+    let current = Arc::new(AtomicU64::new(0));
+    let mut shown = Shown::default();
+    let mut shown_checked = 0usize;
     for round in 0..=kills {
         let mut server = start(&bin, &dir)?;
         let url = server.url.clone();
@@ -338,7 +504,13 @@ async fn run(bin: PathBuf, dir: PathBuf, kills: usize) -> anyhow::Result<()> {
             let records = verify(&c, &url, &world)
                 .await
                 .with_context(|| format!("after kill {round}"))?;
-            println!("restart {round:2}: {records} appends recovered, every acknowledged one exactly once, offsets, closure, fork and soft-delete intact");
+            let churned = verify_shown(&c, &url, &shown)
+                .await
+                .with_context(|| format!("after kill {round}"))?;
+            shown_checked += churned;
+            println!("restart {round:2}: {records} appends recovered, every acknowledged one exactly once, offsets, closure, fork and soft-delete intact; {churned} churned streams as clients were shown");
+            // The next round churns fresh streams.
+            current.fetch_add(1, Ordering::SeqCst);
         }
         if round == kills {
             server.child.kill()?;
@@ -377,6 +549,19 @@ async fn run(bin: PathBuf, dir: PathBuf, kills: usize) -> anyhow::Result<()> {
             .enumerate()
             .map(|(k, st)| tokio::spawn(producer(c.clone(), url.clone(), k, st)))
             .collect();
+        let seen = Arc::new(Mutex::new(Shown::default()));
+        let churn = tokio::spawn(churner(
+            c.clone(),
+            url.clone(),
+            current.clone(),
+            seen.clone(),
+        ));
+        let watch = tokio::spawn(observer(
+            c.clone(),
+            url.clone(),
+            current.clone(),
+            seen.clone(),
+        ));
         let pause = rand::rng().random_range(100..600);
         tokio::time::sleep(Duration::from_millis(pause)).await;
         server.child.kill()?;
@@ -385,6 +570,9 @@ async fn run(bin: PathBuf, dir: PathBuf, kills: usize) -> anyhow::Result<()> {
             world.plain.push(t.await??);
         }
         world.fork = fork.await??;
+        churn.await??;
+        watch.await??;
+        shown = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
         for t in producers {
             world.producers.push(t.await??);
         }
@@ -407,7 +595,7 @@ async fn run(bin: PathBuf, dir: PathBuf, kills: usize) -> anyhow::Result<()> {
         .iter()
         .map(|p| p.duplicates_after_restart)
         .sum();
-    println!("ok: {kills} kills, {acked_total} acknowledged appends verified; {dups} producer retries after a restart were deduplicated (204)");
+    println!("ok: {kills} kills, {acked_total} acknowledged appends verified; {dups} producer retries after a restart were deduplicated (204); {shown_checked} churned streams checked against what clients were shown");
     Ok(())
 }
 

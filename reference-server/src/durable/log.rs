@@ -52,6 +52,9 @@ pub struct LogOptions {
     /// bytes (at most `segment_bytes`), off the append path; 0 turns
     /// preallocation off.
     pub prealloc_bytes: u64,
+    /// Tests only: every sync takes at least this long (a slow disk), so a
+    /// test can observe what is answered while a record is not yet durable.
+    pub slow_sync: std::time::Duration,
 }
 
 impl Default for LogOptions {
@@ -62,6 +65,7 @@ impl Default for LogOptions {
             max_batch_bytes: 16 << 20,
             lock_wait: std::time::Duration::from_secs(5),
             prealloc_bytes: 4 << 20,
+            slow_sync: std::time::Duration::ZERO,
         }
     }
 }
@@ -402,6 +406,9 @@ impl Writer {
         let end = self.tail.len + buf.len() as u64;
         self.poll_zeroer(end > self.tail.size);
         self.tail.file.write_all_at(buf, self.tail.len)?;
+        if !self.options.slow_sync.is_zero() {
+            std::thread::sleep(self.options.slow_sync);
+        }
         self.tail.file.sync_data()?;
         self.tail.len = end;
         let c = &self.counters;

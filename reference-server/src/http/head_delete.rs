@@ -11,8 +11,8 @@ use crate::store::offsets::Offset;
 use crate::store::ttl::Expiry;
 use crate::AppState;
 
-pub fn stream_head(app: AppState, path: String) -> Result<Response, ApiError> {
-    let info = app.store().head(&path)?;
+pub async fn stream_head(app: AppState, path: String) -> Result<Response, ApiError> {
+    let info = app.store().head_durable(&path).await?;
     let mut res = StatusCode::OK.into_response();
     let headers = res.headers_mut();
     set(headers, "content-type", &info.content_type);

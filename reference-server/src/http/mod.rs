@@ -45,7 +45,7 @@ async fn dispatch(State(app): State<AppState>, req: Request) -> Response {
     let path = headers::stream_path(req.uri());
     let result = match *req.method() {
         Method::GET => read::stream_get(app, path, req).await,
-        Method::HEAD => head_delete::stream_head(app, path),
+        Method::HEAD => head_delete::stream_head(app, path).await,
         Method::PUT => create::stream_put(app, path, req).await,
         Method::POST => append::stream_post(app, path, req).await,
         Method::DELETE => head_delete::stream_delete(app, path).await,

@@ -26,19 +26,19 @@ const CACHEABLE: &str = "public, max-age=60, stale-while-revalidate=300";
 pub async fn stream_get(app: AppState, path: String, req: Request) -> Result<Response, ApiError> {
     let q = ReadQuery::parse(req.uri().query())?;
     match q.live {
-        Live::No => catch_up(app, path, q, req.headers()),
+        Live::No => catch_up(app, path, q, req.headers()).await,
         Live::LongPoll => long_poll(app, path, q).await,
-        Live::Sse => sse::stream_sse(app, path, q),
+        Live::Sse => sse::stream_sse(app, path, q).await,
     }
 }
 
-fn catch_up(
+async fn catch_up(
     app: AppState,
     path: String,
     q: ReadQuery,
     req: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let stream = app.store().open_for_read(&path)?;
+    let stream = app.store().open_for_read_durable(&path).await?;
     let from = q.offset.unwrap_or(ReadFrom::Start);
     let r = fork::read(&stream, from, app.config().max_chunk_bytes)?;
     if from == ReadFrom::Now {
@@ -64,7 +64,7 @@ async fn long_poll(app: AppState, path: String, q: ReadQuery) -> Result<Response
     let from = q
         .offset
         .ok_or_else(|| ApiError::bad("long-poll requires an offset"))?;
-    let stream = app.store().open_for_read(&path)?;
+    let stream = app.store().open_for_read_durable(&path).await?;
     let cursor = cursor::next(q.cursor.as_deref(), app.store().clock().now());
     let budget = app.config().max_chunk_bytes;
     let deadline = Instant::now() + app.config().long_poll_timeout;

@@ -38,11 +38,11 @@ enum Encoding {
     Base64,
 }
 
-pub fn stream_sse(app: AppState, path: String, q: ReadQuery) -> Result<Response, ApiError> {
+pub async fn stream_sse(app: AppState, path: String, q: ReadQuery) -> Result<Response, ApiError> {
     let from = q
         .offset
         .ok_or_else(|| ApiError::bad("SSE requires an offset"))?;
-    let stream = app.store().open_for_read(&path)?;
+    let stream = app.store().open_for_read_durable(&path).await?;
     let budget = app.config().max_chunk_bytes;
     let changed = stream.subscribe();
     let first = fork::read(&stream, from, budget)?;

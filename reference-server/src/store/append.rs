@@ -71,7 +71,10 @@ impl Store {
         path: &str,
         req: AppendRequest,
     ) -> Result<Appended, StoreError> {
-        let (appended, commit) = self.append_logged(path, req)?;
+        let (appended, commit) = match self.append_logged(path, req) {
+            Ok(done) => done,
+            Err(e) => return self.settled(Err(e)).await,
+        };
         commit.durable().await?;
         Ok(appended)
     }

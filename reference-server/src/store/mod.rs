@@ -171,7 +171,10 @@ impl Store {
 
     /// `create`, answered once it is durable (file store).
     pub async fn create_durable(&self, req: CreateRequest) -> Result<(bool, Info), StoreError> {
-        let (created, info, commit) = self.create_logged(req)?;
+        let (created, info, commit) = match self.create_logged(req) {
+            Ok(done) => done,
+            Err(e) => return self.settled(Err(e)).await,
+        };
         commit.durable().await?;
         Ok((created, info))
     }
@@ -268,6 +271,7 @@ impl Store {
             state.data.durable = Some(stream::Durable {
                 tail: state.data.base,
                 closed: false,
+                created: false,
             });
         }
         let mark = (state.data.tail, state.closed);
@@ -284,12 +288,41 @@ impl Store {
 
     /// §5.5 HEAD: metadata; never renews a TTL.
     pub fn head(&self, path: &str) -> Result<Info, StoreError> {
-        let s = self.lookup(path)?;
-        let st = s.lock();
-        check_live(&st)?;
-        let mut info = Info::of(&st);
-        (info.tail, info.closed) = st.data.visible(st.closed);
-        Ok(info)
+        self.lookup(path).and_then(|s| head_of(&s))
+    }
+
+    /// `head`, answered once what it reveals is durable (file store): the
+    /// stream's existence, or its absence after a DELETE still syncing.
+    pub async fn head_durable(&self, path: &str) -> Result<Info, StoreError> {
+        let observed = self.lookup(path).and_then(|s| Ok((head_of(&s)?, s)));
+        match observed {
+            Ok((info, s)) => {
+                self.settle_created(&s).await?;
+                Ok(info)
+            }
+            Err(e) => self.settled(Err(e)).await,
+        }
+    }
+
+    /// `open_for_read`, once the stream's existence (or absence) is durable.
+    pub async fn open_for_read_durable(&self, path: &str) -> Result<Arc<Stream>, StoreError> {
+        match self.open_for_read(path) {
+            Ok(s) => {
+                self.settle_created(&s).await?;
+                Ok(s)
+            }
+            Err(e) => self.settled(Err(e)).await,
+        }
+    }
+
+    /// Waits until `s`'s Create record is on disk, if it is not yet known to be.
+    async fn settle_created(&self, s: &Stream) -> Result<(), StoreError> {
+        if s.lock().data.created_durably() {
+            return Ok(());
+        }
+        self.settle().await?;
+        s.lock().data.mark_created();
+        Ok(())
     }
 
     /// Opens a stream for a read (§5.6-§5.8), renewing its TTL (§5.1).
@@ -321,7 +354,10 @@ impl Store {
 
     /// `delete`, answered once it is durable (file store).
     pub async fn delete_durable(&self, path: &str) -> Result<(), StoreError> {
-        self.delete_logged(path)?.durable().await
+        match self.delete_logged(path) {
+            Ok(commit) => commit.durable().await,
+            Err(e) => self.settled(Err(e)).await,
+        }
     }
 
     fn delete_logged(&self, path: &str) -> Result<Commit, StoreError> {
@@ -375,6 +411,15 @@ impl Store {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// HEAD metadata of a stream, limited to what is durable.
+fn head_of(s: &Stream) -> Result<Info, StoreError> {
+    let st = s.lock();
+    check_live(&st)?;
+    let mut info = Info::of(&st);
+    (info.tail, info.closed) = st.data.visible(st.closed);
+    Ok(info)
 }
 
 fn check_live(st: &State) -> Result<(), StoreError> {

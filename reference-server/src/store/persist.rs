@@ -6,8 +6,11 @@
 //!
 //! Readers see a stream only up to its durable tail (`Data::durable`), so
 //! nothing they read can vanish in a crash; the writer's answer waits for
-//! the sync too. (Not gated: a new stream's existence, its HEAD metadata
-//! other than tail/closure, and a 409 for a close still being synced.)
+//! the sync too. Every other answer that reveals state — a stream that
+//! exists before its Create record is synced, a 404/410 after a DELETE still
+//! syncing, a 409 for a close or a 403/409 for producer state still syncing
+//! — waits for a journal barrier first (`Store::settle`), so a client is
+//! never told something a crash could undo.
 
 use std::collections::HashMap;
 use std::io;
@@ -144,7 +147,11 @@ impl Store {
     /// Opens the file store in `dir`: recovers the journal and rebuilds
     /// every stream (data stays on disk; only its index is in memory).
     pub fn open(clock: Clock, dir: &Path) -> io::Result<Store> {
-        let opened = Journal::open(dir, LogOptions::default())?;
+        Store::open_with(clock, dir, LogOptions::default())
+    }
+
+    pub fn open_with(clock: Clock, dir: &Path, options: LogOptions) -> io::Result<Store> {
+        let opened = Journal::open(dir, options)?;
         let rec = &opened.recovery;
         tracing::info!(
             "data directory {}: {} records in {} segments, {} streams",
@@ -183,6 +190,7 @@ impl Store {
             data.durable = Some(super::stream::Durable {
                 tail: rs.tail,
                 closed: rs.closed,
+                created: true,
             });
             let fork = match &rs.fork {
                 None => None,
@@ -255,6 +263,23 @@ impl Store {
 
     pub(super) fn commit_barrier(&self) -> Commit {
         Commit::barrier(self.journal())
+    }
+
+    /// File store: waits until everything journaled so far is on disk (a
+    /// barrier), so that state observed before the call is durable. The
+    /// memory store returns at once.
+    pub async fn settle(&self) -> Result<(), StoreError> {
+        self.commit_barrier().durable().await
+    }
+
+    /// `result` (an answer computed from the store's state), once what it
+    /// reveals is durable: errors (a 404 after a DELETE, a 409 for a close,
+    /// a producer's 403...) may rest on records still being synced.
+    pub(super) async fn settled<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_err() {
+            self.settle().await?;
+        }
+        result
     }
 
     pub(super) fn commit_record(&self, record: &Record, spill: Option<Spill>) -> Commit {
@@ -454,5 +479,100 @@ mod tests {
             (s.head("/s").unwrap().tail, s.head("/s").unwrap().closed),
             (2, true)
         );
+    }
+    /// A store whose every sync takes 300 ms, and a check that `answer`
+    /// is not given before the record it depends on is durable.
+    fn slow_store(dir: &TestDir) -> Arc<Store> {
+        let options = LogOptions {
+            slow_sync: std::time::Duration::from_millis(300),
+            ..LogOptions::default()
+        };
+        Arc::new(Store::open_with(clock(), dir.path(), options).unwrap())
+    }
+
+    async fn waits_for_sync<T: std::fmt::Debug>(
+        what: &str,
+        answer: impl std::future::Future<Output = T>,
+    ) -> T {
+        let started = std::time::Instant::now();
+        let out = answer.await;
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(150),
+            "{what} was answered ({out:?}) after {:?}, before the record it reveals was synced",
+            started.elapsed()
+        );
+        out
+    }
+
+    fn plain(path: &str) -> CreateRequest {
+        CreateRequest {
+            path: path.into(),
+            content_type: Some("text/plain".into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_stream_is_not_revealed_before_its_create_is_durable() {
+        let dir = TestDir::new("settle-create");
+        let s = slow_store(&dir);
+        let (created, _, commit) = s.create_logged(plain("/s")).unwrap();
+        assert!(created);
+        waits_for_sync("HEAD", s.head_durable("/s")).await.unwrap();
+        commit.durable().await.unwrap();
+        let (_, _, commit) = s.create_logged(plain("/t")).unwrap();
+        waits_for_sync("GET", s.open_for_read_durable("/t"))
+            .await
+            .unwrap();
+        commit.durable().await.unwrap();
+        // Once durable, reads are answered without waiting for a sync.
+        let started = std::time::Instant::now();
+        s.head_durable("/t").await.unwrap();
+        s.open_for_read_durable("/t").await.unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_millis(150));
+    }
+
+    #[tokio::test]
+    async fn refusals_wait_for_the_state_they_rest_on() {
+        let dir = TestDir::new("settle-refusals");
+        let s = slow_store(&dir);
+        s.create_durable(plain("/s")).await.unwrap();
+        s.create_durable(plain("/p")).await.unwrap();
+        s.create_durable(plain("/gone")).await.unwrap();
+
+        // A close still syncing: another writer's 409 waits for it.
+        let (_, close) = s.append_logged("/s", text("x", None, true)).unwrap();
+        let refused =
+            waits_for_sync("409 closed", s.append_durable("/s", text("y", None, false))).await;
+        assert!(
+            matches!(refused, Err(StoreError::Closed { .. })),
+            "{refused:?}"
+        );
+        close.durable().await.unwrap();
+
+        // A producer's new epoch still syncing: the old epoch's 403 waits.
+        let (_, bump) = s
+            .append_logged("/p", text("a", Some((1, 0)), false))
+            .unwrap();
+        let stale = waits_for_sync(
+            "403 stale epoch",
+            s.append_durable("/p", text("b", Some((0, 0)), false)),
+        )
+        .await;
+        assert!(
+            matches!(stale, Err(StoreError::StaleEpoch { current: 1 })),
+            "{stale:?}"
+        );
+        bump.durable().await.unwrap();
+
+        // A DELETE still syncing: HEAD, GET and PUT-conflict answers wait.
+        let delete = s.delete_logged("/gone").unwrap();
+        let head = waits_for_sync("404 after DELETE", s.head_durable("/gone")).await;
+        assert_eq!(head.err(), Some(StoreError::NotFound));
+        delete.durable().await.unwrap();
+        let delete = s.delete_logged("/s").unwrap();
+        let read = waits_for_sync("GET 404 after DELETE", s.open_for_read_durable("/s")).await;
+        assert_eq!(read.err(), Some(StoreError::NotFound));
+        delete.durable().await.unwrap();
     }
 }

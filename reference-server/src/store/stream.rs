@@ -87,6 +87,8 @@ pub struct Data {
 pub struct Durable {
     pub tail: u64,
     pub closed: bool,
+    /// The stream's Create record is on disk.
+    pub created: bool,
 }
 
 impl Data {
@@ -111,12 +113,27 @@ impl Data {
         }
     }
 
-    /// Records that the state up to `tail` (and closure) is on disk.
+    /// Records that the state up to `tail` (and closure) is on disk; any
+    /// record of the stream being durable implies its Create record is.
     pub fn mark_durable(&mut self, tail: u64, closed: bool) {
         if let Some(d) = &mut self.durable {
             d.tail = d.tail.max(tail);
             d.closed |= closed;
+            d.created = true;
         }
+    }
+
+    /// Records that the Create record is on disk (a barrier submitted after
+    /// the stream was seen in the registry has completed).
+    pub fn mark_created(&mut self) {
+        if let Some(d) = &mut self.durable {
+            d.created = true;
+        }
+    }
+
+    /// Whether the stream's existence is durable (always, in memory).
+    pub fn created_durably(&self) -> bool {
+        self.durable.is_none_or(|d| d.created)
     }
 
     fn units(&self, e: &Entry) -> u64 {
