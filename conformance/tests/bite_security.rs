@@ -165,3 +165,27 @@ async fn headers_missing_on_sse() {
     assert_fails(&runs, "security::headers::nosniff_on_every_response");
     assert_fails(&runs, "security::headers::corp_on_every_response");
 }
+
+/// A server that answers 500 to well-formed JSON nested 100000 deep (but
+/// 400 to the unbalanced one) fails the robustness check, at SHOULD level
+/// (the spec sets no depth limit).
+#[tokio::test]
+async fn deep_valid_json_500_is_a_should_finding() {
+    let srv = common::with_response(|seen, mut resp| {
+        let deep_ok = seen
+            .headers
+            .get("content-length")
+            .is_some_and(|v| v.as_bytes() == b"200001");
+        if seen.method == axum::http::Method::POST && deep_ok {
+            *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["security::bad_input::malformed_bodies"], 500).await;
+    common::fails_with(
+        &runs,
+        "security::bad_input::malformed_bodies_are_4xx",
+        "SEC-LIMITS-4XX",
+    );
+}

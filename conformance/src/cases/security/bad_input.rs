@@ -192,8 +192,8 @@ pub async fn malformed_bodies_are_4xx(ctx: Ctx) -> CaseResult {
     let r = send(ctx.post("j").ct("application/json").body(deep_ok)).await?;
     check!(
         r.status < 500,
-        "SEC-BAD-INPUT-4XX",
-        "100000-deep JSON answered {}",
+        "SEC-LIMITS-4XX",
+        "well-formed JSON nested 100000 deep answered {}",
         r.status
     );
     let r = send(ctx.post("j").ct("application/json").body(vec![0xffu8; 64])).await?;

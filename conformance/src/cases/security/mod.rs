@@ -56,7 +56,7 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "security::bad_input::malformed_bodies_are_4xx",
-            &["SEC-BAD-INPUT-4XX"],
+            &["SEC-BAD-INPUT-4XX", "SEC-LIMITS-4XX"],
             bad_input::malformed_bodies_are_4xx,
         ),
         case(
