@@ -312,3 +312,89 @@ async fn reference_passes_fork_property() {
         panic!("forks_and_deletes failed against the reference server: {f}");
     }
 }
+
+/// §4.2 broken: a non-zero Stream-Fork-Sub-Offset is applied one unit too
+/// far. Caught only once sub-offset forks can succeed (the model anchors
+/// them at an offset before the source's tail when one is known).
+#[tokio::test]
+async fn fork_sub_offset_off_by_one() {
+    let srv = common::with_request(|mut req| {
+        if let Some(n) = header(&req, "stream-fork-sub-offset").and_then(|v| v.parse::<u64>().ok())
+        {
+            if n > 0 {
+                req.headers_mut()
+                    .insert("stream-fork-sub-offset", HeaderValue::from(n + 1));
+            }
+        }
+        req
+    })
+    .await;
+    assert_bites(
+        &srv.root,
+        "props::sequences::forks_and_deletes",
+        1,
+        &["PROP-FORK-CREATE", "PROP-FORK-READ", "PROP-OFFSET-ORDER"],
+    )
+    .await;
+}
+
+/// §5.6/§5.7 correct behaviour: a long-poll 200 that carries
+/// Stream-Closed: true may omit Stream-Cursor. The properties pass.
+#[tokio::test]
+async fn cursor_omitted_when_closed_passes() {
+    let srv = common::with_response(|_, mut resp| {
+        if resp
+            .headers()
+            .get("stream-closed")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+        {
+            resp.headers_mut().remove("stream-cursor");
+        }
+        resp
+    })
+    .await;
+    for (id, seed) in [
+        ("props::sequences::single_stream", 3),
+        ("props::sequences::producers", 4),
+    ] {
+        if let Err(f) = run_prop(&srv.root, id, seed).await {
+            panic!("{id} failed on a server omitting Stream-Cursor beside Stream-Closed: {f}");
+        }
+    }
+}
+
+/// §5.2.1 broken under concurrency: a producer retry loses its producer
+/// headers and is appended again. The concurrency property (whose retries
+/// are answered 204 either way) must still see the duplicate.
+#[tokio::test]
+async fn concurrency_sees_reappended_retries() {
+    let seen: Arc<Mutex<std::collections::HashSet<ProducerKey>>> = Arc::default();
+    let srv = common::with_request(move |mut req| {
+        let (Some(id), Some(ep), Some(seq)) = (
+            header(&req, "producer-id"),
+            header(&req, "producer-epoch"),
+            header(&req, "producer-seq"),
+        ) else {
+            return req;
+        };
+        let key = (req.uri().path().to_string(), id, format!("{ep}/{seq}"));
+        if !seen.lock().unwrap().insert(key) {
+            for h in ["producer-id", "producer-epoch", "producer-seq"] {
+                req.headers_mut().remove(h);
+            }
+        }
+        req
+    })
+    .await;
+    let f = run_prop(&srv.root, "props::concurrency::writers_and_readers", 7)
+        .await
+        .expect_err("concurrency property passed although retries were re-appended");
+    assert!(!f.setup, "setup failure instead of a verdict: {f}");
+    assert!(
+        matches!(
+            f.requirement.as_deref(),
+            Some("PROP-CONCURRENT-EXACTLY-ONCE")
+        ),
+        "unexpected requirement: {f}"
+    );
+}

@@ -299,7 +299,8 @@ impl Model {
             (Some(s), ProdAct::Dup) => (s.epoch, s.last_seq),
             (Some(s), ProdAct::Gap) => (s.epoch, s.last_seq + 2),
             (Some(s), ProdAct::Stale) if s.epoch > 0 => (s.epoch - 1, 0),
-            (Some(s), ProdAct::Stale) => (s.epoch, s.last_seq + 1),
+            // No epoch below 0: bump, so a later Stale has one to fence.
+            (Some(s), ProdAct::Stale) => (s.epoch + 1, 0),
             (Some(s), ProdAct::Bump) => (s.epoch + 1, 0),
             (Some(s), ProdAct::BadBump) => (s.epoch + 1, 1),
         };
@@ -393,7 +394,12 @@ impl Model {
                     ForkCt::Different => h(&mut plan, "Content-Type", kind.other().media().into()),
                 }
                 if let (Some(i), Some(s)) = (at, self.live(*source)) {
-                    let toks = s.tokens();
+                    let mut toks = s.tokens();
+                    // A sub-offset needs room past its anchor: prefer the
+                    // offsets before the tail (else it is always a 400).
+                    if *sub > 0 && toks.iter().any(|(p, _)| *p < s.tail()) {
+                        toks.retain(|(p, _)| *p < s.tail());
+                    }
                     if !toks.is_empty() {
                         let (pos, t) = &toks[*i as usize % toks.len()];
                         h(&mut plan, "Stream-Fork-Offset", t.clone());
@@ -560,12 +566,12 @@ impl Model {
         let seq_s = seq.map(|v| format!("{v:03}"));
         if let (Some(new), Some(last)) = (&seq_s, &s.stream_seq) {
             if new <= last {
-                let req = writer_req(&s, "PROP-STREAM-SEQ");
+                let req = writer_req(&s, false, "PROP-STREAM-SEQ");
                 return status_in(obs.status, &[409], req, what);
             }
         }
         let req = if seq.is_some() {
-            writer_req(&s, "PROP-STREAM-SEQ")
+            writer_req(&s, s.stream_seq.is_none(), "PROP-STREAM-SEQ")
         } else {
             req
         };
@@ -594,10 +600,10 @@ impl Model {
         let Slot::Live(s) = slot else {
             return status_in(obs.status, gone_statuses(&slot), gone_req(&slot, req), what);
         };
-        let req = writer_req(&s, req);
         let (id, e, q) = plan.producer.clone().expect("producer tuple");
         let closing = plan.headers.iter().any(|(k, _)| k == "Stream-Closed");
         let st = s.producers.get(&id).copied();
+        let req = writer_req(&s, st.is_none(), req);
         if s.closed {
             if s.closed_by.as_ref() == Some(&(id.clone(), e, q)) {
                 // §5.2.1 "Duplicate close": 204 is a SHOULD; a 409 with
@@ -615,6 +621,10 @@ impl Model {
             }
             if dup {
                 allowed.push(204);
+            }
+            if st.is_some_and(|st| e > st.epoch && q != 0) {
+                // Producer validation first: a new epoch must start at 0.
+                allowed.push(400);
             }
             status_in(obs.status, &allowed, "PROP-CLOSED-REJECTS", what)?;
             if obs.status == 409 && self.accepts_if_open(&s, &id, e, q) {
@@ -939,10 +949,11 @@ fn gone_req(slot: &Slot, default: &'static str) -> &'static str {
     }
 }
 
-/// Writer-state checks on a fork name the fork rule (§4.2: forks start
-/// with fresh producer and Stream-Seq state).
-fn writer_req(s: &Stream, default: &'static str) -> &'static str {
-    if s.fork.is_some() {
+/// Writer-state checks on a fork whose writer has no state there yet name
+/// the fork rule (§4.2: forks start with fresh producer and Stream-Seq
+/// state); once the writer has state on the fork, its own rule applies.
+fn writer_req(s: &Stream, fresh: bool, default: &'static str) -> &'static str {
+    if s.fork.is_some() && fresh {
         "PROP-FORK-WRITER-STATE"
     } else {
         default

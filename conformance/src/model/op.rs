@@ -135,7 +135,8 @@ pub enum ProdAct {
     Dup,
     /// Skips one sequence number.
     Gap,
-    /// An epoch below the current one (zombie).
+    /// An epoch below the current one (zombie); at epoch 0, where there
+    /// is none below, an epoch bump instead.
     Stale,
     /// Epoch + 1 with seq 0 (restart).
     Bump,

@@ -172,7 +172,11 @@ fn check_chunks(
         pos += got.len();
         s.learn(pos, &tok, what)?;
         if long_poll {
-            require(obs, "stream-cursor", live, what)?;
+            // §5.6/§5.7: required for live modes, but servers MAY omit it
+            // when the response carries Stream-Closed: true.
+            if !obs.flag("stream-closed") {
+                require(obs, "stream-cursor", live, what)?;
+            }
             // `-1` on an empty closed stream: 204 is what §5.7 asks for at
             // the tail; an empty 200 carrying the EOF signal is tolerated
             // for the sentinel (it reads as catch-up from the beginning).
@@ -255,6 +259,18 @@ fn check_sse(
         match event.as_str() {
             "data" => {
                 let got = decode_event(s.kind, data, what)?;
+                // §5.8: a JSON data event MAY batch messages as an array, so
+                // an array event is either a batch or one message that is
+                // itself an array (a server that does not batch).
+                let got = match (&got, serde_json::from_str::<Value>(data)) {
+                    (Data::Json(_), Ok(whole @ Value::Array(_)))
+                        if same_slice(s, pos, &got, req, what).is_err()
+                            && s.data.suffix(pos).prefix(1) == Data::Json(vec![whole.clone()]) =>
+                    {
+                        Data::Json(vec![whole])
+                    }
+                    _ => got,
+                };
                 if rp.token == "now" && !got.is_empty() {
                     return Err(Violation::new(
                         req,

@@ -136,3 +136,154 @@ fn producer_duplicate_must_not_append() {
     .unwrap();
     assert_eq!(m.live(A).unwrap().data, Data::Bytes(b"2.0|2.1|".to_vec()));
 }
+
+fn json_stream_with(m: &mut Model, data: Payload) {
+    let op = Op::Create {
+        path: A,
+        kind: Kind::Json,
+        init: Some(data),
+        closed: false,
+        ttl: false,
+    };
+    step(
+        m,
+        op,
+        obs(
+            201,
+            &[
+                ("stream-next-offset", "o2"),
+                ("content-type", "application/json"),
+            ],
+        ),
+    )
+    .unwrap();
+}
+
+fn sse(events: &[(&str, &str)]) -> Outcome {
+    Outcome::Sse(SseObs {
+        status: 200,
+        headers: [("content-type".to_string(), "text/event-stream".to_string())]
+            .into_iter()
+            .collect(),
+        events: events
+            .iter()
+            .map(|(e, d)| (e.to_string(), d.to_string()))
+            .collect(),
+        ended: false,
+    })
+}
+
+#[test]
+fn sse_json_event_may_be_one_array_message_or_a_batch() {
+    // Two messages that are themselves arrays: [0,0] and [0,1] (§9.1.2).
+    let data = Payload {
+        seed: 0,
+        items: 2,
+        array: true,
+    };
+    let read = Op::Read {
+        path: A,
+        from: Pick::Start,
+        mode: Mode::Sse,
+    };
+    let ctl = r#"{"streamNextOffset":"o2","streamCursor":"c","upToDate":true}"#;
+    // Batched: one event holding an array of the messages.
+    let mut m = Model::default();
+    json_stream_with(&mut m, data);
+    step(
+        &mut m,
+        read.clone(),
+        sse(&[("data", "[[0,0],[0,1]]"), ("control", ctl)]),
+    )
+    .unwrap();
+    // Not batched (§5.8 batching is a MAY): one event per message.
+    let mut m = Model::default();
+    json_stream_with(&mut m, data);
+    step(
+        &mut m,
+        read.clone(),
+        sse(&[("data", "[0,0]"), ("data", "[0,1]"), ("control", ctl)]),
+    )
+    .unwrap();
+    // Wrong content is still wrong under either reading.
+    let mut m = Model::default();
+    json_stream_with(&mut m, data);
+    let e = step(&mut m, read, sse(&[("data", "[0,1]"), ("control", ctl)])).unwrap_err();
+    assert_eq!(e.requirement, "PROP-READ-CONTENT");
+}
+
+#[test]
+fn long_poll_may_omit_cursor_with_stream_closed() {
+    let mut m = Model::default();
+    create(&mut m, A, "o0");
+    append(&mut m, A, "o4").unwrap();
+    step(
+        &mut m,
+        Op::Close {
+            path: A,
+            data: None,
+        },
+        obs(
+            204,
+            &[("stream-next-offset", "o4"), ("stream-closed", "true")],
+        ),
+    )
+    .unwrap();
+    let read = Op::Read {
+        path: A,
+        from: Pick::Start,
+        mode: Mode::LongPoll,
+    };
+    let resp = |cursor: bool, closed: bool| {
+        let mut h = vec![
+            ("stream-next-offset", "o4"),
+            ("content-type", "text/plain"),
+            ("stream-up-to-date", "true"),
+        ];
+        if closed {
+            h.push(("stream-closed", "true"));
+        }
+        if cursor {
+            h.push(("stream-cursor", "c1"));
+        }
+        Outcome::Chunks(vec![Obs {
+            status: 200,
+            headers: h
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: b"1.0|".to_vec(),
+        }])
+    };
+    // §5.6/§5.7: the cursor MAY be omitted when Stream-Closed is present.
+    step(&mut m, read.clone(), resp(false, true)).unwrap();
+    step(&mut m, read.clone(), resp(true, true)).unwrap();
+    // The tail of a closed stream without Stream-Closed still fails.
+    assert!(step(&mut m, read, resp(false, false)).is_err());
+}
+
+#[test]
+fn long_poll_on_open_stream_requires_cursor() {
+    let mut m = Model::default();
+    create(&mut m, A, "o0");
+    append(&mut m, A, "o4").unwrap();
+    let read = Op::Read {
+        path: A,
+        from: Pick::Start,
+        mode: Mode::LongPoll,
+    };
+    let out = Outcome::Chunks(vec![Obs {
+        status: 200,
+        headers: [
+            ("stream-next-offset", "o4"),
+            ("content-type", "text/plain"),
+            ("stream-up-to-date", "true"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        body: b"1.0|".to_vec(),
+    }]);
+    let e = step(&mut m, read, out).unwrap_err();
+    assert_eq!(e.requirement, "PROP-LIVE-IMMEDIATE");
+}

@@ -74,13 +74,14 @@ fn produce(n: u8) -> BoxedStrategy<Op> {
         4 => Just(ProdAct::Next),
         2 => Just(ProdAct::Dup),
         1 => Just(ProdAct::Gap),
-        1 => Just(ProdAct::Stale),
+        2 => Just(ProdAct::Stale),
         2 => Just(ProdAct::Bump),
         1 => Just(ProdAct::BadBump),
     ];
     (
         path(n),
-        0u8..2,
+        // Mostly one producer, so bumps and zombie retries meet.
+        prop_oneof![3 => Just(0u8), 1 => Just(1u8)],
         act,
         payload(),
         proptest::bool::weighted(0.1),
@@ -102,7 +103,7 @@ fn close(n: u8) -> BoxedStrategy<Op> {
 }
 
 fn fork(n: u8) -> BoxedStrategy<Op> {
-    let sub = prop_oneof![3 => Just(0u8), 1 => 1u8..4];
+    let sub = prop_oneof![2 => Just(0u8), 1 => 1u8..4];
     let ct =
         prop_oneof![3 => Just(ForkCt::Omit), 2 => Just(ForkCt::Same), 1 => Just(ForkCt::Different)];
     (
@@ -160,9 +161,9 @@ pub fn op(family: Family) -> BoxedStrategy<Op> {
             1 => head(4),
             3 => read(4),
             3 => create(4),
-            3 => append(4),
+            5 => append(4),
             1 => close(4),
-            4 => fork(4),
+            5 => fork(4),
             2 => delete(4),
         ]
         .boxed(),
