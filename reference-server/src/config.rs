@@ -1,5 +1,5 @@
 //! Server configuration (§5.6 chunk size, §5.7 long-poll timeout, §5.2 body
-//! limit, §10.2 SSE connection lifetime) and start-up errors.
+//! limit, §10.2 SSE connection lifetime, shutdown drain) and start-up errors.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,6 +20,10 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// How often expired streams are swept (lazy expiry covers the gaps).
     pub sweep_interval: Duration,
+    /// After a shutdown signal, how long in-flight responses may take to
+    /// finish (a client that stops reading an SSE response would otherwise
+    /// hold the server up forever).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Config {
@@ -31,6 +35,7 @@ impl Default for Config {
             sse_max_duration: Duration::from_secs(60),
             data_dir: None,
             sweep_interval: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }

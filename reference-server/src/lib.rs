@@ -81,7 +81,8 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then ends open
-/// long-polls and SSE connections and drains in-flight requests.
+/// long-polls and SSE connections and drains in-flight requests for at most
+/// `Config::shutdown_grace`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -95,9 +96,21 @@ pub async fn serve(
     // The sweeper runs inside this future (not a spawned task), so aborting
     // or finishing `serve` stops it too.
     let sweeper = sweep_loop(state.clone());
+    let grace = state.config().shutdown_grace;
+    let mut stopping = state.shutdown_signal();
+    let drain_limit = async move {
+        if stopping.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(grace).await;
+    };
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
     tokio::select! {
         result = server => result,
+        () = drain_limit => {
+            tracing::warn!("shutdown: gave up on responses still in flight after {grace:?}");
+            Ok(())
+        }
         never = sweeper => match never {},
     }
 }

@@ -28,14 +28,20 @@ pub const PRODUCER_EXPECTED_SEQ: &str = "producer-expected-seq";
 pub const PRODUCER_RECEIVED_SEQ: &str = "producer-received-seq";
 pub const SSE_DATA_ENCODING: &str = "stream-sse-data-encoding";
 
-/// A header's value as UTF-8 text; non-UTF-8 values are a 400.
+/// A header's value as UTF-8 text; non-UTF-8 values are a 400, and so is
+/// a header sent twice (each protocol header is a single value, and taking
+/// either copy would be a guess).
 pub fn text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
-    match headers.get(name) {
-        None => Ok(None),
-        Some(v) => std::str::from_utf8(v.as_bytes())
-            .map(|s| Some(s.trim()))
-            .map_err(|_| ApiError::bad(format!("{name} is not valid UTF-8"))),
+    let mut values = headers.get_all(name).iter();
+    let Some(v) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::bad(format!("{name} given more than once")));
     }
+    std::str::from_utf8(v.as_bytes())
+        .map(|s| Some(s.trim()))
+        .map_err(|_| ApiError::bad(format!("{name} is not valid UTF-8")))
 }
 
 /// §4.1: `Stream-Closed` counts only when it is `true` (any case); any other
@@ -253,6 +259,17 @@ mod tests {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn repeated_headers_are_refused() {
+        let mut h = map(&[(PRODUCER_SEQ, "1")]);
+        h.append(PRODUCER_SEQ, HeaderValue::from_static("1"));
+        assert!(text(&h, PRODUCER_SEQ).is_err());
+        h.append("content-type", HeaderValue::from_static("text/plain"));
+        h.append("content-type", HeaderValue::from_static("application/json"));
+        assert!(content_type(&h).is_err());
+        assert_eq!(text(&h, STREAM_SEQ).unwrap(), None);
     }
 
     #[test]

@@ -171,7 +171,8 @@ impl ReadResult {
 }
 
 /// Reads from `from` up to `budget` bytes, stitching through forks.
-/// An offset beyond the tail is refused (400 at the HTTP layer).
+/// An offset beyond the tail is refused (400 at the HTTP layer); data that
+/// cannot be read back from the data directory is a `Storage` error (503).
 pub fn read(stream: &Arc<Stream>, from: ReadFrom, budget: usize) -> Result<ReadResult, StoreError> {
     let st = stream.lock();
     check_live(&st)?;
@@ -194,6 +195,12 @@ pub fn read(stream: &Arc<Stream>, from: ReadFrom, budget: usize) -> Result<ReadR
         // inherited part under a second lock is consistent.
         collect_chain(stream, from, tail, &mut out)
     };
+    if next == from && from < tail {
+        // Data lies ahead but none could be read: the data directory
+        // failed. An empty answer would tell the reader it is caught up
+        // (a long-poll's 204 would even skip the range), so refuse.
+        return Err(StoreError::Storage);
+    }
     Ok(ReadResult {
         pieces: out.pieces,
         json,

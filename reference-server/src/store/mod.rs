@@ -67,9 +67,9 @@ pub enum StoreError {
     SourceGone,
     #[error("fork sub-offset goes past the next data boundary")]
     SubOffsetOvershoot,
-    /// The data directory could not record the change (§4): nothing was
-    /// acknowledged.
-    #[error("the data directory could not persist the change")]
+    /// The data directory could not record the change (§4), so nothing was
+    /// acknowledged, or could not give back stored data.
+    #[error("the data directory failed; retry later")]
     Storage,
 }
 

@@ -304,7 +304,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::super::fork::{self, ForkRequest};
-    use super::super::offsets::ReadFrom;
+    use super::super::offsets::{Offset, ReadFrom};
     use super::super::{json, AppendRequest, Appended, CreateRequest, Payload};
     use super::*;
     use crate::durable::testdir::TestDir;
@@ -414,6 +414,42 @@ mod tests {
         assert_eq!(s.head("/f").unwrap_err(), StoreError::NotFound);
         assert_eq!(read_all(&s, "/t").unwrap(), "", "a new, empty incarnation");
         assert_eq!(s.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn data_the_disk_lost_is_a_storage_error_not_an_empty_read() {
+        let dir = TestDir::new("lost");
+        let options = LogOptions {
+            prealloc_bytes: 0,
+            ..LogOptions::default()
+        };
+        let s = Store::open_with(clock(), dir.path(), options).unwrap();
+        s.create_durable(CreateRequest {
+            path: "/t".into(),
+            content_type: Some("text/plain".into()),
+            body: Bytes::from_static(b"hello"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "seg") {
+                let file = std::fs::OpenOptions::new().write(true).open(&path);
+                file.unwrap().set_len(0).unwrap();
+            }
+        }
+        let stream = s.open_for_read("/t").unwrap();
+        // An empty read here would tell a long-poll it is caught up at the
+        // tail, skipping "hello".
+        for from in [ReadFrom::Start, ReadFrom::At(Offset(2))] {
+            assert_eq!(
+                fork::read(&stream, from, 1024).unwrap_err(),
+                StoreError::Storage
+            );
+        }
+        let at_tail = fork::read(&stream, ReadFrom::Now, 1024).unwrap();
+        assert!(at_tail.is_empty() && at_tail.up_to_date());
     }
 
     #[tokio::test]
