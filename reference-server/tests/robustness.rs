@@ -307,6 +307,24 @@ async fn a_client_that_stops_reading_sse_does_not_hold_up_shutdown() {
     drop(conn);
 }
 
+/// A POST to a missing stream is answered 404 before its body is uploaded:
+/// the client declares 8 MiB, sends none of it, and still gets its answer.
+#[tokio::test]
+async fn a_post_to_a_missing_stream_is_answered_before_its_body() {
+    use tokio::io::AsyncReadExt;
+    let server = ds_reference_server::spawn(Config::default()).await.unwrap();
+    let mut conn = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = "POST /missing HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
+                Content-Length: 8388608\r\n\r\n";
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 12];
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_exact(&mut buf)).await;
+    assert!(read.is_ok(), "no answer while the body was withheld");
+    assert_eq!(&buf, b"HTTP/1.1 404", "{:?}", String::from_utf8_lossy(&buf));
+    drop(conn);
+    server.shutdown().await;
+}
+
 /// Header values for the random requests: well-formed, boundary, hostile.
 const VALUES: &[&[u8]] = &[
     b"",

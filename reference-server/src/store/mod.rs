@@ -181,6 +181,16 @@ impl Store {
 
     fn create_logged(&self, req: CreateRequest) -> Result<(bool, Info, Commit), StoreError> {
         let now = self.clock.now();
+        // A new JSON stream's initial body is parsed before taking the
+        // registry lock (a large body would stall every other request);
+        // a fork's type may be inherited, so its body is parsed under it.
+        let mut parsed = None;
+        if req.fork.is_none() && !req.body.is_empty() {
+            let essence = req.content_type.as_deref().and_then(content_type::essence);
+            if essence.as_deref().is_some_and(content_type::is_json) {
+                parsed = Some(json::flatten(&req.body, true));
+            }
+        }
         let mut reg = self.registry();
         if let Some(existing) = reg.get(&req.path).cloned() {
             expire_locked(&mut reg, &existing, now);
@@ -218,7 +228,8 @@ impl Store {
         let prefix_entries = data.entries.len();
         if !req.body.is_empty() {
             let parts = if data.json {
-                json::flatten(&req.body, true).map_err(StoreError::Json)?
+                let parsed = parsed.unwrap_or_else(|| json::flatten(&req.body, true));
+                parsed.map_err(StoreError::Json)?
             } else {
                 vec![req.body.clone()]
             };
