@@ -178,3 +178,44 @@ async fn cache_control_missing_is_caught() {
         ],
     );
 }
+
+#[tokio::test]
+async fn long_poll_200_marked_no_store_is_caught() {
+    // Every live answer no-store, data or not: catch-up stays cacheable, so
+    // only the long-poll case can see it.
+    let srv = common::with_response(|seen, mut resp| {
+        if common::is_live(seen, "long-poll") {
+            resp.headers_mut()
+                .insert("cache-control", HeaderValue::from_static("no-store"));
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["caching::cache_control::"], 500).await;
+    fails_with(
+        &runs,
+        "caching::cache_control::long_poll_200_is_cacheable",
+        "CACHE-LONG-POLL",
+    );
+    assert_passes(&runs, "caching::cache_control::catch_up_is_cacheable");
+}
+
+#[tokio::test]
+async fn closed_final_chunk_without_stream_closed_names_its_rule() {
+    // Reads never carry Stream-Closed: the read from -1 after closing is a
+    // final chunk of data, so the failure names READ-CLOSED-FINAL-CHUNK
+    // (it used to name the tail-EOF rule).
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::GET {
+            resp.headers_mut().remove("stream-closed");
+        }
+        resp
+    })
+    .await;
+    common::case_fails_with(
+        &srv.root,
+        "caching::etag::changes_on_close",
+        "READ-CLOSED-FINAL-CHUNK",
+    )
+    .await;
+}

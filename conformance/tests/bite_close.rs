@@ -153,3 +153,88 @@ async fn after_close_409_without_headers_or_reopens() {
     assert_fails(&runs, "close::after_close::cannot_reopen");
     assert_fails(&runs, "close::after_close::reads_report_closed_at_tail");
 }
+
+/// Append "z" to a response's Stream-Next-Offset (a later, made-up tail).
+fn bump_next_offset(resp: &mut axum::response::Response) {
+    if let Some(v) = resp.headers().get("stream-next-offset") {
+        let bumped = format!("{}z", v.to_str().unwrap_or(""));
+        resp.headers_mut().insert(
+            "stream-next-offset",
+            HeaderValue::from_str(&bumped).expect("ascii"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn close_again_moves_the_final_offset() {
+    // Every repeated close-only request "succeeds" but moves the stream's
+    // final offset (as a server writing an EOF marker per close would): the
+    // repeat and HEAD report the moved tail. Before the fix only the SHOULD
+    // id noticed; moving the final offset breaks the MUST.
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    let closed: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let moved: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let srv = common::with_response(move |seen, mut resp| {
+        let path = seen.uri.path().to_string();
+        let close_only = seen.method == Method::POST
+            && seen.headers.contains_key("stream-closed")
+            && seen.headers.get("content-length").is_none_or(|v| v == "0");
+        if close_only
+            && resp.status() == StatusCode::NO_CONTENT
+            && !closed.lock().unwrap().insert(path.clone())
+        {
+            moved.lock().unwrap().insert(path.clone());
+        }
+        let is_moved = moved.lock().unwrap().contains(&path);
+        if is_moved && (close_only || seen.method == Method::HEAD) {
+            bump_next_offset(&mut resp);
+        }
+        resp
+    })
+    .await;
+    common::case_fails_with(
+        &srv.root,
+        "close::close_only::again_is_idempotent",
+        "CLOSE-IDEMPOTENT",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn close_moves_the_tail_seen_by_reads() {
+    // The close answers the unchanged tail, but reads of the closed stream
+    // end at another offset: the close did move the tail.
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::GET && resp.headers().contains_key("stream-closed") {
+            bump_next_offset(&mut resp);
+        }
+        resp
+    })
+    .await;
+    common::case_fails_with(
+        &srv.root,
+        "close::close_only::is_204_with_closed_and_tail",
+        "CLOSE-ONLY-204",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn reopen_attempt_crashes_the_server() {
+    // A PUT on a closed stream answered 500: no refusal, a server error
+    // (it used to pass as "status >= 400").
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
+            common::set_status(&mut resp, 500);
+        }
+        resp
+    })
+    .await;
+    common::case_fails_with(
+        &srv.root,
+        "close::after_close::cannot_reopen",
+        "STREAM-CLOSED-MONOTONIC",
+    )
+    .await;
+}

@@ -136,3 +136,34 @@ async fn validation_rejects_valid_ttl() {
     let runs = run_prefixes(&srv.root, &["create::validation::valid_ttl"], 500).await;
     assert_fails(&runs, "create::validation::valid_ttl_is_201");
 }
+
+#[tokio::test]
+async fn idempotent_closed_reput_resets_the_stream() {
+    // An idempotent PUT + Stream-Closed on a closed stream answers 200 but
+    // re-creates it from the (empty) body: reads then find no data.
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    let reset: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let srv = common::with_response(move |seen, resp| {
+        let path = seen.uri.path().to_string();
+        if seen.method == Method::PUT
+            && resp.status() == StatusCode::OK
+            && resp.headers().contains_key("stream-closed")
+        {
+            reset.lock().unwrap().insert(path.clone());
+        }
+        if seen.method == Method::GET && reset.lock().unwrap().contains(&path) {
+            let (mut parts, _) = resp.into_parts();
+            parts.headers.remove("content-length");
+            return common::rebuild(parts, axum::body::Body::empty());
+        }
+        resp
+    })
+    .await;
+    common::case_fails_with(
+        &srv.root,
+        "create::idempotent::reput_closed_stream",
+        "CREATE-IDEMPOTENT-200",
+    )
+    .await;
+}

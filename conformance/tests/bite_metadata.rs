@@ -206,3 +206,89 @@ async fn head_carries_a_body() {
     assert_eq!(f.requirement.as_deref(), Some("HEAD-NO-BODY"));
     task.abort();
 }
+
+#[tokio::test]
+async fn head_tail_wrong_once_closed() {
+    // HEAD reports a tail past the final offset once the stream is closed
+    // (closure counted as a position): reports_closure used to look at
+    // Stream-Closed only.
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::HEAD && resp.headers().contains_key("stream-closed") {
+            if let Some(v) = resp.headers().get("stream-next-offset") {
+                let bumped = format!("{}z", v.to_str().unwrap_or(""));
+                resp.headers_mut().insert(
+                    "stream-next-offset",
+                    HeaderValue::from_str(&bumped).expect("ascii"),
+                );
+            }
+        }
+        resp
+    })
+    .await;
+    common::case_fails_with(&srv.root, "metadata::head::reports_closure", "HEAD-200").await;
+}
+
+#[tokio::test]
+async fn head_uncacheable_alternatives_pass_both_head_cases() {
+    // §5.5 asks for "effectively non-cacheable" HEAD answers; these make
+    // every cache revalidate before reuse. The two HEAD cache cases used to
+    // disagree on `no-cache` (metadata accepted it, caching did not).
+    for cc in [
+        "no-cache",
+        "max-age=0, must-revalidate",
+        "private, max-age=0",
+    ] {
+        let srv = common::with_response(move |seen, mut resp| {
+            if seen.method == Method::HEAD {
+                resp.headers_mut()
+                    .insert("cache-control", HeaderValue::from_static(cc));
+            }
+            resp
+        })
+        .await;
+        let runs = run_prefixes(
+            &srv.root,
+            &[
+                "metadata::head::not_cacheable",
+                "caching::cache_control::head_is_not_cacheable",
+            ],
+            500,
+        )
+        .await;
+        ds_conformance::testing::assert_passes(&runs, "metadata::head::not_cacheable");
+        ds_conformance::testing::assert_passes(
+            &runs,
+            "caching::cache_control::head_is_not_cacheable",
+        );
+    }
+    // Still biting: a HEAD cacheable for a minute fails both.
+    let srv = common::with_response(|seen, mut resp| {
+        if seen.method == Method::HEAD {
+            resp.headers_mut().insert(
+                "cache-control",
+                HeaderValue::from_static("public, max-age=60"),
+            );
+        }
+        resp
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "metadata::head::not_cacheable",
+            "caching::cache_control::head_is_not_cacheable",
+        ],
+        500,
+    )
+    .await;
+    common::fails_each_with(
+        &runs,
+        &[
+            ("metadata::head::not_cacheable", "HEAD-NO-STORE"),
+            (
+                "caching::cache_control::head_is_not_cacheable",
+                "CACHE-HEAD-NO-STORE",
+            ),
+        ],
+    );
+}

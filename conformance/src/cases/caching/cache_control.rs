@@ -56,6 +56,30 @@ pub async fn catch_up_is_cacheable(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
+/// §10.1 "Catch-up and Long-poll Reads": a long-poll 200 carrying data is
+/// as cacheable as a catch-up chunk ("Long-poll 200 OK responses are safe
+/// to cache"); a server marking every live answer no-store misses it.
+pub async fn long_poll_200_is_cacheable(ctx: Ctx) -> CaseResult {
+    let tail = create_with(&ctx, "s", "text/plain", "first", "CACHE-LONG-POLL")
+        .await?
+        .next_offset("CACHE-LONG-POLL")?;
+    crate::cases::support::append(&ctx, "s", "text/plain", "second", "CACHE-LONG-POLL").await?;
+    let r = ctx.get("s").offset(&tail).long_poll().send().await?;
+    r.expect(200, "CACHE-LONG-POLL")?;
+    let ds = directives(&r);
+    let ok = (has(&ds, "public") || has(&ds, "private"))
+        && max_age(&ds).is_some_and(|a| a > 0)
+        && !has(&ds, "no-store")
+        && !has(&ds, "no-cache");
+    check!(
+        ok,
+        "CACHE-LONG-POLL",
+        "long-poll 200 Cache-Control is {:?}; expected e.g. \"public, max-age=60, stale-while-revalidate=300\"",
+        r.header("cache-control")
+    );
+    Ok(())
+}
+
 /// `offset=now` reads answer `Cache-Control: no-store`.
 pub async fn offset_now_is_no_store(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "history", "CACHE-NOW-NO-STORE").await?;
@@ -70,16 +94,27 @@ pub async fn offset_now_is_no_store(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
+/// §5.5 "effectively non-cacheable": `no-store` (recommended), the named
+/// alternative `private, max-age=0, must-revalidate`, or what makes every
+/// cache revalidate before reuse (`no-cache`; `max-age=0` with `private`
+/// or `must-revalidate`). Shared by metadata::head::not_cacheable so the two
+/// HEAD checks judge one response alike.
+pub(crate) fn effectively_uncacheable(r: &Resp) -> bool {
+    let ds = directives(r);
+    has(&ds, "no-store")
+        || has(&ds, "no-cache")
+        || (max_age(&ds) == Some(0) && (has(&ds, "private") || has(&ds, "must-revalidate")))
+}
+
 /// HEAD is not cacheable: `no-store`, or the permitted alternative
-/// `private, max-age=0, must-revalidate`.
+/// `private, max-age=0, must-revalidate` (or another spelling that makes
+/// caches revalidate every time).
 pub async fn head_is_not_cacheable(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "meta", "CACHE-HEAD-NO-STORE").await?;
     let r = ctx.head("s").send().await?;
     r.expect(200, "CACHE-HEAD-NO-STORE")?;
-    let ds = directives(&r);
-    let alternative = has(&ds, "private") && max_age(&ds) == Some(0) && has(&ds, "must-revalidate");
     check!(
-        has(&ds, "no-store") || alternative,
+        effectively_uncacheable(&r),
         "CACHE-HEAD-NO-STORE",
         "HEAD Cache-Control is {:?}, expected no-store (or private, max-age=0, must-revalidate)",
         r.header("cache-control")

@@ -5,7 +5,7 @@
 
 use crate::case::{case, Case};
 
-mod cache_control;
+pub(crate) mod cache_control;
 mod etag;
 
 pub fn cases() -> Vec<Case> {
@@ -49,6 +49,11 @@ pub fn cases() -> Vec<Case> {
             "caching::cache_control::catch_up_is_cacheable",
             &["CACHE-CATCHUP"],
             cache_control::catch_up_is_cacheable,
+        ),
+        case(
+            "caching::cache_control::long_poll_200_is_cacheable",
+            &["CACHE-LONG-POLL"],
+            cache_control::long_poll_200_is_cacheable,
         ),
         case(
             "caching::cache_control::offset_now_is_no_store",

@@ -43,6 +43,12 @@ pub async fn is_204_with_closed_and_tail(ctx: Ctx) -> CaseResult {
         "CLOSE-OBSERVABLE",
         "final read after close lacks Stream-Closed: true"
     );
+    check_eq!(
+        all.tail(),
+        Some(tail.as_str()),
+        "CLOSE-ONLY-204",
+        "read tail after close vs the tail before it (no data was appended)"
+    );
     Ok(())
 }
 
@@ -84,11 +90,27 @@ pub async fn again_is_idempotent(ctx: Ctx) -> CaseResult {
         "CLOSE-IDEMPOTENT",
         "repeated close-only answers are not stable"
     );
-    check!(
-        ctx.head("s").send().await?.closed(),
+    let h = ctx.head("s").send().await?;
+    check!(h.closed(), "CLOSE-IDEMPOTENT", "stream no longer closed");
+    // Closing again appends nothing: the final offset stays where the first
+    // close put it (§5.3 "unchanged, since no data was appended"), whatever
+    // status the repeat got.
+    check_eq!(
+        h.next_offset("HEAD-200")?,
+        tail,
         "CLOSE-IDEMPOTENT",
-        "stream no longer closed"
+        "HEAD tail after closing again vs the first close's final offset"
     );
+    for (what, r) in [("second", &second), ("third", &third)] {
+        if let Some(o) = r.header("stream-next-offset") {
+            check_eq!(
+                o,
+                tail,
+                "CLOSE-IDEMPOTENT",
+                "Stream-Next-Offset of the {what} close-only request (the final offset moved)"
+            );
+        }
+    }
     second.expect(204, "CLOSE-ONLY-IDEMPOTENT-204")?;
     check!(
         second.closed(),

@@ -127,11 +127,7 @@ pub async fn reput_closed_stream(ctx: Ctx) -> CaseResult {
         .send()
         .await?
         .expect(201, "CREATE-NEW-201")?;
-    ctx.post("s")
-        .closed()
-        .send()
-        .await?
-        .expect_any(&[200, 204], "CLOSE-ONLY-204")?;
+    let tail = crate::cases::support::close(&ctx, "s", "CLOSE-ONLY-204").await?;
     ctx.put("s")
         .ct("text/plain")
         .send()
@@ -143,6 +139,28 @@ pub async fn reput_closed_stream(ctx: Ctx) -> CaseResult {
         r.closed(),
         "CREATE-CLOSURE-MATCH",
         "200 for a closed stream lacks Stream-Closed: true"
+    );
+    // The idempotent 200 confirms the stream, it does not re-create it: the
+    // closed stream keeps its content and final offset.
+    check_eq!(
+        r.next_offset("CREATE-RESP-HEADERS")?,
+        tail,
+        "CREATE-RESP-HEADERS",
+        "Stream-Next-Offset of the idempotent 200 vs the final offset"
+    );
+    let all = ctx.read_all("s", "-1", "CREATE-IDEMPOTENT-200").await?;
+    check_eq!(
+        all.text(),
+        "data",
+        "CREATE-IDEMPOTENT-200",
+        "content of the closed stream after an idempotent PUT"
+    );
+    check!(
+        all.closed && all.tail() == Some(tail.as_str()),
+        "CREATE-IDEMPOTENT-200",
+        "after the idempotent PUT the read ends at {:?} (closed: {}), not at the final offset {tail:?} (closed)",
+        all.tail(),
+        all.closed
     );
     Ok(())
 }
