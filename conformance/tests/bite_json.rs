@@ -129,3 +129,34 @@ async fn json_mode_lost_with_parameters() {
     let runs = run_prefixes(&srv.root, &["json::reads::charset"], 500).await;
     assert_fails(&runs, "json::reads::charset_parameter_keeps_json_mode");
 }
+
+#[tokio::test]
+async fn flatten_misses_arrays_behind_whitespace() {
+    // A server that spots a batch by its first byte being `[`: a body with
+    // leading whitespace is stored as one message (emulated by wrapping it
+    // in one more array before the reference server sees it).
+    let srv = common::with_request(|req| {
+        if req.method() != axum::http::Method::POST {
+            return req;
+        }
+        common::map_body(req, |b| {
+            let trimmed = b.iter().position(|c| !c.is_ascii_whitespace());
+            match trimmed {
+                Some(i) if i > 0 && b[i] == b'[' => {
+                    let mut out = b"[".to_vec();
+                    out.extend_from_slice(&b);
+                    out.push(b']');
+                    out.into()
+                }
+                _ => b,
+            }
+        })
+    })
+    .await;
+    common::case_fails_with(
+        &srv.root,
+        "json::flatten::scalars_and_nested",
+        "JSON-FLATTEN",
+    )
+    .await;
+}

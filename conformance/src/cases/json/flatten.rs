@@ -44,7 +44,8 @@ pub async fn spec_examples(ctx: Ctx) -> CaseResult {
 }
 
 /// Scalars are single messages; arrays mixing scalars, objects and empty
-/// arrays flatten to their elements (an inner `[]` is a message).
+/// arrays flatten to their elements (an inner `[]` is a message); an array
+/// behind leading JSON whitespace is still an array and is flattened.
 pub async fn scalars_and_nested(ctx: Ctx) -> CaseResult {
     let bodies = [
         "42",
@@ -52,6 +53,7 @@ pub async fn scalars_and_nested(ctx: Ctx) -> CaseResult {
         "null",
         r#"[1, "two", {"three": [3]}, [], null]"#,
         "[[]]",
+        " \n\t[\"ws\", 5]\r\n",
     ];
     let expected = vec![
         json!(42),
@@ -63,6 +65,8 @@ pub async fn scalars_and_nested(ctx: Ctx) -> CaseResult {
         json!([]),
         json!(null),
         json!([]),
+        json!("ws"),
+        json!(5),
     ];
     posts_store(&ctx, &bodies, expected, "JSON-FLATTEN").await
 }
