@@ -472,3 +472,71 @@ async fn bytes_line_break_added_per_event_is_caught() {
     .await;
     common::case_fails_with(&srv.root, "sse::bytes::large_text_crlf", "SSE-TEXT-EXACT").await;
 }
+
+#[tokio::test]
+async fn live_controls_without_up_to_date_or_cursor_are_caught() {
+    // Only the first control event of a connection is complete; every later
+    // one (the controls after live data) lacks upToDate and streamCursor.
+    let srv = common::with_response(|seen, resp| {
+        let seen_control = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        map_frames(seen, resp, move |f| {
+            if !f.contains("event: control") {
+                return f.to_string();
+            }
+            if !seen_control.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return f.to_string();
+            }
+            drop_member(&drop_member(f, "upToDate"), "streamCursor")
+        })
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "sse::live::append_delivered",
+            "sse::control::after_every_data_event",
+        ],
+        LP_MS,
+    )
+    .await;
+    fails_each_with(
+        &runs,
+        &[
+            ("sse::live::append_delivered", "SSE-CONTROL-UP-TO-DATE"),
+            ("sse::control::after_every_data_event", "SSE-CONTROL-CURSOR"),
+        ],
+    );
+}
+
+/// A server that ends SSE lines with `eol` instead of LF.
+async fn framed_with(eol: &'static str) -> common::Broken {
+    common::with_response(move |seen, resp| map_frames(seen, resp, move |f| f.replace('\n', eol)))
+        .await
+}
+
+#[tokio::test]
+async fn framing_with_cr_or_crlf_line_ends_passes() {
+    // §5.8 points to the SSE format, where CRLF, CR and LF all end a line.
+    // A CR-only server ends each event with CR CR, the last byte of its
+    // frame: a client must dispatch the event without waiting for a byte
+    // that may never come (it might be an LF to skip).
+    for eol in ["\r", "\r\n"] {
+        let srv = framed_with(eol).await;
+        let runs = run_prefixes(
+            &srv.root,
+            &[
+                "sse::control::",
+                "sse::live::append_delivered",
+                "sse::live::now_skips_history",
+                "sse::live::close_ends_connection",
+                "sse::bytes::text_lines_exact",
+                "sse::format::json_data_is_array",
+            ],
+            LP_MS,
+        )
+        .await;
+        for r in &runs {
+            ds_conformance::testing::assert_passes(&runs, &r.id);
+        }
+    }
+}

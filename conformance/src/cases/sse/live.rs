@@ -42,7 +42,8 @@ async fn expect_eof(s: &mut SseSession, final_offset: &str) -> CaseResult {
 }
 
 /// A reader that has caught up receives a later append as a data event
-/// followed by a control event with the new tail.
+/// followed by a control event with the new tail, `upToDate: true` and a
+/// `streamCursor`.
 pub async fn append_delivered(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "history\n", "SSE-LIVE").await?;
     let mut s = ctx.get("s").offset("-1").live("sse").sse().await?;
@@ -71,6 +72,20 @@ pub async fn append_delivered(ctx: Ctx) -> CaseResult {
         tail,
         "SSE-CONTROL-OFFSET",
         "streamNextOffset after the live data"
+    );
+    // Caught up again after the live data: the control says so (not only
+    // the first control of the connection), with a cursor (stream open).
+    check!(
+        flag(&c, "upToDate"),
+        "SSE-CONTROL-UP-TO-DATE",
+        "the control event after the live data (all there is) lacks upToDate: true: {}",
+        serde_json::Value::Object(c.clone())
+    );
+    check!(
+        matches!(c.get("streamCursor"), Some(serde_json::Value::String(_))),
+        "SSE-CONTROL-CURSOR",
+        "the control event after the live data (stream open) lacks a string streamCursor: {}",
+        serde_json::Value::Object(c.clone())
     );
     Ok(())
 }
