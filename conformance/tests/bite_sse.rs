@@ -540,3 +540,21 @@ async fn framing_with_cr_or_crlf_line_ends_passes() {
         }
     }
 }
+
+#[tokio::test]
+async fn now_with_an_empty_data_event_first_passes() {
+    // A server that opens every control-only frame with an empty data
+    // event: offset=now still sends no history, so the case must pass.
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| {
+            if f.starts_with("event: control") {
+                format!("event: data\ndata:\n\n{f}")
+            } else {
+                f.to_string()
+            }
+        })
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::live::now_skips_history"], LP_MS).await;
+    ds_conformance::testing::assert_passes(&runs, "sse::live::now_skips_history");
+}

@@ -223,17 +223,28 @@ pub async fn now_skips_history(ctx: Ctx) -> CaseResult {
     s.expect(200, "SSE-NOW")?;
     s.read_until(PROMPT, |evs| evs.iter().any(|e| e.event == "control"))
         .await;
-    let Some(first) = s.events.first().cloned() else {
+    // The first control event; any data event before it carries nothing
+    // (an empty batch is no history, as for an empty stream).
+    let Some(at) = s.events.iter().position(|e| e.event == "control") else {
         fail!(
             "SSE-NOW",
-            "no event within {} s of connecting with offset=now",
-            PROMPT.as_secs()
+            "no control event within {} s of connecting with offset=now (events: {:?})",
+            PROMPT.as_secs(),
+            s.events
         );
     };
+    let before = decode_events(&s.events[..at], Kind::Text)?;
+    check!(
+        before.is_empty(),
+        "SSE-NOW",
+        "offset=now sent historical data before its first control event: {:?}",
+        String::from_utf8_lossy(&before)
+    );
+    let first = s.events[at].clone();
     let Some(c) = first.control() else {
         fail!(
             "SSE-NOW",
-            "first event of an offset=now session is not a control event: {first:?}"
+            "first control event of an offset=now session is not a JSON object: {first:?}"
         );
     };
     check_eq!(
