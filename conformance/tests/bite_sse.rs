@@ -558,3 +558,42 @@ async fn now_with_an_empty_data_event_first_passes() {
     let runs = run_prefixes(&srv.root, &["sse::live::now_skips_history"], LP_MS).await;
     ds_conformance::testing::assert_passes(&runs, "sse::live::now_skips_history");
 }
+
+#[tokio::test]
+async fn live_every_control_of_a_closed_stream_flagged_closed_is_caught() {
+    // Once a stream is closed, every control event of an SSE read of it
+    // says streamClosed: true, also those followed by more data.
+    let closed = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let srv = common::with_response(move |seen, resp| {
+        let path = seen.uri.path().to_string();
+        if seen.method == axum::http::Method::POST
+            && seen
+                .headers
+                .get("stream-closed")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+        {
+            closed.lock().unwrap().insert(path);
+            return resp;
+        }
+        if !closed.lock().unwrap().contains(&path) {
+            return resp;
+        }
+        map_frames(seen, resp, |f| {
+            if f.contains("\"streamClosed\"") {
+                f.to_string()
+            } else {
+                f.replace(
+                    "event: control\ndata:{",
+                    "event: control\ndata:{\"streamClosed\":true,",
+                )
+            }
+        })
+    })
+    .await;
+    common::case_fails_with(
+        &srv.root,
+        "sse::live::closed_stream_from_start",
+        "SSE-CLOSE-CONNECTION",
+    )
+    .await;
+}

@@ -13,6 +13,21 @@ use crate::{check, check_eq, fail};
 /// (with `final_offset`) and the server closes the connection.
 async fn expect_eof(s: &mut SseSession, final_offset: &str) -> CaseResult {
     let closed = s.wait_closed(PROMPT).await;
+    // The streamClosed control is the final event: nothing may follow it
+    // (a server flagging every control of a closed stream sends data after).
+    if let Some(i) = s
+        .events
+        .iter()
+        .position(|e| e.control().is_some_and(|c| flag(&c, "streamClosed")))
+    {
+        check!(
+            i + 1 == s.events.len(),
+            "SSE-CLOSE-CONNECTION",
+            "{} event(s) followed the control event with streamClosed: true (event #{i}); the first: {:?}",
+            s.events.len() - i - 1,
+            s.events[i + 1]
+        );
+    }
     let last = s.events.last().cloned();
     let Some(c) = last.as_ref().and_then(|e| e.control()) else {
         fail!(
@@ -135,9 +150,20 @@ pub async fn close_ends_connection(ctx: Ctx) -> CaseResult {
 }
 
 /// SSE on an already closed stream from the start: the data, a final
-/// control with `streamClosed: true`, then the connection closes.
+/// control with `streamClosed: true` (on no earlier control), then the
+/// connection closes.
 pub async fn closed_stream_from_start(ctx: Ctx) -> CaseResult {
-    create_with(&ctx, "s", "text/plain", "all the ", "SSE-CLOSED-CONTROL").await?;
+    // Large enough to span several events on a server with smallish chunks,
+    // so the controls before the last one are seen too.
+    let history = "all the lines\n".repeat(24 * 1024);
+    create_with(
+        &ctx,
+        "s",
+        "text/plain",
+        history.clone(),
+        "SSE-CLOSED-CONTROL",
+    )
+    .await?;
     let r = ctx
         .post("s")
         .ct("text/plain")
@@ -151,11 +177,12 @@ pub async fn closed_stream_from_start(ctx: Ctx) -> CaseResult {
     s.expect(200, "SSE-CLOSED-CONTROL")?;
     expect_eof(&mut s, &tail).await?;
     let got = decode_events(&s.events, Kind::Text)?;
-    check_eq!(
-        String::from_utf8_lossy(&got),
-        "all the data",
+    check!(
+        String::from_utf8_lossy(&got) == format!("{history}data"),
         "SSE-TEXT-EXACT",
-        "data of the closed stream"
+        "data of the closed stream: {} bytes arrived, {} expected",
+        got.len(),
+        history.len() + 4
     );
     Ok(())
 }

@@ -141,7 +141,11 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "sse::live::closed_stream_from_start",
-            &["SSE-CLOSED-CONTROL", "SSE-CLOSE-CONNECTION"],
+            &[
+                "SSE-CLOSED-CONTROL",
+                "SSE-CLOSE-CONNECTION",
+                "SSE-TEXT-EXACT",
+            ],
             live::closed_stream_from_start,
         ),
         case(
