@@ -711,10 +711,11 @@ impl Ctx {
                 out.offsets.push(next);
                 return Ok(out);
             }
+            // A SHOULD NOT (§5.6), so not under the caller's requirement.
             check!(
                 !r.closed(),
-                req,
-                "Stream-Closed on a chunk that was not up to date"
+                "READ-PARTIAL-NO-CLOSED",
+                "Stream-Closed on a chunk that was not up to date (read at {at})"
             );
             check!(!r.body.is_empty(), req, "empty non-final chunk at offset {at} (no Stream-Up-To-Date): a reader would loop forever");
             check!(

@@ -57,8 +57,10 @@ impl SseSession {
         headers: HeaderMap,
         resp: reqwest::Response,
     ) -> SseSession {
+        let mut after_cr = false;
         let stream = resp
             .bytes_stream()
+            .map(move |chunk| chunk.map(|b| lf_line_ends(&b, &mut after_cr)))
             .eventsource()
             .map(|r| r.map_err(|e| e.to_string()));
         SseSession {
@@ -176,4 +178,41 @@ pub fn closed_control(events: &[SseEvent]) -> bool {
         .iter()
         .filter_map(SseEvent::control)
         .any(|c| c.get("streamClosed") == Some(&Value::Bool(true)))
+}
+
+/// Rewrite CRLF and lone CR line ends as LF, carrying across chunks
+/// whether the last byte was a CR (whose LF, if it comes, is dropped).
+///
+/// The SSE format ends lines with CRLF, CR or LF, and CR and LF never occur
+/// inside a line, so this changes no field. It lets an event that ends with
+/// a CR at the end of what the server has sent so far be dispatched at
+/// once: the parser underneath would otherwise wait for the next byte to
+/// see whether it is an LF, which on a live connection may never come.
+pub(crate) fn lf_line_ends(chunk: &[u8], after_cr: &mut bool) -> bytes::Bytes {
+    let mut out = Vec::with_capacity(chunk.len());
+    for &b in chunk {
+        match b {
+            b'\n' if *after_cr => {}
+            b'\r' => out.push(b'\n'),
+            _ => out.push(b),
+        }
+        *after_cr = b == b'\r';
+    }
+    bytes::Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lf_line_ends;
+
+    #[test]
+    fn line_ends_become_lf_across_chunks() {
+        let mut cr = false;
+        let chunks: [&[u8]; 4] = [b"a\r\nb\r", b"\nc\r", b"\r", b"d\n\n"];
+        let out: Vec<u8> = chunks
+            .iter()
+            .flat_map(|c| lf_line_ends(c, &mut cr).to_vec())
+            .collect();
+        assert_eq!(out, b"a\nb\nc\n\nd\n\n");
+    }
 }

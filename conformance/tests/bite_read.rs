@@ -182,3 +182,44 @@ async fn errors_answered_with_200_are_caught() {
         "READ-400-OFFSET",
     );
 }
+
+#[tokio::test]
+async fn closed_on_partial_chunks_is_a_should_failure() {
+    // Chunks of 4 bytes; every partial chunk of a closed stream says
+    // Stream-Closed. That breaks a SHOULD NOT (§5.6), so cases reading such
+    // a stream fail on READ-PARTIAL-NO-CLOSED, not on a MUST of their own.
+    let closed = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let mut cfg = common::config(500);
+    cfg.max_chunk_bytes = 4;
+    let srv = common::spawn(
+        cfg,
+        None,
+        Some(std::sync::Arc::new(move |seen: &common::Seen, mut resp| {
+            let path = seen.uri.path().to_string();
+            let mut closed = closed.lock().unwrap();
+            if seen.method == Method::POST
+                && seen
+                    .headers
+                    .get("stream-closed")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+            {
+                closed.insert(path);
+            } else if catch_up(seen)
+                && resp.status() == StatusCode::OK
+                && closed.contains(&path)
+                && !resp.headers().contains_key("stream-up-to-date")
+            {
+                resp.headers_mut()
+                    .insert("stream-closed", HeaderValue::from_static("true"));
+            }
+            resp
+        })),
+    )
+    .await;
+    let runs = run_prefixes(&srv.root, &["read::tail::closed_final_data_chunk"], 500).await;
+    fails_with(
+        &runs,
+        "read::tail::closed_final_data_chunk",
+        "READ-PARTIAL-NO-CLOSED",
+    );
+}

@@ -472,3 +472,128 @@ async fn bytes_line_break_added_per_event_is_caught() {
     .await;
     common::case_fails_with(&srv.root, "sse::bytes::large_text_crlf", "SSE-TEXT-EXACT").await;
 }
+
+#[tokio::test]
+async fn live_controls_without_up_to_date_or_cursor_are_caught() {
+    // Only the first control event of a connection is complete; every later
+    // one (the controls after live data) lacks upToDate and streamCursor.
+    let srv = common::with_response(|seen, resp| {
+        let seen_control = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        map_frames(seen, resp, move |f| {
+            if !f.contains("event: control") {
+                return f.to_string();
+            }
+            if !seen_control.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return f.to_string();
+            }
+            drop_member(&drop_member(f, "upToDate"), "streamCursor")
+        })
+    })
+    .await;
+    let runs = run_prefixes(
+        &srv.root,
+        &[
+            "sse::live::append_delivered",
+            "sse::control::after_every_data_event",
+        ],
+        LP_MS,
+    )
+    .await;
+    fails_each_with(
+        &runs,
+        &[
+            ("sse::live::append_delivered", "SSE-CONTROL-UP-TO-DATE"),
+            ("sse::control::after_every_data_event", "SSE-CONTROL-CURSOR"),
+        ],
+    );
+}
+
+/// A server that ends SSE lines with `eol` instead of LF.
+async fn framed_with(eol: &'static str) -> common::Broken {
+    common::with_response(move |seen, resp| map_frames(seen, resp, move |f| f.replace('\n', eol)))
+        .await
+}
+
+#[tokio::test]
+async fn framing_with_cr_or_crlf_line_ends_passes() {
+    // §5.8 points to the SSE format, where CRLF, CR and LF all end a line.
+    // A CR-only server ends each event with CR CR, the last byte of its
+    // frame: a client must dispatch the event without waiting for a byte
+    // that may never come (it might be an LF to skip).
+    for eol in ["\r", "\r\n"] {
+        let srv = framed_with(eol).await;
+        let runs = run_prefixes(
+            &srv.root,
+            &[
+                "sse::control::",
+                "sse::live::append_delivered",
+                "sse::live::now_skips_history",
+                "sse::live::close_ends_connection",
+                "sse::bytes::text_lines_exact",
+                "sse::format::json_data_is_array",
+            ],
+            LP_MS,
+        )
+        .await;
+        for r in &runs {
+            ds_conformance::testing::assert_passes(&runs, &r.id);
+        }
+    }
+}
+
+#[tokio::test]
+async fn now_with_an_empty_data_event_first_passes() {
+    // A server that opens every control-only frame with an empty data
+    // event: offset=now still sends no history, so the case must pass.
+    let srv = common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| {
+            if f.starts_with("event: control") {
+                format!("event: data\ndata:\n\n{f}")
+            } else {
+                f.to_string()
+            }
+        })
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["sse::live::now_skips_history"], LP_MS).await;
+    ds_conformance::testing::assert_passes(&runs, "sse::live::now_skips_history");
+}
+
+#[tokio::test]
+async fn live_every_control_of_a_closed_stream_flagged_closed_is_caught() {
+    // Once a stream is closed, every control event of an SSE read of it
+    // says streamClosed: true, also those followed by more data.
+    let closed = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let srv = common::with_response(move |seen, resp| {
+        let path = seen.uri.path().to_string();
+        if seen.method == axum::http::Method::POST
+            && seen
+                .headers
+                .get("stream-closed")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+        {
+            closed.lock().unwrap().insert(path);
+            return resp;
+        }
+        if !closed.lock().unwrap().contains(&path) {
+            return resp;
+        }
+        map_frames(seen, resp, |f| {
+            if f.contains("\"streamClosed\"") {
+                f.to_string()
+            } else {
+                f.replace(
+                    "event: control\ndata:{",
+                    "event: control\ndata:{\"streamClosed\":true,",
+                )
+            }
+        })
+    })
+    .await;
+    common::case_fails_with(
+        &srv.root,
+        "sse::live::closed_stream_from_start",
+        "SSE-CLOSE-CONNECTION",
+    )
+    .await;
+}

@@ -9,7 +9,8 @@ use crate::client::Ctx;
 use crate::{check, check_eq, fail};
 
 /// Every data event is followed by a control event with a
-/// `streamNextOffset`, both for history and for live appends.
+/// `streamNextOffset` (and, the stream being open, a `streamCursor`), both
+/// for history and for live appends.
 pub async fn after_every_data_event(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "SSE-CONTROL-AFTER-DATA").await?;
     for p in ["a\n", "b\n", "c\n"] {
@@ -43,6 +44,12 @@ pub async fn after_every_data_event(ctx: Ctx) -> CaseResult {
                     )
                 })?;
                 let o = next_offset(&c)?;
+                check!(
+                    matches!(c.get("streamCursor"), Some(serde_json::Value::String(_))),
+                    "SSE-CONTROL-CURSOR",
+                    "the control event after data event #{i} (stream open) lacks a string streamCursor: {}",
+                    next.data
+                );
                 if let Some(prev) = &last_offset {
                     check!(
                         o.as_str() > prev.as_str(),

@@ -13,6 +13,21 @@ use crate::{check, check_eq, fail};
 /// (with `final_offset`) and the server closes the connection.
 async fn expect_eof(s: &mut SseSession, final_offset: &str) -> CaseResult {
     let closed = s.wait_closed(PROMPT).await;
+    // The streamClosed control is the final event: nothing may follow it
+    // (a server flagging every control of a closed stream sends data after).
+    if let Some(i) = s
+        .events
+        .iter()
+        .position(|e| e.control().is_some_and(|c| flag(&c, "streamClosed")))
+    {
+        check!(
+            i + 1 == s.events.len(),
+            "SSE-CLOSE-CONNECTION",
+            "{} event(s) followed the control event with streamClosed: true (event #{i}); the first: {:?}",
+            s.events.len() - i - 1,
+            s.events[i + 1]
+        );
+    }
     let last = s.events.last().cloned();
     let Some(c) = last.as_ref().and_then(|e| e.control()) else {
         fail!(
@@ -42,7 +57,8 @@ async fn expect_eof(s: &mut SseSession, final_offset: &str) -> CaseResult {
 }
 
 /// A reader that has caught up receives a later append as a data event
-/// followed by a control event with the new tail.
+/// followed by a control event with the new tail, `upToDate: true` and a
+/// `streamCursor`.
 pub async fn append_delivered(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "history\n", "SSE-LIVE").await?;
     let mut s = ctx.get("s").offset("-1").live("sse").sse().await?;
@@ -71,6 +87,20 @@ pub async fn append_delivered(ctx: Ctx) -> CaseResult {
         tail,
         "SSE-CONTROL-OFFSET",
         "streamNextOffset after the live data"
+    );
+    // Caught up again after the live data: the control says so (not only
+    // the first control of the connection), with a cursor (stream open).
+    check!(
+        flag(&c, "upToDate"),
+        "SSE-CONTROL-UP-TO-DATE",
+        "the control event after the live data (all there is) lacks upToDate: true: {}",
+        serde_json::Value::Object(c.clone())
+    );
+    check!(
+        matches!(c.get("streamCursor"), Some(serde_json::Value::String(_))),
+        "SSE-CONTROL-CURSOR",
+        "the control event after the live data (stream open) lacks a string streamCursor: {}",
+        serde_json::Value::Object(c.clone())
     );
     Ok(())
 }
@@ -120,9 +150,20 @@ pub async fn close_ends_connection(ctx: Ctx) -> CaseResult {
 }
 
 /// SSE on an already closed stream from the start: the data, a final
-/// control with `streamClosed: true`, then the connection closes.
+/// control with `streamClosed: true` (on no earlier control), then the
+/// connection closes.
 pub async fn closed_stream_from_start(ctx: Ctx) -> CaseResult {
-    create_with(&ctx, "s", "text/plain", "all the ", "SSE-CLOSED-CONTROL").await?;
+    // Large enough to span several events on a server with smallish chunks,
+    // so the controls before the last one are seen too.
+    let history = "all the lines\n".repeat(24 * 1024);
+    create_with(
+        &ctx,
+        "s",
+        "text/plain",
+        history.clone(),
+        "SSE-CLOSED-CONTROL",
+    )
+    .await?;
     let r = ctx
         .post("s")
         .ct("text/plain")
@@ -136,11 +177,12 @@ pub async fn closed_stream_from_start(ctx: Ctx) -> CaseResult {
     s.expect(200, "SSE-CLOSED-CONTROL")?;
     expect_eof(&mut s, &tail).await?;
     let got = decode_events(&s.events, Kind::Text)?;
-    check_eq!(
-        String::from_utf8_lossy(&got),
-        "all the data",
+    check!(
+        String::from_utf8_lossy(&got) == format!("{history}data"),
         "SSE-TEXT-EXACT",
-        "data of the closed stream"
+        "data of the closed stream: {} bytes arrived, {} expected",
+        got.len(),
+        history.len() + 4
     );
     Ok(())
 }
@@ -208,17 +250,28 @@ pub async fn now_skips_history(ctx: Ctx) -> CaseResult {
     s.expect(200, "SSE-NOW")?;
     s.read_until(PROMPT, |evs| evs.iter().any(|e| e.event == "control"))
         .await;
-    let Some(first) = s.events.first().cloned() else {
+    // The first control event; any data event before it carries nothing
+    // (an empty batch is no history, as for an empty stream).
+    let Some(at) = s.events.iter().position(|e| e.event == "control") else {
         fail!(
             "SSE-NOW",
-            "no event within {} s of connecting with offset=now",
-            PROMPT.as_secs()
+            "no control event within {} s of connecting with offset=now (events: {:?})",
+            PROMPT.as_secs(),
+            s.events
         );
     };
+    let before = decode_events(&s.events[..at], Kind::Text)?;
+    check!(
+        before.is_empty(),
+        "SSE-NOW",
+        "offset=now sent historical data before its first control event: {:?}",
+        String::from_utf8_lossy(&before)
+    );
+    let first = s.events[at].clone();
     let Some(c) = first.control() else {
         fail!(
             "SSE-NOW",
-            "first event of an offset=now session is not a control event: {first:?}"
+            "first control event of an offset=now session is not a JSON object: {first:?}"
         );
     };
     check_eq!(

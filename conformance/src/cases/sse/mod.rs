@@ -71,7 +71,11 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "sse::control::after_every_data_event",
-            &["SSE-CONTROL-AFTER-DATA", "SSE-CONTROL-OFFSET"],
+            &[
+                "SSE-CONTROL-AFTER-DATA",
+                "SSE-CONTROL-OFFSET",
+                "SSE-CONTROL-CURSOR",
+            ],
             control::after_every_data_event,
         ),
         case(
@@ -116,7 +120,13 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "sse::live::append_delivered",
-            &["SSE-LIVE", "SSE-CONTROL-AFTER-DATA"],
+            &[
+                "SSE-LIVE",
+                "SSE-CONTROL-AFTER-DATA",
+                "SSE-CONTROL-OFFSET",
+                "SSE-CONTROL-UP-TO-DATE",
+                "SSE-CONTROL-CURSOR",
+            ],
             live::append_delivered,
         ),
         case(
@@ -131,7 +141,11 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "sse::live::closed_stream_from_start",
-            &["SSE-CLOSED-CONTROL", "SSE-CLOSE-CONNECTION"],
+            &[
+                "SSE-CLOSED-CONTROL",
+                "SSE-CLOSE-CONNECTION",
+                "SSE-TEXT-EXACT",
+            ],
             live::closed_stream_from_start,
         ),
         case(
