@@ -112,18 +112,45 @@ pub(super) fn decode_events(events: &[SseEvent], kind: Kind) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-/// JSON streams: the messages of every data event (each MUST be an array).
+/// JSON streams: the messages of every data event, an array event read as
+/// a batch.
 pub(super) fn json_messages(events: &[SseEvent]) -> Result<Vec<Value>, Failure> {
+    let mut out = Vec::new();
+    for v in json_event_values(events)? {
+        match v {
+            Value::Array(items) => out.extend(items),
+            // §5.8: batching into an array is a MAY; a lone value is one
+            // message (callers whose messages are arrays use
+            // `json_events_match`, which also reads an array as one).
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the data events carry exactly `expected`, reading each array
+/// event either as a batch (§5.8 MAY) or as one array-valued message.
+pub(super) fn json_events_match(events: &[SseEvent], expected: &[Value]) -> Result<bool, Failure> {
+    fn walk(values: &[Value], expected: &[Value]) -> bool {
+        let Some((first, rest)) = values.split_first() else {
+            return expected.is_empty();
+        };
+        if let Value::Array(items) = first {
+            if expected.starts_with(items) && walk(rest, &expected[items.len()..]) {
+                return true;
+            }
+        }
+        expected.first() == Some(first) && walk(rest, &expected[1..])
+    }
+    Ok(walk(&json_event_values(events)?, expected))
+}
+
+/// Each JSON data event's value.
+fn json_event_values(events: &[SseEvent]) -> Result<Vec<Value>, Failure> {
     let mut out = Vec::new();
     for e in events.iter().filter(|e| e.event == "data") {
         match serde_json::from_str::<Value>(&e.data) {
-            Ok(Value::Array(items)) => out.extend(items),
-            Ok(other) => {
-                return Err(Failure::new(
-                    Some("SSE-JSON-ARRAY"),
-                    format!("JSON stream data event is not an array: {other}"),
-                ))
-            }
+            Ok(v) => out.push(v),
             Err(err) => {
                 return Err(Failure::new(
                     Some("SSE-JSON-ARRAY"),
@@ -162,5 +189,52 @@ pub(super) fn next_offset(c: &Map<String, Value>) -> Result<String, Failure> {
                 Value::Object(c.clone())
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn data(values: &[&str]) -> Vec<SseEvent> {
+        values
+            .iter()
+            .map(|d| SseEvent {
+                event: "data".into(),
+                data: d.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn json_events_may_be_batches_or_single_messages() {
+        let expected = [
+            json!({"a": 1}),
+            json!({"b": 2}),
+            json!([3, 4]),
+            json!("five"),
+        ];
+        let batched = data(&[r#"[{"a":1}]"#, r#"[{"b":2},[3,4],"five"]"#]);
+        let one_each = data(&[r#"{"a":1}"#, r#"{"b":2}"#, "[3,4]", r#""five""#]);
+        let mixed = data(&[r#"{"a":1}"#, r#"[{"b":2},[3,4]]"#, r#""five""#]);
+        for events in [&batched, &one_each, &mixed] {
+            assert!(json_events_match(events, &expected).unwrap(), "{events:?}");
+        }
+        // [3,4] read as a batch of two is not the array-valued message,
+        // and a lost or reordered message is caught either way.
+        for wrong in [
+            data(&[r#"[{"a":1},{"b":2},3,4,"five"]"#]),
+            data(&[r#"{"a":1}"#, "[3,4]", r#"{"b":2}"#, r#""five""#]),
+            data(&[r#"[{"a":1},{"b":2},[3,4]]"#]),
+        ] {
+            assert!(!json_events_match(&wrong, &expected).unwrap(), "{wrong:?}");
+        }
+        assert_eq!(
+            json_messages(&one_each[..2]).unwrap(),
+            vec![json!({"a": 1}), json!({"b": 2})]
+        );
+        assert!(json_events_match(&data(&["not json"]), &expected).is_err());
     }
 }

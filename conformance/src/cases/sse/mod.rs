@@ -13,8 +13,8 @@ mod format;
 mod live;
 
 use events::{
-    catch_up, catch_up_within, decode_events, flag, json_messages, last_control, next_offset,
-    read_bytes, Kind,
+    catch_up, catch_up_within, decode_events, flag, json_events_match, json_messages, last_control,
+    next_offset, read_bytes, Kind,
 };
 
 pub fn cases() -> Vec<Case> {
