@@ -160,3 +160,28 @@ async fn flatten_misses_arrays_behind_whitespace() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn put_array_stored_as_one_message() {
+    // A PUT array kept whole: wrapping a non-empty JSON PUT array in one
+    // more array stores it as a single array-valued message.
+    let srv = common::with_request(|req| {
+        if req.method() == Method::PUT && is_json(&req) {
+            return common::map_body(req, |b| {
+                if b.first() == Some(&b'[') && b.as_ref() != b"[]" {
+                    Bytes::from([b"[".as_ref(), &b, b"]"].concat())
+                } else {
+                    b
+                }
+            });
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["json::flatten::put_array"], 500).await;
+    common::fails_with(
+        &runs,
+        "json::flatten::put_array_is_initial_messages",
+        "JSON-PUT-ARRAY-MESSAGES",
+    );
+}

@@ -87,3 +87,26 @@ pub async fn boundaries_kept(ctx: Ctx) -> CaseResult {
     ];
     posts_store(&ctx, &bodies, expected, "JSON-BOUNDARIES").await
 }
+
+/// §9.1.3: a PUT array is the stream's initial messages, flattened one
+/// level like a POST (an empty one means none), so `[{"a":1},[2]]` creates
+/// two messages, not one array-valued message.
+pub async fn put_array_is_initial_messages(ctx: Ctx) -> CaseResult {
+    const REQ: &str = "JSON-PUT-ARRAY-MESSAGES";
+    let r = ctx
+        .put("s")
+        .ct("application/json")
+        .body(r#"[{"a":1},[2]]"#)
+        .send()
+        .await?;
+    r.expect(201, "CREATE-NEW-201")?;
+    post(&ctx, r#"{"b":3}"#, REQ).await?;
+    let all = ctx.read_all("s", "-1", REQ).await?;
+    check_eq!(
+        all.messages,
+        vec![json!({"a": 1}), json!([2]), json!({"b": 3})],
+        REQ,
+        "messages after PUT [{{\"a\":1}},[2]] and POST {{\"b\":3}}"
+    );
+    Ok(())
+}

@@ -25,6 +25,11 @@ pub fn cases() -> Vec<Case> {
             flatten::boundaries_kept,
         ),
         case(
+            "json::flatten::put_array_is_initial_messages",
+            &["JSON-PUT-ARRAY-MESSAGES"],
+            flatten::put_array_is_initial_messages,
+        ),
+        case(
             "json::validation::empty_array_post_is_400",
             &["JSON-EMPTY-ARRAY-POST-400"],
             validation::empty_array_post_is_400,
