@@ -898,3 +898,35 @@ async fn live_sse_offset_ignored() {
     let runs = run_prefixes(&srv.root, &["fork::live::sse_from"], 500).await;
     assert_fails(&runs, "fork::live::sse_from_inherited_offset");
 }
+
+/// A server without forks (like Node 0.2.2): the fork headers are ignored,
+/// so a "fork" is a new, empty, plain stream. Cases whose subject is a
+/// fork's lifetime or offsets must notice that it inherited nothing.
+#[tokio::test]
+async fn server_ignoring_fork_headers_fails_fork_lifetime_cases() {
+    let srv = common::with_request(|mut req| {
+        for h in [
+            "stream-forked-from",
+            "stream-fork-offset",
+            "stream-fork-sub-offset",
+        ] {
+            req.headers_mut().remove(h);
+        }
+        req
+    })
+    .await;
+    let ids = [
+        "fork::lifecycle::live_source_survives_fork_deletes",
+        "fork::read::chunk_offsets_valid_on_source",
+        "ttl::fork_expiry::none_at_fork_expires",
+        "ttl::fork_expiry::none_none_never_expires",
+        "ttl::fork_expiry::none_ttl_fork_expires",
+        "ttl::fork_expiry::ttl_at_fork_expires",
+        "ttl::fork_expiry::ttl_ttl_fork_expires",
+        "ttl::fork_table::none_none",
+    ];
+    let runs = ds_conformance::testing::run_prefixes(&srv.root, &ids, 500).await;
+    for id in ids {
+        common::fails_with(&runs, id, "FORK-READ-STITCH");
+    }
+}

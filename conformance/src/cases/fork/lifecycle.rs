@@ -349,6 +349,16 @@ pub async fn live_source_survives_fork_deletes(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[b"mine|"], "FORK-CREATE").await?;
     fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
     fork(&ctx, "f2", "f1", None, "FORK-CREATE").await?;
+    // Only real forks make this case about reference counting.
+    reads(
+        &ctx,
+        "f2",
+        "-1",
+        b"mine|",
+        "FORK-READ-STITCH",
+        "fork of a fork",
+    )
+    .await?;
     delete_204(&ctx, "f2", "FORK-INDEPENDENT", "DELETE of the leaf fork").await?;
     delete_204(
         &ctx,

@@ -429,11 +429,13 @@ pub async fn chunk_offsets_valid_on_source(ctx: Ctx) -> CaseResult {
     let inherited = s.between(0, 3);
     // Follow the fork chunk by chunk, remembering where each offset points.
     let (mut at, mut pos, mut inside) = ("-1".to_string(), 0usize, Vec::new());
+    let mut got = Vec::new();
     loop {
         let r = ctx.get("f").offset(&at).send().await?;
         r.expect(200, "FORK-READ-STITCH")?;
         let next = r.next_offset("FORK-READ-STITCH")?;
         pos += r.body.len();
+        got.extend_from_slice(&r.body);
         if pos < inherited.len() {
             inside.push((next.clone(), pos));
         }
@@ -442,6 +444,14 @@ pub async fn chunk_offsets_valid_on_source(ctx: Ctx) -> CaseResult {
         }
         at = next;
     }
+    let mut want = inherited.to_vec();
+    want.extend_from_slice(&binary_payload(1 << 20, 77));
+    same_bytes(
+        &got,
+        &want,
+        "FORK-READ-STITCH",
+        "the fork read chunk by chunk",
+    )?;
     if inside.is_empty() {
         ctx.note("the fork's inherited range came back in one chunk: no fork-minted offset inside it to check");
     }

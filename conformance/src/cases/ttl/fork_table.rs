@@ -1,7 +1,7 @@
 //! §4.2 fork TTL/expiry table, checked through HEAD on the new fork
 //! (§5.5 Stream-TTL / Stream-Expires-At): one case per row.
 
-use super::util::{check_expiry_headers, Exp};
+use super::util::{check_expiry_headers, fork_reads_inherited, Exp};
 use crate::case::{CaseResult, Failure};
 use crate::client::{Ctx, Req};
 
@@ -43,6 +43,8 @@ pub async fn source_and_fork(
         &fork_at,
     );
     f.send().await?.expect(201, req)?;
+    // A fork that inherits nothing is no fork: its expiry says nothing.
+    fork_reads_inherited(ctx, "FORK-READ-STITCH").await?;
     Ok((src_at, fork_at))
 }
 

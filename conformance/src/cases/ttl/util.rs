@@ -264,3 +264,17 @@ pub async fn check_expiry_headers(
 }
 
 use crate::check_eq;
+
+/// The stream "fork" (forked from "src" created with "abc") reads exactly
+/// the inherited "abc" (§4.2); a server ignoring the fork headers made an
+/// empty plain stream instead.
+pub async fn fork_reads_inherited(ctx: &Ctx, req: &str) -> CaseResult {
+    let all = ctx.read_all("fork", "-1", req).await?;
+    check!(
+        all.text() == "abc",
+        req,
+        "fork reads {:?}, expected the inherited \"abc\"",
+        all.text()
+    );
+    Ok(())
+}
