@@ -930,3 +930,38 @@ async fn server_ignoring_fork_headers_fails_fork_lifetime_cases() {
         common::fails_with(&runs, id, "FORK-READ-STITCH");
     }
 }
+
+/// A server answering 400 to every PUT that carries `header` (a fork
+/// feature it does not support), whatever the value.
+async fn rejecting_every(header: &'static str) -> common::Broken {
+    common::with_middleware(500, move |req: Request, next: Next| async move {
+        if req.method() == Method::PUT && req.headers().contains_key(header) {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            return r;
+        }
+        next.run(req).await
+    })
+    .await
+}
+
+/// The fork-error cases for malformed offsets check a control request:
+/// a server rejecting every Stream-Fork-Offset / Stream-Fork-Sub-Offset
+/// does not pass them on its unrelated 400s.
+#[tokio::test]
+async fn blanket_400_for_fork_offsets_is_caught() {
+    let srv = rejecting_every("stream-fork-offset").await;
+    common::case_fails_with(
+        &srv.root,
+        "fork::errors::offset_malformed_is_400",
+        "FORK-OFFSET-EXCLUSIVE",
+    )
+    .await;
+    let srv = rejecting_every("stream-fork-sub-offset").await;
+    common::case_fails_with(
+        &srv.root,
+        "fork::errors::sub_offset_invalid_is_400",
+        "FORK-SUB-BYTES",
+    )
+    .await;
+}

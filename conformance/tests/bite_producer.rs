@@ -341,6 +341,28 @@ async fn duplicates_appended_again_are_caught() {
     .await;
 }
 
+/// `-0` spells zero, a non-negative integer (§5.2.1): a server reading it
+/// as 0 is non-canonical (SHOULD) but not non-integer (MUST).
+#[tokio::test]
+async fn minus_zero_read_as_zero_is_only_a_should_finding() {
+    let srv = common::with_request(|mut req| {
+        for h in ["producer-epoch", "producer-seq"] {
+            if req.headers().get(h).is_some_and(|v| v == "-0") {
+                req.headers_mut().insert(h, HeaderValue::from_static("0"));
+            }
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["producer::syntax::"], 500).await;
+    ds_conformance::testing::assert_passes(&runs, "producer::syntax::non_integer_values_are_400");
+    common::fails_with(
+        &runs,
+        "producer::syntax::non_canonical_integers_are_400",
+        "PROD-VALUE-CANONICAL",
+    );
+}
+
 #[tokio::test]
 async fn reference_server_passes_the_whole_producer_area() {
     common::assert_area_passes("producer::").await;

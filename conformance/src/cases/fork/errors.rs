@@ -115,7 +115,21 @@ pub async fn offset_malformed_is_400(ctx: Ctx) -> CaseResult {
         )
         .await?;
     }
-    rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await
+    rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await?;
+    // Control: the same request with a minted offset is accepted, so the
+    // 400s above were for the values, not for Stream-Fork-Offset itself.
+    let c = source(&ctx, "c", "text/plain", &[b"abc"], "FORK-CREATE").await?;
+    answers(
+        ctx.put("g")
+            .ct("text/plain")
+            .fork_of("c")
+            .fork_offset(&c.offsets[1]),
+        201,
+        "FORK-OFFSET-EXCLUSIVE",
+        "control: the same fork request with an offset the server minted",
+    )
+    .await?;
+    Ok(())
 }
 
 /// Malformed and negative sub-offsets: 400 each, with no side effect.
@@ -141,7 +155,30 @@ pub async fn sub_offset_invalid_is_400(ctx: Ctx) -> CaseResult {
         )
         .await?;
     }
-    rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await
+    rejected_cleanly(&ctx, "s", "f", "FORK-REJECT-NO-SIDE-EFFECT").await?;
+    // Control: the same request with a valid sub-offset is accepted, so the
+    // 400s above were for the values, not for Stream-Fork-Sub-Offset itself.
+    let c = source(&ctx, "c", "text/plain", &[b"abcdefghij"], "FORK-CREATE").await?;
+    answers(
+        ctx.put("g")
+            .fork_of("c")
+            .fork_offset(&c.offsets[0])
+            .fork_sub_offset(3),
+        201,
+        "FORK-SUB-BYTES",
+        "control: the same fork request with Stream-Fork-Sub-Offset 3",
+    )
+    .await?;
+    reads(
+        &ctx,
+        "g",
+        "-1",
+        b"abc",
+        "FORK-SUB-BYTES",
+        "control fork at sub-offset 3",
+    )
+    .await?;
+    Ok(())
 }
 
 /// Content-Type differing from the source: 409 (both directions), with no

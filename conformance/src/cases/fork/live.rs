@@ -19,6 +19,14 @@ fn before_timeout(ctx: &Ctx, elapsed: Duration) -> bool {
     lp < Duration::from_millis(1500) || elapsed < lp.mul_f32(0.75)
 }
 
+/// How long to let a spawned waiter reach the server before acting: long
+/// enough for a local request, short next to the long-poll timeout so a
+/// loaded machine does not let the waiter time out first (300 ms would
+/// leave only 200 ms of a 500 ms timeout).
+fn settle(ctx: &Ctx) -> Duration {
+    (ctx.long_poll_timeout() / 4).min(Duration::from_millis(300))
+}
+
 type Waiter = JoinHandle<Result<Resp, Failure>>;
 
 /// Source `s` ("old|") and its fork `f`, with a long-poll GET of `f` at its
@@ -93,7 +101,7 @@ pub async fn long_poll_ignores_source_appends(ctx: Ctx) -> CaseResult {
 /// only that data.
 pub async fn long_poll_woken_by_fork_append(ctx: Ctx) -> CaseResult {
     let (_, waiter, started) = fork_with_waiter(&ctx).await?;
-    ctx.sleep(Duration::from_millis(300)).await;
+    ctx.sleep(settle(&ctx)).await;
     append(&ctx, "f", CT, b"fork-own|", "FORK-INDEPENDENT").await?;
     let r = joined(waiter).await?;
     check!(
@@ -122,7 +130,7 @@ pub async fn long_poll_woken_by_fork_append(ctx: Ctx) -> CaseResult {
 /// `Stream-Closed: true`, without waiting for the timeout.
 pub async fn long_poll_woken_by_fork_close(ctx: Ctx) -> CaseResult {
     let (_, waiter, started) = fork_with_waiter(&ctx).await?;
-    ctx.sleep(Duration::from_millis(300)).await;
+    ctx.sleep(settle(&ctx)).await;
     close(&ctx, "f", "FORK-INDEPENDENT").await?;
     let r = joined(waiter).await?;
     check!(

@@ -81,7 +81,11 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "fork::errors::offset_malformed_is_400",
-            &["FORK-OFFSET-MALFORMED-400", "FORK-REJECT-NO-SIDE-EFFECT"],
+            &[
+                "FORK-OFFSET-MALFORMED-400",
+                "FORK-REJECT-NO-SIDE-EFFECT",
+                "FORK-OFFSET-EXCLUSIVE",
+            ],
             errors::offset_malformed_is_400,
         ),
         case(
@@ -90,6 +94,7 @@ pub fn cases() -> Vec<Case> {
                 "FORK-SUB-INVALID-400",
                 "FORK-SUB-OVERSHOOT-400",
                 "FORK-REJECT-NO-SIDE-EFFECT",
+                "FORK-SUB-BYTES",
             ],
             errors::sub_offset_invalid_is_400,
         ),
