@@ -185,3 +185,40 @@ async fn put_array_stored_as_one_message() {
         "JSON-PUT-ARRAY-MESSAGES",
     );
 }
+
+#[tokio::test]
+async fn closed_json_tail_read_without_array() {
+    // Reads at the tail of a closed JSON stream come back as 0 bytes
+    // instead of `[]` (as for a byte stream).
+    let srv = common::with_middleware(
+        500,
+        |req: Request, next: axum::middleware::Next| async move {
+            let get = req.method() == Method::GET;
+            let resp = next.run(req).await;
+            let closed = resp
+                .headers()
+                .get("stream-closed")
+                .is_some_and(|v| v == "true");
+            let json = resp
+                .headers()
+                .get("content-type")
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            if !(get && closed && json) {
+                return resp;
+            }
+            let (parts, body) = common::body_bytes(resp).await;
+            if body.as_ref() == b"[]" {
+                common::rebuild(parts, Bytes::new())
+            } else {
+                common::rebuild(parts, body)
+            }
+        },
+    )
+    .await;
+    let runs = run_prefixes(&srv.root, &["json::reads::empty_ranges"], 500).await;
+    common::fails_with(
+        &runs,
+        "json::reads::empty_ranges_are_empty_arrays",
+        "JSON-EMPTY-RANGE",
+    );
+}

@@ -66,7 +66,8 @@ pub async fn middle_offset_returns_later_messages(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// Empty ranges are `[]`: a new stream, a read at the tail, offset=now.
+/// Empty ranges are `[]`: a new stream, a read at the tail, offset=now,
+/// and offset=now and a tail read once the stream is closed.
 pub async fn empty_ranges_are_empty_arrays(ctx: Ctx) -> CaseResult {
     json_stream(&ctx).await?;
     let r = ctx.get("s").offset("-1").send().await?;
@@ -94,6 +95,20 @@ pub async fn empty_ranges_are_empty_arrays(ctx: Ctx) -> CaseResult {
         "OFFSET-NOW-CATCHUP",
         "offset=now read"
     );
+    let end = crate::cases::support::close(&ctx, "s", "CLOSE-ONLY-204").await?;
+    for (offset, what) in [
+        ("now", "offset=now read of the closed stream"),
+        (end.as_str(), "read at the closed tail"),
+    ] {
+        let r = ctx.get("s").offset(offset).send().await?;
+        r.expect(200, "JSON-EMPTY-RANGE")?;
+        check_eq!(
+            r.json("JSON-EMPTY-RANGE")?,
+            json!([]),
+            "JSON-EMPTY-RANGE",
+            "{what}"
+        );
+    }
     Ok(())
 }
 
