@@ -31,32 +31,9 @@ mkdir -p "$work/data"
 
 # The restart command: kill the running server with $signal, start a new
 # one on the same port and data dir, return once it is listening.
-cat >"$work/restart.sh" <<SH
-#!/usr/bin/env bash
-set -euo pipefail
-if [[ -s "$work/pid" ]]; then
-  pid=\$(cat "$work/pid")
-  kill -$signal "\$pid" 2>/dev/null || true
-  for _ in \$(seq 100); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.05; done
-fi
-n=\$(( \$(cat "$work/starts" 2>/dev/null || echo 0) + 1 ))
-echo "\$n" >"$work/starts"
-log="$work/server-\$n.log"
-for _ in \$(seq 50); do
-  setsid "$target_dir/release/ds-server" --host 127.0.0.1 --port $port \\
-    --data-dir "$work/data" --long-poll-timeout-ms 500 </dev/null >"\$log" 2>&1 &
-  echo \$! >"$work/pid"
-  for _ in \$(seq 100); do
-    grep -q 'listening on' "\$log" 2>/dev/null && exit 0
-    kill -0 "\$(cat "$work/pid")" 2>/dev/null || break
-    sleep 0.05
-  done
-  sleep 0.1   # the port may not be free yet: try again
-done
-echo "ds-server did not come back; see \$log" >&2
-exit 1
-SH
-chmod +x "$work/restart.sh"
+write_restart_cmd "$work/restart.sh" "$work" "$signal" 'listening on' \
+  "$target_dir/release/ds-server" --host 127.0.0.1 --port "$port" \
+  --data-dir "$work/data" --long-poll-timeout-ms 500
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {

@@ -109,3 +109,40 @@ stop_group() {
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
+
+# write_restart_cmd FILE WORK SIGNAL READY_REGEX COMMAND...
+# Writes FILE, a script for ds-conformance --restart-cmd: it stops the server
+# whose pid is in WORK/pid with SIGNAL, starts COMMAND again in its own
+# session (output in WORK/server-N.log, N counted in WORK/starts) and returns
+# once that log has a line matching the extended READY_REGEX, retrying while
+# the port is still held by the old process.
+write_restart_cmd() {
+  local file="$1" work="$2" signal="$3" ready="$4" cmd
+  shift 4
+  cmd="$(printf '%q ' "$@")"
+  cat >"$file" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+if [[ -s "$work/pid" ]]; then
+  pid=\$(cat "$work/pid")
+  kill -$signal "\$pid" 2>/dev/null || true
+  for _ in \$(seq 100); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.05; done
+fi
+n=\$(( \$(cat "$work/starts" 2>/dev/null || echo 0) + 1 ))
+echo "\$n" >"$work/starts"
+log="$work/server-\$n.log"
+for _ in \$(seq 50); do
+  setsid $cmd </dev/null >"\$log" 2>&1 &
+  echo \$! >"$work/pid"
+  for _ in \$(seq 300); do
+    grep -qE $(printf '%q' "$ready") "\$log" 2>/dev/null && exit 0
+    kill -0 "\$(cat "$work/pid")" 2>/dev/null || break
+    sleep 0.05
+  done
+  sleep 0.1   # the port may not be free yet: try again
+done
+echo "the server did not come back; see \$log" >&2
+exit 1
+SH
+  chmod +x "$file"
+}
