@@ -18,7 +18,7 @@ pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Re
     let producer = h::producer(headers)?;
     let stream_seq = h::stream_seq(headers)?;
     // A missing or deleted stream is answered before its body is uploaded.
-    app.store().head_durable(&path).await?;
+    app.store().lookup_durable(&path).await?;
     let body = read_body(headers, body, app.config().max_body_bytes).await?;
     let essence = if body.is_empty() {
         // §5.2: a close-only request is never judged by its Content-Type.

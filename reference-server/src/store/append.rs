@@ -73,7 +73,7 @@ impl Store {
     ) -> Result<Appended, StoreError> {
         let (appended, commit) = match self.append_logged(path, req) {
             Ok(done) => done,
-            Err(e) => return self.settled(Err(e)).await,
+            Err(e) => return self.refused(e).await,
         };
         commit.durable().await?;
         Ok(appended)

@@ -173,7 +173,7 @@ impl Store {
     pub async fn create_durable(&self, req: CreateRequest) -> Result<(bool, Info), StoreError> {
         let (created, info, commit) = match self.create_logged(req) {
             Ok(done) => done,
-            Err(e) => return self.settled(Err(e)).await,
+            Err(e) => return self.refused(e).await,
         };
         commit.durable().await?;
         Ok((created, info))
@@ -305,35 +305,40 @@ impl Store {
     /// `head`, answered once what it reveals is durable (file store): the
     /// stream's existence, or its absence after a DELETE still syncing.
     pub async fn head_durable(&self, path: &str) -> Result<Info, StoreError> {
-        let observed = self.lookup(path).and_then(|s| Ok((head_of(&s)?, s)));
-        match observed {
-            Ok((info, s)) => {
-                self.settle_created(&s).await?;
-                Ok(info)
-            }
-            Err(e) => self.settled(Err(e)).await,
+        let s = self.lookup_durable(path).await?;
+        match head_of(&s) {
+            Ok(info) => Ok(info),
+            Err(e) => self.refused(e).await,
         }
+    }
+
+    /// The live stream at `path` (no TTL renewal), once its existence or
+    /// absence is durable.
+    pub async fn lookup_durable(&self, path: &str) -> Result<Arc<Stream>, StoreError> {
+        self.settled_stream(self.lookup(path)).await
     }
 
     /// `open_for_read`, once the stream's existence (or absence) is durable.
     pub async fn open_for_read_durable(&self, path: &str) -> Result<Arc<Stream>, StoreError> {
-        match self.open_for_read(path) {
-            Ok(s) => {
-                self.settle_created(&s).await?;
-                Ok(s)
-            }
-            Err(e) => self.settled(Err(e)).await,
-        }
+        self.settled_stream(self.open_for_read(path)).await
     }
 
-    /// Waits until `s`'s Create record is on disk, if it is not yet known to be.
-    async fn settle_created(&self, s: &Stream) -> Result<(), StoreError> {
-        if s.lock().data.created_durably() {
-            return Ok(());
+    /// A stream found (or not) in the registry, once that is durable: a
+    /// refusal waits for a barrier, a stream only while its Create record is
+    /// not yet known to be on disk.
+    async fn settled_stream(
+        &self,
+        found: Result<Arc<Stream>, StoreError>,
+    ) -> Result<Arc<Stream>, StoreError> {
+        let s = match found {
+            Ok(s) => s,
+            Err(e) => return self.refused(e).await,
+        };
+        if !s.lock().data.created_durably() {
+            self.settle().await?;
+            s.lock().data.mark_created();
         }
-        self.settle().await?;
-        s.lock().data.mark_created();
-        Ok(())
+        Ok(s)
     }
 
     /// Opens a stream for a read (§5.6-§5.8), renewing its TTL (§5.1).
@@ -367,7 +372,7 @@ impl Store {
     pub async fn delete_durable(&self, path: &str) -> Result<(), StoreError> {
         match self.delete_logged(path) {
             Ok(commit) => commit.durable().await,
-            Err(e) => self.settled(Err(e)).await,
+            Err(e) => self.refused(e).await,
         }
     }
 

@@ -272,14 +272,12 @@ impl Store {
         self.commit_barrier().durable().await
     }
 
-    /// `result` (an answer computed from the store's state), once what it
-    /// reveals is durable: errors (a 404 after a DELETE, a 409 for a close,
-    /// a producer's 403...) may rest on records still being synced.
-    pub(super) async fn settled<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if result.is_err() {
-            self.settle().await?;
-        }
-        result
+    /// The refusal `e`, once what it reveals is durable: a 404 after a
+    /// DELETE, a 409 for a close, a producer's 403... may rest on records
+    /// still being synced.
+    pub(super) async fn refused<T>(&self, e: StoreError) -> Result<T, StoreError> {
+        self.settle().await?;
+        Err(e)
     }
 
     pub(super) fn commit_record(&self, record: &Record, spill: Option<Spill>) -> Commit {
