@@ -12,7 +12,7 @@ mod lifecycle;
 mod live;
 mod read;
 mod suboffset;
-mod util;
+pub(crate) mod util;
 mod writers;
 
 pub fn cases() -> Vec<Case> {
