@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use bytes::Bytes;
 use ds_reference_server::{app, AppState, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
+
+mod common;
+use common::{send, Res, JSON, TEXT};
 
 fn test_app(config: Config) -> Router {
     app(AppState::new(config).unwrap())
@@ -22,54 +22,6 @@ fn quick() -> Config {
     }
 }
 
-struct Res {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Res {
-    fn h(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).unwrap()
-    }
-}
-
-async fn send(
-    app: &Router,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &[u8])],
-    body: &[u8],
-) -> Res {
-    let mut req = Request::builder()
-        .method(Method::from_bytes(method.as_bytes()).unwrap())
-        .uri(uri)
-        .header("host", "example.test");
-    for (k, v) in headers {
-        req = req.header(*k, HeaderValue::from_bytes(v).unwrap());
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::from(body.to_vec())).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    Res {
-        status,
-        headers,
-        body,
-    }
-}
-
-const TEXT: (&str, &[u8]) = ("content-type", b"text/plain");
-const JSON: (&str, &[u8]) = ("content-type", b"application/json");
 const CLOSE: (&str, &[u8]) = ("stream-closed", b"true");
 
 fn assert_security_headers(r: &Res) {

@@ -5,55 +5,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
-use axum::Router;
-use bytes::Bytes;
+use axum::http::StatusCode;
 use ds_reference_server::store::ttl::Clock;
 use ds_reference_server::{app, AppState, Config};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::AsyncWriteExt;
-use tower::ServiceExt;
 
-struct Res {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Res {
-    fn h(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-/// Sends one request; headers may repeat and carry any visible bytes.
-async fn send(
-    app: &Router,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &[u8])],
-    body: &[u8],
-) -> Res {
-    let mut req = Request::builder().method(method).uri(uri);
-    for (k, v) in headers {
-        req = req.header(*k, HeaderValue::from_bytes(v).unwrap());
-    }
-    let req = req.body(Body::from(body.to_vec())).unwrap();
-    let res = tokio::time::timeout(Duration::from_secs(5), async {
-        let res = app.clone().oneshot(req).await.unwrap();
-        let (parts, body) = res.into_parts();
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-        Res {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
-    })
-    .await;
-    res.unwrap_or_else(|_| panic!("{method} {uri}: no answer within 5 s"))
-}
+mod common;
+use common::{send, JSON, TEXT};
 
 fn quick() -> Config {
     Config {
@@ -81,9 +41,6 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
-
-const JSON: (&str, &[u8]) = ("content-type", b"application/json");
-const TEXT: (&str, &[u8]) = ("content-type", b"text/plain");
 
 #[tokio::test]
 async fn boundary_values_are_accepted_or_a_4xx() {
