@@ -185,23 +185,7 @@ done
 [[ -n "$target" ]] || die "the $name server did not start"
 log "$name $version up (pid $server_pid), stream root $target, long-poll timeout ${long_poll} ms"
 
-# A fixed seed keeps the property cases reproducible, so an expectations
-# file can list them honestly (override with DS_PEER_SEED).
-args=(--target "$target" --long-poll-timeout-ms "$long_poll" --seed "${DS_PEER_SEED:-20261130}" --json "$out_dir/report.json")
-expectations="fixtures/expectations/rust-$name-$version.toml"
-if [[ -f "$repo_root/$expectations" ]]; then
-  args+=(--expectations "$expectations")
-else
-  log "no $expectations: running without expectations"
-fi
-
-cd "$repo_root"
-# In the background so that a signal reaches our trap at once, not after cargo;
-# in its own process group so that the trap can stop cargo and its child.
-setsid cargo run --release --bin ds-conformance -- "${args[@]}" "${extra[@]}" </dev/null &
-runner_pid=$!
 status=0
-wait "$runner_pid" || status=$?
-runner_pid=""
-log "ds-conformance exited with $status; JSON report: $out_dir/report.json; server log: $server_log"
+run_peer_suite "$target" "$long_poll" "fixtures/expectations/rust-$name-$version.toml" \
+  "$out_dir/report.json" "$server_log" "${extra[@]}" || status=$?
 exit "$status"

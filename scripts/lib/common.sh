@@ -146,3 +146,29 @@ exit 1
 SH
   chmod +x "$file"
 }
+
+# run_peer_suite TARGET LONG_POLL_MS EXPECTATIONS REPORT SERVER_LOG [ARGS...]
+# Runs ds-conformance against TARGET with a fixed seed (DS_PEER_SEED, default
+# 20261130: the property cases stay reproducible, so an expectations file can
+# list them honestly), with EXPECTATIONS (relative to $repo_root) when that
+# file exists, plus ARGS. The runner goes to the background in its own
+# process group, its pid in $runner_pid, so that the caller's signal trap
+# runs at once and can stop cargo and its child. Returns the runner's status.
+run_peer_suite() {
+  local target="$1" long_poll="$2" expectations="$3" report="$4" server_log="$5" status=0
+  shift 5
+  local -a args=(--target "$target" --long-poll-timeout-ms "$long_poll"
+    --seed "${DS_PEER_SEED:-20261130}" --json "$report")
+  if [[ -f "$repo_root/$expectations" ]]; then
+    args+=(--expectations "$expectations")
+  else
+    log "no $expectations: running without expectations"
+  fi
+  cd "$repo_root"
+  setsid cargo run --release --bin ds-conformance -- "${args[@]}" "$@" </dev/null &
+  runner_pid=$!
+  wait "$runner_pid" || status=$?
+  runner_pid=""
+  log "ds-conformance exited with $status; JSON report: $report; server log: $server_log"
+  return "$status"
+}
