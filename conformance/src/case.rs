@@ -48,12 +48,9 @@ pub type CaseResult = Result<(), Failure>;
 pub type BoxFuture = Pin<Box<dyn Future<Output = CaseResult> + Send + 'static>>;
 type Runner = Arc<dyn Fn(Ctx) -> BoxFuture + Send + Sync>;
 
-/// How a case uses time; slow cases wait on real clocks (TTL, long-poll).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Speed {
-    Fast,
-    Slow,
-}
+/// Mark a case function with the requirement ids it checks, and list the
+/// topic's cases; the id is derived from the module path (see the macros).
+pub use ds_conformance_macros::{case, register};
 
 /// What a case needs from the target beyond the base protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,17 +60,47 @@ pub enum Needs {
     Restart,
 }
 
+/// A case as `#[case(...)]` records it: where it lives and what it checks.
+pub struct CaseDef {
+    /// `module_path!()` of the topic module, e.g. `ds_conformance::cases::close::header_value`.
+    pub module: &'static str,
+    pub name: &'static str,
+    pub requirements: &'static [&'static str],
+    pub run: fn(Ctx) -> BoxFuture,
+}
+
+impl CaseDef {
+    /// The id: the module path below `cases::`, then the function name.
+    pub fn id(&self) -> String {
+        let topic = self
+            .module
+            .split_once("::cases::")
+            .map_or(self.module, |(_, rest)| rest);
+        format!("{topic}::{}", self.name)
+    }
+    pub fn into_case(self) -> Case {
+        let run = self.run;
+        Case {
+            id: self.id(),
+            requirements: self.requirements.to_vec(),
+            needs: Needs::Nothing,
+            run: Arc::new(run),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Case {
     /// `area::topic::case`, e.g. `fork::lifecycle::delete_soft_deleted_is_410`.
     pub id: String,
     pub requirements: Vec<&'static str>,
-    pub speed: Speed,
     pub needs: Needs,
     pub(crate) run: Runner,
 }
 
 impl Case {
+    /// A case built at run time (tests of the runner); catalog cases come
+    /// from `#[case]` + `register!`.
     pub fn new<F, Fut>(id: &str, requirements: &[&'static str], f: F) -> Case
     where
         F: Fn(Ctx) -> Fut + Send + Sync + 'static,
@@ -82,35 +109,17 @@ impl Case {
         Case {
             id: id.to_string(),
             requirements: requirements.to_vec(),
-            speed: Speed::Fast,
             needs: Needs::Nothing,
             run: Arc::new(move |ctx| Box::pin(f(ctx))),
         }
-    }
-    /// Mark as waiting on real time (TTL, long-poll timeouts).
-    pub fn slow(mut self) -> Case {
-        self.speed = Speed::Slow;
-        self
     }
     pub fn needs_restart(mut self) -> Case {
         self.needs = Needs::Restart;
         self
     }
-    pub fn area(&self) -> &str {
-        self.id.split("::").next().unwrap_or("")
-    }
     pub fn run(&self, ctx: Ctx) -> BoxFuture {
         (self.run)(ctx)
     }
-}
-
-/// Register a case: `case("area::topic::name", &["REQ-ID"], fn_name)`.
-pub fn case<F, Fut>(id: &str, requirements: &[&'static str], f: F) -> Case
-where
-    F: Fn(Ctx) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = CaseResult> + Send + 'static,
-{
-    Case::new(id, requirements, f)
 }
 
 /// Fail the case unless `cond` holds: `check!(cond, "REQ-ID", "fmt", args..)`.

@@ -1,5 +1,13 @@
-//! The case catalog, one module per area. Case ids are `area::topic::case`,
-//! so a positional FILTER such as `fork::` doubles as a section filter.
+//! The case catalog, one module per area, one file per topic. Case ids are
+//! `area::topic::case`, so a positional FILTER such as `fork::` doubles as a
+//! section filter.
+//!
+//! A case is an `async fn(Ctx) -> CaseResult` in `cases/<area>/<topic>.rs`
+//! marked `#[case("REQ-ID", ...)]` with the requirement ids it checks
+//! (`fixtures/requirements.toml`); the topic file ends with
+//! `register![fn_a, fn_b, ...]` and the area's `mod.rs` lists its topics.
+//! The id is derived from the module path and the function name, never
+//! written by hand; an unregistered case is a dead-code error.
 
 use crate::case::Case;
 

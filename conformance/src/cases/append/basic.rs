@@ -1,13 +1,14 @@
 //! §5.2 appends: 204 with the new tail, byte order and exactness, large
 //! bodies, empty bodies, missing streams.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, binary_payload, create};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// A successful append answers 204 whose Stream-Next-Offset is the new
 /// tail (as HEAD and a full read report it).
+#[case("APPEND-204")]
 pub async fn append_is_204_with_tail(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     let r = ctx.post("s").ct("text/plain").body("abc").send().await?;
@@ -38,6 +39,7 @@ pub async fn append_is_204_with_tail(ctx: Ctx) -> CaseResult {
 
 /// Appends read back concatenated in acknowledgement order, byte-exact
 /// (NUL, CR/LF, high bytes, leading spaces).
+#[case("STREAM-ORDER", "CT-BYTES-OPAQUE")]
 pub async fn order_preserved(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "application/octet-stream", "CREATE-NEW-201").await?;
     let parts: Vec<Vec<u8>> = vec![
@@ -74,6 +76,7 @@ pub async fn order_preserved(ctx: Ctx) -> CaseResult {
 /// Several 200 KiB appends read back whole (across however many chunks
 /// the server uses), and reading from each append's returned offset gives
 /// exactly the later appends.
+#[case("STREAM-ORDER", "OFFSET-STABLE")]
 pub async fn large_bodies(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "application/octet-stream", "CREATE-NEW-201").await?;
     let parts: Vec<Vec<u8>> = (0..3)
@@ -113,6 +116,7 @@ pub async fn large_bodies(ctx: Ctx) -> CaseResult {
 }
 
 /// An empty POST without Stream-Closed is 400 and leaves the tail as is.
+#[case("APPEND-EMPTY-BODY-400")]
 pub async fn empty_body_is_400(ctx: Ctx) -> CaseResult {
     let tail = create(&ctx, "s", "text/plain", "CREATE-NEW-201")
         .await?
@@ -138,6 +142,7 @@ pub async fn empty_body_is_400(ctx: Ctx) -> CaseResult {
 }
 
 /// POST to a URL with no stream is 404 and does not create one.
+#[case("APPEND-404")]
 pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
     ctx.post("nothing-here")
         .ct("text/plain")
@@ -154,6 +159,7 @@ pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
 
 /// SHOULD: a streamed (chunked, no Content-Length) append body is stored
 /// whole. Sent with the raw HTTP client, so it is noted in the transcript.
+#[case("APPEND-CHUNKED")]
 pub async fn chunked_body_is_accepted(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     let pieces: Vec<Result<bytes::Bytes, std::io::Error>> =
@@ -191,3 +197,12 @@ pub async fn chunked_body_is_accepted(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    append_is_204_with_tail,
+    order_preserved,
+    large_bodies,
+    chunked_body_is_accepted,
+    empty_body_is_400,
+    missing_stream_is_404,
+];

@@ -1,6 +1,6 @@
 //! §5.2 / §12.4: an append's Content-Type must match the stream's.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create};
 use crate::check_eq;
 use crate::client::Ctx;
@@ -10,6 +10,7 @@ async fn content(ctx: &Ctx, req: &str) -> Result<String, crate::case::Failure> {
 }
 
 /// A body with another valid content type is 409 and stores nothing.
+#[case("APPEND-CT-MISMATCH-409")]
 pub async fn mismatch_is_409(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     append(&ctx, "s", "text/plain", "ok", "APPEND-204").await?;
@@ -35,6 +36,7 @@ pub async fn mismatch_is_409(ctx: Ctx) -> CaseResult {
 }
 
 /// An append with a body but no Content-Type is 400 and stores nothing.
+#[case("APPEND-CT-REQUIRED-400")]
 pub async fn missing_is_400(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     ctx.post("s")
@@ -52,6 +54,7 @@ pub async fn missing_is_400(ctx: Ctx) -> CaseResult {
 }
 
 /// The stream's exact content type (with parameters) is accepted.
+#[case("APPEND-204")]
 pub async fn same_with_parameters_is_accepted(ctx: Ctx) -> CaseResult {
     let ct = "text/plain; charset=utf-8";
     create(&ctx, "s", ct, "CREATE-NEW-201").await?;
@@ -72,6 +75,7 @@ pub async fn same_with_parameters_is_accepted(ctx: Ctx) -> CaseResult {
 
 /// SHOULD: media types compare case-insensitively (RFC 9110 §8.3.1):
 /// appending with TEXT/PLAIN to a text/plain stream is accepted.
+#[case("CT-MEDIA-TYPE-CASE")]
 pub async fn media_type_case_is_ignored(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     for ct in ["TEXT/PLAIN", "Text/Plain"] {
@@ -85,3 +89,10 @@ pub async fn media_type_case_is_ignored(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    mismatch_is_409,
+    missing_is_400,
+    same_with_parameters_is_accepted,
+    media_type_case_is_ignored,
+];

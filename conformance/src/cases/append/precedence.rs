@@ -1,7 +1,7 @@
 //! §5.2 error precedence (SHOULD): a closed stream is reported first
 //! (409 with Stream-Closed: true), before content type or sequence errors.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::create;
 use crate::client::{Ctx, Resp};
 use crate::{check, check_eq};
@@ -33,6 +33,7 @@ fn closed_reported_first(r: &Resp, tail: String, what: &str) -> CaseResult {
 
 /// Closed + wrong content type → the closed 409 (with Stream-Closed: true
 /// and the final offset).
+#[case("APPEND-ERROR-PRECEDENCE")]
 pub async fn closed_before_content_type(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     let tail = close(&ctx).await?;
@@ -46,6 +47,7 @@ pub async fn closed_before_content_type(ctx: Ctx) -> CaseResult {
 }
 
 /// Closed + Stream-Seq regression → the closed 409.
+#[case("APPEND-ERROR-PRECEDENCE")]
 pub async fn closed_before_seq(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     ctx.post("s")
@@ -65,3 +67,5 @@ pub async fn closed_before_seq(ctx: Ctx) -> CaseResult {
         .await?;
     closed_reported_first(&r, tail, "closed + Stream-Seq regression")
 }
+
+register![closed_before_content_type, closed_before_seq,];

@@ -1,7 +1,7 @@
 //! §5.2 `Stream-Seq`: strictly increasing, compared byte-wise
 //! lexicographically; a rejected append stores nothing.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::create;
 use crate::check_eq;
 use crate::client::Ctx;
@@ -46,6 +46,7 @@ async fn run(ctx: &Ctx, steps: &[(&str, &str, u16)], req: &str) -> CaseResult {
 }
 
 /// Strictly increasing sequence values are all accepted.
+#[case("SEQ-INCREASING-ACCEPTED")]
 pub async fn increasing_is_accepted(ctx: Ctx) -> CaseResult {
     run(
         &ctx,
@@ -61,6 +62,7 @@ pub async fn increasing_is_accepted(ctx: Ctx) -> CaseResult {
 }
 
 /// Repeating the last sequence value is 409.
+#[case("SEQ-REGRESSION-409")]
 pub async fn equal_is_409(ctx: Ctx) -> CaseResult {
     run(
         &ctx,
@@ -71,6 +73,7 @@ pub async fn equal_is_409(ctx: Ctx) -> CaseResult {
 }
 
 /// A smaller sequence value is 409.
+#[case("SEQ-REGRESSION-409")]
 pub async fn regression_is_409(ctx: Ctx) -> CaseResult {
     run(
         &ctx,
@@ -87,6 +90,7 @@ pub async fn regression_is_409(ctx: Ctx) -> CaseResult {
 
 /// "10" sorts before "9" byte-wise: after "9", "10" is a regression; after
 /// "10", "9" is an increase.
+#[case("SEQ-LEXICOGRAPHIC")]
 pub async fn compared_bytewise_not_numerically(ctx: Ctx) -> CaseResult {
     run(
         &ctx,
@@ -120,6 +124,7 @@ pub async fn compared_bytewise_not_numerically(ctx: Ctx) -> CaseResult {
 
 /// Upper case sorts before lower case byte-wise: after "a", "Z" is a
 /// regression; after "Z", "a" is an increase.
+#[case("SEQ-LEXICOGRAPHIC")]
 pub async fn compared_bytewise_not_case_folded(ctx: Ctx) -> CaseResult {
     run(
         &ctx,
@@ -136,6 +141,7 @@ pub async fn compared_bytewise_not_case_folded(ctx: Ctx) -> CaseResult {
 
 /// An append refused for another reason (content type, empty body) does
 /// not consume its Stream-Seq: the same value is accepted afterwards.
+#[case("SEQ-INCREASING-ACCEPTED")]
 pub async fn rejected_append_does_not_consume_seq(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     check_eq!(
@@ -169,3 +175,12 @@ pub async fn rejected_append_does_not_consume_seq(ctx: Ctx) -> CaseResult {
     check_eq!(all.text(), "ab", "SEQ-INCREASING-ACCEPTED", "content");
     Ok(())
 }
+
+register![
+    increasing_is_accepted,
+    rejected_append_does_not_consume_seq,
+    equal_is_409,
+    regression_is_409,
+    compared_bytewise_not_numerically,
+    compared_bytewise_not_case_folded,
+];

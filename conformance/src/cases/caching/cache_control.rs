@@ -1,7 +1,7 @@
 //! §10.1 Cache-Control of catch-up reads, §8 `offset=now` (no-store) and
 //! §5.5 HEAD (non-cacheable). All SHOULD-level.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::create_with;
 use crate::check;
 use crate::client::{Ctx, Resp};
@@ -38,6 +38,7 @@ fn max_age(ds: &[(String, Option<String>)]) -> Option<u64> {
 /// A catch-up read of data is cacheable: `public` or `private` with a
 /// positive `max-age` (§10.1 recommends max-age=60,
 /// stale-while-revalidate=300), and no `no-store`/`no-cache`.
+#[case("CACHE-CATCHUP")]
 pub async fn catch_up_is_cacheable(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "cacheable", "CACHE-CATCHUP").await?;
     let r = ctx.get("s").offset("-1").send().await?;
@@ -59,6 +60,7 @@ pub async fn catch_up_is_cacheable(ctx: Ctx) -> CaseResult {
 /// §10.1 "Catch-up and Long-poll Reads": a long-poll 200 carrying data is
 /// as cacheable as a catch-up chunk ("Long-poll 200 OK responses are safe
 /// to cache"); a server marking every live answer no-store misses it.
+#[case("CACHE-LONG-POLL")]
 pub async fn long_poll_200_is_cacheable(ctx: Ctx) -> CaseResult {
     let tail = create_with(&ctx, "s", "text/plain", "first", "CACHE-LONG-POLL")
         .await?
@@ -81,6 +83,7 @@ pub async fn long_poll_200_is_cacheable(ctx: Ctx) -> CaseResult {
 }
 
 /// `offset=now` reads answer `Cache-Control: no-store`.
+#[case("CACHE-NOW-NO-STORE")]
 pub async fn offset_now_is_no_store(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "history", "CACHE-NOW-NO-STORE").await?;
     let r = ctx.get("s").offset("now").send().await?;
@@ -109,6 +112,7 @@ pub(crate) fn effectively_uncacheable(r: &Resp) -> bool {
 /// HEAD is not cacheable: `no-store`, or the permitted alternative
 /// `private, max-age=0, must-revalidate` (or another spelling that makes
 /// caches revalidate every time).
+#[case("CACHE-HEAD-NO-STORE")]
 pub async fn head_is_not_cacheable(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "meta", "CACHE-HEAD-NO-STORE").await?;
     let r = ctx.head("s").send().await?;
@@ -121,3 +125,10 @@ pub async fn head_is_not_cacheable(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    catch_up_is_cacheable,
+    long_poll_200_is_cacheable,
+    offset_now_is_no_store,
+    head_is_not_cacheable,
+];

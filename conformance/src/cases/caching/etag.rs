@@ -2,7 +2,7 @@
 //! `offset=now` has an ETag, a matching If-None-Match gets 304, and the
 //! ETag changes whenever the answer would (append, close).
 
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::{append, create_with};
 use crate::check;
 use crate::client::{Ctx, Resp};
@@ -32,6 +32,7 @@ async fn conditional(ctx: &Ctx, offset: &str, etag: &str) -> Result<Resp, Failur
 }
 
 /// Catch-up 200s carry an ETag: from `-1`, from a minted offset, at the tail.
+#[case("ETAG-PRESENT")]
 pub async fn present_on_catch_up(ctx: Ctx) -> CaseResult {
     let mid = create_with(&ctx, "s", "text/plain", "ab", "ETAG-PRESENT")
         .await?
@@ -46,6 +47,7 @@ pub async fn present_on_catch_up(ctx: Ctx) -> CaseResult {
 }
 
 /// A long-poll 200 (data available) carries an ETag too.
+#[case("ETAG-PRESENT")]
 pub async fn present_on_long_poll_200(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "ab", "ETAG-PRESENT").await?;
     let r = ctx.get("s").offset("-1").long_poll().send().await?;
@@ -56,6 +58,7 @@ pub async fn present_on_long_poll_200(ctx: Ctx) -> CaseResult {
 
 /// Repeating a read with `If-None-Match` set to its ETag gets 304 with no
 /// body, both for data and for the empty read at the tail.
+#[case("ETAG-304")]
 pub async fn if_none_match_is_304(ctx: Ctx) -> CaseResult {
     let tail = create_with(&ctx, "s", "text/plain", "cache me", "ETAG-304")
         .await?
@@ -77,6 +80,7 @@ pub async fn if_none_match_is_304(ctx: Ctx) -> CaseResult {
 }
 
 /// An If-None-Match that does not match gets the full 200 response.
+#[case("ETAG-MISMATCH-200")]
 pub async fn mismatch_is_200(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "fresh", "ETAG-MISMATCH-200").await?;
     let r = conditional(&ctx, "-1", "\"no-such-etag\"").await?;
@@ -92,6 +96,7 @@ pub async fn mismatch_is_200(ctx: Ctx) -> CaseResult {
 
 /// Closing without new data changes the ETag: a conditional read with the
 /// pre-close ETag gets 200 with `Stream-Closed`, never a 304 hiding EOF.
+#[case("ETAG-CLOSE-CHANGES")]
 pub async fn changes_on_close(ctx: Ctx) -> CaseResult {
     let tail = create_with(&ctx, "s", "text/plain", "data", "ETAG-CLOSE-CHANGES")
         .await?
@@ -147,6 +152,7 @@ pub async fn changes_on_close(ctx: Ctx) -> CaseResult {
 
 /// After an append, a conditional read from the start with the old ETag
 /// gets 200 with all the data and a new ETag.
+#[case("ETAG-APPEND-CHANGES")]
 pub async fn changes_on_append(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "v1", "ETAG-APPEND-CHANGES").await?;
     let r = ctx.get("s").offset("-1").send().await?;
@@ -176,6 +182,7 @@ pub async fn changes_on_append(ctx: Ctx) -> CaseResult {
 }
 
 /// `offset=now` reads are excepted from ETags: none is sent.
+#[case("ETAG-NOW-ABSENT")]
 pub async fn absent_on_offset_now(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "history", "ETAG-NOW-ABSENT").await?;
     let r = ctx.get("s").offset("now").send().await?;
@@ -188,3 +195,13 @@ pub async fn absent_on_offset_now(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    present_on_catch_up,
+    present_on_long_poll_200,
+    if_none_match_is_304,
+    mismatch_is_200,
+    changes_on_close,
+    changes_on_append,
+    absent_on_offset_now,
+];

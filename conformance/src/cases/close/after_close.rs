@@ -1,7 +1,7 @@
 //! §4.1 / §5.2: what a closed stream refuses (appends, reopening) and what
 //! it still serves (reads with Stream-Closed at the tail).
 
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::create_with;
 use crate::client::Ctx;
 use crate::{check, check_eq};
@@ -16,6 +16,7 @@ async fn closed_stream(ctx: &Ctx) -> Result<String, Failure> {
 
 /// Append to a closed stream: 409 with Stream-Closed: true and
 /// Stream-Next-Offset = the final tail; nothing is stored.
+#[case("APPEND-CLOSED-409")]
 pub async fn append_is_409_with_final_offset(ctx: Ctx) -> CaseResult {
     let tail = closed_stream(&ctx).await?;
     let r = ctx.post("s").ct("text/plain").body("more").send().await?;
@@ -43,6 +44,7 @@ pub async fn append_is_409_with_final_offset(ctx: Ctx) -> CaseResult {
 
 /// Append-and-close on a closed stream (no producer headers): 409 with
 /// Stream-Closed: true; nothing is stored.
+#[case("CLOSE-APPEND-CLOSED-409")]
 pub async fn append_and_close_is_409(ctx: Ctx) -> CaseResult {
     closed_stream(&ctx).await?;
     let r = ctx
@@ -70,6 +72,7 @@ pub async fn append_and_close_is_409(ctx: Ctx) -> CaseResult {
 
 /// Nothing reopens a closed stream: a PUT without Stream-Closed, an append
 /// with Stream-Closed: false; HEAD keeps reporting closed.
+#[case("STREAM-CLOSED-MONOTONIC")]
 pub async fn cannot_reopen(ctx: Ctx) -> CaseResult {
     closed_stream(&ctx).await?;
     let put = ctx.put("s").ct("text/plain").send().await?;
@@ -98,6 +101,7 @@ pub async fn cannot_reopen(ctx: Ctx) -> CaseResult {
 /// After close, reads from the start return all data with Stream-Closed
 /// on the final chunk, and a read at the tail is an empty 200 with
 /// Stream-Closed: true (EOF).
+#[case("CLOSE-OBSERVABLE", "CLOSE-DATA-READABLE")]
 pub async fn reads_report_closed_at_tail(ctx: Ctx) -> CaseResult {
     let tail = closed_stream(&ctx).await?;
     let all = ctx.read_all("s", "-1", "CLOSE-DATA-READABLE").await?;
@@ -126,3 +130,10 @@ pub async fn reads_report_closed_at_tail(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    append_is_409_with_final_offset,
+    append_and_close_is_409,
+    cannot_reopen,
+    reads_report_closed_at_tail,
+];

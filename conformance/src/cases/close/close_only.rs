@@ -1,13 +1,14 @@
 //! §5.3 close-only (`Stream-Closed: true`, empty body) and §5.2
 //! append-and-close.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create_with};
 use crate::client::Ctx;
 use crate::{check, check_eq, fail};
 
 /// Close-only: 204 with Stream-Closed: true and the unchanged tail; HEAD
 /// then reports closed and the data is still readable.
+#[case("CLOSE-ONLY-204", "CLOSE-OBSERVABLE", "CLOSE-DATA-READABLE")]
 pub async fn is_204_with_closed_and_tail(ctx: Ctx) -> CaseResult {
     let tail = create_with(&ctx, "s", "text/plain", "kept", "CREATE-NEW-201")
         .await?
@@ -54,6 +55,7 @@ pub async fn is_204_with_closed_and_tail(ctx: Ctx) -> CaseResult {
 
 /// A close-only request is not rejected because of its Content-Type, be it
 /// another type or the stream's.
+#[case("CLOSE-ONLY-IGNORES-CT")]
 pub async fn ignores_content_type(ctx: Ctx) -> CaseResult {
     for (name, ct) in [("a", "application/json"), ("b", "text/plain")] {
         create_with(&ctx, name, "text/plain", "x", "CREATE-NEW-201").await?;
@@ -70,6 +72,7 @@ pub async fn ignores_content_type(ctx: Ctx) -> CaseResult {
 
 /// Closing a closed stream succeeds or gives a stable "already closed"
 /// answer (MUST); SHOULD: 204 with Stream-Closed: true and the same tail.
+#[case("CLOSE-IDEMPOTENT", "CLOSE-ONLY-IDEMPOTENT-204")]
 pub async fn again_is_idempotent(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     let first = ctx.post("s").closed().send().await?;
@@ -127,6 +130,7 @@ pub async fn again_is_idempotent(ctx: Ctx) -> CaseResult {
 }
 
 /// Closing a URL with no stream is 404 and creates nothing.
+#[case("CLOSE-404")]
 pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
     ctx.post("nothing")
         .closed()
@@ -139,6 +143,7 @@ pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
 
 /// Append-and-close: the body is appended as the final data and the stream
 /// is closed at the new tail in one step.
+#[case("CLOSE-APPEND-AND-CLOSE", "CLOSE-DATA-READABLE")]
 pub async fn append_and_close(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "a", "CREATE-NEW-201").await?;
     append(&ctx, "s", "text/plain", "b", "APPEND-204").await?;
@@ -176,3 +181,11 @@ pub async fn append_and_close(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    is_204_with_closed_and_tail,
+    ignores_content_type,
+    again_is_idempotent,
+    missing_stream_is_404,
+    append_and_close,
+];

@@ -1,7 +1,7 @@
 //! §4.1 the `Stream-Closed` value: `true` in any letter case closes; any
 //! other value is as if the header were absent (and SHOULD NOT be an error).
 
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::create;
 use crate::client::{Ctx, Resp};
 use crate::{check, check_eq};
@@ -27,6 +27,7 @@ async fn append_with(
 }
 
 /// `TRUE`, `True` and `tRuE` close the stream (append-and-close).
+#[case("CLOSE-TRUE-CASE-INSENSITIVE")]
 pub async fn true_is_case_insensitive(ctx: Ctx) -> CaseResult {
     for (i, v) in ["TRUE", "True", "tRuE"].iter().enumerate() {
         let (name, r) = append_with(&ctx, i, v, "end").await?;
@@ -43,6 +44,7 @@ pub async fn true_is_case_insensitive(ctx: Ctx) -> CaseResult {
 
 /// `false`, `yes`, `1`, `` and `closed` on an append: the data is appended,
 /// the stream stays open; SHOULD: the append is not refused.
+#[case("CLOSE-NON-TRUE-IGNORED", "CLOSE-NON-TRUE-NO-ERROR")]
 pub async fn other_values_do_not_close(ctx: Ctx) -> CaseResult {
     for (i, v) in ["false", "yes", "1", "", "closed", "true-ish"]
         .iter()
@@ -85,6 +87,7 @@ pub async fn other_values_do_not_close(ctx: Ctx) -> CaseResult {
 
 /// An empty POST with a non-`true` value is an empty append without
 /// Stream-Closed: 400, and the stream stays open.
+#[case("CLOSE-NON-TRUE-IGNORED")]
 pub async fn other_values_on_empty_body_are_400(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     for v in ["false", "yes", "1", ""] {
@@ -108,3 +111,9 @@ pub async fn other_values_on_empty_body_are_400(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    true_is_case_insensitive,
+    other_values_do_not_close,
+    other_values_on_empty_body_are_400,
+];

@@ -1,12 +1,13 @@
 //! §5.1: creating a new stream, initial content and response headers.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::binary_payload;
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// A PUT on a fresh URL creates the stream: 201 with a tail offset that
 /// reads back as an empty, up-to-date stream.
+#[case("CREATE-NEW-201")]
 pub async fn new_stream_is_201(ctx: Ctx) -> CaseResult {
     let r = ctx.put("s").ct("text/plain").send().await?;
     r.expect(201, "CREATE-NEW-201")?;
@@ -29,6 +30,7 @@ pub async fn new_stream_is_201(ctx: Ctx) -> CaseResult {
 
 /// A PUT body becomes the stream's first bytes, byte-exact (binary, NUL,
 /// CR/LF), and the 201's Stream-Next-Offset is the tail after it.
+#[case("CREATE-INITIAL-BODY", "CREATE-NEW-201")]
 pub async fn initial_body_is_first_content(ctx: Ctx) -> CaseResult {
     let mut body = b"first\r\n\0line\n".to_vec();
     body.extend(binary_payload(3000, 7));
@@ -58,6 +60,7 @@ pub async fn initial_body_is_first_content(ctx: Ctx) -> CaseResult {
 }
 
 /// 201 carries the stream's Content-Type and a Stream-Next-Offset.
+#[case("CREATE-RESP-HEADERS")]
 pub async fn response_headers(ctx: Ctx) -> CaseResult {
     let r = ctx.put("s").ct("text/plain").body("x").send().await?;
     r.expect(201, "CREATE-NEW-201")?;
@@ -81,6 +84,7 @@ pub async fn response_headers(ctx: Ctx) -> CaseResult {
 
 /// SHOULD: a 201 names the stream's URL in Location (absolute, possibly
 /// with another host spelling behind a proxy, or the path when relative).
+#[case("CREATE-LOCATION")]
 pub async fn location_on_201(ctx: Ctx) -> CaseResult {
     let r = ctx.put("s").ct("text/plain").send().await?;
     r.expect(201, "CREATE-NEW-201")?;
@@ -99,6 +103,7 @@ pub async fn location_on_201(ctx: Ctx) -> CaseResult {
 
 /// MAY: a PUT without Content-Type defaults to application/octet-stream
 /// (a server that requires the header and answers 400 is also accepted).
+#[case("CREATE-DEFAULT-CT")]
 pub async fn default_content_type(ctx: Ctx) -> CaseResult {
     let r = ctx.put("s").send().await?;
     if r.status == 400 {
@@ -116,3 +121,11 @@ pub async fn default_content_type(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    new_stream_is_201,
+    initial_body_is_first_content,
+    response_headers,
+    location_on_201,
+    default_content_type,
+];

@@ -1,12 +1,13 @@
 //! §5.1 `Stream-Closed: true` on create: the stream starts closed and any
 //! body is its complete, final content.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// PUT + Stream-Closed with no body: 201 with Stream-Closed: true; reads
 /// see an empty closed stream; appends are refused with 409.
+#[case("CREATE-CLOSED")]
 pub async fn empty_closed_stream(ctx: Ctx) -> CaseResult {
     let r = ctx.put("s").ct("text/plain").closed().send().await?;
     r.expect(201, "CREATE-CLOSED")?;
@@ -40,6 +41,7 @@ pub async fn empty_closed_stream(ctx: Ctx) -> CaseResult {
 
 /// PUT + Stream-Closed + body: the body is the whole content; the stream
 /// is closed at its tail.
+#[case("CREATE-CLOSED", "CREATE-INITIAL-BODY")]
 pub async fn body_is_final_content(ctx: Ctx) -> CaseResult {
     let r = ctx
         .put("s")
@@ -77,3 +79,5 @@ pub async fn body_is_final_content(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![empty_closed_stream, body_is_final_content,];

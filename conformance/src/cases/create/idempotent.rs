@@ -1,13 +1,14 @@
 //! §5.1: idempotent re-creation. Same configuration (content type,
 //! TTL/expiry, closure status) → 200; any difference → 409.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, rfc3339_in};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// A PUT repeating the configuration of a stream that holds data answers
 /// 200 with the content type and the current tail, and keeps the data.
+#[case("CREATE-IDEMPOTENT-200", "CREATE-RESP-HEADERS")]
 pub async fn same_config_is_200(ctx: Ctx) -> CaseResult {
     let ct = "text/plain; charset=utf-8";
     ctx.put("s")
@@ -42,6 +43,7 @@ pub async fn same_config_is_200(ctx: Ctx) -> CaseResult {
 }
 
 /// Re-creating with another content type is 409 and changes nothing.
+#[case("CREATE-CONFLICT-409")]
 pub async fn content_type_mismatch_is_409(ctx: Ctx) -> CaseResult {
     ctx.put("s")
         .ct("text/plain")
@@ -65,6 +67,7 @@ pub async fn content_type_mismatch_is_409(ctx: Ctx) -> CaseResult {
 
 /// Stream-TTL is part of the configuration: same TTL → 200; another TTL or
 /// none, or an Expires-At instead → 409.
+#[case("CREATE-CONFLICT-409", "CREATE-IDEMPOTENT-200")]
 pub async fn ttl_mismatch_is_409(ctx: Ctx) -> CaseResult {
     let put = |ttl: Option<u32>| {
         let r = ctx.put("s").ct("text/plain");
@@ -96,6 +99,7 @@ pub async fn ttl_mismatch_is_409(ctx: Ctx) -> CaseResult {
 
 /// Stream-Expires-At is part of the configuration: the same instant → 200,
 /// another instant or none → 409.
+#[case("CREATE-CONFLICT-409", "CREATE-IDEMPOTENT-200")]
 pub async fn expires_at_mismatch_is_409(ctx: Ctx) -> CaseResult {
     let at = rfc3339_in(7200);
     let put = || ctx.put("s").ct("text/plain");
@@ -120,6 +124,7 @@ pub async fn expires_at_mismatch_is_409(ctx: Ctx) -> CaseResult {
 
 /// On a closed stream: PUT without Stream-Closed → 409 (closure mismatch),
 /// PUT with Stream-Closed: true → 200 carrying Stream-Closed: true.
+#[case("CREATE-CLOSURE-MATCH")]
 pub async fn reput_closed_stream(ctx: Ctx) -> CaseResult {
     ctx.put("s")
         .ct("text/plain")
@@ -167,6 +172,7 @@ pub async fn reput_closed_stream(ctx: Ctx) -> CaseResult {
 
 /// On an open stream, PUT with Stream-Closed: true → 409 and the stream
 /// stays open (an append still succeeds).
+#[case("CREATE-CLOSURE-MATCH")]
 pub async fn reput_closed_on_open_stream_is_409(ctx: Ctx) -> CaseResult {
     ctx.put("s")
         .ct("text/plain")
@@ -191,6 +197,7 @@ pub async fn reput_closed_on_open_stream_is_409(ctx: Ctx) -> CaseResult {
 
 /// SHOULD: media types compare case-insensitively, so re-creating with
 /// APPLICATION/JSON matches a stream created as application/json.
+#[case("CT-MEDIA-TYPE-CASE")]
 pub async fn content_type_case_is_ignored(ctx: Ctx) -> CaseResult {
     ctx.put("s")
         .ct("application/json")
@@ -206,3 +213,13 @@ pub async fn content_type_case_is_ignored(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    same_config_is_200,
+    content_type_mismatch_is_409,
+    ttl_mismatch_is_409,
+    expires_at_mismatch_is_409,
+    content_type_case_is_ignored,
+    reput_closed_stream,
+    reput_closed_on_open_stream_is_409,
+];

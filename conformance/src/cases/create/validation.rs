@@ -1,7 +1,7 @@
 //! §5.1 header validation: Stream-TTL syntax, Stream-Expires-At syntax,
 //! both at once. A rejected PUT creates nothing.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::rfc3339_in;
 use crate::client::Ctx;
 use crate::fail;
@@ -40,6 +40,7 @@ async fn each_rejected(ctx: &Ctx, header: &str, values: &[&str], req: &str) -> C
 
 /// Stream-TTL must be a plain non-negative decimal integer: `+3600`,
 /// `03600`, `3600.0`, `3.6e3`, negatives, hex and words → 400.
+#[case("CREATE-TTL-SYNTAX")]
 pub async fn ttl_syntax_is_400(ctx: Ctx) -> CaseResult {
     let bad = [
         "+3600", "03600", "3600.0", "3.6e3", "-1", "-0", "abc", "0x10", "3600s", "1 2",
@@ -49,6 +50,7 @@ pub async fn ttl_syntax_is_400(ctx: Ctx) -> CaseResult {
 }
 
 /// Control for the syntax case: a plain integer TTL is accepted.
+#[case("CREATE-TTL-SYNTAX")]
 pub async fn valid_ttl_is_201(ctx: Ctx) -> CaseResult {
     ctx.put("s")
         .ct("text/plain")
@@ -60,6 +62,7 @@ pub async fn valid_ttl_is_201(ctx: Ctx) -> CaseResult {
 }
 
 /// Stream-Expires-At must be an RFC 3339 timestamp: anything else → 400.
+#[case("CREATE-EXPIRES-SYNTAX")]
 pub async fn expires_at_syntax_is_400(ctx: Ctx) -> CaseResult {
     let bad = [
         "tomorrow",
@@ -80,6 +83,7 @@ pub async fn expires_at_syntax_is_400(ctx: Ctx) -> CaseResult {
 }
 
 /// SHOULD: Stream-TTL together with Stream-Expires-At → 400.
+#[case("CREATE-TTL-AND-EXPIRES-400")]
 pub async fn ttl_and_expires_at_is_400(ctx: Ctx) -> CaseResult {
     let r = ctx
         .put("s")
@@ -97,3 +101,10 @@ pub async fn ttl_and_expires_at_is_400(ctx: Ctx) -> CaseResult {
     )
     .await
 }
+
+register![
+    ttl_syntax_is_400,
+    valid_ttl_is_201,
+    expires_at_syntax_is_400,
+    ttl_and_expires_at_is_400,
+];

@@ -1,7 +1,7 @@
 //! §4, §4.1, §4.2, §5.2, §5.2.1, §8: state written before a restart is all
 //! there after it, byte for byte and offset for offset.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create, create_with, rfc3339_in};
 use crate::client::Ctx;
 use crate::{check, check_eq};
@@ -21,6 +21,7 @@ async fn snapshot(
 }
 
 /// Acknowledged bytes and every minted offset read back identically.
+#[case("DUR-DATA", "DUR-OFFSETS")]
 pub async fn data_and_offsets_survive(ctx: Ctx) -> CaseResult {
     let r = create_with(
         &ctx,
@@ -77,6 +78,7 @@ pub async fn data_and_offsets_survive(ctx: Ctx) -> CaseResult {
 }
 
 /// JSON message boundaries survive: one array with the same messages.
+#[case("DUR-DATA")]
 pub async fn json_messages_survive(ctx: Ctx) -> CaseResult {
     create_with(
         &ctx,
@@ -107,6 +109,7 @@ pub async fn json_messages_survive(ctx: Ctx) -> CaseResult {
 }
 
 /// A closed stream stays closed: reads report EOF, appends are refused.
+#[case("DUR-CLOSED")]
 pub async fn closure_survives(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "c", "text/plain", "final", "DUR-CLOSED").await?;
     let r = ctx.post("c").closed().send().await?;
@@ -149,6 +152,7 @@ pub async fn closure_survives(ctx: Ctx) -> CaseResult {
 }
 
 /// Content type, TTL and Expires-At read back unchanged on HEAD.
+#[case("DUR-CONFIG")]
 pub async fn config_survives(ctx: Ctx) -> CaseResult {
     ctx.put("t")
         .ct("text/csv")
@@ -189,6 +193,7 @@ pub async fn config_survives(ctx: Ctx) -> CaseResult {
 
 /// Producer (epoch, seq) state survives: a retry of the last batch is a
 /// duplicate, a gap is still a gap, a fenced epoch stays fenced.
+#[case("DUR-PRODUCER", "DUR-DATA")]
 pub async fn producer_state_survives(ctx: Ctx) -> CaseResult {
     create(&ctx, "p", "text/plain", "DUR-PRODUCER").await?;
     for (seq, body) in [(0, "a"), (1, "b")] {
@@ -242,6 +247,7 @@ pub async fn producer_state_survives(ctx: Ctx) -> CaseResult {
 }
 
 /// The last Stream-Seq is remembered: a regression after restart is 409.
+#[case("DUR-SEQ")]
 pub async fn stream_seq_survives(ctx: Ctx) -> CaseResult {
     create(&ctx, "q", "text/plain", "DUR-SEQ").await?;
     ctx.post("q")
@@ -278,6 +284,7 @@ pub async fn stream_seq_survives(ctx: Ctx) -> CaseResult {
 
 /// A fork and its soft-deleted source survive: the source path answers 410
 /// and stays blocked, the fork reads its inherited data and its own.
+#[case("DUR-FORKS")]
 pub async fn forks_and_soft_delete_survive(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "src", "text/plain", "abc", "DUR-FORKS").await?;
     let point = append(&ctx, "src", "text/plain", "def", "DUR-FORKS").await?;
@@ -313,6 +320,7 @@ pub async fn forks_and_soft_delete_survive(ctx: Ctx) -> CaseResult {
 }
 
 /// A deleted stream does not come back.
+#[case("DUR-DELETE")]
 pub async fn deleted_stays_deleted(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "d", "text/plain", "gone", "DUR-DELETE").await?;
     ctx.delete("d").send().await?.expect(204, "DUR-DELETE")?;
@@ -325,3 +333,14 @@ pub async fn deleted_stays_deleted(ctx: Ctx) -> CaseResult {
         .expect(404, "DUR-DELETE")?;
     Ok(())
 }
+
+register![
+    data_and_offsets_survive,
+    json_messages_survive,
+    closure_survives,
+    config_survives,
+    producer_state_survives,
+    stream_seq_survives,
+    forks_and_soft_delete_survive,
+    deleted_stays_deleted,
+];

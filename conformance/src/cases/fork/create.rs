@@ -2,12 +2,13 @@
 //! succeed — default and explicit fork offsets, inherited content type.
 
 use super::util::{answers, fork, reads, source};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// Without `Stream-Fork-Offset` the fork point is the source's tail: the
 /// fork's `Stream-Next-Offset` is the source tail and it inherits everything.
+#[case("FORK-CREATE", "FORK-DEFAULT-OFFSET")]
 pub async fn default_offset_is_source_tail(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"abc", b"def"], "FORK-CREATE").await?;
     let r = fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -39,6 +40,7 @@ pub async fn default_offset_is_source_tail(ctx: Ctx) -> CaseResult {
 
 /// An explicit fork offset inherits exactly the data before it (up to but
 /// not including the offset), and is the fork's tail.
+#[case("FORK-CREATE", "FORK-OFFSET-EXCLUSIVE")]
 pub async fn explicit_offset_inherits_prefix(ctx: Ctx) -> CaseResult {
     let s = source(
         &ctx,
@@ -69,6 +71,7 @@ pub async fn explicit_offset_inherits_prefix(ctx: Ctx) -> CaseResult {
 
 /// Forking at the offset the source's create returned inherits nothing;
 /// the fork still starts at that offset and takes appends after it.
+#[case("FORK-OFFSET-EXCLUSIVE", "FORK-INDEPENDENT")]
 pub async fn fork_at_start_inherits_nothing(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     let r = fork(&ctx, "f", "s", Some(&s.offsets[0]), "FORK-CREATE").await?;
@@ -101,6 +104,7 @@ pub async fn fork_at_start_inherits_nothing(ctx: Ctx) -> CaseResult {
 }
 
 /// An empty source can be forked; the fork is empty and appendable.
+#[case("FORK-DEFAULT-OFFSET", "FORK-INDEPENDENT")]
 pub async fn fork_of_empty_source(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[], "FORK-CREATE").await?;
     let r = fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -134,6 +138,7 @@ pub async fn fork_of_empty_source(ctx: Ctx) -> CaseResult {
 
 /// Content-Type omitted: the fork inherits the source's type, visible on
 /// the PUT response and on HEAD, and it behaves as that type (JSON mode).
+#[case("FORK-CT-INHERIT")]
 pub async fn content_type_omitted_is_inherited(ctx: Ctx) -> CaseResult {
     source(
         &ctx,
@@ -180,6 +185,7 @@ pub async fn content_type_omitted_is_inherited(ctx: Ctx) -> CaseResult {
 }
 
 /// A Content-Type equal to the source's is accepted.
+#[case("FORK-CT-MATCH")]
 pub async fn content_type_equal_is_accepted(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     let r = answers(
@@ -201,6 +207,7 @@ pub async fn content_type_equal_is_accepted(ctx: Ctx) -> CaseResult {
 
 /// A closed source can be forked and the fork starts open: no
 /// `Stream-Closed` on PUT or HEAD, it accepts appends, the source stays closed.
+#[case("FORK-CLOSED-SOURCE", "FORK-INDEPENDENT")]
 pub async fn closed_source_gives_open_fork(ctx: Ctx) -> CaseResult {
     let r = ctx
         .put("s")
@@ -266,6 +273,7 @@ pub async fn closed_source_gives_open_fork(ctx: Ctx) -> CaseResult {
 
 /// A body on the fork PUT is the fork's first own data: it follows the
 /// inherited data (and a sub-offset's inherited prefix).
+#[case("FORK-INITIAL-BODY")]
 pub async fn initial_body_follows_inherited(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"abc|", b"def|"], "FORK-CREATE").await?;
     answers(
@@ -318,3 +326,14 @@ pub async fn initial_body_follows_inherited(ctx: Ctx) -> CaseResult {
     .await?;
     Ok(())
 }
+
+register![
+    default_offset_is_source_tail,
+    explicit_offset_inherits_prefix,
+    fork_at_start_inherits_nothing,
+    fork_of_empty_source,
+    content_type_omitted_is_inherited,
+    content_type_equal_is_accepted,
+    closed_source_gives_open_fork,
+    initial_body_follows_inherited,
+];

@@ -7,11 +7,12 @@ use super::util::{
     answers, append, delete_204, deleted_outright, fork, gone_within, reads, rejected_cleanly,
     same_bytes, source, target_absent, CLEANUP_DEADLINE,
 };
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::check;
 use crate::client::Ctx;
 
 /// A source path that never existed: 404, and nothing is created.
+#[case("FORK-SOURCE-MISSING-404", "FORK-REJECT-NO-SIDE-EFFECT")]
 pub async fn source_missing_is_404(ctx: Ctx) -> CaseResult {
     answers(
         ctx.put("f").ct("text/plain").fork_of("never-created"),
@@ -33,6 +34,7 @@ pub async fn source_missing_is_404(ctx: Ctx) -> CaseResult {
 }
 
 /// A source that was deleted (it had no forks, so it is gone): 404.
+#[case("FORK-SOURCE-MISSING-404", "FORK-REJECT-NO-SIDE-EFFECT")]
 pub async fn source_deleted_is_404(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     delete_204(
@@ -54,6 +56,7 @@ pub async fn source_deleted_is_404(ctx: Ctx) -> CaseResult {
 }
 
 /// A fork naming its own (not yet existing) path as source: 404.
+#[case("FORK-SOURCE-MISSING-404", "FORK-REJECT-NO-SIDE-EFFECT")]
 pub async fn self_as_source_is_404(ctx: Ctx) -> CaseResult {
     answers(
         ctx.put("f").ct("text/plain").fork_of("f"),
@@ -69,6 +72,7 @@ pub async fn self_as_source_is_404(ctx: Ctx) -> CaseResult {
 /// An offset beyond the source's tail: 400. Format-free: forks share their
 /// source's offset space (§8), so an offset the server minted for a fork's
 /// own append lies past the (unchanged) source tail.
+#[case("FORK-OFFSET-BEYOND-400", "FORK-REJECT-NO-SIDE-EFFECT")]
 pub async fn offset_beyond_tail_is_400(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -104,6 +108,11 @@ pub async fn offset_beyond_tail_is_400(ctx: Ctx) -> CaseResult {
 
 /// Fork offsets that no server can have minted (§8 forbids `, & = ? /` in
 /// offsets) are malformed: 400 each, with no side effect.
+#[case(
+    "FORK-OFFSET-MALFORMED-400",
+    "FORK-REJECT-NO-SIDE-EFFECT",
+    "FORK-OFFSET-EXCLUSIVE"
+)]
 pub async fn offset_malformed_is_400(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     for bad in ["a/b", "1,2", "x?y", "k=v", "p&q"] {
@@ -133,6 +142,12 @@ pub async fn offset_malformed_is_400(ctx: Ctx) -> CaseResult {
 }
 
 /// Malformed and negative sub-offsets: 400 each, with no side effect.
+#[case(
+    "FORK-SUB-INVALID-400",
+    "FORK-SUB-OVERSHOOT-400",
+    "FORK-REJECT-NO-SIDE-EFFECT",
+    "FORK-SUB-BYTES"
+)]
 pub async fn sub_offset_invalid_is_400(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"abcdefghij"], "FORK-CREATE").await?;
     let cases = [
@@ -183,6 +198,7 @@ pub async fn sub_offset_invalid_is_400(ctx: Ctx) -> CaseResult {
 
 /// Content-Type differing from the source: 409 (both directions), with no
 /// side effect.
+#[case("FORK-CT-MISMATCH-409", "FORK-REJECT-NO-SIDE-EFFECT")]
 pub async fn content_type_mismatch_is_409(ctx: Ctx) -> CaseResult {
     source(&ctx, "t", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     source(&ctx, "j", "application/json", &[b"[1,2]"], "FORK-CREATE").await?;
@@ -212,6 +228,7 @@ pub async fn content_type_mismatch_is_409(ctx: Ctx) -> CaseResult {
 }
 
 /// The target path holds a plain stream: 409, and that stream is untouched.
+#[case("FORK-TARGET-IN-USE-409", "FORK-REJECT-NO-SIDE-EFFECT")]
 pub async fn target_in_use_is_409(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"source"], "FORK-CREATE").await?;
     source(&ctx, "t", "text/plain", &[b"keep"], "FORK-CREATE").await?;
@@ -243,6 +260,11 @@ pub async fn target_in_use_is_409(ctx: Ctx) -> CaseResult {
 
 /// A soft-deleted source cannot be forked: 409; the rejected fork takes no
 /// reference, so deleting the live fork still lets the source be cleaned up.
+#[case(
+    "FORK-SOURCE-SOFTDELETED-409",
+    "FORK-REJECT-NO-SIDE-EFFECT",
+    "GC-CASCADE"
+)]
 pub async fn source_soft_deleted_is_409(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -267,6 +289,7 @@ pub async fn source_soft_deleted_is_409(ctx: Ctx) -> CaseResult {
 
 /// `Stream-Fork-Offset` or `Stream-Fork-Sub-Offset` without
 /// `Stream-Forked-From` is an invalid header set: 400.
+#[case("FORK-HEADERS-NEED-SOURCE")]
 pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     let tries = [
@@ -312,6 +335,7 @@ pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
 /// a fork offset they are either rejected (400) or given their read
 /// meaning (`-1`: inherit nothing; `now`: inherit everything) — never a
 /// fork with some other content, and never a server error.
+#[case("FORK-OFFSET-SENTINEL")]
 pub async fn sentinel_fork_offsets(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", "text/plain", &[b"abc", b"def"], "FORK-CREATE").await?;
     for (name, sentinel, meaning) in [("m", "-1", &b""[..]), ("n", "now", &b"abcdef"[..])] {
@@ -332,3 +356,17 @@ pub async fn sentinel_fork_offsets(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    source_missing_is_404,
+    source_deleted_is_404,
+    self_as_source_is_404,
+    offset_beyond_tail_is_400,
+    offset_malformed_is_400,
+    sub_offset_invalid_is_400,
+    content_type_mismatch_is_409,
+    target_in_use_is_409,
+    source_soft_deleted_is_409,
+    fork_headers_without_source_are_400,
+    sentinel_fork_offsets,
+];

@@ -6,7 +6,7 @@
 //! omitting it, and leaves the fork's data unchanged.
 
 use super::util::{answers, append, close, delete_204, deleted_outright, fork, reads, source, Src};
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::client::{Ctx, Req};
 
 const CT: &str = "text/plain";
@@ -53,6 +53,7 @@ async fn reput_answers(
 }
 
 /// Same source and offset (with the inherited content type named): 200.
+#[case("FORK-IDEMPOTENT-200")]
 pub async fn same_config_is_200(ctx: Ctx) -> CaseResult {
     let s = setup(&ctx).await?;
     let what = "re-PUT of the fork with the same source and offset";
@@ -62,6 +63,7 @@ pub async fn same_config_is_200(ctx: Ctx) -> CaseResult {
 
 /// Same config with the content type omitted, as at creation: an omitted
 /// type on a fork means the source's type, so it matches: 200.
+#[case("FORK-IDEMPOTENT-200", "FORK-CT-INHERIT")]
 pub async fn content_type_omitted_on_reput_is_200(ctx: Ctx) -> CaseResult {
     let s = setup(&ctx).await?;
     let q = ctx.put("f").fork_of("s").fork_offset(&s.offsets[1]);
@@ -71,6 +73,7 @@ pub async fn content_type_omitted_on_reput_is_200(ctx: Ctx) -> CaseResult {
 }
 
 /// `Stream-Fork-Sub-Offset: 0` is the same as no sub-offset: 200.
+#[case("FORK-SUB-ZERO-EQUIV")]
 pub async fn sub_offset_zero_equals_omitted(ctx: Ctx) -> CaseResult {
     let s = setup(&ctx).await?;
     let q = reput(&ctx, "f", "s", &s.offsets[1]).fork_sub_offset(0);
@@ -81,6 +84,7 @@ pub async fn sub_offset_zero_equals_omitted(ctx: Ctx) -> CaseResult {
 
 /// The fork's own appends do not change its configuration: 200, and the
 /// own data stays.
+#[case("FORK-IDEMPOTENT-200")]
 pub async fn after_own_appends_is_200(ctx: Ctx) -> CaseResult {
     let s = setup(&ctx).await?;
     append(&ctx, "f", CT, b"own", "FORK-INDEPENDENT").await?;
@@ -91,6 +95,7 @@ pub async fn after_own_appends_is_200(ctx: Ctx) -> CaseResult {
 
 /// A fork made at the default offset: a re-PUT without an offset (tail
 /// unchanged) and one naming that tail explicitly are both 200.
+#[case("FORK-IDEMPOTENT-200", "FORK-IDEMPOTENT-RESOLVED-OFFSET")]
 pub async fn default_offset_reput_is_200(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"ab|"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -106,6 +111,7 @@ pub async fn default_offset_reput_is_200(ctx: Ctx) -> CaseResult {
 }
 
 /// A different fork offset on the same source: 409.
+#[case("FORK-IDEMPOTENT-DIFF-409")]
 pub async fn other_offset_is_409(ctx: Ctx) -> CaseResult {
     let s = setup(&ctx).await?;
     for i in [0, 2, 3] {
@@ -116,6 +122,7 @@ pub async fn other_offset_is_409(ctx: Ctx) -> CaseResult {
 }
 
 /// A different source (same content type, same data): 409.
+#[case("FORK-IDEMPOTENT-DIFF-409", "FORK-REJECT-NO-SIDE-EFFECT")]
 pub async fn other_source_is_409(ctx: Ctx) -> CaseResult {
     let s = setup(&ctx).await?;
     let s2 = source(&ctx, "s2", CT, &[b"ab|"], "FORK-CREATE").await?;
@@ -135,6 +142,7 @@ pub async fn other_source_is_409(ctx: Ctx) -> CaseResult {
 }
 
 /// A different sub-offset at the same offset: 409.
+#[case("FORK-IDEMPOTENT-DIFF-409", "FORK-IDEMPOTENT-200")]
 pub async fn other_sub_offset_is_409(ctx: Ctx) -> CaseResult {
     let s = setup(&ctx).await?;
     let at = s.offsets[1].as_str();
@@ -168,6 +176,7 @@ pub async fn other_sub_offset_is_409(ctx: Ctx) -> CaseResult {
 
 /// A plain PUT (no `Stream-Forked-From`) on an existing fork differs in
 /// configuration: 409.
+#[case("FORK-IDEMPOTENT-DIFF-409")]
 pub async fn plain_put_on_fork_is_409(ctx: Ctx) -> CaseResult {
     setup(&ctx).await?;
     let what = "PUT without fork headers on an existing fork";
@@ -177,6 +186,7 @@ pub async fn plain_put_on_fork_is_409(ctx: Ctx) -> CaseResult {
 
 /// A closed fork re-PUT without `Stream-Closed` mismatches its closure
 /// status (409); with `Stream-Closed: true` it matches (200).
+#[case("FORK-IDEMPOTENT-DIFF-409", "FORK-IDEMPOTENT-200")]
 pub async fn closed_fork_reput(ctx: Ctx) -> CaseResult {
     let s = setup(&ctx).await?;
     close(&ctx, "f", "FORK-INDEPENDENT").await?;
@@ -190,6 +200,7 @@ pub async fn closed_fork_reput(ctx: Ctx) -> CaseResult {
 
 /// The fork of a closed source is open: its re-PUT without
 /// `Stream-Closed` matches (200) — the source's closure is not its config.
+#[case("FORK-IDEMPOTENT-200", "FORK-CLOSED-SOURCE")]
 pub async fn fork_of_closed_source_reput(ctx: Ctx) -> CaseResult {
     let r = ctx.put("s").ct(CT).body("done").closed().send().await?;
     r.expect(201, "FORK-CREATE")?;
@@ -202,3 +213,17 @@ pub async fn fork_of_closed_source_reput(ctx: Ctx) -> CaseResult {
     answers(q, 409, "FORK-IDEMPOTENT-DIFF-409", what).await?;
     unchanged(&ctx, b"done").await
 }
+
+register![
+    same_config_is_200,
+    content_type_omitted_on_reput_is_200,
+    sub_offset_zero_equals_omitted,
+    after_own_appends_is_200,
+    default_offset_reput_is_200,
+    other_offset_is_409,
+    other_source_is_409,
+    other_sub_offset_is_409,
+    plain_put_on_fork_is_409,
+    closed_fork_reput,
+    fork_of_closed_source_reput,
+];

@@ -9,7 +9,7 @@ use super::util::{
     answers, append, delete_204, deleted_outright, fork, gone_within, reads, source, status, Src,
     CLEANUP_DEADLINE,
 };
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::binary_payload;
 use crate::check;
 use crate::client::Ctx;
@@ -38,6 +38,7 @@ async fn fork_still_reads(ctx: &Ctx, expected: &[u8], what: &str) -> CaseResult 
 
 /// GET on a soft-deleted stream — catch-up from -1, from a minted offset,
 /// and `offset=now` — answers 410.
+#[case("SOFTDEL-DELETE-204", "SOFTDEL-GET-410")]
 pub async fn get_is_410(ctx: Ctx) -> CaseResult {
     let s = soft_deleted(&ctx).await?;
     for at in ["-1", s.offsets[1].as_str(), "now"] {
@@ -59,6 +60,7 @@ pub async fn get_is_410(ctx: Ctx) -> CaseResult {
 }
 
 /// Live reads on a soft-deleted stream answer 410 too (long-poll, SSE).
+#[case("SOFTDEL-GET-410")]
 pub async fn live_get_is_410(ctx: Ctx) -> CaseResult {
     let s = soft_deleted(&ctx).await?;
     answers(
@@ -79,6 +81,7 @@ pub async fn live_get_is_410(ctx: Ctx) -> CaseResult {
 }
 
 /// HEAD on a soft-deleted stream answers 410.
+#[case("SOFTDEL-HEAD-410")]
 pub async fn head_is_410(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
     let r = ctx.head("s").send().await?;
@@ -86,6 +89,7 @@ pub async fn head_is_410(ctx: Ctx) -> CaseResult {
 }
 
 /// POST (append, append-and-close, close-only) on a soft-deleted stream answers 410.
+#[case("SOFTDEL-POST-410")]
 pub async fn post_is_410(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
     for (q, what) in [
@@ -110,6 +114,7 @@ pub async fn post_is_410(ctx: Ctx) -> CaseResult {
 
 /// DELETE on an already soft-deleted stream answers 410 (repeatedly), and
 /// the fork is unaffected.
+#[case("SOFTDEL-DELETE-410")]
 pub async fn delete_again_is_410(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
     for n in 1..=2 {
@@ -132,6 +137,7 @@ pub async fn delete_again_is_410(ctx: Ctx) -> CaseResult {
 
 /// PUT on a soft-deleted path is 409 whatever the config: same, different
 /// content type, closed, or as a fork of its own fork.
+#[case("SOFTDEL-PUT-409")]
 pub async fn put_is_409(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
     for (q, label) in [
@@ -163,6 +169,7 @@ pub async fn put_is_409(ctx: Ctx) -> CaseResult {
 /// A fork keeps reading its soft-deleted source's data byte-exact (a few
 /// hundred KiB, so a server cannot keep it in a response cache), from -1
 /// and from source offsets, and still appends and forks.
+#[case("SOFTDEL-FORK-READS", "FORK-CHAIN")]
 pub async fn fork_reads_after_source_deleted(ctx: Ctx) -> CaseResult {
     let ct = "application/octet-stream";
     let parts: Vec<Vec<u8>> = (0..3)
@@ -228,6 +235,7 @@ pub async fn fork_reads_after_source_deleted(ctx: Ctx) -> CaseResult {
 /// answers 404 (cleanup may be asynchronous; 410 meanwhile). The source is
 /// first seen soft-deleted (410), so the final 404 is the cleanup and not
 /// a source that a DELETE removed outright despite its fork.
+#[case("GC-CASCADE", "SOFTDEL-HEAD-410")]
 pub async fn last_fork_delete_cascades(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
     answers(
@@ -249,6 +257,7 @@ pub async fn last_fork_delete_cascades(ctx: Ctx) -> CaseResult {
 
 /// With two forks, deleting one keeps the source soft-deleted (410) and
 /// readable through the other; deleting the second cleans it up.
+#[case("GC-REFCOUNT", "GC-CASCADE")]
 pub async fn refcount_counts_every_fork(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"shared|"], "FORK-CREATE").await?;
     fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
@@ -287,6 +296,7 @@ pub async fn refcount_counts_every_fork(ctx: Ctx) -> CaseResult {
 /// A chain of depth 3 (s ← f1 ← f2 ← f3) with s, f1 and f2 deleted: all
 /// three are soft-deleted and f3 reads through them byte-exact; deleting
 /// f3 cleans up f2, f1 and s in turn (possibly asynchronously).
+#[case("GC-CASCADE-CHAIN", "SOFTDEL-FORK-READS")]
 pub async fn cascade_through_chain(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[b"s|"], "FORK-CREATE").await?;
     let mut parent = "s".to_string();
@@ -345,6 +355,7 @@ pub async fn cascade_through_chain(ctx: Ctx) -> CaseResult {
 
 /// Deleting every fork of a live source leaves it live and intact; then it
 /// deletes outright (no reference left behind).
+#[case("GC-LIVE-SOURCE-KEPT")]
 pub async fn live_source_survives_fork_deletes(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[b"mine|"], "FORK-CREATE").await?;
     fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
@@ -401,6 +412,12 @@ pub async fn live_source_survives_fork_deletes(ctx: Ctx) -> CaseResult {
 /// deleted (soft: it has f2), deleting f2 cleans f1 up, while s stays live
 /// and intact — and f1's cleanup released its reference on s, which then
 /// deletes outright.
+#[case(
+    "GC-LIVE-SOURCE-KEPT",
+    "GC-CASCADE",
+    "SOFTDEL-HEAD-410",
+    "SOFTDEL-FORK-READS"
+)]
 pub async fn cascade_stops_at_live_source(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[b"s|"], "FORK-CREATE").await?;
     fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
@@ -460,6 +477,7 @@ pub async fn cascade_stops_at_live_source(ctx: Ctx) -> CaseResult {
 
 /// Fork and source are independent: closing either leaves the other open;
 /// deleting the fork leaves the source untouched.
+#[case("FORK-INDEPENDENT")]
 pub async fn close_is_independent(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[b"base|"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -528,6 +546,12 @@ pub async fn close_is_independent(ctx: Ctx) -> CaseResult {
 /// A closed source soft-deleted by DELETE answers 410 to everything, even
 /// to requests that would be idempotent successes on the closed stream
 /// (close-only POST, PUT matching its closed config — 409 there).
+#[case(
+    "SOFTDEL-POST-410",
+    "SOFTDEL-GET-410",
+    "SOFTDEL-HEAD-410",
+    "SOFTDEL-PUT-409"
+)]
 pub async fn closed_source_soft_deleted(ctx: Ctx) -> CaseResult {
     let r = ctx.put("s").ct(CT).body("final").closed().send().await?;
     r.expect(201, "FORK-CREATE")?;
@@ -577,6 +601,7 @@ pub async fn closed_source_soft_deleted(ctx: Ctx) -> CaseResult {
 
 /// Ten forks created and deleted concurrently: the source stays
 /// soft-deleted while any remains and is cleaned up after the last.
+#[case("GC-REFCOUNT", "GC-CASCADE")]
 pub async fn concurrent_forks_refcount(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[b"base|"], "FORK-CREATE").await?;
     let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
@@ -620,3 +645,21 @@ pub async fn concurrent_forks_refcount(ctx: Ctx) -> CaseResult {
     delete_204(&ctx, "f9", "FORK-INDEPENDENT", "DELETE of the last fork").await?;
     gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
 }
+
+register![
+    get_is_410,
+    live_get_is_410,
+    head_is_410,
+    post_is_410,
+    delete_again_is_410,
+    put_is_409,
+    fork_reads_after_source_deleted,
+    last_fork_delete_cascades,
+    refcount_counts_every_fork,
+    cascade_through_chain,
+    live_source_survives_fork_deletes,
+    cascade_stops_at_live_source,
+    close_is_independent,
+    closed_source_soft_deleted,
+    concurrent_forks_refcount,
+];

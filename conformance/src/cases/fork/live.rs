@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::util::{append, close, fork, source, Src};
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::client::{Ctx, Resp};
 use crate::{check, check_eq};
 use tokio::task::JoinHandle;
@@ -49,6 +49,7 @@ async fn joined(waiter: Waiter) -> Result<Resp, Failure> {
 }
 
 /// A long-poll in the fork's inherited range returns the data at once.
+#[case("FORK-LP-INHERITED")]
 pub async fn long_poll_inherited_is_immediate(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"old1|", b"old2|"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -80,6 +81,7 @@ pub async fn long_poll_inherited_is_immediate(ctx: Ctx) -> CaseResult {
 
 /// A waiter at the fork's tail is not woken by source appends: it times
 /// out with 204 at the unchanged tail.
+#[case("FORK-LP-SOURCE-NO-WAKE")]
 pub async fn long_poll_ignores_source_appends(ctx: Ctx) -> CaseResult {
     let (s, waiter, _) = fork_with_waiter(&ctx).await?;
     // A quarter of the timeout in, so the source append surely lands while
@@ -99,6 +101,7 @@ pub async fn long_poll_ignores_source_appends(ctx: Ctx) -> CaseResult {
 
 /// A waiter at the fork's tail is woken by the fork's own append and gets
 /// only that data.
+#[case("FORK-LP-OWN-WAKE")]
 pub async fn long_poll_woken_by_fork_append(ctx: Ctx) -> CaseResult {
     let (_, waiter, started) = fork_with_waiter(&ctx).await?;
     ctx.sleep(settle(&ctx)).await;
@@ -128,6 +131,7 @@ pub async fn long_poll_woken_by_fork_append(ctx: Ctx) -> CaseResult {
 
 /// A waiter at the fork's tail is woken by the fork's close: 204 with
 /// `Stream-Closed: true`, without waiting for the timeout.
+#[case("FORK-LP-CLOSE-WAKE")]
 pub async fn long_poll_woken_by_fork_close(ctx: Ctx) -> CaseResult {
     let (_, waiter, started) = fork_with_waiter(&ctx).await?;
     ctx.sleep(settle(&ctx)).await;
@@ -172,6 +176,7 @@ fn up_to_date(events: &[crate::sse::SseEvent]) -> bool {
 /// SSE on a fork delivers the inherited data then the fork's own, then the
 /// fork's later appends — never the source's appends after the fork point —
 /// and ends when the fork is closed.
+#[case("FORK-SSE")]
 pub async fn sse_inherited_then_own(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[b"in1|", b"in2|"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -237,6 +242,7 @@ fn text_of(events: &[crate::sse::SseEvent]) -> String {
 
 /// SSE on a JSON fork: every data event is JSON; flattened they are the
 /// inherited messages then the fork's own, never the source's later ones.
+#[case("FORK-SSE")]
 pub async fn sse_json_fork(ctx: Ctx) -> CaseResult {
     let ct = "application/json";
     source(&ctx, "s", ct, &[br#"[{"n":1},{"n":2}]"#], "FORK-CREATE").await?;
@@ -282,6 +288,7 @@ pub async fn sse_json_fork(ctx: Ctx) -> CaseResult {
 
 /// SSE on a fork from an offset inside the inherited range starts there:
 /// the rest of the inherited data, then the fork's own, then EOF on close.
+#[case("FORK-SSE")]
 pub async fn sse_from_inherited_offset(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"one|", b"two|", b"three|"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -313,6 +320,7 @@ pub async fn sse_from_inherited_offset(ctx: Ctx) -> CaseResult {
 
 /// Soft-deleting the source does not disturb a waiter at the fork's tail:
 /// the fork's next append still reaches it.
+#[case("FORK-INDEPENDENT", "SOFTDEL-DELETE-204")]
 pub async fn long_poll_survives_source_delete(ctx: Ctx) -> CaseResult {
     let (s, waiter, started) = fork_with_waiter(&ctx).await?;
     ctx.sleep(Duration::from_millis(200)).await;
@@ -360,3 +368,14 @@ pub async fn long_poll_survives_source_delete(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    long_poll_inherited_is_immediate,
+    long_poll_ignores_source_appends,
+    long_poll_woken_by_fork_append,
+    long_poll_woken_by_fork_close,
+    sse_inherited_then_own,
+    sse_json_fork,
+    sse_from_inherited_offset,
+    long_poll_survives_source_delete,
+];

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::util::{answers, append, fork, reads, same_bytes, source};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::binary_payload;
 use crate::client::Ctx;
 use crate::{check, check_eq};
@@ -14,6 +14,7 @@ use crate::{check, check_eq};
 const CT: &str = "text/plain";
 
 /// From -1 a fork returns the inherited bytes then its own, byte-exact.
+#[case("FORK-READ-STITCH")]
 pub async fn from_start(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"a1|", b"b22|", b"c333|"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", Some(&s.offsets[2]), "FORK-CREATE").await?;
@@ -34,6 +35,7 @@ pub async fn from_start(ctx: Ctx) -> CaseResult {
 /// Every offset the source minted up to the fork point means the same
 /// position on the fork: reading the fork there returns the source's data
 /// from there up to the fork point, then the fork's own data.
+#[case("FORK-OFFSETS-SHARED")]
 pub async fn from_every_source_offset(ctx: Ctx) -> CaseResult {
     let s = source(
         &ctx,
@@ -65,6 +67,7 @@ pub async fn from_every_source_offset(ctx: Ctx) -> CaseResult {
 
 /// Forking at every offset the source minted inherits exactly the prefix
 /// before it, and each fork's tail is that offset.
+#[case("FORK-OFFSET-EXCLUSIVE")]
 pub async fn fork_at_every_source_offset(ctx: Ctx) -> CaseResult {
     let s = source(
         &ctx,
@@ -99,6 +102,7 @@ pub async fn fork_at_every_source_offset(ctx: Ctx) -> CaseResult {
 /// At the fork point: empty and up to date before own appends, then only
 /// the fork's own data; its own offsets sort after the fork point and
 /// resume exactly after each append.
+#[case("FORK-OFFSETS-SHARED", "FORK-READ-STITCH")]
 pub async fn from_fork_point_and_own_offsets(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"inherited|"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -151,6 +155,7 @@ pub async fn from_fork_point_and_own_offsets(ctx: Ctx) -> CaseResult {
 
 /// Appends to the source after the fork point never show on the fork (nor
 /// fork appends on the source); the fork's tail does not move.
+#[case("FORK-SOURCE-APPENDS-INVISIBLE", "FORK-INDEPENDENT")]
 pub async fn source_appends_invisible(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"shared|"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
@@ -205,6 +210,7 @@ pub async fn source_appends_invisible(ctx: Ctx) -> CaseResult {
 /// Several MiB on each side of the boundary: a reader following
 /// `Stream-Next-Offset` gets every byte exactly, from -1, from a source
 /// offset, and from the fork point.
+#[case("FORK-READ-STITCH", "FORK-OFFSETS-SHARED")]
 pub async fn chunked_across_boundary(ctx: Ctx) -> CaseResult {
     let parts: Vec<Vec<u8>> = (0..3).map(|i| binary_payload(1 << 20, i as u8)).collect();
     let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
@@ -251,6 +257,7 @@ pub async fn chunked_across_boundary(ctx: Ctx) -> CaseResult {
 
 /// A JSON fork read across the boundary is one JSON array of inherited and
 /// own messages (each chunk a single array).
+#[case("FORK-JSON-ONE-ARRAY")]
 pub async fn json_one_array(ctx: Ctx) -> CaseResult {
     let ct = "application/json";
     source(
@@ -290,6 +297,7 @@ pub async fn json_one_array(ctx: Ctx) -> CaseResult {
 
 /// A chain of depth 3 (s ← f1 ← f2 ← f3), each level with own data:
 /// reads from -1 and from each ancestor's fork point stitch every level.
+#[case("FORK-CHAIN")]
 pub async fn chain_depth_three(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"s0|", b"s1|"], "FORK-CREATE").await?;
     fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
@@ -361,6 +369,7 @@ pub async fn chain_depth_three(ctx: Ctx) -> CaseResult {
 
 /// A fork of a fork taken at an offset inside the first fork's inherited
 /// range inherits only the source prefix before it.
+#[case("FORK-CHAIN")]
 pub async fn fork_of_fork_at_inherited_offset(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"a|", b"b|", b"c|"], "FORK-CREATE").await?;
     fork(&ctx, "f1", "s", None, "FORK-CREATE").await?;
@@ -410,6 +419,7 @@ pub async fn fork_of_fork_at_inherited_offset(ctx: Ctx) -> CaseResult {
 /// The offsets a fork mints while serving its inherited range (chunk
 /// boundaries of a multi-MiB read) are the source's offsets too: reading
 /// the source from each returns the source's data from that position.
+#[case("FORK-OFFSETS-SHARED")]
 pub async fn chunk_offsets_valid_on_source(ctx: Ctx) -> CaseResult {
     let ct = "application/octet-stream";
     let parts: Vec<Vec<u8>> = (0..3)
@@ -468,3 +478,16 @@ pub async fn chunk_offsets_valid_on_source(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    from_start,
+    from_every_source_offset,
+    fork_at_every_source_offset,
+    from_fork_point_and_own_offsets,
+    source_appends_invisible,
+    chunked_across_boundary,
+    json_one_array,
+    chain_depth_three,
+    fork_of_fork_at_inherited_offset,
+    chunk_offsets_valid_on_source,
+];

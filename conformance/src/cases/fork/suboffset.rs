@@ -9,7 +9,7 @@ use super::util::{
     answers, append, deleted_outright, reads, rejected_cleanly, same_bytes, source, target_absent,
     Src,
 };
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::binary_payload;
 use crate::check_eq;
 use crate::client::{Ctx, Req};
@@ -30,6 +30,7 @@ async fn first_second_third(ctx: &Ctx) -> Result<Src, Failure> {
 
 /// Binary source: the sub-offset counts bytes of the append at the anchor;
 /// the fork inherits exactly that prefix and appends after it.
+#[case("FORK-SUB-BYTES")]
 pub async fn bytes_inside_append(ctx: Ctx) -> CaseResult {
     let body = binary_payload(10, 7);
     let s = source(
@@ -107,6 +108,7 @@ pub async fn bytes_inside_append(ctx: Ctx) -> CaseResult {
 }
 
 /// Text source: the unit is bytes, not characters ("hé" is 3 bytes).
+#[case("FORK-SUB-BYTES")]
 pub async fn bytes_not_characters(ctx: Ctx) -> CaseResult {
     let s = source(
         &ctx,
@@ -136,6 +138,7 @@ pub async fn bytes_not_characters(ctx: Ctx) -> CaseResult {
 }
 
 /// Anchor in mid-stream: inherit everything before it plus the sub-offset.
+#[case("FORK-SUB-BYTES", "FORK-OFFSETS-SHARED")]
 pub async fn bytes_mid_stream_anchor(ctx: Ctx) -> CaseResult {
     let s = first_second_third(&ctx).await?;
     answers(
@@ -168,6 +171,7 @@ pub async fn bytes_mid_stream_anchor(ctx: Ctx) -> CaseResult {
 
 /// A sub-offset exactly at the end of the append at the anchor is not past
 /// the boundary: accepted, same data as forking at the next offset.
+#[case("FORK-SUB-AT-BOUNDARY")]
 pub async fn bytes_at_boundary_is_accepted(ctx: Ctx) -> CaseResult {
     let s = first_second_third(&ctx).await?;
     answers(
@@ -191,6 +195,7 @@ pub async fn bytes_at_boundary_is_accepted(ctx: Ctx) -> CaseResult {
 
 /// One byte past the end of the append at the anchor is past the next data
 /// boundary: 400 (even though the source has more data), no side effect.
+#[case("FORK-SUB-OVERSHOOT-400", "FORK-REJECT-NO-SIDE-EFFECT")]
 pub async fn bytes_past_boundary_is_400(ctx: Ctx) -> CaseResult {
     let s = first_second_third(&ctx).await?;
     answers(
@@ -205,6 +210,11 @@ pub async fn bytes_past_boundary_is_400(ctx: Ctx) -> CaseResult {
 
 /// Past the tail: explicit tail anchor, defaulted anchor, empty source.
 /// Sub-offset 0 at the tail is fine.
+#[case(
+    "FORK-SUB-OVERSHOOT-400",
+    "FORK-SUB-ZERO-EQUIV",
+    "FORK-REJECT-NO-SIDE-EFFECT"
+)]
 pub async fn past_tail_is_400(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"data"], "FORK-CREATE").await?;
     answers(
@@ -259,6 +269,7 @@ fn msgs(r: &crate::client::ReadAll) -> Vec<serde_json::Value> {
 /// JSON source: the sub-offset counts flattened messages of the batch at
 /// the anchor; reads of the fork are one array of the inherited prefix and
 /// the fork's own messages.
+#[case("FORK-SUB-JSON", "FORK-JSON-ONE-ARRAY")]
 pub async fn json_inside_batch(ctx: Ctx) -> CaseResult {
     let s = source(
         &ctx,
@@ -311,6 +322,7 @@ pub async fn json_inside_batch(ctx: Ctx) -> CaseResult {
 
 /// JSON: exactly the batch's message count is accepted; one more is past
 /// the next boundary (400) even though the source has more messages.
+#[case("FORK-SUB-AT-BOUNDARY", "FORK-SUB-OVERSHOOT-400")]
 pub async fn json_boundary_and_past(ctx: Ctx) -> CaseResult {
     let s = source(
         &ctx,
@@ -354,6 +366,7 @@ pub async fn json_boundary_and_past(ctx: Ctx) -> CaseResult {
 
 /// Sub-offsets compose through a chain: a fork of a sub-offset fork, taken
 /// at an inherited anchor with a smaller sub-offset, sees that prefix.
+#[case("FORK-SUB-BYTES", "FORK-CHAIN")]
 pub async fn chained_sub_offsets(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"abcdef"], "FORK-CREATE").await?;
     answers(
@@ -394,6 +407,7 @@ pub async fn chained_sub_offsets(ctx: Ctx) -> CaseResult {
 /// messages themselves contain commas (objects with several keys, arrays,
 /// strings with ","), sub-offset 1 inherits exactly the first message and
 /// the fork reads back as valid JSON.
+#[case("FORK-SUB-JSON")]
 pub async fn json_messages_with_commas(ctx: Ctx) -> CaseResult {
     let s = source(
         &ctx,
@@ -425,3 +439,16 @@ pub async fn json_messages_with_commas(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    bytes_inside_append,
+    bytes_not_characters,
+    bytes_mid_stream_anchor,
+    bytes_at_boundary_is_accepted,
+    bytes_past_boundary_is_400,
+    past_tail_is_400,
+    json_inside_batch,
+    json_messages_with_commas,
+    json_boundary_and_past,
+    chained_sub_offsets,
+];

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::util::{answers, fork, reads, source};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::check_eq;
 use crate::client::Ctx;
 
@@ -36,6 +36,7 @@ async fn seq_append(ctx: &Ctx, name: &str, body: &str, seq: &str) -> CaseResult 
 /// A producer's (epoch 0, seq 0) already used on the source is new on the
 /// fork: 200 and appended (not a 204 duplicate); the source's producer
 /// state is unchanged by it.
+#[case("FORK-NO-PRODUCER-STATE")]
 pub async fn producer_dup_is_new_on_fork(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[], "FORK-CREATE").await?;
     produce(
@@ -80,6 +81,7 @@ pub async fn producer_dup_is_new_on_fork(ctx: Ctx) -> CaseResult {
 
 /// A higher epoch on the source does not fence the fork: epoch 0 is new
 /// there (200, not 403).
+#[case("FORK-NO-PRODUCER-STATE")]
 pub async fn producer_epoch_is_new_on_fork(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[], "FORK-CREATE").await?;
     produce(
@@ -102,6 +104,7 @@ pub async fn producer_epoch_is_new_on_fork(ctx: Ctx) -> CaseResult {
 
 /// A fork cut inside a producer's JSON batch: the same producer's (0,0)
 /// is new on the fork and lands after the inherited part of the batch.
+#[case("FORK-NO-PRODUCER-STATE", "FORK-SUB-JSON")]
 pub async fn producer_across_sub_offset(ctx: Ctx) -> CaseResult {
     let ct = "application/json";
     let s = source(&ctx, "s", ct, &[], "FORK-CREATE").await?;
@@ -137,6 +140,7 @@ pub async fn producer_across_sub_offset(ctx: Ctx) -> CaseResult {
 
 /// A `Stream-Seq` at or below the source's last one is accepted on the
 /// fork (its Stream-Seq state starts empty).
+#[case("FORK-NO-SEQ-STATE")]
 pub async fn stream_seq_not_inherited(ctx: Ctx) -> CaseResult {
     source(&ctx, "s", CT, &[], "FORK-CREATE").await?;
     seq_append(&ctx, "s", "s5|", "005").await?;
@@ -151,3 +155,10 @@ pub async fn stream_seq_not_inherited(ctx: Ctx) -> CaseResult {
     reads(&ctx, "g", "-1", b"s5|g1|", "FORK-NO-SEQ-STATE", what).await?;
     Ok(())
 }
+
+register![
+    producer_dup_is_new_on_fork,
+    producer_epoch_is_new_on_fork,
+    producer_across_sub_offset,
+    stream_seq_not_inherited,
+];

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::{json_stream, post};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::check_eq;
 use crate::client::Ctx;
 
@@ -25,6 +25,7 @@ async fn posts_store(ctx: &Ctx, bodies: &[&str], expected: Vec<Value>, req: &str
 }
 
 /// The four examples of §9.1.2, in one stream.
+#[case("JSON-FLATTEN")]
 pub async fn spec_examples(ctx: Ctx) -> CaseResult {
     let bodies = [
         r#"{"event": "created"}"#,
@@ -46,6 +47,7 @@ pub async fn spec_examples(ctx: Ctx) -> CaseResult {
 /// Scalars are single messages; arrays mixing scalars, objects and empty
 /// arrays flatten to their elements (an inner `[]` is a message); an array
 /// behind leading JSON whitespace is still an array and is flattened.
+#[case("JSON-FLATTEN")]
 pub async fn scalars_and_nested(ctx: Ctx) -> CaseResult {
     let bodies = [
         "42",
@@ -73,6 +75,7 @@ pub async fn scalars_and_nested(ctx: Ctx) -> CaseResult {
 
 /// Messages whose strings contain JSON punctuation and newlines stay
 /// separate, whole messages.
+#[case("JSON-BOUNDARIES")]
 pub async fn boundaries_kept(ctx: Ctx) -> CaseResult {
     let bodies = [
         r#"{"s": "],[", "n": 1}"#,
@@ -91,6 +94,7 @@ pub async fn boundaries_kept(ctx: Ctx) -> CaseResult {
 /// §9.1.3: a PUT array is the stream's initial messages, flattened one
 /// level like a POST (an empty one means none), so `[{"a":1},[2]]` creates
 /// two messages, not one array-valued message.
+#[case("JSON-PUT-ARRAY-MESSAGES")]
 pub async fn put_array_is_initial_messages(ctx: Ctx) -> CaseResult {
     const REQ: &str = "JSON-PUT-ARRAY-MESSAGES";
     let r = ctx
@@ -110,3 +114,10 @@ pub async fn put_array_is_initial_messages(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    spec_examples,
+    scalars_and_nested,
+    boundaries_kept,
+    put_array_is_initial_messages,
+];

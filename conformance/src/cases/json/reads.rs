@@ -4,12 +4,13 @@
 use serde_json::json;
 
 use super::{json_stream, post};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// A read answers Content-Type: application/json and one JSON array
 /// holding the initial message and the appended ones.
+#[case("JSON-READ-ARRAY", "CREATE-INITIAL-BODY")]
 pub async fn read_is_one_json_array(ctx: Ctx) -> CaseResult {
     ctx.put("s")
         .ct("application/json")
@@ -50,6 +51,7 @@ pub async fn read_is_one_json_array(ctx: Ctx) -> CaseResult {
 
 /// Reading from the offset returned by an append gives exactly the
 /// messages appended after it.
+#[case("JSON-BOUNDARIES")]
 pub async fn middle_offset_returns_later_messages(ctx: Ctx) -> CaseResult {
     json_stream(&ctx).await?;
     post(&ctx, r#"{"m": 1}"#, "APPEND-204").await?;
@@ -68,6 +70,7 @@ pub async fn middle_offset_returns_later_messages(ctx: Ctx) -> CaseResult {
 
 /// Empty ranges are `[]`: a new stream, a read at the tail, offset=now,
 /// and offset=now and a tail read once the stream is closed.
+#[case("JSON-EMPTY-RANGE", "OFFSET-NOW-CATCHUP")]
 pub async fn empty_ranges_are_empty_arrays(ctx: Ctx) -> CaseResult {
     json_stream(&ctx).await?;
     let r = ctx.get("s").offset("-1").send().await?;
@@ -114,6 +117,7 @@ pub async fn empty_ranges_are_empty_arrays(ctx: Ctx) -> CaseResult {
 
 /// A stream created as `application/json; charset=utf-8` is in JSON mode:
 /// arrays are flattened and reads return one JSON array.
+#[case("JSON-MODE-PARAMS")]
 pub async fn charset_parameter_keeps_json_mode(ctx: Ctx) -> CaseResult {
     let ct = "application/json; charset=utf-8";
     ctx.put("s")
@@ -138,3 +142,10 @@ pub async fn charset_parameter_keeps_json_mode(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    read_is_one_json_array,
+    middle_offset_returns_later_messages,
+    empty_ranges_are_empty_arrays,
+    charset_parameter_keeps_json_mode,
+];

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{json_stream, post};
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::client::{Ctx, Req, Resp};
 use crate::{check, check_eq};
 
@@ -14,6 +14,7 @@ async fn send_json(q: Req, body: impl Into<Vec<u8>>) -> Result<Resp, Failure> {
 }
 
 /// POST `[]` is 400 and stores nothing.
+#[case("JSON-EMPTY-ARRAY-POST-400")]
 pub async fn empty_array_post_is_400(ctx: Ctx) -> CaseResult {
     json_stream(&ctx).await?;
     post(&ctx, r#"{"before": true}"#, "APPEND-204").await?;
@@ -32,6 +33,7 @@ pub async fn empty_array_post_is_400(ctx: Ctx) -> CaseResult {
 }
 
 /// PUT with body `[]` creates an empty stream that accepts appends.
+#[case("JSON-EMPTY-ARRAY-PUT")]
 pub async fn empty_array_put_creates_empty_stream(ctx: Ctx) -> CaseResult {
     let r = send_json(ctx.put("s"), "[]").await?;
     r.expect(201, "JSON-EMPTY-ARRAY-PUT")?;
@@ -64,6 +66,7 @@ const INVALID: [&str; 7] = [
 ];
 
 /// Invalid JSON on POST is 400 and stores nothing.
+#[case("JSON-INVALID-400")]
 pub async fn invalid_post_is_400(ctx: Ctx) -> CaseResult {
     json_stream(&ctx).await?;
     post(&ctx, "1", "APPEND-204").await?;
@@ -87,6 +90,7 @@ pub async fn invalid_post_is_400(ctx: Ctx) -> CaseResult {
 }
 
 /// Invalid JSON as a PUT's initial body is 400 and creates no stream.
+#[case("JSON-INVALID-400")]
 pub async fn invalid_put_is_400(ctx: Ctx) -> CaseResult {
     for (i, body) in INVALID.iter().enumerate() {
         let name = format!("s{i}");
@@ -109,6 +113,7 @@ pub async fn invalid_put_is_400(ctx: Ctx) -> CaseResult {
 
 /// JSON text must be UTF-8 (RFC 8259 §8.1): a string holding invalid
 /// UTF-8 bytes is invalid JSON → 400, and nothing is stored.
+#[case("JSON-INVALID-400")]
 pub async fn non_utf8_is_400(ctx: Ctx) -> CaseResult {
     json_stream(&ctx).await?;
     for body in [&b"\"\xff\xfe\""[..], &b"{\"k\": \"\xc3\x28\"}"[..]] {
@@ -129,3 +134,11 @@ pub async fn non_utf8_is_400(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    empty_array_post_is_400,
+    empty_array_put_creates_empty_stream,
+    invalid_post_is_400,
+    non_utf8_is_400,
+    invalid_put_is_400,
+];

@@ -1,12 +1,13 @@
 //! §5.7: long-poll parameters, immediate answers when data exists, waking
 //! on an append, and the 204 timeout response.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create_with};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// `live=long-poll` without `offset` is 400 (offset MUST be provided).
+#[case("LP-OFFSET-REQUIRED")]
 pub async fn missing_offset_is_400(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "abc", "LP-OFFSET-REQUIRED").await?;
     let r = ctx.get("s").long_poll().send().await?;
@@ -16,6 +17,7 @@ pub async fn missing_offset_is_400(ctx: Ctx) -> CaseResult {
 
 /// Long-poll on a stream that does not exist is 404 (also with
 /// `offset=now`, which must not start waiting).
+#[case("LP-404")]
 pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
     for offset in ["-1", "now"] {
         let r = ctx
@@ -31,6 +33,7 @@ pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
 
 /// With data beyond the offset, long-poll answers at once: 200 with that
 /// data (from `-1` and from a minted offset), plus `Stream-Cursor`.
+#[case("LP-DATA-IMMEDIATE", "LP-200-CURSOR")]
 pub async fn available_data_returns_at_once(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
     let mid = create_with(&ctx, "s", "text/plain", "old ", "LP-DATA-IMMEDIATE")
@@ -77,6 +80,7 @@ pub async fn available_data_returns_at_once(ctx: Ctx) -> CaseResult {
 /// A long-poll waiting at the tail returns 200 with exactly the bytes of
 /// an append made while it waits (a third of the timeout in), woken by the
 /// append rather than answering only when its timeout runs out.
+#[case("LP-WAKE-ON-APPEND", "LP-200-CURSOR")]
 pub async fn append_wakes_waiter(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
     // §5.7: the server "waits up to a timeout for new data to arrive"; a
@@ -143,6 +147,12 @@ pub async fn append_wakes_waiter(ctx: Ctx) -> CaseResult {
 
 /// With no append, long-poll at the tail ends in 204 with the tail offset,
 /// `Stream-Up-To-Date: true` and a `Stream-Cursor`, and no `Stream-Closed`.
+#[case(
+    "LP-204-TIMEOUT",
+    "LP-204-NEXT-OFFSET",
+    "LP-204-UP-TO-DATE",
+    "LP-204-CURSOR"
+)]
 pub async fn timeout_is_204_with_headers(ctx: Ctx) -> CaseResult {
     let tail = create_with(&ctx, "s", "text/plain", "quiet", "LP-204-TIMEOUT")
         .await?
@@ -179,6 +189,7 @@ pub async fn timeout_is_204_with_headers(ctx: Ctx) -> CaseResult {
 
 /// Several long-polls waiting at the same tail are all woken by one
 /// append, each with exactly the new bytes.
+#[case("LP-WAKE-ON-APPEND")]
 pub async fn append_wakes_every_waiter(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
     // Every waiter must be woken by the append, not answer only when its
@@ -225,3 +236,12 @@ pub async fn append_wakes_every_waiter(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    missing_offset_is_400,
+    missing_stream_is_404,
+    available_data_returns_at_once,
+    append_wakes_waiter,
+    append_wakes_every_waiter,
+    timeout_is_204_with_headers,
+];

@@ -1,7 +1,7 @@
 //! §5.7 "Stream Closure Behavior in Long-poll Mode": a closed stream never
 //! makes a long-poll wait, and closing wakes the waiters.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{close, create_with};
 use crate::client::{Ctx, Resp};
 use crate::{check, check_eq};
@@ -33,6 +33,7 @@ pub(super) fn check_eof_204(r: &Resp, tail: &str, req: &str) -> CaseResult {
 
 /// Long-poll at the tail of a closed stream returns 204 EOF at once,
 /// well before the long-poll timeout.
+#[case("LP-CLOSED-NO-WAIT", "LP-CLOSED-204")]
 pub async fn closed_at_tail_returns_at_once(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
     create_with(&ctx, "s", "text/plain", "done", "LP-CLOSED-204").await?;
@@ -53,6 +54,7 @@ pub async fn closed_at_tail_returns_at_once(ctx: Ctx) -> CaseResult {
 
 /// A close while a long-poll waits at the tail wakes it at once with the
 /// 204 EOF, instead of letting it run into the timeout.
+#[case("LP-CLOSE-WAKES", "LP-CLOSED-204")]
 pub async fn close_wakes_waiter(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
     let mut last = None;
@@ -93,6 +95,7 @@ pub async fn close_wakes_waiter(ctx: Ctx) -> CaseResult {
 
 /// Long-poll from before the end of a closed stream returns the remaining
 /// data at once, and that final chunk carries `Stream-Closed: true`.
+#[case("LP-DATA-IMMEDIATE", "READ-CLOSED-FINAL-CHUNK")]
 pub async fn final_data_carries_closed(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
     let mid = create_with(&ctx, "s", "text/plain", "a", "LP-DATA-IMMEDIATE")
@@ -127,3 +130,9 @@ pub async fn final_data_carries_closed(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    closed_at_tail_returns_at_once,
+    close_wakes_waiter,
+    final_data_carries_closed,
+];

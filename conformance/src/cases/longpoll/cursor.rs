@@ -2,7 +2,7 @@
 //! interval numbers that never go backwards and strictly advance past an
 //! echoed cursor that is not in the past.
 
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::create_with;
 use crate::check;
 use crate::client::{Ctx, Resp};
@@ -24,6 +24,7 @@ async fn setup(ctx: &Ctx) -> CaseResult {
 }
 
 /// `Stream-Cursor` on a live 200 is a decimal interval number.
+#[case("CURSOR-DECIMAL", "LP-200-CURSOR")]
 pub async fn decimal_interval_number(ctx: Ctx) -> CaseResult {
     setup(&ctx).await?;
     let r = poll(&ctx, None).await?;
@@ -33,6 +34,7 @@ pub async fn decimal_interval_number(ctx: Ctx) -> CaseResult {
 
 /// Echoing the cursor just received (the current interval) yields a
 /// strictly greater one, and so on along a chain of polls.
+#[case("CURSOR-ADVANCE", "CURSOR-MONOTONIC")]
 pub async fn echoed_cursor_advances(ctx: Ctx) -> CaseResult {
     setup(&ctx).await?;
     let mut prev = super::cursor_of(&poll(&ctx, None).await?, "LP-200-CURSOR")?;
@@ -51,6 +53,7 @@ pub async fn echoed_cursor_advances(ctx: Ctx) -> CaseResult {
 
 /// A cursor far ahead of the current interval (as a client holding a
 /// jittered cursor sends) still gets a strictly greater cursor back.
+#[case("CURSOR-ADVANCE")]
 pub async fn future_cursor_advances(ctx: Ctx) -> CaseResult {
     setup(&ctx).await?;
     let now = super::cursor_of(&poll(&ctx, None).await?, "LP-200-CURSOR")?;
@@ -67,6 +70,7 @@ pub async fn future_cursor_advances(ctx: Ctx) -> CaseResult {
 
 /// A stale cursor (before the current interval) never pulls the cursor
 /// back behind the interval already handed out.
+#[case("CURSOR-MONOTONIC")]
 pub async fn old_cursor_not_backwards(ctx: Ctx) -> CaseResult {
     setup(&ctx).await?;
     let now = super::cursor_of(&poll(&ctx, None).await?, "LP-200-CURSOR")?;
@@ -83,6 +87,7 @@ pub async fn old_cursor_not_backwards(ctx: Ctx) -> CaseResult {
 
 /// The 204 of a timed-out long-poll that echoed the current cursor carries
 /// a strictly greater cursor.
+#[case("CURSOR-ADVANCE", "LP-204-CURSOR")]
 pub async fn timeout_advances_echoed_cursor(ctx: Ctx) -> CaseResult {
     setup(&ctx).await?;
     let first = poll(&ctx, None).await?;
@@ -104,3 +109,11 @@ pub async fn timeout_advances_echoed_cursor(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    decimal_interval_number,
+    echoed_cursor_advances,
+    future_cursor_advances,
+    old_cursor_not_backwards,
+    timeout_advances_echoed_cursor,
+];

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::case::{case, Case, Failure};
+use crate::case::{Case, Failure};
 use crate::client::Resp;
 
 mod basic;
@@ -12,105 +12,15 @@ mod cursor;
 mod now;
 
 pub fn cases() -> Vec<Case> {
-    vec![
-        case(
-            "longpoll::basic::missing_offset_is_400",
-            &["LP-OFFSET-REQUIRED"],
-            basic::missing_offset_is_400,
-        ),
-        case(
-            "longpoll::basic::missing_stream_is_404",
-            &["LP-404"],
-            basic::missing_stream_is_404,
-        ),
-        case(
-            "longpoll::basic::available_data_returns_at_once",
-            &["LP-DATA-IMMEDIATE", "LP-200-CURSOR"],
-            basic::available_data_returns_at_once,
-        ),
-        case(
-            "longpoll::basic::append_wakes_waiter",
-            &["LP-WAKE-ON-APPEND", "LP-200-CURSOR"],
-            basic::append_wakes_waiter,
-        )
-        .slow(),
-        case(
-            "longpoll::basic::append_wakes_every_waiter",
-            &["LP-WAKE-ON-APPEND"],
-            basic::append_wakes_every_waiter,
-        )
-        .slow(),
-        case(
-            "longpoll::basic::timeout_is_204_with_headers",
-            &[
-                "LP-204-TIMEOUT",
-                "LP-204-NEXT-OFFSET",
-                "LP-204-UP-TO-DATE",
-                "LP-204-CURSOR",
-            ],
-            basic::timeout_is_204_with_headers,
-        )
-        .slow(),
-        case(
-            "longpoll::closure::closed_at_tail_returns_at_once",
-            &["LP-CLOSED-NO-WAIT", "LP-CLOSED-204"],
-            closure::closed_at_tail_returns_at_once,
-        ),
-        case(
-            "longpoll::closure::close_wakes_waiter",
-            &["LP-CLOSE-WAKES", "LP-CLOSED-204"],
-            closure::close_wakes_waiter,
-        )
-        .slow(),
-        case(
-            "longpoll::closure::final_data_carries_closed",
-            &["LP-DATA-IMMEDIATE", "READ-CLOSED-FINAL-CHUNK"],
-            closure::final_data_carries_closed,
-        ),
-        case(
-            "longpoll::now::waits_for_next_append_only",
-            &["LP-NOW-NEW-DATA", "LP-WAKE-ON-APPEND"],
-            now::waits_for_next_append_only,
-        )
-        .slow(),
-        case(
-            "longpoll::now::timeout_reports_tail",
-            &["LP-NOW-NEW-DATA", "LP-204-NEXT-OFFSET", "LP-204-UP-TO-DATE"],
-            now::timeout_reports_tail,
-        )
-        .slow(),
-        case(
-            "longpoll::now::closed_stream_returns_at_once",
-            &["LP-CLOSED-NO-WAIT", "LP-CLOSED-204"],
-            now::closed_stream_returns_at_once,
-        ),
-        case(
-            "longpoll::cursor::decimal_interval_number",
-            &["CURSOR-DECIMAL", "LP-200-CURSOR"],
-            cursor::decimal_interval_number,
-        ),
-        case(
-            "longpoll::cursor::echoed_cursor_advances",
-            &["CURSOR-ADVANCE", "CURSOR-MONOTONIC"],
-            cursor::echoed_cursor_advances,
-        ),
-        case(
-            "longpoll::cursor::future_cursor_advances",
-            &["CURSOR-ADVANCE"],
-            cursor::future_cursor_advances,
-        ),
-        case(
-            "longpoll::cursor::old_cursor_not_backwards",
-            &["CURSOR-MONOTONIC"],
-            cursor::old_cursor_not_backwards,
-        ),
-        case(
-            "longpoll::cursor::timeout_advances_echoed_cursor",
-            &["CURSOR-ADVANCE", "LP-204-CURSOR"],
-            cursor::timeout_advances_echoed_cursor,
-        )
-        .slow(),
+    [
+        basic::cases as fn() -> Vec<Case>,
+        closure::cases,
+        now::cases,
+        cursor::cases,
     ]
+    .iter()
+    .flat_map(|f| f())
+    .collect()
 }
 
 /// A response that does not wait for the timeout arrives well before it.

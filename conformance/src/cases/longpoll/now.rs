@@ -1,13 +1,14 @@
 //! §8 `offset=now` in long-poll mode: wait for the next append (no initial
 //! empty response), return only new data; EOF at once on closed streams.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create_with};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// `offset=now&live=long-poll` on a stream with history waits, then
 /// returns exactly the append made while it waited.
+#[case("LP-NOW-NEW-DATA", "LP-WAKE-ON-APPEND")]
 pub async fn waits_for_next_append_only(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
     // Woken by the append, not answered only when the timeout runs out; a
@@ -61,6 +62,7 @@ pub async fn waits_for_next_append_only(ctx: Ctx) -> CaseResult {
 
 /// With no append, `offset=now` long-poll times out with 204, the tail
 /// offset and `Stream-Up-To-Date: true`.
+#[case("LP-NOW-NEW-DATA", "LP-204-NEXT-OFFSET", "LP-204-UP-TO-DATE")]
 pub async fn timeout_reports_tail(ctx: Ctx) -> CaseResult {
     let tail = create_with(&ctx, "s", "text/plain", "history", "LP-NOW-NEW-DATA")
         .await?
@@ -82,6 +84,7 @@ pub async fn timeout_reports_tail(ctx: Ctx) -> CaseResult {
 }
 
 /// `offset=now` long-poll on a closed stream: 204 EOF at once.
+#[case("LP-CLOSED-NO-WAIT", "LP-CLOSED-204")]
 pub async fn closed_stream_returns_at_once(ctx: Ctx) -> CaseResult {
     let t = ctx.long_poll_timeout();
     create_with(&ctx, "s", "text/plain", "all", "LP-CLOSED-204").await?;
@@ -101,3 +104,9 @@ pub async fn closed_stream_returns_at_once(ctx: Ctx) -> CaseResult {
     );
     super::closure::check_eof_204(&r, &tail, "LP-CLOSED-204")
 }
+
+register![
+    waits_for_next_append_only,
+    timeout_reports_tail,
+    closed_stream_returns_at_once,
+];

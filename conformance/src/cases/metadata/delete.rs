@@ -1,7 +1,7 @@
 //! §5.4 DELETE: 204, then the stream is gone for every operation; §4 a
 //! re-created stream (if the server allows it) never shows old data.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::create_with;
 use crate::client::Ctx;
 use crate::{check, check_eq, fail};
@@ -31,6 +31,7 @@ async fn gone_everywhere(ctx: &Ctx, name: &str) -> CaseResult {
 }
 
 /// DELETE answers 204; afterwards GET, HEAD, POST and DELETE answer 404.
+#[case("DELETE-204", "DELETE-GONE")]
 pub async fn is_204_then_404_everywhere(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "doomed", "CREATE-NEW-201").await?;
     ctx.delete("s").send().await?.expect(204, "DELETE-204")?;
@@ -38,6 +39,7 @@ pub async fn is_204_then_404_everywhere(ctx: Ctx) -> CaseResult {
 }
 
 /// DELETE of a URL with no stream is 404.
+#[case("DELETE-404")]
 pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
     ctx.delete("nothing")
         .send()
@@ -47,6 +49,7 @@ pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
 }
 
 /// A closed stream is deleted like any other.
+#[case("DELETE-204", "DELETE-GONE")]
 pub async fn closed_stream_can_be_deleted(ctx: Ctx) -> CaseResult {
     ctx.put("s")
         .ct("text/plain")
@@ -61,6 +64,7 @@ pub async fn closed_stream_can_be_deleted(ctx: Ctx) -> CaseResult {
 
 /// PUT after DELETE: the server may refuse (§4 SHOULD NOT reuse the URL),
 /// but a 201 must give a new, empty stream with the new configuration.
+#[case("DELETE-RECREATE-FRESH")]
 pub async fn recreated_stream_starts_empty(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "old data", "CREATE-NEW-201").await?;
     ctx.delete("s").send().await?.expect(204, "DELETE-204")?;
@@ -100,3 +104,10 @@ pub async fn recreated_stream_starts_empty(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    is_204_then_404_everywhere,
+    missing_stream_is_404,
+    recreated_stream_starts_empty,
+    closed_stream_can_be_deleted,
+];

@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::{append, create, create_with, rfc3339_in};
 use crate::client::Ctx;
 use crate::{check, check_eq, fail};
 
 /// HEAD answers 200 with the stream's Content-Type and Stream-Next-Offset
 /// equal to the tail, before and after an append.
+#[case("HEAD-200")]
 pub async fn reports_type_and_tail(ctx: Ctx) -> CaseResult {
     let created = create(&ctx, "s", "application/x-ndjson", "CREATE-NEW-201").await?;
     let h = ctx.head("s").send().await?;
@@ -45,6 +46,7 @@ pub async fn reports_type_and_tail(ctx: Ctx) -> CaseResult {
 }
 
 /// No Stream-Closed: true while open; Stream-Closed: true once closed.
+#[case("HEAD-CLOSED")]
 pub async fn reports_closure(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     check!(
@@ -82,6 +84,7 @@ pub async fn reports_closure(ctx: Ctx) -> CaseResult {
 }
 
 /// SHOULD: a stream created with Stream-TTL reports it on HEAD.
+#[case("HEAD-TTL-EXPIRES")]
 pub async fn reports_ttl(ctx: Ctx) -> CaseResult {
     ctx.put("s")
         .ct("text/plain")
@@ -102,6 +105,7 @@ pub async fn reports_ttl(ctx: Ctx) -> CaseResult {
 
 /// SHOULD: a stream created with Stream-Expires-At reports the same
 /// instant on HEAD (any RFC 3339 spelling).
+#[case("HEAD-TTL-EXPIRES")]
 pub async fn reports_expires_at(ctx: Ctx) -> CaseResult {
     let at = rfc3339_in(3600);
     ctx.put("s")
@@ -132,6 +136,7 @@ pub async fn reports_expires_at(ctx: Ctx) -> CaseResult {
 
 /// SHOULD: HEAD is effectively non-cacheable (no-store, or private with
 /// max-age=0 / no-cache).
+#[case("HEAD-NO-STORE")]
 pub async fn not_cacheable(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "CREATE-NEW-201").await?;
     let h = ctx.head("s").send().await?;
@@ -146,6 +151,7 @@ pub async fn not_cacheable(ctx: Ctx) -> CaseResult {
 }
 
 /// HEAD on a URL with no stream is 404.
+#[case("HEAD-404")]
 pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
     ctx.head("nothing").send().await?.expect(404, "HEAD-404")?;
     Ok(())
@@ -154,6 +160,7 @@ pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
 /// HEAD transfers no body. HTTP clients discard a HEAD body unseen, so
 /// this sends the HEAD over a raw TCP connection (http targets only) and
 /// checks that nothing follows the header block.
+#[case("HEAD-NO-BODY")]
 pub async fn sends_no_body(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "some data", "CREATE-NEW-201").await?;
     let url = reqwest::Url::parse(&ctx.url("s")).map_err(|e| Failure::setup(e.to_string()))?;
@@ -222,3 +229,13 @@ async fn raw_head(ctx: &Ctx, url: &reqwest::Url) -> Result<Vec<u8>, Failure> {
     ctx.note(format!("  -> {:?}", String::from_utf8_lossy(&buf)));
     Ok(buf)
 }
+
+register![
+    reports_type_and_tail,
+    reports_closure,
+    reports_ttl,
+    reports_expires_at,
+    not_cacheable,
+    sends_no_body,
+    missing_stream_is_404,
+];

@@ -3,13 +3,14 @@
 //! other odd strings may be valid somewhere, so they only must not be 5xx.
 
 use super::three_appends;
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::client::{Ctx, Req};
 use crate::{check, check_eq};
 
 /// Empty offsets, and offsets with forbidden characters (alone, or glued
 /// to a real offset), are 400 in catch-up and long-poll mode: no server
 /// mints either.
+#[case("OFFSET-MALFORMED-400", "OFFSET-EMPTY-400")]
 pub async fn forbidden_characters_are_400(ctx: Ctx) -> CaseResult {
     let offsets = three_appends(&ctx).await?;
     let real = &offsets[1];
@@ -57,6 +58,7 @@ pub async fn forbidden_characters_are_400(ctx: Ctx) -> CaseResult {
 
 /// Percent-garbage, very long, non-ASCII, sentinel look-alikes and
 /// another stream's offset: answered promptly, never with a 5xx.
+#[case("SEC-BAD-INPUT-4XX")]
 pub async fn garbage_is_never_5xx(ctx: Ctx) -> CaseResult {
     three_appends(&ctx).await?;
     let other = crate::cases::support::create_with(
@@ -117,6 +119,7 @@ fn preview(s: &str) -> String {
 }
 
 /// SHOULD: a read naming `offset` twice is ambiguous → 400.
+#[case("OFFSET-DUPLICATE-400")]
 pub async fn repeated_offset_is_400(ctx: Ctx) -> CaseResult {
     let offsets = three_appends(&ctx).await?;
     let q = format!("offset=-1&offset={}", offsets[2]);
@@ -132,6 +135,7 @@ pub async fn repeated_offset_is_400(ctx: Ctx) -> CaseResult {
 
 /// SHOULD: unknown query parameters are ignored: the read is served as
 /// without them.
+#[case("READ-UNKNOWN-PARAMS-IGNORED")]
 pub async fn unknown_parameters_are_ignored(ctx: Ctx) -> CaseResult {
     three_appends(&ctx).await?;
     let r = ctx
@@ -150,3 +154,10 @@ pub async fn unknown_parameters_are_ignored(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    forbidden_characters_are_400,
+    garbage_is_never_5xx,
+    repeated_offset_is_400,
+    unknown_parameters_are_ignored,
+];

@@ -3,7 +3,7 @@
 //! read at the tail.
 
 use super::three_appends;
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
@@ -25,6 +25,7 @@ async fn every_offset(ctx: &Ctx) -> Result<Vec<String>, crate::case::Failure> {
 
 /// Offsets returned by successive appends are strictly greater, byte-wise,
 /// than every earlier one (also across an append of one byte).
+#[case("OFFSET-INCREASING")]
 pub async fn strictly_increasing(ctx: Ctx) -> CaseResult {
     let mut offsets = three_appends(&ctx).await?;
     for body in ["x", "yy", "z"] {
@@ -45,6 +46,7 @@ pub async fn strictly_increasing(ctx: Ctx) -> CaseResult {
 }
 
 /// No minted offset is `-1` or `now`, or contains `,`, `&`, `=`, `?`, `/`.
+#[case("OFFSET-RESERVED", "OFFSET-CHARS")]
 pub async fn never_reserved_or_forbidden(ctx: Ctx) -> CaseResult {
     for o in every_offset(&ctx).await? {
         check!(
@@ -67,6 +69,7 @@ pub async fn never_reserved_or_forbidden(ctx: Ctx) -> CaseResult {
 }
 
 /// SHOULD: offsets stay under 256 characters.
+#[case("OFFSET-SHORT")]
 pub async fn reasonably_short(ctx: Ctx) -> CaseResult {
     for o in every_offset(&ctx).await? {
         check!(
@@ -81,6 +84,7 @@ pub async fn reasonably_short(ctx: Ctx) -> CaseResult {
 
 /// A read at the tail (of an empty stream, and after appends) is 200 with
 /// an empty body and Stream-Next-Offset equal to the requested offset.
+#[case("OFFSET-TAIL-READ")]
 pub async fn tail_read_is_empty_200(ctx: Ctx) -> CaseResult {
     let empty = crate::cases::support::create(&ctx, "e", "text/plain", "CREATE-NEW-201").await?;
     let offsets = three_appends(&ctx).await?;
@@ -109,6 +113,7 @@ pub async fn tail_read_is_empty_200(ctx: Ctx) -> CaseResult {
 
 /// Reading twice from every minted offset gives the same bytes, equal to
 /// the suffix after that point.
+#[case("OFFSET-STABLE")]
 pub async fn rereads_are_stable(ctx: Ctx) -> CaseResult {
     let offsets = three_appends(&ctx).await?;
     let suffixes = ["alpha beta gamma", "beta gamma", "gamma", ""];
@@ -120,3 +125,11 @@ pub async fn rereads_are_stable(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    strictly_increasing,
+    never_reserved_or_forbidden,
+    reasonably_short,
+    tail_read_is_empty_200,
+    rereads_are_stable,
+];

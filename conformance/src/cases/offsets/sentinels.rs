@@ -2,11 +2,12 @@
 //! (the current tail) in catch-up mode.
 
 use super::three_appends;
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// `offset=-1` and no offset give the same status, body and next offset.
+#[case("OFFSET-MINUS-ONE")]
 pub async fn minus_one_equals_omitted(ctx: Ctx) -> CaseResult {
     three_appends(&ctx).await?;
     let a = ctx.get("s").send().await?;
@@ -36,6 +37,7 @@ pub async fn minus_one_equals_omitted(ctx: Ctx) -> CaseResult {
 
 /// `offset=now` on a stream with data: 200, empty body, Stream-Next-Offset
 /// = the tail, Stream-Up-To-Date: true; reading from it finds later data.
+#[case("OFFSET-NOW-CATCHUP")]
 pub async fn now_is_empty_at_tail(ctx: Ctx) -> CaseResult {
     let offsets = three_appends(&ctx).await?;
     let tail = offsets.last().cloned().unwrap_or_default();
@@ -70,6 +72,7 @@ pub async fn now_is_empty_at_tail(ctx: Ctx) -> CaseResult {
 }
 
 /// SHOULD: offset=now answers Cache-Control: no-store.
+#[case("OFFSET-NOW-NO-STORE")]
 pub async fn now_is_not_cacheable(ctx: Ctx) -> CaseResult {
     three_appends(&ctx).await?;
     let r = ctx.get("s").offset("now").send().await?;
@@ -87,6 +90,7 @@ pub async fn now_is_not_cacheable(ctx: Ctx) -> CaseResult {
 
 /// offset=now on a closed stream: 200, empty, Stream-Closed: true,
 /// Stream-Up-To-Date: true, Stream-Next-Offset = the final offset.
+#[case("OFFSET-NOW-CLOSED")]
 pub async fn now_on_closed_stream(ctx: Ctx) -> CaseResult {
     three_appends(&ctx).await?;
     let c = ctx.post("s").closed().send().await?;
@@ -113,3 +117,10 @@ pub async fn now_on_closed_stream(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    minus_one_equals_omitted,
+    now_is_empty_at_tail,
+    now_is_not_cacheable,
+    now_on_closed_stream,
+];

@@ -3,7 +3,7 @@
 //! tuples and zombies on a closed stream.
 
 use super::util::{accepted, appends, content, send, stream};
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::check;
 use crate::client::{Ctx, Resp};
 
@@ -39,6 +39,7 @@ async fn closed_by_p01(ctx: &Ctx) -> CaseResult {
 }
 
 /// The final append with producer headers is appended and closes the stream.
+#[case("PROD-CLOSE-WITH-APPEND")]
 pub async fn close_with_final_append(ctx: Ctx) -> CaseResult {
     closed_by_p01(&ctx).await?;
     let all = ctx.read_all("s", "-1", "PROD-CLOSE-WITH-APPEND").await?;
@@ -54,6 +55,7 @@ pub async fn close_with_final_append(ctx: Ctx) -> CaseResult {
 
 /// Retrying the closing request (with or without Stream-Closed) appends
 /// nothing; it SHOULD be answered 204 with Stream-Closed: true.
+#[case("PROD-CLOSE-DUP", "PROD-SEQ-DUP")]
 pub async fn duplicate_close_is_204(ctx: Ctx) -> CaseResult {
     closed_by_p01(&ctx).await?;
     let again = send_close(&ctx, "p", 0, 1, "b").await?;
@@ -76,6 +78,7 @@ pub async fn duplicate_close_is_204(ctx: Ctx) -> CaseResult {
 
 /// A close-only request (empty body) with producer headers closes the
 /// stream; retrying it SHOULD be 204 with Stream-Closed: true.
+#[case("PROD-CLOSE-WITH-APPEND", "PROD-CLOSE-DUP")]
 pub async fn close_only_with_producer_headers(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
@@ -107,6 +110,7 @@ pub async fn close_only_with_producer_headers(ctx: Ctx) -> CaseResult {
 
 /// Any other tuple on the closed stream — next seq, another producer, a
 /// new epoch — is 409 with Stream-Closed: true and appends nothing.
+#[case("PROD-CLOSED-OTHER-409")]
 pub async fn other_tuple_on_closed_is_409(ctx: Ctx) -> CaseResult {
     const R: &str = "PROD-CLOSED-OTHER-409";
     closed_by_p01(&ctx).await?;
@@ -124,6 +128,7 @@ pub async fn other_tuple_on_closed_is_409(ctx: Ctx) -> CaseResult {
 /// A zombie (stale epoch) writing after the new epoch closed the stream
 /// is rejected and appends nothing; closed status SHOULD take precedence
 /// (409 + Stream-Closed rather than 403).
+#[case("PROD-CLOSED-ZOMBIE", "PROD-CLOSED-PRECEDENCE", "PROD-STALE-EPOCH")]
 pub async fn zombie_after_close_rejected(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
@@ -153,3 +158,11 @@ pub async fn zombie_after_close_rejected(ctx: Ctx) -> CaseResult {
     check!(z.status == 409, "PROD-CLOSED-PRECEDENCE", "zombie on a closed stream answered {} rather than 409 + Stream-Closed (closed status first)", z.status);
     Ok(())
 }
+
+register![
+    close_with_final_append,
+    duplicate_close_is_204,
+    close_only_with_producer_headers,
+    other_tuple_on_closed_is_409,
+    zombie_after_close_rejected,
+];

@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use super::util::{accepted, content, send, stream};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::check;
 use crate::client::Ctx;
 
 /// Interleaved producers on one stream keep separate seqs and epochs, and
 /// the same producer id on another stream starts from scratch.
+#[case("PROD-INDEPENDENT")]
 pub async fn producers_are_independent(ctx: Ctx) -> CaseResult {
     const R: &str = "PROD-INDEPENDENT";
     stream(&ctx, "s").await?;
@@ -32,6 +33,7 @@ pub async fn producers_are_independent(ctx: Ctx) -> CaseResult {
 /// seq is accepted (200) exactly once: its twin answers 204 (duplicate) or
 /// 409 (arrived before a gap closed); no seq's data is appended twice; after
 /// retrying in order, the stream holds every batch once, in seq order.
+#[case("PROD-SERIALIZE", "PROD-RESP-SEQ")]
 pub async fn pipelined_retries_append_once(ctx: Ctx) -> CaseResult {
     const R: &str = "PROD-SERIALIZE";
     const N: u64 = 8;
@@ -86,3 +88,5 @@ pub async fn pipelined_retries_append_once(ctx: Ctx) -> CaseResult {
     let want: String = (0..N).map(body).collect();
     content(&ctx, "s", &want, R).await
 }
+
+register![producers_are_independent, pipelined_retries_append_once,];

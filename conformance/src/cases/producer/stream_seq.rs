@@ -2,7 +2,7 @@
 //! together with `Stream-Seq` (§5.2).
 
 use super::util::{accepted, content, stream};
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::check;
 use crate::client::{Ctx, Resp};
 
@@ -19,6 +19,7 @@ async fn send(ctx: &Ctx, seq: u64, stream_seq: &str, body: &str) -> Result<Resp,
 /// A producer request rejected for Stream-Seq regression (409) is not
 /// recorded: the same producer seq with a valid Stream-Seq is then
 /// accepted (200, not a 204 duplicate) and its data appended.
+#[case("PROD-STREAM-SEQ-ATOMIC")]
 pub async fn stream_seq_rejection_does_not_advance_producer(ctx: Ctx) -> CaseResult {
     const R: &str = "PROD-STREAM-SEQ-ATOMIC";
     stream(&ctx, "s").await?;
@@ -36,6 +37,7 @@ pub async fn stream_seq_rejection_does_not_advance_producer(ctx: Ctx) -> CaseRes
 
 /// Retrying a producer request that carried a Stream-Seq appends nothing,
 /// whichever layer answers (204 duplicate or 409 Stream-Seq regression).
+#[case("PROD-SEQ-DUP")]
 pub async fn retry_with_stream_seq_appends_once(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     send(&ctx, 0, "a", "A")
@@ -46,3 +48,8 @@ pub async fn retry_with_stream_seq_appends_once(ctx: Ctx) -> CaseResult {
     accepted(&send(&ctx, 1, "b", "B").await?, 200, 0, 1, "PROD-SEQ-NEXT")?;
     content(&ctx, "s", "AB", "PROD-SEQ-DUP").await
 }
+
+register![
+    stream_seq_rejection_does_not_advance_producer,
+    retry_with_stream_seq_appends_once,
+];

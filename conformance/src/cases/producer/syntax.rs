@@ -3,7 +3,7 @@
 //! [0, 2^53-1]; anything else is 400 and appends nothing.
 
 use super::util::{content, gap, send, stream};
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::check;
 use crate::client::Ctx;
 
@@ -61,6 +61,7 @@ async fn rejects(ctx: &Ctx, bad: &[&str], req: &str) -> CaseResult {
 /// Negative, fractional, exponent, hex, alphabetic, empty and inner-space
 /// values are 400. (`-0` spells zero, a non-negative integer: it is a
 /// non-canonical spelling, judged with `+0` under the SHOULD below.)
+#[case("PROD-VALUE-INTEGER")]
 pub async fn non_integer_values_are_400(ctx: Ctx) -> CaseResult {
     let bad = [
         "-1", "1.0", "1.5", "1e3", "0x1", "abc", "", "1 0", "1,2", "NaN",
@@ -69,6 +70,7 @@ pub async fn non_integer_values_are_400(ctx: Ctx) -> CaseResult {
 }
 
 /// 2^53 (and beyond, including u64 overflow) is 400.
+#[case("PROD-VALUE-MAX")]
 pub async fn values_above_2_pow_53_minus_1_are_400(ctx: Ctx) -> CaseResult {
     let bad = [
         "9007199254740992",
@@ -80,6 +82,7 @@ pub async fn values_above_2_pow_53_minus_1_are_400(ctx: Ctx) -> CaseResult {
 }
 
 /// Signs and leading zeros are not plain decimal integers (SHOULD be 400).
+#[case("PROD-VALUE-CANONICAL")]
 pub async fn non_canonical_integers_are_400(ctx: Ctx) -> CaseResult {
     rejects(
         &ctx,
@@ -91,6 +94,7 @@ pub async fn non_canonical_integers_are_400(ctx: Ctx) -> CaseResult {
 
 /// 2^53-1 is a valid epoch (200) and a valid seq (parsed: a 409 gap that
 /// reports it as the received seq).
+#[case("PROD-VALUE-MAX", "PROD-SEQ-GAP")]
 pub async fn max_values_accepted(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     let r = send(&ctx, "s", "p", MAX, 0, "a").await?;
@@ -103,6 +107,7 @@ pub async fn max_values_accepted(ctx: Ctx) -> CaseResult {
 }
 
 /// Each of the six non-empty proper subsets of the three headers is 400.
+#[case("PROD-ALL-OR-NONE")]
 pub async fn partial_header_sets_are_400(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     let all = [
@@ -129,6 +134,7 @@ pub async fn partial_header_sets_are_400(ctx: Ctx) -> CaseResult {
 }
 
 /// An empty Producer-Id is 400.
+#[case("PROD-ID-NON-EMPTY")]
 pub async fn empty_producer_id_is_400(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     let s = raw(
@@ -147,3 +153,12 @@ pub async fn empty_producer_id_is_400(ctx: Ctx) -> CaseResult {
     );
     content(&ctx, "s", "", "PROD-ID-NON-EMPTY").await
 }
+
+register![
+    non_integer_values_are_400,
+    values_above_2_pow_53_minus_1_are_400,
+    non_canonical_integers_are_400,
+    max_values_accepted,
+    partial_header_sets_are_400,
+    empty_producer_id_is_400,
+];

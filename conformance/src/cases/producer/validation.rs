@@ -2,11 +2,12 @@
 //! response headers of every outcome and the data each outcome leaves.
 
 use super::util::{accepted, accepts, appends, content, gap, send, stale, stream};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::check;
 use crate::client::Ctx;
 
 /// A new producer's (epoch 0, seq 0) is accepted: 200, echoed epoch and seq.
+#[case("PROD-NEW-PRODUCER", "PROD-RESP-EPOCH", "PROD-RESP-SEQ")]
 pub async fn new_producer_accepted(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     accepts(&ctx, (0, 0), "a", 200, 0, "PROD-NEW-PRODUCER").await?;
@@ -15,6 +16,7 @@ pub async fn new_producer_accepted(ctx: Ctx) -> CaseResult {
 
 /// A new producer must start at seq 0: (0, 3) is rejected (400 or a 409
 /// gap) and appends nothing.
+#[case("PROD-NEW-PRODUCER")]
 pub async fn new_producer_nonzero_seq_rejected(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     let r = send(&ctx, "s", "p", 0, 3, "x").await?;
@@ -24,6 +26,7 @@ pub async fn new_producer_nonzero_seq_rejected(ctx: Ctx) -> CaseResult {
 }
 
 /// seq = lastSeq + 1 is accepted with 200 and Producer-Seq = seq.
+#[case("PROD-SEQ-NEXT", "PROD-RESP-EPOCH", "PROD-RESP-SEQ")]
 pub async fn next_seq_accepted(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     for (seq, body) in ["a", "b", "c"].iter().enumerate() {
@@ -35,6 +38,7 @@ pub async fn next_seq_accepted(ctx: Ctx) -> CaseResult {
 
 /// seq <= lastSeq is a duplicate: 204 with Producer-Seq = the highest
 /// accepted seq (not the retried one), and nothing is appended again.
+#[case("PROD-SEQ-DUP", "PROD-RESP-EPOCH", "PROD-RESP-SEQ")]
 pub async fn duplicate_is_204_not_appended(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     for (seq, body) in ["a", "b", "c"].iter().enumerate() {
@@ -51,6 +55,7 @@ pub async fn duplicate_is_204_not_appended(ctx: Ctx) -> CaseResult {
 
 /// seq > lastSeq + 1 is a gap: 409 with expected and received seq; nothing
 /// is appended and the expected seq is still accepted afterwards.
+#[case("PROD-SEQ-GAP")]
 pub async fn gap_is_409_with_expected_and_received(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
@@ -62,6 +67,7 @@ pub async fn gap_is_409_with_expected_and_received(ctx: Ctx) -> CaseResult {
 
 /// A higher epoch with seq 0 starts a new session (200, lastSeq reset to
 /// 0), also when it skips epochs; dedup then works within the new epoch.
+#[case("PROD-EPOCH-BUMP", "PROD-RESP-EPOCH", "PROD-RESP-SEQ")]
 pub async fn epoch_bump_accepted(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
@@ -74,6 +80,7 @@ pub async fn epoch_bump_accepted(ctx: Ctx) -> CaseResult {
 }
 
 /// A higher epoch with seq != 0 is 400 and leaves the state untouched.
+#[case("PROD-EPOCH-BUMP-SEQ-400")]
 pub async fn epoch_bump_with_nonzero_seq_is_400(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
@@ -85,6 +92,7 @@ pub async fn epoch_bump_with_nonzero_seq_is_400(ctx: Ctx) -> CaseResult {
 
 /// A lower epoch is fenced: 403 with Producer-Epoch = the current epoch,
 /// whatever its seq, and nothing is appended.
+#[case("PROD-STALE-EPOCH")]
 pub async fn stale_epoch_is_403_with_current_epoch(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
@@ -101,3 +109,14 @@ pub async fn stale_epoch_is_403_with_current_epoch(ctx: Ctx) -> CaseResult {
     );
     content(&ctx, "s", "abc", "PROD-STALE-EPOCH").await
 }
+
+register![
+    new_producer_accepted,
+    new_producer_nonzero_seq_rejected,
+    next_seq_accepted,
+    duplicate_is_204_not_appended,
+    gap_is_409_with_expected_and_received,
+    epoch_bump_accepted,
+    epoch_bump_with_nonzero_seq_is_400,
+    stale_epoch_is_403_with_current_epoch,
+];

@@ -2,7 +2,7 @@
 //! model-based operation sequences with shrinking, and a concurrency
 //! property. The engine lives in `crate::props`, the model in `crate::model`.
 
-use crate::case::{case, Case};
+use crate::case::Case;
 
 mod concurrency;
 mod sequences;
@@ -29,56 +29,8 @@ pub const REQUIREMENTS: &[&str] = &[
 ];
 
 pub fn cases() -> Vec<Case> {
-    vec![
-        case(
-            "props::sequences::single_stream",
-            &[
-                "PROP-CREATE-OUTCOME",
-                "PROP-APPEND-OUTCOME",
-                "PROP-STREAM-SEQ",
-                "PROP-CLOSE-OUTCOME",
-                "PROP-CLOSED-REJECTS",
-                "PROP-DELETE-OUTCOME",
-                "PROP-HEAD-OUTCOME",
-                "PROP-READ-CONTENT",
-                "PROP-JSON-MODE",
-                "PROP-OFFSET-ORDER",
-                "PROP-LIVE-IMMEDIATE",
-                "PROP-SSE-IMMEDIATE",
-            ],
-            sequences::single_stream,
-        ),
-        case(
-            "props::sequences::forks_and_deletes",
-            &[
-                "PROP-FORK-CREATE",
-                "PROP-FORK-READ",
-                "PROP-SOFT-DELETE",
-                "PROP-DELETE-OUTCOME",
-                "PROP-READ-CONTENT",
-                "PROP-OFFSET-ORDER",
-            ],
-            sequences::forks_and_deletes,
-        ),
-        case(
-            "props::sequences::producers",
-            &[
-                "PROP-PRODUCER-OUTCOME",
-                "PROP-FORK-WRITER-STATE",
-                "PROP-CLOSED-REJECTS",
-                "PROP-READ-CONTENT",
-            ],
-            sequences::producers,
-        ),
-        case(
-            "props::concurrency::writers_and_readers",
-            &[
-                "PROP-CONCURRENT-EXACTLY-ONCE",
-                "PROP-CONCURRENT-OFFSETS",
-                "PROP-CONCURRENT-READERS",
-            ],
-            concurrency::writers_and_readers,
-        )
-        .slow(),
-    ]
+    [sequences::cases as fn() -> Vec<Case>, concurrency::cases]
+        .iter()
+        .flat_map(|f| f())
+        .collect()
 }

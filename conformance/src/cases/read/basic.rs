@@ -1,13 +1,14 @@
 //! §5.6: catch-up reads from `-1`, from an omitted offset and from offsets
 //! the server minted; bodies compared byte for byte.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, binary_payload, create, create_with};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// `offset=-1` returns the stream from its first byte; followed to the
 /// tail it is all the data, ending up to date at the last append's offset.
+#[case("READ-FROM-OFFSET", "READ-UP-TO-DATE", "READ-NEXT-OFFSET")]
 pub async fn from_minus_one(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "first ", "READ-FROM-OFFSET").await?;
     let tail = append(&ctx, "s", "text/plain", "second", "READ-FROM-OFFSET").await?;
@@ -37,6 +38,7 @@ pub async fn from_minus_one(ctx: Ctx) -> CaseResult {
 
 /// A GET without `offset` is the same read as `offset=-1`: same body and
 /// same `Stream-Next-Offset`.
+#[case("READ-OFFSET-DEFAULT")]
 pub async fn omitted_offset_reads_from_start(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "alpha", "READ-OFFSET-DEFAULT").await?;
     append(&ctx, "s", "text/plain", "beta", "READ-OFFSET-DEFAULT").await?;
@@ -61,6 +63,7 @@ pub async fn omitted_offset_reads_from_start(ctx: Ctx) -> CaseResult {
 
 /// Reading from each offset an append returned yields exactly the bytes
 /// appended after it; from the tail, nothing.
+#[case("READ-FROM-OFFSET", "READ-NEXT-OFFSET")]
 pub async fn from_minted_offsets(ctx: Ctx) -> CaseResult {
     let o0 = create(&ctx, "s", "text/plain", "READ-FROM-OFFSET")
         .await?
@@ -91,6 +94,7 @@ pub async fn from_minted_offsets(ctx: Ctx) -> CaseResult {
 
 /// Binary content (every byte value, NUL, invalid UTF-8) comes back
 /// unchanged, both from the create body and from appends.
+#[case("READ-FROM-OFFSET")]
 pub async fn binary_bytes_exact(ctx: Ctx) -> CaseResult {
     let ct = "application/octet-stream";
     let first: Vec<u8> = (0..=255u8).collect();
@@ -124,6 +128,7 @@ pub async fn binary_bytes_exact(ctx: Ctx) -> CaseResult {
 
 /// Text with CR, CRLF, NUL, tabs and multi-byte UTF-8 is stored and read
 /// back byte for byte (no newline or charset normalisation).
+#[case("READ-FROM-OFFSET")]
 pub async fn text_control_bytes_exact(ctx: Ctx) -> CaseResult {
     let body = "a\r\nb\rc\n\n\0\t  lead\u{e9}\u{1f600}\r\n"
         .as_bytes()
@@ -159,3 +164,11 @@ pub(super) fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
             .unwrap_or(a.len().min(b.len())),
     )
 }
+
+register![
+    from_minus_one,
+    omitted_offset_reads_from_start,
+    from_minted_offsets,
+    binary_bytes_exact,
+    text_control_bytes_exact,
+];

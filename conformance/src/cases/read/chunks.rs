@@ -2,7 +2,7 @@
 //! is the server's choice: cases follow `Stream-Next-Offset` and check
 //! what each chunk says about being final, never how big it is.
 
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::{append, binary_payload, create};
 use crate::client::{Ctx, Resp};
 use crate::{check, check_eq, fail};
@@ -128,6 +128,12 @@ fn check_chunks(chunks: &[Chunk], expected: &[u8], closed: bool) -> CaseResult {
 
 /// Following `Stream-Next-Offset` over a multi-MiB stream yields every byte
 /// once; only the chunk with the last bytes says `Stream-Up-To-Date`.
+#[case(
+    "READ-FOLLOW-CHUNKS",
+    "READ-UP-TO-DATE",
+    "READ-PARTIAL-NO-UP-TO-DATE",
+    "READ-PARTIAL-NO-CLOSED"
+)]
 pub async fn follow_next_offset(ctx: Ctx) -> CaseResult {
     let (expected, offsets) = fill(&ctx).await?;
     let chunks = follow(&ctx, "-1", expected.len()).await?;
@@ -144,6 +150,12 @@ pub async fn follow_next_offset(ctx: Ctx) -> CaseResult {
 
 /// On a closed multi-MiB stream, `Stream-Closed` appears on the chunk
 /// with the last bytes (and at the tail), never on earlier chunks.
+#[case(
+    "READ-CLOSED-FINAL-CHUNK",
+    "READ-FOLLOW-CHUNKS",
+    "READ-PARTIAL-NO-CLOSED",
+    "READ-CLOSED-TAIL-EOF"
+)]
 pub async fn closed_only_on_final_chunk(ctx: Ctx) -> CaseResult {
     let (expected, _) = fill(&ctx).await?;
     let r = ctx.post("s").closed().send().await?;
@@ -155,6 +167,7 @@ pub async fn closed_only_on_final_chunk(ctx: Ctx) -> CaseResult {
 
 /// Every `Stream-Next-Offset` a chunk returned is a valid place to resume:
 /// reading from it yields exactly the rest of the stream.
+#[case("READ-FOLLOW-CHUNKS", "READ-FROM-OFFSET")]
 pub async fn resume_from_chunk_offsets(ctx: Ctx) -> CaseResult {
     let (expected, _) = fill(&ctx).await?;
     let chunks = follow(&ctx, "-1", expected.len()).await?;
@@ -178,3 +191,9 @@ pub async fn resume_from_chunk_offsets(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    follow_next_offset,
+    closed_only_on_final_chunk,
+    resume_from_chunk_offsets,
+];

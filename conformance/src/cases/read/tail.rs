@@ -1,13 +1,14 @@
 //! §5.6 (and §10.1 "Caching and Stream Closure"): reads at the tail, the
 //! empty up-to-date response, and the EOF signal of closed streams.
 
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create, create_with};
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// A read at the tail: 200, empty body, `Stream-Next-Offset` equal to the
 /// requested offset, `Stream-Up-To-Date: true`.
+#[case("READ-TAIL-EMPTY", "READ-UP-TO-DATE")]
 pub async fn empty_with_same_offset(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "abc", "READ-TAIL-EMPTY").await?;
     let tail = append(&ctx, "s", "text/plain", "def", "READ-TAIL-EMPTY").await?;
@@ -36,6 +37,7 @@ pub async fn empty_with_same_offset(ctx: Ctx) -> CaseResult {
 
 /// A new empty stream read from `-1`: empty, up to date, and the next
 /// offset is the one the create returned.
+#[case("READ-UP-TO-DATE", "READ-NEXT-OFFSET")]
 pub async fn empty_stream_from_start(ctx: Ctx) -> CaseResult {
     let tail = create(&ctx, "s", "application/octet-stream", "READ-UP-TO-DATE")
         .await?
@@ -63,6 +65,7 @@ pub async fn empty_stream_from_start(ctx: Ctx) -> CaseResult {
 }
 
 /// An open stream's tail is not EOF: no `Stream-Closed` on any read.
+#[case("READ-CLOSED-TAIL-EOF")]
 pub async fn open_tail_not_closed(ctx: Ctx) -> CaseResult {
     let tail = create_with(&ctx, "s", "text/plain", "abc", "READ-CLOSED-TAIL-EOF")
         .await?
@@ -82,6 +85,7 @@ pub async fn open_tail_not_closed(ctx: Ctx) -> CaseResult {
 
 /// The canonical EOF: at the tail of a closed stream, 200 with an empty
 /// body, `Stream-Closed: true` and `Stream-Up-To-Date: true`.
+#[case("READ-CLOSED-TAIL-EOF", "READ-UP-TO-DATE")]
 pub async fn closed_tail_is_eof(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "abc", "READ-CLOSED-TAIL-EOF").await?;
     let r = ctx.post("s").closed().send().await?;
@@ -111,6 +115,7 @@ pub async fn closed_tail_is_eof(ctx: Ctx) -> CaseResult {
 
 /// Append-and-close, then read from the start: the response with the last
 /// bytes already carries `Stream-Closed: true`.
+#[case("READ-CLOSED-FINAL-CHUNK")]
 pub async fn closed_final_data_chunk(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "body ", "READ-CLOSED-FINAL-CHUNK").await?;
     let r = ctx
@@ -138,6 +143,7 @@ pub async fn closed_final_data_chunk(ctx: Ctx) -> CaseResult {
 
 /// A stream closed after a reader caught up: the reader learns of it by
 /// reading at the `Stream-Next-Offset` it was given (§10.1 steps 1-3).
+#[case("READ-CLOSED-TAIL-EOF")]
 pub async fn closed_after_read_discovered_at_next_offset(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "data", "READ-CLOSED-TAIL-EOF").await?;
     let before = ctx.read_all("s", "-1", "READ-CLOSED-TAIL-EOF").await?;
@@ -170,6 +176,7 @@ pub async fn closed_after_read_discovered_at_next_offset(ctx: Ctx) -> CaseResult
 
 /// A stream closed while empty: reading from `-1` is already the EOF
 /// (200, empty, `Stream-Closed: true`, `Stream-Up-To-Date: true`).
+#[case("READ-CLOSED-TAIL-EOF", "READ-UP-TO-DATE")]
 pub async fn closed_empty_stream_from_start(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "READ-CLOSED-TAIL-EOF").await?;
     ctx.post("s")
@@ -197,3 +204,13 @@ pub async fn closed_empty_stream_from_start(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    empty_with_same_offset,
+    empty_stream_from_start,
+    open_tail_not_closed,
+    closed_tail_is_eof,
+    closed_final_data_chunk,
+    closed_after_read_discovered_at_next_offset,
+    closed_empty_stream_from_start,
+];

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::create_with;
 use crate::check;
 use crate::client::{Ctx, Req, Resp};
@@ -25,6 +25,7 @@ fn is_4xx(r: &Resp) -> bool {
 /// Base-protocol header values that are invalid by the spec's syntax: 4xx.
 /// (Producer and fork header syntax belong to those areas' cases; here
 /// they only must not produce a 5xx.)
+#[case("SEC-BAD-INPUT-4XX")]
 pub async fn malformed_headers_are_4xx(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     let cases: Vec<(&str, Req)> = vec![
@@ -61,6 +62,7 @@ pub async fn malformed_headers_are_4xx(ctx: Ctx) -> CaseResult {
 
 /// Odd but possibly acceptable header values (opaque Stream-Seq bytes,
 /// exotic content types, huge values): never a 5xx.
+#[case("SEC-BAD-INPUT-4XX")]
 pub async fn odd_header_values_are_never_5xx(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     let cases: Vec<(&str, Req)> = vec![
@@ -178,6 +180,7 @@ pub async fn odd_header_values_are_never_5xx(ctx: Ctx) -> CaseResult {
 
 /// Malformed bodies: invalid JSON nested past any sane depth and binary
 /// garbage on a JSON stream are 4xx; valid JSON nested as deep is never a 5xx.
+#[case("SEC-BAD-INPUT-4XX", "SEC-LIMITS-4XX")]
 pub async fn malformed_bodies_are_4xx(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "j", "application/json", "[]", "CREATE-NEW-201").await?;
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(99_999));
@@ -207,6 +210,7 @@ pub async fn malformed_bodies_are_4xx(ctx: Ctx) -> CaseResult {
 }
 
 /// Odd query strings on reads: never a 5xx, answered promptly.
+#[case("SEC-BAD-INPUT-4XX")]
 pub async fn odd_queries_are_never_5xx(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     for raw in [
@@ -232,6 +236,7 @@ pub async fn odd_queries_are_never_5xx(ctx: Ctx) -> CaseResult {
 
 /// Odd stream paths (encoded slashes and dots, NUL, very long segments,
 /// non-ASCII): every operation answers without a 5xx.
+#[case("SEC-PATH-SANITIZE")]
 pub async fn odd_paths_are_never_5xx(ctx: Ctx) -> CaseResult {
     let long = "L".repeat(4000);
     let names = [
@@ -274,6 +279,7 @@ pub async fn odd_paths_are_never_5xx(ctx: Ctx) -> CaseResult {
 /// 501 Not Implemented — the answer RFC 9110 §9.1 recommends for an
 /// unrecognised method, and one §5.2/§5.4 allow for unsupported
 /// operations — never another 5xx.
+#[case("SEC-BAD-INPUT-4XX")]
 pub async fn unsupported_method_is_4xx(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     for m in ["PATCH", "TRACE", "PROPFIND"] {
@@ -288,3 +294,12 @@ pub async fn unsupported_method_is_4xx(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    malformed_headers_are_4xx,
+    odd_header_values_are_never_5xx,
+    malformed_bodies_are_4xx,
+    odd_queries_are_never_5xx,
+    odd_paths_are_never_5xx,
+    unsupported_method_is_4xx,
+];

@@ -2,7 +2,7 @@
 //! clients but does not mandate CORS): preflights allow the protocol's
 //! methods and request headers; responses expose its response headers.
 
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::create_with;
 use crate::client::{Ctx, Resp};
 use crate::{check, fail};
@@ -35,6 +35,7 @@ async fn preflight(ctx: &Ctx, method: &str, headers: &str) -> Result<Resp, Failu
 }
 
 /// A preflight answers 2xx, allows the origin and each protocol method.
+#[case("CORS-PREFLIGHT")]
 pub async fn preflight_allows_origin_and_methods(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     for method in ["GET", "HEAD", "POST", "PUT", "DELETE"] {
@@ -64,6 +65,7 @@ pub async fn preflight_allows_origin_and_methods(ctx: Ctx) -> CaseResult {
 
 /// The preflight allows every request header the protocol defines,
 /// including If-None-Match and the producer headers.
+#[case("CORS-ALLOW-HEADERS")]
 pub async fn preflight_allows_protocol_headers(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     let wanted = [
@@ -104,6 +106,7 @@ pub async fn preflight_allows_protocol_headers(ctx: Ctx) -> CaseResult {
 
 /// Cross-origin requests get Access-Control-Allow-Origin on success and
 /// error responses alike (else a browser cannot read the error).
+#[case("CORS-ALLOW-ORIGIN")]
 pub async fn responses_allow_origin(ctx: Ctx) -> CaseResult {
     let created = ctx
         .put("s")
@@ -178,6 +181,7 @@ fn exposes(r: &Resp, label: &str, wanted: &[&str], req: &str) -> CaseResult {
 
 /// Reads and appends expose the protocol headers a browser client must
 /// read (offsets, up-to-date, closure, cursor, ETag, producer state).
+#[case("CORS-EXPOSE-HEADERS")]
 pub async fn responses_expose_protocol_headers(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     let r = ctx
@@ -225,6 +229,7 @@ pub async fn responses_expose_protocol_headers(ctx: Ctx) -> CaseResult {
 
 /// HEAD exposes the TTL and expiry headers (HEAD is the canonical way to
 /// learn them, §5.5).
+#[case("CORS-EXPOSE-HEADERS")]
 pub async fn head_exposes_ttl_and_expiry(ctx: Ctx) -> CaseResult {
     ctx.put("s")
         .ct("text/plain")
@@ -246,3 +251,11 @@ pub async fn head_exposes_ttl_and_expiry(ctx: Ctx) -> CaseResult {
         "CORS-EXPOSE-HEADERS",
     )
 }
+
+register![
+    preflight_allows_origin_and_methods,
+    preflight_allows_protocol_headers,
+    responses_allow_origin,
+    responses_expose_protocol_headers,
+    head_exposes_ttl_and_expiry,
+];

@@ -3,7 +3,7 @@
 //! long-poll 204, an SSE stream (and 410 when the server supports forks,
 //! which is how a 410 arises).
 
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::client::{Ctx, Resp};
 use crate::fail;
 
@@ -103,6 +103,7 @@ async fn every_kind(ctx: &Ctx) -> Result<Vec<(String, Resp)>, Failure> {
 }
 
 /// SHOULD: X-Content-Type-Options: nosniff on every response.
+#[case("SEC-NOSNIFF")]
 pub async fn nosniff_on_every_response(ctx: Ctx) -> CaseResult {
     for (label, r) in every_kind(&ctx).await? {
         match r.header("x-content-type-options") {
@@ -118,6 +119,7 @@ pub async fn nosniff_on_every_response(ctx: Ctx) -> CaseResult {
 
 /// SHOULD: Cross-Origin-Resource-Policy (cross-origin, same-site or
 /// same-origin) on every response.
+#[case("SEC-CORP")]
 pub async fn corp_on_every_response(ctx: Ctx) -> CaseResult {
     for (label, r) in every_kind(&ctx).await? {
         let v = r
@@ -133,3 +135,5 @@ pub async fn corp_on_every_response(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![nosniff_on_every_response, corp_on_every_response,];

@@ -3,7 +3,7 @@
 //! text, and base64 must carry every byte value.
 
 use super::{catch_up_within, decode_events, Kind};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create, create_with};
 use crate::client::Ctx;
 use crate::{check, check_eq, fail};
@@ -26,6 +26,7 @@ async fn sse_bytes(
 /// Payloads that SSE framing can mangle (leading spaces, empty lines,
 /// LF runs, trailing newline, a colon at line start, `data:` inside the
 /// text) reach the client unchanged.
+#[case("SSE-TEXT-EXACT")]
 pub async fn text_lines_exact(ctx: Ctx) -> CaseResult {
     let parts = [
         " one leading space",
@@ -52,6 +53,7 @@ pub async fn text_lines_exact(ctx: Ctx) -> CaseResult {
 /// CR and CRLF inside text: a WHATWG client can at best see LF for each,
 /// so the payload with every CRLF/CR as LF is accepted; lost or merged
 /// lines are not.
+#[case("SSE-TEXT-EXACT")]
 pub async fn text_cr_crlf_as_lf(ctx: Ctx) -> CaseResult {
     let body = "crlf line\r\nlone cr\rmixed\r\n\r\nend\r";
     create_with(&ctx, "s", "text/plain", body, "SSE-TEXT-EXACT").await?;
@@ -72,6 +74,7 @@ pub async fn text_cr_crlf_as_lf(ctx: Ctx) -> CaseResult {
 
 /// A binary stream holding every byte value (several appends) decodes
 /// from base64 to exactly those bytes.
+#[case("SSE-BINARY-EXACT", "SSE-BASE64-VALID")]
 pub async fn binary_every_byte_value(ctx: Ctx) -> CaseResult {
     let ct = "application/octet-stream";
     let all: Vec<u8> = (0..=255u8).collect();
@@ -92,6 +95,7 @@ pub async fn binary_every_byte_value(ctx: Ctx) -> CaseResult {
 }
 
 /// SSE from an offset an append returned delivers exactly what followed.
+#[case("SSE-TEXT-EXACT")]
 pub async fn from_minted_offset(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "skipped\n", "SSE-TEXT-EXACT").await?;
     let mid = append(&ctx, "s", "text/plain", "also skipped\n", "SSE-TEXT-EXACT").await?;
@@ -109,6 +113,7 @@ pub async fn from_minted_offset(ctx: Ctx) -> CaseResult {
 
 /// A multi-MiB binary stream (several appends) decodes to exactly its
 /// bytes, however the server splits it into events and lines.
+#[case("SSE-BINARY-EXACT", "SSE-BASE64-VALID")]
 pub async fn large_binary_exact(ctx: Ctx) -> CaseResult {
     let ct = "application/octet-stream";
     create(&ctx, "s", ct, "SSE-BINARY-EXACT").await?;
@@ -127,6 +132,7 @@ pub async fn large_binary_exact(ctx: Ctx) -> CaseResult {
 /// in one of them. No line break may be lost or doubled there (a CR ending
 /// one event and its LF starting the next read as two line breaks). The
 /// appends themselves never split a pair.
+#[case("SSE-TEXT-EXACT")]
 pub async fn large_text_crlf(ctx: Ctx) -> CaseResult {
     let pairs = "\r\n".repeat(256 * 1024);
     for (name, first) in [("even", pairs.clone()), ("odd", format!("x{pairs}"))] {
@@ -165,3 +171,12 @@ fn check_binary_exact(got: &[u8], expected: &[u8]) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    text_lines_exact,
+    text_cr_crlf_as_lf,
+    binary_every_byte_value,
+    from_minted_offset,
+    large_text_crlf,
+    large_binary_exact,
+];

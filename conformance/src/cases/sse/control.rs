@@ -3,7 +3,7 @@
 //! up; §10.1 cursor rules for SSE.
 
 use super::{catch_up, flag, last_control, next_offset, read_bytes, Kind};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create, create_with};
 use crate::client::Ctx;
 use crate::{check, check_eq, fail};
@@ -11,6 +11,7 @@ use crate::{check, check_eq, fail};
 /// Every data event is followed by a control event with a
 /// `streamNextOffset` (and, the stream being open, a `streamCursor`), both
 /// for history and for live appends.
+#[case("SSE-CONTROL-AFTER-DATA", "SSE-CONTROL-OFFSET", "SSE-CONTROL-CURSOR")]
 pub async fn after_every_data_event(ctx: Ctx) -> CaseResult {
     create(&ctx, "s", "text/plain", "SSE-CONTROL-AFTER-DATA").await?;
     for p in ["a\n", "b\n", "c\n"] {
@@ -76,6 +77,12 @@ pub async fn after_every_data_event(ctx: Ctx) -> CaseResult {
 
 /// Caught up on an open stream, the control event has the tail offset,
 /// `upToDate: true` and a decimal `streamCursor`.
+#[case(
+    "SSE-CONTROL-OFFSET",
+    "SSE-CONTROL-CURSOR",
+    "SSE-CONTROL-UP-TO-DATE",
+    "CURSOR-DECIMAL"
+)]
 pub async fn fields_when_caught_up(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "SSE-CONTROL-OFFSET").await?;
     let tail = append(&ctx, "s", "text/plain", "y", "SSE-CONTROL-OFFSET").await?;
@@ -122,6 +129,7 @@ pub async fn fields_when_caught_up(ctx: Ctx) -> CaseResult {
 
 /// An SSE request echoing the current cursor gets control events with a
 /// strictly greater `streamCursor`.
+#[case("CURSOR-ADVANCE")]
 pub async fn echoed_cursor_advances(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CURSOR-ADVANCE").await?;
     let mut s = ctx.get("s").offset("-1").live("sse").sse().await?;
@@ -159,6 +167,7 @@ fn cursor(c: &serde_json::Map<String, serde_json::Value>) -> Result<u128, crate:
 
 /// An empty stream read from `-1` (text and binary): no data event, a
 /// control event with the create's offset and `upToDate: true`.
+#[case("SSE-CONTROL-UP-TO-DATE", "SSE-CONTROL-OFFSET")]
 pub async fn empty_stream_caught_up(ctx: Ctx) -> CaseResult {
     for (name, ct) in [("t", "text/plain"), ("b", "application/octet-stream")] {
         let tail = create(&ctx, name, ct, "SSE-CONTROL-UP-TO-DATE")
@@ -183,3 +192,10 @@ pub async fn empty_stream_caught_up(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    after_every_data_event,
+    fields_when_caught_up,
+    echoed_cursor_advances,
+    empty_stream_caught_up,
+];

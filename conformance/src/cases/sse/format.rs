@@ -2,12 +2,13 @@
 //! UTF-8 text and which as base64, JSON arrays, and request errors.
 
 use super::{catch_up, decode_events, json_events_match, json_messages, Kind};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::create_with;
 use crate::client::Ctx;
 use crate::{check, check_eq};
 
 /// An SSE response is `Content-Type: text/event-stream`.
+#[case("SSE-CONTENT-TYPE")]
 pub async fn content_type_is_event_stream(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "hi", "SSE-CONTENT-TYPE").await?;
     let s = ctx.get("s").offset("-1").live("sse").sse().await?;
@@ -30,6 +31,7 @@ pub async fn content_type_is_event_stream(ctx: Ctx) -> CaseResult {
 
 /// `text/*` and `application/json` streams are sent as text: no
 /// `stream-sse-data-encoding` header, the data readable as is.
+#[case("SSE-TEXT-UTF8")]
 pub async fn text_types_are_not_base64(ctx: Ctx) -> CaseResult {
     let cases = [
         ("t1", "text/plain", "plain text"),
@@ -72,6 +74,7 @@ pub async fn text_types_are_not_base64(ctx: Ctx) -> CaseResult {
 /// Any other content type (including `application/ndjson` and
 /// `application/x-protobuf`) gets `stream-sse-data-encoding: base64` and
 /// valid base64 data.
+#[case("SSE-BASE64-HEADER", "SSE-BASE64-VALID")]
 pub async fn other_types_are_base64(ctx: Ctx) -> CaseResult {
     let cases = [
         ("b1", "application/octet-stream"),
@@ -107,6 +110,7 @@ pub async fn other_types_are_base64(ctx: Ctx) -> CaseResult {
 /// (POSTed batches flattened one level, §9.1), each event either a JSON
 /// array batching messages or one message (§5.8: batching is a MAY; the
 /// array-valued message `[3,4]` may arrive either way).
+#[case("SSE-JSON-ARRAY")]
 pub async fn json_data_is_array(ctx: Ctx) -> CaseResult {
     let ct = "application/json";
     create_with(&ctx, "s", ct, r#"{"a":1}"#, "SSE-JSON-ARRAY").await?;
@@ -129,6 +133,7 @@ pub async fn json_data_is_array(ctx: Ctx) -> CaseResult {
 }
 
 /// `live=sse` without `offset` is 400.
+#[case("SSE-OFFSET-REQUIRED")]
 pub async fn missing_offset_is_400(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "abc", "SSE-OFFSET-REQUIRED").await?;
     let s = ctx.get("s").live("sse").sse().await?;
@@ -136,6 +141,7 @@ pub async fn missing_offset_is_400(ctx: Ctx) -> CaseResult {
 }
 
 /// SSE on a stream that does not exist is 404 (from `-1` and `now`).
+#[case("SSE-404")]
 pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
     for offset in ["-1", "now"] {
         let s = ctx
@@ -148,3 +154,12 @@ pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    content_type_is_event_stream,
+    text_types_are_not_base64,
+    other_types_are_base64,
+    json_data_is_array,
+    missing_offset_is_400,
+    missing_stream_is_404,
+];

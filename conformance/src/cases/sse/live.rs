@@ -3,7 +3,7 @@
 //! reconnecting from a control event's `streamNextOffset`.
 
 use super::{catch_up, decode_events, flag, last_control, next_offset, read_bytes, Kind, PROMPT};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, close, create_with};
 use crate::client::Ctx;
 use crate::sse::SseSession;
@@ -59,6 +59,13 @@ async fn expect_eof(s: &mut SseSession, final_offset: &str) -> CaseResult {
 /// A reader that has caught up receives a later append as a data event
 /// followed by a control event with the new tail, `upToDate: true` and a
 /// `streamCursor`.
+#[case(
+    "SSE-LIVE",
+    "SSE-CONTROL-AFTER-DATA",
+    "SSE-CONTROL-OFFSET",
+    "SSE-CONTROL-UP-TO-DATE",
+    "SSE-CONTROL-CURSOR"
+)]
 pub async fn append_delivered(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "history\n", "SSE-LIVE").await?;
     let mut s = ctx.get("s").offset("-1").live("sse").sse().await?;
@@ -107,6 +114,7 @@ pub async fn append_delivered(ctx: Ctx) -> CaseResult {
 
 /// Live delivery on a binary stream: base64 data events that decode to
 /// the appended bytes.
+#[case("SSE-LIVE", "SSE-BINARY-EXACT")]
 pub async fn binary_append_delivered(ctx: Ctx) -> CaseResult {
     let ct = "application/octet-stream";
     create_with(&ctx, "s", ct, vec![0u8, 1, 2], "SSE-LIVE").await?;
@@ -133,6 +141,7 @@ pub async fn binary_append_delivered(ctx: Ctx) -> CaseResult {
 
 /// Closing the stream while a reader is connected: a final control event
 /// with `streamClosed: true`, then the server closes the connection.
+#[case("SSE-CLOSED-CONTROL", "SSE-CLOSE-CONNECTION")]
 pub async fn close_ends_connection(ctx: Ctx) -> CaseResult {
     create_with(
         &ctx,
@@ -152,6 +161,7 @@ pub async fn close_ends_connection(ctx: Ctx) -> CaseResult {
 /// SSE on an already closed stream from the start: the data, a final
 /// control with `streamClosed: true` (on no earlier control), then the
 /// connection closes.
+#[case("SSE-CLOSED-CONTROL", "SSE-CLOSE-CONNECTION", "SSE-TEXT-EXACT")]
 pub async fn closed_stream_from_start(ctx: Ctx) -> CaseResult {
     // Large enough to span several events on a server with smallish chunks,
     // so the controls before the last one are seen too.
@@ -189,6 +199,7 @@ pub async fn closed_stream_from_start(ctx: Ctx) -> CaseResult {
 
 /// Connecting at the tail of a closed stream: at once a control event with
 /// `streamClosed` and `upToDate`, no data, then the connection closes.
+#[case("SSE-CLOSED-AT-TAIL")]
 pub async fn closed_at_tail_at_once(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "finished", "SSE-CLOSED-AT-TAIL").await?;
     let tail = close(&ctx, "s", "SSE-CLOSED-AT-TAIL").await?;
@@ -197,6 +208,7 @@ pub async fn closed_at_tail_at_once(ctx: Ctx) -> CaseResult {
 }
 
 /// `offset=now` on a closed stream behaves as connecting at its tail.
+#[case("SSE-CLOSED-AT-TAIL", "SSE-NOW")]
 pub async fn now_on_closed_stream(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "finished", "SSE-CLOSED-AT-TAIL").await?;
     let tail = close(&ctx, "s", "SSE-CLOSED-AT-TAIL").await?;
@@ -243,6 +255,7 @@ async fn closed_tail_session(mut s: SseSession, tail: &str) -> CaseResult {
 
 /// `offset=now`: the first control event has the tail offset and
 /// `upToDate: true`, no historical data comes, later appends do.
+#[case("SSE-NOW", "SSE-LIVE")]
 pub async fn now_skips_history(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "old history", "SSE-NOW").await?;
     let tail = append(&ctx, "s", "text/plain", " and more", "SSE-NOW").await?;
@@ -305,6 +318,7 @@ pub async fn now_skips_history(ctx: Ctx) -> CaseResult {
 
 /// Reconnecting from any control event's `streamNextOffset` continues
 /// exactly where that control event stood: no gap, no duplicate.
+#[case("SSE-RESUME")]
 pub async fn resume_from_control_offsets(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "one\n", "SSE-RESUME").await?;
     let mut s = ctx.get("s").offset("-1").live("sse").sse().await?;
@@ -358,6 +372,7 @@ pub async fn resume_from_control_offsets(ctx: Ctx) -> CaseResult {
 
 /// A reader at the tail when a final append closes the stream gets that
 /// data, then the control event with `streamClosed: true`, then EOF.
+#[case("SSE-LIVE", "SSE-CLOSED-CONTROL", "SSE-CLOSE-CONNECTION")]
 pub async fn final_append_on_close(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "start|", "SSE-LIVE").await?;
     let mut s = ctx.get("s").offset("-1").live("sse").sse().await?;
@@ -384,6 +399,7 @@ pub async fn final_append_on_close(ctx: Ctx) -> CaseResult {
 }
 
 /// Several readers connected to one stream each receive an append.
+#[case("SSE-LIVE")]
 pub async fn every_reader_receives(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "h|", "SSE-LIVE").await?;
     let mut readers = Vec::new();
@@ -406,3 +422,16 @@ pub async fn every_reader_receives(ctx: Ctx) -> CaseResult {
     }
     Ok(())
 }
+
+register![
+    final_append_on_close,
+    every_reader_receives,
+    append_delivered,
+    binary_append_delivered,
+    close_ends_connection,
+    closed_stream_from_start,
+    closed_at_tail_at_once,
+    now_skips_history,
+    now_on_closed_stream,
+    resume_from_control_offsets,
+];

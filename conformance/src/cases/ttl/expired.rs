@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::util::{expires_in, put_text, wait_status};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::check;
 use crate::client::Ctx;
 
@@ -82,6 +82,7 @@ async fn every_operation_404(ctx: &Ctx, tail: &str) -> CaseResult {
 
 /// After its TTL elapses idle, GET (catch-up, now, long-poll, SSE), HEAD,
 /// POST (append, producer, close-only) and DELETE all answer 404.
+#[case("TTL-EXPIRED-404", "TTL-EXPIRES-IDLE")]
 pub async fn ttl_every_operation_404(ctx: Ctx) -> CaseResult {
     let (r, t0) = put_text(&ctx, "s", |q| q.ttl(1).body("abc"), REQ).await?;
     let tail = r.next_offset(REQ)?;
@@ -98,6 +99,7 @@ pub async fn ttl_every_operation_404(ctx: Ctx) -> CaseResult {
 }
 
 /// After its Stream-Expires-At passes, every operation answers 404.
+#[case("TTL-EXPIRED-404", "EXPIRES-AT-EXPIRES")]
 pub async fn expires_at_every_operation_404(ctx: Ctx) -> CaseResult {
     let (value, at) = expires_in(2);
     let (r, _) = put_text(&ctx, "s", |q| q.expires_at(&value).body("abc"), REQ).await?;
@@ -118,6 +120,7 @@ pub async fn expires_at_every_operation_404(ctx: Ctx) -> CaseResult {
 /// stream SHOULD NOT be created at the same URL) or creates a brand-new
 /// stream: no old data, not closed, no TTL, and neither the old
 /// `Stream-Seq` nor the old producer epoch constrains writers.
+#[case("TTL-EXPIRED-RECREATE-FRESH", "TTL-EXPIRES-IDLE")]
 pub async fn recreate_after_expiry_is_fresh(ctx: Ctx) -> CaseResult {
     const FRESH: &str = "TTL-EXPIRED-RECREATE-FRESH";
     put_text(&ctx, "s", |q| q.ttl(1).body("old"), FRESH).await?;
@@ -223,6 +226,7 @@ pub async fn recreate_after_expiry_is_fresh(ctx: Ctx) -> CaseResult {
 /// answer is 201 (a new, empty stream) or a refusal (4xx, §4). Catches a
 /// server whose PUT path skips the expiry check — with a different config
 /// such a server answers 409, indistinguishable from a deliberate refusal.
+#[case("TTL-EXPIRED-RECREATE-FRESH", "TTL-EXPIRES-IDLE")]
 pub async fn same_config_put_after_expiry_is_not_200(ctx: Ctx) -> CaseResult {
     const FRESH: &str = "TTL-EXPIRED-RECREATE-FRESH";
     put_text(&ctx, "s", |q| q.ttl(1).body("old"), FRESH).await?;
@@ -272,3 +276,10 @@ pub async fn same_config_put_after_expiry_is_not_200(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![
+    ttl_every_operation_404,
+    expires_at_every_operation_404,
+    recreate_after_expiry_is_fresh,
+    same_config_put_after_expiry_is_not_200,
+];

@@ -4,12 +4,13 @@
 use std::time::{Duration, Instant};
 
 use super::util::{expires_in, put_text, sleep_until};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::check;
 use crate::client::{Ctx, Req};
 
 /// Reads and appends every 400 ms neither make a Stream-Expires-At stream
 /// expire early nor keep it alive past its deadline (checked ~1.5 s after).
+#[case("EXPIRES-AT-NOT-EXTENDED", "EXPIRES-AT-EXPIRES", "TTL-EXPIRED-404")]
 pub async fn not_extended_by_reads_or_writes(ctx: Ctx) -> CaseResult {
     let (value, at) = expires_in(3);
     let conf = |q: Req| q.expires_at(&value).body("abc");
@@ -57,3 +58,5 @@ pub async fn not_extended_by_reads_or_writes(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+register![not_extended_by_reads_or_writes,];

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::util::{alive, expires_in, fork_reads_inherited, sleep_until, touch_until, wait_status};
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::client::{Ctx, Req};
 
 const EVERY: Duration = Duration::from_millis(500);
@@ -48,6 +48,7 @@ async fn fork_expires_idle(ctx: &Ctx, t0: Instant, req: &str, why: &str) -> Case
 }
 
 /// Neither has expiry: both are still there after 2.5 s idle.
+#[case("FORKTTL-NONE-NONE")]
 pub async fn none_none_never_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-NONE-NONE";
     let t0 = setup(&ctx, |r| r, |r| r, R).await?;
@@ -63,6 +64,7 @@ pub async fn none_none_never_expires(ctx: Ctx) -> CaseResult {
 }
 
 /// No-expiry source, fork with TTL 2: the idle fork expires, the source stays.
+#[case("FORKTTL-NONE-TTL")]
 pub async fn none_ttl_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-NONE-TTL";
     let t0 = setup(&ctx, |r| r, |r| r.ttl(2), R).await?;
@@ -78,6 +80,7 @@ pub async fn none_ttl_fork_expires(ctx: Ctx) -> CaseResult {
 
 /// No-expiry source, fork with Expires-At: the fork expires on time although
 /// read repeatedly; the source stays.
+#[case("FORKTTL-NONE-AT")]
 pub async fn none_at_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-NONE-AT";
     let (value, at) = expires_in(3);
@@ -95,6 +98,7 @@ pub async fn none_at_fork_expires(ctx: Ctx) -> CaseResult {
 /// TTL-3 source kept alive by reads every 0.5 s (2.5 s of slack); the fork
 /// inherited the 3 s window but is refreshed independently, so the idle
 /// fork expires.
+#[case("FORKTTL-TTL-NONE")]
 pub async fn ttl_none_refreshed_independently(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-TTL-NONE";
     let t0 = setup(&ctx, |r| r.ttl(3), |r| r, R).await?;
@@ -113,6 +117,7 @@ pub async fn ttl_none_refreshed_independently(ctx: Ctx) -> CaseResult {
 }
 
 /// TTL-600 source, fork requesting TTL 2: the idle fork expires at 2 s.
+#[case("FORKTTL-TTL-TTL")]
 pub async fn ttl_ttl_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-TTL-TTL";
     let t0 = setup(&ctx, |r| r.ttl(600), |r| r.ttl(2), R).await?;
@@ -122,6 +127,7 @@ pub async fn ttl_ttl_fork_expires(ctx: Ctx) -> CaseResult {
 
 /// TTL-600 source, fork with Expires-At: the fork expires on time although
 /// read repeatedly (no sliding window from the source).
+#[case("FORKTTL-TTL-AT")]
 pub async fn ttl_at_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-TTL-AT";
     let (value, at) = expires_in(3);
@@ -132,6 +138,7 @@ pub async fn ttl_at_fork_expires(ctx: Ctx) -> CaseResult {
 
 /// Expires-At source, fork without expiry: the fork inherits the deadline
 /// and expires on time although read repeatedly.
+#[case("FORKTTL-AT-NONE")]
 pub async fn at_none_fork_inherits_deadline(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-AT-NONE";
     let (value, at) = expires_in(3);
@@ -142,6 +149,7 @@ pub async fn at_none_fork_inherits_deadline(ctx: Ctx) -> CaseResult {
 
 /// Expires-At source, fork with TTL 3 kept alive by reads every 0.5 s: the
 /// source expires, the fork lives on and still reads the inherited data.
+#[case("FORKTTL-AT-TTL", "FORKTTL-OUTLIVE-SOURCE")]
 pub async fn at_ttl_fork_outlives(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-AT-TTL";
     let (value, at) = expires_in(3);
@@ -169,6 +177,7 @@ pub async fn at_ttl_fork_outlives(ctx: Ctx) -> CaseResult {
 
 /// Expires-At source, fork with a later Expires-At: the fork outlives its
 /// source and still reads the inherited data.
+#[case("FORKTTL-AT-AT", "FORKTTL-OUTLIVE-SOURCE")]
 pub async fn at_at_fork_outlives(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-AT-AT";
     let (value, at) = expires_in(3);
@@ -186,3 +195,15 @@ pub async fn at_at_fork_outlives(ctx: Ctx) -> CaseResult {
     alive(&ctx, "fork", R, "the fork's own Expires-At is 10 min ahead").await?;
     fork_reads_inherited(&ctx, "FORKTTL-OUTLIVE-SOURCE").await
 }
+
+register![
+    none_none_never_expires,
+    none_ttl_fork_expires,
+    none_at_fork_expires,
+    ttl_none_refreshed_independently,
+    ttl_ttl_fork_expires,
+    ttl_at_fork_expires,
+    at_none_fork_inherits_deadline,
+    at_ttl_fork_outlives,
+    at_at_fork_outlives,
+];

@@ -2,7 +2,7 @@
 //! (§5.5 Stream-TTL / Stream-Expires-At): one case per row.
 
 use super::util::{check_expiry_headers, fork_reads_inherited, Exp};
-use crate::case::{CaseResult, Failure};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::client::{Ctx, Req};
 
 /// Expiry configuration of a create request (`At`: a time set by the case).
@@ -64,22 +64,27 @@ async fn row(ctx: Ctx, src: Conf, fork: Conf, req: &'static str) -> CaseResult {
 const AT: Conf = Conf::At;
 
 /// Source without expiry, fork without: the fork has no expiry.
+#[case("FORKTTL-NONE-NONE")]
 pub async fn none_none(ctx: Ctx) -> CaseResult {
     row(ctx, Conf::None, Conf::None, "FORKTTL-NONE-NONE").await
 }
 /// Source without expiry, fork with TTL: the fork has its own TTL.
+#[case("FORKTTL-NONE-TTL", "TTL-HEAD-REPORTS")]
 pub async fn none_ttl(ctx: Ctx) -> CaseResult {
     row(ctx, Conf::None, Conf::Ttl(FORK_TTL), "FORKTTL-NONE-TTL").await
 }
 /// Source without expiry, fork with Expires-At: the fork has its own Expires-At.
+#[case("FORKTTL-NONE-AT", "TTL-HEAD-REPORTS")]
 pub async fn none_at(ctx: Ctx) -> CaseResult {
     row(ctx, Conf::None, AT, "FORKTTL-NONE-AT").await
 }
 /// Source with TTL, fork without: the fork inherits the source's TTL value.
+#[case("FORKTTL-TTL-NONE", "TTL-HEAD-REPORTS")]
 pub async fn ttl_none(ctx: Ctx) -> CaseResult {
     row(ctx, Conf::Ttl(SRC_TTL), Conf::None, "FORKTTL-TTL-NONE").await
 }
 /// Source with TTL, fork with another TTL: the requested TTL wins.
+#[case("FORKTTL-TTL-TTL", "TTL-HEAD-REPORTS")]
 pub async fn ttl_ttl(ctx: Ctx) -> CaseResult {
     row(
         ctx,
@@ -90,18 +95,24 @@ pub async fn ttl_ttl(ctx: Ctx) -> CaseResult {
     .await
 }
 /// Source with TTL, fork with Expires-At: the fork has only the requested Expires-At.
+#[case("FORKTTL-TTL-AT", "TTL-HEAD-REPORTS")]
 pub async fn ttl_at(ctx: Ctx) -> CaseResult {
     row(ctx, Conf::Ttl(SRC_TTL), AT, "FORKTTL-TTL-AT").await
 }
 /// Source with Expires-At, fork without: the fork inherits the source's Expires-At.
+#[case("FORKTTL-AT-NONE", "TTL-HEAD-REPORTS")]
 pub async fn at_none(ctx: Ctx) -> CaseResult {
     row(ctx, AT, Conf::None, "FORKTTL-AT-NONE").await
 }
 /// Source with Expires-At, fork with TTL: the fork has only the requested TTL.
+#[case("FORKTTL-AT-TTL", "TTL-HEAD-REPORTS")]
 pub async fn at_ttl(ctx: Ctx) -> CaseResult {
     row(ctx, AT, Conf::Ttl(FORK_TTL), "FORKTTL-AT-TTL").await
 }
 /// Source with Expires-At, fork with another Expires-At: the requested one wins.
+#[case("FORKTTL-AT-AT", "TTL-HEAD-REPORTS")]
 pub async fn at_at(ctx: Ctx) -> CaseResult {
     row(ctx, AT, AT, "FORKTTL-AT-AT").await
 }
+
+register![none_none, none_ttl, none_at, ttl_none, ttl_ttl, ttl_at, at_none, at_ttl, at_at,];

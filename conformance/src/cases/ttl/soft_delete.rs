@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::util::{cleaned_up, put_text, wait_status};
-use crate::case::CaseResult;
+use crate::case::{case, register, CaseResult};
 use crate::check;
 use crate::client::Ctx;
 
@@ -21,6 +21,12 @@ fn ms(n: u64) -> Duration {
 /// inherited + own data (MUST); every direct operation on the source
 /// answers 410 and PUT 409 (SHOULD: soft-delete by expiry is §5.4 read by
 /// analogy); deleting the fork cleans the source up (404, bounded poll).
+#[case(
+    "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED",
+    "FORKTTL-EXPIRED-SOURCE-PUT-409",
+    "FORKTTL-OUTLIVE-SOURCE",
+    "FORKTTL-EXPIRED-SOURCE-CLEANUP"
+)]
 pub async fn expired_source_with_fork_is_soft_deleted(ctx: Ctx) -> CaseResult {
     let (r, t0) = put_text(&ctx, "src", |q| q.ttl(2).body("hello"), SOFT).await?;
     let tail = r.next_offset(SOFT)?;
@@ -129,6 +135,10 @@ pub async fn expired_source_with_fork_is_soft_deleted(ctx: Ctx) -> CaseResult {
 /// Source (TTL 1) and fork (TTL 2) both left idle: the source is
 /// soft-deleted while the fork lives; once the fork expires too, the
 /// source is cleaned up (404 within a bounded time).
+#[case(
+    "FORKTTL-EXPIRED-SOURCE-CLEANUP",
+    "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED"
+)]
 pub async fn last_fork_expiry_cleans_up_expired_source(ctx: Ctx) -> CaseResult {
     put_text(&ctx, "src", |q| q.ttl(1).body("abc"), SOFT).await?;
     let (_, t0) = put_text(&ctx, "fork", |q| q.ttl(2).fork_of("src"), SOFT).await?;
@@ -171,6 +181,12 @@ pub async fn last_fork_expiry_cleans_up_expired_source(ctx: Ctx) -> CaseResult {
 /// A source soft-deleted by DELETE is cleaned up when its only fork expires
 /// (SHOULD: §4.2 names the fork's DELETE, expiry is read by analogy, and the
 /// cleanup MAY be asynchronous, so it is polled with a bounded deadline).
+#[case(
+    "FORKTTL-FORK-EXPIRY-GC",
+    "SOFTDEL-DELETE-204",
+    "SOFTDEL-HEAD-410",
+    "TTL-EXPIRES-IDLE"
+)]
 pub async fn deleted_source_cleaned_up_by_fork_expiry(ctx: Ctx) -> CaseResult {
     const GC: &str = "FORKTTL-FORK-EXPIRY-GC";
     put_text(&ctx, "src", |q| q.body("abc"), "CREATE-NEW-201").await?;
@@ -198,3 +214,9 @@ pub async fn deleted_source_cleaned_up_by_fork_expiry(ctx: Ctx) -> CaseResult {
     cleaned_up(&ctx, "src", GC, "its only fork expired").await?;
     Ok(())
 }
+
+register![
+    expired_source_with_fork_is_soft_deleted,
+    last_fork_expiry_cleans_up_expired_source,
+    deleted_source_cleaned_up_by_fork_expiry,
+];
