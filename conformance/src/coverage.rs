@@ -1,5 +1,7 @@
-//! `--coverage`: which requirements no case checks, and which case names an
-//! unknown requirement id.
+//! `--coverage`: which requirements no case checks, which case names an
+//! unknown requirement id, and which cases no bite test proves able to fail
+//! (`fixtures/bite-coverage.txt`, written by `scripts/bite-coverage.sh` from
+//! what the bite tests in `conformance/tests/bite/` recorded).
 
 use std::collections::BTreeSet;
 
@@ -32,6 +34,28 @@ pub fn unknown(reqs: &Requirements, cases: &[Case]) -> Vec<(String, String)> {
     out
 }
 
+/// `case<TAB>requirement` lines: each pair a bite test made fail.
+const BITES: &str = include_str!("../../fixtures/bite-coverage.txt");
+
+/// Case ids that some bite test made fail against a broken server.
+pub fn bitten() -> BTreeSet<&'static str> {
+    BITES
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').next())
+        .collect()
+}
+
+/// Cases that no bite test proves able to fail.
+pub fn unbitten(cases: &[Case]) -> Vec<&str> {
+    let bitten = bitten();
+    cases
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|id| !bitten.contains(id))
+        .collect()
+}
+
 pub fn print(reqs: &Requirements, cases: &[Case]) {
     let missing = uncovered(reqs, cases);
     println!(
@@ -46,5 +70,34 @@ pub fn print(reqs: &Requirements, cases: &[Case]) {
     }
     for (case, req) in unknown(reqs, cases) {
         println!("  case {case} names unknown requirement {req}");
+    }
+    let unproved = unbitten(cases);
+    println!(
+        "{} cases proved able to fail by a bite test; {} not (fixtures/bite-coverage.txt):",
+        cases.len() - unproved.len(),
+        unproved.len()
+    );
+    for id in unproved {
+        println!("  {id}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bite record names only cases that exist (a renamed or removed
+    /// case must be re-recorded by scripts/bite-coverage.sh).
+    #[test]
+    fn bite_record_names_existing_cases() {
+        let ids: BTreeSet<String> = crate::cases::all().into_iter().map(|c| c.id).collect();
+        let stale: Vec<_> = bitten()
+            .into_iter()
+            .filter(|id| !ids.contains(*id))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "fixtures/bite-coverage.txt names unknown cases: {stale:?}"
+        );
     }
 }

@@ -33,6 +33,34 @@ impl SseEvent {
     }
 }
 
+/// The bytes a data event of a binary stream carries (§5.8: standard
+/// base64; the line breaks between multi-line `data:` fields are not part
+/// of it). The one SSE payload decoder: cases and the model both use it.
+pub fn decode_base64_data(data: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let text: String = data.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+    let alphabet_ok = text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');
+    if !text.len().is_multiple_of(4) || !alphabet_ok {
+        return Err(format!(
+            "not standard base64 with a length multiple of 4: {:?}",
+            preview_text(&text)
+        ));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(&text)
+        .map_err(|err| format!("not valid base64 ({err}): {:?}", preview_text(&text)))
+}
+
+/// The first 80 characters of `s`, for messages.
+fn preview_text(s: &str) -> String {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>;
 
 /// An open SSE response.
@@ -128,18 +156,25 @@ impl SseSession {
         within: Duration,
         done: impl Fn(&[SseEvent]) -> bool,
     ) -> bool {
-        let deadline = tokio::time::Instant::now() + within;
+        // `within` bounds a silence, not the whole read: while events keep
+        // arriving the deadline moves (a long catch-up parsed by a slow,
+        // loaded client is not a slow server), up to 4 × `within` in all.
+        let now = tokio::time::Instant::now();
+        let cap = now + within * 4;
+        let mut deadline = now + within;
         loop {
             if done(&self.events) {
                 return true;
             }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let now = tokio::time::Instant::now();
+            let left = deadline.saturating_duration_since(now);
             if left.is_zero() || self.ended {
                 return false;
             }
             if self.next(left).await.is_none() && !self.ended {
                 return done(&self.events);
             }
+            deadline = (tokio::time::Instant::now() + within).min(cap);
         }
     }
 

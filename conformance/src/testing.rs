@@ -64,14 +64,18 @@ pub async fn run_on(target: Arc<Target>, prefixes: &[&str]) -> Vec<Ran> {
     futures::future::join_all(runs).await
 }
 
-/// Panic unless the case `id` ran and failed; returns its failure.
+/// Panic unless the case `id` ran and failed; returns its failure (and
+/// records the bite, see `record_bite`).
 pub fn assert_fails<'a>(runs: &'a [Ran], id: &str) -> &'a Failure {
     let ran = runs
         .iter()
         .find(|r| r.id == id)
         .unwrap_or_else(|| panic!("case {id} did not run"));
     match &ran.result {
-        Err(f) => f,
+        Err(f) => {
+            record_bite(id, f.requirement.as_deref().unwrap_or("-"));
+            f
+        }
         Ok(()) => panic!(
             "case {id} passed against a server that breaks its rule:\n{}",
             ran.transcript
@@ -87,5 +91,27 @@ pub fn assert_passes(runs: &[Ran], id: &str) {
         .unwrap_or_else(|| panic!("case {id} did not run"));
     if let Err(f) = &ran.result {
         panic!("case {id} failed: {f}\n{}", ran.transcript);
+    }
+}
+
+/// Environment variable naming the file where bite tests record which case
+/// they proved able to fail (`scripts/bite-coverage.sh`).
+pub const BITE_LOG_ENV: &str = "DS_BITE_LOG";
+
+/// Append `case<TAB>requirement` to the `DS_BITE_LOG` file, if set: a bite
+/// test made `case` fail on `requirement` against a broken server.
+pub fn record_bite(case: &str, requirement: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os(BITE_LOG_ENV) else {
+        return;
+    };
+    let line = format!("{case}\t{requirement}\n");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        panic!("cannot record the bite in {}: {e}", path.to_string_lossy());
     }
 }

@@ -3,7 +3,6 @@
 //! exactly the stream's suffix, offsets name the positions reached, and
 //! up-to-date / closed signals appear where the spec demands.
 
-use base64::Engine;
 use serde_json::Value;
 
 use super::op::{Kind, Path};
@@ -39,18 +38,9 @@ fn decode(kind: Kind, body: &[u8], what: &str) -> Result<Data, Violation> {
 fn decode_event(kind: Kind, data: &str, what: &str) -> Result<Data, Violation> {
     let req = "PROP-SSE-IMMEDIATE";
     match kind {
-        Kind::Bytes => {
-            let clean: String = data.chars().filter(|c| *c != '\n' && *c != '\r').collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(clean.as_bytes())
-                .map(Data::Bytes)
-                .map_err(|e| {
-                    Violation::new(
-                        req,
-                        format!("{what}: SSE data event is not base64 ({e}): {data:?}"),
-                    )
-                })
-        }
+        Kind::Bytes => crate::sse::decode_base64_data(data)
+            .map(Data::Bytes)
+            .map_err(|why| Violation::new(req, format!("{what}: SSE data event is {why}"))),
         Kind::Text => Ok(Data::Bytes(data.as_bytes().to_vec())),
         Kind::Json => match serde_json::from_str::<Value>(data) {
             Ok(Value::Array(items)) => Ok(Data::Json(items)),

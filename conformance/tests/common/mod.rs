@@ -1,7 +1,6 @@
 //! Deliberately broken servers for "the checks bite" tests: the reference
 //! app behind a middleware that breaks exactly one rule by rewriting
 //! requests or responses. Bound to 127.0.0.1:0, stopped on drop.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::{Map, Value};
 
 use super::PROMPT;
@@ -69,36 +68,8 @@ pub(super) async fn read_bytes(s: &mut SseSession, kind: Kind, len: usize) -> bo
 pub(super) fn decode_one(e: &SseEvent, kind: Kind) -> Result<Vec<u8>, Failure> {
     match kind {
         Kind::Text => Ok(e.data.clone().into_bytes()),
-        Kind::Base64 => {
-            let text: String = e
-                .data
-                .chars()
-                .filter(|c| *c != '\n' && *c != '\r')
-                .collect();
-            let alphabet_ok = text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');
-            if !text.len().is_multiple_of(4) || !alphabet_ok {
-                return Err(Failure::new(
-                    Some("SSE-BASE64-VALID"),
-                    format!(
-                        "data event is not standard base64 with a length multiple of 4: {:?}",
-                        preview(&text)
-                    ),
-                ));
-            }
-            base64::engine::general_purpose::STANDARD
-                .decode(&text)
-                .map_err(|err| {
-                    Failure::new(
-                        Some("SSE-BASE64-VALID"),
-                        format!(
-                            "data event is not valid base64 ({err}): {:?}",
-                            preview(&text)
-                        ),
-                    )
-                })
-        }
+        Kind::Base64 => crate::sse::decode_base64_data(&e.data)
+            .map_err(|why| Failure::new(Some("SSE-BASE64-VALID"), format!("data event is {why}"))),
     }
 }
 

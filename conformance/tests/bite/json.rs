@@ -1,8 +1,6 @@
 //! The JSON-mode cases bite: each test breaks one §9.1 rule in front of the
 //! reference server and asserts the matching case fails.
 
-mod common;
-
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -16,15 +14,15 @@ fn is_json(req: &Request) -> bool {
 
 #[tokio::test]
 async fn control_reference_passes_every_json_case() {
-    common::assert_area_passes("json::").await;
+    crate::common::assert_area_passes("json::").await;
 }
 
 #[tokio::test]
 async fn flatten_not_applied() {
     // Wrapping every valid POST body in one more array = no flattening.
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         if req.method() == Method::POST && is_json(&req) {
-            return common::map_body(req, |b| {
+            return crate::common::map_body(req, |b| {
                 if serde_json::from_slice::<serde_json::Value>(&b).is_ok() && b.as_ref() != b"[]" {
                     Bytes::from([b"[".as_ref(), &b, b"]"].concat())
                 } else {
@@ -44,9 +42,9 @@ async fn flatten_not_applied() {
 
 #[tokio::test]
 async fn validation_accepts_everything() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if resp.status() == StatusCode::BAD_REQUEST {
-            common::set_status(
+            crate::common::set_status(
                 &mut resp,
                 if seen.method == Method::PUT { 201 } else { 204 },
             );
@@ -63,9 +61,9 @@ async fn validation_accepts_everything() {
 
 #[tokio::test]
 async fn validation_empty_array_put_stores_a_message() {
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         if req.method() == Method::PUT && is_json(&req) {
-            return common::map_body(req, |b| {
+            return crate::common::map_body(req, |b| {
                 if b.as_ref() == b"[]" {
                     Bytes::from_static(b"[null]")
                 } else {
@@ -85,7 +83,7 @@ async fn validation_empty_array_put_stores_a_message() {
 
 #[tokio::test]
 async fn reads_wrong_type_ignore_offsets() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::GET && resp.status() == StatusCode::OK {
             resp.headers_mut()
                 .insert("content-type", HeaderValue::from_static("text/plain"));
@@ -97,7 +95,7 @@ async fn reads_wrong_type_ignore_offsets() {
     assert_fails(&runs, "json::reads::read_is_one_json_array");
 
     // Reads that always start at the beginning.
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::GET {
             *req.uri_mut() = req.uri().path().parse().unwrap();
         }
@@ -112,7 +110,7 @@ async fn reads_wrong_type_ignore_offsets() {
 #[tokio::test]
 async fn json_mode_lost_with_parameters() {
     // Streams created with parameters are stored as opaque bytes.
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         let params = req
             .headers()
             .get("content-type")
@@ -135,11 +133,11 @@ async fn flatten_misses_arrays_behind_whitespace() {
     // A server that spots a batch by its first byte being `[`: a body with
     // leading whitespace is stored as one message (emulated by wrapping it
     // in one more array before the reference server sees it).
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         if req.method() != axum::http::Method::POST {
             return req;
         }
-        common::map_body(req, |b| {
+        crate::common::map_body(req, |b| {
             let trimmed = b.iter().position(|c| !c.is_ascii_whitespace());
             match trimmed {
                 Some(i) if i > 0 && b[i] == b'[' => {
@@ -153,7 +151,7 @@ async fn flatten_misses_arrays_behind_whitespace() {
         })
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "json::flatten::scalars_and_nested",
         "JSON-FLATTEN",
@@ -165,9 +163,9 @@ async fn flatten_misses_arrays_behind_whitespace() {
 async fn put_array_stored_as_one_message() {
     // A PUT array kept whole: wrapping a non-empty JSON PUT array in one
     // more array stores it as a single array-valued message.
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         if req.method() == Method::PUT && is_json(&req) {
-            return common::map_body(req, |b| {
+            return crate::common::map_body(req, |b| {
                 if b.first() == Some(&b'[') && b.as_ref() != b"[]" {
                     Bytes::from([b"[".as_ref(), &b, b"]"].concat())
                 } else {
@@ -179,7 +177,7 @@ async fn put_array_stored_as_one_message() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["json::flatten::put_array"], 500).await;
-    common::fails_with(
+    crate::common::fails_with(
         &runs,
         "json::flatten::put_array_is_initial_messages",
         "JSON-PUT-ARRAY-MESSAGES",
@@ -190,7 +188,7 @@ async fn put_array_stored_as_one_message() {
 async fn closed_json_tail_read_without_array() {
     // Reads at the tail of a closed JSON stream come back as 0 bytes
     // instead of `[]` (as for a byte stream).
-    let srv = common::with_middleware(
+    let srv = crate::common::with_middleware(
         500,
         |req: Request, next: axum::middleware::Next| async move {
             let get = req.method() == Method::GET;
@@ -206,17 +204,17 @@ async fn closed_json_tail_read_without_array() {
             if !(get && closed && json) {
                 return resp;
             }
-            let (parts, body) = common::body_bytes(resp).await;
+            let (parts, body) = crate::common::body_bytes(resp).await;
             if body.as_ref() == b"[]" {
-                common::rebuild(parts, Bytes::new())
+                crate::common::rebuild(parts, Bytes::new())
             } else {
-                common::rebuild(parts, body)
+                crate::common::rebuild(parts, body)
             }
         },
     )
     .await;
     let runs = run_prefixes(&srv.root, &["json::reads::empty_ranges"], 500).await;
-    common::fails_with(
+    crate::common::fails_with(
         &runs,
         "json::reads::empty_ranges_are_empty_arrays",
         "JSON-EMPTY-RANGE",

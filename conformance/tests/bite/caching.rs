@@ -2,14 +2,12 @@
 //! breaks one caching rule in front of the reference server and checks
 //! that the right case fails.
 
-mod common;
-
+use crate::common::{fails_each_with, fails_with};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use common::{fails_each_with, fails_with};
 use ds_conformance::testing::{assert_passes, run_prefixes};
 
 /// A server doing its own ETags from the URL and, if `with_end`, the
@@ -38,12 +36,12 @@ async fn own_etags(mut req: Request, next: Next, with_end: bool) -> Response {
 
 #[tokio::test]
 async fn control_reference_passes_every_caching_case() {
-    common::assert_area_passes("caching::").await;
+    crate::common::assert_area_passes("caching::").await;
 }
 
 #[tokio::test]
 async fn etag_missing_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::GET {
             resp.headers_mut().remove("etag");
         }
@@ -62,17 +60,18 @@ async fn etag_missing_is_caught() {
 
 #[tokio::test]
 async fn etag_if_none_match_ignored_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         req.headers_mut().remove("if-none-match");
         req
     })
     .await;
-    common::case_fails_with(&srv.root, "caching::etag::if_none_match_is_304", "ETAG-304").await;
+    crate::common::case_fails_with(&srv.root, "caching::etag::if_none_match_is_304", "ETAG-304")
+        .await;
 }
 
 #[tokio::test]
 async fn etag_any_if_none_match_is_304_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.headers.contains_key("if-none-match") && resp.status() == StatusCode::OK {
             resp = Response::new(Body::empty());
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
@@ -94,7 +93,8 @@ async fn etag_any_if_none_match_is_304_is_caught() {
 #[tokio::test]
 async fn etag_blind_to_closure_is_caught() {
     let srv =
-        common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, true)).await;
+        crate::common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, true))
+            .await;
     let runs = run_prefixes(&srv.root, &["caching::etag::"], 500).await;
     fails_with(
         &runs,
@@ -108,8 +108,9 @@ async fn etag_blind_to_closure_is_caught() {
 #[tokio::test]
 async fn etag_blind_to_appends_is_caught() {
     let srv =
-        common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, false)).await;
-    common::case_fails_with(
+        crate::common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, false))
+            .await;
+    crate::common::case_fails_with(
         &srv.root,
         "caching::etag::changes_on_append",
         "ETAG-APPEND-CHANGES",
@@ -119,7 +120,7 @@ async fn etag_blind_to_appends_is_caught() {
 
 #[tokio::test]
 async fn etag_on_offset_now_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.uri.query().unwrap_or("").contains("offset=now") {
             resp.headers_mut()
                 .insert("etag", HeaderValue::from_static("\"now\""));
@@ -127,7 +128,7 @@ async fn etag_on_offset_now_is_caught() {
         resp
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "caching::etag::absent_on_offset_now",
         "ETAG-NOW-ABSENT",
@@ -137,7 +138,7 @@ async fn etag_on_offset_now_is_caught() {
 
 #[tokio::test]
 async fn cache_control_no_store_everywhere_is_caught() {
-    let srv = common::with_response(|_, mut resp| {
+    let srv = crate::common::with_response(|_, mut resp| {
         resp.headers_mut()
             .insert("cache-control", HeaderValue::from_static("no-store"));
         resp
@@ -154,7 +155,7 @@ async fn cache_control_no_store_everywhere_is_caught() {
 
 #[tokio::test]
 async fn cache_control_missing_is_caught() {
-    let srv = common::with_response(|_, mut resp| {
+    let srv = crate::common::with_response(|_, mut resp| {
         resp.headers_mut().remove("cache-control");
         resp
     })
@@ -183,8 +184,8 @@ async fn cache_control_missing_is_caught() {
 async fn long_poll_200_marked_no_store_is_caught() {
     // Every live answer no-store, data or not: catch-up stays cacheable, so
     // only the long-poll case can see it.
-    let srv = common::with_response(|seen, mut resp| {
-        if common::is_live(seen, "long-poll") {
+    let srv = crate::common::with_response(|seen, mut resp| {
+        if crate::common::is_live(seen, "long-poll") {
             resp.headers_mut()
                 .insert("cache-control", HeaderValue::from_static("no-store"));
         }
@@ -205,14 +206,14 @@ async fn closed_final_chunk_without_stream_closed_names_its_rule() {
     // Reads never carry Stream-Closed: the read from -1 after closing is a
     // final chunk of data, so the failure names READ-CLOSED-FINAL-CHUNK
     // (it used to name the tail-EOF rule).
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::GET {
             resp.headers_mut().remove("stream-closed");
         }
         resp
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "caching::etag::changes_on_close",
         "READ-CLOSED-FINAL-CHUNK",

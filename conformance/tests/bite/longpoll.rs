@@ -2,24 +2,22 @@
 //! long-poll rule in front of the reference server (long-poll timeout
 //! 500 ms) and checks that the right case fails.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{fails_each_with, fails_with, rewrite_query};
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use common::{fails_each_with, fails_with, rewrite_query};
 use ds_conformance::testing::run_prefixes;
 
 const LP_MS: u64 = 500;
 
-fn is_long_poll(seen: &common::Seen) -> bool {
-    common::is_live(seen, "long-poll")
+fn is_long_poll(seen: &crate::common::Seen) -> bool {
+    crate::common::is_live(seen, "long-poll")
 }
 
-fn query_param(seen: &common::Seen, key: &str) -> Option<String> {
+fn query_param(seen: &crate::common::Seen, key: &str) -> Option<String> {
     seen.uri.query()?.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
         (k == key).then(|| v.to_string())
@@ -27,8 +25,8 @@ fn query_param(seen: &common::Seen, key: &str) -> Option<String> {
 }
 
 /// A server whose long-poll answers always carry `Stream-Cursor: cursor`.
-async fn with_fixed_cursor(cursor: &'static str) -> common::Broken {
-    common::with_response(move |seen, mut resp| {
+async fn with_fixed_cursor(cursor: &'static str) -> crate::common::Broken {
+    crate::common::with_response(move |seen, mut resp| {
         if is_long_poll(seen) {
             resp.headers_mut()
                 .insert("stream-cursor", HeaderValue::from_static(cursor));
@@ -40,12 +38,12 @@ async fn with_fixed_cursor(cursor: &'static str) -> common::Broken {
 
 #[tokio::test]
 async fn control_reference_passes_every_longpoll_case() {
-    common::assert_area_passes("longpoll::").await;
+    crate::common::assert_area_passes("longpoll::").await;
 }
 
 #[tokio::test]
 async fn basic_long_poll_treated_as_catch_up_is_caught() {
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         rewrite_query(req, |q| {
             q.replace("&live=long-poll", "")
                 .replace("live=long-poll&", "")
@@ -72,7 +70,7 @@ async fn basic_long_poll_treated_as_catch_up_is_caught() {
 
 #[tokio::test]
 async fn basic_missing_cursor_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if is_long_poll(seen) {
             resp.headers_mut().remove("stream-cursor");
         }
@@ -98,7 +96,7 @@ async fn basic_missing_cursor_is_caught() {
 
 #[tokio::test]
 async fn basic_204_without_up_to_date_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if is_long_poll(seen) && resp.status() == 204 {
             resp.headers_mut().remove("stream-up-to-date");
         }
@@ -122,7 +120,7 @@ async fn basic_204_without_up_to_date_is_caught() {
 async fn closure_waiting_for_the_timeout_is_caught() {
     // A server that answers closed-stream long-polls only when its timeout
     // runs out (and so also fails to wake waiters on close).
-    let srv = common::with_middleware(LP_MS, |req: Request, next: Next| async move {
+    let srv = crate::common::with_middleware(LP_MS, |req: Request, next: Next| async move {
         let long_poll = req.uri().query().unwrap_or("").contains("live=long-poll");
         let started = Instant::now();
         let resp = next.run(req).await;
@@ -157,7 +155,7 @@ async fn closure_waiting_for_the_timeout_is_caught() {
 
 #[tokio::test]
 async fn closure_without_closed_header_is_caught() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if is_long_poll(seen) {
             resp.headers_mut().remove("stream-closed");
         }
@@ -183,7 +181,7 @@ async fn closure_without_closed_header_is_caught() {
 
 #[tokio::test]
 async fn now_read_from_start_is_caught() {
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         rewrite_query(req, |q| {
             if q.contains("live=long-poll") {
                 q.replace("offset=now", "offset=-1")
@@ -238,7 +236,7 @@ async fn cursor_not_decimal_is_caught() {
 async fn cursor_following_a_stale_echo_backwards_is_caught() {
     // Returns the echoed cursor + 1: always "greater than the client's",
     // but a stale echo drags the cursor behind the current interval.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let echoed = query_param(seen, "cursor").and_then(|c| c.parse::<u64>().ok());
         if let (true, Some(c)) = (is_long_poll(seen), echoed) {
             let v = HeaderValue::from_str(&(c + 1).to_string()).expect("digits");
@@ -260,7 +258,7 @@ async fn basic_only_first_waiter_woken_is_caught() {
     // A server that wakes one waiter per append: any long-poll arriving
     // while another is in flight runs into the timeout (204).
     let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let srv = common::with_middleware(LP_MS, move |req: Request, next: Next| {
+    let srv = crate::common::with_middleware(LP_MS, move |req: Request, next: Next| {
         let in_flight = in_flight.clone();
         async move {
             use std::sync::atomic::Ordering::SeqCst;
@@ -280,7 +278,7 @@ async fn basic_only_first_waiter_woken_is_caught() {
         }
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "longpoll::basic::append_wakes_every_waiter",
         "LP-WAKE-ON-APPEND",
@@ -292,7 +290,7 @@ async fn basic_only_first_waiter_woken_is_caught() {
 async fn basic_waiter_held_until_the_timeout_is_caught() {
     // A server that answers a long-poll which got data only when its
     // timeout runs out (it never wakes waiters early).
-    let srv = common::with_middleware(LP_MS, |req: Request, next: Next| async move {
+    let srv = crate::common::with_middleware(LP_MS, |req: Request, next: Next| async move {
         let long_poll = req.uri().query().unwrap_or("").contains("live=long-poll");
         let started = Instant::now();
         let resp = next.run(req).await;

@@ -1,19 +1,17 @@
 //! The create cases bite: each test serves the reference server behind a
 //! rewrite that breaks one §5.1 rule and asserts the matching case fails.
 
-mod common;
-
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::{assert_fails, run_prefixes};
 
 #[tokio::test]
 async fn control_reference_passes_every_create_case() {
-    common::assert_area_passes("create::").await;
+    crate::common::assert_area_passes("create::").await;
 }
 
 #[tokio::test]
 async fn basic_without_location_or_content_type_or_body() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT {
             resp.headers_mut().remove("location");
             resp.headers_mut().remove("content-type");
@@ -26,7 +24,7 @@ async fn basic_without_location_or_content_type_or_body() {
     assert_fails(&runs, "create::basic::response_headers");
 
     // A server that ignores the PUT body.
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         if req.method() == Method::PUT {
             let (mut parts, _) = req.into_parts();
             parts.headers.remove("content-length");
@@ -41,7 +39,7 @@ async fn basic_without_location_or_content_type_or_body() {
 
 #[tokio::test]
 async fn basic_default_content_type_not_octet_stream() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::PUT && !req.headers().contains_key("content-type") {
             req.headers_mut()
                 .insert("content-type", HeaderValue::from_static("text/plain"));
@@ -55,9 +53,9 @@ async fn basic_default_content_type_not_octet_stream() {
 
 #[tokio::test]
 async fn idempotent_conflicts_answered_200() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
-            common::set_status(&mut resp, 200);
+            crate::common::set_status(&mut resp, 200);
         }
         resp
     })
@@ -75,9 +73,9 @@ async fn idempotent_conflicts_answered_200() {
 
 #[tokio::test]
 async fn idempotent_reput_answered_201() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT && resp.status() == StatusCode::OK {
-            common::set_status(&mut resp, 201);
+            crate::common::set_status(&mut resp, 201);
         }
         resp
     })
@@ -88,7 +86,7 @@ async fn idempotent_reput_answered_201() {
 
 #[tokio::test]
 async fn closed_create_ignores_stream_closed() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::PUT {
             req.headers_mut().remove("stream-closed");
         }
@@ -103,7 +101,7 @@ async fn closed_create_ignores_stream_closed() {
 #[tokio::test]
 async fn validation_accepts_anything() {
     // A server that ignores malformed TTL/expiry headers instead of 400.
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::PUT {
             let h = req.headers_mut();
             let ttl_ok = h
@@ -125,7 +123,7 @@ async fn validation_accepts_anything() {
 
 #[tokio::test]
 async fn validation_rejects_valid_ttl() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.headers().get("stream-ttl").is_some_and(|v| v == "3600") {
             req.headers_mut()
                 .insert("stream-ttl", HeaderValue::from_static("+3600"));
@@ -144,7 +142,7 @@ async fn idempotent_closed_reput_resets_the_stream() {
     use std::collections::HashSet;
     use std::sync::{Arc, Mutex};
     let reset: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let srv = common::with_response(move |seen, resp| {
+    let srv = crate::common::with_response(move |seen, resp| {
         let path = seen.uri.path().to_string();
         if seen.method == Method::PUT
             && resp.status() == StatusCode::OK
@@ -155,12 +153,12 @@ async fn idempotent_closed_reput_resets_the_stream() {
         if seen.method == Method::GET && reset.lock().unwrap().contains(&path) {
             let (mut parts, _) = resp.into_parts();
             parts.headers.remove("content-length");
-            return common::rebuild(parts, axum::body::Body::empty());
+            return crate::common::rebuild(parts, axum::body::Body::empty());
         }
         resp
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "create::idempotent::reput_closed_stream",
         "CREATE-IDEMPOTENT-200",

@@ -1,19 +1,17 @@
 //! The security cases bite: each test removes one §12.7 header or turns a
 //! bad-input 4xx into a 5xx in front of the reference server.
 
-mod common;
-
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::{assert_fails, run_prefixes};
 
 #[tokio::test]
 async fn control_reference_passes_every_security_case() {
-    common::assert_area_passes("security::").await;
+    crate::common::assert_area_passes("security::").await;
 }
 
 #[tokio::test]
 async fn headers_missing_on_errors() {
-    let srv = common::with_response(|_, mut resp| {
+    let srv = crate::common::with_response(|_, mut resp| {
         match resp.status() {
             StatusCode::NOT_FOUND => {
                 resp.headers_mut().remove("x-content-type-options");
@@ -37,7 +35,7 @@ async fn headers_missing_on_errors() {
 #[tokio::test]
 async fn headers_missing_on_304_and_410() {
     for code in [StatusCode::NOT_MODIFIED, StatusCode::GONE] {
-        let srv = common::with_response(move |_, mut resp| {
+        let srv = crate::common::with_response(move |_, mut resp| {
             if resp.status() == code {
                 resp.headers_mut().remove("x-content-type-options");
             }
@@ -51,7 +49,7 @@ async fn headers_missing_on_304_and_410() {
 
 #[tokio::test]
 async fn cors_broken() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let h = resp.headers_mut();
         if seen.method == Method::OPTIONS {
             h.insert(
@@ -82,7 +80,7 @@ async fn cors_broken() {
 
 #[tokio::test]
 async fn cors_producer_headers_not_exposed() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST {
             resp.headers_mut().insert(
                 "access-control-expose-headers",
@@ -99,7 +97,7 @@ async fn cors_producer_headers_not_exposed() {
 #[tokio::test]
 async fn bad_input_crashes() {
     // Every 400/405 becomes a 500, and odd paths crash.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let odd_path = seen.uri.path().contains("%00");
         if matches!(resp.status().as_u16(), 400 | 405 | 413) || odd_path {
             *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
@@ -108,7 +106,7 @@ async fn bad_input_crashes() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["security::bad_input::"], 500).await;
-    common::assert_each_fails(
+    crate::common::assert_each_fails(
         &runs,
         "security::bad_input::",
         &[
@@ -127,13 +125,13 @@ async fn bad_input_crashes() {
 #[tokio::test]
 async fn unsupported_method_501_passes_but_500_fails() {
     for (code, passes) in [(501u16, true), (500, false)] {
-        let srv = common::with_response(move |seen, mut resp| {
+        let srv = crate::common::with_response(move |seen, mut resp| {
             if !matches!(
                 seen.method,
                 Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::DELETE
             ) && seen.method != Method::OPTIONS
             {
-                common::set_status(&mut resp, code);
+                crate::common::set_status(&mut resp, code);
             }
             resp
         })
@@ -152,8 +150,8 @@ async fn unsupported_method_501_passes_but_500_fails() {
 /// its SSE responses (built on a separate path) is caught.
 #[tokio::test]
 async fn headers_missing_on_sse() {
-    let srv = common::with_response(|seen, mut resp| {
-        if common::is_live(seen, "sse") {
+    let srv = crate::common::with_response(|seen, mut resp| {
+        if crate::common::is_live(seen, "sse") {
             let h = resp.headers_mut();
             h.remove("x-content-type-options");
             h.remove("cross-origin-resource-policy");
@@ -171,7 +169,7 @@ async fn headers_missing_on_sse() {
 /// (the spec sets no depth limit).
 #[tokio::test]
 async fn deep_valid_json_500_is_a_should_finding() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let deep_ok = seen
             .headers
             .get("content-length")
@@ -183,7 +181,7 @@ async fn deep_valid_json_500_is_a_should_finding() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["security::bad_input::malformed_bodies"], 500).await;
-    common::fails_with(
+    crate::common::fails_with(
         &runs,
         "security::bad_input::malformed_bodies_are_4xx",
         "SEC-LIMITS-4XX",

@@ -2,16 +2,14 @@
 //! wrapper that breaks one §5.2.1 rule; the control runs the whole area
 //! against the unmodified server.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::Seen;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use common::Seen;
 use ds_conformance::testing::{assert_fails, run_prefixes};
 
 fn producer(seen: &Seen) -> bool {
@@ -21,7 +19,7 @@ fn producer(seen: &Seen) -> bool {
 #[tokio::test]
 async fn wrong_success_headers_are_caught() {
     // Duplicates report the retried seq instead of the highest accepted one.
-    let srv = common::with_response(|seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         if producer(seen) && resp.status() == StatusCode::NO_CONTENT {
             if let Some(v) = seen.headers.get("producer-seq") {
                 resp.headers_mut().insert("producer-seq", v.clone());
@@ -30,7 +28,7 @@ async fn wrong_success_headers_are_caught() {
         resp
     })
     .await;
-    common::assert_case_fails(
+    crate::common::assert_case_fails(
         &srv.root,
         "producer::validation::duplicate_is_204_not_appended",
     )
@@ -39,7 +37,7 @@ async fn wrong_success_headers_are_caught() {
 
 #[tokio::test]
 async fn missing_producer_headers_are_caught() {
-    let srv = common::with_response(|seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         if producer(seen) {
             for h in [
                 "producer-epoch",
@@ -53,7 +51,7 @@ async fn missing_producer_headers_are_caught() {
         resp
     })
     .await;
-    common::assert_topic_fails(
+    crate::common::assert_topic_fails(
         &srv.root,
         "producer::validation::",
         &[
@@ -72,7 +70,7 @@ async fn missing_producer_headers_are_caught() {
 async fn wrong_statuses_are_caught() {
     // 400 for a bumped epoch with seq != 0 becomes 409; 403 becomes 409;
     // a new producer's non-zero seq is "accepted" as 200.
-    let srv = common::with_response(|seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         if producer(seen) {
             let s = resp.status();
             if s == StatusCode::BAD_REQUEST || s == StatusCode::FORBIDDEN {
@@ -84,7 +82,7 @@ async fn wrong_statuses_are_caught() {
         resp
     })
     .await;
-    common::assert_topic_fails(
+    crate::common::assert_topic_fails(
         &srv.root,
         "producer::validation::",
         &[
@@ -98,7 +96,7 @@ async fn wrong_statuses_are_caught() {
 
 #[tokio::test]
 async fn new_producer_at_nonzero_seq_accepted_is_caught() {
-    let srv = common::with_response(|seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         let s = resp.status();
         if producer(seen) && (s == StatusCode::BAD_REQUEST || s == StatusCode::CONFLICT) {
             *resp.status_mut() = StatusCode::OK;
@@ -106,7 +104,7 @@ async fn new_producer_at_nonzero_seq_accepted_is_caught() {
         resp
     })
     .await;
-    common::assert_case_fails(
+    crate::common::assert_case_fails(
         &srv.root,
         "producer::validation::new_producer_nonzero_seq_rejected",
     )
@@ -124,7 +122,7 @@ fn lenient(v: &str) -> Option<String> {
 
 #[tokio::test]
 async fn lenient_header_parsing_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         for h in ["producer-epoch", "producer-seq"] {
             let fixed = req
                 .headers()
@@ -157,7 +155,7 @@ async fn lenient_header_parsing_is_caught() {
         req
     })
     .await;
-    common::assert_topic_fails(
+    crate::common::assert_topic_fails(
         &srv.root,
         "producer::syntax::",
         &[
@@ -173,7 +171,7 @@ async fn lenient_header_parsing_is_caught() {
 
 #[tokio::test]
 async fn max_values_rejected_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         for h in ["producer-epoch", "producer-seq"] {
             if req
                 .headers()
@@ -186,12 +184,12 @@ async fn max_values_rejected_is_caught() {
         req
     })
     .await;
-    common::assert_case_fails(&srv.root, "producer::syntax::max_values_accepted").await;
+    crate::common::assert_case_fails(&srv.root, "producer::syntax::max_values_accepted").await;
 }
 
 #[tokio::test]
 async fn shared_producer_state_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("producer-id") {
             req.headers_mut()
                 .insert("producer-id", HeaderValue::from_static("everyone"));
@@ -199,7 +197,7 @@ async fn shared_producer_state_is_caught() {
         req
     })
     .await;
-    common::assert_case_fails(
+    crate::common::assert_case_fails(
         &srv.root,
         "producer::concurrency::producers_are_independent",
     )
@@ -212,7 +210,7 @@ async fn shared_producer_state_is_caught() {
 #[tokio::test]
 async fn unserialized_validation_is_caught() {
     let inflight: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let srv = common::with_middleware(500, move |mut req: Request, next: Next| {
+    let srv = crate::common::with_middleware(500, move |mut req: Request, next: Next| {
         let inflight = inflight.clone();
         async move {
             if req.method() != Method::POST || !req.headers().contains_key("producer-id") {
@@ -253,7 +251,7 @@ async fn unserialized_validation_is_caught() {
         }
     })
     .await;
-    common::assert_case_fails(
+    crate::common::assert_case_fails(
         &srv.root,
         "producer::concurrency::pipelined_retries_append_once",
     )
@@ -264,7 +262,7 @@ async fn unserialized_validation_is_caught() {
 async fn closed_stream_producer_answers_are_caught() {
     // Duplicate closes answered 409; other tuples on a closed stream lose
     // Stream-Closed; zombies are told 403 rather than "closed".
-    let srv = common::with_response(|seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         if producer(seen) && resp.headers().contains_key("stream-closed") {
             match resp.status() {
                 StatusCode::NO_CONTENT => *resp.status_mut() = StatusCode::CONFLICT,
@@ -277,7 +275,7 @@ async fn closed_stream_producer_answers_are_caught() {
         resp
     })
     .await;
-    common::assert_topic_fails(
+    crate::common::assert_topic_fails(
         &srv.root,
         "producer::close::",
         &[
@@ -292,19 +290,19 @@ async fn closed_stream_producer_answers_are_caught() {
 
 #[tokio::test]
 async fn close_not_applied_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("producer-id") && req.headers().contains_key("content-type") {
             req.headers_mut().remove("stream-closed");
         }
         req
     })
     .await;
-    common::assert_case_fails(&srv.root, "producer::close::close_with_final_append").await;
+    crate::common::assert_case_fails(&srv.root, "producer::close::close_with_final_append").await;
 }
 
 #[tokio::test]
 async fn stream_seq_ignored_with_producers_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("producer-id") {
             req.headers_mut().remove("stream-seq");
         }
@@ -321,7 +319,7 @@ async fn stream_seq_ignored_with_producers_is_caught() {
 #[tokio::test]
 async fn duplicates_appended_again_are_caught() {
     // Retries with a Stream-Seq are appended instead of deduplicated.
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("stream-seq")
             && req.headers().get("producer-seq").is_some_and(|v| v == "0")
         {
@@ -334,7 +332,7 @@ async fn duplicates_appended_again_are_caught() {
         req
     })
     .await;
-    common::assert_case_fails(
+    crate::common::assert_case_fails(
         &srv.root,
         "producer::stream_seq::retry_with_stream_seq_appends_once",
     )
@@ -345,7 +343,7 @@ async fn duplicates_appended_again_are_caught() {
 /// as 0 is non-canonical (SHOULD) but not non-integer (MUST).
 #[tokio::test]
 async fn minus_zero_read_as_zero_is_only_a_should_finding() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         for h in ["producer-epoch", "producer-seq"] {
             if req.headers().get(h).is_some_and(|v| v == "-0") {
                 req.headers_mut().insert(h, HeaderValue::from_static("0"));
@@ -356,7 +354,7 @@ async fn minus_zero_read_as_zero_is_only_a_should_finding() {
     .await;
     let runs = run_prefixes(&srv.root, &["producer::syntax::"], 500).await;
     ds_conformance::testing::assert_passes(&runs, "producer::syntax::non_integer_values_are_400");
-    common::fails_with(
+    crate::common::fails_with(
         &runs,
         "producer::syntax::non_canonical_integers_are_400",
         "PROD-VALUE-CANONICAL",
@@ -365,5 +363,5 @@ async fn minus_zero_read_as_zero_is_only_a_should_finding() {
 
 #[tokio::test]
 async fn reference_server_passes_the_whole_producer_area() {
-    common::assert_area_passes("producer::").await;
+    crate::common::assert_area_passes("producer::").await;
 }

@@ -1,8 +1,6 @@
 //! The append cases bite: each test breaks one §5.2 rule in front of the
 //! reference server and asserts the matching case fails.
 
-mod common;
-
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -10,14 +8,14 @@ use ds_conformance::testing::{assert_fails, run_prefixes};
 
 #[tokio::test]
 async fn control_reference_passes_every_append_case() {
-    common::assert_area_passes("append::").await;
+    crate::common::assert_area_passes("append::").await;
 }
 
 #[tokio::test]
 async fn basic_append_answers_200() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
-            common::set_status(&mut resp, 200);
+            crate::common::set_status(&mut resp, 200);
         }
         resp
     })
@@ -28,9 +26,9 @@ async fn basic_append_answers_200() {
 
 #[tokio::test]
 async fn basic_bodies_reversed_or_truncated() {
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         if req.method() == Method::POST {
-            return common::map_body(req, |b| {
+            return crate::common::map_body(req, |b| {
                 let mut v = b.to_vec();
                 v.truncate(100 * 1024);
                 if v.len() > 1 && v.len() < 1000 {
@@ -50,8 +48,8 @@ async fn basic_bodies_reversed_or_truncated() {
 #[tokio::test]
 async fn basic_empty_body_and_missing_stream_accepted() {
     // Empty POSTs are treated as close-only; POSTs to missing streams 204.
-    let srv = common::spawn(
-        common::config(500),
+    let srv = crate::common::spawn(
+        crate::common::config(500),
         Some(std::sync::Arc::new(|mut req: Request| {
             if req.method() == Method::POST
                 && req.headers().get("content-length").is_none_or(|v| v == "0")
@@ -62,9 +60,9 @@ async fn basic_empty_body_and_missing_stream_accepted() {
             req
         })),
         Some(std::sync::Arc::new(
-            |seen: &common::Seen, mut resp: axum::response::Response| {
+            |seen: &crate::common::Seen, mut resp: axum::response::Response| {
                 if seen.method == Method::POST && resp.status() == StatusCode::NOT_FOUND {
-                    common::set_status(&mut resp, 204);
+                    crate::common::set_status(&mut resp, 204);
                 }
                 resp
             },
@@ -78,7 +76,7 @@ async fn basic_empty_body_and_missing_stream_accepted() {
 
 #[tokio::test]
 async fn content_type_not_enforced() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::POST {
             // Claim the stream's type whatever the client sent (or omitted).
             let ct = req.headers().get("content-type").cloned();
@@ -97,13 +95,13 @@ async fn content_type_not_enforced() {
 
 #[tokio::test]
 async fn content_type_parameters_refused() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let params = seen
             .headers
             .get("content-type")
             .is_some_and(|v| v.as_bytes().contains(&b';'));
         if seen.method == Method::POST && params {
-            common::set_status(&mut resp, 409);
+            crate::common::set_status(&mut resp, 409);
         }
         resp
     })
@@ -117,7 +115,7 @@ async fn content_type_parameters_refused() {
 
 #[tokio::test]
 async fn seq_ignored() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         req.headers_mut().remove("stream-seq");
         req
     })
@@ -132,7 +130,7 @@ async fn seq_ignored() {
 #[tokio::test]
 async fn seq_numeric_or_case_folded_or_refused() {
     // Numeric comparison: left-pad digit strings.
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         let seq = req
             .headers()
             .get("stream-seq")
@@ -155,7 +153,7 @@ async fn seq_numeric_or_case_folded_or_refused() {
     .await;
     assert_fails(&runs, "append::seq::compared_bytewise_not_numerically");
 
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         let seq = req
             .headers()
             .get("stream-seq")
@@ -171,9 +169,9 @@ async fn seq_numeric_or_case_folded_or_refused() {
     let runs = run_prefixes(&srv.root, &["append::seq::compared_bytewise_not_case"], 500).await;
     assert_fails(&runs, "append::seq::compared_bytewise_not_case_folded");
 
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.headers.get("stream-seq").is_some_and(|v| v == "b0") {
-            common::set_status(&mut resp, 409);
+            crate::common::set_status(&mut resp, 409);
         }
         resp
     })
@@ -184,7 +182,7 @@ async fn seq_numeric_or_case_folded_or_refused() {
 
 #[tokio::test]
 async fn precedence_closed_not_reported_first() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let body_append =
             seen.method == Method::POST && !seen.headers.contains_key("stream-closed");
         if body_append && resp.status() == StatusCode::CONFLICT {
@@ -200,9 +198,9 @@ async fn precedence_closed_not_reported_first() {
 
 #[tokio::test]
 async fn basic_chunked_bodies_refused() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && !seen.headers.contains_key("content-length") {
-            common::set_status(&mut resp, 411);
+            crate::common::set_status(&mut resp, 411);
         }
         resp
     })
@@ -213,13 +211,13 @@ async fn basic_chunked_bodies_refused() {
 
 #[tokio::test]
 async fn content_type_case_sensitive() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let upper = seen
             .headers
             .get("content-type")
             .is_some_and(|v| v.as_bytes().iter().any(u8::is_ascii_uppercase));
         if upper {
-            common::set_status(&mut resp, 409);
+            crate::common::set_status(&mut resp, 409);
         }
         resp
     })
@@ -241,14 +239,14 @@ async fn content_type_case_sensitive() {
 async fn seq_consumed_by_refused_appends() {
     // Simulates a server that records Stream-Seq before validating: the
     // retry with the same value after a refusal is rejected.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let six = seen.headers.get("stream-seq").is_some_and(|v| v == "6");
         let plain = seen
             .headers
             .get("content-type")
             .is_some_and(|v| v == "text/plain");
         if six && plain && resp.status() == StatusCode::NO_CONTENT {
-            common::set_status(&mut resp, 409);
+            crate::common::set_status(&mut resp, 409);
         }
         resp
     })

@@ -1,19 +1,17 @@
 //! The HEAD and DELETE cases bite: each test breaks one §5.4/§5.5 rule in
 //! front of the reference server and asserts the matching case fails.
 
-mod common;
-
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::{assert_fails, run_prefixes};
 
 #[tokio::test]
 async fn control_reference_passes_every_metadata_case() {
-    common::assert_area_passes("metadata::").await;
+    crate::common::assert_area_passes("metadata::").await;
 }
 
 #[tokio::test]
 async fn head_drops_its_headers() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::HEAD {
             for h in [
                 "stream-next-offset",
@@ -28,14 +26,14 @@ async fn head_drops_its_headers() {
                 HeaderValue::from_static("public, max-age=60"),
             );
             if resp.status() == StatusCode::NOT_FOUND {
-                common::set_status(&mut resp, 200);
+                crate::common::set_status(&mut resp, 200);
             }
         }
         resp
     })
     .await;
     let runs = run_prefixes(&srv.root, &["metadata::head::"], 500).await;
-    common::assert_each_fails(
+    crate::common::assert_each_fails(
         &runs,
         "metadata::head::",
         &[
@@ -51,7 +49,7 @@ async fn head_drops_its_headers() {
 
 #[tokio::test]
 async fn head_reports_wrong_type_or_stale_tail() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::HEAD {
             resp.headers_mut().insert(
                 "content-type",
@@ -64,7 +62,7 @@ async fn head_reports_wrong_type_or_stale_tail() {
     let runs = run_prefixes(&srv.root, &["metadata::head::reports_type"], 500).await;
     assert_fails(&runs, "metadata::head::reports_type_and_tail");
 
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::HEAD && resp.status() == StatusCode::OK {
             resp.headers_mut()
                 .insert("stream-next-offset", HeaderValue::from_static("stale"));
@@ -78,9 +76,9 @@ async fn head_reports_wrong_type_or_stale_tail() {
 
 #[tokio::test]
 async fn delete_status_and_ghost_streams() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::DELETE && resp.status() == StatusCode::NO_CONTENT {
-            common::set_status(&mut resp, 200);
+            crate::common::set_status(&mut resp, 200);
         }
         resp
     })
@@ -90,11 +88,11 @@ async fn delete_status_and_ghost_streams() {
     assert_fails(&runs, "metadata::delete::closed_stream_can_be_deleted");
 
     // DELETE of a missing stream answers 204; reads of deleted ones 200.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if resp.status() == StatusCode::NOT_FOUND
             && (seen.method == Method::DELETE || seen.method == Method::GET)
         {
-            common::set_status(
+            crate::common::set_status(
                 &mut resp,
                 if seen.method == Method::DELETE {
                     204
@@ -114,8 +112,8 @@ async fn delete_status_and_ghost_streams() {
 #[tokio::test]
 async fn delete_keeps_data() {
     // DELETE is a no-op that claims success; a re-PUT then finds old data.
-    let srv = common::spawn(
-        common::config(500),
+    let srv = crate::common::spawn(
+        crate::common::config(500),
         Some(std::sync::Arc::new(|mut req: axum::extract::Request| {
             if req.method() == Method::DELETE {
                 *req.method_mut() = Method::HEAD;
@@ -129,12 +127,12 @@ async fn delete_keeps_data() {
             req
         })),
         Some(std::sync::Arc::new(
-            |seen: &common::Seen, mut resp: axum::response::Response| {
+            |seen: &crate::common::Seen, mut resp: axum::response::Response| {
                 if seen.method == Method::HEAD
                     && resp.status() == StatusCode::OK
                     && seen.headers.contains_key("x-was-delete")
                 {
-                    common::set_status(&mut resp, 204);
+                    crate::common::set_status(&mut resp, 204);
                 }
                 resp
             },
@@ -212,7 +210,7 @@ async fn head_tail_wrong_once_closed() {
     // HEAD reports a tail past the final offset once the stream is closed
     // (closure counted as a position): reports_closure used to look at
     // Stream-Closed only.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::HEAD && resp.headers().contains_key("stream-closed") {
             if let Some(v) = resp.headers().get("stream-next-offset") {
                 let bumped = format!("{}z", v.to_str().unwrap_or(""));
@@ -225,7 +223,7 @@ async fn head_tail_wrong_once_closed() {
         resp
     })
     .await;
-    common::case_fails_with(&srv.root, "metadata::head::reports_closure", "HEAD-200").await;
+    crate::common::case_fails_with(&srv.root, "metadata::head::reports_closure", "HEAD-200").await;
 }
 
 #[tokio::test]
@@ -238,7 +236,7 @@ async fn head_uncacheable_alternatives_pass_both_head_cases() {
         "max-age=0, must-revalidate",
         "private, max-age=0",
     ] {
-        let srv = common::with_response(move |seen, mut resp| {
+        let srv = crate::common::with_response(move |seen, mut resp| {
             if seen.method == Method::HEAD {
                 resp.headers_mut()
                     .insert("cache-control", HeaderValue::from_static(cc));
@@ -262,7 +260,7 @@ async fn head_uncacheable_alternatives_pass_both_head_cases() {
         );
     }
     // Still biting: a HEAD cacheable for a minute fails both.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::HEAD {
             resp.headers_mut().insert(
                 "cache-control",
@@ -281,7 +279,7 @@ async fn head_uncacheable_alternatives_pass_both_head_cases() {
         500,
     )
     .await;
-    common::fails_each_with(
+    crate::common::fails_each_with(
         &runs,
         &[
             ("metadata::head::not_cacheable", "HEAD-NO-STORE"),

@@ -1,8 +1,6 @@
 //! The offset cases bite: each test breaks one §8 rule in front of the
 //! reference server and asserts the matching case fails.
 
-mod common;
-
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::{assert_fails, run_prefixes};
@@ -24,13 +22,13 @@ fn set_query(req: &mut Request, q: &str) {
 
 #[tokio::test]
 async fn control_reference_passes_every_offsets_case() {
-    common::assert_area_passes("offsets::").await;
+    crate::common::assert_area_passes("offsets::").await;
 }
 
 #[tokio::test]
 async fn sentinels_swapped() {
     // No offset reads from the tail; offset=now reads from the start.
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::GET {
             let q = query(&req);
             if q.is_empty() {
@@ -50,7 +48,7 @@ async fn sentinels_swapped() {
 
 #[tokio::test]
 async fn sentinels_now_cacheable() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.uri.query() == Some("offset=now") {
             resp.headers_mut().insert(
                 "cache-control",
@@ -67,7 +65,7 @@ async fn sentinels_now_cacheable() {
 #[tokio::test]
 async fn minted_offsets_broken() {
     // Appends return a constant offset; HEAD offsets get a '/' and grow long.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
             resp.headers_mut()
                 .insert("stream-next-offset", HeaderValue::from_static("0"));
@@ -89,7 +87,7 @@ async fn minted_offsets_broken() {
 #[tokio::test]
 async fn minted_offsets_not_honoured_on_reads() {
     // Reads from any real offset start from the beginning.
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         let q = query(&req);
         if req.method() == Method::GET
             && q.starts_with("offset=")
@@ -108,7 +106,7 @@ async fn minted_offsets_not_honoured_on_reads() {
 
 #[tokio::test]
 async fn malformed_offsets_accepted_or_crash() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::GET && resp.status() == StatusCode::BAD_REQUEST {
             *resp.status_mut() = if seen.uri.query().is_some_and(|q| q.contains("%2C")) {
                 StatusCode::OK
@@ -126,7 +124,7 @@ async fn malformed_offsets_accepted_or_crash() {
 
 #[tokio::test]
 async fn query_parameters_mishandled() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let q = seen.uri.query().unwrap_or("");
         if q.matches("offset=").count() > 1 && resp.status() == StatusCode::BAD_REQUEST {
             *resp.status_mut() = StatusCode::OK;

@@ -3,8 +3,6 @@
 //! one property with a fixed seed, and asserts it fails on a requirement of
 //! that rule with a shrunk sequence of at most 8 steps.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,6 +57,7 @@ async fn assert_bites(root: &str, id: &str, seed: u64, reqs: &[&str]) -> usize {
         "{id} failed on {req}, expected one of {reqs:?}:\n{}",
         f.message
     );
+    ds_conformance::testing::record_bite(id, &req);
     let steps = shrunk_steps(&f.message);
     assert!(
         steps <= MAX_STEPS_AFTER_SHRINK,
@@ -89,7 +88,7 @@ fn header(req: &Request, name: &str) -> Option<String> {
 #[tokio::test]
 async fn producer_duplicates_reappended() {
     let last: Arc<Mutex<HashMap<ProducerKey, u64>>> = Arc::default();
-    let srv = common::with_request(move |mut req| {
+    let srv = crate::common::with_request(move |mut req| {
         let (Some(id), Some(ep), Some(seq)) = (
             header(&req, "producer-id"),
             header(&req, "producer-epoch"),
@@ -128,7 +127,7 @@ async fn producer_duplicates_reappended() {
 #[tokio::test]
 async fn epoch_fencing_off() {
     let max: Arc<Mutex<HashMap<(String, String), u64>>> = Arc::default();
-    let srv = common::with_request(move |mut req| {
+    let srv = crate::common::with_request(move |mut req| {
         let (Some(id), Some(ep)) = (
             header(&req, "producer-id"),
             header(&req, "producer-epoch").and_then(|e| e.parse::<u64>().ok()),
@@ -157,7 +156,7 @@ async fn epoch_fencing_off() {
 /// §5.2 broken: Stream-Seq is not enforced.
 #[tokio::test]
 async fn stream_seq_not_enforced() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         req.headers_mut().remove("stream-seq");
         req
     })
@@ -175,7 +174,7 @@ async fn stream_seq_not_enforced() {
 /// close and keep accepting appends.
 #[tokio::test]
 async fn close_ignored_on_append() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.method() == axum::http::Method::POST {
             req.headers_mut().remove("stream-closed");
         }
@@ -198,7 +197,7 @@ async fn close_ignored_on_append() {
 /// §4.2 broken: soft-deleted streams answer 404 instead of 410.
 #[tokio::test]
 async fn soft_delete_answers_404() {
-    let srv = common::with_response(|_, mut resp| {
+    let srv = crate::common::with_response(|_, mut resp| {
         if resp.status() == StatusCode::GONE {
             *resp.status_mut() = StatusCode::NOT_FOUND;
         }
@@ -218,7 +217,7 @@ async fn soft_delete_answers_404() {
 /// new empty stream without the inherited data.
 #[tokio::test]
 async fn fork_without_inherited_data() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("stream-forked-from") {
             for h in [
                 "stream-forked-from",
@@ -244,7 +243,7 @@ async fn fork_without_inherited_data() {
 /// message (not flattened): the middleware wraps the array once more.
 #[tokio::test]
 async fn json_arrays_not_flattened() {
-    let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
+    let state = ds_reference_server::AppState::new(crate::common::config(500)).expect("state");
     let app = ds_reference_server::app(state).layer(middleware::from_fn(
         |req: Request, next: Next| async move {
             let json =
@@ -291,7 +290,7 @@ async fn json_arrays_not_flattened() {
 /// Control: the unmodified reference server passes the properties.
 #[tokio::test]
 async fn reference_passes_properties() {
-    let srv = common::reference().await;
+    let srv = crate::common::reference().await;
     for id in [
         "props::sequences::single_stream",
         "props::sequences::producers",
@@ -307,7 +306,7 @@ async fn reference_passes_properties() {
 /// next-offset bug in the reference server; it must pass now.
 #[tokio::test]
 async fn reference_passes_fork_property() {
-    let srv = common::reference().await;
+    let srv = crate::common::reference().await;
     if let Err(f) = run_prop(&srv.root, "props::sequences::forks_and_deletes", 12).await {
         panic!("forks_and_deletes failed against the reference server: {f}");
     }
@@ -318,7 +317,7 @@ async fn reference_passes_fork_property() {
 /// them at an offset before the source's tail when one is known).
 #[tokio::test]
 async fn fork_sub_offset_off_by_one() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if let Some(n) = header(&req, "stream-fork-sub-offset").and_then(|v| v.parse::<u64>().ok())
         {
             if n > 0 {
@@ -342,7 +341,7 @@ async fn fork_sub_offset_off_by_one() {
 /// Stream-Closed: true may omit Stream-Cursor. The properties pass.
 #[tokio::test]
 async fn cursor_omitted_when_closed_passes() {
-    let srv = common::with_response(|_, mut resp| {
+    let srv = crate::common::with_response(|_, mut resp| {
         if resp
             .headers()
             .get("stream-closed")
@@ -369,7 +368,7 @@ async fn cursor_omitted_when_closed_passes() {
 #[tokio::test]
 async fn concurrency_sees_reappended_retries() {
     let seen: Arc<Mutex<std::collections::HashSet<ProducerKey>>> = Arc::default();
-    let srv = common::with_request(move |mut req| {
+    let srv = crate::common::with_request(move |mut req| {
         let (Some(id), Some(ep), Some(seq)) = (
             header(&req, "producer-id"),
             header(&req, "producer-epoch"),
@@ -396,5 +395,9 @@ async fn concurrency_sees_reappended_retries() {
             Some("PROP-CONCURRENT-EXACTLY-ONCE")
         ),
         "unexpected requirement: {f}"
+    );
+    ds_conformance::testing::record_bite(
+        "props::concurrency::writers_and_readers",
+        "PROP-CONCURRENT-EXACTLY-ONCE",
     );
 }

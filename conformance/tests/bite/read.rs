@@ -1,20 +1,18 @@
 //! The `read` cases (§5.6) bite: each test breaks one catch-up rule in
 //! front of the reference server and checks that the right case fails.
 
-mod common;
-
+use crate::common::{fails_each_with, fails_with, set_query};
 use axum::http::{HeaderValue, Method, StatusCode};
-use common::{fails_each_with, fails_with, set_query};
 use ds_conformance::testing::{assert_fails, run_prefixes};
 
 /// A plain catch-up GET (no `live` parameter).
-fn catch_up(seen: &common::Seen) -> bool {
+fn catch_up(seen: &crate::common::Seen) -> bool {
     seen.method == Method::GET && !seen.uri.query().unwrap_or("").contains("live=")
 }
 
 /// A server that adds `header: true` to every 200 catch-up response.
-async fn catch_up_200_marked(header: &'static str) -> common::Broken {
-    common::with_response(move |seen, mut resp| {
+async fn catch_up_200_marked(header: &'static str) -> crate::common::Broken {
+    crate::common::with_response(move |seen, mut resp| {
         if catch_up(seen) && resp.status() == StatusCode::OK {
             resp.headers_mut()
                 .insert(header, HeaderValue::from_static("true"));
@@ -25,8 +23,8 @@ async fn catch_up_200_marked(header: &'static str) -> common::Broken {
 }
 
 /// A server that strips `header` from every catch-up response.
-async fn catch_up_without(header: &'static str) -> common::Broken {
-    common::with_response(move |seen, mut resp| {
+async fn catch_up_without(header: &'static str) -> crate::common::Broken {
+    crate::common::with_response(move |seen, mut resp| {
         if catch_up(seen) {
             resp.headers_mut().remove(header);
         }
@@ -37,16 +35,16 @@ async fn catch_up_without(header: &'static str) -> common::Broken {
 
 #[tokio::test]
 async fn control_reference_passes_every_read_case() {
-    common::assert_area_passes("read::").await;
+    crate::common::assert_area_passes("read::").await;
 }
 
 #[tokio::test]
 async fn basic_flipped_byte_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         if !catch_up(seen) || resp.status() != StatusCode::OK {
             return resp;
         }
-        common::map_frames(resp, |b| {
+        crate::common::map_frames(resp, |b| {
             let mut v = b.to_vec();
             if let Some(x) = v.first_mut() {
                 *x ^= 0x01;
@@ -63,7 +61,7 @@ async fn basic_flipped_byte_is_caught() {
 
 #[tokio::test]
 async fn basic_offset_ignored_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         let q = req.uri().query().unwrap_or("").to_string();
         if req.method() == Method::GET && q.starts_with("offset=") && !q.contains("live=") {
             set_query(&mut req, "offset=-1");
@@ -82,7 +80,7 @@ async fn basic_offset_ignored_is_caught() {
 
 #[tokio::test]
 async fn basic_omitted_offset_read_from_tail_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::GET && req.uri().query().is_none() {
             set_query(&mut req, "offset=now");
         }
@@ -161,7 +159,7 @@ async fn tail_without_up_to_date_is_caught() {
 
 #[tokio::test]
 async fn errors_answered_with_200_are_caught() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if catch_up(seen)
             && matches!(
                 resp.status(),
@@ -189,31 +187,33 @@ async fn closed_on_partial_chunks_is_a_should_failure() {
     // Stream-Closed. That breaks a SHOULD NOT (§5.6), so cases reading such
     // a stream fail on READ-PARTIAL-NO-CLOSED, not on a MUST of their own.
     let closed = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
-    let mut cfg = common::config(500);
+    let mut cfg = crate::common::config(500);
     cfg.max_chunk_bytes = 4;
-    let srv = common::spawn(
+    let srv = crate::common::spawn(
         cfg,
         None,
-        Some(std::sync::Arc::new(move |seen: &common::Seen, mut resp| {
-            let path = seen.uri.path().to_string();
-            let mut closed = closed.lock().unwrap();
-            if seen.method == Method::POST
-                && seen
-                    .headers
-                    .get("stream-closed")
-                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
-            {
-                closed.insert(path);
-            } else if catch_up(seen)
-                && resp.status() == StatusCode::OK
-                && closed.contains(&path)
-                && !resp.headers().contains_key("stream-up-to-date")
-            {
-                resp.headers_mut()
-                    .insert("stream-closed", HeaderValue::from_static("true"));
-            }
-            resp
-        })),
+        Some(std::sync::Arc::new(
+            move |seen: &crate::common::Seen, mut resp| {
+                let path = seen.uri.path().to_string();
+                let mut closed = closed.lock().unwrap();
+                if seen.method == Method::POST
+                    && seen
+                        .headers
+                        .get("stream-closed")
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+                {
+                    closed.insert(path);
+                } else if catch_up(seen)
+                    && resp.status() == StatusCode::OK
+                    && closed.contains(&path)
+                    && !resp.headers().contains_key("stream-up-to-date")
+                {
+                    resp.headers_mut()
+                        .insert("stream-closed", HeaderValue::from_static("true"));
+                }
+                resp
+            },
+        )),
     )
     .await;
     let runs = run_prefixes(&srv.root, &["read::tail::closed_final_data_chunk"], 500).await;

@@ -1,19 +1,17 @@
 //! The closure cases bite: each test breaks one §4.1/§5.3 rule in front of
 //! the reference server and asserts the matching case fails.
 
-mod common;
-
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::{assert_fails, run_prefixes};
 
 #[tokio::test]
 async fn control_reference_passes_every_close_case() {
-    common::assert_area_passes("close::").await;
+    crate::common::assert_area_passes("close::").await;
 }
 
 #[tokio::test]
 async fn header_value_case_sensitive() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req
             .headers()
             .get("stream-closed")
@@ -30,7 +28,7 @@ async fn header_value_case_sensitive() {
 
 #[tokio::test]
 async fn header_value_any_value_closes() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("stream-closed") {
             req.headers_mut()
                 .insert("stream-closed", HeaderValue::from_static("true"));
@@ -48,13 +46,13 @@ async fn header_value_any_value_closes() {
 
 #[tokio::test]
 async fn header_value_other_values_refused() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen
             .headers
             .get("stream-closed")
             .is_some_and(|v| v == "yes")
         {
-            common::set_status(&mut resp, 400);
+            crate::common::set_status(&mut resp, 400);
         }
         resp
     })
@@ -66,7 +64,7 @@ async fn header_value_other_values_refused() {
 
 #[tokio::test]
 async fn close_only_without_stream_closed_header() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
             resp.headers_mut().remove("stream-closed");
         }
@@ -82,16 +80,16 @@ async fn close_only_without_stream_closed_header() {
 
 #[tokio::test]
 async fn close_only_rejects_by_type_and_invents_streams() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         let json = seen
             .headers
             .get("content-type")
             .is_some_and(|v| v == "application/json");
         if seen.method == Method::POST && seen.headers.contains_key("stream-closed") && json {
-            common::set_status(&mut resp, 409);
+            crate::common::set_status(&mut resp, 409);
         }
         if seen.method == Method::POST && resp.status() == StatusCode::NOT_FOUND {
-            common::set_status(&mut resp, 204);
+            crate::common::set_status(&mut resp, 204);
         }
         resp
     })
@@ -105,14 +103,14 @@ async fn close_only_rejects_by_type_and_invents_streams() {
 async fn close_again_is_unstable() {
     // Second close answers 409 without Stream-Closed: neither success nor a
     // stable "already closed" answer.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST
             && seen.headers.contains_key("stream-closed")
             && resp.headers().contains_key("stream-closed")
         {
             let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if n % 2 == 1 {
-                common::set_status(&mut resp, 409);
+                crate::common::set_status(&mut resp, 409);
                 resp.headers_mut().remove("stream-closed");
             }
         }
@@ -127,7 +125,7 @@ async fn close_again_is_unstable() {
 
 #[tokio::test]
 async fn after_close_409_without_headers_or_reopens() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && resp.status() == StatusCode::CONFLICT {
             resp.headers_mut().remove("stream-next-offset");
             resp.headers_mut().remove("stream-closed");
@@ -139,9 +137,9 @@ async fn after_close_409_without_headers_or_reopens() {
     assert_fails(&runs, "close::after_close::append_is_409_with_final_offset");
     assert_fails(&runs, "close::after_close::append_and_close_is_409");
 
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
-            common::set_status(&mut resp, 200);
+            crate::common::set_status(&mut resp, 200);
         }
         if seen.method == Method::GET {
             resp.headers_mut().remove("stream-closed");
@@ -175,7 +173,7 @@ async fn close_again_moves_the_final_offset() {
     use std::sync::{Arc, Mutex};
     let closed: Arc<Mutex<HashSet<String>>> = Arc::default();
     let moved: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let srv = common::with_response(move |seen, mut resp| {
+    let srv = crate::common::with_response(move |seen, mut resp| {
         let path = seen.uri.path().to_string();
         let close_only = seen.method == Method::POST
             && seen.headers.contains_key("stream-closed")
@@ -193,7 +191,7 @@ async fn close_again_moves_the_final_offset() {
         resp
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "close::close_only::again_is_idempotent",
         "CLOSE-IDEMPOTENT",
@@ -205,14 +203,14 @@ async fn close_again_moves_the_final_offset() {
 async fn close_moves_the_tail_seen_by_reads() {
     // The close answers the unchanged tail, but reads of the closed stream
     // end at another offset: the close did move the tail.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::GET && resp.headers().contains_key("stream-closed") {
             bump_next_offset(&mut resp);
         }
         resp
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "close::close_only::is_204_with_closed_and_tail",
         "CLOSE-ONLY-204",
@@ -224,14 +222,14 @@ async fn close_moves_the_tail_seen_by_reads() {
 async fn reopen_attempt_crashes_the_server() {
     // A PUT on a closed stream answered 500: no refusal, a server error
     // (it used to pass as "status >= 400").
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
-            common::set_status(&mut resp, 500);
+            crate::common::set_status(&mut resp, 500);
         }
         resp
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "close::after_close::cannot_reopen",
         "STREAM-CLOSED-MONOTONIC",

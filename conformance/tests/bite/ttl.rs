@@ -3,16 +3,14 @@
 //! asserts the cases checking that rule fail; the control runs the whole
 //! area against the unmodified server.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::Seen;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use common::Seen;
 use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
 
 type Intercept = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
@@ -22,9 +20,9 @@ type Intercept = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 /// TTL is not reset by them).
 async fn intercepting(
     f: impl Fn(&Request) -> Option<Response> + Send + Sync + 'static,
-) -> common::Broken {
+) -> crate::common::Broken {
     let f: Intercept = Arc::new(f);
-    let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
+    let state = ds_reference_server::AppState::new(crate::common::config(500)).expect("state");
     let app = ds_reference_server::app(state).layer(middleware::from_fn(
         move |req: Request, next: Next| {
             let f = f.clone();
@@ -36,7 +34,7 @@ async fn intercepting(
             }
         },
     ));
-    common::serve(app).await
+    crate::common::serve(app).await
 }
 
 fn query(req: &Request) -> String {
@@ -97,7 +95,7 @@ async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
     let runs = run_prefixes(&srv.root, &["ttl::renewal::"], 500).await;
     // Each fails on its renewal rule: the stream was gone at TTL + 2 s
     // (not on a setup step or the later expiry check).
-    common::fails_each_with(
+    crate::common::fails_each_with(
         &runs,
         &[
             ("ttl::renewal::catch_up_get_renews", "TTL-RENEW-READ"),
@@ -114,7 +112,7 @@ async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
 
 #[tokio::test]
 async fn head_renewing_server_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::HEAD {
             *req.method_mut() = Method::GET;
         }
@@ -127,7 +125,7 @@ async fn head_renewing_server_is_caught() {
 
 #[tokio::test]
 async fn expires_at_treated_as_sliding_ttl_is_caught() {
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if req.headers_mut().remove("stream-expires-at").is_some() {
             req.headers_mut()
                 .insert("stream-ttl", HeaderValue::from_static("2"));
@@ -147,7 +145,7 @@ async fn expires_at_treated_as_sliding_ttl_is_caught() {
 
 #[tokio::test]
 async fn wrong_head_expiry_headers_are_caught() {
-    let srv = common::with_response(|seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         if seen.method == Method::HEAD {
             let h = resp.headers_mut();
             if h.remove("stream-ttl").is_none() && h.get("stream-expires-at").is_none() {
@@ -165,7 +163,7 @@ async fn wrong_head_expiry_headers_are_caught() {
 /// A server adding Stream-Expires-At to a TTL stream's HEAD: `deadline`
 /// maps the stream's TTL (seconds) to the value it reports.
 async fn head_with_ttl_deadline(deadline: fn(i64) -> String) -> Vec<Ran> {
-    let srv = common::with_response(move |seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(move |seen: &Seen, mut resp| {
         if seen.method == Method::HEAD {
             let h = resp.headers_mut();
             let ttl = h
@@ -196,7 +194,7 @@ async fn ttl_stream_reporting_its_deadline_passes_but_a_wrong_one_fails() {
         &head_with_ttl_deadline(current).await,
         "ttl::headers::head_reports_ttl",
     );
-    common::fails_with(
+    crate::common::fails_with(
         &head_with_ttl_deadline(far_future).await,
         "ttl::headers::head_reports_ttl",
         "TTL-HEAD-VALUE",
@@ -206,7 +204,7 @@ async fn ttl_stream_reporting_its_deadline_passes_but_a_wrong_one_fails() {
 #[tokio::test]
 async fn expired_stream_still_answering_is_caught() {
     // POST on a missing stream "succeeds"; PUT re-creation claims 200.
-    let srv = common::with_response(|seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         let s = resp.status();
         if seen.method == Method::POST && s == StatusCode::NOT_FOUND {
             *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -236,7 +234,7 @@ async fn put_reviving_expired_stream_is_caught() {
     /// First-creation config (content type, TTL, Expires-At) per path.
     type Configs = HashMap<String, Vec<(String, String)>>;
     let first: Arc<Mutex<Configs>> = Default::default();
-    let srv = common::with_middleware(500, move |req: Request, next: Next| {
+    let srv = crate::common::with_middleware(500, move |req: Request, next: Next| {
         let first = first.clone();
         async move {
             let put = req.method() == Method::PUT;
@@ -255,8 +253,8 @@ async fn put_reviving_expired_stream_is_caught() {
             if put && resp.status() == StatusCode::CREATED {
                 let mut seen = first.lock().unwrap();
                 match seen.get(&path) {
-                    Some(old) if *old == conf => common::set_status(&mut resp, 200),
-                    Some(_) => common::set_status(&mut resp, 409),
+                    Some(old) if *old == conf => crate::common::set_status(&mut resp, 200),
+                    Some(_) => crate::common::set_status(&mut resp, 409),
                     None => {
                         seen.insert(path, conf);
                     }
@@ -268,7 +266,7 @@ async fn put_reviving_expired_stream_is_caught() {
     .await;
     let id = "ttl::expired::same_config_put_after_expiry_is_not_200";
     let runs = run_prefixes(&srv.root, &[id], 500).await;
-    common::fails_with(&runs, id, "TTL-EXPIRED-RECREATE-FRESH");
+    crate::common::fails_with(&runs, id, "TTL-EXPIRED-RECREATE-FRESH");
 }
 
 fn is_fork_put(req: &Request) -> bool {
@@ -278,7 +276,7 @@ fn is_fork_put(req: &Request) -> bool {
 /// Run the fork TTL tables against a server that drops `header` from
 /// fork PUTs.
 async fn fork_tables_with_fork_put_lacking(header: &'static str) -> Vec<Ran> {
-    let srv = common::with_request(move |mut req| {
+    let srv = crate::common::with_request(move |mut req| {
         if is_fork_put(&req) {
             req.headers_mut().remove(header);
         }
@@ -291,7 +289,7 @@ async fn fork_tables_with_fork_put_lacking(header: &'static str) -> Vec<Ran> {
 #[tokio::test]
 async fn fork_ignoring_requested_ttl_is_caught() {
     let runs = fork_tables_with_fork_put_lacking("stream-ttl").await;
-    common::assert_each_fails(
+    crate::common::assert_each_fails(
         &runs,
         "ttl::",
         &[
@@ -308,7 +306,7 @@ async fn fork_ignoring_requested_ttl_is_caught() {
 #[tokio::test]
 async fn fork_ignoring_requested_expires_at_is_caught() {
     let runs = fork_tables_with_fork_put_lacking("stream-expires-at").await;
-    common::assert_each_fails(
+    crate::common::assert_each_fails(
         &runs,
         "ttl::",
         &[
@@ -325,7 +323,7 @@ async fn fork_ignoring_requested_expires_at_is_caught() {
 #[tokio::test]
 async fn fork_not_inheriting_expiry_is_caught() {
     // The fork of an expiring source gets a long TTL of its own instead.
-    let srv = common::with_request(|mut req| {
+    let srv = crate::common::with_request(|mut req| {
         if is_fork_put(&req)
             && !req.headers().contains_key("stream-ttl")
             && !req.headers().contains_key("stream-expires-at")
@@ -337,7 +335,7 @@ async fn fork_not_inheriting_expiry_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await;
-    common::assert_each_fails(
+    crate::common::assert_each_fails(
         &runs,
         "ttl::",
         &[
@@ -359,7 +357,7 @@ const SOFT_DELETE_CASES: &[&str] = &[
 
 #[tokio::test]
 async fn hard_deleting_expired_sources_is_caught() {
-    let srv = common::with_response(|_seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(|_seen: &Seen, mut resp| {
         if resp.status() == StatusCode::GONE {
             *resp.status_mut() = StatusCode::NOT_FOUND;
         }
@@ -367,10 +365,10 @@ async fn hard_deleting_expired_sources_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
-    common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
+    crate::common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
     // A DELETEd source with a live fork answering 404 breaks the MUST-level
     // soft-delete rule, not the (SHOULD) cleanup one.
-    common::fails_with(
+    crate::common::fails_with(
         &runs,
         "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
         "SOFTDEL-HEAD-410",
@@ -379,7 +377,7 @@ async fn hard_deleting_expired_sources_is_caught() {
 
 #[tokio::test]
 async fn never_cleaning_up_soft_deleted_sources_is_caught() {
-    let srv = common::with_response(|seen: &Seen, mut resp| {
+    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         if seen.uri.path().ends_with("/src") && resp.status() == StatusCode::NOT_FOUND {
             *resp.status_mut() = StatusCode::GONE;
         }
@@ -387,10 +385,10 @@ async fn never_cleaning_up_soft_deleted_sources_is_caught() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
-    common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
+    crate::common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
     // Cleanup after the last fork expired MAY be asynchronous and is read
     // from §4.2 by analogy: a SHOULD-level failure.
-    common::fails_with(
+    crate::common::fails_with(
         &runs,
         "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
         "FORKTTL-FORK-EXPIRY-GC",
@@ -406,14 +404,14 @@ async fn fork_expiry_gc_deadline_is_should_level() {
     use ds_conformance::requirements::{Level, Requirements};
     let id = "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry";
     let reqs = Requirements::embedded();
-    let never_cleaned = common::with_response(|seen: &Seen, mut resp| {
+    let never_cleaned = crate::common::with_response(|seen: &Seen, mut resp| {
         if seen.uri.path().ends_with("/src") && resp.status() == StatusCode::NOT_FOUND {
             *resp.status_mut() = StatusCode::GONE;
         }
         resp
     })
     .await;
-    let hard_deleted = common::with_response(|_seen: &Seen, mut resp| {
+    let hard_deleted = crate::common::with_response(|_seen: &Seen, mut resp| {
         if resp.status() == StatusCode::GONE {
             *resp.status_mut() = StatusCode::NOT_FOUND;
         }
@@ -425,12 +423,12 @@ async fn fork_expiry_gc_deadline_is_should_level() {
         run_prefixes(&never_cleaned.root, &ids, 500),
         run_prefixes(&hard_deleted.root, &ids, 500)
     );
-    common::fails_with(&never, id, "FORKTTL-FORK-EXPIRY-GC");
+    crate::common::fails_with(&never, id, "FORKTTL-FORK-EXPIRY-GC");
     assert_eq!(
         reqs.get("FORKTTL-FORK-EXPIRY-GC").map(|r| r.level),
         Some(Level::Should)
     );
-    common::fails_with(&hard, id, "SOFTDEL-HEAD-410");
+    crate::common::fails_with(&hard, id, "SOFTDEL-HEAD-410");
     assert_eq!(
         reqs.get("SOFTDEL-HEAD-410").map(|r| r.level),
         Some(Level::Must)
@@ -439,5 +437,5 @@ async fn fork_expiry_gc_deadline_is_should_level() {
 
 #[tokio::test]
 async fn reference_server_passes_the_whole_ttl_area() {
-    common::assert_area_passes("ttl::").await;
+    crate::common::assert_area_passes("ttl::").await;
 }

@@ -2,32 +2,30 @@
 //! rule in front of the reference server, mostly by rewriting the event
 //! stream frame by frame, and checks that the right case fails.
 
-mod common;
-
+use crate::common::{fails_each_with, rewrite_query};
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use common::{fails_each_with, rewrite_query};
 use ds_conformance::testing::run_prefixes;
 use futures::StreamExt;
 
 const LP_MS: u64 = 500;
 
-fn is_sse(seen: &common::Seen) -> bool {
-    common::is_live(seen, "sse")
+fn is_sse(seen: &crate::common::Seen) -> bool {
+    crate::common::is_live(seen, "sse")
 }
 
 /// Rewrite every body frame of SSE responses (the reference server sends
 /// a data event and its control event in one frame).
 fn map_frames(
-    seen: &common::Seen,
+    seen: &crate::common::Seen,
     resp: Response,
     f: impl Fn(&str) -> String + Send + Sync + 'static,
 ) -> Response {
     if !is_sse(seen) || resp.status() != StatusCode::OK {
         return resp;
     }
-    common::map_frames(resp, move |b| {
+    crate::common::map_frames(resp, move |b| {
         bytes::Bytes::from(f(&String::from_utf8_lossy(&b)))
     })
 }
@@ -69,14 +67,14 @@ fn drop_member_edits_json() {
 
 #[tokio::test]
 async fn control_reference_passes_every_sse_case() {
-    common::assert_area_passes("sse::").await;
+    crate::common::assert_area_passes("sse::").await;
 }
 
 #[tokio::test]
 async fn format_headers_broken_are_caught() {
     // text/plain instead of text/event-stream, and the base64 marker moved
     // from binary streams to text streams.
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if is_sse(seen) && resp.status() == StatusCode::OK {
             let h = resp.headers_mut();
             h.insert("content-type", HeaderValue::from_static("text/plain"));
@@ -106,7 +104,7 @@ async fn format_headers_broken_are_caught() {
 
 #[tokio::test]
 async fn format_errors_answered_with_200_are_caught() {
-    let srv = common::with_response(|seen, mut resp| {
+    let srv = crate::common::with_response(|seen, mut resp| {
         if is_sse(seen) && resp.status().is_client_error() {
             *resp.status_mut() = StatusCode::OK;
         }
@@ -125,14 +123,14 @@ async fn format_errors_answered_with_200_are_caught() {
 
 #[tokio::test]
 async fn format_json_not_an_array_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
             f.replace("event: data\n", "event: data\ndata:{\"wrapped\":\n")
                 .replace("\n\nevent: control", "\ndata:}\n\nevent: control")
         })
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "sse::format::json_data_is_array",
         "SSE-JSON-ARRAY",
@@ -142,7 +140,7 @@ async fn format_json_not_an_array_is_caught() {
 
 #[tokio::test]
 async fn bytes_leading_space_lost_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| f.replace("data: ", "data:"))
     })
     .await;
@@ -158,7 +156,7 @@ async fn bytes_leading_space_lost_is_caught() {
 
 #[tokio::test]
 async fn bytes_empty_lines_lost_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| f.replace("\ndata:\n", "\n"))
     })
     .await;
@@ -175,7 +173,7 @@ async fn bytes_empty_lines_lost_is_caught() {
 #[tokio::test]
 async fn bytes_base64_corrupted_is_caught() {
     // Three extra zero bytes in front of every base64 data event.
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
             f.replace("event: data\ndata:", "event: data\ndata:AAAA")
         })
@@ -201,7 +199,7 @@ async fn bytes_base64_corrupted_is_caught() {
 
 #[tokio::test]
 async fn bytes_base64_invalid_length_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
             f.replace("event: data\ndata:", "event: data\ndata:QQ")
         })
@@ -227,7 +225,7 @@ async fn bytes_base64_invalid_length_is_caught() {
 
 #[tokio::test]
 async fn control_sent_before_its_data_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| match f.split_once("\n\nevent: control") {
             Some((data, control)) if f.starts_with("event: data") => {
                 format!("event: control{control}{data}\n\n")
@@ -236,7 +234,7 @@ async fn control_sent_before_its_data_is_caught() {
         })
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "sse::control::after_every_data_event",
         "SSE-CONTROL-AFTER-DATA",
@@ -246,7 +244,7 @@ async fn control_sent_before_its_data_is_caught() {
 
 #[tokio::test]
 async fn control_without_cursor_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| drop_member(f, "streamCursor"))
     })
     .await;
@@ -262,9 +260,10 @@ async fn control_without_cursor_is_caught() {
 
 #[tokio::test]
 async fn control_without_up_to_date_is_caught() {
-    let srv =
-        common::with_response(|seen, resp| map_frames(seen, resp, |f| drop_member(f, "upToDate")))
-            .await;
+    let srv = crate::common::with_response(|seen, resp| {
+        map_frames(seen, resp, |f| drop_member(f, "upToDate"))
+    })
+    .await;
     let runs = run_prefixes(
         &srv.root,
         &[
@@ -295,7 +294,7 @@ async fn control_without_up_to_date_is_caught() {
 
 #[tokio::test]
 async fn control_constant_cursor_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
             let without = drop_member(f, "streamCursor");
             if without == f {
@@ -305,7 +304,7 @@ async fn control_constant_cursor_is_caught() {
         })
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "sse::control::echoed_cursor_advances",
         "CURSOR-ADVANCE",
@@ -317,7 +316,7 @@ async fn control_constant_cursor_is_caught() {
 async fn live_appends_not_delivered_is_caught() {
     // Forwards events until the first caught-up control, then goes silent
     // with the connection open.
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         if !is_sse(seen) || resp.status() != StatusCode::OK {
             return resp;
         }
@@ -359,7 +358,7 @@ async fn live_appends_not_delivered_is_caught() {
 
 #[tokio::test]
 async fn live_connection_left_open_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         if !is_sse(seen) || resp.status() != StatusCode::OK {
             return resp;
         }
@@ -390,7 +389,7 @@ async fn live_connection_left_open_is_caught() {
 
 #[tokio::test]
 async fn live_closed_flag_missing_is_caught() {
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
             f.replace("\"streamClosed\":true", "\"streamClosed\":false")
         })
@@ -419,7 +418,7 @@ async fn live_closed_flag_missing_is_caught() {
 
 #[tokio::test]
 async fn live_now_sends_history_is_caught() {
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         rewrite_query(req, |q| {
             if q.contains("live=sse") {
                 q.replace("offset=now", "offset=-1")
@@ -429,13 +428,13 @@ async fn live_now_sends_history_is_caught() {
         })
     })
     .await;
-    common::case_fails_with(&srv.root, "sse::live::now_skips_history", "SSE-NOW").await;
+    crate::common::case_fails_with(&srv.root, "sse::live::now_skips_history", "SSE-NOW").await;
 }
 
 #[tokio::test]
 async fn live_resume_offset_ignored_is_caught() {
     // SSE restarts from the beginning whatever minted offset it is given.
-    let srv = common::with_request(|req| {
+    let srv = crate::common::with_request(|req| {
         rewrite_query(req, |q| {
             if !q.contains("live=sse") || q.contains("offset=-1") || q.contains("offset=now") {
                 return q.to_string();
@@ -453,7 +452,7 @@ async fn live_resume_offset_ignored_is_caught() {
         })
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "sse::live::resume_from_control_offsets",
         "SSE-RESUME",
@@ -464,20 +463,21 @@ async fn live_resume_offset_ignored_is_caught() {
 #[tokio::test]
 async fn bytes_line_break_added_per_event_is_caught() {
     // One extra line break at the end of every text data event.
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
             f.replace("\n\nevent: control", "\ndata:\n\nevent: control")
         })
     })
     .await;
-    common::case_fails_with(&srv.root, "sse::bytes::large_text_crlf", "SSE-TEXT-EXACT").await;
+    crate::common::case_fails_with(&srv.root, "sse::bytes::large_text_crlf", "SSE-TEXT-EXACT")
+        .await;
 }
 
 #[tokio::test]
 async fn live_controls_without_up_to_date_or_cursor_are_caught() {
     // Only the first control event of a connection is complete; every later
     // one (the controls after live data) lacks upToDate and streamCursor.
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         let seen_control = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         map_frames(seen, resp, move |f| {
             if !f.contains("event: control") {
@@ -509,9 +509,11 @@ async fn live_controls_without_up_to_date_or_cursor_are_caught() {
 }
 
 /// A server that ends SSE lines with `eol` instead of LF.
-async fn framed_with(eol: &'static str) -> common::Broken {
-    common::with_response(move |seen, resp| map_frames(seen, resp, move |f| f.replace('\n', eol)))
-        .await
+async fn framed_with(eol: &'static str) -> crate::common::Broken {
+    crate::common::with_response(move |seen, resp| {
+        map_frames(seen, resp, move |f| f.replace('\n', eol))
+    })
+    .await
 }
 
 #[tokio::test]
@@ -545,7 +547,7 @@ async fn framing_with_cr_or_crlf_line_ends_passes() {
 async fn now_with_an_empty_data_event_first_passes() {
     // A server that opens every control-only frame with an empty data
     // event: offset=now still sends no history, so the case must pass.
-    let srv = common::with_response(|seen, resp| {
+    let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
             if f.starts_with("event: control") {
                 format!("event: data\ndata:\n\n{f}")
@@ -564,7 +566,7 @@ async fn live_every_control_of_a_closed_stream_flagged_closed_is_caught() {
     // Once a stream is closed, every control event of an SSE read of it
     // says streamClosed: true, also those followed by more data.
     let closed = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
-    let srv = common::with_response(move |seen, resp| {
+    let srv = crate::common::with_response(move |seen, resp| {
         let path = seen.uri.path().to_string();
         if seen.method == axum::http::Method::POST
             && seen
@@ -590,7 +592,7 @@ async fn live_every_control_of_a_closed_stream_flagged_closed_is_caught() {
         })
     })
     .await;
-    common::case_fails_with(
+    crate::common::case_fails_with(
         &srv.root,
         "sse::live::closed_stream_from_start",
         "SSE-CLOSE-CONNECTION",

@@ -1,0 +1,30 @@
+//! "The checks bite": one test binary proving that every case can fail.
+//! Each test serves the reference app behind a middleware that breaks one
+//! rule (tests/common), runs the cases of that rule and asserts which case
+//! fails with which requirement. Every asserted failure goes through
+//! `ds_conformance::testing::assert_fails`, which records the (case,
+//! requirement) pair when `DS_BITE_LOG` names a file; `scripts/bite-coverage.sh`
+//! turns that log into `fixtures/bite-coverage.txt`, which `ds-conformance
+//! --coverage` reads to list cases that no bite test proves able to fail.
+//!
+//! One module per area, as in `conformance/src/cases/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod append;
+mod caching;
+mod close;
+mod create;
+mod durability;
+mod fork;
+mod json;
+mod longpoll;
+mod metadata;
+mod offsets;
+mod producer;
+mod props;
+mod read;
+mod security;
+mod sse;
+mod ttl;
