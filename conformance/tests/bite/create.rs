@@ -165,3 +165,22 @@ async fn idempotent_closed_reput_resets_the_stream() {
     )
     .await;
 }
+
+/// §5.1: a server answering 200 (as for an idempotent re-create) when a
+/// stream is created for the first time.
+#[tokio::test]
+async fn new_stream_answered_200() {
+    let srv = crate::common::with_response(|seen, mut resp| {
+        if seen.method == Method::PUT && resp.status() == StatusCode::CREATED {
+            crate::common::set_status(&mut resp, 200);
+        }
+        resp
+    })
+    .await;
+    crate::common::case_fails_with(
+        &srv.root,
+        "create::basic::new_stream_is_201",
+        "CREATE-NEW-201",
+    )
+    .await;
+}

@@ -971,3 +971,83 @@ async fn blanket_400_for_fork_offsets_is_caught() {
     )
     .await;
 }
+
+// ------------------------------------------------- cases no bite covered yet
+
+/// §4.2: a server that cannot fork an empty source (400, as if the fork
+/// offset were beyond the tail).
+#[tokio::test]
+async fn create_empty_source_refused() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let source = req
+                .headers()
+                .get("stream-forked-from")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            if let (Some(src), true) = (source, req.method() == Method::PUT) {
+                let r = shared
+                    .http
+                    .get(format!("{}{src}?offset=-1", shared.origin))
+                    .send()
+                    .await;
+                if let Ok(r) = r {
+                    if r.bytes().await.is_ok_and(|b| b.is_empty()) {
+                        return Response::builder()
+                            .status(StatusCode::BAD_REQUEST)
+                            .body(axum::body::Body::from(
+                                "fork offset beyond the source's tail",
+                            ))
+                            .expect("response");
+                    }
+                }
+            }
+            next.run(req).await
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::create::fork_of_empty_source", 500).await;
+    ds_conformance::testing::assert_fails(&runs, "fork::create::fork_of_empty_source");
+}
+
+/// §4.2: a server that refuses a fork PUT carrying any Content-Type, even
+/// the source's own (409).
+#[tokio::test]
+async fn create_equal_content_type_refused() {
+    let srv = crate::common::with_response(|seen, mut resp| {
+        if seen.method == Method::PUT
+            && seen.headers.contains_key("stream-forked-from")
+            && seen.headers.contains_key("content-type")
+        {
+            crate::common::set_status(&mut resp, 409);
+        }
+        resp
+    })
+    .await;
+    crate::common::case_fails_with(
+        &srv.root,
+        "fork::create::content_type_equal_is_accepted",
+        "FORK-CT-MATCH",
+    )
+    .await;
+}
+
+/// §4.2: fork offset headers without `Stream-Forked-From` silently
+/// ignored: a plain stream is created (201) instead of a 400.
+#[tokio::test]
+async fn errors_fork_headers_without_source_ignored() {
+    let srv = crate::common::with_request(|mut req| {
+        if !req.headers().contains_key("stream-forked-from") {
+            req.headers_mut().remove("stream-fork-offset");
+            req.headers_mut().remove("stream-fork-sub-offset");
+        }
+        req
+    })
+    .await;
+    crate::common::case_fails_with(
+        &srv.root,
+        "fork::errors::fork_headers_without_source_are_400",
+        "FORK-HEADERS-NEED-SOURCE",
+    )
+    .await;
+}

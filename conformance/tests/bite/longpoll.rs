@@ -318,3 +318,24 @@ async fn basic_waiter_held_until_the_timeout_is_caught() {
         fails_with(&runs, id, "LP-WAKE-ON-APPEND");
     }
 }
+
+/// §5.7: a server that answers a long-poll on a missing stream as if it
+/// had waited at an empty tail (204) instead of 404.
+#[tokio::test]
+async fn missing_stream_answered_204() {
+    let srv = crate::common::with_response(|seen, mut resp| {
+        if crate::common::is_live(seen, "long-poll")
+            && resp.status() == axum::http::StatusCode::NOT_FOUND
+        {
+            crate::common::set_status(&mut resp, 204);
+        }
+        resp
+    })
+    .await;
+    crate::common::case_fails_with(
+        &srv.root,
+        "longpoll::basic::missing_stream_is_404",
+        "LP-404",
+    )
+    .await;
+}

@@ -223,3 +223,39 @@ async fn closed_on_partial_chunks_is_a_should_failure() {
         "READ-PARTIAL-NO-CLOSED",
     );
 }
+
+/// §5.6: an offset a chunk returned is not a valid place to resume: the
+/// second read from the same offset of a stream loses its first byte (a
+/// server whose offsets drift once a cache entry exists).
+#[tokio::test]
+async fn resumed_chunk_offset_loses_a_byte() {
+    let seen_offsets: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> =
+        Default::default();
+    let srv = crate::common::with_middleware(
+        500,
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let seen_offsets = seen_offsets.clone();
+            async move {
+                let key = req.uri().to_string();
+                let repeat = req.method() == Method::GET
+                    && key.contains("offset=")
+                    && !key.contains("offset=-1")
+                    && !seen_offsets.lock().unwrap().insert(key);
+                let resp = next.run(req).await;
+                if !repeat || resp.status() != StatusCode::OK {
+                    return resp;
+                }
+                let (mut parts, body) = crate::common::body_bytes(resp).await;
+                parts.headers.remove("content-length");
+                crate::common::rebuild(parts, body.slice(body.len().min(1)..))
+            }
+        },
+    )
+    .await;
+    crate::common::case_fails_with(
+        &srv.root,
+        "read::chunks::resume_from_chunk_offsets",
+        "READ-FOLLOW-CHUNKS",
+    )
+    .await;
+}
