@@ -1,50 +1,14 @@
-//! Case registry and failure type: every case names the requirement ids
-//! (fixtures/requirements.toml) it checks; a failure names the one it broke.
+//! Case registry: every case names the requirement ids
+//! (fixtures/requirements.toml) it checks and what it needs from the
+//! target; a failure (`crate::failure`) names the requirement it broke.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::client::Ctx;
+pub use crate::failure::{CaseResult, Failure};
 
-/// Why a case did not pass.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    /// Requirement id the failed check belongs to (None: the case's first one).
-    pub requirement: Option<String>,
-    pub message: String,
-    /// True when the failure is a transport problem or a precondition the
-    /// target did not meet, not a verdict on the requirement itself.
-    pub setup: bool,
-}
-
-impl Failure {
-    pub fn new(requirement: Option<&str>, message: impl Into<String>) -> Self {
-        Failure {
-            requirement: requirement.map(str::to_string),
-            message: message.into(),
-            setup: false,
-        }
-    }
-    pub fn setup(message: impl Into<String>) -> Self {
-        Failure {
-            requirement: None,
-            message: message.into(),
-            setup: true,
-        }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.requirement {
-            Some(r) => write!(f, "[{r}] {}", self.message),
-            None => write!(f, "{}", self.message),
-        }
-    }
-}
-
-pub type CaseResult = Result<(), Failure>;
 pub type BoxFuture = Pin<Box<dyn Future<Output = CaseResult> + Send + 'static>>;
 type Runner = Arc<dyn Fn(Ctx) -> BoxFuture + Send + Sync>;
 
@@ -52,12 +16,40 @@ type Runner = Arc<dyn Fn(Ctx) -> BoxFuture + Send + Sync>;
 /// topic's cases; the id is derived from the module path (see the macros).
 pub use ds_conformance_macros::{case, register};
 
-/// What a case needs from the target beyond the base protocol.
+/// What a case needs beyond an HTTP target. A case whose needs the run
+/// cannot meet is reported `skipped` with the reason, never run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
     Nothing,
-    /// `--restart-cmd` must be given (durability group).
+    /// `--restart-cmd` (or the embedded file store): the durability group.
     Restart,
+    /// `--kill-cmd` and `--restart-cmd`: crashes under load.
+    KillAndRestart,
+}
+
+/// What the run can do to the target besides sending requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Abilities {
+    pub restart: bool,
+    pub kill: bool,
+}
+
+impl Needs {
+    /// Why the case cannot run with `abilities` (None: it can).
+    pub fn missing(self, abilities: Abilities) -> Option<&'static str> {
+        match self {
+            Needs::Nothing => None,
+            Needs::Restart if !abilities.restart => Some("needs --restart-cmd"),
+            Needs::KillAndRestart if !(abilities.kill && abilities.restart) => {
+                Some("needs --kill-cmd and --restart-cmd")
+            }
+            Needs::Restart | Needs::KillAndRestart => None,
+        }
+    }
+    /// Does the case take the target away (so it must run alone)?
+    pub fn exclusive(self) -> bool {
+        self != Needs::Nothing
+    }
 }
 
 /// A case as `#[case(...)]` records it: where it lives and what it checks.
@@ -113,43 +105,15 @@ impl Case {
             run: Arc::new(move |ctx| Box::pin(f(ctx))),
         }
     }
-    pub fn needs_restart(mut self) -> Case {
-        self.needs = Needs::Restart;
+    /// Mark the case (usually a whole area) as needing `needs`.
+    pub fn with_needs(mut self, needs: Needs) -> Case {
+        self.needs = needs;
         self
+    }
+    pub fn needs_restart(self) -> Case {
+        self.with_needs(Needs::Restart)
     }
     pub fn run(&self, ctx: Ctx) -> BoxFuture {
         (self.run)(ctx)
     }
-}
-
-/// Fail the case unless `cond` holds: `check!(cond, "REQ-ID", "fmt", args..)`.
-#[macro_export]
-macro_rules! check {
-    ($cond:expr, $req:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err($crate::case::Failure::new(Some($req), format!($($fmt)+)));
-        }
-    };
-}
-
-/// Fail unless two values are equal, printing expected and actual.
-#[macro_export]
-macro_rules! check_eq {
-    ($actual:expr, $expected:expr, $req:expr, $($fmt:tt)+) => {{
-        let (a, e) = (&$actual, &$expected);
-        if a != e {
-            return Err($crate::case::Failure::new(
-                Some($req),
-                format!("{}\n  expected: {:?}\n  actual:   {:?}", format!($($fmt)+), e, a),
-            ));
-        }
-    }};
-}
-
-/// Fail unconditionally with a requirement id.
-#[macro_export]
-macro_rules! fail {
-    ($req:expr, $($fmt:tt)+) => {
-        return Err($crate::case::Failure::new(Some($req), format!($($fmt)+)))
-    };
 }

@@ -1,5 +1,11 @@
-//! Command line: the harness's own flags plus libtest's (FILTER, --exact,
-//! --skip, --list, --test-threads, -q, --format), then the run.
+//! Command line: the harness's flags plus the libtest ones `cargo test`
+//! and test runners pass (FILTER, --exact, --skip, --list, --test-threads,
+//! -q, --format), then the run.
+//!
+//! Exit codes: 0 the target conforms (no MUST failure, no unexpected
+//! pass); 1 conformance failures; 2 usage or setup errors (bad flag,
+//! unreachable or non-Durable-Streams target, failing restart command,
+//! bad expectations file) — never blamed on the server under test.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,43 +16,53 @@ use clap::Parser;
 
 use crate::client::Target;
 use crate::expectations::Expectations;
+use crate::outcome::Policy;
 use crate::requirements::Requirements;
-use crate::runner::{print_epilogue, run, RunSettings};
+use crate::runner::{list, print_epilogue, run, Format, RunSettings, Selection};
 
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "ds-conformance",
     version,
-    about = "Black-box conformance suite for Durable Streams servers"
+    about = "Black-box conformance suite for Durable Streams servers",
+    after_help = "Exit codes: 0 conformant, 1 conformance failures, 2 usage or setup errors."
 )]
 pub struct Cli {
-    /// Stream root URL of the server under test (any path prefix, e.g.
-    /// http://127.0.0.1:4437/v1/stream). Omitted: start the reference server
-    /// in-process on 127.0.0.1:0 and test that.
+    /// Stream root URL of the server under test (http or https, any path
+    /// prefix, e.g. http://127.0.0.1:4437/v1/stream). Omitted: start the
+    /// reference server in-process on 127.0.0.1:0 and test that.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Extra header for every request, e.g. 'Authorization: Bearer …' (repeatable).
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
-    /// The target's long-poll timeout, so cases waiting for a 204 know how long to wait.
-    #[arg(long, value_name = "MS")]
+    /// The target's long-poll timeout, so cases waiting for a 204 know how
+    /// long to wait [default: 30000; embedded server: 1000]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub long_poll_timeout_ms: Option<u64>,
-    /// Budget for one case (default: 60 s, or more for long long-poll timeouts).
-    #[arg(long, value_name = "MS")]
+    /// Budget for one case [default: 60000, or 3 × the long-poll timeout + 15000 if longer]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub case_timeout_ms: Option<u64>,
     /// Fail the run on SHOULD-level failures too.
     #[arg(long)]
     pub strict: bool,
+    /// An optional feature group the target must implement (e.g.
+    /// subscriptions): its `unimplemented` verdicts become failures (repeatable).
+    #[arg(long = "require", value_name = "FEATURE")]
+    pub require: Vec<String>,
     /// TOML file of case ids expected to fail on this target, with reasons.
     #[arg(long, value_name = "FILE")]
     pub expectations: Option<PathBuf>,
-    /// Write a JSON report.
+    /// Write a JSON report (`-`: stdout; the console then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write a JUnit XML report (one testsuite per area).
+    /// Keep every case's transcript in the JSON report (default: failures only).
+    #[arg(long)]
+    pub full_transcripts: bool,
+    /// Write a JUnit XML report (one testsuite per area; `-`: stdout).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Write a Markdown summary (a table per spec section).
+    /// Write a Markdown report (failures first, then a table per spec section; `-`: stdout).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
     /// Print the requirements no case checks, then exit.
@@ -55,47 +71,59 @@ pub struct Cli {
     /// Run only shard K of N (stable by case id), e.g. 2/4.
     #[arg(long, value_name = "K/N", value_parser = parse_partition)]
     pub partition: Option<(u32, u32)>,
-    /// Seed for randomised cases and properties (default: random, always printed).
+    /// Seed for randomised cases and properties [default: random, always printed]
     #[arg(long)]
     pub seed: Option<u64>,
     /// Property-based testing: sequences per property.
-    #[arg(long, value_name = "N")]
-    pub cases: Option<u32>,
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cases: u32,
     /// Property-based testing: longest operation sequence.
-    #[arg(long, value_name = "N")]
-    pub max_steps: Option<usize>,
+    #[arg(long, value_name = "N", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_steps: u64,
     /// Shell command that restarts the target and returns once it is ready
     /// (enables the durability:: group).
     #[arg(long, value_name = "CMD")]
     pub restart_cmd: Option<String>,
-    /// Directory for failure artifacts such as replay scripts.
+    /// Shell command that kills the target abruptly (with --restart-cmd:
+    /// enables the crash checks).
+    #[arg(long, value_name = "CMD")]
+    pub kill_cmd: Option<String>,
+    /// Longest a --restart-cmd or --kill-cmd may run before it is killed
+    /// (with its process group) and the run stops with a setup error.
+    #[arg(long, value_name = "MS", default_value_t = 120_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub command_timeout_ms: u64,
+    /// Directory for failure artifacts such as replay scripts [default: $TMPDIR/ds-conformance]
     #[arg(long, value_name = "DIR")]
     pub artifacts_dir: Option<PathBuf>,
-    /// Store of the embedded reference server (no --target): memory or file.
+    /// Store of the embedded reference server (no --target).
     #[arg(long, default_value = "memory", value_parser = ["memory", "file"])]
     pub embedded_store: String,
 
-    // ---- libtest-compatible flags ----
-    /// Run only cases whose id contains FILTER (e.g. `fork::` or `sse`).
+    // ---- selection and console (libtest-compatible) ----
+    /// Run only cases whose id starts with one of these (e.g. `fork:: ttl::`).
     #[arg(value_name = "FILTER")]
-    pub filter: Option<String>,
-    /// FILTER must match the case id exactly.
+    pub filters: Vec<String>,
+    /// FILTERs must match the case id exactly.
     #[arg(long)]
     pub exact: bool,
-    /// Skip cases whose id contains PATTERN (repeatable).
+    /// FILTERs and --skip match anywhere in the id, not only at its start.
+    #[arg(long)]
+    pub substring: bool,
+    /// Skip cases whose id starts with PATTERN (repeatable).
     #[arg(long, value_name = "PATTERN")]
     pub skip: Vec<String>,
-    /// List cases instead of running them.
+    /// List the selected cases (`id: test`, as libtest does) instead of running them.
     #[arg(long)]
     pub list: bool,
-    /// Number of cases run at once (cases are I/O-bound; default 16).
-    #[arg(long, value_name = "N")]
-    pub test_threads: Option<usize>,
-    /// Terse output (one character per case).
+    /// Number of cases run at once (cases are I/O-bound).
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub test_threads: u64,
+    /// Terse output (one character per case); same as --format terse.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Output format: pretty or terse.
-    #[arg(long, value_parser = ["pretty", "terse"])]
+    /// Console output: pretty (a line per case), terse (a character per
+    /// case) or json (a JSON object per case, then the summary).
+    #[arg(long, value_parser = ["pretty", "terse", "json"])]
     pub format: Option<String>,
     /// Accepted for libtest compatibility (cases print nothing).
     #[arg(long, hide = true)]
@@ -103,13 +131,13 @@ pub struct Cli {
     /// Accepted for libtest compatibility.
     #[arg(long, hide = true)]
     pub show_output: bool,
-    /// Accepted for libtest compatibility: run ignored (skipped) cases only.
+    /// Accepted for libtest compatibility: no case is "ignored", so this selects none.
     #[arg(long, hide = true)]
     pub ignored: bool,
     /// Accepted for libtest compatibility.
     #[arg(long, hide = true)]
     pub include_ignored: bool,
-    /// Color: auto, always, never.
+    /// Accepted for libtest compatibility.
     #[arg(long, hide = true)]
     pub color: Option<String>,
 }
@@ -146,30 +174,74 @@ fn parse_header(h: &str) -> Result<(String, String), String> {
 }
 
 impl Cli {
-    fn libtest_args(&self) -> libtest_mimic::Arguments {
-        libtest_mimic::Arguments {
-            filter: self.filter.clone(),
+    fn selection(&self) -> Selection {
+        Selection {
+            // `--ignored` (test runners listing ignored tests): none are.
+            filters: if self.ignored {
+                vec!["\0".into()]
+            } else {
+                self.filters.clone()
+            },
             exact: self.exact,
+            anywhere: self.substring,
             skip: self.skip.clone(),
-            list: self.list,
-            test_threads: Some(self.test_threads.unwrap_or(16).max(1)),
-            quiet: self.quiet,
-            ignored: self.ignored,
-            include_ignored: self.include_ignored,
-            format: match self.format.as_deref() {
-                Some("terse") => Some(libtest_mimic::FormatSetting::Terse),
-                Some(_) => Some(libtest_mimic::FormatSetting::Pretty),
-                None if self.quiet => Some(libtest_mimic::FormatSetting::Terse),
-                None => None,
-            },
-            color: match self.color.as_deref() {
-                Some("always") => Some(libtest_mimic::ColorSetting::Always),
-                Some("never") => Some(libtest_mimic::ColorSetting::Never),
-                _ => None,
-            },
-            ..Default::default()
+            partition: self.partition,
         }
     }
+
+    fn format(&self) -> Format {
+        match self.format.as_deref() {
+            Some("terse") => Format::Terse,
+            Some("json") => Format::Json,
+            Some(_) => Format::Pretty,
+            None if self.quiet => Format::Terse,
+            None => Format::Pretty,
+        }
+    }
+
+    /// Report files, checked before the run so a typo costs seconds, not a run.
+    fn outputs(&self) -> [(&'static str, Option<&PathBuf>); 3] {
+        [
+            ("--json", self.json.as_ref()),
+            ("--junit", self.junit.as_ref()),
+            ("--markdown", self.markdown.as_ref()),
+        ]
+    }
+}
+
+fn is_stdout(p: &std::path::Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// Fail now if a report could not be written later.
+fn check_output(flag: &str, p: &std::path::Path) -> Result<(), String> {
+    if is_stdout(p) {
+        return Ok(());
+    }
+    if p.is_dir() {
+        return Err(format!("{flag} {}: is a directory", p.display()));
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{flag} {}: folder {} does not exist",
+            p.display(),
+            dir.display()
+        ));
+    }
+    let existed = p.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(p)
+        .map_err(|e| format!("{flag} {}: cannot write: {e}", p.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
 }
 
 /// Entry point shared by the binary and the in-process test harness.
@@ -186,9 +258,36 @@ pub fn main_with(cli: Cli) -> ExitCode {
 fn try_main(cli: Cli) -> Result<ExitCode, String> {
     let reqs = Arc::new(Requirements::embedded());
     let cases = crate::cases::all();
+    let selection = cli.selection();
     if cli.coverage {
         crate::coverage::print(&reqs, &cases);
         return Ok(ExitCode::SUCCESS);
+    }
+    if cli.list {
+        list(&cases, &selection, cli.format.as_deref() == Some("terse"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let format = cli.format();
+    for (flag, path) in cli.outputs() {
+        if let Some(p) = path {
+            check_output(flag, p)?;
+        }
+    }
+    if cli
+        .outputs()
+        .iter()
+        .filter(|(_, p)| p.is_some_and(|p| is_stdout(p)))
+        .count()
+        > 1
+    {
+        return Err("only one report can go to stdout (-)".into());
+    }
+    if cli
+        .outputs()
+        .iter()
+        .any(|(_, p)| p.is_some_and(|p| is_stdout(p)))
+    {
+        crate::runner::console_to_stderr();
     }
     let expectations = match &cli.expectations {
         Some(p) => Expectations::load(p)?,
@@ -208,7 +307,6 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
     let mut embedded = None;
     let root = match &cli.target {
         Some(t) => t.clone(),
-        None if cli.list => "http://127.0.0.1:9/embedded".to_string(),
         None => {
             let server = rt.block_on(crate::embedded::start(&cli.embedded_store))?;
             let url = server.stream_root();
@@ -232,59 +330,111 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
     if let Some(seed) = cli.seed {
         target.seed = seed;
     }
-    if let Some(n) = cli.cases {
-        target.prop_cases = n;
-    }
-    if let Some(n) = cli.max_steps {
-        target.prop_max_steps = n.max(1);
-    }
+    target.prop_cases = cli.cases;
+    target.prop_max_steps = cli.max_steps as usize;
     if let Some(d) = &cli.artifacts_dir {
         target.artifacts_dir = d.clone();
     }
     target.restart_cmd = cli.restart_cmd.clone();
+    target.kill_cmd = cli.kill_cmd.clone();
+    target.command_timeout = Duration::from_millis(cli.command_timeout_ms);
     target.restart_hook = embedded.as_ref().and_then(|e| e.restart_hook());
-    if !cli.list {
-        rt.block_on(target.probe())?;
-        println!(
-            "ds-conformance: target {} (seed {})",
-            target.root, target.seed
-        );
-    }
+    rt.block_on(target.probe())?;
+    crate::runner::info(&format!(
+        "ds-conformance: target {} (seed {})",
+        target.root, target.seed
+    ));
+    let policy = Policy {
+        strict: cli.strict,
+        required_features: cli.require.iter().cloned().collect(),
+        long_poll_timeout: target.long_poll_timeout,
+    };
     let settings = RunSettings {
         target: Arc::new(target),
-        strict: cli.strict,
+        policy,
         expectations,
-        partition: cli.partition,
+        selection: selection.clone(),
+        threads: cli.test_threads as usize,
+        format,
+        full_transcripts: cli.full_transcripts,
     };
-    let (report, ok) = run(&rt, &cli.libtest_args(), settings, cases, reqs);
-    if cli.list {
-        return Ok(ExitCode::SUCCESS);
-    }
-    print_epilogue(&report);
+    let report = run(&rt, settings, cases, reqs);
+    print_epilogue(&report, format);
     if report.cases.is_empty() {
         // Under `cargo test FILTER` other binaries' filters reach us too:
         // only an unfiltered run that checked nothing is an error.
-        if cli.filter.is_none() && cli.skip.is_empty() {
+        if !selection.is_filtered() {
             return Err("no case was selected (partition?): nothing was checked".into());
         }
         eprintln!("ds-conformance: warning: no case matched the filter; nothing was checked");
     }
-    let write = |path: &Option<PathBuf>, text: String| -> Result<(), String> {
-        if let Some(p) = path {
-            std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
-            println!("wrote {}", p.display());
+    let write = |path: Option<&PathBuf>, text: String| -> Result<(), String> {
+        match path {
+            Some(p) if is_stdout(p) => {
+                use std::io::Write;
+                let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            }
+            Some(p) => {
+                std::fs::write(p, text)
+                    .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+                crate::runner::info(&format!("wrote {}", p.display()));
+            }
+            None => {}
         }
         Ok(())
     };
-    write(&cli.json, report.to_json())?;
-    write(&cli.junit, report.to_junit())?;
-    write(&cli.markdown, report.to_markdown())?;
+    write(cli.json.as_ref(), report.to_json())?;
+    write(cli.junit.as_ref(), report.to_junit())?;
+    write(cli.markdown.as_ref(), report.to_markdown())?;
     if let Some(server) = embedded {
         rt.block_on(server.stop());
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ds-conformance").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn nonsense_values_are_rejected() {
+        for bad in [
+            &["--long-poll-timeout-ms", "0"][..],
+            &["--cases", "0"],
+            &["--test-threads", "0"],
+            &["--max-steps", "0"],
+            &["--partition", "3/2"],
+            &["--format", "xml"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let ok = parse(&["fork::", "ttl::", "--cases", "5"]).unwrap();
+        assert_eq!(ok.filters, ["fork::", "ttl::"]);
+    }
+
+    #[test]
+    fn help_shows_defaults_and_exit_codes() {
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for want in [
+            "[default: 200]",
+            "[default: 16]",
+            "[default: 30000; embedded server: 1000]",
+            "Exit codes",
+        ] {
+            assert!(help.contains(want), "--help lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn missing_report_folder_is_caught_up_front() {
+        let e = check_output("--junit", std::path::Path::new("/nonexistent-dir/x.xml"));
+        assert!(e.unwrap_err().contains("does not exist"));
+        assert!(check_output("--json", std::path::Path::new("-")).is_ok());
+    }
 }

@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 use serde::Serialize;
 
-use crate::case::Failure;
+use crate::failure::Failure;
 use crate::transcript::Exchange;
 
 /// Where and how to reach the server under test.
@@ -25,6 +25,10 @@ pub struct Target {
     pub case_timeout: Duration,
     /// Shell command that restarts the target and returns when it is ready.
     pub restart_cmd: Option<String>,
+    /// Shell command that kills the target abruptly (crash checks).
+    pub kill_cmd: Option<String>,
+    /// Longest a restart or kill command may run.
+    pub command_timeout: Duration,
     /// In-process restart (the embedded file store); wins over `restart_cmd`.
     pub restart_hook: Option<RestartHook>,
     /// Unique per run: every case works under `{root}/{run_id}/{case}/`.
@@ -50,6 +54,10 @@ impl Target {
     /// Can the durability group run (a restart command or hook is set)?
     pub fn can_restart(&self) -> bool {
         self.restart_hook.is_some() || self.restart_cmd.is_some()
+    }
+    /// Can the crash checks run (a kill command is set)?
+    pub fn can_kill(&self) -> bool {
+        self.kill_cmd.is_some()
     }
 
     pub fn new(root: &str) -> Result<Target, String> {
@@ -82,6 +90,8 @@ impl Target {
             long_poll_timeout: Duration::from_secs(30),
             case_timeout: Duration::from_secs(60),
             restart_cmd: None,
+            kill_cmd: None,
+            command_timeout: Duration::from_secs(120),
             restart_hook: None,
             run_id,
             seed: rand::random::<u64>() >> 12,
@@ -126,6 +136,7 @@ struct CtxInner {
     base: String,
     transcript: Mutex<Vec<Exchange>>,
     created: Mutex<Vec<String>>,
+    artifacts: Mutex<Vec<String>>,
 }
 
 /// Per-case context: names streams, sends requests, records the transcript.
@@ -160,6 +171,7 @@ impl Ctx {
                 base,
                 transcript: Mutex::new(Vec::new()),
                 created: Mutex::new(Vec::new()),
+                artifacts: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -235,6 +247,17 @@ impl Ctx {
             .push(Exchange::note(text.into()));
     }
 
+    /// Record a file written for this case (a replay script); the report
+    /// lists it.
+    pub fn add_artifact(&self, path: impl Into<String>) {
+        self.inner.artifacts.lock().unwrap().push(path.into());
+    }
+
+    /// The files recorded with `add_artifact`.
+    pub fn artifacts(&self) -> Vec<String> {
+        self.inner.artifacts.lock().unwrap().clone()
+    }
+
     pub fn transcript(&self) -> Vec<Exchange> {
         self.inner.transcript.lock().unwrap().clone()
     }
@@ -281,6 +304,7 @@ impl Ctx {
 
     /// Restart the target (`--restart-cmd` or the embedded hook) and wait
     /// until it is ready. The runner guarantees no other case runs meanwhile.
+    /// A failing or hanging command is a setup error (exit 2).
     pub async fn restart(&self) -> Result<(), Failure> {
         let target = &self.inner.target;
         let started = Instant::now();
@@ -292,25 +316,7 @@ impl Ctx {
                 "restart target: sh -c {}",
                 crate::transcript::shell_quote(cmd.as_bytes())
             ));
-            let out = tokio::time::timeout(
-                Duration::from_secs(120),
-                tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(cmd)
-                    .stdin(std::process::Stdio::null())
-                    .output(),
-            )
-            .await;
-            match out {
-                Err(_) => Err("restart command did not finish within 120 s".to_string()),
-                Ok(Err(e)) => Err(format!("cannot run restart command: {e}")),
-                Ok(Ok(o)) if !o.status.success() => Err(format!(
-                    "restart command exited with {}: {}",
-                    o.status,
-                    String::from_utf8_lossy(&o.stderr).trim()
-                )),
-                Ok(Ok(_)) => Ok(()),
-            }
+            crate::command::run("restart command", cmd, target.command_timeout).await
         } else {
             Err("no --restart-cmd given".to_string())
         };
@@ -318,7 +324,23 @@ impl Ctx {
             "restart finished after {} ms",
             started.elapsed().as_millis()
         ));
-        result.map_err(Failure::setup)
+        result.map_err(Failure::setup_error)
+    }
+
+    /// Kill the target abruptly (`--kill-cmd`); a failing or hanging
+    /// command is a setup error (exit 2).
+    pub async fn kill(&self) -> Result<(), Failure> {
+        let target = &self.inner.target;
+        let Some(cmd) = &target.kill_cmd else {
+            return Err(Failure::setup_error("no --kill-cmd given"));
+        };
+        self.note(format!(
+            "kill target: sh -c {}",
+            crate::transcript::shell_quote(cmd.as_bytes())
+        ));
+        crate::command::run("kill command", cmd, target.command_timeout)
+            .await
+            .map_err(Failure::setup_error)
     }
 
     /// Sleep, noting it in the transcript.
@@ -423,7 +445,7 @@ impl Req {
 
     fn final_url(&self) -> Result<Url, Failure> {
         let mut url = Url::parse(&self.url)
-            .map_err(|e| Failure::setup(format!("bad URL {}: {e}", self.url)))?;
+            .map_err(|e| Failure::no_answer(format!("bad URL {}: {e}", self.url)))?;
         if !self.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in &self.query {
@@ -451,7 +473,7 @@ impl Req {
         }
         for (k, v) in &self.headers {
             let value = reqwest::header::HeaderValue::from_bytes(v)
-                .map_err(|e| Failure::setup(format!("header {k} cannot be sent: {e}")))?;
+                .map_err(|e| Failure::no_answer(format!("header {k} cannot be sent: {e}")))?;
             rb = rb.header(k.as_str(), value);
             recorded.push((k.clone(), String::from_utf8_lossy(v).into_owned()));
         }
@@ -501,7 +523,7 @@ impl Req {
                 let e = error_chain(&e);
                 self.ctx
                     .update(idx, |ex| ex.fail(format!("transport error: {e}"), elapsed));
-                Err(Failure::setup(format!(
+                Err(Failure::no_answer(format!(
                     "{} {} failed: {e}",
                     self.method, self.url
                 )))
@@ -540,7 +562,7 @@ impl Req {
                 )
             })?
             .map_err(|e| {
-                Failure::setup(format!(
+                Failure::no_answer(format!(
                     "GET {} (SSE) failed: {}",
                     self.url,
                     error_chain(&e)

@@ -42,6 +42,17 @@ impl RunReport {
         }
     }
 
+    /// 0: conformant; 1: conformance failures; 2: setup errors.
+    pub fn exit_code(&self) -> u8 {
+        if self.count(Outcome::SetupError) > 0 {
+            2
+        } else if self.cases.iter().any(|c| c.outcome.fails_run()) {
+            1
+        } else {
+            0
+        }
+    }
+
     pub fn count(&self, o: Outcome) -> usize {
         self.summary.get(o.as_str()).copied().unwrap_or(0)
     }
@@ -61,10 +72,18 @@ impl RunReport {
                 .or_insert_with(|| TestSuite::new(area.clone()));
             let status = match c.outcome {
                 Outcome::Passed | Outcome::ExpectedFailure => TestCaseStatus::success(),
-                Outcome::Skipped => TestCaseStatus::skipped(),
+                Outcome::Skipped | Outcome::Unimplemented => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(format!(
+                        "{}: {}",
+                        c.outcome.as_str(),
+                        c.message.as_deref().unwrap_or("")
+                    ));
+                    s
+                }
                 // A SHOULD-level miss is visible in system-out, not a failure unless --strict.
                 Outcome::NonStrictFailure => TestCaseStatus::success(),
-                Outcome::Failed | Outcome::UnexpectedPass => {
+                Outcome::Failed | Outcome::UnexpectedPass | Outcome::SetupError => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     s.set_message(
                         c.message
@@ -76,7 +95,7 @@ impl RunReport {
                             .to_string(),
                     );
                     s.set_type(c.outcome.as_str());
-                    s.set_description(crate::runner::failure_text(c));
+                    s.set_description(c.failure_text());
                     s
                 }
             };

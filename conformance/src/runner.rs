@@ -1,36 +1,91 @@
-//! Runs the catalog through libtest-mimic (filters, --list, --exact, --skip,
-//! threads, pretty/terse output), then classifies outcomes and writes reports.
+//! Runs the selected cases concurrently and prints one line per case with
+//! its real outcome and duration, then the failure details and one summary
+//! that matches the JSON report.
 
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Failed, Trial};
-
-use crate::case::{Case, Failure, Needs};
+use crate::case::{Abilities, Case};
 use crate::client::{Ctx, Target};
 use crate::expectations::Expectations;
-use crate::outcome::{classify, CaseReport, Outcome};
+use crate::failure::Failure;
+use crate::outcome::{classify, CaseReport, Outcome, Policy};
 use crate::report::RunReport;
 use crate::requirements::Requirements;
+
+/// Which cases a run selects.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Positional filters: a case runs if any matches (none: every case).
+    pub filters: Vec<String>,
+    /// Filters must equal the id.
+    pub exact: bool,
+    /// Filters (and skips) match anywhere in the id, not only at its start.
+    pub anywhere: bool,
+    /// Ids matching one of these are left out.
+    pub skip: Vec<String>,
+    /// `(k, n)`: only the k-th of n stable shards (1-based).
+    pub partition: Option<(u32, u32)>,
+}
+
+impl Selection {
+    fn hit(&self, pattern: &str, id: &str) -> bool {
+        if self.exact {
+            id == pattern
+        } else if self.anywhere {
+            id.contains(pattern)
+        } else {
+            id.starts_with(pattern)
+        }
+    }
+    pub fn is_filtered(&self) -> bool {
+        !self.filters.is_empty() || !self.skip.is_empty()
+    }
+    pub fn selects(&self, id: &str) -> bool {
+        (self.filters.is_empty() || self.filters.iter().any(|f| self.hit(f, id)))
+            && !self.skip.iter().any(|s| self.hit(s, id))
+            && self.partition.is_none_or(|(k, n)| shard_of(id, n) == k)
+    }
+}
+
+/// Console output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// One line per case: `test ID ... OUTCOME (N ms)`.
+    #[default]
+    Pretty,
+    /// One character per case.
+    Terse,
+    /// One JSON object per line (cases, then the summary), for tools.
+    Json,
+}
 
 /// Everything a run needs besides the cases.
 pub struct RunSettings {
     pub target: Arc<Target>,
-    pub strict: bool,
+    pub policy: Policy,
     pub expectations: Expectations,
-    /// `(k, n)`: run only the k-th of n stable shards (1-based).
-    pub partition: Option<(u32, u32)>,
+    pub selection: Selection,
+    /// Cases run at once.
+    pub threads: usize,
+    pub format: Format,
+    /// Keep every case's transcript in the report, not only failures'.
+    pub full_transcripts: bool,
 }
 
-/// Cases that restart the target hold this exclusively; every other case
+/// Cases that take the target away hold this exclusively; every other case
 /// holds it shared, so no case sees the target go away under it.
 static RESTART_LOCK: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// Run one case to completion under the case timeout, then clean up.
 pub async fn run_case(case: &Case, target: Arc<Target>) -> (Result<(), Failure>, Ctx, Duration) {
-    let (_shared, _exclusive) = match case.needs {
-        Needs::Restart => (None, Some(RESTART_LOCK.write().await)),
-        Needs::Nothing => (Some(RESTART_LOCK.read().await), None),
+    let (_shared, _exclusive) = if case.needs.exclusive() {
+        (None, Some(RESTART_LOCK.write().await))
+    } else {
+        (Some(RESTART_LOCK.read().await), None)
     };
     let ctx = Ctx::new(target.clone(), &case.id);
     let started = Instant::now();
@@ -66,155 +121,391 @@ pub fn stable_hash(id: &str) -> u64 {
     h
 }
 
-/// Render a full failure text: verdict, requirement, transcript as curl.
-pub fn failure_text(report: &CaseReport) -> String {
-    let mut s = report.message.clone().unwrap_or_default();
-    if !report.transcript.is_empty() {
-        s.push_str("\n\ntranscript (replay with curl):\n");
-        for ex in &report.transcript {
-            s.push_str(&ex.render());
-            s.push('\n');
-        }
-    }
-    s
+static CONSOLE_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// Send the console to stderr (a report goes to stdout: `--json -`).
+pub fn console_to_stderr() {
+    CONSOLE_TO_STDERR.store(true, Ordering::Relaxed);
 }
 
-/// Execute `cases` with libtest-mimic. Returns the run report and whether
-/// the run passed (exit status 0).
+/// Write console text, ignoring a closed pipe (`ds-conformance | head`).
+pub fn out(text: &str) {
+    if CONSOLE_TO_STDERR.load(Ordering::Relaxed) {
+        let mut o = std::io::stderr().lock();
+        let _ = o.write_all(text.as_bytes());
+        let _ = o.flush();
+    } else {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        let _ = o.flush();
+    }
+}
+
+/// A line about the run itself (target, files written): stderr, so stdout
+/// stays the case lines (and pure JSON under `--format json`).
+pub fn info(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// `--list`: the selected ids in libtest's format (`id: test`).
+pub fn list(cases: &[Case], selection: &Selection, terse: bool) {
+    let mut o = std::io::stdout().lock();
+    let mut n = 0;
+    for c in cases.iter().filter(|c| selection.selects(&c.id)) {
+        if writeln!(o, "{}: test", c.id).is_err() {
+            return;
+        }
+        n += 1;
+    }
+    if !terse {
+        let _ = writeln!(o, "\n{n} tests, 0 benchmarks");
+    }
+}
+
+/// Build the report of a case that ran.
+fn report_case(
+    reqs: &Requirements,
+    settings: &RunSettings,
+    case: &Case,
+    result: Result<(), Failure>,
+    ctx: &Ctx,
+    elapsed: Duration,
+) -> CaseReport {
+    let transcript = ctx.transcript();
+    let expected = settings.expectations.reason(&case.id);
+    let v = classify(reqs, case, &result, &settings.policy, expected, &transcript);
+    let keep = settings.full_transcripts || v.outcome.has_details();
+    CaseReport {
+        id: case.id.clone(),
+        requirements: case.requirements.iter().map(|s| s.to_string()).collect(),
+        sections: reqs.sections(&case.requirements),
+        level: v.level,
+        outcome: v.outcome,
+        failed_requirement: v.failed_requirement,
+        duration_ms: elapsed.as_millis() as u64,
+        message: v.message,
+        artifacts: ctx.artifacts(),
+        transcript: if keep { transcript } else { Vec::new() },
+    }
+}
+
+fn skipped(reqs: &Requirements, case: &Case, why: &str) -> CaseReport {
+    CaseReport {
+        id: case.id.clone(),
+        requirements: case.requirements.iter().map(|s| s.to_string()).collect(),
+        sections: reqs.sections(&case.requirements),
+        level: reqs.strongest(&case.requirements),
+        outcome: Outcome::Skipped,
+        failed_requirement: None,
+        duration_ms: 0,
+        message: Some(why.to_string()),
+        artifacts: Vec::new(),
+        transcript: Vec::new(),
+    }
+}
+
+/// The console: case lines, a progress line on a terminal, details, summary.
+struct Console {
+    format: Format,
+    progress: bool,
+    total: usize,
+    done: usize,
+    started: Instant,
+    terse_col: usize,
+}
+
+impl Console {
+    fn clear_progress(&self) {
+        if self.progress {
+            out("\r\x1b[2K");
+        }
+    }
+
+    fn case(&mut self, c: &CaseReport) {
+        self.done += 1;
+        self.clear_progress();
+        match self.format {
+            Format::Pretty => out(&format!("test {} ... {}\n", c.id, case_label(c))),
+            Format::Terse => {
+                let mut s = c.outcome.terse().to_string();
+                self.terse_col += 1;
+                if self.terse_col == 88 {
+                    s.push_str(&format!(" {}/{}\n", self.done, self.total));
+                    self.terse_col = 0;
+                }
+                out(&s);
+            }
+            Format::Json => out(&format!("{}\n", json_line(c))),
+        }
+    }
+
+    fn tick(&self, running: &BTreeMap<String, Instant>) {
+        if !self.progress {
+            return;
+        }
+        let slow = running
+            .iter()
+            .min_by_key(|(_, t)| **t)
+            .filter(|(_, t)| t.elapsed() >= Duration::from_secs(10))
+            .map(|(id, t)| format!(" · slow: {id} ({} s)", t.elapsed().as_secs()))
+            .unwrap_or_default();
+        out(&format!(
+            "\r\x1b[2K[{}/{} · {} s · {} running]{slow}",
+            self.done,
+            self.total,
+            self.started.elapsed().as_secs(),
+            running.len()
+        ));
+    }
+}
+
+/// `ok (12 ms)`, `FAILED [MUST TTL-X] (40 ms)`, `skipped (needs --restart-cmd)`.
+pub fn case_label(c: &CaseReport) -> String {
+    let dur = format_ms(c.duration_ms);
+    match c.outcome {
+        Outcome::Skipped => format!(
+            "skipped ({})",
+            c.message.as_deref().unwrap_or("no reason given")
+        ),
+        Outcome::Failed | Outcome::NonStrictFailure | Outcome::ExpectedFailure => {
+            match &c.failed_requirement {
+                Some(r) => format!("{} [{} {r}] ({dur})", c.outcome.label(), c.level.as_str()),
+                None => format!("{} ({dur})", c.outcome.label()),
+            }
+        }
+        o => format!("{} ({dur})", o.label()),
+    }
+}
+
+fn format_ms(ms: u64) -> String {
+    if ms >= 10_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+/// One case as a JSON line (`--format json`).
+fn json_line(c: &CaseReport) -> String {
+    serde_json::json!({
+        "type": "case",
+        "id": c.id,
+        "outcome": c.outcome.as_str(),
+        "level": c.level.as_str(),
+        "requirement": c.failed_requirement,
+        "duration_ms": c.duration_ms,
+        "message": c.message,
+    })
+    .to_string()
+}
+
+/// Execute the selected `cases`. Case lines are printed as cases finish.
 pub fn run(
     rt: &tokio::runtime::Runtime,
-    args: &Arguments,
     settings: RunSettings,
     cases: Vec<Case>,
     reqs: Arc<Requirements>,
-) -> (RunReport, bool) {
+) -> RunReport {
     let started_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let started = Instant::now();
-    let reports: Arc<Mutex<Vec<CaseReport>>> = Arc::new(Mutex::new(Vec::new()));
     let settings = Arc::new(settings);
-    let mut trials = Vec::new();
-    let mut skipped = Vec::new();
-    for case in cases {
-        if let Some((k, n)) = settings.partition {
-            if shard_of(&case.id, n) != k {
+    let abilities = Abilities {
+        restart: settings.target.can_restart(),
+        kill: settings.target.can_kill(),
+    };
+    let selected: Vec<Case> = cases
+        .into_iter()
+        .filter(|c| settings.selection.selects(&c.id))
+        .collect();
+    let mut console = Console {
+        format: settings.format,
+        progress: settings.format == Format::Pretty
+            && !CONSOLE_TO_STDERR.load(Ordering::Relaxed)
+            && std::io::stdout().is_terminal(),
+        total: selected.len(),
+        done: 0,
+        started,
+        terse_col: 0,
+    };
+    if settings.format == Format::Pretty {
+        out(&format!("\nrunning {} cases\n", selected.len()));
+    }
+    let mut reports = Vec::new();
+    let running: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
+    rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<CaseReport>();
+        let permits = Arc::new(tokio::sync::Semaphore::new(settings.threads.max(1)));
+        for case in selected {
+            if let Some(why) = case.needs.missing(abilities) {
+                let _ = tx.send(skipped(&reqs, &case, why));
                 continue;
             }
-        }
-        let skip = case.needs == Needs::Restart && !settings.target.can_restart();
-        let kind = reqs.strongest(&case.requirements).as_str();
-        let trial_case = case.clone();
-        let handle = rt.handle().clone();
-        let (reports2, settings2, reqs2) = (reports.clone(), settings.clone(), reqs.clone());
-        let trial = Trial::test(case.id.clone(), move || {
-            let (result, ctx, elapsed) =
-                handle.block_on(run_case(&trial_case, settings2.target.clone()));
-            let expected = settings2.expectations.reason(&trial_case.id);
-            let (outcome, level, message) =
-                classify(&reqs2, &trial_case, &result, settings2.strict, expected);
-            let report = CaseReport {
-                id: trial_case.id.clone(),
-                requirements: trial_case
-                    .requirements
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                sections: reqs2.sections(&trial_case.requirements),
-                level,
-                outcome,
-                duration_ms: elapsed.as_millis() as u64,
-                message,
-                artifacts: crate::props::take_artifacts(&settings2.target.run_id, &trial_case.id),
-                transcript: ctx.transcript(),
-            };
-            let text = failure_text(&report);
-            reports2.lock().unwrap().push(report);
-            if outcome.fails_run() {
-                Err(Failed::from(text))
-            } else {
-                Ok(())
-            }
-        })
-        .with_kind(kind)
-        .with_ignored_flag(skip);
-        if skip && !args.is_filtered_out(&trial) {
-            skipped.push(case);
-        }
-        trials.push(trial);
-    }
-    let conclusion = libtest_mimic::run(args, trials);
-    let mut cases = std::mem::take(&mut *reports.lock().unwrap());
-    if !args.list {
-        for case in skipped {
-            cases.push(CaseReport {
-                id: case.id.clone(),
-                requirements: case.requirements.iter().map(|s| s.to_string()).collect(),
-                sections: reqs.sections(&case.requirements),
-                level: reqs.strongest(&case.requirements),
-                outcome: Outcome::Skipped,
-                duration_ms: 0,
-                message: Some(
-                    "skipped: needs --restart-cmd (the target cannot be restarted)".into(),
-                ),
-                artifacts: Vec::new(),
-                transcript: Vec::new(),
+            let (tx, permits, settings, reqs, running) = (
+                tx.clone(),
+                permits.clone(),
+                settings.clone(),
+                reqs.clone(),
+                running.clone(),
+            );
+            tokio::spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return;
+                };
+                running
+                    .lock()
+                    .unwrap()
+                    .insert(case.id.clone(), Instant::now());
+                // Each case drives its future on a thread of its own (as
+                // libtest does), so a case busy checking a large answer
+                // never delays the runtime's workers, which also serve the
+                // embedded target. A panicking case is reported, never hangs.
+                let handle = tokio::runtime::Handle::current();
+                let run = tokio::task::spawn_blocking({
+                    let (case, target) = (case.clone(), settings.target.clone());
+                    move || handle.block_on(run_case(&case, target))
+                })
+                .await;
+                running.lock().unwrap().remove(&case.id);
+                let report = match run {
+                    Ok((result, ctx, elapsed)) => {
+                        report_case(&reqs, &settings, &case, result, &ctx, elapsed)
+                    }
+                    Err(e) => {
+                        let ctx = Ctx::new(settings.target.clone(), &case.id);
+                        let f = Failure::setup_error(format!("the case panicked: {e}"));
+                        report_case(&reqs, &settings, &case, Err(f), &ctx, Duration::ZERO)
+                    }
+                };
+                let _ = tx.send(report);
             });
         }
+        drop(tx);
+        let mut ticker = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => {
+                        console.case(&r);
+                        reports.push(r);
+                        console.tick(&running.lock().unwrap());
+                    }
+                    None => break,
+                },
+                _ = ticker.tick() => console.tick(&running.lock().unwrap()),
+            }
+        }
+    });
+    console.clear_progress();
+    if console.format == Format::Terse && console.terse_col > 0 {
+        out(&format!(" {}/{}\n", console.done, console.total));
     }
-    let report = RunReport::new(
+    RunReport::new(
         settings.target.root.to_string(),
         settings.target.seed,
         started_at,
         started.elapsed(),
-        cases,
-    );
-    let ok = !conclusion.has_failed() && !report.cases.iter().any(|c| c.outcome.fails_run());
-    (report, ok)
+        reports,
+    )
 }
 
-/// Print non-strict failures and expected failures (libtest shows them as
-/// passed), then the conformance summary line.
-pub fn print_epilogue(report: &RunReport) {
-    let soft: Vec<&CaseReport> = report
-        .cases
-        .iter()
-        .filter(|c| c.outcome == Outcome::NonStrictFailure)
-        .collect();
-    if !soft.is_empty() {
-        println!("\nnon-strict failures (SHOULD/MAY; fail the run only with --strict):");
-        for c in soft {
-            println!("\n---- {} ----\n{}", c.id, failure_text(c));
-        }
+/// Failure details (MUST first, then non-strict), expected failures in
+/// one line each, then the summary line that matches the JSON report.
+pub fn print_epilogue(report: &RunReport, format: Format) {
+    if format == Format::Json {
+        out(&format!("{}\n", summary_json(report)));
+        return;
     }
-    let expected: Vec<&CaseReport> = report
-        .cases
-        .iter()
-        .filter(|c| c.outcome == Outcome::ExpectedFailure)
-        .collect();
-    if !expected.is_empty() {
-        println!("\nexpected failures (listed in the expectations file):");
-        for c in expected {
-            let first = c
-                .message
-                .as_deref()
-                .unwrap_or("")
-                .lines()
-                .last()
-                .unwrap_or("");
-            println!("  {}: {}", c.id, first);
+    let section = |title: &str, pick: &dyn Fn(&CaseReport) -> bool| {
+        let picked: Vec<&CaseReport> = report.cases.iter().filter(|c| pick(c)).collect();
+        if picked.is_empty() {
+            return;
         }
-    }
-    println!(
-        "\nconformance: {} passed, {} failed, {} non-strict, {} expected failures, {} unexpected passes, {} skipped (seed {})",
-        report.count(Outcome::Passed),
-        report.count(Outcome::Failed),
-        report.count(Outcome::NonStrictFailure),
-        report.count(Outcome::ExpectedFailure),
-        report.count(Outcome::UnexpectedPass),
-        report.count(Outcome::Skipped),
-        report.seed
+        out(&format!("\n{title}\n"));
+        for c in picked {
+            out(&format!("\n---- {} ----\n{}\n", c.id, c.failure_text()));
+        }
+    };
+    section(
+        "setup errors (the harness could not do its part; not the target's fault):",
+        &|c| c.outcome == Outcome::SetupError,
     );
+    section("failures:", &|c| c.outcome.fails_run());
+    section(
+        "non-strict failures (SHOULD/MAY; fail the run only with --strict):",
+        &|c| c.outcome == Outcome::NonStrictFailure,
+    );
+    let brief = |title: &str, o: Outcome| {
+        let picked: Vec<&CaseReport> = report.cases.iter().filter(|c| c.outcome == o).collect();
+        if picked.is_empty() {
+            return;
+        }
+        out(&format!("\n{title}\n"));
+        for c in picked {
+            let last = c.message.as_deref().unwrap_or("").lines().last();
+            out(&format!("  {}: {}\n", c.id, last.unwrap_or("")));
+        }
+    };
+    brief(
+        "expected failures (listed in the expectations file):",
+        Outcome::ExpectedFailure,
+    );
+    brief(
+        "unimplemented (optional features the target lacks):",
+        Outcome::Unimplemented,
+    );
+    out(&format!("\n{}\n", summary_line(report)));
+}
+
+/// `conformance: FAILED. 300 passed, 2 failed, ...` (same counts as the JSON).
+pub fn summary_line(report: &RunReport) -> String {
+    let verdict = match report.exit_code() {
+        0 => "ok",
+        1 => "FAILED",
+        _ => "SETUP ERROR",
+    };
+    let mut parts = vec![
+        format!("{} passed", report.count(Outcome::Passed)),
+        format!("{} failed", report.count(Outcome::Failed)),
+        format!("{} non-strict", report.count(Outcome::NonStrictFailure)),
+        format!(
+            "{} expected failures",
+            report.count(Outcome::ExpectedFailure)
+        ),
+        format!(
+            "{} unexpected passes",
+            report.count(Outcome::UnexpectedPass)
+        ),
+        format!("{} unimplemented", report.count(Outcome::Unimplemented)),
+        format!("{} skipped", report.count(Outcome::Skipped)),
+    ];
+    if report.count(Outcome::SetupError) > 0 {
+        parts.push(format!(
+            "{} setup errors",
+            report.count(Outcome::SetupError)
+        ));
+    }
+    format!(
+        "conformance: {verdict}. {}; {} cases in {} (seed {})",
+        parts.join(", "),
+        report.cases.len(),
+        format_ms(report.duration_ms),
+        report.seed
+    )
+}
+
+fn summary_json(report: &RunReport) -> String {
+    serde_json::json!({
+        "type": "summary",
+        "verdict": summary_line(report).split('.').next().unwrap_or("").trim_start_matches("conformance: "),
+        "exit_code": report.exit_code(),
+        "summary": report.summary,
+        "cases": report.cases.len(),
+        "duration_ms": report.duration_ms,
+        "seed": report.seed,
+    })
+    .to_string()
 }
 
 #[cfg(test)]
@@ -230,5 +521,26 @@ mod tests {
         }
         let first = ids.iter().filter(|id| shard_of(id, 4) == 1).count();
         assert!(first > 20 && first < 80, "unbalanced shard: {first}");
+    }
+
+    #[test]
+    fn filters_match_from_the_start_unless_asked() {
+        let mut s = Selection {
+            filters: vec!["create::".into(), "ttl::".into()],
+            ..Default::default()
+        };
+        assert!(s.selects("create::basic::x"));
+        assert!(s.selects("ttl::a::b"));
+        assert!(!s.selects("fork::create::x"));
+        s.anywhere = true;
+        assert!(s.selects("fork::create::x"));
+        s.skip = vec!["fork::".into()];
+        assert!(!s.selects("fork::create::x"));
+        let exact = Selection {
+            filters: vec!["a::b::c".into()],
+            exact: true,
+            ..Default::default()
+        };
+        assert!(exact.selects("a::b::c") && !exact.selects("a::b::cd"));
     }
 }

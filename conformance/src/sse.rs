@@ -10,8 +10,8 @@ use futures::{Stream, StreamExt};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::case::Failure;
 use crate::client::Ctx;
+use crate::failure::Failure;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SseEvent {

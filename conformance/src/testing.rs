@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::case::Failure;
 use crate::client::Target;
+use crate::failure::Failure;
 use crate::runner::run_case;
 
 /// Result of one case against a target.

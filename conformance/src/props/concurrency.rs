@@ -208,7 +208,7 @@ pub async fn writers_and_readers(ctx: Ctx) -> CaseResult {
     for w in writes {
         acks.extend(
             w.await
-                .map_err(|e| Failure::setup(format!("writer panicked: {e}")))??,
+                .map_err(|e| Failure::no_answer(format!("writer panicked: {e}")))??,
         );
     }
     let r = ctx.post("s").closed().send().await?;
@@ -236,7 +236,7 @@ pub async fn writers_and_readers(ctx: Ctx) -> CaseResult {
     for (i, h) in readers.into_iter().chain(std::iter::once(sse)).enumerate() {
         let seen = h
             .await
-            .map_err(|e| Failure::setup(format!("reader panicked: {e}")))??;
+            .map_err(|e| Failure::no_answer(format!("reader panicked: {e}")))??;
         let kind = if i < 2 { "long-poll" } else { "SSE" };
         check_eq!(
             seen,

@@ -11,8 +11,8 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::script::{Line, Script};
-use crate::case::Failure;
 use crate::client::{Ctx, Req, Resp};
+use crate::failure::Failure;
 use crate::model::{Mode, Model, Obs, Op, Outcome, Plan, SseObs, Violation};
 
 /// Why a sequence failed.
@@ -242,7 +242,7 @@ impl Exec {
             req = req.timeout(self.ctx.target().request_timeout());
         }
         let r = req.send().await.map_err(|f| {
-            if f.setup {
+            if f.is_no_answer() {
                 StepFail::Setup(f)
             } else {
                 StepFail::Model {

@@ -10,41 +10,17 @@ pub mod exec;
 pub mod gen;
 pub mod script;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-use crate::case::{CaseResult, Failure};
 use crate::client::{Ctx, Target};
+use crate::failure::{CaseResult, Failure};
 use crate::model::Op;
 pub use exec::{Exec, StepFail};
 pub use gen::Family;
-
-static ARTIFACTS: Mutex<BTreeMap<(String, String), Vec<String>>> = Mutex::new(BTreeMap::new());
-
-/// Hook for the runner: the files (replay scripts) the case `case_id` of
-/// run `run_id` wrote, removed from the registry. Wire into
-/// `CaseReport::artifacts` after `run_case`.
-pub fn take_artifacts(run_id: &str, case_id: &str) -> Vec<String> {
-    ARTIFACTS
-        .lock()
-        .map(|mut m| {
-            m.remove(&(run_id.to_string(), case_id.to_string()))
-                .unwrap_or_default()
-        })
-        .unwrap_or_default()
-}
-
-fn record_artifact(run_id: &str, case_id: &str, path: String) {
-    if let Ok(mut m) = ARTIFACTS.lock() {
-        m.entry((run_id.to_string(), case_id.to_string()))
-            .or_default()
-            .push(path);
-    }
-}
 
 /// The proptest RNG for a property: the run seed mixed with the case id,
 /// so each property draws its own sequences and `--seed` reproduces them.
@@ -151,7 +127,7 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
     let c2 = case_id.clone();
     let found = tokio::task::spawn_blocking(move || search(handle, t2, c2, family))
         .await
-        .map_err(|e| Failure::setup(format!("property search panicked: {e}")))?;
+        .map_err(|e| Failure::no_answer(format!("property search panicked: {e}")))?;
     exec::print_stats(&case_id);
     let Some(found) = found else {
         ctx.note(format!(
@@ -161,7 +137,7 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
         return Ok(());
     };
     if found.ops.is_empty() {
-        return Err(Failure::setup(found.first));
+        return Err(Failure::no_answer(found.first));
     }
     // Replay the minimal sequence on the case's own context.
     let mut ex = Exec::new(ctx.clone(), "min".into());
@@ -198,7 +174,7 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
         .render(&root, &case_id, target.seed, &ops_text, &verdict);
     let script_note = match write_script(&target, &case_id, &script) {
         Ok(path) => {
-            record_artifact(&target.run_id, &case_id, path.clone());
+            ctx.add_artifact(path.clone());
             format!("replay script: {path}")
         }
         Err(e) => format!("replay script not written: {e}"),
@@ -211,7 +187,7 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
         found.ops.len(),
     );
     if setup {
-        return Err(Failure::setup(message));
+        return Err(Failure::no_answer(message));
     }
     Err(Failure::new(requirement, message))
 }

@@ -184,7 +184,7 @@ pub async fn chunked_body_is_accepted(ctx: Ctx) -> CaseResult {
         .timeout(std::time::Duration::from_secs(15))
         .send()
         .await
-        .map_err(|e| crate::case::Failure::setup(format!("chunked POST failed: {e}")))?;
+        .map_err(|e| crate::case::Failure::no_answer(format!("chunked POST failed: {e}")))?;
     let status = resp.status().as_u16();
     ctx.note(format!("  -> {status}"));
     check_eq!(status, 204, "APPEND-CHUNKED", "status of a chunked append");

@@ -45,7 +45,7 @@ async fn fork_with_waiter(ctx: &Ctx) -> Result<(Src, Waiter, Instant), Failure> 
 async fn joined(waiter: Waiter) -> Result<Resp, Failure> {
     waiter
         .await
-        .map_err(|e| Failure::setup(format!("waiter task: {e}")))?
+        .map_err(|e| Failure::no_answer(format!("waiter task: {e}")))?
 }
 
 /// A long-poll in the fork's inherited range returns the data at once.

@@ -163,7 +163,7 @@ pub async fn missing_stream_is_404(ctx: Ctx) -> CaseResult {
 #[case("HEAD-NO-BODY")]
 pub async fn sends_no_body(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "some data", "CREATE-NEW-201").await?;
-    let url = reqwest::Url::parse(&ctx.url("s")).map_err(|e| Failure::setup(e.to_string()))?;
+    let url = reqwest::Url::parse(&ctx.url("s")).map_err(|e| Failure::no_answer(e.to_string()))?;
     if url.scheme() != "http" {
         ctx.note("raw HEAD check needs a plain http target: skipped");
         return Ok(());
@@ -212,10 +212,10 @@ async fn raw_head(ctx: &Ctx, url: &reqwest::Url) -> Result<Vec<u8>, Failure> {
     ctx.note(format!("raw TCP to {host}:{port}: {:?}", req));
     let mut sock = tokio::net::TcpStream::connect((host, port))
         .await
-        .map_err(|e| Failure::setup(format!("connect {host}:{port}: {e}")))?;
+        .map_err(|e| Failure::no_answer(format!("connect {host}:{port}: {e}")))?;
     sock.write_all(req.as_bytes())
         .await
-        .map_err(|e| Failure::setup(e.to_string()))?;
+        .map_err(|e| Failure::no_answer(e.to_string()))?;
     let mut buf = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut chunk = [0u8; 8192];
@@ -223,7 +223,7 @@ async fn raw_head(ctx: &Ctx, url: &reqwest::Url) -> Result<Vec<u8>, Failure> {
         match tokio::time::timeout_at(deadline, sock.read(&mut chunk)).await {
             Ok(Ok(0)) | Err(_) => break,
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Ok(Err(e)) => return Err(Failure::setup(format!("raw HEAD read: {e}"))),
+            Ok(Err(e)) => return Err(Failure::no_answer(format!("raw HEAD read: {e}"))),
         }
     }
     ctx.note(format!("  -> {:?}", String::from_utf8_lossy(&buf)));

@@ -283,7 +283,8 @@ pub async fn odd_paths_are_never_5xx(ctx: Ctx) -> CaseResult {
 pub async fn unsupported_method_is_4xx(ctx: Ctx) -> CaseResult {
     create_with(&ctx, "s", "text/plain", "x", "CREATE-NEW-201").await?;
     for m in ["PATCH", "TRACE", "PROPFIND"] {
-        let method = Method::from_bytes(m.as_bytes()).map_err(|e| Failure::setup(e.to_string()))?;
+        let method =
+            Method::from_bytes(m.as_bytes()).map_err(|e| Failure::no_answer(e.to_string()))?;
         let r = send(ctx.request(method, &ctx.url("s"))).await?;
         check!(
             is_4xx(&r) || r.status == 501,
