@@ -2,78 +2,31 @@
 //! §8, §9, §10, §12.7) over an in-memory store, or with `--data-dir` a
 //! durable one (the same store, journaled).
 //!
-//! - `config`: tunables and start-up errors.
-//! - `durable`: the record log, group commit, recovery and replay (§4).
-//! - `http`: the axum app, one thin handler per operation.
-//! - `store`: streams, offsets, producers, JSON mode, forks and expiry;
-//!   `store::persist` wires it to `durable`.
+//! - `config`: tunables and start-up errors; `state`: what one server
+//!   shares between requests (`AppState`).
+//! - `http`: the axum app, one thin handler per operation: parse, one store
+//!   operation, await its commit, map the outcome.
+//! - `store`: the streams as one state machine (validate → event → apply →
+//!   commit); its journal makes it the durable file store.
+//! - `durable`: the append-only record log with group commit and crash
+//!   recovery that the journal writes to (§4).
 
 pub mod config;
 pub mod durable;
 pub mod http;
+pub mod state;
 pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{Config, StartError};
-use store::ttl::Clock;
-use store::Store;
-
-/// Shared state of one server: configuration, store, shutdown signal.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Shared>,
-}
-
-struct Shared {
-    config: Config,
-    store: Store,
-    shutdown: watch::Sender<bool>,
-}
-
-impl AppState {
-    pub fn new(config: Config) -> Result<Self, StartError> {
-        Self::with_clock(config, Clock::System)
-    }
-
-    /// Like `new`, with an injected clock (tests of expiry).
-    pub fn with_clock(config: Config, clock: Clock) -> Result<Self, StartError> {
-        let store = match &config.data_dir {
-            None => Store::new(clock),
-            Some(dir) => Store::open(clock, dir).map_err(|source| StartError::DataDir {
-                dir: dir.clone(),
-                source,
-            })?,
-        };
-        Ok(AppState {
-            inner: Arc::new(Shared {
-                config,
-                store,
-                shutdown: watch::Sender::new(false),
-            }),
-        })
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    /// Resolves once the server is shutting down, so live reads end early.
-    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.inner.shutdown.subscribe()
-    }
-}
+pub use state::AppState;
 
 /// The protocol app; streams live at any path under the root.
 pub fn app(state: AppState) -> axum::Router {
@@ -91,7 +44,7 @@ pub async fn serve(
     let signal_state = state.clone();
     let signal = async move {
         shutdown.await;
-        signal_state.inner.shutdown.send_replace(true);
+        signal_state.begin_shutdown();
     };
     // The sweeper runs inside this future (not a spawned task), so aborting
     // or finishing `serve` stops it too.

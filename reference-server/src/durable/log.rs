@@ -106,7 +106,7 @@ pub struct Log {
     _lock: File,
     tx: Mutex<Option<mpsc::Sender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    reader: SegmentReader,
+    reader: Arc<SegmentReader>,
     counters: Arc<Counters>,
 }
 
@@ -131,6 +131,18 @@ impl Log {
         options: LogOptions,
         visit: impl FnMut(Loc, &[u8]) -> io::Result<()>,
     ) -> io::Result<(Log, Recovery)> {
+        let reader = Arc::new(SegmentReader::new(dir, options.max_open_files));
+        Log::open_with_reader(dir, options, reader, visit)
+    }
+
+    /// `open`, reading through `reader` (made before recovery, so the
+    /// visitor can already hand out locations bound to it).
+    pub fn open_with_reader(
+        dir: &Path,
+        options: LogOptions,
+        reader: Arc<SegmentReader>,
+        visit: impl FnMut(Loc, &[u8]) -> io::Result<()>,
+    ) -> io::Result<(Log, Recovery)> {
         std::fs::create_dir_all(dir)?;
         let lock = lock_dir(dir, options.lock_wait)?;
         let (tail, recovery) = segment::recover(dir, visit)?;
@@ -152,7 +164,7 @@ impl Log {
             _lock: lock,
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
-            reader: SegmentReader::new(dir, options.max_open_files),
+            reader,
             counters,
         };
         Ok((log, recovery))

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::headers as h;
+use super::names as n;
 use super::{read_body, set};
 use crate::store::offsets::Offset;
 use crate::store::{content_type, json, AppendRequest, Appended, Payload};
@@ -18,7 +19,7 @@ pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Re
     let producer = h::producer(headers)?;
     let stream_seq = h::stream_seq(headers)?;
     // A missing or deleted stream is answered before its body is uploaded.
-    app.store().lookup_durable(&path).await?;
+    app.store().find(&path).durable().await?;
     let body = read_body(headers, body, app.config().max_body_bytes).await?;
     let essence = if body.is_empty() {
         // §5.2: a close-only request is never judged by its Content-Type.
@@ -41,7 +42,7 @@ pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Re
     let with_producer = producer.is_some();
     let outcome = app
         .store()
-        .append_durable(
+        .append(
             &path,
             AppendRequest {
                 essence,
@@ -51,6 +52,7 @@ pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Re
                 producer,
             },
         )
+        .durable()
         .await?;
 
     let (status, tail, closed, echo) = match outcome {
@@ -78,13 +80,13 @@ pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Re
     };
     let mut res = status.into_response();
     let out = res.headers_mut();
-    set(out, h::STREAM_NEXT_OFFSET, &Offset(tail).to_string());
+    set(out, n::STREAM_NEXT_OFFSET, &Offset(tail).to_string());
     if closed {
-        set(out, h::STREAM_CLOSED, "true");
+        set(out, n::STREAM_CLOSED, "true");
     }
     if let Some((epoch, seq)) = echo {
-        set(out, h::PRODUCER_EPOCH, &epoch.to_string());
-        set(out, h::PRODUCER_SEQ, &seq.to_string());
+        set(out, n::PRODUCER_EPOCH, &epoch.to_string());
+        set(out, n::PRODUCER_SEQ, &seq.to_string());
     }
     Ok(res)
 }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::headers as h;
+use super::names as n;
 use super::{read_body, set};
 use crate::store::offsets::Offset;
 use crate::store::CreateRequest;
@@ -21,7 +22,7 @@ pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Res
     let body = read_body(headers, body, app.config().max_body_bytes).await?;
     let (created, info) = app
         .store()
-        .create_durable(CreateRequest {
+        .create(CreateRequest {
             path,
             content_type,
             expiry,
@@ -29,6 +30,7 @@ pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Res
             body,
             fork,
         })
+        .durable()
         .await?;
     let status = if created {
         StatusCode::CREATED
@@ -49,9 +51,9 @@ pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Res
         );
     }
     set(out, "content-type", &info.content_type);
-    set(out, h::STREAM_NEXT_OFFSET, &Offset(info.tail).to_string());
+    set(out, n::STREAM_NEXT_OFFSET, &Offset(info.tail).to_string());
     if info.closed {
-        set(out, h::STREAM_CLOSED, "true");
+        set(out, n::STREAM_CLOSED, "true");
     }
     Ok(res)
 }

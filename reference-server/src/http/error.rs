@@ -5,7 +5,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::headers as h;
+use super::names as n;
 use crate::store::offsets::Offset;
 use crate::store::StoreError;
 
@@ -65,7 +65,7 @@ impl IntoResponse for ApiError {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         let mut put = |name: &'static str, value: String| {
             if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(h::name(name), v);
+                headers.insert(n::name(name), v);
             }
         };
         match self {
@@ -73,15 +73,15 @@ impl IntoResponse for ApiError {
                 put("allow", "GET, HEAD, PUT, POST, DELETE, OPTIONS".into());
             }
             ApiError::Store(StoreError::Closed { tail }) => {
-                put(h::STREAM_CLOSED, "true".into());
-                put(h::STREAM_NEXT_OFFSET, Offset(tail).to_string());
+                put(n::STREAM_CLOSED, "true".into());
+                put(n::STREAM_NEXT_OFFSET, Offset(tail).to_string());
             }
             ApiError::Store(StoreError::StaleEpoch { current }) => {
-                put(h::PRODUCER_EPOCH, current.to_string());
+                put(n::PRODUCER_EPOCH, current.to_string());
             }
             ApiError::Store(StoreError::SeqGap { expected, received }) => {
-                put(h::PRODUCER_EXPECTED_SEQ, expected.to_string());
-                put(h::PRODUCER_RECEIVED_SEQ, received.to_string());
+                put(n::PRODUCER_EXPECTED_SEQ, expected.to_string());
+                put(n::PRODUCER_RECEIVED_SEQ, received.to_string());
             }
             _ => {}
         }

@@ -5,35 +5,36 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::headers as h;
+use super::names as n;
 use super::set;
 use crate::store::offsets::Offset;
 use crate::store::ttl::Expiry;
 use crate::AppState;
 
 pub async fn stream_head(app: AppState, path: String) -> Result<Response, ApiError> {
-    let info = app.store().head_durable(&path).await?;
+    let stream = app.store().find(&path).durable().await?;
+    let info = app.store().info(&stream).durable().await?;
     let mut res = StatusCode::OK.into_response();
     let headers = res.headers_mut();
     set(headers, "content-type", &info.content_type);
     set(
         headers,
-        h::STREAM_NEXT_OFFSET,
+        n::STREAM_NEXT_OFFSET,
         &Offset(info.tail).to_string(),
     );
     match &info.expiry {
         Expiry::Never => {}
-        Expiry::Ttl(secs) => set(headers, h::STREAM_TTL, &secs.to_string()),
-        Expiry::At(d) => set(headers, h::STREAM_EXPIRES_AT, &d.text),
+        Expiry::Ttl(secs) => set(headers, n::STREAM_TTL, &secs.to_string()),
+        Expiry::At(d) => set(headers, n::STREAM_EXPIRES_AT, &d.text),
     }
     if info.closed {
-        set(headers, h::STREAM_CLOSED, "true");
+        set(headers, n::STREAM_CLOSED, "true");
     }
     set(headers, "cache-control", "no-store");
     Ok(res)
 }
 
 pub async fn stream_delete(app: AppState, path: String) -> Result<Response, ApiError> {
-    app.store().delete_durable(&path).await?;
+    app.store().delete(&path).durable().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

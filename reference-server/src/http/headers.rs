@@ -1,32 +1,16 @@
-//! §4.1, §4.2, §5.1, §5.2, §5.2.1, §13.2: names of the protocol headers and
-//! the parsing and validation of request headers, query and path.
+//! §4.1, §4.2, §5.1, §5.2, §5.2.1, §13.2: parsing and validation of
+//! request headers, query and path (a bad value is an `ApiError` 400).
 
-use axum::http::{HeaderMap, HeaderName, Uri};
+use axum::http::{HeaderMap, Uri};
 use percent_encoding::percent_decode_str;
 
 use super::error::ApiError;
+use super::names::*;
 use crate::store::content_type;
 use crate::store::offsets::{Offset, ReadFrom};
 use crate::store::producer::{self, ProducerRef};
 use crate::store::ttl::{self, Expiry};
 use crate::store::ForkRequest;
-
-pub const STREAM_TTL: &str = "stream-ttl";
-pub const STREAM_EXPIRES_AT: &str = "stream-expires-at";
-pub const STREAM_SEQ: &str = "stream-seq";
-pub const STREAM_CURSOR: &str = "stream-cursor";
-pub const STREAM_NEXT_OFFSET: &str = "stream-next-offset";
-pub const STREAM_UP_TO_DATE: &str = "stream-up-to-date";
-pub const STREAM_CLOSED: &str = "stream-closed";
-pub const STREAM_FORKED_FROM: &str = "stream-forked-from";
-pub const STREAM_FORK_OFFSET: &str = "stream-fork-offset";
-pub const STREAM_FORK_SUB_OFFSET: &str = "stream-fork-sub-offset";
-pub const PRODUCER_ID: &str = "producer-id";
-pub const PRODUCER_EPOCH: &str = "producer-epoch";
-pub const PRODUCER_SEQ: &str = "producer-seq";
-pub const PRODUCER_EXPECTED_SEQ: &str = "producer-expected-seq";
-pub const PRODUCER_RECEIVED_SEQ: &str = "producer-received-seq";
-pub const SSE_DATA_ENCODING: &str = "stream-sse-data-encoding";
 
 /// A header's value as UTF-8 text; non-UTF-8 values are a 400, and so is
 /// a header sent twice (each protocol header is a single value, and taking
@@ -241,11 +225,6 @@ impl ReadQuery {
             cursor,
         })
     }
-}
-
-/// Header name helper for building responses.
-pub fn name(n: &'static str) -> HeaderName {
-    HeaderName::from_static(n)
 }
 
 #[cfg(test)]

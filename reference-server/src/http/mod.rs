@@ -19,6 +19,7 @@ mod cursor;
 pub mod error;
 mod head_delete;
 pub mod headers;
+pub mod names;
 mod read;
 mod sse;
 
@@ -95,6 +96,6 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 /// Inserts a header whose value we produced ourselves.
 fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(headers::name(name), v);
+        headers.insert(names::name(name), v);
     }
 }

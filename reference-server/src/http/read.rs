@@ -13,11 +13,12 @@ use axum::response::{IntoResponse, Response};
 use tokio::time::{sleep_until, Instant};
 
 use super::error::ApiError;
-use super::headers::{self as h, Live, ReadQuery};
+use super::headers::{Live, ReadQuery};
+use super::names as n;
 use super::{cursor, set, sse};
 use crate::store::offsets::{Offset, ReadFrom};
 use crate::store::stream::Stream;
-use crate::store::{fork, json, ReadResult};
+use crate::store::{json, read, ReadResult};
 use crate::AppState;
 
 /// Cache policy for immutable data chunks (§10.1).
@@ -38,9 +39,9 @@ async fn catch_up(
     q: ReadQuery,
     req: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let stream = app.store().open_for_read_durable(&path).await?;
+    let stream = app.store().open_for_read(&path).durable().await?;
     let from = q.offset.unwrap_or(ReadFrom::Start);
-    let r = fork::read(&stream, from, app.config().max_chunk_bytes)?;
+    let r = read::chunk(&stream, from, app.config().max_chunk_bytes)?;
     if from == ReadFrom::Now {
         // §8: never data, never an ETag, never cached.
         let mut res = body_response(&stream, &r, StatusCode::OK);
@@ -64,13 +65,13 @@ async fn long_poll(app: AppState, path: String, q: ReadQuery) -> Result<Response
     let from = q
         .offset
         .ok_or_else(|| ApiError::bad("long-poll requires an offset"))?;
-    let stream = app.store().open_for_read_durable(&path).await?;
+    let stream = app.store().open_for_read(&path).durable().await?;
     let cursor = cursor::next(q.cursor.as_deref(), app.store().clock().now());
     let budget = app.config().max_chunk_bytes;
     let deadline = Instant::now() + app.config().long_poll_timeout;
     let mut changed = stream.subscribe();
     let mut shutdown = app.shutdown_signal();
-    let mut r = fork::read(&stream, from, budget)?;
+    let mut r = read::chunk(&stream, from, budget)?;
     // `now` resolves once, at request start (§8).
     let at = ReadFrom::At(Offset(r.from));
     loop {
@@ -80,7 +81,7 @@ async fn long_poll(app: AppState, path: String, q: ReadQuery) -> Result<Response
             let headers = res.headers_mut();
             set(headers, "etag", &etag);
             set(headers, "cache-control", CACHEABLE);
-            set(headers, h::STREAM_CURSOR, &cursor);
+            set(headers, n::STREAM_CURSOR, &cursor);
             return Ok(res);
         }
         if r.closed {
@@ -91,7 +92,7 @@ async fn long_poll(app: AppState, path: String, q: ReadQuery) -> Result<Response
             _ = sleep_until(deadline) => return Ok(no_content(&r, Some(&cursor))),
             _ = shutdown.wait_for(|s| *s) => return Ok(no_content(&r, Some(&cursor))),
         }
-        r = fork::read(&stream, at, budget)?;
+        r = read::chunk(&stream, at, budget)?;
     }
 }
 
@@ -99,12 +100,12 @@ async fn long_poll(app: AppState, path: String, q: ReadQuery) -> Result<Response
 fn no_content(r: &ReadResult, cursor: Option<&str>) -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
     let headers = res.headers_mut();
-    set(headers, h::STREAM_NEXT_OFFSET, &Offset(r.tail).to_string());
-    set(headers, h::STREAM_UP_TO_DATE, "true");
+    set(headers, n::STREAM_NEXT_OFFSET, &Offset(r.tail).to_string());
+    set(headers, n::STREAM_UP_TO_DATE, "true");
     if r.closed {
-        set(headers, h::STREAM_CLOSED, "true");
+        set(headers, n::STREAM_CLOSED, "true");
     } else if let Some(c) = cursor {
-        set(headers, h::STREAM_CURSOR, c);
+        set(headers, n::STREAM_CURSOR, c);
     }
     set(headers, "cache-control", "no-store");
     res
@@ -125,12 +126,12 @@ fn body_response(stream: &Arc<Stream>, r: &ReadResult, status: StatusCode) -> Re
     let headers = res.headers_mut();
     let content_type = stream.lock().config.content_type.clone();
     set(headers, "content-type", &content_type);
-    set(headers, h::STREAM_NEXT_OFFSET, &Offset(r.next).to_string());
+    set(headers, n::STREAM_NEXT_OFFSET, &Offset(r.next).to_string());
     if r.up_to_date() {
-        set(headers, h::STREAM_UP_TO_DATE, "true");
+        set(headers, n::STREAM_UP_TO_DATE, "true");
     }
     if r.closed_at_end() {
-        set(headers, h::STREAM_CLOSED, "true");
+        set(headers, n::STREAM_CLOSED, "true");
     }
     res
 }

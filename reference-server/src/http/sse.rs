@@ -23,11 +23,12 @@ use tokio::time::{sleep_until, Instant};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::ApiError;
-use super::headers::{self as h, ReadQuery};
+use super::headers::ReadQuery;
+use super::names as n;
 use super::{cursor, set};
 use crate::store::offsets::{Offset, ReadFrom};
 use crate::store::stream::Stream;
-use crate::store::{content_type, fork, json, ReadResult};
+use crate::store::{content_type, json, read, ReadResult};
 use crate::AppState;
 
 /// How a stream's data is carried in `data` events.
@@ -42,10 +43,10 @@ pub async fn stream_sse(app: AppState, path: String, q: ReadQuery) -> Result<Res
     let from = q
         .offset
         .ok_or_else(|| ApiError::bad("SSE requires an offset"))?;
-    let stream = app.store().open_for_read_durable(&path).await?;
+    let stream = app.store().open_for_read(&path).durable().await?;
     let budget = app.config().max_chunk_bytes;
     let changed = stream.subscribe();
-    let first = fork::read(&stream, from, budget)?;
+    let first = read::chunk(&stream, from, budget)?;
     let essence = stream.lock().config.essence.clone();
     let encoding = if content_type::is_json(&essence) {
         Encoding::Json
@@ -75,7 +76,7 @@ pub async fn stream_sse(app: AppState, path: String, q: ReadQuery) -> Result<Res
     );
     headers.insert("cache-control", HeaderValue::from_static("no-cache"));
     if encoding == Encoding::Base64 {
-        set(headers, h::SSE_DATA_ENCODING, "base64");
+        set(headers, n::SSE_DATA_ENCODING, "base64");
     }
     Ok(res)
 }
@@ -108,7 +109,7 @@ impl Session {
                 pos = next;
                 announced = true;
                 if !up_to_date {
-                    match fork::read(&self.stream, ReadFrom::At(Offset(pos)), self.budget) {
+                    match read::chunk(&self.stream, ReadFrom::At(Offset(pos)), self.budget) {
                         Ok(next_read) => r = next_read,
                         Err(_) => return,
                     }
@@ -133,7 +134,7 @@ impl Session {
                 _ = tx.closed() => return,
                 _ = self.shutdown.wait_for(|s| *s) => return,
             }
-            match fork::read(&self.stream, ReadFrom::At(Offset(pos)), self.budget) {
+            match read::chunk(&self.stream, ReadFrom::At(Offset(pos)), self.budget) {
                 Ok(next_read) => r = next_read,
                 Err(_) => return,
             }

@@ -24,8 +24,9 @@ pub struct ProducerState {
 /// Outcome of checking a request against the table, before anything changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// New data: append, then store this state (200).
-    Accept(ProducerState),
+    /// New data (200): applying it makes `(epoch, seq)` the producer's
+    /// state.
+    Accept,
     /// Already applied: nothing changes (204); carries the highest accepted seq.
     Duplicate { epoch: u64, last_seq: u64 },
     /// Zombie fencing (403) with the current epoch.
@@ -36,15 +37,12 @@ pub enum Verdict {
     Gap { expected: u64, received: u64 },
 }
 
-/// Applies the §5.2.1 validation logic without mutating anything, so the
-/// caller can commit the new state in the same step as the append.
+/// The §5.2.1 validation table, without mutating anything: the accepted
+/// request's event sets the new state when it is applied.
 pub fn check(state: Option<ProducerState>, req: &ProducerRef) -> Verdict {
     let Some(state) = state else {
         return if req.seq == 0 {
-            Verdict::Accept(ProducerState {
-                epoch: req.epoch,
-                last_seq: 0,
-            })
+            Verdict::Accept
         } else {
             Verdict::EpochSeqNotZero
         };
@@ -56,10 +54,7 @@ pub fn check(state: Option<ProducerState>, req: &ProducerRef) -> Verdict {
     }
     if req.epoch > state.epoch {
         return if req.seq == 0 {
-            Verdict::Accept(ProducerState {
-                epoch: req.epoch,
-                last_seq: 0,
-            })
+            Verdict::Accept
         } else {
             Verdict::EpochSeqNotZero
         };
@@ -70,10 +65,7 @@ pub fn check(state: Option<ProducerState>, req: &ProducerRef) -> Verdict {
             last_seq: state.last_seq,
         }
     } else if req.seq == state.last_seq + 1 {
-        Verdict::Accept(ProducerState {
-            epoch: state.epoch,
-            last_seq: req.seq,
-        })
+        Verdict::Accept
     } else {
         Verdict::Gap {
             expected: state.last_seq + 1,
@@ -114,8 +106,8 @@ mod tests {
 
     #[test]
     fn first_request_must_start_at_zero() {
-        assert_eq!(check(None, &req(0, 0)), Verdict::Accept(st(0, 0).unwrap()));
-        assert_eq!(check(None, &req(3, 0)), Verdict::Accept(st(3, 0).unwrap()));
+        assert_eq!(check(None, &req(0, 0)), Verdict::Accept);
+        assert_eq!(check(None, &req(3, 0)), Verdict::Accept);
         assert_eq!(check(None, &req(0, 1)), Verdict::EpochSeqNotZero);
     }
 
@@ -125,10 +117,7 @@ mod tests {
             check(st(2, 5), &req(1, 0)),
             Verdict::StaleEpoch { current: 2 }
         );
-        assert_eq!(
-            check(st(2, 5), &req(3, 0)),
-            Verdict::Accept(st(3, 0).unwrap())
-        );
+        assert_eq!(check(st(2, 5), &req(3, 0)), Verdict::Accept);
         assert_eq!(check(st(2, 5), &req(3, 1)), Verdict::EpochSeqNotZero);
         assert_eq!(
             check(st(2, 5), &req(2, 5)),
@@ -144,10 +133,7 @@ mod tests {
                 last_seq: 5
             }
         );
-        assert_eq!(
-            check(st(2, 5), &req(2, 6)),
-            Verdict::Accept(st(2, 6).unwrap())
-        );
+        assert_eq!(check(st(2, 5), &req(2, 6)), Verdict::Accept);
         assert_eq!(
             check(st(2, 5), &req(2, 8)),
             Verdict::Gap {

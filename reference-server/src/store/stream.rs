@@ -1,292 +1,19 @@
-//! §4 stream model: one stream's state behind its own lock, its own data as
-//! an indexed list of chunks, and the per-stream change signal that wakes
-//! long-poll and SSE readers (§5.7, §5.8) of this stream only.
+//! §4 stream model: one stream's state behind its own lock (its data is in
+//! `data`), and the per-stream change signal that wakes long-poll and SSE
+//! readers (§5.7, §5.8) of this stream only. The state changes only in
+//! `apply`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
+use super::data::Data;
 use super::producer::{ProducerRef, ProducerState};
 use super::ttl::Expiry;
-use crate::durable::{Journal, Loc};
-
-/// Where an entry's bytes are: in memory, or in the durable store's log
-/// (read back with `pread` on demand, so the stream is not held in memory).
-#[derive(Clone)]
-pub enum Body {
-    Mem(Bytes),
-    Disk(Arc<Journal>, Loc),
-}
-
-impl std::fmt::Debug for Body {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Body::Mem(b) => write!(f, "Mem({} bytes)", b.len()),
-            Body::Disk(_, loc) => write!(f, "Disk({loc:?})"),
-        }
-    }
-}
-
-impl Body {
-    pub fn len(&self) -> usize {
-        match self {
-            Body::Mem(b) => b.len(),
-            Body::Disk(_, loc) => loc.len as usize,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The bytes `[lo, hi)`; `None` (logged) if the disk read failed.
-    pub fn slice(&self, lo: usize, hi: usize) -> Option<Bytes> {
-        match self {
-            Body::Mem(b) => Some(b.slice(lo..hi)),
-            Body::Disk(j, loc) => match j.read_range(loc.slice(lo as u32, hi as u32)) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    tracing::error!("reading {loc:?} from the data directory: {e}");
-                    None
-                }
-            },
-        }
-    }
-}
-
-/// One stored chunk: an append's bytes, or one JSON message.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    /// Position of the first unit of this entry.
-    pub start: u64,
-    pub body: Body,
-    /// Last entry of the append that wrote it (the "data boundary" that
-    /// limits a fork sub-offset, §4.2).
-    pub batch_end: bool,
-}
-
-/// A stream's own data: positions `[base, tail)`. Below `base` a fork reads
-/// from its source.
-#[derive(Debug, Default)]
-pub struct Data {
-    pub base: u64,
-    pub tail: u64,
-    pub json: bool,
-    pub entries: Vec<Entry>,
-    /// File store only: how far the stream is on disk. Readers see no
-    /// further, so nothing they read can vanish in a crash (§4).
-    pub durable: Option<Durable>,
-}
-
-/// The part of a stream's state that is known to be on disk.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Durable {
-    pub tail: u64,
-    pub closed: bool,
-    /// The stream's Create record is on disk.
-    pub created: bool,
-}
-
-impl Data {
-    pub fn new(base: u64, json: bool) -> Data {
-        Data {
-            base,
-            tail: base,
-            json,
-            entries: Vec::new(),
-            durable: None,
-        }
-    }
-
-    /// What readers may see: `(tail, closed)`, limited to what is durable.
-    pub fn visible(&self, closed: bool) -> (u64, bool) {
-        match self.durable {
-            None => (self.tail, closed),
-            Some(d) => (
-                d.tail.min(self.tail),
-                closed && d.closed && d.tail >= self.tail,
-            ),
-        }
-    }
-
-    /// Records that the state up to `tail` (and closure) is on disk; any
-    /// record of the stream being durable implies its Create record is.
-    pub fn mark_durable(&mut self, tail: u64, closed: bool) {
-        if let Some(d) = &mut self.durable {
-            d.tail = d.tail.max(tail);
-            d.closed |= closed;
-            d.created = true;
-        }
-    }
-
-    /// Records that the Create record is on disk (a barrier submitted after
-    /// the stream was seen in the registry has completed).
-    pub fn mark_created(&mut self) {
-        if let Some(d) = &mut self.durable {
-            d.created = true;
-        }
-    }
-
-    /// Whether the stream's existence is durable (always, in memory).
-    pub fn created_durably(&self) -> bool {
-        self.durable.is_none_or(|d| d.created)
-    }
-
-    fn units(&self, e: &Entry) -> u64 {
-        if self.json {
-            1
-        } else {
-            e.body.len() as u64
-        }
-    }
-
-    /// Appends one batch (an append's bytes, or its flattened messages).
-    pub fn push_batch(&mut self, parts: Vec<Bytes>) {
-        let n = parts.len();
-        for (i, bytes) in parts.into_iter().enumerate() {
-            if bytes.is_empty() && !self.json {
-                continue;
-            }
-            let e = Entry {
-                start: self.tail,
-                body: Body::Mem(bytes),
-                batch_end: i + 1 == n,
-            };
-            self.tail += self.units(&e);
-            self.entries.push(e);
-        }
-        if let Some(last) = self.entries.last_mut() {
-            last.batch_end = true;
-        }
-    }
-
-    /// Moves entries that are now durable to their disk locations, so their
-    /// memory is released; `(start, loc)` pairs name the entries.
-    pub fn spill(&mut self, journal: &Arc<Journal>, placed: &[(u64, Loc)]) {
-        for &(start, loc) in placed {
-            let i = self.entries.partition_point(|e| e.start < start);
-            if let Some(e) = self.entries.get_mut(i) {
-                if e.start == start
-                    && matches!(e.body, Body::Mem(_))
-                    && e.body.len() == loc.len as usize
-                {
-                    e.body = Body::Disk(journal.clone(), loc);
-                }
-            }
-        }
-    }
-
-    /// Index of the entry containing `pos` (or the first one after it).
-    fn find(&self, pos: u64) -> usize {
-        self.entries
-            .partition_point(|e| e.start + self.units(e) <= pos)
-    }
-
-    /// Copies references to the data in `[from, to)` into `out`, stopping
-    /// once `out` is full. Returns the position reached.
-    pub fn collect(&self, from: u64, to: u64, out: &mut Collector) -> u64 {
-        let to = to.min(self.tail);
-        if from >= to {
-            return from;
-        }
-        let mut pos = from.max(self.base);
-        let mut i = self.find(pos);
-        while pos < to && i < self.entries.len() && !out.full() {
-            let e = &self.entries[i];
-            if self.json {
-                let Some(message) = e.body.slice(0, e.body.len()) else {
-                    break;
-                };
-                if !out.push_message(message) {
-                    break;
-                }
-                pos += 1;
-            } else {
-                let lo = (pos - e.start) as usize;
-                let hi = ((to - e.start) as usize).min(e.body.len());
-                // Only what fits the budget is read from disk.
-                let hi = hi.min(lo.saturating_add(out.room()));
-                let Some(piece) = e.body.slice(lo, hi) else {
-                    break;
-                };
-                let taken = out.push_bytes(piece);
-                pos += taken as u64;
-                if lo + taken < hi {
-                    break;
-                }
-            }
-            i += 1;
-        }
-        pos
-    }
-
-    /// End of the append batch that contains `pos`, capped at `limit`.
-    pub fn batch_end_after(&self, pos: u64, limit: u64) -> u64 {
-        let mut i = self.find(pos);
-        while i < self.entries.len() {
-            let e = &self.entries[i];
-            if e.batch_end {
-                return (e.start + self.units(e)).min(limit);
-            }
-            i += 1;
-        }
-        pos.min(limit)
-    }
-}
-
-/// Accumulates a read's pieces within a byte budget. JSON reads always take
-/// at least one message so a read never stalls on a large message.
-#[derive(Debug)]
-pub struct Collector {
-    pub json: bool,
-    pub pieces: Vec<Bytes>,
-    budget: usize,
-    used: usize,
-}
-
-impl Collector {
-    pub fn new(json: bool, budget: usize) -> Collector {
-        Collector {
-            json,
-            pieces: Vec::new(),
-            budget: budget.max(1),
-            used: 0,
-        }
-    }
-
-    pub fn full(&self) -> bool {
-        self.used >= self.budget
-    }
-
-    /// Bytes left in the budget.
-    pub fn room(&self) -> usize {
-        self.budget - self.used
-    }
-
-    fn push_message(&mut self, m: Bytes) -> bool {
-        let cost = m.len() + usize::from(!self.pieces.is_empty());
-        if !self.pieces.is_empty() && self.used + cost > self.budget {
-            self.used = self.budget;
-            return false;
-        }
-        self.used += cost;
-        self.pieces.push(m);
-        true
-    }
-
-    fn push_bytes(&mut self, b: Bytes) -> usize {
-        let take = b.len().min(self.budget - self.used);
-        if take > 0 {
-            self.pieces.push(b.slice(..take));
-            self.used += take;
-        }
-        take
-    }
-}
+use super::StoreError;
 
 /// Where a fork's inherited data comes from.
 #[derive(Clone, Debug)]
@@ -337,6 +64,43 @@ impl State {
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         self.expiry.is_expired(self.last_access, now)
     }
+
+    /// A deleted stream is 410 while forks keep it (§4.2), else 404.
+    pub fn check_live(&self) -> Result<(), StoreError> {
+        match self.status {
+            Status::Live => Ok(()),
+            Status::SoftDeleted => Err(StoreError::Gone),
+            Status::Removed => Err(StoreError::NotFound),
+        }
+    }
+
+    /// Metadata as create answers it (the full tail; the answer waits for
+    /// the create to be durable).
+    pub fn info(&self) -> Info {
+        Info {
+            content_type: self.config.content_type.clone(),
+            tail: self.data.tail,
+            closed: self.closed,
+            expiry: self.expiry.clone(),
+        }
+    }
+
+    /// §5.5 HEAD metadata, limited to what is durable.
+    pub fn visible_info(&self) -> Result<Info, StoreError> {
+        self.check_live()?;
+        let mut info = self.info();
+        (info.tail, info.closed) = self.data.visible(self.closed);
+        Ok(info)
+    }
+}
+
+/// Metadata returned by create and HEAD.
+#[derive(Debug, Clone)]
+pub struct Info {
+    pub content_type: String,
+    pub tail: u64,
+    pub closed: bool,
+    pub expiry: Expiry,
 }
 
 /// A stream: identity, state behind one lock, and its change signal.
@@ -347,33 +111,25 @@ pub struct Stream {
     pub path: String,
     state: Mutex<State>,
     changed: watch::Sender<u64>,
-    /// The durable store's journal, when there is one (`--data-dir`).
-    pub journal: Option<Arc<Journal>>,
-    /// Last access written to the journal (ms), to coalesce `Touch` records.
-    pub logged_access_ms: AtomicI64,
+    /// Last access written to the journal (ms), to coalesce `Touch` events.
+    logged_access_ms: AtomicI64,
 }
 
 impl Stream {
     pub fn new(id: u64, path: String, state: State) -> Stream {
+        let created_ms = super::ttl::ms(state.last_access);
         Stream {
             id,
             path,
             state: Mutex::new(state),
             changed: watch::Sender::new(0),
-            journal: None,
-            logged_access_ms: AtomicI64::new(i64::MIN),
+            logged_access_ms: AtomicI64::new(created_ms),
         }
     }
 
-    /// Attaches the durable store's journal (`--data-dir`).
-    pub fn journaled(mut self, journal: Option<Arc<Journal>>, access_ms: i64) -> Stream {
-        self.journal = journal;
-        self.logged_access_ms = AtomicI64::new(access_ms);
-        self
-    }
-
-    /// Claims the right to log an access at `now_ms` if the last logged one
-    /// is at least `every_ms` older (one `Touch` per window per stream).
+    /// Claims the right to journal an access at `now_ms` if the last
+    /// journaled one is at least `every_ms` older (one `Touch` per window
+    /// per stream).
     pub fn claim_touch(&self, now_ms: i64, every_ms: i64) -> bool {
         let last = self.logged_access_ms.load(Ordering::Relaxed);
         now_ms.saturating_sub(last) >= every_ms
@@ -396,48 +152,5 @@ impl Stream {
     /// Subscribe before checking for data so no wake-up is lost.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(c: &Collector) -> String {
-        c.pieces
-            .iter()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .collect()
-    }
-
-    #[test]
-    fn byte_reads_slice_across_chunks_within_budget() {
-        let mut d = Data::new(0, false);
-        d.push_batch(vec![Bytes::from_static(b"hello")]);
-        d.push_batch(vec![Bytes::from_static(b" world")]);
-        assert_eq!(d.tail, 11);
-        let mut c = Collector::new(false, 100);
-        assert_eq!(d.collect(3, 11, &mut c), 11);
-        assert_eq!(text(&c), "lo world");
-        let mut c = Collector::new(false, 4);
-        assert_eq!(d.collect(3, 11, &mut c), 7);
-        assert_eq!(text(&c), "lo w");
-        assert_eq!(d.batch_end_after(2, 100), 5);
-        assert_eq!(d.batch_end_after(5, 8), 8);
-    }
-
-    #[test]
-    fn json_reads_keep_message_boundaries() {
-        let mut d = Data::new(0, true);
-        d.push_batch(vec![Bytes::from_static(b"1"), Bytes::from_static(b"22")]);
-        d.push_batch(vec![Bytes::from_static(b"333")]);
-        assert_eq!(d.tail, 3);
-        let mut c = Collector::new(true, 4);
-        assert_eq!(d.collect(0, 3, &mut c), 2);
-        assert_eq!(c.pieces.len(), 2);
-        let mut c = Collector::new(true, 1);
-        assert_eq!(d.collect(2, 3, &mut c), 3, "one message always fits");
-        assert_eq!(d.batch_end_after(0, 10), 2);
-        assert_eq!(d.batch_end_after(2, 10), 3);
     }
 }

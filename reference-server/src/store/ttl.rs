@@ -37,6 +37,16 @@ impl Clock {
     }
 }
 
+/// Milliseconds since the Unix epoch (the journal's time unit).
+pub fn ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 /// An absolute deadline, kept with the text the client sent so HEAD can
 /// echo it unchanged.
 #[derive(Clone, Debug)]

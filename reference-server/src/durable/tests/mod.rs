@@ -1,6 +1,4 @@
-//! §4 Durability tests: the log (torn tails, corruption, group commit,
-//! rotation, reads), the journal end to end, and the replay fold.
+//! §4 Durability tests of the log: torn tails, corruption, group commit,
+//! rotation, reads.
 
-mod journal;
 mod log;
-mod replay;

@@ -1,4 +1,4 @@
-//! §4 Durability: the binary encoding of records. Hand-written rather than
+//! §4 Durability: the binary encoding of events (the journal's records). Hand-written rather than
 //! serde_json so that data is stored verbatim (no base64 or escaping): the
 //! codec reports where each data part lies inside the payload, and a reader
 //! can `pread` exactly those bytes later without decoding anything.
@@ -8,9 +8,12 @@
 //! options as `[0|1][value]`.
 
 use bytes::Bytes;
+use time::OffsetDateTime;
 
-use super::record::{Append, Create, Expiry, ForkPoint, Producer, Record};
-use super::segment::Loc;
+use crate::durable::Loc;
+use crate::store::event::{Append, Close, Create, Event, ForkPoint};
+use crate::store::producer::ProducerRef;
+use crate::store::ttl::{from_ms, ms, parse_expires_at, Expiry};
 
 const VERSION: u8 = 1;
 
@@ -18,9 +21,10 @@ const CREATE: u8 = 1;
 const APPEND: u8 = 2;
 const CLOSE: u8 = 3;
 const TOUCH: u8 = 4;
+/// Written by earlier versions for a delete that left forks behind; `apply`
+/// tells the two apart itself, so it reads as `DELETE`.
 const SOFT_DELETE: u8 = 5;
 const DELETE: u8 = 6;
-const PURGE: u8 = 7;
 
 /// A record's payload plus the `(offset, len)` of each data part inside it,
 /// in record order (a fork's prefix first, then the initial body).
@@ -40,18 +44,18 @@ impl Encoded {
     }
 }
 
-pub fn encode(record: &Record) -> Encoded {
+pub fn encode(event: &Event) -> Encoded {
     let mut e = Encoded::default();
     e.bytes.push(VERSION);
-    match record {
-        Record::Create(c) => {
+    match event {
+        Event::Create(c) => {
             e.u8(CREATE);
             e.str(&c.path);
             e.str(&c.content_type);
             e.bool(c.json);
             e.expiry(&c.requested_expiry);
             e.expiry(&c.expiry);
-            e.i64(c.at_ms);
+            e.time(c.at);
             e.bool(c.closed);
             match &c.fork {
                 None => e.u8(0),
@@ -65,43 +69,30 @@ pub fn encode(record: &Record) -> Encoded {
             }
             e.parts(&c.initial);
         }
-        Record::Append(a) => {
+        Event::Append(a) => {
             e.u8(APPEND);
             e.str(&a.path);
             e.u64(a.tail);
             e.producer(&a.producer);
             e.opt_str(&a.stream_seq);
             e.bool(a.close);
-            e.i64(a.at_ms);
+            e.time(a.at);
             e.parts(&a.parts);
         }
-        Record::Close {
-            path,
-            producer,
-            stream_seq,
-            at_ms,
-        } => {
+        Event::Close(c) => {
             e.u8(CLOSE);
-            e.str(path);
-            e.producer(producer);
-            e.opt_str(stream_seq);
-            e.i64(*at_ms);
+            e.str(&c.path);
+            e.producer(&c.producer);
+            e.opt_str(&c.stream_seq);
+            e.time(c.at);
         }
-        Record::Touch { path, at_ms } => {
+        Event::Touch { path, at } => {
             e.u8(TOUCH);
             e.str(path);
-            e.i64(*at_ms);
+            e.time(*at);
         }
-        Record::SoftDelete { path } => {
-            e.u8(SOFT_DELETE);
-            e.str(path);
-        }
-        Record::Delete { path } => {
+        Event::Delete { path } => {
             e.u8(DELETE);
-            e.str(path);
-        }
-        Record::Purge { path } => {
-            e.u8(PURGE);
             e.str(path);
         }
     }
@@ -123,6 +114,10 @@ impl Encoded {
     }
     fn i64(&mut self, v: i64) {
         self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    /// Milliseconds since the Unix epoch.
+    fn time(&mut self, t: OffsetDateTime) {
+        self.i64(ms(t));
     }
     fn blob(&mut self, b: &[u8]) -> (u32, u32) {
         let len = u32::try_from(b.len()).expect("part larger than 4 GiB");
@@ -157,13 +152,13 @@ impl Encoded {
                 self.u8(1);
                 self.u64(*s);
             }
-            Expiry::At(t) => {
+            Expiry::At(d) => {
                 self.u8(2);
-                self.str(t);
+                self.str(&d.text);
             }
         }
     }
-    fn producer(&mut self, p: &Option<Producer>) {
+    fn producer(&mut self, p: &Option<ProducerRef>) {
         match p {
             None => self.u8(0),
             Some(p) => {
@@ -186,7 +181,7 @@ pub struct DecodeError {
 
 /// Decodes a payload; data parts are zero-copy slices of `payload`. Also
 /// returns the parts' `(offset, len)` as `encode` reported them.
-pub fn decode(payload: &Bytes) -> Result<(Record, Vec<(u32, u32)>), DecodeError> {
+pub fn decode(payload: &Bytes) -> Result<(Event, Vec<(u32, u32)>), DecodeError> {
     let mut d = Decoder {
         buf: payload,
         pos: 0,
@@ -195,14 +190,14 @@ pub fn decode(payload: &Bytes) -> Result<(Record, Vec<(u32, u32)>), DecodeError>
     if d.u8()? != VERSION {
         return Err(d.err("unknown format version"));
     }
-    let record = match d.u8()? {
+    let event = match d.u8()? {
         CREATE => {
             let path = d.str()?;
             let content_type = d.str()?;
             let json = d.bool()?;
             let requested_expiry = d.expiry()?;
             let expiry = d.expiry()?;
-            let at_ms = d.i64()?;
+            let at = d.time()?;
             let closed = d.bool()?;
             let fork = if d.bool()? {
                 Some(ForkPoint {
@@ -214,13 +209,13 @@ pub fn decode(payload: &Bytes) -> Result<(Record, Vec<(u32, u32)>), DecodeError>
             } else {
                 None
             };
-            Record::Create(Create {
+            Event::Create(Create {
                 path,
                 content_type,
                 json,
                 requested_expiry,
                 expiry,
-                at_ms,
+                at,
                 closed,
                 fork,
                 initial: d.parts()?,
@@ -232,36 +227,34 @@ pub fn decode(payload: &Bytes) -> Result<(Record, Vec<(u32, u32)>), DecodeError>
             let producer = d.producer()?;
             let stream_seq = d.opt_str()?;
             let close = d.bool()?;
-            let at_ms = d.i64()?;
-            Record::Append(Append {
+            let at = d.time()?;
+            Event::Append(Append {
                 path,
                 parts: d.parts()?,
                 tail,
                 producer,
                 stream_seq,
                 close,
-                at_ms,
+                at,
             })
         }
-        CLOSE => Record::Close {
+        CLOSE => Event::Close(Close {
             path: d.str()?,
             producer: d.producer()?,
             stream_seq: d.opt_str()?,
-            at_ms: d.i64()?,
-        },
-        TOUCH => Record::Touch {
+            at: d.time()?,
+        }),
+        TOUCH => Event::Touch {
             path: d.str()?,
-            at_ms: d.i64()?,
+            at: d.time()?,
         },
-        SOFT_DELETE => Record::SoftDelete { path: d.str()? },
-        DELETE => Record::Delete { path: d.str()? },
-        PURGE => Record::Purge { path: d.str()? },
+        SOFT_DELETE | DELETE => Event::Delete { path: d.str()? },
         _ => return Err(d.err("unknown record tag")),
     };
     if d.pos != payload.len() {
         return Err(d.err("trailing bytes"));
     }
-    Ok((record, d.parts))
+    Ok((event, d.parts))
 }
 
 struct Decoder<'a> {
@@ -307,6 +300,9 @@ impl Decoder<'_> {
             self.take(8)?.try_into().expect("8 bytes"),
         ))
     }
+    fn time(&mut self) -> Result<OffsetDateTime, DecodeError> {
+        self.i64().map(from_ms)
+    }
     fn blob(&mut self) -> Result<(usize, usize), DecodeError> {
         let len = self.u32()? as usize;
         let at = self.pos;
@@ -342,15 +338,24 @@ impl Decoder<'_> {
         match self.u8()? {
             0 => Ok(Expiry::Never),
             1 => Ok(Expiry::Ttl(self.u64()?)),
-            2 => Ok(Expiry::At(self.str()?)),
+            2 => {
+                let text = self.str()?;
+                Ok(parse_expires_at(&text).map_or_else(
+                    || {
+                        tracing::warn!("unparsable Expires-At {text:?} in the data directory");
+                        Expiry::Never
+                    },
+                    Expiry::At,
+                ))
+            }
             _ => Err(self.err("invalid expiry kind")),
         }
     }
-    fn producer(&mut self) -> Result<Option<Producer>, DecodeError> {
+    fn producer(&mut self) -> Result<Option<ProducerRef>, DecodeError> {
         if !self.bool()? {
             return Ok(None);
         }
-        Ok(Some(Producer {
+        Ok(Some(ProducerRef {
             id: self.str()?,
             epoch: self.u64()?,
             seq: self.u64()?,
@@ -361,28 +366,30 @@ impl Decoder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::datetime;
 
-    pub(crate) fn samples() -> Vec<Record> {
+    pub(crate) fn samples() -> Vec<Event> {
         let b = |s: &'static str| Bytes::from_static(s.as_bytes());
+        let t = datetime!(2030-01-01 0:00:00.123 UTC);
         vec![
-            Record::Create(Create {
+            Event::Create(Create {
                 path: "/a".into(),
                 content_type: "text/plain; charset=utf-8".into(),
                 json: false,
                 requested_expiry: Expiry::Ttl(60),
                 expiry: Expiry::Ttl(60),
-                at_ms: 1_700_000_000_000,
+                at: t,
                 closed: false,
                 fork: None,
                 initial: vec![b("hello")],
             }),
-            Record::Create(Create {
+            Event::Create(Create {
                 path: "/f".into(),
                 content_type: "application/json".into(),
                 json: true,
                 requested_expiry: Expiry::Never,
-                expiry: Expiry::At("2030-01-01T00:00:00Z".into()),
-                at_ms: -5,
+                expiry: Expiry::At(parse_expires_at("2030-01-01T02:00:00+02:00").unwrap()),
+                at: datetime!(1969-12-31 23:59:59.995 UTC),
                 closed: true,
                 fork: Some(ForkPoint {
                     source: "/j".into(),
@@ -392,68 +399,66 @@ mod tests {
                 }),
                 initial: vec![],
             }),
-            Record::Append(Append {
+            Event::Append(Append {
                 path: "/a".into(),
                 parts: vec![b(" world")],
                 tail: 11,
-                producer: Some(Producer {
+                producer: Some(ProducerRef {
                     id: "p-1".into(),
                     epoch: 3,
                     seq: (1 << 53) - 1,
                 }),
                 stream_seq: Some("0042".into()),
                 close: true,
-                at_ms: 7,
+                at: t,
             }),
-            Record::Close {
+            Event::Close(Close {
                 path: "/a".into(),
                 producer: None,
                 stream_seq: None,
-                at_ms: 8,
-            },
-            Record::Touch {
+                at: t,
+            }),
+            Event::Touch {
                 path: "/ü".into(),
-                at_ms: 9,
+                at: t,
             },
-            Record::SoftDelete { path: "/a".into() },
-            Record::Delete { path: "/a".into() },
-            Record::Purge { path: "/a".into() },
+            Event::Delete { path: "/a".into() },
         ]
     }
 
     #[test]
-    fn every_record_round_trips_and_parts_point_at_the_data() {
-        for r in samples() {
-            let e = encode(&r);
+    fn every_event_round_trips_and_parts_point_at_the_data() {
+        for ev in samples() {
+            let e = encode(&ev);
             let payload = Bytes::from(e.bytes.clone());
             let (back, parts) = decode(&payload).unwrap();
-            assert_eq!(back, r);
+            assert_eq!(back, ev);
             assert_eq!(parts, e.parts);
-            let data: Vec<Bytes> = match &r {
-                Record::Create(c) => {
-                    let mut v = c
-                        .fork
-                        .as_ref()
-                        .map(|f| f.prefix.clone())
-                        .unwrap_or_default();
-                    v.extend(c.initial.iter().cloned());
-                    v
-                }
-                Record::Append(a) => a.parts.clone(),
-                _ => vec![],
-            };
+            if let (Event::Create(a), Event::Create(b)) = (&back, &ev) {
+                // An absolute expiry keeps the text the client sent.
+                assert_eq!(format!("{:?}", a.expiry), format!("{:?}", b.expiry));
+            }
             let at: Vec<&[u8]> = parts
                 .iter()
                 .map(|&(o, l)| &e.bytes[o as usize..(o + l) as usize])
                 .collect();
-            assert_eq!(at, data.iter().map(|b| &b[..]).collect::<Vec<_>>());
+            let data: Vec<&[u8]> = ev.parts().into_iter().map(|b| &b[..]).collect();
+            assert_eq!(at, data);
         }
     }
 
     #[test]
+    fn an_earlier_versions_soft_delete_reads_as_a_delete() {
+        let mut e = encode(&Event::Delete { path: "/a".into() });
+        e.bytes[1] = SOFT_DELETE;
+        let (back, _) = decode(&Bytes::from(e.bytes)).unwrap();
+        assert_eq!(back, Event::Delete { path: "/a".into() });
+    }
+
+    #[test]
     fn garbage_is_rejected_not_panicked_on() {
-        for r in samples() {
-            let bytes = encode(&r).bytes;
+        for ev in samples() {
+            let bytes = encode(&ev).bytes;
             for cut in 0..bytes.len() {
                 assert!(decode(&Bytes::copy_from_slice(&bytes[..cut])).is_err());
             }

@@ -6,10 +6,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use time::macros::datetime;
 
-use super::fork::{self, ForkRequest};
-use super::offsets::ReadFrom;
-use super::ttl::{parse_expires_at, Clock, Expiry};
-use super::*;
+use super::super::fork::ForkRequest;
+use super::super::offsets::ReadFrom;
+use super::super::ttl::{parse_expires_at, Clock, Expiry};
+use super::super::*;
 
 fn store() -> Store {
     Store::new(Clock::manual(datetime!(2030-01-01 0:00 UTC)))
@@ -23,6 +23,7 @@ fn put(s: &Store, path: &str, ct: &str, body: &str) {
             body: Bytes::from(body.to_string()),
             ..Default::default()
         })
+        .applied()
         .unwrap();
     assert!(created);
 }
@@ -39,9 +40,13 @@ fn fork_req(path: &str, source: &str, offset: Option<u64>, sub: u64) -> CreateRe
     }
 }
 
+fn head(s: &Store, path: &str) -> Result<Info, StoreError> {
+    s.info(&*s.find(path).applied()?).applied()
+}
+
 fn read_all(s: &Store, path: &str) -> Result<String, StoreError> {
-    let stream = s.open_for_read(path)?;
-    let r = fork::read(&stream, ReadFrom::Start, usize::MAX)?;
+    let stream = s.open_for_read(path).applied()?;
+    let r = read::chunk(&stream, ReadFrom::Start, usize::MAX)?;
     let bytes = if r.json {
         json::frame(&r.pieces)
     } else {
@@ -65,6 +70,7 @@ fn append(s: &Store, path: &str, body: &str) {
             producer: None,
         },
     )
+    .applied()
     .unwrap();
 }
 
@@ -99,13 +105,13 @@ fn rejected_forks_never_take_a_reference() {
         (bad_body, StoreError::Json(json::JsonError::Invalid)),
     ];
     for (req, want) in cases {
-        assert_eq!(s.create(req).unwrap_err(), want);
+        assert_eq!(s.create(req).applied().unwrap_err(), want);
     }
     assert_eq!(refcount(&s, "/src"), 0);
     assert_eq!(refcount(&s, "/j"), 0);
-    s.delete("/src").unwrap();
-    s.delete("/j").unwrap();
-    assert_eq!(s.head("/src").unwrap_err(), StoreError::NotFound);
+    s.delete("/src").applied().unwrap();
+    s.delete("/j").applied().unwrap();
+    assert_eq!(head(&s, "/src").unwrap_err(), StoreError::NotFound);
     assert_eq!(s.len(), 1, "only /taken is left");
 }
 
@@ -113,19 +119,24 @@ fn rejected_forks_never_take_a_reference() {
 fn soft_deleted_sources_cannot_be_forked_and_block_their_path() {
     let s = store();
     put(&s, "/a", "text/plain", "x");
-    s.create(fork_req("/b", "/a", None, 0)).unwrap();
-    s.delete("/a").unwrap();
-    assert_eq!(s.head("/a").unwrap_err(), StoreError::Gone);
-    assert_eq!(s.delete("/a").unwrap_err(), StoreError::Gone);
+    s.create(fork_req("/b", "/a", None, 0)).applied().unwrap();
+    s.delete("/a").applied().unwrap();
+    assert_eq!(head(&s, "/a").unwrap_err(), StoreError::Gone);
+    assert_eq!(s.delete("/a").applied().unwrap_err(), StoreError::Gone);
     assert_eq!(
-        s.create(fork_req("/c", "/a", None, 0)).unwrap_err(),
+        s.create(fork_req("/c", "/a", None, 0))
+            .applied()
+            .unwrap_err(),
         StoreError::SourceGone
     );
     let again = CreateRequest {
         path: "/a".into(),
         ..Default::default()
     };
-    assert_eq!(s.create(again).unwrap_err(), StoreError::PathBlocked);
+    assert_eq!(
+        s.create(again).applied().unwrap_err(),
+        StoreError::PathBlocked
+    );
     assert_eq!(refcount(&s, "/a"), 1);
 }
 
@@ -133,19 +144,19 @@ fn soft_deleted_sources_cannot_be_forked_and_block_their_path() {
 fn cascade_through_a_chain_of_depth_three() {
     let s = store();
     put(&s, "/a", "text/plain", "aa");
-    s.create(fork_req("/b", "/a", None, 0)).unwrap();
+    s.create(fork_req("/b", "/a", None, 0)).applied().unwrap();
     append(&s, "/b", "bb");
-    s.create(fork_req("/c", "/b", None, 0)).unwrap();
+    s.create(fork_req("/c", "/b", None, 0)).applied().unwrap();
     append(&s, "/c", "cc");
-    s.create(fork_req("/d", "/c", None, 0)).unwrap();
+    s.create(fork_req("/d", "/c", None, 0)).applied().unwrap();
     append(&s, "/d", "dd");
     for p in ["/a", "/b", "/c"] {
-        s.delete(p).unwrap();
-        assert_eq!(s.head(p).unwrap_err(), StoreError::Gone);
+        s.delete(p).applied().unwrap();
+        assert_eq!(head(&s, p).unwrap_err(), StoreError::Gone);
     }
     assert_eq!(read_all(&s, "/d").unwrap(), "aabbccdd");
     assert_eq!(s.len(), 4);
-    s.delete("/d").unwrap();
+    s.delete("/d").applied().unwrap();
     assert!(s.is_empty(), "the whole chain is cleaned up");
 }
 
@@ -153,13 +164,13 @@ fn cascade_through_a_chain_of_depth_three() {
 fn deleting_one_of_two_forks_keeps_the_source() {
     let s = store();
     put(&s, "/a", "text/plain", "aa");
-    s.create(fork_req("/f1", "/a", None, 0)).unwrap();
-    s.create(fork_req("/f2", "/a", None, 0)).unwrap();
-    s.delete("/a").unwrap();
-    s.delete("/f1").unwrap();
-    assert_eq!(s.head("/a").unwrap_err(), StoreError::Gone);
+    s.create(fork_req("/f1", "/a", None, 0)).applied().unwrap();
+    s.create(fork_req("/f2", "/a", None, 0)).applied().unwrap();
+    s.delete("/a").applied().unwrap();
+    s.delete("/f1").applied().unwrap();
+    assert_eq!(head(&s, "/a").unwrap_err(), StoreError::Gone);
     assert_eq!(read_all(&s, "/f2").unwrap(), "aa");
-    s.delete("/f2").unwrap();
+    s.delete("/f2").applied().unwrap();
     assert!(s.is_empty());
 }
 
@@ -173,18 +184,24 @@ fn expiry_with_forks_is_a_soft_delete() {
         expiry: Expiry::Ttl(10),
         ..Default::default()
     };
-    s.create(src.clone()).unwrap();
+    s.create(src.clone()).applied().unwrap();
     let mut f = fork_req("/f", "/a", None, 0);
     f.expiry = Expiry::At(parse_expires_at("2031-01-01T00:00:00Z").unwrap());
-    s.create(f).unwrap();
+    s.create(f).applied().unwrap();
     s.clock().advance(Duration::from_secs(11));
-    assert_eq!(s.head("/a").unwrap_err(), StoreError::Gone);
-    assert_eq!(s.create(src.clone()).unwrap_err(), StoreError::PathBlocked);
+    assert_eq!(head(&s, "/a").unwrap_err(), StoreError::Gone);
+    assert_eq!(
+        s.create(src.clone()).applied().unwrap_err(),
+        StoreError::PathBlocked
+    );
     assert_eq!(read_all(&s, "/f").unwrap(), "data");
-    s.delete("/f").unwrap();
+    s.delete("/f").applied().unwrap();
     assert!(s.is_empty());
     src.body = Bytes::new();
-    assert!(s.create(src).unwrap().0, "a fresh stream at the old path");
+    assert!(
+        s.create(src).applied().unwrap().0,
+        "a fresh stream at the old path"
+    );
 }
 
 #[test]
@@ -193,8 +210,8 @@ fn expiry_of_the_last_fork_cascades_via_the_sweep() {
     put(&s, "/a", "text/plain", "x");
     let mut f = fork_req("/f", "/a", None, 0);
     f.expiry = Expiry::Ttl(5);
-    s.create(f).unwrap();
-    s.delete("/a").unwrap();
+    s.create(f).applied().unwrap();
+    s.delete("/a").applied().unwrap();
     s.clock().advance(Duration::from_secs(6));
     s.sweep();
     assert!(s.is_empty());
@@ -209,17 +226,18 @@ fn ttl_is_renewed_by_reads_and_appends_but_not_head() {
         expiry: Expiry::Ttl(10),
         ..Default::default()
     })
+    .applied()
     .unwrap();
     for _ in 0..3 {
         s.clock().advance(Duration::from_secs(8));
-        s.open_for_read("/t").unwrap();
+        s.open_for_read("/t").applied().unwrap();
     }
     s.clock().advance(Duration::from_secs(8));
     append(&s, "/t", "x");
     s.clock().advance(Duration::from_secs(8));
-    s.head("/t").unwrap();
+    head(&s, "/t").unwrap();
     s.clock().advance(Duration::from_secs(3));
-    assert_eq!(s.head("/t").unwrap_err(), StoreError::NotFound);
+    assert_eq!(head(&s, "/t").unwrap_err(), StoreError::NotFound);
 }
 
 #[test]
@@ -235,11 +253,12 @@ fn fork_expiry_follows_the_table() {
             expiry: source.clone(),
             ..Default::default()
         })
+        .applied()
         .unwrap();
         for (j, requested) in requests.iter().enumerate() {
             let mut f = fork_req(&format!("/s{i}/f{j}"), &src, None, 0);
             f.expiry = requested.clone();
-            let (_, info) = s.create(f).unwrap();
+            let (_, info) = s.create(f).applied().unwrap();
             let want = if *requested == Expiry::Never {
                 source.clone()
             } else {
@@ -255,21 +274,31 @@ fn sub_offsets_materialise_a_prefix_of_one_append() {
     let s = store();
     put(&s, "/b", "text/plain", "hello");
     append(&s, "/b", " world");
-    s.create(fork_req("/f", "/b", Some(5), 3)).unwrap();
+    s.create(fork_req("/f", "/b", Some(5), 3))
+        .applied()
+        .unwrap();
     assert_eq!(read_all(&s, "/f").unwrap(), "hello wo");
     assert_eq!(
-        s.create(fork_req("/g", "/b", Some(5), 7)).unwrap_err(),
+        s.create(fork_req("/g", "/b", Some(5), 7))
+            .applied()
+            .unwrap_err(),
         StoreError::SubOffsetOvershoot
     );
-    s.create(fork_req("/h", "/f", Some(5), 2)).unwrap();
+    s.create(fork_req("/h", "/f", Some(5), 2))
+        .applied()
+        .unwrap();
     assert_eq!(read_all(&s, "/h").unwrap(), "hello w");
     assert_eq!(
-        s.create(fork_req("/i", "/f", Some(5), 4)).unwrap_err(),
+        s.create(fork_req("/i", "/f", Some(5), 4))
+            .applied()
+            .unwrap_err(),
         StoreError::SubOffsetOvershoot,
         "a fork's view of an append ends at its own divergence"
     );
     put(&s, "/j", "application/json", "[1,2,3]");
-    s.create(fork_req("/jf", "/j", Some(0), 2)).unwrap();
+    s.create(fork_req("/jf", "/j", Some(0), 2))
+        .applied()
+        .unwrap();
     assert_eq!(read_all(&s, "/jf").unwrap(), "[1,2]");
 }
 
@@ -277,14 +306,28 @@ fn sub_offsets_materialise_a_prefix_of_one_append() {
 fn idempotent_fork_creation() {
     let s = store();
     put(&s, "/a", "text/plain", "abc");
-    assert!(s.create(fork_req("/f", "/a", Some(1), 1)).unwrap().0);
-    assert!(!s.create(fork_req("/f", "/a", Some(1), 1)).unwrap().0);
+    assert!(
+        s.create(fork_req("/f", "/a", Some(1), 1))
+            .applied()
+            .unwrap()
+            .0
+    );
+    assert!(
+        !s.create(fork_req("/f", "/a", Some(1), 1))
+            .applied()
+            .unwrap()
+            .0
+    );
     assert_eq!(
-        s.create(fork_req("/f", "/a", Some(1), 2)).unwrap_err(),
+        s.create(fork_req("/f", "/a", Some(1), 2))
+            .applied()
+            .unwrap_err(),
         StoreError::ConfigMismatch
     );
     assert_eq!(
-        s.create(fork_req("/f", "/a", Some(0), 1)).unwrap_err(),
+        s.create(fork_req("/f", "/a", Some(0), 1))
+            .applied()
+            .unwrap_err(),
         StoreError::ConfigMismatch
     );
     assert_eq!(refcount(&s, "/a"), 1);
@@ -299,10 +342,15 @@ fn fork_of_fork_inside_inherited_range_reads_to_its_own_tail() {
     put(&s, "/a", "text/plain", "x");
     append(&s, "/a", "y");
     append(&s, "/a", "z");
-    assert!(s.create(fork_req("/b", "/a", None, 0)).unwrap().0);
-    assert!(s.create(fork_req("/c", "/b", Some(1), 0)).unwrap().0);
-    let stream = s.open_for_read("/c").unwrap();
-    let r = fork::read(&stream, ReadFrom::Start, usize::MAX).unwrap();
+    assert!(s.create(fork_req("/b", "/a", None, 0)).applied().unwrap().0);
+    assert!(
+        s.create(fork_req("/c", "/b", Some(1), 0))
+            .applied()
+            .unwrap()
+            .0
+    );
+    let stream = s.open_for_read("/c").applied().unwrap();
+    let r = read::chunk(&stream, ReadFrom::Start, usize::MAX).unwrap();
     assert_eq!(r.pieces.concat(), b"x");
     assert_eq!((r.next, r.tail), (1, 1));
     assert!(r.up_to_date());
