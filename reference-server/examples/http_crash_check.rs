@@ -387,6 +387,15 @@ struct World {
     producers: Vec<Producer>,
 }
 
+impl World {
+    /// Appends acknowledged so far, by every writer.
+    fn acked(&self) -> u64 {
+        let writers = self.plain.iter().chain([&self.fork]);
+        writers.map(|w| w.acked.len() as u64).sum::<u64>()
+            + self.producers.iter().map(|p| p.next_seq).sum::<u64>()
+    }
+}
+
 async fn verify(c: &Client, url: &str, world: &World) -> anyhow::Result<u64> {
     let (data, _) = read_from(c, url, "/plain", "-1").await?;
     let mut per: BTreeMap<String, Vec<u64>> = BTreeMap::new();
@@ -517,13 +526,7 @@ async fn run(bin: PathBuf, dir: PathBuf, kills: usize) -> anyhow::Result<()> {
             server.child.wait()?;
             break;
         }
-        let before: u64 = world
-            .plain
-            .iter()
-            .chain([&world.fork])
-            .map(|w| w.acked.len() as u64)
-            .sum::<u64>()
-            + world.producers.iter().map(|p| p.next_seq).sum::<u64>();
+        let before = world.acked();
         let plain: Vec<_> = std::mem::take(&mut world.plain)
             .into_iter()
             .enumerate()
@@ -576,13 +579,7 @@ async fn run(bin: PathBuf, dir: PathBuf, kills: usize) -> anyhow::Result<()> {
         for t in producers {
             world.producers.push(t.await??);
         }
-        let after: u64 = world
-            .plain
-            .iter()
-            .chain([&world.fork])
-            .map(|w| w.acked.len() as u64)
-            .sum::<u64>()
-            + world.producers.iter().map(|p| p.next_seq).sum::<u64>();
+        let after = world.acked();
         acked_total = after;
         println!(
             "kill    {:2}: SIGKILL after {pause} ms, {} appends acknowledged in this round",

@@ -55,7 +55,7 @@ pub fn expiry(headers: &HeaderMap) -> Result<Expiry, ApiError> {
         (Some(_), Some(_)) => Err(ApiError::bad(
             "Stream-TTL and Stream-Expires-At are mutually exclusive",
         )),
-        (Some(t), None) => ttl::parse_ttl(t).map(Expiry::Ttl).ok_or_else(|| {
+        (Some(t), None) => decimal(t).map(Expiry::Ttl).ok_or_else(|| {
             ApiError::bad("Stream-TTL must be a non-negative integer without leading zeros")
         }),
         (None, Some(a)) => ttl::parse_expires_at(a)
@@ -77,7 +77,7 @@ pub fn producer(headers: &HeaderMap) -> Result<Option<ProducerRef>, ApiError> {
                 return Err(ApiError::bad("Producer-Id must not be empty"));
             }
             let int = |v: &str, name: &str| {
-                producer::parse_integer(v).ok_or_else(|| {
+                safe_integer(v).ok_or_else(|| {
                     ApiError::bad(format!("{name} must be an integer in 0..=2^53-1"))
                 })
             };
@@ -91,6 +91,26 @@ pub fn producer(headers: &HeaderMap) -> Result<Option<ProducerRef>, ApiError> {
             "Producer-Id, Producer-Epoch and Producer-Seq must be sent together",
         )),
     }
+}
+
+/// The protocol's integers (`Stream-TTL`, producer epoch and seq, fork
+/// sub-offset): digits, no sign, no leading zero except `0` itself (§5.1).
+fn decimal(value: &str) -> Option<u64> {
+    let canonical = match value.as_bytes() {
+        [] => false,
+        [b'0'] => true,
+        [first, rest @ ..] => (b'1'..=b'9').contains(first) && rest.iter().all(u8::is_ascii_digit),
+    };
+    if canonical {
+        value.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// §5.2.1: a decimal of at most 2^53 - 1 (JavaScript-safe).
+fn safe_integer(value: &str) -> Option<u64> {
+    decimal(value).filter(|v| *v <= producer::MAX_VALUE)
 }
 
 /// §5.2 `Stream-Seq`: an opaque non-empty string.
@@ -126,7 +146,7 @@ pub fn fork(headers: &HeaderMap) -> Result<Option<ForkRequest>, ApiError> {
     };
     let sub_offset = match sub {
         None => 0,
-        Some(s) => producer::parse_integer(s).ok_or_else(|| {
+        Some(s) => safe_integer(s).ok_or_else(|| {
             ApiError::bad("Stream-Fork-Sub-Offset must be a non-negative integer")
         })?,
     };
@@ -238,6 +258,36 @@ mod tests {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn integer_syntax_and_bounds() {
+        assert_eq!(decimal("0"), Some(0));
+        assert_eq!(decimal("3600"), Some(3600));
+        assert_eq!(safe_integer("9007199254740991"), Some(producer::MAX_VALUE));
+        assert_eq!(safe_integer("9007199254740992"), None);
+        assert_eq!(
+            decimal("9007199254740992"),
+            Some(1 << 53),
+            "a TTL may be larger"
+        );
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "01",
+            "03600",
+            "1.0",
+            "1e3",
+            "3.6e3",
+            " 1",
+            "1 ",
+            "abc",
+            "99999999999999999999",
+        ] {
+            assert_eq!(decimal(bad), None, "{bad:?}");
+            assert_eq!(safe_integer(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -99,21 +99,6 @@ impl Expiry {
     }
 }
 
-/// Parses `Stream-TTL`: `0` or digits without a leading zero (§5.1).
-pub fn parse_ttl(value: &str) -> Option<u64> {
-    let b = value.as_bytes();
-    let well_formed = match b {
-        [] => false,
-        [b'0'] => true,
-        [first, rest @ ..] => (b'1'..=b'9').contains(first) && rest.iter().all(u8::is_ascii_digit),
-    };
-    if well_formed {
-        value.parse().ok()
-    } else {
-        None
-    }
-}
-
 /// Parses `Stream-Expires-At` as RFC 3339.
 pub fn parse_expires_at(value: &str) -> Option<Deadline> {
     let at = OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).ok()?;
@@ -127,18 +112,6 @@ pub fn parse_expires_at(value: &str) -> Option<Deadline> {
 mod tests {
     use super::*;
     use time::macros::datetime;
-
-    #[test]
-    fn ttl_syntax() {
-        assert_eq!(parse_ttl("0"), Some(0));
-        assert_eq!(parse_ttl("3600"), Some(3600));
-        for bad in [
-            "", "03600", "+3600", "-1", "3600.0", "3.6e3", " 1", "1 ", "abc",
-        ] {
-            assert_eq!(parse_ttl(bad), None, "{bad:?}");
-        }
-        assert_eq!(parse_ttl("99999999999999999999999"), None);
-    }
 
     #[test]
     fn expires_at_syntax() {

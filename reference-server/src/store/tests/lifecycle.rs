@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use time::macros::datetime;
 
-use super::super::fork::ForkRequest;
-use super::super::offsets::ReadFrom;
-use super::super::ttl::{parse_expires_at, Clock, Expiry};
-use super::super::*;
+use super::{clock, head, read_all, text};
+use crate::store::fork::ForkRequest;
+use crate::store::offsets::ReadFrom;
+use crate::store::ttl::{parse_expires_at, Expiry};
+use crate::store::*;
 
 fn store() -> Store {
-    Store::new(Clock::manual(datetime!(2030-01-01 0:00 UTC)))
+    Store::new(clock())
 }
 
 fn put(s: &Store, path: &str, ct: &str, body: &str) {
@@ -40,38 +40,12 @@ fn fork_req(path: &str, source: &str, offset: Option<u64>, sub: u64) -> CreateRe
     }
 }
 
-fn head(s: &Store, path: &str) -> Result<Info, StoreError> {
-    s.info(&*s.find(path).applied()?).applied()
-}
-
-fn read_all(s: &Store, path: &str) -> Result<String, StoreError> {
-    let stream = s.open_for_read(path).applied()?;
-    let r = read::chunk(&stream, ReadFrom::Start, usize::MAX)?;
-    let bytes = if r.json {
-        json::frame(&r.pieces)
-    } else {
-        r.pieces.concat()
-    };
-    Ok(String::from_utf8(bytes).unwrap())
-}
-
 fn refcount(s: &Store, path: &str) -> u64 {
     s.registry().get(path).unwrap().lock().refcount
 }
 
 fn append(s: &Store, path: &str, body: &str) {
-    s.append(
-        path,
-        AppendRequest {
-            essence: Some("text/plain".into()),
-            payload: Payload::Bytes(Bytes::from(body.to_string())),
-            close: false,
-            stream_seq: None,
-            producer: None,
-        },
-    )
-    .applied()
-    .unwrap();
+    s.append(path, text(body, None, false)).applied().unwrap();
 }
 
 #[test]
