@@ -195,14 +195,16 @@ pub fn classify(
                 message: None,
             }
         }
-        (Ok(()), Some(reason)) => return Verdict {
-            outcome: Outcome::UnexpectedPass,
-            level: case_level,
-            failed_requirement: None,
-            message: Some(format!(
+        (Ok(()), Some(reason)) => {
+            return Verdict {
+                outcome: Outcome::UnexpectedPass,
+                level: case_level,
+                failed_requirement: None,
+                message: Some(format!(
                 "listed as an expected failure ({reason}) but passed: update the expectations file"
             )),
-        },
+            }
+        }
         (Err(f), _) => f,
     };
     if let FailureKind::Unimplemented { feature } = &f.kind {

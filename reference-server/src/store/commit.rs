@@ -51,7 +51,13 @@ pub struct Commit {
 
 enum Then {
     Nothing,
-    Spill(Arc<Journal>, Spill),
+    Spill {
+        journal: Arc<Journal>,
+        stream: Arc<Stream>,
+        starts: Vec<Option<u64>>,
+        tail: u64,
+        closed: bool,
+    },
     /// The stream's creation is known to be on disk.
     Created(Arc<Stream>),
 }
@@ -59,8 +65,8 @@ enum Then {
 /// A stream whose new entries move to disk once durable (by start, one per
 /// data part of the event), after which readers may see up to
 /// `(tail, closed)`.
-pub struct Spill {
-    pub stream: Arc<Stream>,
+pub struct Spill<'a> {
+    pub stream: &'a Arc<Stream>,
     pub starts: Vec<Option<u64>>,
     pub tail: u64,
     pub closed: bool,
@@ -89,9 +95,19 @@ impl Commit {
         let Some(j) = journal else {
             return Commit::none();
         };
+        let then = match spill {
+            None => Then::Nothing,
+            Some(s) => Then::Spill {
+                journal: j.clone(),
+                stream: s.stream.clone(),
+                starts: s.starts,
+                tail: s.tail,
+                closed: s.closed,
+            },
+        };
         Commit {
             pending: Some(j.submit(event)),
-            then: spill.map_or(Then::Nothing, |s| Then::Spill(j.clone(), s)),
+            then,
         }
     }
 
@@ -119,13 +135,13 @@ impl Commit {
         })?;
         match self.then {
             Then::Nothing => {}
-            Then::Spill(journal, spill) => {
-                let Spill {
-                    stream,
-                    starts,
-                    tail,
-                    closed,
-                } = spill;
+            Then::Spill {
+                journal,
+                stream,
+                starts,
+                tail,
+                closed,
+            } => {
                 let placed: Vec<_> = starts
                     .into_iter()
                     .zip(locs)
@@ -146,5 +162,5 @@ impl Commit {
 
 /// An event's data parts as in-memory bodies (the live path).
 pub fn in_memory(event: &Event) -> Vec<Body> {
-    event.parts().into_iter().cloned().map(Body::Mem).collect()
+    event.parts().cloned().map(Body::Mem).collect()
 }

@@ -106,16 +106,12 @@ impl Event {
     /// The data the event adds, in order (a fork's prefix, then the
     /// initial body; or an append's parts). The journal stores each part
     /// verbatim and reports where it landed.
-    pub fn parts(&self) -> Vec<&Bytes> {
-        match self {
-            Event::Create(c) => c
-                .fork
-                .iter()
-                .flat_map(|f| f.prefix.iter())
-                .chain(c.initial.iter())
-                .collect(),
-            Event::Append(a) => a.parts.iter().collect(),
-            Event::Close(_) | Event::Touch { .. } | Event::Delete { .. } => Vec::new(),
-        }
+    pub fn parts(&self) -> impl Iterator<Item = &Bytes> {
+        let (first, second): (&[Bytes], &[Bytes]) = match self {
+            Event::Create(c) => (c.fork.as_ref().map_or(&[], |f| &f.prefix), &c.initial),
+            Event::Append(a) => (&a.parts, &[]),
+            Event::Close(_) | Event::Touch { .. } | Event::Delete { .. } => (&[], &[]),
+        };
+        first.iter().chain(second)
     }
 }

@@ -442,7 +442,7 @@ mod tests {
                 .iter()
                 .map(|&(o, l)| &e.bytes[o as usize..(o + l) as usize])
                 .collect();
-            let data: Vec<&[u8]> = ev.parts().into_iter().map(|b| &b[..]).collect();
+            let data: Vec<&[u8]> = ev.parts().map(|b| &b[..]).collect();
             assert_eq!(at, data);
         }
     }

@@ -97,7 +97,7 @@ impl Store {
         };
         // Journaled under the stream's lock that applied it.
         let spill = Spill {
-            stream: s.clone(),
+            stream: &s,
             starts,
             tail: st.data.tail,
             closed: st.closed,

@@ -84,7 +84,7 @@ impl Store {
         let st = stream.lock();
         let info = st.info();
         let spill = Spill {
-            stream: stream.clone(),
+            stream: &stream,
             starts,
             tail: st.data.tail,
             closed: st.closed,

@@ -40,7 +40,6 @@ impl Replay {
     fn push(&mut self, event: Event) -> &mut Self {
         let bodies = event
             .parts()
-            .into_iter()
             .map(|p| {
                 self.next += 1000;
                 let loc = Loc {

@@ -92,7 +92,7 @@ fn events_survive_reopen_and_parts_read_back_from_disk() {
     let mut want: Vec<(Event, Vec<Bytes>)> = events
         .into_iter()
         .map(|e| {
-            let data = e.parts().into_iter().cloned().collect();
+            let data = e.parts().cloned().collect();
             (e, data)
         })
         .collect();
