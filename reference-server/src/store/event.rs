@@ -25,7 +25,8 @@ pub enum Event {
     Append(Append),
     /// §5.3 close without data.
     Close(Close),
-    /// A read or a refused POST renewed a sliding TTL (§4, §5.1).
+    /// A read renewed a sliding TTL (§4, §5.1); journaled at most every
+    /// `TOUCH_EVERY_MS` per stream and never awaited.
     Touch { path: String, at: OffsetDateTime },
     /// DELETE or expiry: a stream that forks still reference is
     /// soft-deleted, any other is removed and releases its source,

@@ -10,12 +10,13 @@
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-use super::super::commit::{self, Commit, Outcome, Spill};
-use super::super::event::{Append, Close, Event};
-use super::super::json::JsonError;
-use super::super::producer::{self, ProducerRef, Verdict};
-use super::super::stream::State;
-use super::super::{unapplied, Store, StoreError};
+use crate::store::apply::Applied;
+use crate::store::commit::{self, Commit, Outcome, Spill};
+use crate::store::event::{Append, Close, Event};
+use crate::store::json::JsonError;
+use crate::store::producer::{self, ProducerRef, Verdict};
+use crate::store::stream::State;
+use crate::store::{unapplied, Store, StoreError};
 
 /// The body of an append, pre-parsed outside the lock.
 #[derive(Debug, Clone)]
@@ -82,7 +83,7 @@ impl Store {
         };
         let applied = st.apply(&event, commit::in_memory(&event));
         let starts = match applied.map_err(|what| unapplied(what.into()))? {
-            super::super::apply::Applied::Written(starts) => starts,
+            Applied::Written(starts) => starts,
             _ => Vec::new(),
         };
         let producer = match &event {

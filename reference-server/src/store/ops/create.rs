@@ -2,11 +2,12 @@
 
 use time::OffsetDateTime;
 
-use super::super::apply::Applied;
-use super::super::commit::{self, Commit, Outcome, Spill};
-use super::super::event::{Create, Event};
-use super::super::stream::{Info, State, Status};
-use super::super::{content_type, fork, json, unapplied, CreateRequest, Store, StoreError};
+use crate::store::apply::Applied;
+use crate::store::commit::{self, Commit, Outcome, Spill};
+use crate::store::event::{Create, Event, ForkPoint};
+use crate::store::stream::{Info, State, Status};
+use crate::store::ttl::Expiry;
+use crate::store::{content_type, fork, json, unapplied, CreateRequest, Store, StoreError};
 
 impl Store {
     /// Creates a stream, or confirms an identical one (`false`).
@@ -117,8 +118,8 @@ fn create_event(
     req: &CreateRequest,
     content_type: String,
     json: bool,
-    expiry: super::super::ttl::Expiry,
-    fork: Option<super::super::event::ForkPoint>,
+    expiry: Expiry,
+    fork: Option<ForkPoint>,
     initial: Vec<bytes::Bytes>,
     at: OffsetDateTime,
 ) -> Event {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::super::apply::Registry;
-use super::super::event::Event;
-use super::super::stream::{Status, Stream};
-use super::super::{unapplied, Commit, Outcome, Store, StoreError};
+use crate::store::apply::Registry;
+use crate::store::event::Event;
+use crate::store::stream::{Status, Stream};
+use crate::store::{unapplied, Commit, Outcome, Store, StoreError};
 
 impl Store {
     /// §5.4 DELETE, with §4.2 soft-delete and cascading cleanup.

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use super::super::commit::{Commit, Outcome};
-use super::super::event::Event;
-use super::super::stream::{Info, Stream};
-use super::super::ttl::{ms, Expiry};
-use super::super::{Store, StoreError};
+use crate::store::commit::{Commit, Outcome};
+use crate::store::event::Event;
+use crate::store::stream::{Info, Stream};
+use crate::store::ttl::{ms, Expiry};
+use crate::store::{Store, StoreError};
 
 /// A sliding TTL's access is journaled at most this often per stream; a
 /// crash can make the stream expire up to this much early.
