@@ -27,7 +27,8 @@ The server accepts streams at any path; /v1/stream is the prefix its own client
 and the official suite use (and under which it reserves /v1/stream/__ds/...).
 
 Environment: LONG_POLL_TIMEOUT_MS (default 500; the package's default is 30000),
-DS_CACHE_DIR.
+WEBHOOKS (1 = webhook subscriptions on, the default here; 0 = off, as in the
+package), DS_CACHE_DIR.
 EOF
 }
 
@@ -66,5 +67,6 @@ if [[ -n "$data_dir" ]]; then
   data_dir="$(cd "$data_dir" && pwd)"
 fi
 export LONG_POLL_TIMEOUT_MS="${LONG_POLL_TIMEOUT_MS:-500}"
+export WEBHOOKS="${WEBHOOKS:-1}"
 cd "$dir"
 exec node node-server.mjs "$port" ${data_dir:+"$data_dir"}

@@ -95,7 +95,22 @@ pub struct Cli {
     /// Directory for failure artifacts such as replay scripts [default: $TMPDIR/ds-conformance]
     #[arg(long, value_name = "DIR")]
     pub artifacts_dir: Option<PathBuf>,
-    /// Store of the embedded reference server (no --target).
+    /// Address the harness's webhook receiver binds (subscriptions::, §7.1),
+    /// default 127.0.0.1:0.
+    #[arg(long, value_name = "ADDR")]
+    pub webhook_listen: Option<std::net::SocketAddr>,
+    /// The receiver's base URL as the target reaches it (a target in a
+    /// container cannot reach the harness's loopback), e.g. http://host.docker.internal:8099.
+    #[arg(long, value_name = "URL")]
+    pub webhook_public_url: Option<String>,
+    /// Granularity of the target's timers (leases, webhook retries): slack
+    /// added to every wait on one (default 400).
+    #[arg(long, value_name = "MS")]
+    pub lease_granularity_ms: Option<u64>,
+    /// Bearer token for pull-wake claims (§7.2 `Authorization: Bearer <service-jwt>`).
+    #[arg(long, value_name = "TOKEN")]
+    pub service_token: Option<String>,
+    /// Store of the embedded reference server (no --target): memory or file.
     #[arg(long, default_value = "memory", value_parser = ["memory", "file"])]
     pub embedded_store: String,
 
@@ -338,6 +353,27 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
     target.restart_cmd = cli.restart_cmd.clone();
     target.kill_cmd = cli.kill_cmd.clone();
     target.command_timeout = Duration::from_millis(cli.command_timeout_ms);
+    if let Some(u) = &cli.webhook_public_url {
+        let parsed =
+            reqwest::Url::parse(u).map_err(|e| format!("--webhook-public-url {u:?}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("--webhook-public-url {u:?}: must be http(s)"));
+        }
+        target.subs.webhook_public_url = Some(u.clone());
+    }
+    target.subs.webhook_listen = cli.webhook_listen;
+    if let (Some(addr), false) = (cli.webhook_listen, cli.list) {
+        // An explicit address that cannot be bound is a setup mistake.
+        let rx = rt.block_on(crate::subs::Receiver::start(
+            Some(addr),
+            target.subs.webhook_public_url.clone(),
+        ))?;
+        let _ = target.subs.receiver.set(Ok(Arc::new(rx)));
+    }
+    if let Some(ms) = cli.lease_granularity_ms {
+        target.subs.timer_slack = Duration::from_millis(ms);
+    }
+    target.subs.service_token = cli.service_token.clone();
     target.restart_hook = embedded.as_ref().and_then(|e| e.restart_hook());
     rt.block_on(target.probe())?;
     crate::runner::info(&format!(

@@ -40,6 +40,9 @@ pub struct Target {
     pub prop_max_steps: usize,
     /// Where failure artifacts (replay scripts) are written.
     pub artifacts_dir: std::path::PathBuf,
+    /// Subscriptions (§6–7): receiver address, public URL, timer slack,
+    /// claim credentials; and what the target turned out to support.
+    pub subs: crate::subs::SubsSettings,
     pub http: reqwest::Client,
 }
 
@@ -98,6 +101,7 @@ impl Target {
             prop_cases: 200,
             prop_max_steps: 24,
             artifacts_dir: std::env::temp_dir().join("ds-conformance"),
+            subs: Default::default(),
             http,
         })
     }
@@ -193,6 +197,17 @@ impl Ctx {
     /// Full URL of the case-scoped stream `name` (may contain `/`).
     pub fn url(&self, name: &str) -> String {
         format!("{}/{}", self.inner.base, name)
+    }
+
+    /// Stream-root-relative path of stream `name` (§6: subscription bodies
+    /// name streams this way): the run and case prefix plus `name`.
+    pub fn rel(&self, name: &str) -> String {
+        let root = self.inner.target.root.as_str().trim_end_matches('/');
+        self.url(name)
+            .strip_prefix(root)
+            .unwrap_or(name)
+            .trim_start_matches('/')
+            .to_string()
     }
 
     /// The URL path of stream `name`, as `Stream-Forked-From` wants it.
@@ -468,6 +483,11 @@ impl Req {
         let mut rb = target.http.request(self.method.clone(), url.clone());
         let mut recorded = Vec::new();
         for (k, v) in &target.headers {
+            // A header the case sets itself (e.g. a claim token in
+            // Authorization) replaces the run-wide one.
+            if self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)) {
+                continue;
+            }
             rb = rb.header(k, v);
             recorded.push((k.clone(), v.clone()));
         }

@@ -18,6 +18,7 @@ pub mod report;
 pub mod requirements;
 pub mod runner;
 pub mod sse;
+pub mod subs;
 pub mod testing;
 pub mod transcript;
 

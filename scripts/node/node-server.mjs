@@ -4,7 +4,9 @@
 //
 //   node node-server.mjs PORT [DATA_DIR]
 //
-// Env: LONG_POLL_TIMEOUT_MS (default 500).
+// Env: LONG_POLL_TIMEOUT_MS (default 500); WEBHOOKS=1 turns on webhook
+// subscriptions (§7.1; the package's default is off). Pull-wake
+// subscriptions (§7.2) are always on.
 // Prints "listening on http://127.0.0.1:PORT" and then
 // "stream root: http://127.0.0.1:PORT/v1/stream" once bound. The server keys
 // streams by their whole URL path, so any prefix works; /v1/stream is the one
@@ -20,14 +22,15 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 const longPollTimeout = Number(process.env.LONG_POLL_TIMEOUT_MS ?? 500);
 
-const options = { port, host: "127.0.0.1", longPollTimeout };
+const webhooks = process.env.WEBHOOKS === "1";
+const options = { port, host: "127.0.0.1", longPollTimeout, webhooks };
 if (dataDir) options.dataDir = dataDir;
 const server = new DurableStreamTestServer(options);
 const url = (await server.start()).replace(/\/+$/, "");
 
 console.log(`listening on ${url}`);
 console.log(`stream root: ${url}/v1/stream`);
-console.log(`long-poll timeout: ${longPollTimeout} ms; storage: ${dataDir ? `file (${dataDir})` : "memory"}`);
+console.log(`long-poll timeout: ${longPollTimeout} ms; storage: ${dataDir ? `file (${dataDir})` : "memory"}; webhooks: ${webhooks ? "on" : "off"}`);
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"]) {

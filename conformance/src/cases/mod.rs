@@ -26,12 +26,13 @@ pub mod props;
 pub mod read;
 pub mod security;
 pub mod sse;
+pub mod subscriptions;
 pub mod support;
 pub mod ttl;
 
 /// Every case, in catalog order.
 pub fn all() -> Vec<Case> {
-    let areas: [fn() -> Vec<Case>; 16] = [
+    let areas: [fn() -> Vec<Case>; 17] = [
         create::cases,
         append::cases,
         close::cases,
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Case> {
         fork::cases,
         ttl::cases,
         producer::cases,
+        subscriptions::cases,
         durability::cases,
         props::cases,
     ];

@@ -1,0 +1,28 @@
+//! Subscriptions (§6, §7, §12.8–12.10): configuration, membership,
+//! pull-wake, webhooks, fencing, tokens and SSRF, against any target that
+//! implements them. A target without the API gets one `unimplemented`
+//! verdict per case (`crate::subs::require`), never a wall of failures.
+
+use crate::case::Case;
+
+mod config;
+mod membership;
+mod pull_wake;
+mod ssrf;
+mod tokens;
+mod util;
+mod webhook;
+
+pub fn cases() -> Vec<Case> {
+    [
+        config::cases as fn() -> Vec<Case>,
+        membership::cases,
+        pull_wake::cases,
+        tokens::cases,
+        webhook::cases,
+        ssrf::cases,
+    ]
+    .iter()
+    .flat_map(|f| f())
+    .collect()
+}

@@ -1,0 +1,1 @@
+//! The §7 model (filled in with the property).
