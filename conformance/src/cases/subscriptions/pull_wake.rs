@@ -165,18 +165,18 @@ pub async fn racing_claims_one_wins(ctx: Ctx) -> CaseResult {
 #[case("SUB-ACK-HEARTBEAT")]
 pub async fn ack_heartbeat_extends_lease(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::PullWake).await?;
-    let (sub, _, t) = pending(&ctx, &s, Some(1000)).await?;
+    let (sub, _, t) = pending(&ctx, &s, Some(2000)).await?;
     let c = claim(&s, &sub.id, "w1").await?;
     let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_millis(3000) + s.slack() {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    while started.elapsed() < Duration::from_millis(5000) + s.slack() {
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let r = s
             .post_token(&sub.id, "ack", &c.token, &c.ack(&[], false))
             .await?;
         check!(
             (200..300).contains(&r.status),
             "SUB-ACK-HEARTBEAT",
-            "heartbeat ack {} ms into a 1000 ms lease got {}: {}",
+            "heartbeat ack {} ms into a 2000 ms lease got {}: {}",
             started.elapsed().as_millis(),
             r.status,
             r.text()
@@ -186,7 +186,7 @@ pub async fn ack_heartbeat_extends_lease(ctx: Ctx) -> CaseResult {
     check!(
         other.status == 409 && error_code(&other).as_deref() == Some("ALREADY_CLAIMED"),
         "SUB-ACK-HEARTBEAT",
-        "after 3 s of heartbeats on a 1 s lease another worker's claim got {}: {}",
+        "after 5 s of heartbeats on a 2 s lease another worker's claim got {}: {}",
         other.status,
         other.text()
     );

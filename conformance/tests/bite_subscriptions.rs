@@ -1,0 +1,98 @@
+//! The subscription cases bite (§6, §7, §12.8–12.10): a small subscription
+//! server in front of the reference app (`common/subs_stub.rs`) breaks one
+//! rule at a time and the matching case must fail on that rule's
+//! requirement; unbroken, it passes every case.
+
+mod common;
+#[path = "common/subs_stub.rs"]
+mod subs_stub;
+
+use ds_conformance::testing::{assert_passes, run_prefixes};
+use subs_stub::Flaw;
+
+async fn bites(flaw: Flaw, case: &str, req: &str) {
+    let srv = subs_stub::spawn(&[flaw]).await;
+    let id = format!("subscriptions::{case}");
+    let runs = run_prefixes(&srv.root, &[&id], 500).await;
+    common::fails_with(&runs, &id, req);
+}
+
+#[tokio::test]
+async fn control_unbroken_stub_passes_every_case() {
+    let srv = subs_stub::spawn(&[]).await;
+    let runs = run_prefixes(&srv.root, &["subscriptions::"], 500).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+macro_rules! bite {
+    ($($name:ident: $flaw:ident => $case:literal, $req:literal;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            bites(Flaw::$flaw, $case, $req).await;
+        }
+    )*};
+}
+
+bite! {
+    reserved_prefix_creates_streams: ReservedPrefixIsStream => "config::reserved_prefix_is_not_a_stream", "SUB-RESERVED-PREFIX";
+    delete_answers_200: Delete200 => "config::delete_is_204_and_id_reusable", "SUB-DELETE-204";
+    reconfirm_order_sensitive: ReconfirmOrderSensitive => "config::reconfirm_identical_is_200", "SUB-RECONFIRM-200";
+    conflict_answers_200: ConflictIs200 => "config::changed_field_is_409", "SUB-CONFIG-CONFLICT-409";
+    accepts_no_pattern_no_streams: AcceptNoTarget => "config::invalid_config_is_400", "SUB-CREATE-VALIDATION";
+    accepts_any_lease: AcceptAnyLease => "config::invalid_config_is_400", "SUB-CREATE-VALIDATION";
+    default_lease_60s: DefaultLease60s => "config::create_201_and_get_fields", "SUB-LEASE-DEFAULT";
+    get_lacks_created_at: GetNoCreatedAt => "config::create_201_and_get_fields", "SUB-GET-FIELDS";
+    leaks_signing_secret: LeakSecret => "config::webhook_answers_carry_no_secret", "SUB-NO-SHARED-SECRET";
+    signing_kid_not_in_jwks: WrongSigningKid => "config::webhook_answers_carry_no_secret", "SUB-SIGNING-METADATA";
+    star_matches_many: StarMatchesMany => "membership::star_matches_one_segment", "SUB-GLOB-SEGMENTS";
+    double_star_needs_one: DoubleStarNeedsOne => "membership::double_star_matches_zero_or_more", "SUB-GLOB-SEGMENTS";
+    backfill_from_start: BackfillFromStart => "membership::backfill_links_at_tail", "SUB-BACKFILL-TAIL";
+    wake_on_backfill: WakeOnBackfill => "membership::backfill_links_at_tail", "SUB-BACKFILL-TAIL";
+    discover_after_append: DiscoverAfterAppend => "membership::new_stream_woken_by_append", "SUB-DISCOVER-ON-APPEND";
+    add_at_start: AddAtStart => "membership::explicit_add_remove_idempotent", "SUB-STREAMS-ADD";
+    add_duplicates: AddDuplicates => "membership::explicit_add_remove_idempotent", "SUB-STREAMS-ADD";
+    remove_ignores_encoded_slashes: RemoveNeedsRawSlashes => "membership::explicit_add_remove_idempotent", "SUB-STREAMS-REMOVE";
+    remove_drops_glob: RemoveDropsGlob => "membership::explicit_beats_glob_and_glob_survives", "SUB-LINK-GLOB-SURVIVES";
+    glob_precedence: GlobPrecedence => "membership::explicit_beats_glob_and_glob_survives", "SUB-LINK-EXPLICIT-PRECEDENCE";
+    wake_event_without_ts: WakeEventNoTs => "pull_wake::wake_event_fields", "SUB-WAKE-EVENT";
+    claim_without_tail: ClaimNoTail => "pull_wake::claim_fields", "SUB-CLAIM";
+    claims_not_exclusive: ClaimNotExclusive => "pull_wake::racing_claims_one_wins", "SUB-CLAIM-EXCLUSIVE";
+    heartbeat_does_not_extend: HeartbeatNoExtend => "pull_wake::ack_heartbeat_extends_lease", "SUB-ACK-HEARTBEAT";
+    done_keeps_lease: DoneNoRelease => "pull_wake::done_with_pending_rewakes", "SUB-ACK-DONE";
+    next_wake_always_false: DoneNextWakeAlwaysFalse => "pull_wake::done_with_pending_rewakes", "SUB-ACK-DONE";
+    wakes_while_held: WakeWhileHeld => "pull_wake::done_with_pending_rewakes", "SUB-SINGLE-WAKE";
+    generation_reused: GenerationReused => "pull_wake::ack_done_releases", "SUB-GENERATION";
+    release_does_not_rewake: ReleaseNoRewake => "pull_wake::release_rewakes", "SUB-RELEASE";
+    no_fencing: NoFencing => "pull_wake::stale_requests_fenced", "SUB-STALE-FENCED";
+    fencing_ignores_wake_id: FenceIgnoresWakeId => "pull_wake::stale_requests_fenced", "SUB-STALE-FENCED";
+    lease_never_expires: LeaseNeverExpires => "pull_wake::lease_expiry_rewakes", "SUB-LEASE-EXPIRY";
+    token_for_any_subscription: TokenAnySubscription => "tokens::foreign_forged_and_misplaced_tokens_refused", "SUB-FENCE-CHECKS";
+    token_signature_unchecked: TokenUnsigned => "tokens::foreign_forged_and_misplaced_tokens_refused", "SUB-TOKEN-SIGNED";
+    token_from_query: TokenFromQuery => "tokens::foreign_forged_and_misplaced_tokens_refused", "SUB-TOKEN-HEADER";
+    token_survives_recreation: TokenNoIncarnation => "tokens::recreated_subscription_rejects_old_token", "SUB-TOKEN-IDENTITY";
+    deleted_subscription_acks: DeletedStillAcks => "tokens::deleted_subscription_requests_fail", "SUB-DELETED-FENCED";
+    jwks_wrong_content_type: JwksWrongType => "webhook::jwks_document", "SUB-JWKS-SERVED";
+    jwks_publishes_private_key: JwksPrivateKey => "webhook::jwks_document", "SUB-JWKS-KEY-FIELDS";
+    jwks_kid_unstable: JwksNewKidEachFetch => "webhook::jwks_document", "SUB-JWKS-KID";
+    jwks_not_cacheable: JwksNoCache => "webhook::jwks_cache_control", "SUB-JWKS-CACHE";
+    signature_over_other_bytes: SignWrongBody => "webhook::delivery_signed_with_fields", "SUB-WEBHOOK-SIGNATURE";
+    signature_timestamp_old: SignOldTimestamp => "webhook::delivery_signed_with_fields", "SUB-WEBHOOK-TIMESTAMP";
+    delivery_without_callback_url: DeliveryNoCallbackUrl => "webhook::delivery_signed_with_fields", "SUB-WEBHOOK-DELIVERY";
+    done_true_ignored: DoneIgnored => "webhook::done_true_acks_snapshot", "SUB-WEBHOOK-DONE-ACK";
+    done_true_acks_current_tail: DoneAcksCurrentTail => "webhook::done_true_rewakes_for_later_events", "SUB-WEBHOOK-DONE-REWAKE";
+    done_true_no_rewake: DoneNoRewake => "webhook::done_true_rewakes_for_later_events", "SUB-WEBHOOK-DONE-REWAKE";
+    callbacks_not_fenced: CallbackNoFencing => "webhook::stale_callbacks_fenced", "SUB-CALLBACK-FENCED";
+    callbacks_do_not_extend: CallbackNoExtend => "webhook::callbacks_extend_lease", "SUB-WEBHOOK-LEASE";
+    late_done_applies_to_next_wake: LateDoneApplies => "webhook::late_done_does_not_touch_next_wake", "SUB-WEBHOOK-LEASE";
+    retries_without_backoff: RetryNoBackoff => "webhook::retries_back_off", "SUB-WEBHOOK-RETRY";
+    status_always_active: StatusAlwaysActive => "webhook::retries_back_off", "SUB-STATUS";
+    http_to_any_host: HttpAnyHost => "ssrf::http_only_for_localhost", "SUB-WEBHOOK-HTTPS";
+    http_to_whole_loopback: HttpWholeLoopback => "ssrf::loopback_beyond_127_0_0_x", "SUB-SSRF-PRIVATE";
+    private_ipv4_accepted: AcceptPrivateV4 => "ssrf::ipv4_private_literals", "SUB-SSRF-PRIVATE";
+    private_ipv4_spellings_accepted: AcceptPrivateV4 => "ssrf::ipv4_alternate_spellings", "SUB-SSRF-PRIVATE";
+    ipv6_literals_accepted: AcceptIpv6 => "ssrf::ipv6_literals", "SUB-SSRF-PRIVATE";
+    metadata_names_accepted: AcceptMetadataNames => "ssrf::metadata_endpoints", "SUB-SSRF-METADATA";
+    redirects_followed: FollowRedirects => "ssrf::redirect_to_refused_target_not_followed", "SUB-SSRF-REDIRECT";
+}
