@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The durability:: group of ds-conformance against the published Node
+# The durability:: group (and subscriptions::restart::) of ds-conformance
+# against the published Node
 # reference server (@durable-streams/server, file-backed store via its
 # dataDir option), crashed and restarted between writing and verifying: the
 # --restart-cmd given to the harness SIGKILLs the server (no graceful
@@ -60,6 +61,9 @@ args=(--target "http://127.0.0.1:$port/v1/stream" --long-poll-timeout-ms 500
 expectations="fixtures/expectations/node-$version.toml"
 [[ -f "$expectations" ]] && args+=(--expectations "$expectations")
 status=0
-"$target_dir/release/ds-conformance" "${args[@]}" durability:: || status=$?
+# durability:: and the restart cases of subscriptions:: (webhooks on).
+for group in durability:: subscriptions::restart::; do
+  "$target_dir/release/ds-conformance" "${args[@]}" "$group" || status=$?
+done
 log "the Node server was started $(cat "$work/starts") times"
 exit "$status"

@@ -27,4 +27,5 @@ mod props;
 mod read;
 mod security;
 mod sse;
+mod subscriptions;
 mod ttl;

@@ -8,6 +8,7 @@ use crate::case::Case;
 mod config;
 mod membership;
 mod pull_wake;
+mod restart;
 mod ssrf;
 mod tokens;
 mod util;
@@ -24,5 +25,6 @@ pub fn cases() -> Vec<Case> {
     ]
     .iter()
     .flat_map(|f| f())
+    .chain(restart::cases().into_iter().map(Case::needs_restart))
     .collect()
 }

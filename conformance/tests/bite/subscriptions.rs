@@ -3,9 +3,10 @@
 //! rule at a time and the matching case must fail on that rule's
 //! requirement; unbroken, it passes every case.
 
-mod common;
-#[path = "common/subs_stub.rs"]
+#[path = "../common/subs_stub.rs"]
 mod subs_stub;
+
+use crate::common;
 
 use ds_conformance::testing::{assert_passes, run_prefixes};
 use subs_stub::Flaw;
