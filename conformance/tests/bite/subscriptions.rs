@@ -97,3 +97,46 @@ bite! {
     metadata_names_accepted: AcceptMetadataNames => "ssrf::metadata_endpoints", "SUB-SSRF-METADATA";
     redirects_followed: FollowRedirects => "ssrf::redirect_to_refused_target_not_followed", "SUB-SSRF-REDIRECT";
 }
+
+/// Run the restart cases against the stub with an in-process restart hook.
+async fn restart_runs(flaws: &[Flaw]) -> Vec<ds_conformance::testing::Ran> {
+    let (srv, stub) = subs_stub::spawn_with(flaws).await;
+    let mut target = ds_conformance::testing::test_target(&srv.root, 500);
+    target.restart_hook = Some(std::sync::Arc::new(move || {
+        let stub = stub.clone();
+        Box::pin(async move {
+            stub.restart();
+            Ok(())
+        })
+    }));
+    ds_conformance::testing::run_on(std::sync::Arc::new(target), &["subscriptions::restart::"])
+        .await
+}
+
+#[tokio::test]
+async fn control_restart_cases_pass_when_state_survives() {
+    let runs = restart_runs(&[]).await;
+    for r in &runs {
+        assert_passes(&runs, &r.id);
+    }
+}
+
+#[tokio::test]
+async fn forgetting_subscriptions_on_restart() {
+    let runs = restart_runs(&[Flaw::ForgetOnRestart]).await;
+    common::fails_with(
+        &runs,
+        "subscriptions::restart::subscription_state_survives",
+        "SUB-DURABLE",
+    );
+}
+
+#[tokio::test]
+async fn new_signing_key_on_restart() {
+    let runs = restart_runs(&[Flaw::NewKeyOnRestart]).await;
+    common::fails_with(
+        &runs,
+        "subscriptions::restart::signing_key_survives",
+        "SUB-KEY-PERSIST",
+    );
+}

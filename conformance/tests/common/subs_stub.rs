@@ -86,6 +86,10 @@ pub enum Flaw {
     AcceptMetadataNames,
     FollowRedirects,
     NoWebhooks,
+    /// A restart loses every subscription (memory-only state).
+    ForgetOnRestart,
+    /// A restart makes a new signing key.
+    NewKeyOnRestart,
 }
 
 const ROOT: &str = "/v1/stream";
@@ -155,6 +159,23 @@ impl Stub {
 
 /// Serve the stub (with `flaws`) on 127.0.0.1:0; returns the handle.
 pub async fn spawn(flaws: &[Flaw]) -> crate::common::Broken {
+    spawn_with(flaws).await.0
+}
+
+impl Stub {
+    /// What a restart does to the stub: nothing, unless a flaw says so.
+    pub fn restart(&self) {
+        if self.has(Flaw::ForgetOnRestart) {
+            self.subs.lock().unwrap().clear();
+        }
+        if self.has(Flaw::NewKeyOnRestart) {
+            *self.kid.lock().unwrap() = format!("stub-key-{}", self.fresh());
+        }
+    }
+}
+
+/// As `spawn`, also returning the stub (for restart hooks).
+pub async fn spawn_with(flaws: &[Flaw]) -> (crate::common::Broken, Arc<Stub>) {
     let state = ds_reference_server::AppState::new(crate::common::config(500)).expect("state");
     let inner = ds_reference_server::app(state);
     let listener = crate::common::listener().await;
@@ -209,8 +230,8 @@ pub async fn spawn(flaws: &[Flaw]) -> crate::common::Broken {
     }
     let app = app
         .fallback_service(inner.layer(middleware::from_fn_with_state(stub.clone(), watch)))
-        .with_state(stub);
-    crate::common::serve_on(listener, app)
+        .with_state(stub.clone());
+    (crate::common::serve_on(listener, app), stub)
 }
 
 fn rel_of(path: &str) -> Option<String> {
