@@ -24,7 +24,7 @@ pub use gen::Family;
 
 /// The proptest RNG for a property: the run seed mixed with the case id,
 /// so each property draws its own sequences and `--seed` reproduces them.
-fn rng(seed: u64, case_id: &str) -> TestRng {
+pub(crate) fn rng(seed: u64, case_id: &str) -> TestRng {
     let h = crate::runner::stable_hash(case_id);
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
@@ -104,7 +104,7 @@ pub fn listing(ops: &[Op]) -> String {
 }
 
 /// Write the replay script; returns its path.
-fn write_script(target: &Target, case_id: &str, body: &str) -> Result<String, String> {
+pub(crate) fn write_script(target: &Target, case_id: &str, body: &str) -> Result<String, String> {
     let slug = case_id.replace("::", ".");
     let dir = &target.artifacts_dir;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

@@ -73,11 +73,10 @@ pub enum Need {
 }
 
 /// A case's verdict when the target lacks what it needs: not a failure of
-/// the rule, the group is unimplemented there.
+/// the rule, the group is unimplemented there (a failure only under
+/// `--require subscriptions`).
 pub fn unimplemented(message: String) -> Failure {
-    let mut f = Failure::setup(format!("unimplemented: {message}"));
-    f.requirement = None;
-    f
+    Failure::unimplemented("subscriptions", message)
 }
 
 /// The case's handle on the subscription API, once the target has shown
@@ -326,7 +325,7 @@ impl Subs {
             .await;
         match rx {
             Ok(r) => Ok(r.mailbox()),
-            Err(e) => Err(Failure::setup(format!("webhook receiver: {e}"))),
+            Err(e) => Err(Failure::setup_error(format!("webhook receiver: {e}"))),
         }
     }
 

@@ -140,3 +140,27 @@ async fn new_signing_key_on_restart() {
         "SUB-KEY-PERSIST",
     );
 }
+
+/// The §7 property against a flawed stub, with a fixed seed.
+async fn property_fails_with(flaw: Flaw, req: &str) {
+    let srv = subs_stub::spawn(&[flaw]).await;
+    let mut target = ds_conformance::testing::test_target(&srv.root, 500);
+    target.seed = 20261206;
+    target.prop_cases = 160;
+    let runs = ds_conformance::testing::run_on(
+        std::sync::Arc::new(target),
+        &["subscriptions::props::pull_wake_model"],
+    )
+    .await;
+    common::fails_with(&runs, "subscriptions::props::pull_wake_model", req);
+}
+
+#[tokio::test]
+async fn property_catches_missing_fencing() {
+    property_fails_with(Flaw::NoFencing, "SUB-STALE-FENCED").await;
+}
+
+#[tokio::test]
+async fn property_catches_shared_claims() {
+    property_fails_with(Flaw::ClaimNotExclusive, "SUB-CLAIM-EXCLUSIVE").await;
+}

@@ -7,6 +7,7 @@ use crate::case::Case;
 
 mod config;
 mod membership;
+mod props;
 mod pull_wake;
 mod restart;
 mod ssrf;
@@ -22,6 +23,7 @@ pub fn cases() -> Vec<Case> {
         tokens::cases,
         webhook::cases,
         ssrf::cases,
+        props::cases,
     ]
     .iter()
     .flat_map(|f| f())

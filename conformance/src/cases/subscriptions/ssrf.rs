@@ -224,7 +224,7 @@ pub async fn redirect_to_refused_target_not_followed(ctx: Ctx) -> CaseResult {
     )
     .await;
     if !matches!(reachable, Ok(Ok(_))) {
-        return Err(Failure::setup(format!(
+        return Err(Failure::setup_error(format!(
             "cannot check redirects here: this host does not route IPv4-mapped IPv6 ({mapped})"
         )));
     }
