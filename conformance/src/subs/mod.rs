@@ -94,7 +94,10 @@ pub async fn require(ctx: &Ctx, need: Need) -> Result<Subs, Failure> {
         Support::Yes => None,
         Support::No(why) => Some(format!("{what}: {why}")),
     };
+    let no_api =
+        matches!((&cap.pull_wake, &cap.webhooks), (Support::No(a), Support::No(b)) if a == b);
     let lack = match need {
+        _ if no_api => missing("subscriptions (§6)", &cap.pull_wake),
         Need::PullWake => missing("pull-wake subscriptions (§7.2)", &cap.pull_wake),
         Need::Webhooks => missing("webhook subscriptions (§7.1)", &cap.webhooks),
         Need::Api => match (&cap.pull_wake, &cap.webhooks) {
