@@ -15,7 +15,7 @@ VITEST_VERSION=4.1.12
 
 usage() {
   cat <<EOF
-usage: scripts/official-suite.sh URL [--expectations FILE] [--out DIR] [-- VITEST_ARGS...]
+usage: scripts/official-suite.sh URL [--subscriptions] [--expectations FILE] [--out DIR] [-- VITEST_ARGS...]
 
 Installs @durable-streams/server-conformance-tests@$SUITE_VERSION and vitest
 $VITEST_VERSION into \$DS_CACHE_DIR/official-$SUITE_VERSION (default cache dir:
@@ -33,8 +33,9 @@ compares the failed cases with the expectations file.
                        here (default: a new temporary directory)
   -- VITEST_ARGS       passed to vitest, e.g. -- -t 'SSE Mode'
 
-The opt-in subscription cases (spec §6/§7) are never run (see
-scripts/node/official.test.mjs); vitest lists them as skipped.
+The opt-in subscription cases (spec §6/§7) run only with --subscriptions
+(the target must accept http://127.0.0.1 webhook URLs, e.g. ds-server
+--webhooks --allow-local-webhooks); otherwise vitest lists them as skipped.
 
 Exit status: 0 when every failure is expected; 1 on an unexpected failure or an
 unexpected pass (an expected failure that passed); 2 on a usage or setup error.
@@ -48,8 +49,10 @@ url=""
 expectations="$repo_root/fixtures/expectations/official-suite.txt"
 out_dir=""
 vitest_args=()
+subscriptions=0
 while (($#)); do
   case "$1" in
+    --subscriptions) subscriptions=1; shift ;;
     -h|--help) usage; exit 0 ;;
     --expectations) (($# >= 2)) || die "--expectations needs a FILE"; expectations="$2"; shift 2 ;;
     --expectations=*) expectations="${1#*=}"; shift ;;
@@ -102,7 +105,7 @@ log "full vitest output: $out_dir/vitest.log"
 set +e
 (
   cd "$dir"
-  DS_OFFICIAL_BASE_URL="$url" LONG_POLL_TIMEOUT_MS="$long_poll" NO_COLOR=1 FORCE_COLOR=0 CI=true \
+  DS_OFFICIAL_BASE_URL="$url" DS_OFFICIAL_SUBSCRIPTIONS="$subscriptions" LONG_POLL_TIMEOUT_MS="$long_poll" NO_COLOR=1 FORCE_COLOR=0 CI=true \
     timeout --kill-after=10 "${DS_OFFICIAL_TIMEOUT_S:-1800}" \
     ./node_modules/.bin/vitest run official.test.mjs \
       --root "$dir" --no-coverage --passWithNoTests=false --watch=false \

@@ -123,6 +123,12 @@ pub async fn start(store: &str) -> Result<Embedded, String> {
         // Small chunks so catch-up chunking is exercised with small payloads.
         max_chunk_bytes: 64 * 1024,
         data_dir: data_dir.clone(),
+        // Subscriptions (§6/§7) with webhook receivers on 127.0.0.1, so the
+        // zero-config run can exercise them; the stream root matches
+        // `stream_root()` (the server's default, given explicitly).
+        stream_root: "/v1/stream".into(),
+        webhooks: true,
+        allow_local_webhooks: true,
         ..Default::default()
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))

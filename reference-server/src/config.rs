@@ -24,6 +24,32 @@ pub struct Config {
     /// finish (a client that stops reading an SSE response would otherwise
     /// hold the server up forever).
     pub shutdown_grace: Duration,
+    /// Path under which streams are addressed relative to the root (§6):
+    /// `{stream_root}/__ds/...` is the reserved control prefix and
+    /// subscription bodies name streams relative to it. Streams outside it
+    /// keep working but cannot be subscribed to.
+    pub stream_root: String,
+    /// Webhook subscriptions (§7.1) are accepted only when on.
+    pub webhooks: bool,
+    /// Development exception of §6.2: `http://localhost` and
+    /// `http://127.0.0.x` webhook URLs.
+    pub allow_local_webhooks: bool,
+    /// Bearer token a pull-wake `claim` must carry; `None` lets anyone claim.
+    pub service_token: Option<String>,
+    /// Whole-request limit of one webhook delivery.
+    pub webhook_timeout: Duration,
+}
+
+impl Config {
+    /// `stream_root` without a trailing slash (`""` for `/`).
+    pub fn stream_root_prefix(&self) -> String {
+        let r = self.stream_root.trim_end_matches('/');
+        if r.is_empty() || r.starts_with('/') {
+            r.to_string()
+        } else {
+            format!("/{r}")
+        }
+    }
 }
 
 impl Default for Config {
@@ -36,6 +62,11 @@ impl Default for Config {
             data_dir: None,
             sweep_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(5),
+            stream_root: "/v1/stream".into(),
+            webhooks: false,
+            allow_local_webhooks: false,
+            service_token: None,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -45,6 +76,11 @@ impl Default for Config {
 pub enum StartError {
     #[error("cannot open the data directory {dir}: {source}")]
     DataDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the subscriptions log in {dir}: {source}")]
+    Subscriptions {
         dir: PathBuf,
         source: std::io::Error,
     },

@@ -10,12 +10,15 @@
 //!   commit); its journal makes it the durable file store.
 //! - `durable`: the append-only record log with group commit and crash
 //!   recovery that the journal writes to (§4).
+//! - `subscriptions`: §6 reserved subscription APIs and §7 delivery, with
+//!   their own record log in the data directory.
 
 pub mod config;
 pub mod durable;
 pub mod http;
 pub mod state;
 pub mod store;
+pub mod subscriptions;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -49,6 +52,7 @@ pub async fn serve(
     // The sweeper runs inside this future (not a spawned task), so aborting
     // or finishing `serve` stops it too.
     let sweeper = sweep_loop(state.clone());
+    let subscriptions = subscriptions::delivery::run(state.clone());
     let grace = state.config().shutdown_grace;
     let mut stopping = state.shutdown_signal();
     let drain_limit = async move {
@@ -65,6 +69,7 @@ pub async fn serve(
             Ok(())
         }
         never = sweeper => match never {},
+        never = subscriptions => match never {},
     }
 }
 

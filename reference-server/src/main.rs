@@ -31,6 +31,26 @@ struct Args {
     /// Largest request body in bytes (larger appends get 413).
     #[arg(long, default_value_t = 67_108_864)]
     max_body_bytes: usize,
+    /// Stream root path: subscriptions (§6) live at {stream-root}/__ds/ and
+    /// name streams relative to it. Streams outside it still work but cannot
+    /// be subscribed to.
+    #[arg(long, default_value = "/v1/stream")]
+    stream_root: String,
+    /// Accept webhook subscriptions (§7.1). Without it, creating one is a
+    /// 400 WEBHOOKS_DISABLED (pull-wake subscriptions always work).
+    #[arg(long)]
+    webhooks: bool,
+    /// Development only: allow http://localhost and http://127.0.0.x
+    /// webhook URLs (§6.2); other local targets stay refused.
+    #[arg(long)]
+    allow_local_webhooks: bool,
+    /// Bearer token a pull-wake claim must carry (the spec's service JWT,
+    /// compared verbatim). Without it anyone may claim (development).
+    #[arg(long, env = "DS_SERVICE_TOKEN", hide_env_values = true)]
+    service_token: Option<String>,
+    /// Timeout of one webhook delivery, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    webhook_timeout_ms: u64,
 }
 
 #[tokio::main]
@@ -48,6 +68,11 @@ async fn main() -> anyhow::Result<()> {
         max_chunk_bytes: args.max_chunk_bytes.max(1),
         max_body_bytes: args.max_body_bytes,
         data_dir: args.data_dir,
+        stream_root: args.stream_root,
+        webhooks: args.webhooks,
+        allow_local_webhooks: args.allow_local_webhooks,
+        service_token: args.service_token.filter(|t| !t.is_empty()),
+        webhook_timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
         ..Config::default()
     };
     let state = AppState::new(config)?;

@@ -1,5 +1,5 @@
-//! What one server shares between requests: configuration, the store, and
-//! the shutdown signal that ends live reads.
+//! What one server shares between requests: configuration, the store, the
+//! subscription service and the shutdown signal that ends live reads.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use crate::config::{Config, StartError};
 use crate::store::ttl::Clock;
 use crate::store::Store;
+use crate::subscriptions::{self, Subscriptions};
 
 /// Shared state of one server: configuration, store, shutdown signal.
 #[derive(Clone)]
@@ -18,6 +19,7 @@ pub struct AppState {
 struct Shared {
     config: Config,
     store: Store,
+    subscriptions: Subscriptions,
     shutdown: watch::Sender<bool>,
 }
 
@@ -35,10 +37,26 @@ impl AppState {
                 source,
             })?,
         };
+        let settings = subscriptions::Settings {
+            root: config.stream_root_prefix(),
+            webhooks: config.webhooks,
+            allow_local_webhooks: config.allow_local_webhooks,
+            service_token: config.service_token.clone(),
+            webhook_timeout: config.webhook_timeout,
+            max_deliveries: 32,
+        };
+        let subscriptions =
+            Subscriptions::open(settings, config.data_dir.as_deref()).map_err(|source| {
+                StartError::Subscriptions {
+                    dir: config.data_dir.clone().unwrap_or_default(),
+                    source,
+                }
+            })?;
         Ok(AppState {
             inner: Arc::new(Shared {
                 config,
                 store,
+                subscriptions,
                 shutdown: watch::Sender::new(false),
             }),
         })
@@ -50,6 +68,10 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.inner.subscriptions
     }
 
     /// Resolves once the server is shutting down, so live reads end early.

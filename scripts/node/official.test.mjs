@@ -6,9 +6,10 @@
 // Env: DS_OFFICIAL_BASE_URL (server root; the suite appends /v1/stream/...),
 //      LONG_POLL_TIMEOUT_MS (the target's long-poll timeout, default 500).
 //
-// The suite's opt-in metadata-subscription cases ("Reserved subscription APIs",
-// spec §6/§7) run only when the `subscriptions` option is true; it is left
-// unset here, so vitest reports those cases as skipped and they never run.
+// The suite's opt-in subscription cases ("Reserved subscription APIs", spec
+// §6/§7) run only when DS_OFFICIAL_SUBSCRIPTIONS=1 (they need a target with
+// webhooks and local webhook URLs enabled); otherwise vitest reports them as
+// skipped.
 import { runConformanceTests } from "@durable-streams/server-conformance-tests";
 
 const baseUrl = process.env.DS_OFFICIAL_BASE_URL;
@@ -17,4 +18,5 @@ if (!baseUrl) throw new Error("DS_OFFICIAL_BASE_URL is not set");
 runConformanceTests({
   baseUrl: baseUrl.replace(/\/+$/, ""),
   longPollTimeoutMs: Number(process.env.LONG_POLL_TIMEOUT_MS ?? 500),
+  subscriptions: process.env.DS_OFFICIAL_SUBSCRIPTIONS === "1",
 });

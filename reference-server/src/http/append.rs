@@ -54,6 +54,11 @@ pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Re
         )
         .durable()
         .await?;
+    if with_body {
+        // §7: pending work for subscriptions linking this stream.
+        app.subscriptions()
+            .stream_written(app.store(), &path, false);
+    }
 
     let (status, tail, closed, echo) = match outcome {
         Appended::Done {

@@ -23,7 +23,7 @@ pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Res
     let (created, info) = app
         .store()
         .create(CreateRequest {
-            path,
+            path: path.clone(),
             content_type,
             expiry,
             closed,
@@ -32,6 +32,10 @@ pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Res
         })
         .durable()
         .await?;
+    if created {
+        // §6.2: a new stream matching a pattern is linked before its data.
+        app.subscriptions().stream_written(app.store(), &path, true);
+    }
     let status = if created {
         StatusCode::CREATED
     } else {

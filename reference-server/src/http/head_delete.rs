@@ -36,5 +36,6 @@ pub async fn stream_head(app: AppState, path: String) -> Result<Response, ApiErr
 
 pub async fn stream_delete(app: AppState, path: String) -> Result<Response, ApiError> {
     app.store().delete(&path).durable().await?;
+    app.subscriptions().stream_deleted(&path);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

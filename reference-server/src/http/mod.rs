@@ -9,6 +9,7 @@
 //! | DELETE  | `head_delete::stream_delete`     | §5.4        |
 //! | OPTIONS | CORS preflight in `cors::layer`  | §12.7       |
 //!
+//! `{stream-root}/__ds/...` goes to `subscriptions::routes` first (§6).
 //! Anything else is a 405. Handlers are thin: parse and validate, one store
 //! operation, map the outcome.
 
@@ -43,6 +44,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn dispatch(State(app): State<AppState>, req: Request) -> Response {
+    // §6: the reserved control prefix is routed before stream operations.
+    let root = app.subscriptions().settings().root.clone();
+    if let Some(rest) = crate::subscriptions::routes::control_rest(&root, req.uri().path()) {
+        let rest = rest.to_string();
+        return crate::subscriptions::routes::handle(app, rest, req).await;
+    }
     let path = headers::stream_path(req.uri());
     let result = match *req.method() {
         Method::GET => read::stream_get(app, path, req).await,
@@ -57,7 +64,11 @@ async fn dispatch(State(app): State<AppState>, req: Request) -> Response {
 
 /// Reads a request body, refusing (413) anything over `limit` without
 /// buffering past it.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get("content-length")
         .and_then(|v| v.to_str().ok())

@@ -28,6 +28,7 @@ pub mod event;
 pub mod fork;
 pub mod journal;
 pub mod json;
+mod listing;
 pub mod offsets;
 mod ops;
 pub mod producer;

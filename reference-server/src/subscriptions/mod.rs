@@ -1,0 +1,1022 @@
+//! §6 Reserved Subscription APIs and §7 Subscription Delivery.
+//!
+//! - `config`: PUT body validation and the normalised configuration hash;
+//! - `glob`: `*` / `**` patterns; `ssrf`: webhook URL checks (§12.8);
+//! - `record`: subscription state, its records and the one `apply`;
+//! - `log`: the durable record log (`--data-dir`);
+//! - `signing`: Ed25519 key, JWKS, webhook signatures, tokens;
+//! - `adapter`: the only coupling to the stream store;
+//! - `delivery`: the background task (lease expiry, webhook delivery with
+//!   retries, pull-wake wake events);
+//! - `routes`: the HTTP handlers under `{stream-root}/__ds/`.
+//!
+//! Every operation takes the one state lock, validates against the state,
+//! commits records (log write, then `apply`) and syncs the log before
+//! answering. Nothing slow happens under the lock: webhook requests and
+//! wake-stream appends run in the background task, outside it.
+
+pub mod adapter;
+pub mod config;
+pub mod delivery;
+pub mod glob;
+pub mod log;
+pub mod record;
+pub mod routes;
+pub mod signing;
+pub mod ssrf;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::StatusCode;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::store::offsets::Offset;
+use crate::store::Store;
+use config::{Invalid, Kind, SubConfig, WebhookPolicy};
+use log::SubLog;
+use record::{apply, Record, State, Sub};
+use signing::{Claims, Keys};
+
+/// What the subscription service is configured with (from `Config`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Stream root path without a trailing slash (`""` for `/`).
+    pub root: String,
+    pub webhooks: bool,
+    pub allow_local_webhooks: bool,
+    /// Bearer token required by `claim`; `None` accepts any caller.
+    pub service_token: Option<String>,
+    /// Whole-request limit of one webhook delivery.
+    pub webhook_timeout: Duration,
+    /// Webhook requests in flight at once, server-wide.
+    pub max_deliveries: usize,
+}
+
+/// A refusal: status, machine code, reason, and extra `error` members.
+#[derive(Debug, Clone)]
+pub struct SubError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub extra: Map<String, Value>,
+}
+
+impl SubError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> SubError {
+        SubError {
+            status,
+            code,
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+
+    fn not_found() -> SubError {
+        SubError::new(
+            StatusCode::NOT_FOUND,
+            "SUBSCRIPTION_NOT_FOUND",
+            "no such subscription",
+        )
+    }
+
+    fn fenced(why: &str) -> SubError {
+        SubError::new(StatusCode::CONFLICT, "FENCED", format!("stale wake: {why}"))
+    }
+
+    fn token(why: &str) -> SubError {
+        SubError::new(StatusCode::UNAUTHORIZED, "TOKEN_INVALID", why)
+    }
+
+    fn storage() -> SubError {
+        SubError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STORAGE",
+            "the data directory failed; retry later",
+        )
+    }
+
+    pub fn body(&self) -> Value {
+        let mut e = Map::new();
+        e.insert("code".into(), self.code.into());
+        e.insert("message".into(), self.message.clone().into());
+        for (k, v) in &self.extra {
+            e.insert(k.clone(), v.clone());
+        }
+        json!({ "error": e })
+    }
+}
+
+impl From<Invalid> for SubError {
+    fn from(i: Invalid) -> SubError {
+        SubError::new(StatusCode::BAD_REQUEST, i.code, i.message)
+    }
+}
+
+fn bad(msg: impl Into<String>) -> SubError {
+    SubError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", msg)
+}
+
+/// Characters escaped in a URL path segment (RFC 3986 pchar).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b']')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn random_id(prefix: &str) -> String {
+    format!("{prefix}{}", B64.encode(rand::random::<[u8; 12]>()))
+}
+
+/// One stream of a subscription as responses show it.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub path: String,
+    pub explicit: bool,
+    pub acked: u64,
+    pub tail: u64,
+}
+
+impl LinkView {
+    fn pending(&self) -> bool {
+        self.tail > self.acked
+    }
+
+    fn link_type(&self) -> &'static str {
+        if self.explicit {
+            "explicit"
+        } else {
+            "glob"
+        }
+    }
+
+    fn with_tail(&self, tail: u64) -> Value {
+        json!({
+            "path": self.path,
+            "link_type": self.link_type(),
+            "acked_offset": Offset(self.acked).to_string(),
+            "tail_offset": Offset(tail).to_string(),
+            "has_pending": tail > self.acked,
+        })
+    }
+}
+
+/// A parsed callback / ack / release body (§7.1, §7.2).
+struct WakeRequest {
+    wake_id: String,
+    generation: u64,
+    acks: Vec<(String, String)>,
+    done: bool,
+}
+
+fn wake_request(body: &[u8], with_acks: bool) -> Result<WakeRequest, SubError> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| bad(format!("body is not valid JSON: {e}")))?;
+    let wake_id = v
+        .get("wake_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("wake_id (string) is required"))?
+        .to_string();
+    let generation = v
+        .get("generation")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| bad("generation (non-negative integer) is required"))?;
+    let mut acks = Vec::new();
+    if with_acks {
+        match v.get("acks") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for a in items {
+                    let stream = a
+                        .get("stream")
+                        .or_else(|| a.get("path"))
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad("each ack needs a stream (string)"))?;
+                    let offset = a
+                        .get("offset")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad("each ack needs an offset (string)"))?;
+                    acks.push((stream.to_string(), offset.to_string()));
+                }
+            }
+            Some(_) => return Err(bad("acks must be an array")),
+        }
+    }
+    let done = match v.get("done") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad("done must be a boolean")),
+    };
+    Ok(WakeRequest {
+        wake_id,
+        generation,
+        acks,
+        done,
+    })
+}
+
+pub(crate) struct Inner {
+    state: State,
+    log: Option<SubLog>,
+    /// Subscriptions with a webhook request in flight (at most one each).
+    in_flight: HashSet<String>,
+    /// Wake events waiting to be appended: (wake stream path, event).
+    wake_writes: Vec<(String, Value)>,
+    /// The log failed: nothing more is accepted (a later record could
+    /// otherwise depend on one that was not written).
+    broken: bool,
+}
+
+/// The subscription service of one server.
+pub struct Subscriptions {
+    settings: Settings,
+    keys: Keys,
+    inner: Mutex<Inner>,
+    kick: Notify,
+    client: reqwest::Client,
+    permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Subscriptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriptions")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl Subscriptions {
+    /// Opens the service; with a data directory its log is replayed and the
+    /// persisted signing key reused (a new one is created and persisted on
+    /// first start).
+    pub fn open(settings: Settings, data_dir: Option<&Path>) -> std::io::Result<Subscriptions> {
+        let (mut state, mut log) = match data_dir {
+            Some(dir) => {
+                let (state, log) = SubLog::open(dir)?;
+                (state, Some(log))
+            }
+            None => (State::default(), None),
+        };
+        let seed = match state
+            .signing_seed
+            .as_deref()
+            .and_then(|s| B64.decode(s).ok())
+            .and_then(|s| <[u8; 32]>::try_from(s).ok())
+        {
+            Some(seed) => seed,
+            None => {
+                let seed = Keys::random_seed();
+                let rec = Record::SigningKey {
+                    seed: B64.encode(seed),
+                };
+                if let Some(log) = log.as_mut() {
+                    log.write(std::slice::from_ref(&rec))?;
+                    log.sync()?;
+                }
+                apply(&mut state, &rec);
+                seed
+            }
+        };
+        let client = reqwest::Client::builder()
+            .timeout(settings.webhook_timeout)
+            .connect_timeout(settings.webhook_timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Subscriptions {
+            permits: Arc::new(Semaphore::new(settings.max_deliveries.max(1))),
+            settings,
+            keys: Keys::from_seed(seed),
+            inner: Mutex::new(Inner {
+                state,
+                log,
+                in_flight: HashSet::new(),
+                wake_writes: Vec::new(),
+                broken: false,
+            }),
+            kick: Notify::new(),
+            client,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of the state (tests, crash checks).
+    pub fn state(&self) -> State {
+        self.lock().state.clone()
+    }
+
+    /// Logs and applies one record.
+    fn commit(&self, inner: &mut Inner, rec: Record) -> Result<(), SubError> {
+        if inner.broken {
+            return Err(SubError::storage());
+        }
+        if let Some(log) = inner.log.as_mut() {
+            if let Err(e) = log.write(std::slice::from_ref(&rec)) {
+                tracing::error!("subscriptions log write failed: {e}");
+                inner.broken = true;
+                return Err(SubError::storage());
+            }
+        }
+        apply(&mut inner.state, &rec);
+        Ok(())
+    }
+
+    /// Makes the operation's records durable and wakes the background task.
+    fn finish(&self, inner: &mut Inner) -> Result<(), SubError> {
+        self.kick.notify_one();
+        if let Some(log) = inner.log.as_mut() {
+            if let Err(e) = log.sync() {
+                tracing::error!("subscriptions log sync failed: {e}");
+                inner.broken = true;
+                return Err(SubError::storage());
+            }
+        }
+        Ok(())
+    }
+
+    fn abs(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.settings.root)
+    }
+
+    /// The stream-root-relative path of a store path, if it is an
+    /// application stream under the root.
+    pub fn rel<'a>(&self, abs: &'a str) -> Option<&'a str> {
+        let rel = abs.strip_prefix(&self.settings.root)?.strip_prefix('/')?;
+        let first = rel.split('/').next()?;
+        (!rel.is_empty() && first != "__ds").then_some(rel)
+    }
+
+    fn tail(&self, store: &Store, rel: &str) -> u64 {
+        adapter::tail(store, &self.abs(rel)).unwrap_or(0)
+    }
+
+    fn views(&self, store: &Store, sub: &Sub) -> Vec<LinkView> {
+        sub.links
+            .iter()
+            .map(|(path, l)| LinkView {
+                path: path.clone(),
+                explicit: l.explicit,
+                acked: l.acked,
+                tail: self.tail(store, path),
+            })
+            .collect()
+    }
+
+    fn jwks_url(&self, base: &str) -> String {
+        format!("{base}{}/__ds/jwks.json", self.settings.root)
+    }
+
+    fn action_url(&self, sub: &Sub, action: &str) -> String {
+        let id: String = percent_encoding::utf8_percent_encode(&sub.id, SEGMENT).collect();
+        format!(
+            "{}{}/__ds/subscriptions/{id}/{action}",
+            sub.base_url, self.settings.root
+        )
+    }
+
+    /// The §6.3 representation.
+    fn serialize(&self, sub: &Sub, base: &str) -> Value {
+        let streams: Vec<Value> = sub
+            .links
+            .iter()
+            .map(|(path, l)| {
+                json!({
+                    "path": path,
+                    "link_type": if l.explicit { "explicit" } else { "glob" },
+                    "acked_offset": Offset(l.acked).to_string(),
+                })
+            })
+            .collect();
+        let webhook = sub.config.webhook_url.as_ref().map(|url| {
+            json!({
+                "url": url,
+                "signing": {
+                    "alg": "ed25519",
+                    "kid": self.keys.kid(),
+                    "jwks_url": self.jwks_url(base),
+                }
+            })
+        });
+        let created = time::OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(sub.created_at_ms) * 1_000_000,
+        )
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
+            .ok()
+        });
+        json!({
+            "id": sub.id,
+            "subscription_id": sub.id,
+            "type": sub.config.kind.name(),
+            "pattern": sub.config.pattern,
+            "streams": streams,
+            "webhook": webhook,
+            "wake_stream": sub.config.wake_stream,
+            "lease_ttl_ms": sub.config.lease_ttl_ms,
+            "created_at": created,
+            "status": if sub.retry.is_some() { "failed" } else { "active" },
+            "description": sub.config.description,
+        })
+    }
+
+    fn policy(&self) -> WebhookPolicy {
+        WebhookPolicy {
+            enabled: self.settings.webhooks,
+            allow_local: self.settings.allow_local_webhooks,
+        }
+    }
+
+    // ---- §6.2-6.4 ----
+
+    /// §6.2 create or re-confirm: `(created, representation)`.
+    pub fn create(
+        &self,
+        store: &Store,
+        id: &str,
+        body: &[u8],
+        base: &str,
+    ) -> Result<(bool, Value), SubError> {
+        let cfg = SubConfig::parse(body, self.policy())?;
+        let hash = cfg.hash();
+        let mut inner = self.lock();
+        if let Some(existing) = inner.state.subs.get(id) {
+            if existing.hash == hash {
+                return Ok((false, self.serialize(existing, base)));
+            }
+            return Err(SubError::new(
+                StatusCode::CONFLICT,
+                "SUBSCRIPTION_ALREADY_EXISTS",
+                "a subscription with this id exists with a different configuration",
+            ));
+        }
+        let mut links = std::collections::BTreeMap::new();
+        for path in &cfg.streams {
+            links.insert(
+                path.clone(),
+                record::Link {
+                    glob: false,
+                    explicit: true,
+                    acked: self.tail(store, path),
+                },
+            );
+        }
+        if let Some(glob) = cfg.glob() {
+            // §6.2 eager backfill at the current tail.
+            for abs in adapter::list(store) {
+                let Some(rel) = self.rel(&abs) else { continue };
+                if !glob.matches(rel) || cfg.wake_stream.as_deref() == Some(rel) {
+                    continue;
+                }
+                let tail = self.tail(store, rel);
+                links
+                    .entry(rel.to_string())
+                    .or_insert(record::Link {
+                        glob: false,
+                        explicit: false,
+                        acked: tail,
+                    })
+                    .glob = true;
+            }
+        }
+        let sub = Sub {
+            id: id.to_string(),
+            incarnation: random_id(""),
+            config: cfg,
+            hash,
+            created_at_ms: now_ms(),
+            base_url: base.to_string(),
+            links,
+            generation: 0,
+            wake: None,
+            retry: None,
+        };
+        let shown = self.serialize(&sub, base);
+        self.commit(&mut inner, Record::Created { sub: Box::new(sub) })?;
+        self.finish(&mut inner)?;
+        Ok((true, shown))
+    }
+
+    pub fn get(&self, id: &str, base: &str) -> Result<Value, SubError> {
+        let inner = self.lock();
+        let sub = inner.state.subs.get(id).ok_or_else(SubError::not_found)?;
+        Ok(self.serialize(sub, base))
+    }
+
+    /// §6.3 delete: later callbacks, acks and releases find nothing.
+    pub fn delete(&self, id: &str) -> Result<(), SubError> {
+        let mut inner = self.lock();
+        if !inner.state.subs.contains_key(id) {
+            return Err(SubError::not_found());
+        }
+        self.commit(&mut inner, Record::Deleted { id: id.into() })?;
+        inner.in_flight.remove(id);
+        self.finish(&mut inner)
+    }
+
+    /// §6.4 add explicit links at the current tail (idempotent).
+    pub fn add_streams(&self, store: &Store, id: &str, body: &[u8]) -> Result<(), SubError> {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| bad(format!("body is not valid JSON: {e}")))?;
+        let streams = config::stream_list(v.get("streams").unwrap_or(&Value::Null))?;
+        let mut inner = self.lock();
+        let sub = inner.state.subs.get(id).ok_or_else(SubError::not_found)?;
+        if let Some(w) = &sub.config.wake_stream {
+            if streams.contains(w) {
+                return Err(bad(
+                    "the wake stream cannot be one of the subscription's own streams",
+                ));
+            }
+        }
+        let mut records = Vec::new();
+        for path in streams {
+            if sub.links.get(&path).is_some_and(|l| l.explicit) {
+                continue;
+            }
+            records.push(Record::Linked {
+                id: id.into(),
+                acked: self.tail(store, &path),
+                path,
+                explicit: true,
+            });
+        }
+        for r in records {
+            self.commit(&mut inner, r)?;
+        }
+        self.finish(&mut inner)
+    }
+
+    /// §6.4 remove an explicit link; a matching glob link stays.
+    pub fn remove_stream(&self, store: &Store, id: &str, raw_path: &str) -> Result<(), SubError> {
+        let path = config::stream_path(raw_path)?;
+        let mut inner = self.lock();
+        let sub = inner.state.subs.get(id).ok_or_else(SubError::not_found)?;
+        let Some(link) = sub.links.get(&path) else {
+            return Ok(());
+        };
+        if !link.explicit {
+            return Ok(());
+        }
+        let keep_glob = !link.glob
+            && sub.config.glob().is_some_and(|g| g.matches(&path))
+            && sub.config.wake_stream.as_deref() != Some(path.as_str())
+            && adapter::tail(store, &self.abs(&path)).is_some();
+        if keep_glob {
+            let rec = Record::Linked {
+                id: id.into(),
+                path: path.clone(),
+                explicit: false,
+                acked: link.acked,
+            };
+            self.commit(&mut inner, rec)?;
+        }
+        self.commit(
+            &mut inner,
+            Record::Unlinked {
+                id: id.into(),
+                path,
+                explicit: true,
+            },
+        )?;
+        self.finish(&mut inner)
+    }
+
+    // ---- stream events (from the HTTP stream handlers) ----
+
+    /// A stream was created (`created`) or appended to: link it where a
+    /// pattern matches (before the data, so it counts as pending) and
+    /// wake idle subscriptions with pending work (§6.2, §7).
+    pub fn stream_written(&self, store: &Store, abs: &str, created: bool) {
+        let Some(rel) = self.rel(abs) else { return };
+        let mut inner = self.lock();
+        let ids: Vec<String> = inner.state.subs.keys().cloned().collect();
+        let mut touched = false;
+        for id in ids {
+            let Some(sub) = inner.state.subs.get(&id) else {
+                continue;
+            };
+            let matched = sub.config.glob().is_some_and(|g| g.matches(rel))
+                && sub.config.wake_stream.as_deref() != Some(rel);
+            let link = sub.links.get(rel).cloned();
+            let mut records = Vec::new();
+            match &link {
+                Some(l) => {
+                    if created && l.acked != 0 {
+                        records.push(Record::Reset {
+                            id: id.clone(),
+                            path: rel.into(),
+                            acked: 0,
+                        });
+                    }
+                    if matched && !l.glob {
+                        records.push(Record::Linked {
+                            id: id.clone(),
+                            path: rel.into(),
+                            explicit: false,
+                            acked: l.acked,
+                        });
+                    }
+                }
+                None if matched => records.push(Record::Linked {
+                    id: id.clone(),
+                    path: rel.into(),
+                    explicit: false,
+                    acked: 0,
+                }),
+                None => continue,
+            }
+            for r in records {
+                if self.commit(&mut inner, r).is_err() {
+                    return;
+                }
+            }
+            touched = true;
+            if self.maybe_wake(&mut inner, store, &id).is_err() {
+                return;
+            }
+        }
+        if touched {
+            let _ = self.finish(&mut inner);
+        }
+    }
+
+    /// A stream was deleted: glob links go, explicit links restart at 0.
+    pub fn stream_deleted(&self, abs: &str) {
+        let Some(rel) = self.rel(abs) else { return };
+        let mut inner = self.lock();
+        let mut records = Vec::new();
+        for (id, sub) in &inner.state.subs {
+            if let Some(l) = sub.links.get(rel) {
+                if l.glob {
+                    records.push(Record::Unlinked {
+                        id: id.clone(),
+                        path: rel.into(),
+                        explicit: false,
+                    });
+                }
+                if l.explicit && l.acked != 0 {
+                    records.push(Record::Reset {
+                        id: id.clone(),
+                        path: rel.into(),
+                        acked: 0,
+                    });
+                }
+            }
+        }
+        if records.is_empty() {
+            return;
+        }
+        for r in records {
+            if self.commit(&mut inner, r).is_err() {
+                return;
+            }
+        }
+        let _ = self.finish(&mut inner);
+    }
+
+    // ---- §7 ----
+
+    /// Issues a new wake when the subscription is idle and has pending
+    /// work (§7): generation +1, new wake id, snapshot of the tails.
+    fn maybe_wake(&self, inner: &mut Inner, store: &Store, id: &str) -> Result<bool, SubError> {
+        let Some(sub) = inner.state.subs.get(id) else {
+            return Ok(false);
+        };
+        if sub.wake.is_some() || (sub.config.kind == Kind::Webhook && !self.settings.webhooks) {
+            return Ok(false);
+        }
+        let views = self.views(store, sub);
+        let Some(first) = views.iter().find(|v| v.pending()) else {
+            return Ok(false);
+        };
+        let now = now_ms();
+        let generation = sub.generation + 1;
+        let wake_id = random_id("w_");
+        let lease_until_ms =
+            (sub.config.kind == Kind::Webhook).then_some(now + sub.config.lease_ttl_ms);
+        let event = sub.config.wake_stream.as_ref().map(|w| {
+            (
+                self.abs(w),
+                json!({
+                    "type": "wake",
+                    "subscription_id": sub.id,
+                    "stream": first.path,
+                    "generation": generation,
+                    "ts": now,
+                }),
+            )
+        });
+        let snapshot = views.iter().map(|v| (v.path.clone(), v.tail)).collect();
+        self.commit(
+            inner,
+            Record::Woken {
+                id: id.into(),
+                generation,
+                wake_id,
+                snapshot,
+                lease_until_ms,
+            },
+        )?;
+        if let Some(e) = event {
+            inner.wake_writes.push(e);
+        }
+        Ok(true)
+    }
+
+    /// Token and fencing checks of §7.3 for callback / ack / release.
+    fn check_wake(
+        &self,
+        sub: &Sub,
+        token: Option<&str>,
+        kind: &str,
+        req: &WakeRequest,
+    ) -> Result<(), SubError> {
+        let token =
+            token.ok_or_else(|| SubError::token("Authorization: Bearer <token> is required"))?;
+        let claims = self
+            .keys
+            .check(token)
+            .ok_or_else(|| SubError::token("the token is not one this server issued"))?;
+        if claims.sub != sub.id || claims.inc != sub.incarnation || claims.kind != kind {
+            return Err(SubError::token("the token is not for this subscription"));
+        }
+        let wake = sub
+            .wake
+            .as_ref()
+            .ok_or_else(|| SubError::fenced("no wake is in flight"))?;
+        if claims.gen != sub.generation || claims.wake != wake.id {
+            return Err(SubError::fenced("the token is for an earlier wake"));
+        }
+        if req.generation != sub.generation {
+            return Err(SubError::fenced("generation is not the current one"));
+        }
+        if req.wake_id != wake.id {
+            return Err(SubError::fenced("wake_id is not the current wake"));
+        }
+        if kind == "claim" && wake.holder.is_none() {
+            return Err(SubError::fenced("the lease has been released or expired"));
+        }
+        Ok(())
+    }
+
+    /// Validates acks (all or nothing) into positions.
+    fn check_acks(
+        &self,
+        store: &Store,
+        sub: &Sub,
+        acks: &[(String, String)],
+    ) -> Result<Vec<(String, u64)>, SubError> {
+        let conflict = |m: String| SubError::new(StatusCode::CONFLICT, "INVALID_OFFSET", m);
+        let mut out = Vec::new();
+        for (stream, offset) in acks {
+            let path = config::stream_path(stream)?;
+            let link = sub.links.get(&path).ok_or_else(|| {
+                conflict(format!("{path:?} is not a stream of this subscription"))
+            })?;
+            let pos = Offset::parse(offset)
+                .map_err(|_| {
+                    bad(format!(
+                        "ack offset {offset:?} is not an offset of this server"
+                    ))
+                })?
+                .0;
+            if pos < link.acked {
+                return Err(conflict(format!(
+                    "ack for {path:?} moves its cursor backwards"
+                )));
+            }
+            if pos > self.tail(store, &path) {
+                return Err(conflict(format!(
+                    "ack for {path:?} is beyond the stream's tail"
+                )));
+            }
+            out.push((path, pos));
+        }
+        Ok(out)
+    }
+
+    /// §7.1 callback and §7.2 ack: apply acks; `done` ends the wake (and
+    /// wakes again if work is pending), otherwise the lease is extended.
+    pub fn acknowledge(
+        &self,
+        store: &Store,
+        id: &str,
+        token: Option<&str>,
+        body: &[u8],
+        kind: Kind,
+    ) -> Result<Value, SubError> {
+        let mut inner = self.lock();
+        let sub = inner.state.subs.get(id).ok_or_else(SubError::not_found)?;
+        if sub.config.kind != kind {
+            return Err(bad(format!(
+                "this is a {} subscription; use {}",
+                sub.config.kind.name(),
+                if sub.config.kind == Kind::Webhook {
+                    "callback"
+                } else {
+                    "ack"
+                }
+            )));
+        }
+        let token_kind = if kind == Kind::Webhook {
+            "callback"
+        } else {
+            "claim"
+        };
+        let req = wake_request(body, true);
+        // A bad token is refused before the body is judged.
+        let req = match req {
+            Ok(r) => r,
+            Err(e) => {
+                let probe = WakeRequest {
+                    wake_id: String::new(),
+                    generation: 0,
+                    acks: vec![],
+                    done: false,
+                };
+                if let Err(t) = self.check_wake(sub, token, token_kind, &probe) {
+                    if t.status == StatusCode::UNAUTHORIZED {
+                        return Err(t);
+                    }
+                }
+                return Err(e);
+            }
+        };
+        self.check_wake(sub, token, token_kind, &req)?;
+        let acks = self.check_acks(store, sub, &req.acks)?;
+        let ttl = sub.config.lease_ttl_ms;
+        if !acks.is_empty() {
+            self.commit(
+                &mut inner,
+                Record::Acked {
+                    id: id.into(),
+                    acks,
+                },
+            )?;
+        }
+        let mut next_wake = false;
+        if req.done {
+            self.commit(&mut inner, Record::Finished { id: id.into() })?;
+            next_wake = self.maybe_wake(&mut inner, store, id)?;
+        } else {
+            self.commit(
+                &mut inner,
+                Record::LeaseExtended {
+                    id: id.into(),
+                    lease_until_ms: now_ms() + ttl,
+                },
+            )?;
+        }
+        self.finish(&mut inner)?;
+        Ok(json!({ "ok": true, "next_wake": next_wake }))
+    }
+
+    /// §7.2 release: ends the wake without acking; wakes again if pending.
+    pub fn release(
+        &self,
+        store: &Store,
+        id: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), SubError> {
+        let mut inner = self.lock();
+        let sub = inner.state.subs.get(id).ok_or_else(SubError::not_found)?;
+        if sub.config.kind != Kind::PullWake {
+            return Err(bad("release is for pull-wake subscriptions"));
+        }
+        let req = wake_request(body, false)?;
+        self.check_wake(sub, token, "claim", &req)?;
+        self.commit(&mut inner, Record::Finished { id: id.into() })?;
+        self.maybe_wake(&mut inner, store, id)?;
+        self.finish(&mut inner)
+    }
+
+    /// §7.2 claim: the caller becomes the lease holder of the current wake
+    /// (one is issued if work is pending and none is in flight).
+    pub fn claim(
+        &self,
+        store: &Store,
+        id: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value, SubError> {
+        if let Some(expected) = &self.settings.service_token {
+            if authorization != Some(expected.as_str()) {
+                return Err(SubError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHORIZED",
+                    "claim needs Authorization: Bearer <service token>",
+                ));
+            }
+        }
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| bad(format!("body is not valid JSON: {e}")))?;
+        let worker = v
+            .get("worker")
+            .and_then(Value::as_str)
+            .filter(|w| !w.is_empty() && w.len() <= 256)
+            .ok_or_else(|| bad("worker must be a non-empty string (at most 256 bytes)"))?
+            .to_string();
+        let mut inner = self.lock();
+        let sub = inner.state.subs.get(id).ok_or_else(SubError::not_found)?;
+        if sub.config.kind != Kind::PullWake {
+            return Err(bad("claim is for pull-wake subscriptions"));
+        }
+        if let Some(holder) = sub.wake.as_ref().and_then(|w| w.holder.clone()) {
+            let mut e = SubError::new(
+                StatusCode::CONFLICT,
+                "ALREADY_CLAIMED",
+                "another worker holds the lease",
+            );
+            e.extra.insert("current_holder".into(), holder.into());
+            e.extra.insert("generation".into(), sub.generation.into());
+            return Err(e);
+        }
+        if sub.wake.is_none() && !self.maybe_wake(&mut inner, store, id)? {
+            return Err(SubError::new(
+                StatusCode::CONFLICT,
+                "NO_PENDING_WORK",
+                "the subscription has no pending work",
+            ));
+        }
+        let ttl = inner.state.subs[id].config.lease_ttl_ms;
+        self.commit(
+            &mut inner,
+            Record::Claimed {
+                id: id.into(),
+                holder: worker,
+                lease_until_ms: now_ms() + ttl,
+            },
+        )?;
+        self.finish(&mut inner)?;
+        let sub = &inner.state.subs[id];
+        let wake = sub.wake.as_ref().ok_or_else(SubError::storage)?;
+        let token = self.keys.mint(&Claims {
+            sub: sub.id.clone(),
+            inc: sub.incarnation.clone(),
+            gen: sub.generation,
+            wake: wake.id.clone(),
+            kind: "claim".into(),
+        });
+        let streams: Vec<Value> = self
+            .views(store, sub)
+            .iter()
+            .map(|v| v.with_tail(v.tail))
+            .collect();
+        Ok(json!({
+            "wake_id": wake.id,
+            "generation": sub.generation,
+            "token": token,
+            "streams": streams,
+            "lease_ttl_ms": sub.config.lease_ttl_ms,
+        }))
+    }
+}
+
+/// §7.1 retry delay before attempt `count` (1-based): 1 s doubling to
+/// 60 s, ±20% jitter.
+pub fn backoff_ms(count: u32, jitter: f64) -> u64 {
+    let base = 1000u64
+        .saturating_mul(1u64 << count.saturating_sub(1).min(16))
+        .min(60_000) as f64;
+    (base * (1.0 + 0.2 * jitter.clamp(-1.0, 1.0))).round() as u64
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+//! Unit tests of the state machine: replay equals the live state, cursors
+//! never move backwards, retry backoff bounds, restart from the log.
+
+use super::record::{apply, Record, State};
+use super::*;
+use crate::store::ttl::Clock;
+use crate::store::{CreateRequest, Store};
+
+fn settings() -> Settings {
+    Settings {
+        root: "/r".into(),
+        webhooks: true,
+        allow_local_webhooks: true,
+        service_token: None,
+        webhook_timeout: Duration::from_secs(1),
+        max_deliveries: 4,
+    }
+}
+
+fn stream(store: &Store, subs: &Subscriptions, path: &str, body: &[u8]) {
+    store
+        .create(CreateRequest {
+            path: path.into(),
+            content_type: Some("text/plain".into()),
+            body: bytes::Bytes::copy_from_slice(body),
+            ..CreateRequest::default()
+        })
+        .applied()
+        .unwrap();
+    subs.stream_written(store, path, true);
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "ds-subs-unit-{name}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn backoff_doubles_from_1s_to_60s_with_20_percent_jitter() {
+    assert_eq!(backoff_ms(1, 0.0), 1000);
+    assert_eq!(backoff_ms(2, 0.0), 2000);
+    assert_eq!(backoff_ms(6, 0.0), 32_000);
+    assert_eq!(backoff_ms(7, 0.0), 60_000);
+    assert_eq!(backoff_ms(40, 0.0), 60_000);
+    assert_eq!(backoff_ms(1, 1.0), 1200);
+    assert_eq!(backoff_ms(1, -1.0), 800);
+    assert_eq!(backoff_ms(9, 1.0), 72_000);
+}
+
+#[test]
+fn acks_never_move_a_cursor_backwards() {
+    let mut st = State::default();
+    let mut sub_links = std::collections::BTreeMap::new();
+    sub_links.insert(
+        "a".to_string(),
+        record::Link {
+            glob: false,
+            explicit: true,
+            acked: 5,
+        },
+    );
+    let sub = Sub {
+        id: "s".into(),
+        incarnation: "i".into(),
+        config: config::SubConfig::parse(
+            br#"{"type":"pull-wake","streams":["a"],"wake_stream":"w"}"#,
+            WebhookPolicy {
+                enabled: false,
+                allow_local: false,
+            },
+        )
+        .unwrap(),
+        hash: String::new(),
+        created_at_ms: 0,
+        base_url: String::new(),
+        links: sub_links,
+        generation: 0,
+        wake: None,
+        retry: None,
+    };
+    apply(&mut st, &Record::Created { sub: Box::new(sub) });
+    apply(
+        &mut st,
+        &Record::Acked {
+            id: "s".into(),
+            acks: vec![("a".into(), 3)],
+        },
+    );
+    assert_eq!(st.subs["s"].links["a"].acked, 5);
+    apply(
+        &mut st,
+        &Record::Acked {
+            id: "s".into(),
+            acks: vec![("a".into(), 9)],
+        },
+    );
+    assert_eq!(st.subs["s"].links["a"].acked, 9);
+}
+
+#[tokio::test]
+async fn the_log_replays_to_the_live_state() {
+    let dir = temp("replay");
+    let store = Store::new(Clock::System);
+    let live = {
+        let subs = Subscriptions::open(settings(), Some(&dir)).unwrap();
+        stream(&store, &subs, "/r/wake", b"");
+        let body = br#"{"type":"pull-wake","pattern":"ev/*","streams":["x"],"wake_stream":"wake","lease_ttl_ms":5000}"#;
+        assert!(subs.create(&store, "s", body, "http://h").unwrap().0);
+        stream(&store, &subs, "/r/ev/1", b"abc");
+        let c = subs.claim(&store, "s", None, br#"{"worker":"w"}"#).unwrap();
+        let token = c["token"].as_str().unwrap().to_string();
+        let ack = json!({
+            "wake_id": c["wake_id"], "generation": c["generation"],
+            "acks": [{"stream": "ev/1", "offset": Offset(2).to_string()}]
+        });
+        subs.acknowledge(
+            &store,
+            "s",
+            Some(&token),
+            ack.to_string().as_bytes(),
+            Kind::PullWake,
+        )
+        .unwrap();
+        subs.add_streams(&store, "s", br#"{"streams":["y/z"]}"#)
+            .unwrap();
+        subs.remove_stream(&store, "s", "x").unwrap();
+        subs.state()
+    };
+    let (replayed, _) = log::SubLog::open(&dir).unwrap();
+    assert_eq!(replayed, live);
+    assert_eq!(replayed.subs["s"].links["ev/1"].acked, 2);
+    assert_eq!(replayed.subs["s"].generation, 1);
+    assert_eq!(
+        replayed.subs["s"].wake.as_ref().unwrap().holder.as_deref(),
+        Some("w")
+    );
+    // Compacted on open: replaying the compacted log gives the same state.
+    let (again, _) = log::SubLog::open(&dir).unwrap();
+    assert_eq!(again, live);
+    let reopened = Subscriptions::open(settings(), Some(&dir)).unwrap();
+    assert_eq!(reopened.state(), live);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_signing_key_is_persisted_once() {
+    let dir = temp("key");
+    let kid = Subscriptions::open(settings(), Some(&dir))
+        .unwrap()
+        .keys()
+        .kid()
+        .to_string();
+    let again = Subscriptions::open(settings(), Some(&dir)).unwrap();
+    assert_eq!(again.keys().kid(), kid);
+    let mem = Subscriptions::open(settings(), None).unwrap();
+    assert_ne!(mem.keys().kid(), kid);
+    let _ = std::fs::remove_dir_all(&dir);
+}
