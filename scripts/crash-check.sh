@@ -7,14 +7,19 @@
 #   2. ds-server --data-dir over HTTP: plain writers, idempotent producers
 #      and a fork writer while the server is SIGKILLed and restarted;
 #      acknowledged appends, offsets, closure, forks, soft-deletes and
-#      producer deduplication of retried batches must survive.
+#      producer deduplication of retried batches must survive;
+#   3. subscriptions (§6/§7) on ds-server --data-dir: a pull-wake worker
+#      claims and acks while streams grow; no acked offset may fall behind
+#      one a client was shown, no generation is reused, the key stays.
 # Usage: scripts/crash-check.sh [KILLS]   (default 20 kills each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kills="${1:-20}"
 cargo build --release -q -p ds-reference-server --bin ds-server \
-  --example crash_writer --example http_crash_check
+  --example crash_writer --example http_crash_check --example subs_crash_check
 echo "== record log: $kills kills"
 target/release/examples/crash_writer --kills "$kills"
 echo "== ds-server --data-dir over HTTP: $kills kills"
 target/release/examples/http_crash_check --server target/release/ds-server --kills "$kills"
+echo "== subscriptions on ds-server --data-dir: $kills kills"
+target/release/examples/subs_crash_check --server target/release/ds-server --kills "$kills"
