@@ -50,7 +50,7 @@ fn start(bin: &Path, dir: &Path) -> anyhow::Result<(Child, String)> {
 }
 
 /// What clients were shown.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 struct Seen {
     /// Highest acked offset per stream that a client saw (answered ack or
     /// GET); offsets of this server compare as fixed-width strings.
@@ -310,7 +310,7 @@ async fn main() -> anyhow::Result<()> {
         let (next, url) = start(&bin, &dir)?;
         child = next;
         root = url;
-        let s = seen.lock().unwrap();
+        let s = seen.lock().unwrap().clone();
         check(&c, &root, &s, &kid)
             .await
             .with_context(|| format!("after kill {}", round + 1))?;
