@@ -43,6 +43,10 @@ pub struct Cli {
     /// No progress line.
     #[arg(long, global = true)]
     pub quiet: bool,
+    /// Worker threads of the load generator (default: one per core). On a
+    /// small machine shared with the target, 1 leaves the target more CPU.
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
     #[command(subcommand)]
     pub mode: Mode,
 }

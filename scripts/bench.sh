@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Benchmarks (not timed tests): ds-bench against, in one session on
+# 127.0.0.1, one after the other so the ratios compare like with like:
+#   ceiling     a no-op axum server (ds-bench's noop_server example): the
+#               most any server on this stack could answer here
+#   ds-mem      ds-server, memory store
+#   ds-file     ds-server --data-dir (every ack after fdatasync)
+#   node-mem    the published Node server @durable-streams/server (memory)
+#   node-file   the same with a dataDir
+#   rust-mem    the crates.io server `durable-streams` --durability memory
+#   rust-wal    the same with its default WAL durability
+# and prints each figure, then the ratios of issue 18 with met / MISSED.
+# Every ds-bench run checks its own results (acked appends read back, no
+# error status); a run that does not verify is reported as such.
+#
+# Usage: scripts/bench.sh [--quick] [--only ds|peers]
+#   --quick   small sizes (about 3 minutes): 2 s runs, tail 1k vs 100k,
+#             fan-out 1,000 + 1,000, churn 15 s
+#   default   5 s runs, tail 1k vs 1M, fan-out 9,800 long-poll + 9,800 SSE
+#             (the open-file limit here is 20,000 per process), churn 60 s;
+#             about 15-20 minutes on a 2-core machine
+# Environment: DS_BENCH_OUT (keep JSON results and logs there; default a
+# temporary directory, removed), DS_BENCH_THREADS (load generator threads,
+# default 1: on 2 cores that leaves the server the most CPU),
+# NODE_VERSION (0.3.7), RUST_PEER_VERSION (0.1.5).
+set -euo pipefail
+
+DS_SCRIPT_NAME=bench
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/.." && pwd)"
+
+quick=false
+only=all
+while (($#)); do
+  case "$1" in
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --quick) quick=true; shift ;;
+    --only) only="${2:-}"; shift 2 || die "--only needs ds or peers" ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+[[ "$only" == all || "$only" == ds || "$only" == peers ]] || die "--only must be ds or peers"
+need cargo python3
+
+if $quick; then
+  secs=2; tail_long=100000; fan=1000; churn=15; big_streams=10000; cat_bytes=16MiB
+else
+  secs=5; tail_long=1000000; fan=9800; churn=60; big_streams=100000; cat_bytes=64MiB
+fi
+threads="${DS_BENCH_THREADS:-1}"
+node_version="${NODE_VERSION:-0.3.7}"
+rust_version="${RUST_PEER_VERSION:-0.1.5}"
+
+if [[ -n "${DS_BENCH_OUT:-}" ]]; then
+  work="$DS_BENCH_OUT"; mkdir -p "$work"; keep=true
+else
+  work="$(mktemp -d "${TMPDIR:-/tmp}/ds-bench.XXXXXX")"; keep=false
+fi
+work="$(cd "$work" && pwd)"
+pidfile="$work/pids"
+: >"$pidfile"
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local status=$? p
+  while read -r p; do stop_pid "$p" server || true; done <"$pidfile"
+  $keep || rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+cd "$repo_root"
+log "building ds-server, ds-bench and the no-op server (release)"
+cargo build --release -q -p ds-reference-server --bin ds-server
+cargo build --release -q -p ds-bench --bin ds-bench --example noop_server
+target_dir="$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+server="$target_dir/release/ds-server"
+bench="$target_dir/release/ds-bench"
+noop="$target_dir/release/examples/noop_server"
+
+# start NAME REGEX CMD...: starts a server (output in NAME.log), waits for
+# its "listening on http://..." line; sets url (its origin) and pid.
+start() {
+  local name="$1" regex="$2" line
+  shift 2
+  "$@" </dev/null >"$work/$name.log" 2>&1 &
+  pid=$!
+  echo "$pid" >>"$pidfile"
+  line="$(wait_for_line "$work/$name.log" "$regex" 120 "$pid")" || return 1
+  url="$(grep -oE 'http://[^[:space:]]+' <<<"$line" | head -n1)"
+  url="${url%/}"
+}
+
+stop() { stop_pid "$1" "$2"; }
+
+# b NAME LABEL SECONDS_LIMIT MODE ARGS...: one ds-bench run against the
+# current url/pid; its JSON lands in NAME.LABEL.json, its table on stderr.
+b() {
+  local name="$1" label="$2" limit="$3"
+  shift 3
+  log "$name: $label"
+  local rc=0
+  timeout "$limit" "$bench" --threads "$threads" --quiet --target "$url/v1/stream" --pid "$pid" \
+    --json "$work/$name.$label.json" "$@" >"$work/$name.$label.txt" 2>&1 || rc=$?
+  ((rc == 0)) || log "$name: $label did not finish cleanly (exit $rc; 1 = its checks failed)"
+  sed 's/^/    /' "$work/$name.$label.txt" >&2
+}
+
+uptime_line() { printf '%s, %s cores\n' "$(uptime | sed 's/.*load average/load average/')" "$(nproc)"; }
+uptime_line >"$work/load.start"
+
+# ---- the ceiling -------------------------------------------------------------
+if [[ "$only" != peers ]]; then
+  start ceiling 'listening on http://' "$noop"
+  log "ceiling: no-op server at $url"
+  # The no-op answers 200 to anything; ds-bench's ceiling mode GETs a path.
+  b ceiling noop 60 ceiling --connections 32 --duration "$secs" --status 200
+  stop "$pid" ceiling
+fi
+
+# ---- ds-server: memory and file ----------------------------------------------
+ds_suite() { # NAME (url/pid set)
+  local n="$1"
+  b "$n" ceiling404 60 ceiling --connections 32 --duration "$secs"
+  b "$n" append1 120 append --connections 32 --streams 1 --duration "$secs"
+  b "$n" append10k 300 append --connections 32 --streams 10000 --duration "$secs"
+  b "$n" append100k 600 append --connections 32 --streams "$big_streams" --duration "$secs"
+  b "$n" producer 120 append --connections 32 --streams 100 --kind producer --duration "$secs"
+  b "$n" json 120 append --connections 32 --streams 100 --kind json --duration "$secs"
+  b "$n" rate 120 append --connections 32 --streams 100 --rate 5000 --duration "$secs"
+  b "$n" catchup 600 catchup --bytes "$cat_bytes" --passes 3
+  b "$n" tail 900 tail --lengths "1000,$tail_long" --samples 2000
+  b "$n" fork 300 fork --depths 1,100 --samples 1000 --passes 10
+}
+if [[ "$only" != peers ]]; then
+  start ds-mem 'listening on http://' "$server" --host 127.0.0.1 --port 0
+  ds_suite ds-mem
+  b ds-mem fanout1 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 --rounds 10
+  b ds-mem fanout1000 600 fanout --long-poll "$fan" --sse "$fan" --streams 1000 --rounds 10
+  stop "$pid" ds-mem
+
+  mkdir -p "$work/ds-data"
+  start ds-file 'listening on http://' "$server" --host 127.0.0.1 --port 0 --data-dir "$work/ds-data"
+  ds_suite ds-file
+  stop "$pid" ds-file
+  rm -rf "$work/ds-data"; mkdir -p "$work/ds-data"
+  start ds-churn 'listening on http://' "$server" --host 127.0.0.1 --port 0 --data-dir "$work/ds-data"
+  b ds-file churn $((churn + 120)) churn --duration "$churn" --data-dir "$work/ds-data"
+  stop "$pid" ds-churn
+fi
+
+# ---- peers ---------------------------------------------------------------------
+peer_suite() { # NAME
+  b "$1" append1 120 append --connections 32 --streams 1 --duration "$secs"
+  b "$1" append10k 300 append --connections 32 --streams 10000 --duration "$secs"
+  b "$1" catchup 600 catchup --bytes "$cat_bytes" --passes 3
+  b "$1" fanout1 300 fanout --long-poll 1000 --sse 1000 --streams 1 --rounds 10
+}
+if [[ "$only" != ds ]]; then
+  if "$script_dir/node-server.sh" --install-only "$node_version" >"$work/node-install.log" 2>&1; then
+    for store in mem file; do
+      args=("$node_version" 0)
+      if [[ "$store" == file ]]; then mkdir -p "$work/node-data"; args+=("$work/node-data"); fi
+      export LONG_POLL_TIMEOUT_MS=30000
+      if start "node-$store" '^listening on http://' "$script_dir/node-server.sh" "${args[@]}"; then
+        peer_suite "node-$store"
+        stop "$pid" "node-$store"
+      else
+        log "node-$store did not start"
+      fi
+    done
+  else
+    log "the Node server could not be installed; see $work/node-install.log"
+  fi
+
+  if "$script_dir/peer-rust.sh" --install-only durable-streams "$rust_version" >"$work/rust-install.log" 2>&1; then
+    rbin="$DS_CACHE_DIR/rust-durable-streams-$rust_version/bin/durable-streams-server"
+    for store in memory wal; do
+      rm -rf "$work/rust-data"; mkdir -p "$work/rust-data"
+      port="$(free_port)"
+      if start "rust-$store" 'listening on http://' "$rbin" --host 127.0.0.1 --port "$port" \
+          --data-dir "$work/rust-data" --durability "$store" --long-poll-timeout-ms 30000; then
+        [[ "$url" == http://* ]] || url="http://127.0.0.1:$port"
+        peer_suite "rust-${store/memory/mem}"
+        stop "$pid" "rust-$store"
+      else
+        log "rust-$store did not start"
+      fi
+    done
+  else
+    log "durable-streams $rust_version could not be built; see $work/rust-install.log"
+  fi
+fi
+
+uptime_line >"$work/load.end"
+python3 "$script_dir/lib/bench_report.py" "$work"
+$keep && log "results kept in $work"

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Summary of a scripts/bench.sh session: reads the ds-bench JSON results
+(NAME.LABEL.json) in the given directory, prints the figures per target and
+issue 18's ratios with met / MISSED. A ratio whose runs did not verify their
+own results is marked UNVERIFIED instead. Usage: bench_report.py DIR"""
+import json
+import os
+import sys
+
+d = sys.argv[1]
+runs = {}
+for f in sorted(os.listdir(d)):
+    if f.endswith(".json") and f.count(".") == 2:
+        name, label, _ = f.split(".")
+        try:
+            with open(os.path.join(d, f)) as fh:
+                runs[(name, label)] = json.load(fh)
+        except (OSError, ValueError):
+            pass
+
+
+def fig(name, label, *path):
+    r = runs.get((name, label))
+    if r is None:
+        return None
+    v = r["figures"]
+    for p in path:
+        if not isinstance(v, dict) or p not in v:
+            return None
+        v = v[p]
+    return v
+
+
+def ok(*keys):
+    return all(runs.get(k, {}).get("verified") for k in keys)
+
+
+targets = [t for t in ["ceiling", "ds-mem", "ds-file", "node-mem", "node-file", "rust-mem", "rust-wal"]
+           if any(k[0] == t for k in runs)]
+
+
+def num(v, fmt="{:,.0f}"):
+    return "-" if v is None else fmt.format(v)
+
+
+rows = [
+    ("appends/s, 1 stream, 32 conns", lambda t: num(fig(t, "append1", "appends_per_s")), "append1"),
+    ("appends/s, 10k streams", lambda t: num(fig(t, "append10k", "appends_per_s")), "append10k"),
+    ("appends/s, 100k streams", lambda t: num(fig(t, "append100k", "appends_per_s")), "append100k"),
+    ("appends/s, producer headers", lambda t: num(fig(t, "producer", "appends_per_s")), "producer"),
+    ("appends/s, JSON", lambda t: num(fig(t, "json", "appends_per_s")), "json"),
+    ("append p99 ms at 5000/s fixed", lambda t: num(fig(t, "rate", "latency", "p99_us"), "{:,.0f}") if fig(t, "rate", "latency", "p99_us") is None else f"{fig(t, 'rate', 'latency', 'p99_us') / 1000:.1f}", "rate"),
+    ("append p99 ms closed-loop, 1 stream", lambda t: "-" if fig(t, "append1", "latency", "p99_us") is None else f"{fig(t, 'append1', 'latency', 'p99_us') / 1000:.1f}", "append1"),
+    ("requests/s, 404 / no-op", lambda t: num(fig(t, "ceiling404", "requests_per_s") or fig(t, "noop", "requests_per_s")), None),
+    ("catch-up MB/s", lambda t: num(fig(t, "catchup", "mb_per_s"), "{:,.1f}"), "catchup"),
+    ("SSE delivery p99 ms (fan-out, 1 stream)", lambda t: "-" if fig(t, "fanout1", "sse_delivery", "p99_us") is None else f"{fig(t, 'fanout1', 'sse_delivery', 'p99_us') / 1000:.1f}", "fanout1"),
+    ("long-poll delivery p99 ms (1 stream)", lambda t: "-" if fig(t, "fanout1", "long_poll_delivery", "p99_us") is None else f"{fig(t, 'fanout1', 'long_poll_delivery', 'p99_us') / 1000:.1f}", "fanout1"),
+    ("readers per kind in that fan-out", lambda t: num((runs.get((t, "fanout1"), {}).get("figures", {}).get("sse_delivery") or {}).get("count", 0) // 10 or None), "fanout1"),
+]
+print()
+for f in ("load.start", "load.end"):
+    p = os.path.join(d, f)
+    if os.path.exists(p):
+        print(f"machine {f.split('.')[1]}: {open(p).read().strip()}")
+w = 42
+print(f"\n{'figure':<{w}}" + "".join(f"{t:>12}" for t in targets))
+for title, get, label in rows:
+    cells = []
+    for t in targets:
+        v = get(t)
+        if label and v != "-" and not ok((t, label)):
+            v += "!"
+        cells.append(f"{v:>12}")
+    print(f"{title:<{w}}" + "".join(cells))
+print("(! = that run did not verify its own results; '-' = not run)")
+
+print("\nissue 18 targets for ds-server (ratios from this session):")
+
+
+def line(what, value, limit, higher_better, keys, shown=None):
+    if value is None:
+        print(f"  {what:<62} {'n/a':>8}   (not measured)")
+        return
+    met = value >= limit if higher_better else value <= limit
+    verdict = ("met" if met else "MISSED") if ok(*keys) else "UNVERIFIED"
+    cmp = ">=" if higher_better else "<="
+    print(f"  {what:<62} {shown or f'{value:.2f}':>8}   (target {cmp} {limit}) {verdict}")
+
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+
+ceil = fig("ceiling", "noop", "requests_per_s")
+line("memory appends / HTTP ceiling (no-op axum)", ratio(fig("ds-mem", "append1", "appends_per_s"), ceil), 0.8, True,
+     [("ds-mem", "append1"), ("ceiling", "noop")])
+line("memory appends / ds-server's own 404 path", ratio(fig("ds-mem", "append1", "appends_per_s"), fig("ds-mem", "ceiling404", "requests_per_s")), 0.8, True,
+     [("ds-mem", "append1"), ("ds-mem", "ceiling404")])
+line("durable appends / memory appends", ratio(fig("ds-file", "append1", "appends_per_s"), fig("ds-mem", "append1", "appends_per_s")), 0.5, True,
+     [("ds-file", "append1"), ("ds-mem", "append1")])
+for s in ("ds-mem", "ds-file"):
+    line(f"{s}: appends over 10k streams / one stream", ratio(fig(s, "append10k", "appends_per_s"), fig(s, "append1", "appends_per_s")), 0.8, True,
+         [(s, "append10k"), (s, "append1")])
+peers = [(t, fig(t, "catchup", "mb_per_s")) for t in targets if not t.startswith(("ds-", "ceiling"))]
+peers = [(t, v) for t, v in peers if v is not None and ok((t, "catchup"))]
+if peers:
+    best = max(peers, key=lambda p: p[1])
+    for s in ("ds-mem", "ds-file"):
+        line(f"{s}: catch-up MB/s / fastest peer ({best[0]})", ratio(fig(s, "catchup", "mb_per_s"), best[1]), 1.0, True,
+             [(s, "catchup"), (best[0], "catchup")])
+else:
+    line("catch-up MB/s / fastest peer", None, 1.0, True, [])
+for s in ("ds-mem", "ds-file"):
+    tr = runs.get((s, "tail"), {}).get("figures", {})
+    key = next((k for k in tr if k.startswith("tail_ratio_")), None)
+    if key:
+        long = key.split("_")[2]
+        line(f"{s}: tail read {long} / 1000 messages (p50)", tr[key]["p50"], 1.2, False, [(s, "tail")],
+             f"{tr[key]['p50']:.2f}")
+        line(f"{s}: tail read {long} / 1000 messages (mean)", tr[key]["mean"], 1.2, False, [(s, "tail")])
+    else:
+        line(f"{s}: tail read long / short", None, 1.2, False, [])
+    fr = fig(s, "fork", "ratio_depth_100_vs_1")
+    if fr:
+        line(f"{s}: fork depth 100 / depth 1, tail read (mean)", fr["tail_read_mean"], 2.0, False, [(s, "fork")])
+        line(f"{s}: fork depth 100 / depth 1, catch-up per byte", fr["catchup_per_byte"], 2.0, False, [(s, "fork")])
+    else:
+        line(f"{s}: fork depth 100 / depth 1", None, 2.0, False, [])
+for label, what in (("fanout1", "one stream"), ("fanout1000", "1,000 streams")):
+    for kind in ("long_poll", "sse"):
+        s = fig("ds-mem", label, f"{kind}_delivery")
+        n = (s or {}).get("count", 0) // 10
+        v = None if s is None else s["p99_us"] / 1000
+        line(f"fan-out {n:,} {kind.replace('_', '-')} ({what}): p99 ms", v, 100, False, [("ds-mem", label)],
+             None if v is None else f"{v:.1f}")
+v = fig("ds-mem", "fanout1", "rss_per_idle_sse_bytes")
+line("memory per idle SSE connection, KiB", None if v is None else v / 1024, 64, False, [("ds-mem", "fanout1")])
+v = fig("ds-mem", "append100k", "rss_per_stream_bytes")
+line("memory per idle stream (100k created), KiB", None if v is None else v / 1024, 2, False, [("ds-mem", "append100k")])
+v = fig("ds-mem", "append1", "rss_growth_per_payload_byte")
+line("memory store RSS growth / payload bytes (64-byte appends)", v, 1.5, False, [("ds-mem", "append1")])
+c = runs.get(("ds-file", "churn"), {}).get("figures", {})
+if c:
+    s = c.get("samples", [])
+    if s:
+        first, mid, last = s[1] if len(s) > 1 else s[0], s[len(s) // 2], s[-1]
+        mb = lambda b: "-" if b is None else f"{b / 1048576:.1f}"
+        print(f"  churn against --data-dir: disk MiB {mb(first['disk_bytes'])} -> {mb(mid['disk_bytes'])} -> {mb(last['disk_bytes'])}, "
+              f"RSS MiB {mb((first['rss_kib'] or 0) * 1024)} -> {mb((mid['rss_kib'] or 0) * 1024)} -> {mb((last['rss_kib'] or 0) * 1024)} "
+              f"(after {s[1]['t']:.0f} s, half, end); {'verified' if ok(('ds-file', 'churn')) else 'UNVERIFIED'}")
+        grow = c.get("disk_growth_second_half_bytes")
+        total = c.get("cycles_per_s")
+        print(f"    disk growth over the second half: {mb(grow)} MiB -> "
+              f"{'levels off (met)' if grow is not None and grow < 1048576 else 'does NOT level off (MISSED)'}")
+print("  harness wall/CPU time vs the official suite: not measured by this script")
