@@ -45,9 +45,9 @@ done
 need cargo python3
 
 if $quick; then
-  secs=2; tail_long=100000; fan=1000; churn=15; big_streams=10000; cat_bytes=16MiB
+  secs=2; rss_secs=6; tail_long=100000; fan=1000; churn=15; big_streams=10000; cat_bytes=16MiB
 else
-  secs=5; tail_long=1000000; fan=9800; churn=60; big_streams=100000; cat_bytes=64MiB
+  secs=5; rss_secs=30; tail_long=1000000; fan=9800; churn=60; big_streams=100000; cat_bytes=64MiB
 fi
 threads="${DS_BENCH_THREADS:-1}"
 node_version="${NODE_VERSION:-0.3.7}"
@@ -139,6 +139,8 @@ ds_suite() { # NAME (url/pid set)
 if [[ "$only" != peers ]]; then
   start ds-mem 'listening on http://' "$server" --host 127.0.0.1 --port 0
   ds_suite ds-mem
+  # Resident size per payload byte needs volume: one long run of 64-byte appends.
+  b ds-mem rss 300 append --connections 32 --streams 1 --duration "$rss_secs"
   b ds-mem fanout1 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 --rounds 10
   b ds-mem fanout1000 600 fanout --long-poll "$fan" --sse "$fan" --streams 1000 --rounds 10
   stop "$pid" ds-mem
