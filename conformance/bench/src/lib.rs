@@ -85,6 +85,32 @@ impl Ctx {
     pub fn rss_kib(&self) -> Option<u64> {
         self.pid.and_then(|p| p.rss_kib())
     }
+    pub fn cpu(&self) -> Option<std::time::Duration> {
+        self.pid.and_then(|p| p.cpu())
+    }
+    /// The target's CPU time per operation between two `cpu()` readings
+    /// (with --pid): a figure the machine's other load barely moves.
+    pub fn report_cpu(
+        &self,
+        r: &mut Report,
+        before: Option<std::time::Duration>,
+        ops: u64,
+        what: &str,
+    ) {
+        if let (Some(b), Some(a)) = (before, self.cpu()) {
+            if ops > 0 {
+                let us = a.saturating_sub(b).as_secs_f64() * 1e6 / ops as f64;
+                r.figure(
+                    &format!("target_cpu_us_per_{what}"),
+                    us,
+                    format!(
+                        "{us:.1} µs of target CPU per {what} ({:.2} s over {ops})",
+                        a.saturating_sub(b).as_secs_f64()
+                    ),
+                );
+            }
+        }
+    }
     /// Adds the target's RSS and sockets now to the report (with --pid).
     pub fn report_process(&self, r: &mut Report, when: &str) {
         if let Some(p) = self.pid {

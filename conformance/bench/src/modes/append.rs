@@ -93,6 +93,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         ),
     );
     let progress = Progress::start("append", "acked", ctx.pid, ctx.quiet);
+    let cpu0 = ctx.cpu();
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(a.duration);
     let paths = std::sync::Arc::new(paths);
@@ -186,6 +187,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     progress.finish().await;
     let elapsed = last_done.duration_since(started).as_secs_f64();
     let rss2 = ctx.rss_kib();
+    let cpu_note = (cpu0, acked);
 
     let rate = acked as f64 / elapsed;
     let m = lat.summary();
@@ -247,6 +249,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
             ),
         );
     }
+    ctx.report_cpu(&mut r, cpu_note.0, cpu_note.1, "append");
     ctx.report_process(&mut r, "end");
 
     // Verification: read every stream back.

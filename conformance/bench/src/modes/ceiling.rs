@@ -47,6 +47,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         ),
     );
     let progress = Progress::start("ceiling", "requests", ctx.pid, ctx.quiet);
+    let cpu0 = ctx.cpu();
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(a.duration);
     let mut tasks = Vec::new();
@@ -98,6 +99,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     let rate = n as f64 / last.duration_since(started).as_secs_f64();
     let m = lat.summary();
     let mut r = Report::new("ceiling");
+    ctx.report_cpu(&mut r, cpu0, n + errors, "request");
     r.figure("requests_per_s", rate, format!("{rate:.0} requests/s"));
     r.figure(
         "latency",

@@ -147,6 +147,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         ),
     );
     let progress = Progress::start("fanout", "appends", ctx.pid, ctx.quiet);
+    let cpu0 = ctx.cpu();
     let t0 = Instant::now();
     *deadline.lock().expect("lock") = t0 + plan + Duration::from_secs(a.grace);
     let mut writers = Vec::new();
@@ -203,6 +204,17 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         tally("sse", sse, &acked, a.rounds).await,
         tally("long_poll", lp, &acked, a.rounds).await,
     ];
+    // After every reader finished: the target's CPU for all deliveries.
+    let cpu1 = ctx.cpu();
+    let delivered: u64 = results.iter().map(|t| t.2.len() as u64).sum();
+    if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
+        let us = c1.saturating_sub(c0).as_secs_f64() * 1e6 / delivered.max(1) as f64;
+        r.figure(
+            "target_cpu_us_per_delivery",
+            us,
+            format!("{us:.1} µs of target CPU per delivery, appends and re-polls included ({delivered} deliveries)"),
+        );
+    }
     let missing_acks = acked.iter().filter(|x| x.is_none()).count();
     for (name, n, mut lat, early, incomplete, errors, reconnects, first) in results {
         if n == 0 {
