@@ -22,7 +22,9 @@
 # Environment: DS_BENCH_OUT (keep JSON results and logs there; default a
 # temporary directory, removed), DS_BENCH_THREADS (load generator threads,
 # default 1: on 2 cores that leaves the server the most CPU),
-# NODE_VERSION (0.3.7), RUST_PEER_VERSION (0.1.5).
+# DS_BENCH_FANOUT_THREADS (default 2: a fan-out's client handles as many
+# deliveries as the server sends), NODE_VERSION (0.3.7), RUST_PEER_VERSION
+# (0.1.5).
 set -euo pipefail
 
 DS_SCRIPT_NAME=bench
@@ -50,6 +52,7 @@ else
   secs=5; rss_secs=30; tail_long=1000000; fan=9800; churn=60; big_streams=100000; cat_bytes=64MiB
 fi
 threads="${DS_BENCH_THREADS:-1}"
+fan_threads="${DS_BENCH_FANOUT_THREADS:-2}"
 node_version="${NODE_VERSION:-0.3.7}"
 rust_version="${RUST_PEER_VERSION:-0.1.5}"
 
@@ -104,7 +107,7 @@ b() {
   shift 3
   log "$name: $label"
   local rc=0
-  timeout "$limit" "$bench" --threads "$threads" --quiet --target "$url/v1/stream" --pid "$pid" \
+  timeout "$limit" "$bench" --threads "${run_threads:-$threads}" --quiet --target "$url/v1/stream" --pid "$pid" \
     --json "$work/$name.$label.json" "$@" >"$work/$name.$label.txt" 2>&1 || rc=$?
   ((rc == 0)) || log "$name: $label did not finish cleanly (exit $rc; 1 = its checks failed)"
   sed 's/^/    /' "$work/$name.$label.txt" >&2
@@ -132,7 +135,7 @@ ds_suite() { # NAME (url/pid set)
   b "$n" producer 120 append --connections 32 --streams 100 --kind producer --duration "$secs"
   b "$n" json 120 append --connections 32 --streams 100 --kind json --duration "$secs"
   b "$n" rate 120 append --connections 32 --streams 100 --rate 5000 --duration "$secs"
-  b "$n" catchup 600 catchup --bytes "$cat_bytes" --passes 3
+  b "$n" catchup 600 catchup --bytes "$cat_bytes" --size 64KiB --passes 3
   b "$n" tail 900 tail --lengths "1000,$tail_long" --samples 2000
   b "$n" fork 300 fork --depths 1,100 --samples 1000 --passes 10
 }
@@ -141,8 +144,8 @@ if [[ "$only" != peers ]]; then
   ds_suite ds-mem
   # Resident size per payload byte needs volume: one long run of 64-byte appends.
   b ds-mem rss 300 append --connections 32 --streams 1 --duration "$rss_secs"
-  b ds-mem fanout1 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 --rounds 10
-  b ds-mem fanout1000 600 fanout --long-poll "$fan" --sse "$fan" --streams 1000 --rounds 10
+  run_threads=$fan_threads b ds-mem fanout1 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 --rounds 10 --grace 60
+  run_threads=$fan_threads b ds-mem fanout1000 600 fanout --long-poll "$fan" --sse "$fan" --streams 1000 --rounds 10 --grace 60
   stop "$pid" ds-mem
 
   mkdir -p "$work/ds-data"
@@ -159,8 +162,8 @@ fi
 peer_suite() { # NAME
   b "$1" append1 120 append --connections 32 --streams 1 --duration "$secs"
   b "$1" append10k 300 append --connections 32 --streams 10000 --duration "$secs"
-  b "$1" catchup 600 catchup --bytes "$cat_bytes" --passes 3
-  b "$1" fanout1 300 fanout --long-poll 1000 --sse 1000 --streams 1 --rounds 10
+  b "$1" catchup 600 catchup --bytes "$cat_bytes" --size 64KiB --passes 3
+  run_threads=$fan_threads b "$1" fanout1 300 fanout --long-poll 1000 --sse 1000 --streams 1 --rounds 10
 }
 if [[ "$only" != ds ]]; then
   if "$script_dir/node-server.sh" --install-only "$node_version" >"$work/node-install.log" 2>&1; then
