@@ -69,9 +69,11 @@ impl Delivery {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     }
     /// Answer a held delivery (no-op if a standing policy answered it).
-    pub fn reply(mut self, r: Reply) {
-        if let Some(tx) = self.reply.take() {
-            let _ = tx.send(r);
+    /// False when the server had already given up on the request.
+    pub fn reply(mut self, r: Reply) -> bool {
+        match self.reply.take() {
+            Some(tx) => tx.send(r).is_ok(),
+            None => false,
         }
     }
     /// Is the server still waiting for this delivery's answer?

@@ -173,6 +173,7 @@ pub async fn changed_field_is_409(ctx: Ctx) -> CaseResult {
         with("type webhook", &|v| {
             v["type"] = json!("webhook");
             v["webhook"] = json!({ "url": url });
+            v.as_object_mut().map(|o| o.remove("wake_stream"));
         });
     }
     for (what, v) in variants {

@@ -162,7 +162,6 @@ pub async fn ipv6_literals(ctx: Ctx) -> CaseResult {
             "https://[::ffff:169.254.169.254]/h",
             "https://[::ffff:7f00:1]/h",
             "https://[::ffff:a00:1]/h",
-            "https://[::127.0.0.1]/h",
         ],
     )
     .await

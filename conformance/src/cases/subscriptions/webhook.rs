@@ -314,7 +314,7 @@ pub async fn done_true_rewakes_for_later_events(ctx: Ctx) -> CaseResult {
     );
     let t2 = append(&ctx, "a", "two").await?;
     let w1 = g1.wake.clone();
-    g1.d.reply(Reply::done());
+    let _ = g1.d.reply(Reply::done());
     let g2 = h
         .next_for(
             &s,
@@ -342,7 +342,7 @@ pub async fn done_true_rewakes_for_later_events(ctx: Ctx) -> CaseResult {
         "SUB-WEBHOOK-DONE-ACK",
         "the re-wake should offer {t1}..{t2} (done acks exactly the snapshot): {e}"
     );
-    g2.d.reply(Reply::done());
+    let _ = g2.d.reply(Reply::done());
     check_eq!(
         acked_becomes(&s, &h.id, &a, &t2).await?,
         t2,
@@ -479,7 +479,9 @@ pub async fn late_done_does_not_touch_next_wake(ctx: Ctx) -> CaseResult {
     let g2 = h
         .next_for(
             &s,
-            Duration::from_millis(2000) + s.soon(),
+            // A server may hold the next wake until it gives up on the
+            // unanswered delivery (its own request timeout).
+            Duration::from_millis(25_000) + s.soon(),
             "the wake after the 2 s lease expired (first still unanswered)",
             "SUB-LEASE-EXPIRY",
         )
@@ -502,7 +504,9 @@ pub async fn late_done_does_not_touch_next_wake(ctx: Ctx) -> CaseResult {
         r.status,
         r.text()
     );
-    g1.d.reply(Reply::done());
+    if !g1.d.reply(Reply::done()) {
+        ctx.note("the server gave up on the first delivery before the next wake: no late answer can reach it");
+    }
     ctx.sleep(Duration::from_millis(300)).await;
     let now = acked(&s, &h.id, &a, "SUB-WEBHOOK-LEASE").await?;
     check!(
