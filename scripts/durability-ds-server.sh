@@ -5,8 +5,11 @@
 # graceful shutdown, no flush) and starts it again on the same port and data
 # directory. Also shows how to use --restart-cmd with any server.
 #
-# Usage: scripts/durability-ds-server.sh [SIGNAL]   (default KILL; TERM for a
-#        graceful restart)
+# Usage: scripts/durability-ds-server.sh [SIGNAL] [-- DS_CONFORMANCE_ARGS...]
+#        SIGNAL: KILL (default) or TERM for a graceful restart. The harness
+#        also gets --kill-cmd (SIGKILL of the running server), so
+#        `-- crash:: --crash-rounds 20` runs the crash group instead of the
+#        default `durability::`.
 set -euo pipefail
 
 DS_SCRIPT_NAME=durability-ds-server
@@ -16,9 +19,13 @@ script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$script_dir/.." && pwd)"
 
 case "${1:-}" in
-  -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
 esac
-signal="${1:-KILL}"
+signal=KILL
+[[ $# -gt 0 && "$1" != "--" ]] && { signal="$1"; shift; }
+[[ "${1:-}" == "--" ]] && shift
+args=("$@")
+((${#args[@]})) || args=(durability::)
 
 cd "$repo_root"
 cargo build --release -q -p ds-reference-server --bin ds-server -p ds-conformance --bin ds-conformance
@@ -50,6 +57,7 @@ trap 'exit 143' TERM
 log "ds-server --data-dir on 127.0.0.1:$port; restarts with SIG$signal"
 status=0
 "$target_dir/release/ds-conformance" --target "http://127.0.0.1:$port/v1/stream" \
-  --long-poll-timeout-ms 500 --restart-cmd "$work/restart.sh" durability:: || status=$?
+  --long-poll-timeout-ms 500 --restart-cmd "$work/restart.sh" \
+  --kill-cmd "kill -KILL \$(cat $(printf '%q' "$work/pid"))" "${args[@]}" || status=$?
 log "ds-server was started $(cat "$work/starts") times"
 exit "$status"

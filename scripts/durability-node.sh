@@ -8,8 +8,11 @@
 # directory, returning once it answers. Same shape as
 # scripts/durability-ds-server.sh, which does this for our ds-server.
 #
-# Usage: scripts/durability-node.sh [VERSION [SIGNAL]]   (default 0.3.7 and
-#        KILL; TERM for a graceful restart)
+# Usage: scripts/durability-node.sh [VERSION [SIGNAL]] [-- DS_CONFORMANCE_ARGS...]
+#        (default 0.3.7 and KILL; TERM for a graceful restart). The harness
+#        also gets --kill-cmd (SIGKILL of the running server), so
+#        `-- crash:: --crash-rounds 30` runs that group instead of the
+#        default durability:: and subscriptions::restart::.
 # Environment: DS_CACHE_DIR (see scripts/node-server.sh), CARGO_TARGET_DIR.
 set -euo pipefail
 
@@ -20,10 +23,14 @@ script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$script_dir/.." && pwd)"
 
 case "${1:-}" in
-  -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 esac
-version="${1:-0.3.7}"
-signal="${2:-KILL}"
+version=0.3.7
+signal=KILL
+[[ $# -gt 0 && "$1" != "--" ]] && { version="$1"; shift; }
+[[ $# -gt 0 && "$1" != "--" ]] && { signal="$1"; shift; }
+[[ "${1:-}" == "--" ]] && shift
+extra=("$@")
 need cargo node npm python3
 
 # Install first, so no restart waits on npm.
@@ -57,13 +64,17 @@ trap 'exit 143' TERM
 "$work/restart.sh"
 log "Node server $version (dataDir) on 127.0.0.1:$port; restarts with SIG$signal"
 args=(--target "http://127.0.0.1:$port/v1/stream" --long-poll-timeout-ms 500
-  --restart-cmd "$work/restart.sh")
+  --restart-cmd "$work/restart.sh" --kill-cmd "kill -KILL \$(cat $(printf '%q' "$work/pid"))")
 expectations="fixtures/expectations/node-$version.toml"
 [[ -f "$expectations" ]] && args+=(--expectations "$expectations")
 status=0
 # durability:: and the restart cases of subscriptions:: (webhooks on).
-for group in durability:: subscriptions::restart::; do
-  "$target_dir/release/ds-conformance" "${args[@]}" "$group" || status=$?
-done
+if ((${#extra[@]})); then
+  "$target_dir/release/ds-conformance" "${args[@]}" "${extra[@]}" || status=$?
+else
+  for group in durability:: subscriptions::restart::; do
+    "$target_dir/release/ds-conformance" "${args[@]}" "$group" || status=$?
+  done
+fi
 log "the Node server was started $(cat "$work/starts") times"
 exit "$status"

@@ -88,6 +88,9 @@ pub struct Cli {
     /// enables the crash checks).
     #[arg(long, value_name = "CMD")]
     pub kill_cmd: Option<String>,
+    /// crash:: group: kill/restart rounds per case (seeded).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub crash_rounds: u32,
     /// Longest a --restart-cmd or --kill-cmd may run before it is killed
     /// (with its process group) and the run stops with a setup error.
     #[arg(long, value_name = "MS", default_value_t = 120_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -352,6 +355,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
     }
     target.restart_cmd = cli.restart_cmd.clone();
     target.kill_cmd = cli.kill_cmd.clone();
+    target.crash_rounds = cli.crash_rounds;
     target.command_timeout = Duration::from_millis(cli.command_timeout_ms);
     if let Some(u) = &cli.webhook_public_url {
         let parsed =

@@ -27,6 +27,10 @@ pub struct Target {
     pub restart_cmd: Option<String>,
     /// Shell command that kills the target abruptly (crash checks).
     pub kill_cmd: Option<String>,
+    /// In-process kill (tests); wins over `kill_cmd`.
+    pub kill_hook: Option<RestartHook>,
+    /// Crash group: kill/restart rounds per case.
+    pub crash_rounds: u32,
     /// Longest a restart or kill command may run.
     pub command_timeout: Duration,
     /// In-process restart (the embedded file store); wins over `restart_cmd`.
@@ -60,7 +64,17 @@ impl Target {
     }
     /// Can the crash checks run (a kill command is set)?
     pub fn can_kill(&self) -> bool {
-        self.kill_cmd.is_some()
+        self.kill_hook.is_some() || self.kill_cmd.is_some()
+    }
+
+    /// Time budget of one case: crash cases get a minute per round.
+    pub fn case_budget(&self, needs: crate::case::Needs) -> Duration {
+        match needs {
+            crate::case::Needs::KillAndRestart => self
+                .case_timeout
+                .max(Duration::from_secs(60) * self.crash_rounds.max(1)),
+            _ => self.case_timeout,
+        }
     }
 
     pub fn new(root: &str) -> Result<Target, String> {
@@ -94,6 +108,8 @@ impl Target {
             case_timeout: Duration::from_secs(60),
             restart_cmd: None,
             kill_cmd: None,
+            kill_hook: None,
+            crash_rounds: 10,
             command_timeout: Duration::from_secs(120),
             restart_hook: None,
             run_id,
@@ -346,6 +362,10 @@ impl Ctx {
     /// command is a setup error (exit 2).
     pub async fn kill(&self) -> Result<(), Failure> {
         let target = &self.inner.target;
+        if let Some(hook) = &target.kill_hook {
+            self.note("kill target (in-process)");
+            return hook().await.map_err(Failure::setup_error);
+        }
         let Some(cmd) = &target.kill_cmd else {
             return Err(Failure::setup_error("no --kill-cmd given"));
         };

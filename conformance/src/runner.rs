@@ -90,13 +90,14 @@ pub async fn run_case(case: &Case, target: Arc<Target>) -> (Result<(), Failure>,
     let ctx = Ctx::new(target.clone(), &case.id);
     let started = Instant::now();
     let fut = case.run(ctx.clone());
-    let result = match tokio::time::timeout(target.case_timeout, fut).await {
+    let budget = target.case_budget(case.needs);
+    let result = match tokio::time::timeout(budget, fut).await {
         Ok(r) => r,
         Err(_) => Err(Failure::new(
             None,
             format!(
                 "case did not finish within {} ms (--case-timeout-ms)",
-                target.case_timeout.as_millis()
+                budget.as_millis()
             ),
         )),
     };

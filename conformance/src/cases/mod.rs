@@ -14,6 +14,7 @@ use crate::case::Case;
 pub mod append;
 pub mod caching;
 pub mod close;
+pub mod crash;
 pub mod create;
 pub mod durability;
 pub mod fork;
@@ -32,7 +33,7 @@ pub mod ttl;
 
 /// Every case, in catalog order.
 pub fn all() -> Vec<Case> {
-    let areas: [fn() -> Vec<Case>; 17] = [
+    let areas: [fn() -> Vec<Case>; 18] = [
         create::cases,
         append::cases,
         close::cases,
@@ -49,6 +50,7 @@ pub fn all() -> Vec<Case> {
         producer::cases,
         subscriptions::cases,
         durability::cases,
+        crash::cases,
         props::cases,
     ];
     areas.iter().flat_map(|f| f()).collect()

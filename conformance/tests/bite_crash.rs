@@ -1,0 +1,352 @@
+//! The crash group bites. The target is a TCP front (127.0.0.1) piping to
+//! a logging HTTP layer over the reference app: "kill" drops the listener
+//! and every open connection at once (requests already received still run,
+//! their answers are lost, as when a server dies after applying them);
+//! "restart" builds a fresh app, replays the log of mutating requests
+//! through a filter and listens again on the same port. A faithful filter
+//! must pass; each lossy one must be caught with the rule it breaks.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::Method;
+use axum::Router;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use ds_conformance::client::RestartHook;
+use ds_conformance::testing::{assert_passes, run_on, test_target, Ran};
+
+#[derive(Clone)]
+struct Logged {
+    method: Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
+}
+
+/// Rewrites the log at a restart (what the "durable store" kept).
+type Filter = fn(Vec<Logged>) -> Vec<Logged>;
+/// Rewrites a live request before the app sees it (None: answer 204 without
+/// applying it).
+type Live = fn(&Logged) -> Option<Logged>;
+
+struct App {
+    router: tokio::sync::Mutex<Router>,
+    log: Mutex<Vec<Logged>>,
+    live: Live,
+}
+
+fn fresh() -> Router {
+    ds_reference_server::app(
+        ds_reference_server::AppState::new(ds_reference_server::Config::default()).unwrap(),
+    )
+}
+
+async fn forward(router: Router, l: &Logged) -> axum::response::Response {
+    let mut req = Request::builder()
+        .method(l.method.clone())
+        .uri(l.uri.clone());
+    for (k, v) in &l.headers {
+        req = req.header(k, v);
+    }
+    router
+        .oneshot(req.body(Body::from(l.body.clone())).unwrap())
+        .await
+        .unwrap()
+}
+
+/// The app behind the front: serialised, so the log order is the order
+/// the app applied the requests in; only accepted (2xx) requests are logged.
+async fn serve_app(app: Arc<App>) -> std::net::SocketAddr {
+    let svc = Router::new().fallback(move |req: Request| {
+        let app = app.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let l = Logged {
+                method: parts.method,
+                uri: parts.uri,
+                headers: parts.headers,
+                body,
+            };
+            let router = app.router.lock().await;
+            let Some(l) = (app.live)(&l) else {
+                return axum::http::StatusCode::NO_CONTENT.into_response_parts();
+            };
+            let resp = forward(router.clone(), &l).await;
+            if matches!(l.method, Method::PUT | Method::POST | Method::DELETE)
+                && resp.status().is_success()
+            {
+                app.log.lock().unwrap().push(l);
+            }
+            resp
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, svc).await;
+    });
+    addr
+}
+
+trait IntoResp {
+    fn into_response_parts(self) -> axum::response::Response;
+}
+impl IntoResp for axum::http::StatusCode {
+    fn into_response_parts(self) -> axum::response::Response {
+        let mut r = axum::response::Response::new(Body::empty());
+        *r.status_mut() = self;
+        r.headers_mut()
+            .insert("stream-closed", "true".parse().unwrap());
+        r
+    }
+}
+
+/// The TCP front: pipes every connection to the app; `kill` drops them all.
+struct Front {
+    addr: std::net::SocketAddr,
+    app_addr: std::net::SocketAddr,
+    conns: Mutex<Option<JoinSet<()>>>,
+}
+
+impl Front {
+    async fn listen(self: &Arc<Self>) -> Result<(), String> {
+        let mut last = String::new();
+        for _ in 0..50 {
+            match TcpListener::bind(self.addr).await {
+                Ok(listener) => {
+                    let mut set = JoinSet::new();
+                    let app_addr = self.app_addr;
+                    set.spawn(accept(listener, app_addr));
+                    *self.conns.lock().unwrap() = Some(set);
+                    return Ok(());
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Err(format!("cannot rebind {}: {last}", self.addr))
+    }
+    fn kill(&self) {
+        if let Some(mut set) = self.conns.lock().unwrap().take() {
+            set.abort_all();
+            drop(set);
+        }
+    }
+}
+
+async fn accept(listener: TcpListener, app: std::net::SocketAddr) {
+    let mut pipes = JoinSet::new();
+    loop {
+        let Ok((mut client, _)) = listener.accept().await else {
+            break;
+        };
+        pipes.spawn(async move {
+            if let Ok(mut upstream) = TcpStream::connect(app).await {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            }
+        });
+    }
+}
+
+async fn run(filter: Filter, live: Live, prefix: &str) -> Vec<Ran> {
+    let app = Arc::new(App {
+        router: tokio::sync::Mutex::new(fresh()),
+        log: Mutex::new(Vec::new()),
+        live,
+    });
+    let app_addr = serve_app(app.clone()).await;
+    let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = probe.local_addr().unwrap();
+    drop(probe);
+    let front = Arc::new(Front {
+        addr,
+        app_addr,
+        conns: Mutex::new(None),
+    });
+    front.listen().await.unwrap();
+    let f = front.clone();
+    let kill: RestartHook = Arc::new(move || {
+        let f = f.clone();
+        Box::pin(async move {
+            f.kill();
+            Ok(())
+        })
+    });
+    let (f, a) = (front.clone(), app.clone());
+    let restart: RestartHook = Arc::new(move || {
+        let (f, a) = (f.clone(), a.clone());
+        Box::pin(async move {
+            let mut router = a.router.lock().await;
+            let log = filter(a.log.lock().unwrap().clone());
+            let fresh_router = fresh();
+            for l in &log {
+                forward(fresh_router.clone(), l).await;
+            }
+            *a.log.lock().unwrap() = log;
+            *router = fresh_router;
+            drop(router);
+            f.listen().await
+        })
+    });
+    let mut target = test_target(&format!("http://{addr}/v1/stream"), 500);
+    target.kill_hook = Some(kill);
+    target.restart_hook = Some(restart);
+    target.crash_rounds = 3;
+    target.case_timeout = std::time::Duration::from_secs(120);
+    let runs = run_on(Arc::new(target), &[prefix]).await;
+    front.kill();
+    runs
+}
+
+fn keep(log: Vec<Logged>) -> Vec<Logged> {
+    log
+}
+fn as_is(l: &Logged) -> Option<Logged> {
+    Some(l.clone())
+}
+
+const APPENDS: &str = "crash::appends::acked_appends_survive_kills";
+const LIFECYCLE: &str = "crash::lifecycle::shown_state_survives_kills";
+
+fn fails_with_one_of(runs: &[Ran], id: &str, reqs: &[&str]) {
+    let f = ds_conformance::testing::assert_fails(runs, id);
+    assert!(
+        f.requirement.as_deref().is_some_and(|r| reqs.contains(&r)),
+        "{id} failed for another reason: {f}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_faithful_store_passes() {
+    let runs = run(keep, as_is, "crash::").await;
+    assert_passes(&runs, APPENDS);
+    assert_passes(&runs, LIFECYCLE);
+}
+
+/// The last acknowledged append before the crash is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_acknowledged_appends_is_caught() {
+    let runs = run(
+        |mut log| {
+            // Drop every append of the last 20 logged requests.
+            let n = log.len();
+            let mut k = 0;
+            log.retain(|l| {
+                k += 1;
+                !(k + 20 > n && l.method == Method::POST && !l.body.is_empty())
+            });
+            log
+        },
+        as_is,
+        APPENDS,
+    )
+    .await;
+    fails_with_one_of(&runs, APPENDS, &["DUR-DATA"]);
+}
+
+/// The last append is kept half written (a torn tail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_append_is_caught() {
+    let runs = run(
+        |mut log| {
+            if let Some(l) = log.iter_mut().rev().find(|l| {
+                l.method == Method::POST
+                    && l.body.len() > 4
+                    && l.headers
+                        .get("content-type")
+                        .is_some_and(|v| v == "application/octet-stream")
+            }) {
+                l.body = l.body.slice(..l.body.len() / 2);
+            }
+            log
+        },
+        as_is,
+        APPENDS,
+    )
+    .await;
+    fails_with_one_of(&runs, APPENDS, &["CRASH-APPEND-ATOMIC"]);
+}
+
+/// Producer state is not persisted: after a restart the server no longer
+/// knows what it acknowledged (SHOULD-level, §5.2.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgotten_producer_state_is_caught() {
+    let runs = run(
+        |log| {
+            log.into_iter()
+                .map(|mut l| {
+                    for h in ["producer-id", "producer-epoch", "producer-seq"] {
+                        l.headers.remove(h);
+                    }
+                    l
+                })
+                .collect()
+        },
+        as_is,
+        APPENDS,
+    )
+    .await;
+    fails_with_one_of(&runs, APPENDS, &["DUR-PRODUCER"]);
+}
+
+/// Closes are not persisted: a stream shown closed is open after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgotten_closes_are_caught() {
+    let runs = run(
+        |log| {
+            log.into_iter()
+                .filter(|l| !(l.method == Method::POST && l.body.is_empty()))
+                .map(|mut l| {
+                    l.headers.remove("stream-closed");
+                    l
+                })
+                .collect()
+        },
+        as_is,
+        LIFECYCLE,
+    )
+    .await;
+    fails_with_one_of(&runs, LIFECYCLE, &["DUR-CLOSED"]);
+}
+
+/// DELETEs are not persisted: deleted and soft-deleted streams come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgotten_deletes_are_caught() {
+    let runs = run(
+        |log| {
+            log.into_iter()
+                .filter(|l| l.method != Method::DELETE)
+                .collect()
+        },
+        as_is,
+        LIFECYCLE,
+    )
+    .await;
+    fails_with_one_of(&runs, LIFECYCLE, &["DUR-FORKS", "DUR-DELETE"]);
+}
+
+/// A close-only POST is acknowledged but not applied (the stream stays
+/// open, as when a racing append overwrites the close): later appends are
+/// accepted although the close was acknowledged first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_accepted_after_an_acknowledged_close_are_caught() {
+    let runs = run(
+        keep,
+        |l| {
+            let close_only = l.method == Method::POST
+                && l.body.is_empty()
+                && l.headers.get("stream-closed").is_some();
+            (!close_only).then(|| l.clone())
+        },
+        LIFECYCLE,
+    )
+    .await;
+    fails_with_one_of(&runs, LIFECYCLE, &["STREAM-CLOSED-MONOTONIC", "DUR-CLOSED"]);
+}
