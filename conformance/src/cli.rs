@@ -113,6 +113,17 @@ pub struct Cli {
     /// Bearer token for pull-wake claims (§7.2 `Authorization: Bearer <service-jwt>`).
     #[arg(long, value_name = "TOKEN")]
     pub service_token: Option<String>,
+    /// Write each case's normalised transcript to DIR (one .snap file per
+    /// case; see the README's "Snapshots").
+    #[arg(long, value_name = "DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+    /// Compare each case's normalised transcript with DIR's snapshot and
+    /// print the first differing exchange; differences fail the run.
+    #[arg(long, value_name = "DIR")]
+    pub compare_snapshots: Option<PathBuf>,
+    /// With --compare-snapshots: rewrite differing snapshots, do not fail.
+    #[arg(long, requires = "compare_snapshots")]
+    pub accept: bool,
     /// Store of the embedded reference server (no --target): memory or file.
     #[arg(long, default_value = "memory", value_parser = ["memory", "file"])]
     pub embedded_store: String,
@@ -176,7 +187,7 @@ fn parse_partition(s: &str) -> Result<(u32, u32), String> {
     Ok((k, n))
 }
 
-fn parse_header(h: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_header(h: &str) -> Result<(String, String), String> {
     let (name, value) = h
         .split_once(':')
         .ok_or_else(|| format!("--header {h:?}: expected 'Name: value'"))?;
@@ -307,6 +318,12 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
     {
         crate::runner::console_to_stderr();
     }
+    let snapshots = crate::snapshot::SnapshotArgs {
+        write: cli.snapshot_dir.clone(),
+        compare: cli.compare_snapshots.clone(),
+        accept: cli.accept,
+    };
+    snapshots.check()?;
     let expectations = match &cli.expectations {
         Some(p) => Expectations::load(p)?,
         None => Expectations::default(),
@@ -389,16 +406,18 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
         required_features: cli.require.iter().cloned().collect(),
         long_poll_timeout: target.long_poll_timeout,
     };
+    let target = Arc::new(target);
     let settings = RunSettings {
-        target: Arc::new(target),
+        target: target.clone(),
         policy,
         expectations,
         selection: selection.clone(),
         threads: cli.test_threads as usize,
         format,
-        full_transcripts: cli.full_transcripts,
+        // Snapshots need every case's exchanges, not only failures'.
+        full_transcripts: cli.full_transcripts || snapshots.wanted(),
     };
-    let report = run(&rt, settings, cases, reqs);
+    let report = run(&rt, settings, cases, reqs.clone());
     print_epilogue(&report, format);
     if report.cases.is_empty() {
         // Under `cargo test FILTER` other binaries' filters reach us too:
@@ -426,10 +445,14 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
     write(cli.json.as_ref(), report.to_json())?;
     write(cli.junit.as_ref(), report.to_junit())?;
     write(cli.markdown.as_ref(), report.to_markdown())?;
+    let snapshots_ok = crate::snapshot::after_run(&snapshots, &reqs, &target, &report)?;
     if let Some(server) = embedded {
         rt.block_on(server.stop());
     }
-    Ok(ExitCode::from(report.exit_code()))
+    Ok(ExitCode::from(match report.exit_code() {
+        0 if !snapshots_ok => 1,
+        code => code,
+    }))
 }
 
 #[cfg(test)]

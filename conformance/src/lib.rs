@@ -17,6 +17,7 @@ pub mod props;
 pub mod report;
 pub mod requirements;
 pub mod runner;
+pub mod snapshot;
 pub mod sse;
 pub mod subs;
 pub mod testing;

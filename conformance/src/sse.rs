@@ -127,7 +127,18 @@ impl SseSession {
                     event: ev.event,
                     data: ev.data,
                 };
-                let shown = format!("event: {}\ndata: {}\n\n", e.event, e.data.escape_debug());
+                // The event re-serialised as SSE (one data line per line),
+                // so transcripts and snapshots show what a reader received.
+                // (At most 1 MiB of it: the transcript keeps no more.)
+                let mut end = e.data.len().min(1 << 20);
+                while !e.data.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let shown = format!(
+                    "event: {}\ndata: {}\n\n",
+                    e.event,
+                    e.data[..end].replace('\n', "\ndata: ")
+                );
                 self.ctx.update(self.exchange, |x| x.stream_more(&shown));
                 self.events.push(e.clone());
                 Some(e)

@@ -6,6 +6,8 @@ use reqwest::header::HeaderMap;
 use serde::Serialize;
 
 const PREVIEW: usize = 2048;
+/// Raw response bytes kept for snapshots (conformance/src/snapshot/).
+const KEEP_BODY: usize = 1 << 20;
 
 /// One request and its response (or a free-text note).
 #[derive(Debug, Clone, Serialize, Default)]
@@ -23,6 +25,10 @@ pub struct Exchange {
     pub response_headers: Vec<(String, String)>,
     pub response_body_len: usize,
     pub response_body_preview: String,
+    /// The first `KEEP_BODY` bytes of the response body (SSE: the events as
+    /// shown in the preview), for normalised snapshots.
+    #[serde(skip)]
+    pub response_body: Vec<u8>,
     pub elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -66,12 +72,16 @@ impl Exchange {
             .collect();
         self.response_body_len = body.len();
         self.response_body_preview = preview(body, PREVIEW);
+        self.response_body = body[..body.len().min(KEEP_BODY)].to_vec();
         self.elapsed_ms = elapsed.as_millis() as u64;
     }
 
     /// Append streamed body text (SSE) to the preview.
     pub fn stream_more(&mut self, text: &str) {
         self.response_body_len += text.len();
+        let room = KEEP_BODY.saturating_sub(self.response_body.len());
+        self.response_body
+            .extend_from_slice(&text.as_bytes()[..text.len().min(room)]);
         if self.response_body_preview.len() < 4 * PREVIEW {
             self.response_body_preview.push_str(text);
         }
