@@ -34,6 +34,30 @@ pub const UNSTABLE: &[(&str, &str)] = &[
         "restarts the target; needs --restart-cmd (skipped on the memory store)",
     ),
     (
+        "ttl::expired::",
+        "real-time expiry: what a request sees depends on when it ran",
+    ),
+    (
+        "ttl::expires_at::",
+        "real-time expiry: what a request sees depends on when it ran",
+    ),
+    (
+        "ttl::fork_expiry::",
+        "real-time expiry: what a request sees depends on when it ran",
+    ),
+    (
+        "ttl::renewal::",
+        "real-time expiry: what a request sees depends on when it ran",
+    ),
+    (
+        "ttl::soft_delete::",
+        "real-time expiry: what a request sees depends on when it ran",
+    ),
+    (
+        "producer::concurrency::",
+        "concurrent requests: their order on the wire is the scheduler's",
+    ),
+    (
         "sse::bytes::large_",
         "megabytes over SSE: how the events batch follows read timing",
     ),

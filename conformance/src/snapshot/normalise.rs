@@ -245,7 +245,7 @@ impl Normaliser {
                 out = out.replace(&raw, &ph);
             }
         }
-        redact_dates(&out)
+        redact_http_dates(&redact_dates(&out))
     }
 
     fn exchange(&mut self, ex: &Exchange) -> Option<Norm> {
@@ -387,7 +387,9 @@ impl Normaliser {
             let decoded: String = url_decode(v);
             let v = match (self.offset_placeholder(&decoded), k) {
                 (Some(p), _) => p,
-                (None, "cursor") if self.cursors.contains(&decoded) => "<cursor>".into(),
+                // Cursors are the server's (§10.1); a case may also send one
+                // it derived from a minted cursor (a "future" cursor).
+                (None, "cursor") => "<cursor>".into(),
                 _ => self.text(v),
             };
             pairs.push((k.to_string(), v));
@@ -786,6 +788,31 @@ pub fn redact_dates(s: &str) -> String {
     out
 }
 
+/// IMF-fixdate (`Sun, 06 Dec 2026 22:26:01 GMT`, e.g. a raw `Date:`
+/// header a case quotes) → `<http-date>`.
+fn redact_http_dates(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(" GMT") {
+        // "Www, DD Mon YYYY HH:MM:SS" is 25 bytes before " GMT".
+        let start = i.checked_sub(25).filter(|&st| rest.is_char_boundary(st));
+        let shaped = start.is_some_and(|st| {
+            let d = rest[st..i].as_bytes();
+            d[3] == b',' && d[4] == b' ' && d[16] == b' ' && d[19] == b':' && d[22] == b':'
+        });
+        match (start, shaped) {
+            (Some(st), true) => {
+                out.push_str(&rest[..st]);
+                out.push_str("<http-date>");
+            }
+            _ => out.push_str(&rest[..i + 4]),
+        }
+        rest = &rest[i + 4..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// "restart finished after 123 ms" → "after <n> ms": notes carry timings.
 fn redact_numbers_before_ms(s: &str) -> String {
     let words: Vec<&str> = s.split(' ').collect();
@@ -894,6 +921,11 @@ mod tests {
         assert_eq!(redact_dates("x 2026-12-06T21:00:00+01:00 y"), "x <date> y");
         assert_eq!(redact_dates("2026-12-06T21:00:00Z"), "<date>");
         assert_eq!(redact_dates("2026-12-06"), "2026-12-06");
+        assert_eq!(
+            redact_http_dates("date: Sun, 06 Dec 2026 22:26:01 GMT\r\n"),
+            "date: <http-date>\r\n"
+        );
+        assert_eq!(redact_http_dates("x GMT"), "x GMT");
         let n = Normaliser::new(scope(), Mode::Snapshot);
         assert_eq!(n.body(&[0, 255]), Body::Bytes(vec![0, 255]));
     }
