@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod command;
 pub mod coverage;
+pub mod diff;
 pub mod embedded;
 pub mod expectations;
 pub mod failure;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 const PREVIEW: usize = 2048;
 /// Raw response bytes kept for snapshots (conformance/src/snapshot/).
-const KEEP_BODY: usize = 1 << 20;
+const KEEP_BODY: usize = 8 << 20;
 
 /// One request and its response (or a free-text note).
 #[derive(Debug, Clone, Serialize, Default)]

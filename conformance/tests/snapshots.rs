@@ -23,7 +23,8 @@ async fn documents() -> Vec<(String, String)> {
         .await
         .expect("embedded reference server starts");
     let mut target = Target::new(&server.stream_root()).expect("target");
-    target.long_poll_timeout = Duration::from_millis(ds_conformance::embedded::LONG_POLL_TIMEOUT_MS);
+    target.long_poll_timeout =
+        Duration::from_millis(ds_conformance::embedded::LONG_POLL_TIMEOUT_MS);
     target.case_timeout = Duration::from_secs(60);
     let target = Arc::new(target);
     let reqs = Arc::new(Requirements::embedded());
@@ -42,7 +43,8 @@ async fn documents() -> Vec<(String, String)> {
             let mut attempt = 0;
             let (result, ctx) = loop {
                 attempt += 1;
-                let (result, ctx, _) = ds_conformance::runner::run_case(&case, target.clone()).await;
+                let (result, ctx, _) =
+                    ds_conformance::runner::run_case(&case, target.clone()).await;
                 if result.is_ok() || attempt == 3 {
                     break (result, ctx);
                 }
@@ -51,7 +53,8 @@ async fn documents() -> Vec<(String, String)> {
                 Ok(()) => Outcome::Passed,
                 Err(_) => Outcome::Failed,
             };
-            let requirements: Vec<String> = case.requirements.iter().map(|s| s.to_string()).collect();
+            let requirements: Vec<String> =
+                case.requirements.iter().map(|s| s.to_string()).collect();
             let doc = snapshot::join(&snapshot::blocks(
                 &reqs,
                 snapshot::scope(&target, &case.id),
@@ -76,7 +79,11 @@ async fn documents() -> Vec<(String, String)> {
     server.stop().await;
     // The verdicts are the embedded suite's job; a failing case here would
     // pin a failure in a snapshot, so say so plainly.
-    assert!(failures.is_empty(), "cases failed on the reference server:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "cases failed on the reference server:\n{}",
+        failures.join("\n")
+    );
     out.sort();
     out
 }
@@ -117,7 +124,10 @@ fn reference_server_snapshots() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".snap") && !expected.contains(n))
         .collect();
-    assert!(stale.is_empty(), "stale snapshots in fixtures/snapshots (no such case): {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "stale snapshots in fixtures/snapshots (no such case): {stale:?}"
+    );
     assert!(
         mismatched.is_empty(),
         "{} snapshots differ (review with `cargo insta review`): {mismatched:?}",

@@ -231,7 +231,10 @@ pub fn compare_dir(
     accept: bool,
 ) -> Result<usize, String> {
     if !dir.is_dir() {
-        return Err(format!("--compare-snapshots: {} is not a directory", dir.display()));
+        return Err(format!(
+            "--compare-snapshots: {} is not a directory",
+            dir.display()
+        ));
     }
     let mut differing = 0;
     for c in snapshotted(report) {
@@ -254,7 +257,11 @@ pub fn compare_dir(
         "\nsnapshots: {differing} of {} cases differ from {}{}",
         snapshotted(report).count(),
         dir.display(),
-        if accept && differing > 0 { " (accepted)" } else { "" }
+        if accept && differing > 0 {
+            " (accepted)"
+        } else {
+            ""
+        }
     );
     Ok(differing)
 }
@@ -325,7 +332,10 @@ mod tests {
     #[test]
     fn insta_header_round_trips() {
         let text = "# x\n\nGET y";
-        assert_eq!(strip_header(&format!("{INSTA_HEADER}{text}\n")).trim_end(), text);
+        assert_eq!(
+            strip_header(&format!("{INSTA_HEADER}{text}\n")).trim_end(),
+            text
+        );
         assert_eq!(strip_header(text), text);
     }
 }

@@ -46,8 +46,12 @@ impl Scope {
         reqwest::Url::parse(url)
             .ok()
             .and_then(|u| {
-                u.host_str()
-                    .map(|h| format!("{h}{}", u.port().map(|p| format!(":{p}")).unwrap_or_default()))
+                u.host_str().map(|h| {
+                    format!(
+                        "{h}{}",
+                        u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                    )
+                })
             })
             .unwrap_or_default()
     }
@@ -175,6 +179,9 @@ impl Normaliser {
         }
         if self.mode == Mode::Diff {
             renumber(blocks)
+                .into_iter()
+                .map(|b| forget_numbers(&b, "<etag-"))
+                .collect()
         } else {
             blocks
         }
@@ -290,18 +297,13 @@ impl Normaliser {
             let k = k.to_ascii_lowercase();
             match k.as_str() {
                 "stream-next-offset" => self.learn_offset(v),
-                "stream-cursor" => {
-                    if !self.cursors.contains(v) {
-                        self.cursors.push(v.clone())
-                    }
-                }
+                "stream-cursor" if !self.cursors.contains(v) => self.cursors.push(v.clone()),
                 _ => {}
             }
         }
-        let sse = ex
-            .response_headers
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v.contains("text/event-stream"));
+        let sse = ex.response_headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("content-type") && v.contains("text/event-stream")
+        });
         self.learn_from_body(&ex.response_body, sse);
         // CORS headers only where a browser would look at them.
         let cors = ex.method == "OPTIONS"
@@ -359,7 +361,13 @@ impl Normaliser {
             if error {
                 // The spec fixes error statuses, not their message texts.
                 body = None;
-                norm.headers.retain(|(k, _)| k.starts_with("stream-") || k.starts_with("producer-"));
+                norm.headers
+                    .retain(|(k, _)| k.starts_with("stream-") || k.starts_with("producer-"));
+            }
+            // §10: ETags are required on GET (not offset=now) only; their
+            // values are the server's, so only their presence counts.
+            if ex.method != "GET" || norm.query("offset") == Some("now") {
+                norm.headers.retain(|(k, _)| k != "etag");
             }
             let closed = norm.header("stream-closed") == Some("true");
             let live = norm.query("live").is_some();
@@ -555,7 +563,9 @@ fn merge_chunks(norms: Vec<Norm>) -> Vec<Norm> {
             if continues {
                 prev.body = match (prev.body.take(), n.body.clone()) {
                     (None, b) | (b, None) => b,
-                    (Some(Body::Text(a)), Some(Body::Text(b))) => Some(Body::Text(concat_json_or_text(&a, &b))),
+                    (Some(Body::Text(a)), Some(Body::Text(b))) => {
+                        Some(Body::Text(concat_json_or_text(&a, &b)))
+                    }
                     (Some(a), Some(b)) => {
                         let mut bytes = body_bytes(a);
                         bytes.extend(body_bytes(b));
@@ -615,6 +625,27 @@ fn renumber(blocks: Vec<String>) -> Vec<String> {
         s.push_str(rest);
         out.push(s);
     }
+    out
+}
+
+/// `<etag-3>` → `<etag>`: in diff mode only presence counts.
+fn forget_numbers(s: &str, prefix: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(prefix) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + prefix.len()..];
+        let digits = after.chars().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 && after[digits..].starts_with('>') {
+            out.push_str(&prefix[..prefix.len() - 1]);
+            out.push('>');
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(prefix);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -710,7 +741,11 @@ fn url_decode(v: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push(h * 16 + l);
                 i += 3;
@@ -797,7 +832,7 @@ fn redact_http_dates(s: &str) -> String {
         // "Www, DD Mon YYYY HH:MM:SS" is 25 bytes before " GMT".
         let start = i.checked_sub(25).filter(|&st| rest.is_char_boundary(st));
         let shaped = start.is_some_and(|st| {
-            let d = rest[st..i].as_bytes();
+            let d = &rest.as_bytes()[st..i];
             d[3] == b',' && d[4] == b' ' && d[16] == b' ' && d[19] == b':' && d[22] == b':'
         });
         match (start, shaped) {
@@ -839,11 +874,20 @@ mod tests {
         }
     }
 
-    fn ex(method: &str, url: &str, req: &[(&str, &str)], status: u16, resp: &[(&str, &str)], body: &str) -> Exchange {
+    fn ex(
+        method: &str,
+        url: &str,
+        req: &[(&str, &str)],
+        status: u16,
+        resp: &[(&str, &str)],
+        body: &str,
+    ) -> Exchange {
         let mut e = Exchange::request(
             method,
             url,
-            req.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            req.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             b"",
         );
         let mut h = reqwest::header::HeaderMap::new();
@@ -853,7 +897,12 @@ mod tests {
                 v.parse().unwrap(),
             );
         }
-        e.respond(status, &h, body.as_bytes(), std::time::Duration::from_millis(3));
+        e.respond(
+            status,
+            &h,
+            body.as_bytes(),
+            std::time::Duration::from_millis(3),
+        );
         e
     }
 
@@ -861,7 +910,14 @@ mod tests {
     fn offsets_are_numbered_by_first_appearance_wherever_they_reappear() {
         let base = "http://127.0.0.1:5/v1/stream/run-1/a.b.c";
         let t = vec![
-            ex("POST", &format!("{base}/s"), &[], 204, &[("Stream-Next-Offset", "xyz_0042")], ""),
+            ex(
+                "POST",
+                &format!("{base}/s"),
+                &[],
+                204,
+                &[("Stream-Next-Offset", "xyz_0042")],
+                "",
+            ),
             ex(
                 "GET",
                 &format!("{base}/s?offset=xyz_0042&live=sse"),
@@ -873,9 +929,15 @@ mod tests {
             ex(
                 "PUT",
                 &format!("{base}/f"),
-                &[("Stream-Fork-Offset", "q7"), ("Stream-Forked-From", "/v1/stream/run-1/a.b.c/s")],
+                &[
+                    ("Stream-Fork-Offset", "q7"),
+                    ("Stream-Forked-From", "/v1/stream/run-1/a.b.c/s"),
+                ],
                 201,
-                &[("Location", &format!("{base}/f")), ("Stream-Expires-At", "2026-01-02T03:04:05.5Z")],
+                &[
+                    ("Location", &format!("{base}/f")),
+                    ("Stream-Expires-At", "2026-01-02T03:04:05.5Z"),
+                ],
                 "",
             ),
         ];
@@ -890,7 +952,10 @@ mod tests {
         assert!(all.contains("> stream-forked-from: {case-path}/s"), "{all}");
         assert!(all.contains("< location: {case}/f"), "{all}");
         assert!(all.contains("< stream-expires-at: <date>"), "{all}");
-        assert!(!all.contains("date: Sun"), "transport headers are dropped: {all}");
+        assert!(
+            !all.contains("date: Sun"),
+            "transport headers are dropped: {all}"
+        );
         assert!(!all.contains("xyz_0042") && !all.contains("run-1"), "{all}");
     }
 
@@ -898,22 +963,45 @@ mod tests {
     fn diff_mode_merges_chunks_that_follow_each_other() {
         let base = "http://127.0.0.1:5/v1/stream/run-1/a.b.c";
         let one = vec![
-            ex("GET", &format!("{base}/s?offset=-1"), &[], 200, &[("stream-next-offset", "A")], "ab"),
-            ex("GET", &format!("{base}/s?offset=A"), &[], 200, &[("stream-next-offset", "B"), ("stream-up-to-date", "true")], "cd"),
+            ex(
+                "GET",
+                &format!("{base}/s?offset=-1"),
+                &[],
+                200,
+                &[("stream-next-offset", "A")],
+                "ab",
+            ),
+            ex(
+                "GET",
+                &format!("{base}/s?offset=A"),
+                &[],
+                200,
+                &[("stream-next-offset", "B"), ("stream-up-to-date", "true")],
+                "cd",
+            ),
         ];
         let two = vec![ex(
             "GET",
             &format!("{base}/s?offset=-1"),
             &[],
             200,
-            &[("stream-next-offset", "0_4"), ("Stream-Up-To-Date", "TRUE"), ("cache-control", "no-store")],
+            &[
+                ("stream-next-offset", "0_4"),
+                ("Stream-Up-To-Date", "TRUE"),
+                ("cache-control", "no-store"),
+            ],
             "abcd",
         )];
         let a = Normaliser::new(scope(), Mode::Diff).transcript(&one);
         let b = Normaliser::new(scope(), Mode::Diff).transcript(&two);
         assert_eq!(a, b);
         // Snapshot mode keeps the chunks apart.
-        assert_eq!(Normaliser::new(scope(), Mode::Snapshot).transcript(&one).len(), 2);
+        assert_eq!(
+            Normaliser::new(scope(), Mode::Snapshot)
+                .transcript(&one)
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -926,6 +1014,10 @@ mod tests {
             "date: <http-date>\r\n"
         );
         assert_eq!(redact_http_dates("x GMT"), "x GMT");
+        assert_eq!(
+            forget_numbers("a <etag-12> <etag-x", "<etag-"),
+            "a <etag> <etag-x"
+        );
         let n = Normaliser::new(scope(), Mode::Snapshot);
         assert_eq!(n.body(&[0, 255]), Body::Bytes(vec![0, 255]));
     }
