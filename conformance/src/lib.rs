@@ -12,6 +12,7 @@ pub mod diff;
 pub mod embedded;
 pub mod expectations;
 pub mod failure;
+pub mod matrix;
 pub mod model;
 pub mod outcome;
 pub mod props;

@@ -10,6 +10,10 @@ fn main() -> std::process::ExitCode {
             args.remove(1);
             ds_conformance::diff::main_with(ds_conformance::diff::DiffCli::parse_from(args))
         }
+        Some("matrix") => {
+            args.remove(1);
+            ds_conformance::matrix::main_with(ds_conformance::matrix::MatrixCli::parse_from(args))
+        }
         _ => ds_conformance::cli::main_with(ds_conformance::cli::Cli::parse_from(args)),
     }
 }

@@ -165,7 +165,12 @@ run_peer_suite() {
     log "no $expectations: running without expectations"
   fi
   cd "$repo_root"
-  setsid cargo run --release --bin ds-conformance -- "${args[@]}" "$@" </dev/null &
+  if [[ -n "${DS_CONFORMANCE_BIN:-}" ]]; then
+    # A prebuilt runner (scripts/peer-matrix.sh builds it once).
+    setsid "$DS_CONFORMANCE_BIN" "${args[@]}" "$@" </dev/null &
+  else
+    setsid cargo run --release --bin ds-conformance -- "${args[@]}" "$@" </dev/null &
+  fi
   runner_pid=$!
   wait "$runner_pid" || status=$?
   runner_pid=""

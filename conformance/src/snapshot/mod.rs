@@ -58,6 +58,10 @@ pub const UNSTABLE: &[(&str, &str)] = &[
         "concurrent requests: their order on the wire is the scheduler's",
     ),
     (
+        "fork::live::long_poll_survives_source_delete",
+        "accepts 200 or 204 depending on whether the append beat the long-poll timeout",
+    ),
+    (
         "sse::bytes::large_",
         "megabytes over SSE: how the events batch follows read timing",
     ),
