@@ -34,6 +34,14 @@ pub const UNSTABLE: &[(&str, &str)] = &[
         "restarts the target; needs --restart-cmd (skipped on the memory store)",
     ),
     (
+        "subscriptions::",
+        "subscription tokens, wake ids and signatures are minted per run and deliveries run on timers: not normalised yet",
+    ),
+    (
+        "crash::",
+        "kills the target under concurrent load; needs --kill-cmd",
+    ),
+    (
         "ttl::expired::",
         "real-time expiry: what a request sees depends on when it ran",
     ),
