@@ -105,7 +105,7 @@ impl Subscriptions {
             if sub.config.kind != Kind::Webhook
                 || !self.settings.webhooks
                 || wake.delivered
-                || inner.in_flight.contains(&id)
+                || inner.in_flight.get(&id) == Some(&wake.id)
             {
                 continue;
             }
@@ -154,7 +154,8 @@ impl Subscriptions {
                 url,
                 body: Bytes::from(body.to_string()),
             });
-            inner.in_flight.insert(id);
+            let wake_id = wake.id.clone();
+            inner.in_flight.insert(id, wake_id);
         }
         let writes = std::mem::take(&mut inner.wake_writes);
         let _ = self.finish_quiet(&mut inner);
@@ -176,7 +177,9 @@ impl Subscriptions {
     /// Applies a webhook attempt's outcome: `Ok(done)` on a 2xx.
     fn delivered(&self, store: &crate::store::Store, d: &Delivery, outcome: Result<bool, String>) {
         let mut inner = self.lock();
-        inner.in_flight.remove(&d.id);
+        if inner.in_flight.get(&d.id) == Some(&d.wake_id) {
+            inner.in_flight.remove(&d.id);
+        }
         let Some(sub) = inner.state.subs.get(&d.id) else {
             return;
         };

@@ -25,7 +25,7 @@ pub mod routes;
 pub mod signing;
 pub mod ssrf;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -241,8 +241,9 @@ fn wake_request(body: &[u8], with_acks: bool) -> Result<WakeRequest, SubError> {
 pub(crate) struct Inner {
     state: State,
     log: Option<SubLog>,
-    /// Subscriptions with a webhook request in flight (at most one each).
-    in_flight: HashSet<String>,
+    /// Subscriptions with a webhook request in flight, and its wake (at
+    /// most one per wake).
+    in_flight: HashMap<String, String>,
     /// Wake events waiting to be appended: (wake stream path, event).
     wake_writes: Vec<(String, Value)>,
     /// The log failed: nothing more is accepted (a later record could
@@ -313,7 +314,7 @@ impl Subscriptions {
             inner: Mutex::new(Inner {
                 state,
                 log,
-                in_flight: HashSet::new(),
+                in_flight: HashMap::new(),
                 wake_writes: Vec::new(),
                 broken: false,
             }),
@@ -473,12 +474,21 @@ impl Subscriptions {
         body: &[u8],
         base: &str,
     ) -> Result<(bool, Value), SubError> {
-        let cfg = SubConfig::parse(body, self.policy())?;
-        let hash = cfg.hash();
+        let parsed = SubConfig::parse(body, self.policy());
         let mut inner = self.lock();
         if let Some(existing) = inner.state.subs.get(id) {
-            if existing.hash == hash {
-                return Ok((false, self.serialize(existing, base)));
+            match &parsed {
+                Ok(cfg) if cfg.hash() == existing.hash => {
+                    return Ok((false, self.serialize(existing, base)));
+                }
+                // Malformed JSON is a 400; any other object differs (409).
+                Err(_) if serde_json::from_slice::<Map<String, Value>>(body).is_err() => {
+                    return Err(parsed
+                        .err()
+                        .map(SubError::from)
+                        .unwrap_or_else(SubError::storage));
+                }
+                _ => {}
             }
             return Err(SubError::new(
                 StatusCode::CONFLICT,
@@ -486,6 +496,8 @@ impl Subscriptions {
                 "a subscription with this id exists with a different configuration",
             ));
         }
+        let cfg = parsed?;
+        let hash = cfg.hash();
         let mut links = std::collections::BTreeMap::new();
         for path in &cfg.streams {
             links.insert(

@@ -54,7 +54,10 @@ pub fn check(raw: &str, allow_local: bool) -> Result<Url, String> {
     let local = match &host {
         Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost"
+            // A single-label name (`metadata`) resolves through local
+            // search domains.
+            !d.contains('.')
+                || d == "localhost"
                 || d.ends_with(".localhost")
                 || d.ends_with(".local")
                 || d.ends_with(".internal")
@@ -88,8 +91,12 @@ fn local_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn local_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return local_v4(v4);
+    // Mapped (::ffff:a.b.c.d) and the deprecated compatible (::a.b.c.d)
+    // spellings of IPv4 addresses.
+    if let Some(v4) = ip.to_ipv4() {
+        if local_v4(v4) {
+            return true;
+        }
     }
     let first = ip.segments()[0];
     ip.is_loopback()
@@ -133,6 +140,8 @@ mod tests {
             "https://[fd00::1]/h",
             "https://[fe80::1]/h",
             "https://[::ffff:10.0.0.1]/h",
+            "https://[::127.0.0.1]/h",
+            "https://metadata/computeMetadata/v1/",
             "https://localhost/h",
             "https://metadata.google.internal/h",
             "https://printer.local/h",
