@@ -13,8 +13,11 @@ use super::rounds::{kill_during_load, restart};
 use crate::case::{case, register, CaseResult};
 use crate::client::Ctx;
 
-/// (stream, JSON?, writers: (tag, kind)).
-fn layout() -> Vec<(&'static str, bool, Vec<(&'static str, Kind)>)> {
+/// One stream of the workload: (name, JSON?, writers as (tag, kind)).
+type StreamLayout = (&'static str, bool, Vec<(&'static str, Kind)>);
+
+/// The streams and their writers.
+fn layout() -> Vec<StreamLayout> {
     let p = |w| Kind::Producer { window: w };
     vec![
         (
