@@ -15,11 +15,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kills="${1:-20}"
+bin="${CARGO_TARGET_DIR:-target}/release"
 cargo build --release -q -p ds-reference-server --bin ds-server \
   --example crash_writer --example subs_crash_check
 echo "== record log: $kills kills"
-target/release/examples/crash_writer --kills "$kills"
+"$bin"/examples/crash_writer --kills "$kills"
 echo "== ds-server --data-dir over HTTP: crash:: with $kills rounds"
 scripts/durability-ds-server.sh KILL -- crash:: --crash-rounds "$kills"
 echo "== subscriptions on ds-server --data-dir: $kills kills"
-target/release/examples/subs_crash_check --server target/release/ds-server --kills "$kills"
+"$bin"/examples/subs_crash_check --server "$bin"/ds-server --kills "$kills"
