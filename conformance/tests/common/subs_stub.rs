@@ -230,6 +230,20 @@ pub async fn spawn_with(flaws: &[Flaw]) -> (crate::common::Broken, Arc<Stub>) {
             any(|| async { StatusCode::NOT_FOUND }),
         );
     }
+    // The flaw stores `__ds/...` paths as ordinary streams. The reference app
+    // refuses that prefix itself, so hand it the path under another name.
+    let inner = if stub.has(Flaw::ReservedPrefixIsStream) {
+        inner.layer(middleware::map_request(|mut req: Request| async move {
+            let uri = req
+                .uri()
+                .to_string()
+                .replacen("/__ds/", "/reserved-as-stream/", 1);
+            *req.uri_mut() = uri.parse().expect("valid URI");
+            req
+        }))
+    } else {
+        inner
+    };
     let app = app
         .fallback_service(inner.layer(middleware::from_fn_with_state(stub.clone(), watch)))
         .with_state(stub.clone());
