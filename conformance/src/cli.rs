@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::client::Target;
+use crate::client::{RunConfig, Session, Target};
 use crate::expectations::Expectations;
 use crate::outcome::Policy;
 use crate::requirements::Requirements;
@@ -358,22 +358,23 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
         (None, Some(_)) => crate::embedded::LONG_POLL_TIMEOUT_MS,
         (None, None) => 30_000,
     });
-    target.case_timeout =
+    let mut run_config = RunConfig::new();
+    run_config.case_timeout =
         Duration::from_millis(cli.case_timeout_ms.unwrap_or_else(|| {
             60_000.max(3 * target.long_poll_timeout.as_millis() as u64 + 15_000)
         }));
     if let Some(seed) = cli.seed {
-        target.seed = seed;
+        run_config.seed = seed;
     }
-    target.prop_cases = cli.cases;
-    target.prop_max_steps = cli.max_steps as usize;
+    run_config.prop_cases = cli.cases;
+    run_config.prop_max_steps = cli.max_steps as usize;
     if let Some(d) = &cli.artifacts_dir {
-        target.artifacts_dir = d.clone();
+        run_config.artifacts_dir = d.clone();
     }
-    target.restart_cmd = cli.restart_cmd.clone();
-    target.kill_cmd = cli.kill_cmd.clone();
-    target.crash_rounds = cli.crash_rounds;
-    target.command_timeout = Duration::from_millis(cli.command_timeout_ms);
+    run_config.control.restart_cmd = cli.restart_cmd.clone();
+    run_config.control.kill_cmd = cli.kill_cmd.clone();
+    run_config.control.crash_rounds = cli.crash_rounds;
+    run_config.control.command_timeout = Duration::from_millis(cli.command_timeout_ms);
     if let Some(u) = &cli.webhook_public_url {
         let parsed =
             reqwest::Url::parse(u).map_err(|e| format!("--webhook-public-url {u:?}: {e}"))?;
@@ -395,20 +396,24 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
         target.subs.timer_slack = Duration::from_millis(ms);
     }
     target.subs.service_token = cli.service_token.clone();
-    target.restart_hook = embedded.as_ref().and_then(|e| e.restart_hook());
-    rt.block_on(target.probe())?;
+    run_config.control.restart_hook = embedded.as_ref().and_then(|e| e.restart_hook());
+    let session = Session {
+        target,
+        run: run_config,
+    };
+    rt.block_on(session.probe())?;
     crate::runner::info(&format!(
         "ds-conformance: target {} (seed {})",
-        target.root, target.seed
+        session.target.root, session.run.seed
     ));
     let policy = Policy {
         strict: cli.strict,
         required_features: cli.require.iter().cloned().collect(),
-        long_poll_timeout: target.long_poll_timeout,
+        long_poll_timeout: session.target.long_poll_timeout,
     };
-    let target = Arc::new(target);
+    let session = Arc::new(session);
     let settings = RunSettings {
-        target: target.clone(),
+        session: session.clone(),
         policy,
         expectations,
         selection: selection.clone(),
@@ -445,7 +450,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, String> {
     write(cli.json.as_ref(), report.to_json())?;
     write(cli.junit.as_ref(), report.to_junit())?;
     write(cli.markdown.as_ref(), report.to_markdown())?;
-    let snapshots_ok = crate::snapshot::after_run(&snapshots, &reqs, &target, &report)?;
+    let snapshots_ok = crate::snapshot::after_run(&snapshots, &reqs, &session, &report)?;
     if let Some(server) = embedded {
         rt.block_on(server.stop());
     }

@@ -13,7 +13,8 @@ use serde::Serialize;
 use crate::failure::Failure;
 use crate::transcript::Exchange;
 
-/// Where and how to reach the server under test.
+/// Where the server under test is and how to talk to it: all a request
+/// needs. Everything else about a run lives in [`RunConfig`].
 pub struct Target {
     /// Stream root URL (any path prefix), without a trailing slash.
     pub root: Url,
@@ -21,33 +22,50 @@ pub struct Target {
     pub headers: Vec<(String, String)>,
     /// The target's long-poll timeout (hint): how long a 204 may take.
     pub long_poll_timeout: Duration,
+    /// Subscriptions (§6–7): receiver address, public URL, timer slack,
+    /// claim credentials; and what the target turned out to support.
+    pub subs: crate::subs::SubsSettings,
+    pub http: reqwest::Client,
+}
+
+/// The choices of one run that are not about the server: its identity,
+/// seed, budgets, artifacts, and control of the target's process.
+pub struct RunConfig {
+    /// Unique per run: every case works under `{root}/{run_id}/{case}/`.
+    pub run_id: String,
+    /// Seed for randomised cases and properties (printed on every run).
+    pub seed: u64,
     /// Budget for a single case.
     pub case_timeout: Duration,
+    /// Property budget: sequences per property and steps per sequence.
+    pub prop_cases: u32,
+    pub prop_max_steps: usize,
+    /// Where failure artifacts (replay scripts) are written.
+    pub artifacts_dir: std::path::PathBuf,
+    /// Restarting and killing the target (durability and crash groups).
+    pub control: Control,
+}
+
+/// How the harness takes the target down and brings it back.
+pub struct Control {
     /// Shell command that restarts the target and returns when it is ready.
     pub restart_cmd: Option<String>,
     /// Shell command that kills the target abruptly (crash checks).
     pub kill_cmd: Option<String>,
+    /// In-process restart (the embedded file store); wins over `restart_cmd`.
+    pub restart_hook: Option<RestartHook>,
     /// In-process kill (tests); wins over `kill_cmd`.
     pub kill_hook: Option<RestartHook>,
     /// Crash group: kill/restart rounds per case.
     pub crash_rounds: u32,
     /// Longest a restart or kill command may run.
     pub command_timeout: Duration,
-    /// In-process restart (the embedded file store); wins over `restart_cmd`.
-    pub restart_hook: Option<RestartHook>,
-    /// Unique per run: every case works under `{root}/{run_id}/{case}/`.
-    pub run_id: String,
-    /// Seed for randomised cases and properties (printed on every run).
-    pub seed: u64,
-    /// Property budget: sequences per property and steps per sequence.
-    pub prop_cases: u32,
-    pub prop_max_steps: usize,
-    /// Where failure artifacts (replay scripts) are written.
-    pub artifacts_dir: std::path::PathBuf,
-    /// Subscriptions (§6–7): receiver address, public URL, timer slack,
-    /// claim credentials; and what the target turned out to support.
-    pub subs: crate::subs::SubsSettings,
-    pub http: reqwest::Client,
+}
+
+/// One run against one target: what every case context shares.
+pub struct Session {
+    pub target: Target,
+    pub run: RunConfig,
 }
 
 /// Restarts the target in-process and resolves once it serves again.
@@ -57,7 +75,7 @@ pub type RestartHook = Arc<
         + Sync,
 >;
 
-impl Target {
+impl Control {
     /// Can the durability group run (a restart command or hook is set)?
     pub fn can_restart(&self) -> bool {
         self.restart_hook.is_some() || self.restart_cmd.is_some()
@@ -66,17 +84,89 @@ impl Target {
     pub fn can_kill(&self) -> bool {
         self.kill_hook.is_some() || self.kill_cmd.is_some()
     }
+}
+
+impl RunConfig {
+    /// Defaults: a fresh run id and seed, 60 s per case, 200 property
+    /// sequences of up to 24 steps, no restart or kill.
+    pub fn new() -> RunConfig {
+        let run_id = format!(
+            "dsc-{}-{:04x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0),
+            rand::random::<u16>()
+        );
+        RunConfig {
+            run_id,
+            seed: rand::random::<u64>() >> 12,
+            case_timeout: Duration::from_secs(60),
+            prop_cases: 200,
+            prop_max_steps: 24,
+            artifacts_dir: std::env::temp_dir().join("ds-conformance"),
+            control: Control {
+                restart_cmd: None,
+                kill_cmd: None,
+                restart_hook: None,
+                kill_hook: None,
+                crash_rounds: 10,
+                command_timeout: Duration::from_secs(120),
+            },
+        }
+    }
 
     /// Time budget of one case: crash cases get a minute per round.
     pub fn case_budget(&self, needs: crate::case::Needs) -> Duration {
         match needs {
             crate::case::Needs::KillAndRestart => self
                 .case_timeout
-                .max(Duration::from_secs(60) * self.crash_rounds.max(1)),
+                .max(Duration::from_secs(60) * self.control.crash_rounds.max(1)),
             _ => self.case_timeout,
         }
     }
+}
 
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig::new()
+    }
+}
+
+impl Session {
+    /// A session against `root` with default run settings.
+    pub fn new(root: &str) -> Result<Session, String> {
+        Ok(Session {
+            target: Target::new(root)?,
+            run: RunConfig::new(),
+        })
+    }
+
+    /// Check that the target answers HTTP at all (any status will do), so
+    /// an unreachable target is one clear error instead of every case failing.
+    pub async fn probe(&self) -> Result<(), String> {
+        let t = &self.target;
+        let url = format!(
+            "{}/{}/probe",
+            t.root.as_str().trim_end_matches('/'),
+            self.run.run_id
+        );
+        let mut req = t.http.head(&url).timeout(Duration::from_secs(15));
+        for (k, v) in &t.headers {
+            req = req.header(k, v);
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!(
+                "cannot reach the target {}: {}",
+                t.root,
+                error_chain(&e)
+            )),
+        }
+    }
+}
+
+impl Target {
     pub fn new(root: &str) -> Result<Target, String> {
         let trimmed = root.trim_end_matches('/');
         let root = Url::parse(trimmed).map_err(|e| format!("invalid target URL {root:?}: {e}"))?;
@@ -93,55 +183,13 @@ impl Target {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;
-        let run_id = format!(
-            "dsc-{}-{:04x}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0),
-            rand::random::<u16>()
-        );
         Ok(Target {
             root,
             headers: Vec::new(),
             long_poll_timeout: Duration::from_secs(30),
-            case_timeout: Duration::from_secs(60),
-            restart_cmd: None,
-            kill_cmd: None,
-            kill_hook: None,
-            crash_rounds: 10,
-            command_timeout: Duration::from_secs(120),
-            restart_hook: None,
-            run_id,
-            seed: rand::random::<u64>() >> 12,
-            prop_cases: 200,
-            prop_max_steps: 24,
-            artifacts_dir: std::env::temp_dir().join("ds-conformance"),
             subs: Default::default(),
             http,
         })
-    }
-
-    /// Check that the target answers HTTP at all (any status will do), so
-    /// an unreachable target is one clear error instead of every case failing.
-    pub async fn probe(&self) -> Result<(), String> {
-        let url = format!(
-            "{}/{}/probe",
-            self.root.as_str().trim_end_matches('/'),
-            self.run_id
-        );
-        let mut req = self.http.head(&url).timeout(Duration::from_secs(15));
-        for (k, v) in &self.headers {
-            req = req.header(k, v);
-        }
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(format!(
-                "cannot reach the target {}: {}",
-                self.root,
-                error_chain(&e)
-            )),
-        }
     }
 
     /// A request budget long enough for one long-poll round.
@@ -151,7 +199,7 @@ impl Target {
 }
 
 struct CtxInner {
-    target: Arc<Target>,
+    session: Arc<Session>,
     case_id: String,
     base: String,
     transcript: Mutex<Vec<Exchange>>,
@@ -166,7 +214,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(target: Arc<Target>, case_id: &str) -> Ctx {
+    pub fn new(session: Arc<Session>, case_id: &str) -> Ctx {
         let slug: String = case_id
             .replace("::", ".")
             .chars()
@@ -180,13 +228,13 @@ impl Ctx {
             .collect();
         let base = format!(
             "{}/{}/{}",
-            target.root.as_str().trim_end_matches('/'),
-            target.run_id,
+            session.target.root.as_str().trim_end_matches('/'),
+            session.run.run_id,
             slug
         );
         Ctx {
             inner: Arc::new(CtxInner {
-                target,
+                session,
                 case_id: case_id.to_string(),
                 base,
                 transcript: Mutex::new(Vec::new()),
@@ -197,17 +245,21 @@ impl Ctx {
     }
 
     pub fn target(&self) -> &Target {
-        &self.inner.target
+        &self.inner.session.target
     }
-    /// The shared target, for work that outlives this context (properties).
-    pub fn target_arc(&self) -> Arc<Target> {
-        self.inner.target.clone()
+    /// This run's settings (seed, budgets, restart control).
+    pub fn run(&self) -> &RunConfig {
+        &self.inner.session.run
+    }
+    /// The shared session, for work that outlives this context (properties).
+    pub fn session(&self) -> Arc<Session> {
+        self.inner.session.clone()
     }
     pub fn case_id(&self) -> &str {
         &self.inner.case_id
     }
     pub fn long_poll_timeout(&self) -> Duration {
-        self.inner.target.long_poll_timeout
+        self.inner.session.target.long_poll_timeout
     }
 
     /// Full URL of the case-scoped stream `name` (may contain `/`).
@@ -218,7 +270,13 @@ impl Ctx {
     /// Stream-root-relative path of stream `name` (§6: subscription bodies
     /// name streams this way): the run and case prefix plus `name`.
     pub fn rel(&self, name: &str) -> String {
-        let root = self.inner.target.root.as_str().trim_end_matches('/');
+        let root = self
+            .inner
+            .session
+            .target
+            .root
+            .as_str()
+            .trim_end_matches('/');
         self.url(name)
             .strip_prefix(root)
             .unwrap_or(name)
@@ -325,8 +383,8 @@ impl Ctx {
             .cloned()
             .collect();
         for url in urls {
-            let mut req = self.inner.target.http.request(Method::DELETE, &url);
-            for (k, v) in &self.inner.target.headers {
+            let mut req = self.inner.session.target.http.request(Method::DELETE, &url);
+            for (k, v) in &self.inner.session.target.headers {
                 req = req.header(k, v);
             }
             let _ = tokio::time::timeout(Duration::from_secs(5), req.send()).await;
@@ -337,7 +395,7 @@ impl Ctx {
     /// until it is ready. The runner guarantees no other case runs meanwhile.
     /// A failing or hanging command is a setup error (exit 2).
     pub async fn restart(&self) -> Result<(), Failure> {
-        let target = &self.inner.target;
+        let target = &self.inner.session.run.control;
         let started = Instant::now();
         let result = if let Some(hook) = &target.restart_hook {
             self.note("restart target (in-process)");
@@ -361,7 +419,7 @@ impl Ctx {
     /// Kill the target abruptly (`--kill-cmd`); a failing or hanging
     /// command is a setup error (exit 2).
     pub async fn kill(&self) -> Result<(), Failure> {
-        let target = &self.inner.target;
+        let target = &self.inner.session.run.control;
         if let Some(hook) = &target.kill_hook {
             self.note("kill target (in-process)");
             return hook().await.map_err(Failure::setup_error);
@@ -498,7 +556,7 @@ impl Req {
     }
 
     fn build(&self) -> Result<(reqwest::RequestBuilder, Exchange), Failure> {
-        let target = &self.ctx.inner.target;
+        let target = &self.ctx.inner.session.target;
         let url = self.final_url()?;
         let mut rb = target.http.request(self.method.clone(), url.clone());
         let mut recorded = Vec::new();
@@ -530,7 +588,7 @@ impl Req {
         let idx = self.ctx.record(ex);
         let timeout = self
             .timeout
-            .unwrap_or_else(|| self.ctx.inner.target.request_timeout());
+            .unwrap_or_else(|| self.ctx.inner.session.target.request_timeout());
         let started = Instant::now();
         let result = tokio::time::timeout(timeout, async {
             let resp = rb.send().await?;

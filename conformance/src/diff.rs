@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::case::Case;
-use crate::client::Target;
+use crate::client::Session;
 use crate::outcome::Outcome;
 use crate::requirements::Requirements;
 use crate::snapshot::{self, Mode};
@@ -80,14 +80,14 @@ pub fn main_with(cli: DiffCli) -> ExitCode {
     }
 }
 
-fn target(root: &str, headers: &[String], long_poll_ms: u64) -> Result<Target, String> {
-    let mut t = Target::new(root)?;
+fn session(root: &str, headers: &[String], long_poll_ms: u64) -> Result<Session, String> {
+    let mut s = Session::new(root)?;
     for h in headers {
-        t.headers.push(crate::cli::parse_header(h)?);
+        s.target.headers.push(crate::cli::parse_header(h)?);
     }
-    t.long_poll_timeout = Duration::from_millis(long_poll_ms);
-    t.case_timeout = Duration::from_millis(60_000.max(3 * long_poll_ms + 15_000));
-    Ok(t)
+    s.target.long_poll_timeout = Duration::from_millis(long_poll_ms);
+    s.run.case_timeout = Duration::from_millis(60_000.max(3 * long_poll_ms + 15_000));
+    Ok(s)
 }
 
 fn run(cli: DiffCli) -> Result<bool, String> {
@@ -110,8 +110,8 @@ fn run(cli: DiffCli) -> Result<bool, String> {
             (url, crate::embedded::LONG_POLL_TIMEOUT_MS)
         }
     };
-    let baseline = Arc::new(target(&baseline_root, &[], baseline_lp)?);
-    let tgt = Arc::new(target(
+    let baseline = Arc::new(session(&baseline_root, &[], baseline_lp)?);
+    let tgt = Arc::new(session(
         &cli.target,
         &cli.headers,
         cli.long_poll_timeout_ms.unwrap_or(30_000),
@@ -120,7 +120,7 @@ fn run(cli: DiffCli) -> Result<bool, String> {
     rt.block_on(tgt.probe())?;
     println!(
         "ds-conformance diff: target {} against baseline {}",
-        tgt.root, baseline.root
+        tgt.target.root, baseline.target.root
     );
     let cases: Vec<Case> = crate::cases::all()
         .into_iter()
@@ -152,8 +152,8 @@ fn run(cli: DiffCli) -> Result<bool, String> {
 
 async fn compare_all(
     cases: Vec<Case>,
-    baseline: Arc<Target>,
-    target: Arc<Target>,
+    baseline: Arc<Session>,
+    target: Arc<Session>,
     reqs: Arc<Requirements>,
     jobs: usize,
 ) -> Vec<CaseDiff> {
@@ -200,7 +200,7 @@ async fn compare_all(
 }
 
 /// Run a case on one server: its normalised document and its outcome.
-async fn side(case: &Case, target: &Arc<Target>, reqs: &Requirements) -> (String, Outcome) {
+async fn side(case: &Case, target: &Arc<Session>, reqs: &Requirements) -> (String, Outcome) {
     let (result, ctx, _) = crate::runner::run_case(case, target.clone()).await;
     let outcome = if result.is_ok() {
         Outcome::Passed

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::case::{Abilities, Case};
-use crate::client::{Ctx, Target};
+use crate::client::{Ctx, Session};
 use crate::expectations::Expectations;
 use crate::failure::Failure;
 use crate::outcome::{classify, CaseReport, Outcome, Policy};
@@ -65,7 +65,7 @@ pub enum Format {
 
 /// Everything a run needs besides the cases.
 pub struct RunSettings {
-    pub target: Arc<Target>,
+    pub session: Arc<Session>,
     pub policy: Policy,
     pub expectations: Expectations,
     pub selection: Selection,
@@ -81,16 +81,16 @@ pub struct RunSettings {
 static RESTART_LOCK: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// Run one case to completion under the case timeout, then clean up.
-pub async fn run_case(case: &Case, target: Arc<Target>) -> (Result<(), Failure>, Ctx, Duration) {
+pub async fn run_case(case: &Case, session: Arc<Session>) -> (Result<(), Failure>, Ctx, Duration) {
     let (_shared, _exclusive) = if case.needs.exclusive() {
         (None, Some(RESTART_LOCK.write().await))
     } else {
         (Some(RESTART_LOCK.read().await), None)
     };
-    let ctx = Ctx::new(target.clone(), &case.id);
+    let budget = session.run.case_budget(case.needs);
+    let ctx = Ctx::new(session, &case.id);
     let started = Instant::now();
     let fut = case.run(ctx.clone());
-    let budget = target.case_budget(case.needs);
     let result = match tokio::time::timeout(budget, fut).await {
         Ok(r) => r,
         Err(_) => Err(Failure::new(
@@ -313,8 +313,8 @@ pub fn run(
     let started = Instant::now();
     let settings = Arc::new(settings);
     let abilities = Abilities {
-        restart: settings.target.can_restart(),
-        kill: settings.target.can_kill(),
+        restart: settings.session.run.control.can_restart(),
+        kill: settings.session.run.control.can_kill(),
     };
     let selected: Vec<Case> = cases
         .into_iter()
@@ -364,8 +364,8 @@ pub fn run(
                 // embedded target. A panicking case is reported, never hangs.
                 let handle = tokio::runtime::Handle::current();
                 let run = tokio::task::spawn_blocking({
-                    let (case, target) = (case.clone(), settings.target.clone());
-                    move || handle.block_on(run_case(&case, target))
+                    let (case, session) = (case.clone(), settings.session.clone());
+                    move || handle.block_on(run_case(&case, session))
                 })
                 .await;
                 running.lock().unwrap().remove(&case.id);
@@ -374,7 +374,7 @@ pub fn run(
                         report_case(&reqs, &settings, &case, result, &ctx, elapsed)
                     }
                     Err(e) => {
-                        let ctx = Ctx::new(settings.target.clone(), &case.id);
+                        let ctx = Ctx::new(settings.session.clone(), &case.id);
                         let f = Failure::setup_error(format!("the case panicked: {e}"));
                         report_case(&reqs, &settings, &case, Err(f), &ctx, Duration::ZERO)
                     }
@@ -403,8 +403,8 @@ pub fn run(
         out(&format!(" {}/{}\n", console.done, console.total));
     }
     RunReport::new(
-        settings.target.root.to_string(),
-        settings.target.seed,
+        settings.session.target.root.to_string(),
+        settings.session.run.seed,
         started_at,
         started.elapsed(),
         reports,

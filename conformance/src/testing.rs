@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::Target;
+use crate::client::Session;
 use crate::failure::Failure;
 use crate::runner::run_case;
 
@@ -26,28 +26,28 @@ impl Ran {
 /// Run every case whose id starts with one of `prefixes` against `root`,
 /// concurrently. `long_poll_ms` is the target's long-poll timeout.
 pub async fn run_prefixes(root: &str, prefixes: &[&str], long_poll_ms: u64) -> Vec<Ran> {
-    run_on(Arc::new(test_target(root, long_poll_ms)), prefixes).await
+    run_on(Arc::new(test_session(root, long_poll_ms)), prefixes).await
 }
 
-/// A target for tests: `root`, the given long-poll timeout, 60 s per case.
-pub fn test_target(root: &str, long_poll_ms: u64) -> Target {
-    let mut target = Target::new(root).expect("valid test target URL");
-    target.long_poll_timeout = Duration::from_millis(long_poll_ms);
-    target.case_timeout = Duration::from_secs(60);
-    target
+/// A session for tests: `root`, the given long-poll timeout, 60 s per case.
+pub fn test_session(root: &str, long_poll_ms: u64) -> Session {
+    let mut session = Session::new(root).expect("valid test target URL");
+    session.target.long_poll_timeout = Duration::from_millis(long_poll_ms);
+    session.run.case_timeout = Duration::from_secs(60);
+    session
 }
 
-/// Run the cases matching `prefixes` against a prepared target.
-pub async fn run_on(target: Arc<Target>, prefixes: &[&str]) -> Vec<Ran> {
+/// Run the cases matching `prefixes` in a prepared session.
+pub async fn run_on(session: Arc<Session>, prefixes: &[&str]) -> Vec<Ran> {
     let cases: Vec<_> = crate::cases::all()
         .into_iter()
         .filter(|c| prefixes.iter().any(|p| c.id.starts_with(p)))
         .collect();
     assert!(!cases.is_empty(), "no case matches {prefixes:?}");
     let runs = cases.into_iter().map(|case| {
-        let target = target.clone();
+        let session = session.clone();
         async move {
-            let (result, ctx, _) = run_case(&case, target).await;
+            let (result, ctx, _) = run_case(&case, session).await;
             let transcript = ctx
                 .transcript()
                 .iter()

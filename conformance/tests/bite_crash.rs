@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use ds_conformance::client::RestartHook;
-use ds_conformance::testing::{assert_passes, run_on, test_target, Ran};
+use ds_conformance::testing::{assert_passes, run_on, test_session, Ran};
 
 #[derive(Clone)]
 struct Logged {
@@ -195,11 +195,11 @@ async fn run(filter: Filter, live: Live, prefix: &str) -> Vec<Ran> {
             f.listen().await
         })
     });
-    let mut target = test_target(&format!("http://{addr}/v1/stream"), 500);
-    target.kill_hook = Some(kill);
-    target.restart_hook = Some(restart);
-    target.crash_rounds = 3;
-    target.case_timeout = std::time::Duration::from_secs(120);
+    let mut target = test_session(&format!("http://{addr}/v1/stream"), 500);
+    target.run.control.kill_hook = Some(kill);
+    target.run.control.restart_hook = Some(restart);
+    target.run.control.crash_rounds = 3;
+    target.run.case_timeout = std::time::Duration::from_secs(120);
     let runs = run_on(Arc::new(target), &[prefix]).await;
     front.kill();
     runs

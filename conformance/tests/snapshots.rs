@@ -8,9 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use ds_conformance::client::Target;
 use ds_conformance::outcome::Outcome;
 use ds_conformance::requirements::Requirements;
 use ds_conformance::snapshot;
@@ -22,11 +20,10 @@ async fn documents() -> Vec<(String, String)> {
     let server = ds_conformance::embedded::start("memory")
         .await
         .expect("embedded reference server starts");
-    let mut target = Target::new(&server.stream_root()).expect("target");
-    target.long_poll_timeout =
-        Duration::from_millis(ds_conformance::embedded::LONG_POLL_TIMEOUT_MS);
-    target.case_timeout = Duration::from_secs(60);
-    let target = Arc::new(target);
+    let target = Arc::new(ds_conformance::testing::test_session(
+        &server.stream_root(),
+        ds_conformance::embedded::LONG_POLL_TIMEOUT_MS,
+    ));
     let reqs = Arc::new(Requirements::embedded());
     let gate = Arc::new(tokio::sync::Semaphore::new(16));
     let mut tasks = tokio::task::JoinSet::new();

@@ -138,14 +138,6 @@ impl Stream {
         self.offsets.iter().map(|(p, t)| (*p, t.clone())).collect()
     }
 
-    /// Position named by `token`, if the server minted it for this stream.
-    pub fn position_of(&self, token: &str) -> Option<usize> {
-        self.offsets
-            .iter()
-            .find(|(_, t)| t.as_str() == token)
-            .map(|(p, _)| *p)
-    }
-
     /// The end of the data unit starting at `pos` (next write boundary).
     pub fn boundary_after(&self, pos: usize) -> usize {
         self.boundaries

@@ -180,7 +180,7 @@ async fn sse_reader(ctx: Ctx, deadline: Instant) -> Result<Vec<Value>, Failure> 
 
 /// Concurrent producers, writers and live readers on one stream.
 pub async fn writers_and_readers(ctx: Ctx) -> CaseResult {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(ctx.target().seed ^ 0xc0ffee);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(ctx.run().seed ^ 0xc0ffee);
     let (n_prod, n_plain) = (rng.random_range(2..=3usize), 2usize);
     let batches: u64 = rng.random_range(4..=7);
     let r = ctx.put("s").ct("application/json").send().await?;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-use crate::client::{Ctx, Target};
+use crate::client::{Ctx, RunConfig, Session};
 use crate::failure::{CaseResult, Failure};
 use crate::model::Op;
 pub use exec::{Exec, StepFail};
@@ -45,13 +45,13 @@ struct Found {
 /// async execution with `Handle::block_on` in its own namespace `p<n>/`.
 fn search(
     handle: tokio::runtime::Handle,
-    target: Arc<Target>,
+    session: Arc<Session>,
     case_id: String,
     family: Family,
 ) -> Option<Found> {
-    let shrink_budget = (target.case_timeout / 2).min(Duration::from_secs(30));
+    let shrink_budget = (session.run.case_timeout / 2).min(Duration::from_secs(30));
     let config = Config {
-        cases: target.prop_cases.max(1),
+        cases: session.run.prop_cases.max(1),
         max_shrink_iters: 4096,
         max_shrink_time: shrink_budget.as_millis() as u32,
         failure_persistence: None,
@@ -60,13 +60,13 @@ fn search(
         max_global_rejects: 1024,
         ..Config::default()
     };
-    let mut runner = TestRunner::new_with_rng(config, rng(target.seed, &case_id));
-    let strategy = gen::sequence(family, target.prop_max_steps);
+    let mut runner = TestRunner::new_with_rng(config, rng(session.run.seed, &case_id));
+    let strategy = gen::sequence(family, session.run.prop_max_steps);
     let attempts = AtomicU32::new(0);
     let first: Mutex<Option<String>> = Mutex::new(None);
     let result = runner.run(&strategy, |ops| {
         let n = attempts.fetch_add(1, Ordering::Relaxed);
-        let ctx = Ctx::new(target.clone(), &case_id);
+        let ctx = Ctx::new(session.clone(), &case_id);
         let r = handle.block_on(async {
             let mut ex = Exec::new(ctx.clone(), format!("p{n}"));
             let r = ex.run(&ops).await;
@@ -104,11 +104,11 @@ pub fn listing(ops: &[Op]) -> String {
 }
 
 /// Write the replay script; returns its path.
-pub(crate) fn write_script(target: &Target, case_id: &str, body: &str) -> Result<String, String> {
+pub(crate) fn write_script(run: &RunConfig, case_id: &str, body: &str) -> Result<String, String> {
     let slug = case_id.replace("::", ".");
-    let dir = &target.artifacts_dir;
+    let dir = &run.artifacts_dir;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(format!("{slug}-{}.sh", target.seed));
+    let path = dir.join(format!("{slug}-{}.sh", run.seed));
     std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     #[cfg(unix)]
     {
@@ -120,10 +120,10 @@ pub(crate) fn write_script(target: &Target, case_id: &str, body: &str) -> Result
 
 /// Run the property `family` as the case `ctx`.
 pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
-    let target = ctx.target_arc();
+    let session = ctx.session();
     let case_id = ctx.case_id().to_string();
     let handle = tokio::runtime::Handle::current();
-    let t2 = target.clone();
+    let t2 = session.clone();
     let c2 = case_id.clone();
     let found = tokio::task::spawn_blocking(move || search(handle, t2, c2, family))
         .await
@@ -132,7 +132,7 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
     let Some(found) = found else {
         ctx.note(format!(
             "{} sequences of up to {} steps agreed with the model (seed {})",
-            target.prop_cases, target.prop_max_steps, target.seed
+            session.run.prop_cases, session.run.prop_max_steps, session.run.seed
         ));
         return Ok(());
     };
@@ -166,13 +166,13 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
     };
     let root = format!(
         "{}/{}",
-        target.root.as_str().trim_end_matches('/'),
-        target.run_id
+        session.target.root.as_str().trim_end_matches('/'),
+        session.run.run_id
     );
     let script = ex
         .script
-        .render(&root, &case_id, target.seed, &ops_text, &verdict);
-    let script_note = match write_script(&target, &case_id, &script) {
+        .render(&root, &case_id, session.run.seed, &ops_text, &verdict);
+    let script_note = match write_script(&session.run, &case_id, &script) {
         Ok(path) => {
             ctx.add_artifact(path.clone());
             format!("replay script: {path}")
@@ -181,8 +181,8 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
     };
     let message = format!(
         "{verdict}\nseed {} (rerun: --seed {} {case_id}); {} sequences run while searching and shrinking\nminimal failing sequence ({} steps):\n{ops_text}\n{script_note}",
-        target.seed,
-        target.seed,
+        session.run.seed,
+        session.run.seed,
         found.attempts,
         found.ops.len(),
     );

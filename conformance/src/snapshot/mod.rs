@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use normalise::{Mode, Normaliser, Scope};
 
-use crate::client::{Ctx, Target};
+use crate::client::{Ctx, Session};
 use crate::outcome::{CaseReport, Outcome};
 use crate::requirements::Requirements;
 use crate::transcript::Exchange;
@@ -89,16 +89,22 @@ pub fn snapshot_name(id: &str) -> String {
 }
 
 /// The redaction scope of case `id` run against `target`.
-pub fn scope(target: &Arc<Target>, id: &str) -> Scope {
+pub fn scope(target: &Arc<Session>, id: &str) -> Scope {
     let case_url = Ctx::new(target.clone(), id)
         .url("")
         .trim_end_matches('/')
         .to_string();
     Scope {
         case_url,
-        root_url: target.root.as_str().trim_end_matches('/').to_string(),
-        run_id: target.run_id.clone(),
+        root_url: target
+            .target
+            .root
+            .as_str()
+            .trim_end_matches('/')
+            .to_string(),
+        run_id: target.run.run_id.clone(),
         extra_headers: target
+            .target
             .headers
             .iter()
             .map(|(k, _)| k.to_ascii_lowercase())
@@ -145,7 +151,7 @@ pub fn join(blocks: &[String]) -> String {
 }
 
 /// The snapshot text of one finished case.
-pub fn document(reqs: &Requirements, target: &Arc<Target>, case: &CaseReport) -> String {
+pub fn document(reqs: &Requirements, target: &Arc<Session>, case: &CaseReport) -> String {
     join(&blocks(
         reqs,
         scope(target, &case.id),
@@ -190,7 +196,7 @@ fn snapshotted(report: &crate::report::RunReport) -> impl Iterator<Item = &CaseR
 pub fn write_dir(
     dir: &Path,
     reqs: &Requirements,
-    target: &Arc<Target>,
+    target: &Arc<Session>,
     report: &crate::report::RunReport,
 ) -> Result<usize, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -238,7 +244,7 @@ pub fn first_difference(expected: &str, actual: &str) -> Option<String> {
 pub fn compare_dir(
     dir: &Path,
     reqs: &Requirements,
-    target: &Arc<Target>,
+    target: &Arc<Session>,
     report: &crate::report::RunReport,
     accept: bool,
 ) -> Result<usize, String> {
@@ -310,7 +316,7 @@ impl SnapshotArgs {
 pub fn after_run(
     args: &SnapshotArgs,
     reqs: &Requirements,
-    target: &Arc<Target>,
+    target: &Arc<Session>,
     report: &crate::report::RunReport,
 ) -> Result<bool, String> {
     if let Some(dir) = &args.write {

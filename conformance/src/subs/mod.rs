@@ -229,7 +229,7 @@ impl Subs {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
-        format!("{}-{slug}-{suffix}", self.ctx.target().run_id)
+        format!("{}-{slug}-{suffix}", self.ctx.run().run_id)
     }
 
     pub fn sub_url(&self, id: &str) -> String {

@@ -11,7 +11,7 @@ use axum::http::Method;
 use axum::Router;
 use tower::ServiceExt;
 
-use ds_conformance::testing::{assert_fails, assert_passes, run_on, test_target};
+use ds_conformance::testing::{assert_fails, assert_passes, run_on, test_session};
 
 #[derive(Clone)]
 struct Logged {
@@ -102,8 +102,8 @@ async fn spawn(filter: Filter) -> (String, ds_conformance::client::RestartHook) 
 
 async fn run(filter: Filter) -> Vec<ds_conformance::testing::Ran> {
     let (root, hook) = spawn(filter).await;
-    let mut target = test_target(&root, 500);
-    target.restart_hook = Some(hook);
+    let mut target = test_session(&root, 500);
+    target.run.control.restart_hook = Some(hook);
     run_on(Arc::new(target), &["durability::"]).await
 }
 

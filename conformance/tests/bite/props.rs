@@ -12,19 +12,19 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use ds_conformance::client::Target;
+use ds_conformance::client::Session;
 use ds_conformance::runner::run_case;
 
 const MAX_STEPS_AFTER_SHRINK: usize = 8;
 
 /// Run property `id` against `root` with a fixed seed and budget.
 async fn run_prop(root: &str, id: &str, seed: u64) -> Result<(), ds_conformance::Failure> {
-    let mut t = Target::new(root).expect("target");
-    t.long_poll_timeout = Duration::from_millis(500);
-    t.case_timeout = Duration::from_secs(90);
-    t.seed = seed;
-    t.prop_cases = 64;
-    t.artifacts_dir = std::env::temp_dir().join("ds-conformance-bite");
+    let mut t = Session::new(root).expect("target");
+    t.target.long_poll_timeout = Duration::from_millis(500);
+    t.run.case_timeout = Duration::from_secs(90);
+    t.run.seed = seed;
+    t.run.prop_cases = 64;
+    t.run.artifacts_dir = std::env::temp_dir().join("ds-conformance-bite");
     let case = ds_conformance::cases::all()
         .into_iter()
         .find(|c| c.id == id)

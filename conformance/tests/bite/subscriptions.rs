@@ -113,8 +113,8 @@ bite! {
 /// Run the restart cases against the stub with an in-process restart hook.
 async fn restart_runs(flaws: &[Flaw]) -> Vec<ds_conformance::testing::Ran> {
     let (srv, stub) = subs_stub::spawn_with(flaws).await;
-    let mut target = ds_conformance::testing::test_target(&srv.root, 500);
-    target.restart_hook = Some(std::sync::Arc::new(move || {
+    let mut target = ds_conformance::testing::test_session(&srv.root, 500);
+    target.run.control.restart_hook = Some(std::sync::Arc::new(move || {
         let stub = stub.clone();
         Box::pin(async move {
             stub.restart();
@@ -156,9 +156,9 @@ async fn new_signing_key_on_restart() {
 /// The §7 property against a flawed stub, with a fixed seed.
 async fn property_fails_with(flaw: Flaw, req: &str) {
     let srv = subs_stub::spawn(&[flaw]).await;
-    let mut target = ds_conformance::testing::test_target(&srv.root, 500);
-    target.seed = 20261206;
-    target.prop_cases = 160;
+    let mut target = ds_conformance::testing::test_session(&srv.root, 500);
+    target.run.seed = 20261206;
+    target.run.prop_cases = 160;
     let runs = ds_conformance::testing::run_on(
         std::sync::Arc::new(target),
         &["subscriptions::props::pull_wake_model"],

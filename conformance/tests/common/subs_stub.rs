@@ -4,7 +4,6 @@
 //! stream writes, writes wake events and delivers signed webhooks. It
 //! trusts its own offset format (the reference server's fixed-width
 //! tokens compare as strings); the harness never does.
-#![allow(dead_code)]
 // Handlers return an axum Response as their error: size is no concern here.
 #![allow(clippy::result_large_err)]
 

@@ -82,7 +82,7 @@ async fn run(ctx: &Ctx, load: &Arc<Load>) -> CaseResult {
             writers.push(Writer::new(tag, name, json, kind));
         }
     }
-    let rounds = ctx.target().crash_rounds;
+    let rounds = ctx.run().control.crash_rounds;
     for round in 1..=rounds {
         load.round.store(round, std::sync::atomic::Ordering::SeqCst);
         let wt: Vec<_> = writers

@@ -158,16 +158,16 @@ impl Violation {
 /// the history of the streams involved (also noted in the transcript), the
 /// full history written to the artifacts directory, and a replay command.
 pub fn failure(ctx: &Ctx, hist: &History, round: u32, v: &Violation, others: usize) -> Failure {
-    let t = ctx.target();
+    let (t, run) = (ctx.target(), ctx.run());
     let streams: Vec<&str> = v.streams.iter().map(String::as_str).collect();
     let excerpt = hist.about(&streams, v.client.as_deref(), 80);
     for line in &excerpt {
         ctx.note(line.clone());
     }
-    let dir = &t.artifacts_dir;
+    let dir = &run.artifacts_dir;
     let file = dir.join(format!(
         "{}-{}-history.txt",
-        t.run_id,
+        run.run_id,
         ctx.case_id().replace("::", ".")
     ));
     let written = std::fs::create_dir_all(dir)
@@ -178,13 +178,13 @@ pub fn failure(ctx: &Ctx, hist: &History, round: u32, v: &Violation, others: usi
     let mut replay = format!(
         "ds-conformance --target {} --seed {} --crash-rounds {}",
         q(t.root.as_str()),
-        t.seed,
+        run.seed,
         round + 1
     );
-    if let Some(k) = &t.kill_cmd {
+    if let Some(k) = &run.control.kill_cmd {
         replay.push_str(&format!(" --kill-cmd {}", q(k)));
     }
-    if let Some(r) = &t.restart_cmd {
+    if let Some(r) = &run.control.restart_cmd {
         replay.push_str(&format!(" --restart-cmd {}", q(r)));
     }
     replay.push_str(&format!(" --exact {}", ctx.case_id()));
@@ -198,9 +198,9 @@ pub fn failure(ctx: &Ctx, hist: &History, round: u32, v: &Violation, others: usi
         format!(
             "{}{more}\nseed {}, round {} of {}; streams {}\nhistory of the streams involved (round, sent..answered ms, client, stream, request -> answer):\n  {}\n{written}\nreplay (same seed: same workload and kill schedule; the interleaving may differ): {replay}",
             v.message,
-            t.seed,
+            run.seed,
             round,
-            t.crash_rounds,
+            run.control.crash_rounds,
             v.streams.join(", "),
             excerpt.join("\n  "),
         ),

@@ -107,7 +107,7 @@ pub async fn shown_state_survives_kills(ctx: Ctx) -> CaseResult {
 
 async fn run(ctx: &Ctx, load: &Arc<Load>) -> CaseResult {
     let mut lives: Vec<Life> = Vec::new();
-    for round in 1..=ctx.target().crash_rounds {
+    for round in 1..=ctx.run().control.crash_rounds {
         load.round.store(round, std::sync::atomic::Ordering::SeqCst);
         let mut life = setup(load, round).await?;
         let (life2, killed) = load_and_kill(ctx, load, life).await?;

@@ -40,12 +40,12 @@ pub struct Load {
 impl Load {
     pub fn new(ctx: &Ctx) -> Arc<Load> {
         Arc::new(Load {
-            ctx: Ctx::new(ctx.target_arc(), ctx.case_id()),
+            ctx: Ctx::new(ctx.session(), ctx.case_id()),
             hist: History::default(),
             round: AtomicU32::new(0),
             stop: AtomicBool::new(false),
             acks: AtomicU64::new(0),
-            seed: ctx.target().seed ^ crate::runner::stable_hash(ctx.case_id()),
+            seed: ctx.run().seed ^ crate::runner::stable_hash(ctx.case_id()),
         })
     }
     pub fn round(&self) -> u32 {

@@ -300,7 +300,7 @@ pub async fn delete_is_204_and_id_reusable(ctx: Ctx) -> CaseResult {
 pub async fn reserved_prefix_is_not_a_stream(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::Api).await?;
     let root = ctx.target().root.as_str().trim_end_matches('/').to_string();
-    let url = format!("{root}/__ds/{}-not-a-stream", ctx.target().run_id);
+    let url = format!("{root}/__ds/{}-not-a-stream", ctx.run().run_id);
     let r = ctx
         .request(reqwest::Method::PUT, &url)
         .ct("text/plain")

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::util::{stream_with, tail, Wake};
 use crate::case::{case, register, CaseResult, Failure};
-use crate::client::{Ctx, Target};
+use crate::client::{Ctx, Session};
 use crate::subs::model::{sequence, ClaimRec, Model, Op, STREAMS};
 use crate::subs::{error_code, is_fenced, require, Need, Subs};
 
@@ -401,9 +401,9 @@ struct Found {
     attempts: u32,
 }
 
-fn search(handle: tokio::runtime::Handle, target: Arc<Target>, case_id: String) -> Option<Found> {
+fn search(handle: tokio::runtime::Handle, session: Arc<Session>, case_id: String) -> Option<Found> {
     let config = Config {
-        cases: (target.prop_cases / 16).max(1),
+        cases: (session.run.prop_cases / 16).max(1),
         max_shrink_iters: 256,
         max_shrink_time: 20_000,
         failure_persistence: None,
@@ -411,13 +411,14 @@ fn search(handle: tokio::runtime::Handle, target: Arc<Target>, case_id: String) 
         timeout: 0,
         ..Config::default()
     };
-    let mut runner = TestRunner::new_with_rng(config, crate::props::rng(target.seed, &case_id));
-    let strategy = sequence(target.prop_max_steps.min(16));
+    let mut runner =
+        TestRunner::new_with_rng(config, crate::props::rng(session.run.seed, &case_id));
+    let strategy = sequence(session.run.prop_max_steps.min(16));
     let attempts = AtomicU32::new(0);
     let first: Mutex<Option<String>> = Mutex::new(None);
     let result = runner.run(&strategy, |ops| {
         let n = attempts.fetch_add(1, Ordering::Relaxed);
-        let ctx = Ctx::new(target.clone(), &case_id);
+        let ctx = Ctx::new(session.clone(), &case_id);
         let r = handle.block_on(async {
             let r = run_one(&ctx, &format!("p{n}"), &ops).await;
             ctx.cleanup().await;
@@ -459,19 +460,19 @@ fn search(handle: tokio::runtime::Handle, target: Arc<Target>, case_id: String) 
 )]
 pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     require(&ctx, Need::PullWake).await?;
-    let target = ctx.target_arc();
+    let session = ctx.session();
     let case_id = ctx.case_id().to_string();
     let handle = tokio::runtime::Handle::current();
-    let (t2, c2) = (target.clone(), case_id.clone());
+    let (t2, c2) = (session.clone(), case_id.clone());
     let found = tokio::task::spawn_blocking(move || search(handle, t2, c2))
         .await
         .map_err(|e| Failure::setup_error(format!("property search panicked: {e}")))?;
     let Some(found) = found else {
         ctx.note(format!(
             "{} sequences of up to {} steps agreed with the §7 model (seed {})",
-            (target.prop_cases / 16).max(1),
-            target.prop_max_steps.min(16),
-            target.seed
+            (session.run.prop_cases / 16).max(1),
+            session.run.prop_max_steps.min(16),
+            session.run.seed
         ));
         return Ok(());
     };
@@ -496,13 +497,13 @@ pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     };
     let script: String = std::iter::once(format!(
         "#!/usr/bin/env bash\n# Replay of {case_id} (seed {}), minimal sequence:\n{}\n# {verdict}\n",
-        target.seed,
+        session.run.seed,
         listing.lines().map(|l| format!("#   {l}")).collect::<Vec<_>>().join("\n")
     ))
     .chain(ctx.transcript().iter().map(|e| e.render()))
     .collect::<Vec<_>>()
     .join("\n");
-    let note = match crate::props::write_script(&target, &case_id, &script) {
+    let note = match crate::props::write_script(&session.run, &case_id, &script) {
         Ok(p) => {
             ctx.add_artifact(p.clone());
             format!("replay script: {p}")
@@ -511,7 +512,7 @@ pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     };
     let message = format!(
         "{verdict}\nseed {} (rerun: --seed {} {case_id}); {} sequences run while searching and shrinking\nminimal failing sequence ({} steps):\n{listing}\n{note}",
-        target.seed, target.seed, found.attempts, found.ops.len()
+        session.run.seed, session.run.seed, found.attempts, found.ops.len()
     );
     let mut f = Failure::new(requirement.as_deref(), message);
     if let Err(e) = &replay {
