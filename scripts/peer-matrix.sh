@@ -105,7 +105,9 @@ start() {
 
 run_ds_server() {
   local name="$1" store="$2" line root
-  local -a args=(--port 0 --long-poll-timeout-ms 500)
+  # Subscriptions on, with loopback webhook URLs (the harness's receiver
+  # listens on 127.0.0.1), as the Node peers run with webhooks: true.
+  local -a args=(--port 0 --long-poll-timeout-ms 500 --webhooks --allow-local-webhooks)
   if [[ "$store" == file ]]; then
     rm -rf "$out/data/$name"; mkdir -p "$out/data/$name"
     args+=(--data-dir "$out/data/$name")
