@@ -69,6 +69,7 @@ all=(ds-server-memory ds-server-file node-0.3.7 node-0.3.2 node-0.2.2
 ((${#only[@]})) || only=("${all[@]}")
 
 server_pid=""
+ready_line=""
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() { stop_pid "$server_pid" "server"; }
 trap cleanup EXIT
@@ -92,20 +93,24 @@ suite() {
   fi
 }
 
-# start NAME READY_REGEX COMMAND...: start a server, wait for its stream root
-# (printed as 'stream root: URL' or derived from 'listening on URL').
+# start NAME READY_REGEX COMMAND...: start a server (its pid in server_pid,
+# for the caller and the EXIT trap to stop), wait for its ready line and put
+# it in ready_line ('stream root: URL' or 'listening on URL'). Not to be
+# called in a command substitution: the pid would stay in the subshell and
+# the server would outlive the script.
 start() {
-  local name="$1" ready="$2" line
+  local name="$1" ready="$2"
   shift 2
   "$@" </dev/null >"$out/logs/$name.server.log" 2>&1 &
   server_pid=$!
-  line="$(wait_for_line "$out/logs/$name.server.log" "$ready" 120 "$server_pid" 2>>"$out/logs/$name.log")" || return 1
-  printf '%s\n' "$line"
+  ready_line="$(wait_for_line "$out/logs/$name.server.log" "$ready" 120 "$server_pid" 2>>"$out/logs/$name.log")"
 }
 
 run_ds_server() {
-  local name="$1" store="$2" line root
-  local -a args=(--port 0 --long-poll-timeout-ms 500)
+  local name="$1" store="$2" root
+  # Subscriptions on, with loopback webhook URLs (the harness's receiver
+  # listens on 127.0.0.1), as the Node peers run with webhooks: true.
+  local -a args=(--port 0 --long-poll-timeout-ms 500 --webhooks --allow-local-webhooks)
   if [[ "$store" == file ]]; then
     rm -rf "$out/data/$name"; mkdir -p "$out/data/$name"
     args+=(--data-dir "$out/data/$name")
@@ -116,27 +121,27 @@ run_ds_server() {
       || { broken+=(--broken "$name=cargo build failed"); return; }
     bin="${CARGO_TARGET_DIR:-$repo_root/target}/release/ds-server"
   fi
-  if ! line="$(start "$name" '^listening on http://' "$bin" "${args[@]}")"; then
+  if ! start "$name" '^listening on http://' "$bin" "${args[@]}"; then
     broken+=(--broken "$name=did not start"); stop_pid "$server_pid"; server_pid=""; return
   fi
-  root="${line#listening on }/v1/stream"
+  root="${ready_line#listening on }/v1/stream"
   suite "$name" "$root" 500
   stop_pid "$server_pid" "$name"; server_pid=""
 }
 
 run_node() {
-  local name="$1" version="$2" store="$3" line data=()
+  local name="$1" version="$2" store="$3" data=()
   if ! "$script_dir/node-server.sh" --install-only "$version" >>"$out/logs/$name.log" 2>&1; then
     broken+=(--broken "$name=npm install of @durable-streams/server@$version failed"); return
   fi
   if [[ "$store" == file ]]; then
     rm -rf "$out/data/$name"; mkdir -p "$out/data/$name"; data=("$out/data/$name")
   fi
-  if ! line="$(LONG_POLL_TIMEOUT_MS=500 start "$name" '^stream root: http://' \
-        "$script_dir/node-server.sh" "$version" 0 "${data[@]}")"; then
+  if ! LONG_POLL_TIMEOUT_MS=500 start "$name" '^stream root: http://' \
+        "$script_dir/node-server.sh" "$version" 0 "${data[@]}"; then
     broken+=(--broken "$name=did not start (see logs/$name.server.log)"); stop_pid "$server_pid"; server_pid=""; return
   fi
-  suite "$name" "${line#stream root: }" 500
+  suite "$name" "${ready_line#stream root: }" 500
   stop_pid "$server_pid" "$name"; server_pid=""
 }
 

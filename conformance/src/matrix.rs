@@ -293,7 +293,8 @@ fn pct(p: usize, n: usize) -> String {
     if n == 0 {
         "–".into()
     } else {
-        format!("{:.0}% ({p}/{n})", 100.0 * p as f64 / n as f64)
+        // Rounded down: one failure in 311 is 99%, never 100%.
+        format!("{}% ({p}/{n})", 100 * p / n)
     }
 }
 
@@ -565,6 +566,13 @@ mod tests {
             })
             .collect();
         serde_json::json!({ "cases": cases })
+    }
+
+    #[test]
+    fn pass_rates_round_down() {
+        assert_eq!(pct(310, 311), "99% (310/311)");
+        assert_eq!(pct(311, 311), "100% (311/311)");
+        assert_eq!(pct(0, 0), "–");
     }
 
     #[test]
