@@ -60,6 +60,10 @@ pub struct Control {
     pub crash_rounds: u32,
     /// Longest a restart or kill command may run.
     pub command_timeout: Duration,
+    /// Cases that take the target away hold this exclusively; every other
+    /// case of the session holds it shared, so no case sees the target go
+    /// away under it (sessions against other targets are not held up).
+    pub gate: tokio::sync::RwLock<()>,
 }
 
 /// One run against one target: what every case context shares.
@@ -112,6 +116,7 @@ impl RunConfig {
                 kill_hook: None,
                 crash_rounds: 10,
                 command_timeout: Duration::from_secs(120),
+                gate: tokio::sync::RwLock::new(()),
             },
         }
     }

@@ -290,11 +290,10 @@ fn failures_by_level(m: &BTreeMap<String, Cell>, level: &str) -> usize {
 }
 
 fn pct(p: usize, n: usize) -> String {
-    if n == 0 {
-        "–".into()
-    } else {
-        // Rounded down: one failure in 311 is 99%, never 100%.
-        format!("{}% ({p}/{n})", 100 * p / n)
+    // Rounded down: one failure in 311 is 99%, never 100%.
+    match (100 * p).checked_div(n) {
+        None => "–".into(),
+        Some(rate) => format!("{rate}% ({p}/{n})"),
     }
 }
 

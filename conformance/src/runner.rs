@@ -76,16 +76,14 @@ pub struct RunSettings {
     pub full_transcripts: bool,
 }
 
-/// Cases that take the target away hold this exclusively; every other case
-/// holds it shared, so no case sees the target go away under it.
-static RESTART_LOCK: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
 /// Run one case to completion under the case timeout, then clean up.
 pub async fn run_case(case: &Case, session: Arc<Session>) -> (Result<(), Failure>, Ctx, Duration) {
+    let held = session.clone();
+    let gate = &held.run.control.gate;
     let (_shared, _exclusive) = if case.needs.exclusive() {
-        (None, Some(RESTART_LOCK.write().await))
+        (None, Some(gate.write().await))
     } else {
-        (Some(RESTART_LOCK.read().await), None)
+        (Some(gate.read().await), None)
     };
     let budget = session.run.case_budget(case.needs);
     let ctx = Ctx::new(session, &case.id);

@@ -105,7 +105,10 @@ pub fn record_bite(case: &str, requirement: &str) {
     let Some(path) = std::env::var_os(BITE_LOG_ENV) else {
         return;
     };
-    let line = format!("{case}\t{requirement}\n");
+    // The third column names the test (libtest runs each test on a thread
+    // named after it), so a record can be traced back to its bite.
+    let test = std::thread::current().name().unwrap_or("-").to_string();
+    let line = format!("{case}\t{requirement}\t{test}\n");
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -5,46 +5,18 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::http::Method;
 use axum::Router;
-use tower::ServiceExt;
 
+use crate::common::replay::{forward, fresh, replay, Logged};
 use ds_conformance::testing::{assert_fails, assert_passes, run_on, test_session};
-
-#[derive(Clone)]
-struct Logged {
-    method: Method,
-    uri: axum::http::Uri,
-    headers: axum::http::HeaderMap,
-    body: bytes::Bytes,
-}
 
 type Filter = fn(&Logged) -> Option<Logged>;
 
 struct Proxy {
     inner: RwLock<Router>,
     log: Mutex<Vec<Logged>>,
-}
-
-fn fresh() -> Router {
-    ds_reference_server::app(
-        ds_reference_server::AppState::new(ds_reference_server::Config::default()).unwrap(),
-    )
-}
-
-async fn forward(router: Router, l: &Logged) -> axum::response::Response {
-    let mut req = Request::builder()
-        .method(l.method.clone())
-        .uri(l.uri.clone());
-    for (k, v) in &l.headers {
-        req = req.header(k, v);
-    }
-    router
-        .oneshot(req.body(Body::from(l.body.clone())).unwrap())
-        .await
-        .unwrap()
 }
 
 /// Serve the proxy; returns the stream root and a restart hook applying `filter`.
@@ -57,17 +29,8 @@ async fn spawn(filter: Filter) -> (String, ds_conformance::client::RestartHook) 
     let app = Router::new().fallback(move |req: Request| {
         let p = p.clone();
         async move {
-            let (parts, body) = req.into_parts();
-            let body = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .unwrap_or_default();
-            let l = Logged {
-                method: parts.method,
-                uri: parts.uri,
-                headers: parts.headers,
-                body,
-            };
-            if matches!(l.method, Method::PUT | Method::POST | Method::DELETE) {
+            let l = Logged::read(req).await;
+            if l.mutates() {
                 p.log.lock().unwrap().push(l.clone());
             }
             let router = p.inner.read().unwrap().clone();
@@ -82,7 +45,6 @@ async fn spawn(filter: Filter) -> (String, ds_conformance::client::RestartHook) 
     let hook: ds_conformance::client::RestartHook = Arc::new(move || {
         let proxy = proxy.clone();
         Box::pin(async move {
-            let router = fresh();
             let log: Vec<Logged> = proxy
                 .log
                 .lock()
@@ -90,9 +52,7 @@ async fn spawn(filter: Filter) -> (String, ds_conformance::client::RestartHook) 
                 .iter()
                 .filter_map(filter)
                 .collect();
-            for l in &log {
-                forward(router.clone(), l).await;
-            }
+            let router = replay(&log).await;
             *proxy.inner.write().unwrap() = router;
             Ok(())
         })

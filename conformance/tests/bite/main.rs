@@ -15,6 +15,7 @@ mod common;
 mod append;
 mod caching;
 mod close;
+mod crash;
 mod create;
 mod durability;
 mod fork;

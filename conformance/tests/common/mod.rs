@@ -2,6 +2,8 @@
 //! app behind a middleware that breaks exactly one rule by rewriting
 //! requests or responses. Bound to 127.0.0.1:0, stopped on drop.
 
+pub mod replay;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -14,18 +14,10 @@ use axum::http::Method;
 use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
-use tower::ServiceExt;
 
+use crate::common::replay::{forward, fresh, replay, Logged};
 use ds_conformance::client::RestartHook;
 use ds_conformance::testing::{assert_passes, run_on, test_session, Ran};
-
-#[derive(Clone)]
-struct Logged {
-    method: Method,
-    uri: axum::http::Uri,
-    headers: axum::http::HeaderMap,
-    body: bytes::Bytes,
-}
 
 /// Rewrites the log at a restart (what the "durable store" kept).
 type Filter = fn(Vec<Logged>) -> Vec<Logged>;
@@ -39,49 +31,19 @@ struct App {
     live: Live,
 }
 
-fn fresh() -> Router {
-    ds_reference_server::app(
-        ds_reference_server::AppState::new(ds_reference_server::Config::default()).unwrap(),
-    )
-}
-
-async fn forward(router: Router, l: &Logged) -> axum::response::Response {
-    let mut req = Request::builder()
-        .method(l.method.clone())
-        .uri(l.uri.clone());
-    for (k, v) in &l.headers {
-        req = req.header(k, v);
-    }
-    router
-        .oneshot(req.body(Body::from(l.body.clone())).unwrap())
-        .await
-        .unwrap()
-}
-
 /// The app behind the front: serialised, so the log order is the order
 /// the app applied the requests in; only accepted (2xx) requests are logged.
 async fn serve_app(app: Arc<App>) -> std::net::SocketAddr {
     let svc = Router::new().fallback(move |req: Request| {
         let app = app.clone();
         async move {
-            let (parts, body) = req.into_parts();
-            let body = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .unwrap_or_default();
-            let l = Logged {
-                method: parts.method,
-                uri: parts.uri,
-                headers: parts.headers,
-                body,
-            };
+            let l = Logged::read(req).await;
             let router = app.router.lock().await;
             let Some(l) = (app.live)(&l) else {
                 return axum::http::StatusCode::NO_CONTENT.into_response_parts();
             };
             let resp = forward(router.clone(), &l).await;
-            if matches!(l.method, Method::PUT | Method::POST | Method::DELETE)
-                && resp.status().is_success()
-            {
+            if l.mutates() && resp.status().is_success() {
                 app.log.lock().unwrap().push(l);
             }
             resp
@@ -185,10 +147,7 @@ async fn run(filter: Filter, live: Live, prefix: &str) -> Vec<Ran> {
         Box::pin(async move {
             let mut router = a.router.lock().await;
             let log = filter(a.log.lock().unwrap().clone());
-            let fresh_router = fresh();
-            for l in &log {
-                forward(fresh_router.clone(), l).await;
-            }
+            let fresh_router = replay(&log).await;
             *a.log.lock().unwrap() = log;
             *router = fresh_router;
             drop(router);
