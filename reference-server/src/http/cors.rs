@@ -1,9 +1,7 @@
 //! §12.7 browser security headers on every response, and CORS so a browser
 //! can send every request header of §13.2 and read every response header.
 
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 const ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, HEAD, OPTIONS";
@@ -15,14 +13,8 @@ const EXPOSE_HEADERS: &str = "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Da
 Stream-Closed, Stream-TTL, Stream-Expires-At, ETag, Location, Content-Type, Producer-Epoch, \
 Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, stream-sse-data-encoding";
 
-/// Middleware: answers preflights, and stamps the headers on everything else.
-pub async fn layer(req: Request, next: Next) -> Response {
-    let mut res = if req.method() == Method::OPTIONS {
-        preflight(req.headers())
-    } else {
-        next.run(req).await
-    };
-    let h = res.headers_mut();
+/// Stamps the headers on every response (preflights included).
+pub fn stamp(h: &mut HeaderMap) {
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -36,10 +28,10 @@ pub async fn layer(req: Request, next: Next) -> Response {
         "access-control-expose-headers",
         HeaderValue::from_static(EXPOSE_HEADERS),
     );
-    res
 }
 
-fn preflight(req: &HeaderMap) -> Response {
+/// The answer to an `OPTIONS` request (any path).
+pub fn preflight(req: &HeaderMap) -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
     let h = res.headers_mut();
     h.insert(

@@ -7,7 +7,7 @@
 //! | GET     | `read::stream_get` (+ `sse`)     | §5.6-§5.8   |
 //! | HEAD    | `head_delete::stream_head`       | §5.5        |
 //! | DELETE  | `head_delete::stream_delete`     | §5.4        |
-//! | OPTIONS | CORS preflight in `cors::layer`  | §12.7       |
+//! | OPTIONS | CORS preflight in `cors`         | §12.7       |
 //!
 //! `{stream-root}/__ds/...` goes to `subscriptions::routes` first (§6).
 //! Anything else is a 405. Handlers are thin: parse and validate, one store
@@ -28,7 +28,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use axum::{middleware, Router};
+use axum::Router;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 
@@ -37,17 +37,29 @@ use error::ApiError;
 
 /// The protocol router: one dispatcher for every path.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .fallback(dispatch)
-        .layer(middleware::from_fn(cors::layer))
-        .with_state(state)
+    Router::new().fallback(dispatch).with_state(state)
 }
 
+/// Every request: a CORS preflight, or an operation; then the headers of
+/// §12.7 on whatever the answer is.
 async fn dispatch(State(app): State<AppState>, req: Request) -> Response {
+    let mut res = if req.method() == Method::OPTIONS {
+        cors::preflight(req.headers())
+    } else {
+        operation(app, req).await
+    };
+    cors::stamp(res.headers_mut());
+    res
+}
+
+async fn operation(app: AppState, req: Request) -> Response {
     // §6: the reserved control prefix is routed before stream operations.
-    let root = app.subscriptions().settings().root.clone();
-    if let Some(rest) = crate::subscriptions::routes::control_rest(&root, req.uri().path()) {
-        let rest = rest.to_string();
+    let control = crate::subscriptions::routes::control_rest(
+        &app.subscriptions().settings().root,
+        req.uri().path(),
+    )
+    .map(str::to_string);
+    if let Some(rest) = control {
         return crate::subscriptions::routes::handle(app, rest, req).await;
     }
     let path = headers::stream_path(req.uri());

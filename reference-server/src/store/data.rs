@@ -1,10 +1,16 @@
 //! §4 a stream's own data: an indexed list of chunks (an append's bytes, or
 //! one JSON message each), in memory or, in the file store, on disk; and
 //! the budgeted collector reads fill (§5.6).
+//!
+//! Memory: the memory store packs the bytes of small appends into shared
+//! chunks (`PACK_BYTES`), so a stream of 64-byte appends costs about its
+//! payload plus one position per append (`batch_ends`), not an allocation
+//! and an index entry each. Positions and batch boundaries are unchanged:
+//! packing only changes how the bytes are held.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::durable::reader::SegmentReader;
 use crate::durable::Loc;
@@ -53,15 +59,18 @@ impl Body {
     }
 }
 
-/// One stored chunk: an append's bytes, or one JSON message.
+/// Appends smaller than this are packed together (memory store, byte
+/// streams) into chunks of about this size, or of `PACK_COUNT` appends.
+const PACK_BYTES: usize = 32 * 1024;
+const PACK_COUNT: usize = 32;
+
+/// One stored chunk: an append's bytes (or, packed, several appends'), or
+/// one JSON message.
 #[derive(Clone, Debug)]
 pub struct Entry {
     /// Position of the first unit of this entry.
     pub start: u64,
     pub body: Body,
-    /// Last entry of the append that wrote it (the "data boundary" that
-    /// limits a fork sub-offset, §4.2).
-    pub batch_end: bool,
 }
 
 /// A stream's own data: positions `[base, tail)`. Below `base` a fork reads
@@ -72,9 +81,16 @@ pub struct Data {
     pub tail: u64,
     pub json: bool,
     pub entries: Vec<Entry>,
+    /// The end of each append batch, ascending: the "data boundaries" that
+    /// limit a fork sub-offset (§4.2).
+    pub batch_ends: Vec<u64>,
     /// File store only: how far the stream is on disk. Readers see no
     /// further, so nothing they read can vanish in a crash (§4).
     pub durable: Option<Durable>,
+    /// Memory store byte streams: how many trailing entries are small
+    /// appends not packed yet, and their bytes.
+    loose: usize,
+    loose_bytes: usize,
 }
 
 /// The part of a stream's state that is known to be on disk.
@@ -92,8 +108,7 @@ impl Data {
             base,
             tail: base,
             json,
-            entries: Vec::new(),
-            durable: None,
+            ..Data::default()
         }
     }
 
@@ -161,17 +176,57 @@ impl Data {
                 continue;
             }
             starts.push(Some(self.tail));
+            let small =
+                self.packs() && matches!(body, Body::Mem(_)) && body.len() < PACK_BYTES;
+            if !small {
+                self.pack();
+            }
+            if small {
+                self.loose += 1;
+                self.loose_bytes += body.len();
+            }
             self.entries.push(Entry {
                 start: self.tail,
                 body,
-                batch_end: false,
             });
             self.tail += units;
+            if self.loose_bytes >= PACK_BYTES || self.loose >= PACK_COUNT {
+                self.pack();
+            }
         }
-        if let Some(last) = self.entries.last_mut() {
-            last.batch_end = true;
+        if self.batch_ends.last().is_none_or(|&end| end < self.tail) && self.tail > self.base {
+            self.batch_ends.push(self.tail);
         }
         starts
+    }
+
+    /// Whether small appends are packed: in memory (the file store moves
+    /// each entry to its place on disk instead), for byte streams (a JSON
+    /// entry is one message).
+    fn packs(&self) -> bool {
+        self.durable.is_none() && !self.json
+    }
+
+    /// Copies the trailing small appends into one chunk (one allocation
+    /// and one entry), releasing theirs.
+    fn pack(&mut self) {
+        let (n, bytes) = (self.loose, self.loose_bytes);
+        (self.loose, self.loose_bytes) = (0, 0);
+        if n < 2 {
+            return;
+        }
+        let run = self.entries.len() - n;
+        let start = self.entries[run].start;
+        let mut chunk = BytesMut::with_capacity(bytes);
+        for e in self.entries.drain(run..) {
+            if let Body::Mem(b) = e.body {
+                chunk.extend_from_slice(&b);
+            }
+        }
+        self.entries.push(Entry {
+            start,
+            body: Body::Mem(chunk.freeze()),
+        });
     }
 
     /// Moves entries that are now durable to their disk locations, so their
@@ -236,15 +291,8 @@ impl Data {
 
     /// End of the append batch that contains `pos`, capped at `limit`.
     pub fn batch_end_after(&self, pos: u64, limit: u64) -> u64 {
-        let mut i = self.find(pos);
-        while i < self.entries.len() {
-            let e = &self.entries[i];
-            if e.batch_end {
-                return (e.start + self.units(e)).min(limit);
-            }
-            i += 1;
-        }
-        pos.min(limit)
+        let i = self.batch_ends.partition_point(|&end| end <= pos);
+        self.batch_ends.get(i).copied().unwrap_or(pos).min(limit)
     }
 }
 
@@ -329,6 +377,42 @@ mod tests {
         assert_eq!(text(&c), "lo w");
         assert_eq!(d.batch_end_after(2, 100), 5);
         assert_eq!(d.batch_end_after(5, 8), 8);
+    }
+
+    #[test]
+    fn small_appends_are_packed_without_moving_positions_or_boundaries() {
+        let mut d = Data::new(10, false);
+        let mut expected = String::new();
+        for i in 0..(3 * PACK_COUNT + 7) {
+            let piece = format!("<{i}>");
+            expected.push_str(&piece);
+            d.push_batch([Body::Mem(Bytes::from(piece))]);
+        }
+        assert!(d.entries.len() < 20, "{} entries", d.entries.len());
+        assert_eq!(d.tail, 10 + expected.len() as u64);
+        assert_eq!(d.batch_ends.len(), 3 * PACK_COUNT + 7);
+        // Every append's end is still a boundary, and reads see the bytes.
+        assert_eq!(d.batch_end_after(10, u64::MAX), 13);
+        assert_eq!(d.batch_end_after(13, u64::MAX), 16);
+        let mut c = Collector::new(false, usize::MAX);
+        assert_eq!(d.collect(12, d.tail, &mut c), d.tail);
+        assert_eq!(text(&c), expected[2..]);
+        // A large append is kept whole, after the small ones before it.
+        let big = "x".repeat(PACK_BYTES);
+        d.push_batch([Body::Mem(Bytes::from(big.clone()))]);
+        let mut c = Collector::new(false, usize::MAX);
+        d.collect(10, d.tail, &mut c);
+        assert_eq!(text(&c), expected + &big);
+    }
+
+    #[test]
+    fn the_file_store_keeps_one_entry_per_append() {
+        let mut d = Data::new(0, false);
+        d.durable = Some(Durable::default());
+        for _ in 0..PACK_COUNT + 1 {
+            d.push_batch(mem(["ab"]));
+        }
+        assert_eq!(d.entries.len(), PACK_COUNT + 1);
     }
 
     #[test]

@@ -22,7 +22,20 @@ pub struct Offset(pub u64);
 
 impl fmt::Display for Offset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:0w$}_{:0w$}", 0, self.0, w = WIDTH)
+        // `{:016}_{:016}` without the formatting machinery (one per answer).
+        let mut text = [b'0'; 2 * WIDTH + 1];
+        text[WIDTH] = b'_';
+        let (mut v, mut i) = (self.0, text.len());
+        while v > 0 && i > WIDTH + 1 {
+            i -= 1;
+            text[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        if v > 0 {
+            // Wider than the fixed width (positions stay below 10^16).
+            return write!(f, "{:0w$}_{:0w$}", 0, self.0, w = WIDTH);
+        }
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -83,6 +96,15 @@ mod tests {
         assert_eq!(a.len(), b.len());
         assert!(a < b);
         assert!(Offset(MAX_POSITION).to_string() > Offset(MAX_POSITION - 1).to_string());
+        assert_eq!(
+            Offset(MAX_POSITION).to_string(),
+            "0000000000000000_9999999999999999"
+        );
+        assert_eq!(Offset(0).to_string(), "0000000000000000_0000000000000000");
+        assert_eq!(
+            Offset(10_u64.pow(16)).to_string(),
+            "0000000000000000_10000000000000000"
+        );
     }
 
     #[test]

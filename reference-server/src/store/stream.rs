@@ -144,9 +144,15 @@ impl Stream {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Wakes this stream's live readers (appends, closes, deletes).
+    /// Wakes this stream's live readers (appends, closes, deletes). Call it
+    /// after the change, with the stream's lock released or held: a reader
+    /// subscribes before it locks the stream to look for data, so one that
+    /// is not counted here yet will see the change itself (and a stream
+    /// without readers, the common case for writers, costs no wake-up).
     pub fn notify(&self) {
-        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+        if self.changed.receiver_count() > 0 {
+            self.changed.send_modify(|v| *v = v.wrapping_add(1));
+        }
     }
 
     /// Subscribe before checking for data so no wake-up is lost.

@@ -71,8 +71,8 @@ impl Store {
     }
 
     fn try_append(&self, path: &str, req: AppendRequest) -> Result<(Appended, Commit), StoreError> {
-        let s = self.lookup(path)?;
         let now = self.clock().now();
+        let s = self.lookup(path, now)?;
         let mut st = s.lock();
         st.check_live()?;
         // Any POST that reaches a live stream renews its TTL (§5.1).

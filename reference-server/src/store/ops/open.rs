@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use time::OffsetDateTime;
+
 use crate::store::commit::{Commit, Outcome};
 use crate::store::event::Event;
 use crate::store::stream::{Info, Stream};
@@ -19,7 +21,7 @@ impl Store {
     /// POST's check before its body is read), once its existence or
     /// absence is durable.
     pub fn find(&self, path: &str) -> Outcome<Arc<Stream>> {
-        match self.lookup(path) {
+        match self.lookup(path, self.clock().now()) {
             Ok(s) => Outcome::new(Ok(s.clone()), Commit::created(self.journal.as_ref(), &s)),
             Err(e) => self.refuse(e),
         }
@@ -36,11 +38,11 @@ impl Store {
     /// Opens a stream for a read (§5.6-§5.8; take chunks with
     /// `read::chunk`), renewing its TTL (§5.1).
     pub fn open_for_read(&self, path: &str) -> Outcome<Arc<Stream>> {
-        let s = match self.lookup(path) {
+        let now = self.clock().now();
+        let s = match self.lookup(path, now) {
             Ok(s) => s,
             Err(e) => return self.refuse(e),
         };
-        let now = self.clock().now();
         let mut st = s.lock();
         if let Err(e) = st.check_live() {
             drop(st);
@@ -63,13 +65,16 @@ impl Store {
     }
 
     /// Finds a live stream, applying lazy expiry (§4).
-    pub(in crate::store) fn lookup(&self, path: &str) -> Result<Arc<Stream>, StoreError> {
+    pub(in crate::store) fn lookup(
+        &self,
+        path: &str,
+        now: OffsetDateTime,
+    ) -> Result<Arc<Stream>, StoreError> {
         let s = self
             .registry()
             .get(path)
             .cloned()
             .ok_or(StoreError::NotFound)?;
-        let now = self.clock().now();
         let expired = {
             let st = s.lock();
             st.check_live()?;
