@@ -176,8 +176,7 @@ impl Data {
                 continue;
             }
             starts.push(Some(self.tail));
-            let small =
-                self.packs() && matches!(body, Body::Mem(_)) && body.len() < PACK_BYTES;
+            let small = self.packs() && matches!(body, Body::Mem(_)) && body.len() < PACK_BYTES;
             if !small {
                 self.pack();
             }
