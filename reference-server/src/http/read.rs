@@ -113,16 +113,13 @@ fn no_content(r: &ReadResult, cursor: Option<&str>) -> Response {
 
 /// A 200 carrying the read's data and its position headers.
 fn body_response(stream: &Arc<Stream>, r: &ReadResult, status: StatusCode) -> Response {
-    let body = if r.json {
-        json::frame(&r.pieces)
-    } else {
-        let mut buf = Vec::with_capacity(r.pieces.iter().map(|p| p.len()).sum());
-        for p in &r.pieces {
-            buf.extend_from_slice(p);
-        }
-        buf
+    let body = match &r.pieces[..] {
+        _ if r.json => Body::from(json::frame(&r.pieces)),
+        // One piece (a packed chunk, one read from disk) goes out as is.
+        [one] => Body::from(one.clone()),
+        pieces => Body::from(pieces.concat()),
     };
-    let mut res = (status, Body::from(body)).into_response();
+    let mut res = (status, body).into_response();
     let headers = res.headers_mut();
     let content_type = stream.lock().config.content_type.clone();
     set(headers, "content-type", &content_type);

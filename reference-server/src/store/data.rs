@@ -262,10 +262,7 @@ impl Data {
         while pos < to && i < self.entries.len() && !out.full() {
             let e = &self.entries[i];
             if self.json {
-                let Some(message) = e.body.slice(0, e.body.len()) else {
-                    break;
-                };
-                if !out.push_message(message) {
+                if !out.push_message(&e.body) {
                     break;
                 }
                 pos += 1;
@@ -274,12 +271,9 @@ impl Data {
                 let hi = ((to - e.start) as usize).min(e.body.len());
                 // Only what fits the budget is read from disk.
                 let hi = hi.min(lo.saturating_add(out.room()));
-                let Some(piece) = e.body.slice(lo, hi) else {
-                    break;
-                };
-                let taken = out.push_bytes(piece);
-                pos += taken as u64;
-                if lo + taken < hi {
+                out.push_bytes(&e.body, lo, hi);
+                pos += (hi - lo) as u64;
+                if out.full() {
                     break;
                 }
             }
@@ -297,13 +291,24 @@ impl Data {
 
 /// Accumulates a read's pieces within a byte budget. JSON reads always take
 /// at least one message so a read never stalls on a large message.
+///
+/// Pieces on disk are only located while the stream is locked; `finish`
+/// reads them afterwards, one `pread` for each run of pieces that lie close
+/// together in one segment (a catch-up of many appends is a few large
+/// reads, not one per append).
 #[derive(Debug)]
 pub struct Collector {
     pub json: bool,
-    pub pieces: Vec<Bytes>,
+    pieces: Vec<Body>,
     budget: usize,
     used: usize,
 }
+
+/// Pieces on disk at most this far apart (record headers and event fields
+/// between two appends' data) are read together...
+const MERGE_GAP: u64 = 4096;
+/// ...in reads of at most this size.
+const MERGE_MAX: u64 = 8 << 20;
 
 impl Collector {
     pub fn new(json: bool, budget: usize) -> Collector {
@@ -324,24 +329,78 @@ impl Collector {
         self.budget - self.used
     }
 
-    fn push_message(&mut self, m: Bytes) -> bool {
+    fn push_message(&mut self, m: &Body) -> bool {
         let cost = m.len() + usize::from(!self.pieces.is_empty());
         if !self.pieces.is_empty() && self.used + cost > self.budget {
             self.used = self.budget;
             return false;
         }
         self.used += cost;
-        self.pieces.push(m);
+        self.pieces.push(m.clone());
         true
     }
 
-    fn push_bytes(&mut self, b: Bytes) -> usize {
-        let take = b.len().min(self.budget - self.used);
-        if take > 0 {
-            self.pieces.push(b.slice(..take));
-            self.used += take;
+    /// Takes `body[lo..hi)`; the caller keeps `hi - lo` within `room()`.
+    fn push_bytes(&mut self, body: &Body, lo: usize, hi: usize) {
+        if lo < hi {
+            self.pieces.push(match body {
+                Body::Mem(b) => Body::Mem(b.slice(lo..hi)),
+                Body::Disk(r, loc) => Body::Disk(r.clone(), loc.slice(lo as u32, hi as u32)),
+            });
+            self.used += hi - lo;
         }
-        take
+    }
+
+    /// The pieces' bytes, read from disk where need be; `None` (logged) if
+    /// the data directory failed.
+    pub fn finish(self) -> Option<Vec<Bytes>> {
+        let mut out = Vec::with_capacity(self.pieces.len());
+        let mut rest = &self.pieces[..];
+        while let Some(first) = rest.first() {
+            let (reader, start) = match first {
+                Body::Mem(b) => {
+                    out.push(b.clone());
+                    rest = &rest[1..];
+                    continue;
+                }
+                Body::Disk(reader, loc) => (reader, *loc),
+            };
+            // The run of pieces after `first` that one read can cover.
+            let mut end = start.offset + u64::from(start.len);
+            let mut n = 1;
+            while let Some(Body::Disk(r, loc)) = rest.get(n) {
+                let next_end = loc.offset + u64::from(loc.len);
+                if !Arc::ptr_eq(r, reader)
+                    || loc.segment != start.segment
+                    || loc.offset < end
+                    || loc.offset - end > MERGE_GAP
+                    || next_end - start.offset > MERGE_MAX
+                {
+                    break;
+                }
+                end = next_end;
+                n += 1;
+            }
+            let span = Loc {
+                len: (end - start.offset) as u32,
+                ..start
+            };
+            let bytes = match reader.read(span) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!("reading {span:?} from the data directory: {e}");
+                    return None;
+                }
+            };
+            for piece in &rest[..n] {
+                if let Body::Disk(_, loc) = piece {
+                    let at = (loc.offset - start.offset) as usize;
+                    out.push(bytes.slice(at..at + loc.len as usize));
+                }
+            }
+            rest = &rest[n..];
+        }
+        Some(out)
     }
 }
 
@@ -355,8 +414,9 @@ mod tests {
             .into()
     }
 
-    fn text(c: &Collector) -> String {
-        c.pieces
+    fn text(c: Collector) -> String {
+        c.finish()
+            .unwrap()
             .iter()
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .collect()
@@ -370,10 +430,10 @@ mod tests {
         assert_eq!(d.tail, 11);
         let mut c = Collector::new(false, 100);
         assert_eq!(d.collect(3, 11, &mut c), 11);
-        assert_eq!(text(&c), "lo world");
+        assert_eq!(text(c), "lo world");
         let mut c = Collector::new(false, 4);
         assert_eq!(d.collect(3, 11, &mut c), 7);
-        assert_eq!(text(&c), "lo w");
+        assert_eq!(text(c), "lo w");
         assert_eq!(d.batch_end_after(2, 100), 5);
         assert_eq!(d.batch_end_after(5, 8), 8);
     }
@@ -395,13 +455,13 @@ mod tests {
         assert_eq!(d.batch_end_after(13, u64::MAX), 16);
         let mut c = Collector::new(false, usize::MAX);
         assert_eq!(d.collect(12, d.tail, &mut c), d.tail);
-        assert_eq!(text(&c), expected[2..]);
+        assert_eq!(text(c), expected[2..]);
         // A large append is kept whole, after the small ones before it.
         let big = "x".repeat(PACK_BYTES);
         d.push_batch([Body::Mem(Bytes::from(big.clone()))]);
         let mut c = Collector::new(false, usize::MAX);
         d.collect(10, d.tail, &mut c);
-        assert_eq!(text(&c), expected + &big);
+        assert_eq!(text(c), expected + &big);
     }
 
     #[test]
@@ -415,6 +475,45 @@ mod tests {
     }
 
     #[test]
+    fn disk_pieces_close_together_are_read_with_one_pread() {
+        use crate::durable::segment;
+        use crate::durable::testdir::TestDir;
+        let dir = TestDir::new("merge");
+        let mut file = b"..hello..world".to_vec();
+        file.resize(6000, b'.');
+        file.extend_from_slice(b"far");
+        std::fs::write(segment::path(dir.path(), 7), &file).unwrap();
+        let reader = Arc::new(SegmentReader::new(dir.path(), 4));
+        let at = |offset: u64, len: u32| Loc {
+            segment: 7,
+            offset,
+            len,
+        };
+        let mut d = Data::new(0, false);
+        d.durable = Some(Durable::default());
+        for loc in [at(2, 5), at(9, 5), at(6000, 3)] {
+            d.push_batch([Body::Disk(reader.clone(), loc)]);
+        }
+        let mut c = Collector::new(false, usize::MAX);
+        assert_eq!(d.collect(1, d.tail, &mut c), 13);
+        let pieces = c.finish().unwrap();
+        assert_eq!(pieces, ["ello", "world", "far"].map(str::as_bytes));
+        // "ello" and "world" came from one read (one buffer); "far" is
+        // beyond MERGE_GAP and was read on its own.
+        assert_eq!(pieces[1].as_ptr(), pieces[0].as_ptr().wrapping_add(7));
+        // Within a budget, only what fits is located (and read).
+        let mut c = Collector::new(false, 6);
+        assert_eq!(d.collect(0, d.tail, &mut c), 6);
+        assert_eq!(text(c), "hellow");
+        // A segment that cannot be read is an error, not a short read.
+        std::fs::remove_file(segment::path(dir.path(), 7)).unwrap();
+        let reader = Arc::new(SegmentReader::new(dir.path(), 4));
+        let mut c = Collector::new(false, usize::MAX);
+        c.push_bytes(&Body::Disk(reader, at(2, 5)), 0, 5);
+        assert!(c.finish().is_none());
+    }
+
+    #[test]
     fn json_reads_keep_message_boundaries() {
         let mut d = Data::new(0, true);
         d.push_batch(mem(["1", "22"]));
@@ -422,7 +521,7 @@ mod tests {
         assert_eq!(d.tail, 3);
         let mut c = Collector::new(true, 4);
         assert_eq!(d.collect(0, 3, &mut c), 2);
-        assert_eq!(c.pieces.len(), 2);
+        assert_eq!(c.finish().unwrap().len(), 2);
         let mut c = Collector::new(true, 1);
         assert_eq!(d.collect(2, 3, &mut c), 3, "one message always fits");
         assert_eq!(d.batch_end_after(0, 10), 2);

@@ -75,7 +75,7 @@ pub(super) fn prepare(
         }
         let mut out = Collector::new(json, usize::MAX);
         collect_chain(&source, offset, end, &mut out);
-        prefix = out.pieces;
+        prefix = out.finish().ok_or(StoreError::Storage)?;
     }
     Ok(Prepared {
         point: ForkPoint {

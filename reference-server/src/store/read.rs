@@ -63,21 +63,25 @@ pub fn chunk(
     }
     let mut out = Collector::new(json, budget);
     let next = if from >= base {
-        st.data.collect(from, tail, &mut out)
+        let next = st.data.collect(from, tail, &mut out);
+        drop(st);
+        next
     } else {
         drop(st);
         // Own data below `tail` is immutable, so reading it after the
         // inherited part under a second lock is consistent.
         collect_chain(stream, from, tail, &mut out)
     };
+    // Disk reads happen here, with no lock held (the data is immutable).
+    // Data that lies ahead but cannot be read means the data directory
+    // failed: an empty answer would tell the reader it is caught up (a
+    // long-poll's 204 would even skip the range), so refuse.
+    let pieces = out.finish().ok_or(StoreError::Storage)?;
     if next == from && from < tail {
-        // Data lies ahead but none could be read: the data directory
-        // failed. An empty answer would tell the reader it is caught up
-        // (a long-poll's 204 would even skip the range), so refuse.
         return Err(StoreError::Storage);
     }
     Ok(ReadResult {
-        pieces: out.pieces,
+        pieces,
         json,
         from,
         next,
