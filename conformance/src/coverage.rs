@@ -86,6 +86,36 @@ pub fn print(reqs: &Requirements, cases: &[Case]) {
 mod tests {
     use super::*;
 
+    /// Every case is made to fail on one of its own requirements by some
+    /// bite test: failing only on a setup precondition (another rule) does
+    /// not prove the case can catch the rule it is about.
+    #[test]
+    fn every_case_bitten_on_its_own_requirement() {
+        let mut own: BTreeSet<&str> = BTreeSet::new();
+        let cases = crate::cases::all();
+        for line in BITES.lines().filter(|l| !l.starts_with('#')) {
+            let mut cols = line.split('\t');
+            let (Some(id), Some(req)) = (cols.next(), cols.next()) else {
+                continue;
+            };
+            if cases
+                .iter()
+                .any(|c| c.id == id && c.requirements.contains(&req))
+            {
+                own.insert(id);
+            }
+        }
+        let weak: Vec<&str> = cases
+            .iter()
+            .map(|c| c.id.as_str())
+            .filter(|id| bitten().contains(id) && !own.contains(id))
+            .collect();
+        assert!(
+            weak.is_empty(),
+            "cases whose bites fail only on a requirement they do not name: {weak:?}"
+        );
+    }
+
     /// The bite record names only cases that exist (a renamed or removed
     /// case must be re-recorded by scripts/bite-coverage.sh).
     #[test]

@@ -60,9 +60,8 @@ where
         forks: Mutex::new(HashMap::new()),
         gone: Mutex::new(HashSet::new()),
     });
-    let state = ds_reference_server::AppState::new(crate::common::config(lp_ms)).expect("state");
-    let app = ds_reference_server::app(state).layer(middleware::from_fn(
-        move |req: Request, next: Next| {
+    let app = crate::common::reference_app(crate::common::config(lp_ms)).layer(
+        middleware::from_fn(move |req: Request, next: Next| {
             let (mw, shared) = (mw.clone(), shared.clone());
             async move {
                 let path = req.uri().path().to_string();
@@ -89,8 +88,8 @@ where
                 }
                 resp
             }
-        },
-    ));
+        }),
+    );
     crate::common::serve_on(listener, app)
 }
 
@@ -1050,4 +1049,133 @@ async fn errors_fork_headers_without_source_ignored() {
         "FORK-HEADERS-NEED-SOURCE",
     )
     .await;
+}
+
+// ------------------------------------------- bites on each case's own rule
+
+/// The fork is created (and behaves as JSON) but its PUT response and HEAD
+/// report another Content-Type than the inherited one.
+#[tokio::test]
+async fn inherited_content_type_misreported() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            let fork_put = is_fork_put(&req) && !req.headers().contains_key("content-type");
+            let head_of_fork = req.method() == Method::HEAD && shared.is_fork(&path);
+            let mut resp = next.run(req).await;
+            if fork_put || head_of_fork {
+                resp.headers_mut().insert(
+                    "content-type",
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+            }
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::create::content_type_omitted", 500).await;
+    crate::common::fails_with(
+        &runs,
+        "fork::create::content_type_omitted_is_inherited",
+        "FORK-CT-INHERIT",
+    );
+}
+
+/// A fork PUT answers a Stream-Next-Offset that is not its source's tail.
+#[tokio::test]
+async fn fork_tail_not_the_source_tail() {
+    let srv = serve_with(500, |req, next, _| {
+        Box::pin(async move {
+            let fork_put = is_fork_put(&req);
+            let mut resp = next.run(req).await;
+            if fork_put && resp.status() == StatusCode::CREATED {
+                resp.headers_mut().insert(
+                    "stream-next-offset",
+                    HeaderValue::from_static("not-the-source-tail"),
+                );
+            }
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::create::fork_of_empty_source", 500).await;
+    crate::common::fails_with(
+        &runs,
+        "fork::create::fork_of_empty_source",
+        "FORK-DEFAULT-OFFSET",
+    );
+}
+
+/// Offsets a fork mints are its own: `f` + the reference offset on fork
+/// reads (decoded again on fork requests), so the source refuses them.
+#[tokio::test]
+async fn fork_offsets_not_valid_on_source() {
+    let srv = serve_with(500, |mut req, next, shared| {
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            let on_fork = shared.is_fork(&path);
+            if on_fork {
+                req = crate::common::rewrite_query(req, |q| {
+                    q.split('&')
+                        .map(|kv| match kv.strip_prefix("offset=f") {
+                            Some(o) => format!("offset={o}"),
+                            None => kv.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("&")
+                });
+            }
+            let mut resp = next.run(req).await;
+            if on_fork {
+                if let Some(v) = resp
+                    .headers()
+                    .get("stream-next-offset")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| format!("f{v}"))
+                {
+                    resp.headers_mut()
+                        .insert("stream-next-offset", HeaderValue::from_str(&v).unwrap());
+                }
+            }
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::read::chunk_offsets_valid_on_source", 500).await;
+    crate::common::fails_with(
+        &runs,
+        "fork::read::chunk_offsets_valid_on_source",
+        "FORK-OFFSETS-SHARED",
+    );
+}
+
+/// Deleting a fork of a plain (non-fork) stream takes that live source
+/// along.
+#[tokio::test]
+async fn fork_delete_takes_live_source() {
+    let srv = serve_with(500, |req, next, shared| {
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            let source = (req.method() == Method::DELETE)
+                .then(|| shared.forks.lock().unwrap().get(&path).cloned())
+                .flatten()
+                .filter(|src| !shared.is_fork(src));
+            let resp = next.run(req).await;
+            if let (Some(src), StatusCode::NO_CONTENT) = (source, resp.status()) {
+                let _ = shared
+                    .http
+                    .delete(format!("{}{src}", shared.origin))
+                    .send()
+                    .await;
+            }
+            resp
+        })
+    })
+    .await;
+    let runs = run(&srv, "fork::lifecycle::live_source_survives", 500).await;
+    crate::common::fails_with(
+        &runs,
+        "fork::lifecycle::live_source_survives_fork_deletes",
+        "GC-LIVE-SOURCE-KEPT",
+    );
 }

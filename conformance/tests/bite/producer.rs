@@ -318,23 +318,48 @@ async fn stream_seq_ignored_with_producers_is_caught() {
 
 #[tokio::test]
 async fn duplicates_appended_again_are_caught() {
-    // Retries with a Stream-Seq are appended instead of deduplicated.
-    let srv = crate::common::with_request(|mut req| {
-        if req.headers().contains_key("stream-seq")
-            && req.headers().get("producer-seq").is_some_and(|v| v == "0")
-        {
+    // The retry of a producer request that carried a Stream-Seq is
+    // appended again (as a plain append with a fresh Stream-Seq) and
+    // answered 200 as if it were new.
+    let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let srv = crate::common::with_middleware(500, move |mut req: Request, next: Next| {
+        let seen = seen.clone();
+        async move {
+            let h = req.headers();
+            let key = h
+                .contains_key("stream-seq")
+                .then(|| {
+                    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    format!(
+                        "{} {} {} {}",
+                        req.uri().path(),
+                        get("producer-id"),
+                        get("producer-epoch"),
+                        get("producer-seq")
+                    )
+                })
+                .filter(|_| h.contains_key("producer-id"));
+            let retry = key.is_some_and(|k| !seen.lock().unwrap().insert(k));
+            if !retry {
+                return next.run(req).await;
+            }
             req.headers_mut()
                 .insert("stream-seq", HeaderValue::from_static("zz"));
             for n in ["producer-id", "producer-epoch", "producer-seq"] {
                 req.headers_mut().remove(n);
             }
+            let mut resp = next.run(req).await;
+            if resp.status() == StatusCode::NO_CONTENT {
+                crate::common::set_status(&mut resp, 200);
+            }
+            resp
         }
-        req
     })
     .await;
-    crate::common::assert_case_fails(
+    crate::common::case_fails_with(
         &srv.root,
         "producer::stream_seq::retry_with_stream_seq_appends_once",
+        "PROD-SEQ-DUP",
     )
     .await;
 }

@@ -246,8 +246,7 @@ async fn fork_without_inherited_data() {
 /// message (not flattened): the middleware wraps the array once more.
 #[tokio::test]
 async fn json_arrays_not_flattened() {
-    let state = ds_reference_server::AppState::new(crate::common::config(500)).expect("state");
-    let app = ds_reference_server::app(state).layer(middleware::from_fn(
+    let app = crate::common::reference_app(crate::common::config(500)).layer(middleware::from_fn(
         |req: Request, next: Next| async move {
             let json =
                 header(&req, "content-type").is_some_and(|c| c.starts_with("application/json"));

@@ -22,8 +22,7 @@ async fn intercepting(
     f: impl Fn(&Request) -> Option<Response> + Send + Sync + 'static,
 ) -> crate::common::Broken {
     let f: Intercept = Arc::new(f);
-    let state = ds_reference_server::AppState::new(crate::common::config(500)).expect("state");
-    let app = ds_reference_server::app(state).layer(middleware::from_fn(
+    let app = crate::common::reference_app(crate::common::config(500)).layer(middleware::from_fn(
         move |req: Request, next: Next| {
             let f = f.clone();
             async move {
@@ -438,4 +437,28 @@ async fn fork_expiry_gc_deadline_is_should_level() {
 #[tokio::test]
 async fn reference_server_passes_the_whole_ttl_area() {
     crate::common::assert_area_passes("ttl::").await;
+}
+
+/// A fork created without expiry gets a 1 s TTL of its own.
+#[tokio::test]
+async fn fork_without_expiry_gets_a_ttl() {
+    let srv = crate::common::with_request(|mut req| {
+        let h = req.headers();
+        if req.method() == Method::PUT
+            && h.contains_key("stream-forked-from")
+            && !h.contains_key("stream-ttl")
+            && !h.contains_key("stream-expires-at")
+        {
+            req.headers_mut()
+                .insert("stream-ttl", HeaderValue::from_static("1"));
+        }
+        req
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["ttl::fork_expiry::none_none"], 500).await;
+    crate::common::fails_with(
+        &runs,
+        "ttl::fork_expiry::none_none_never_expires",
+        "FORKTTL-NONE-NONE",
+    );
 }

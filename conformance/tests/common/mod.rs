@@ -46,36 +46,40 @@ pub fn config(long_poll_ms: u64) -> ds_reference_server::Config {
     }
 }
 
+/// The reference app (memory store, the given settings): the one way the
+/// bite tests start the reference server in-process; each wraps it in its
+/// own middleware.
+pub fn reference_app(config: ds_reference_server::Config) -> axum::Router {
+    ds_reference_server::app(ds_reference_server::AppState::new(config).expect("state"))
+}
+
 /// Serve the reference app with a request and/or response rewrite.
 pub async fn spawn(
     config: ds_reference_server::Config,
     rewrite_req: Option<RewriteReq>,
     rewrite_resp: Option<RewriteResp>,
 ) -> Broken {
-    let state = ds_reference_server::AppState::new(config).expect("state");
     let rq = rewrite_req.clone();
     let rs = rewrite_resp.clone();
-    let app = ds_reference_server::app(state).layer(middleware::from_fn(
-        move |req: Request, next: Next| {
-            let (rq, rs) = (rq.clone(), rs.clone());
-            async move {
-                let req = match &rq {
-                    Some(f) => f(req),
-                    None => req,
-                };
-                let seen = Seen {
-                    method: req.method().clone(),
-                    uri: req.uri().clone(),
-                    headers: req.headers().clone(),
-                };
-                let resp = next.run(req).await;
-                match &rs {
-                    Some(f) => f(&seen, resp),
-                    None => resp,
-                }
+    let app = reference_app(config).layer(middleware::from_fn(move |req: Request, next: Next| {
+        let (rq, rs) = (rq.clone(), rs.clone());
+        async move {
+            let req = match &rq {
+                Some(f) => f(req),
+                None => req,
+            };
+            let seen = Seen {
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                headers: req.headers().clone(),
+            };
+            let resp = next.run(req).await;
+            match &rs {
+                Some(f) => f(&seen, resp),
+                None => resp,
             }
-        },
-    ));
+        }
+    }));
     serve(app).await
 }
 
@@ -122,8 +126,7 @@ where
     F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response> + Send + 'static,
 {
-    let state = ds_reference_server::AppState::new(config(long_poll_ms)).expect("state");
-    serve(ds_reference_server::app(state).layer(middleware::from_fn(f))).await
+    serve(reference_app(config(long_poll_ms)).layer(middleware::from_fn(f))).await
 }
 
 /// The unmodified reference server (control group).

@@ -42,9 +42,7 @@ impl Logged {
 
 /// A fresh reference app (memory store, default settings).
 pub fn fresh() -> Router {
-    ds_reference_server::app(
-        ds_reference_server::AppState::new(ds_reference_server::Config::default()).unwrap(),
-    )
+    super::reference_app(ds_reference_server::Config::default())
 }
 
 /// Send `l` to `router` and return its answer.

@@ -177,8 +177,7 @@ impl Stub {
 
 /// As `spawn`, also returning the stub (for restart hooks).
 pub async fn spawn_with(flaws: &[Flaw]) -> (crate::common::Broken, Arc<Stub>) {
-    let state = ds_reference_server::AppState::new(crate::common::config(500)).expect("state");
-    let inner = ds_reference_server::app(state);
+    let inner = crate::common::reference_app(crate::common::config(500));
     let listener = crate::common::listener().await;
     let addr = listener.local_addr().expect("addr");
     let stub = Arc::new(Stub {
