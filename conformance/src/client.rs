@@ -146,33 +146,16 @@ impl Session {
             run: RunConfig::new(),
         })
     }
-
-    /// Check that the target answers HTTP at all (any status will do), so
-    /// an unreachable target is one clear error instead of every case failing.
-    pub async fn probe(&self) -> Result<(), String> {
-        let t = &self.target;
-        let url = format!(
-            "{}/{}/probe",
-            t.root.as_str().trim_end_matches('/'),
-            self.run.run_id
-        );
-        let mut req = t.http.head(&url).timeout(Duration::from_secs(15));
-        for (k, v) in &t.headers {
-            req = req.header(k, v);
-        }
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(format!(
-                "cannot reach the target {}: {}",
-                t.root,
-                error_chain(&e)
-            )),
-        }
-    }
 }
 
 impl Target {
     pub fn new(root: &str) -> Result<Target, String> {
+        Self::with_tls(root, false)
+    }
+
+    /// `insecure`: accept any certificate (`--insecure`, self-signed test
+    /// servers); otherwise the system's roots decide.
+    pub fn with_tls(root: &str, insecure: bool) -> Result<Target, String> {
         let trimmed = root.trim_end_matches('/');
         let root = Url::parse(trimmed).map_err(|e| format!("invalid target URL {root:?}: {e}"))?;
         if !matches!(root.scheme(), "http" | "https") {
@@ -184,6 +167,7 @@ impl Target {
             ));
         }
         let http = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(insecure)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .build()

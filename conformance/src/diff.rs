@@ -116,8 +116,20 @@ fn run(cli: DiffCli) -> Result<bool, String> {
         &cli.headers,
         cli.long_poll_timeout_ms.unwrap_or(30_000),
     )?);
-    rt.block_on(baseline.probe())?;
-    rt.block_on(tgt.probe())?;
+    // Both must be Durable Streams servers before any difference means anything.
+    rt.block_on(crate::preflight::run(
+        &baseline.target,
+        &baseline.run.run_id,
+        None,
+        false,
+    ))
+    .map_err(|e| format!("baseline: {e}"))?;
+    rt.block_on(crate::preflight::run(
+        &tgt.target,
+        &tgt.run.run_id,
+        None,
+        false,
+    ))?;
     println!(
         "ds-conformance diff: target {} against baseline {}",
         tgt.target.root, baseline.target.root

@@ -8,12 +8,16 @@ use std::path::Path;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Entry {
     case: String,
     reason: String,
 }
 
+// Unknown keys and tables (`[[expected_failures]]`, `reasons = …`) are
+// errors: a typo must not silently empty the file.
 #[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
     target: Option<String>,
@@ -52,6 +56,15 @@ impl Expectations {
         })
     }
 
+    /// Listed ids that are not case ids of this build (misspelt or removed).
+    pub fn unknown_ids<'a>(&'a self, known: &[&str]) -> Vec<&'a str> {
+        self.reasons
+            .keys()
+            .map(String::as_str)
+            .filter(|id| !known.contains(id))
+            .collect()
+    }
+
     pub fn reason(&self, case: &str) -> Option<&str> {
         self.reasons.get(case).map(String::as_str)
     }
@@ -75,5 +88,39 @@ mod tests {
             "[[expected_failure]]\ncase = \"a\"\nreason = \"r\"\n[[expected_failure]]\ncase = \"a\"\nreason = \"r\"\n"
         )
         .is_err());
+    }
+
+    #[test]
+    fn unknown_keys_and_tables_are_errors() {
+        let typo_table = "[[expected_failures]]\ncase = \"a\"\nreason = \"r\"\n";
+        assert!(Expectations::parse(typo_table).is_err());
+        let typo_key = "[[expected_failure]]\ncase = \"a\"\nreasons = \"r\"\n";
+        assert!(Expectations::parse(typo_key).is_err());
+        let e =
+            Expectations::parse("[[expected_failure]]\ncase = \"a::b\"\nreason = \"r\"\n").unwrap();
+        assert_eq!(e.unknown_ids(&["a::c"]), ["a::b"]);
+    }
+
+    /// The shipped files parse strictly and name only existing cases.
+    #[test]
+    fn shipped_expectations_are_valid() {
+        let cases = crate::cases::all();
+        let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/expectations");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let e = Expectations::load(&path).unwrap();
+                assert!(
+                    e.unknown_ids(&ids).is_empty(),
+                    "{}: {:?}",
+                    path.display(),
+                    e.unknown_ids(&ids)
+                );
+                n += 1;
+            }
+        }
+        assert!(n > 0);
     }
 }

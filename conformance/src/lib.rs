@@ -15,6 +15,7 @@ pub mod failure;
 pub mod matrix;
 pub mod model;
 pub mod outcome;
+pub mod preflight;
 pub mod props;
 pub mod report;
 pub mod requirements;

@@ -78,6 +78,11 @@ impl Outcome {
     pub fn fails_run(self) -> bool {
         matches!(self, Outcome::Failed | Outcome::UnexpectedPass)
     }
+    /// Did the case run (as opposed to skipped or unimplemented, which
+    /// count neither as passed nor as not passed)?
+    pub fn ran(self) -> bool {
+        !matches!(self, Outcome::Skipped | Outcome::Unimplemented)
+    }
     /// Is the case's failure text worth printing in full?
     pub fn has_details(self) -> bool {
         matches!(

@@ -36,6 +36,9 @@ pub struct Requirement {
 
 #[derive(Deserialize)]
 struct File {
+    /// Section number → title (the spec's headings), for reports.
+    #[serde(default)]
+    sections: BTreeMap<String, String>,
     #[serde(default)]
     requirement: Vec<Requirement>,
 }
@@ -44,6 +47,8 @@ struct File {
 #[derive(Debug, Clone)]
 pub struct Requirements {
     pub by_id: BTreeMap<String, Requirement>,
+    /// Section number → title.
+    pub titles: BTreeMap<String, String>,
 }
 
 const EMBEDDED: &str = include_str!("../../fixtures/requirements.toml");
@@ -62,7 +67,15 @@ impl Requirements {
                 return Err(format!("duplicate requirement id {}", prev.id));
             }
         }
-        Ok(Requirements { by_id })
+        Ok(Requirements {
+            by_id,
+            titles: file.sections,
+        })
+    }
+
+    /// The spec's title of section `number` ("5.2" → "Append to Stream").
+    pub fn title(&self, number: &str) -> Option<&str> {
+        self.titles.get(number).map(String::as_str)
     }
 
     pub fn get(&self, id: &str) -> Option<&Requirement> {
@@ -95,6 +108,18 @@ impl Requirements {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_requirement_section_has_a_title() {
+        let r = Requirements::embedded();
+        for q in r.by_id.values() {
+            assert!(
+                r.title(&q.section).is_some(),
+                "no title for §{} (add it to [sections] in fixtures/requirements.toml)",
+                q.section
+            );
+        }
+    }
 
     #[test]
     fn embedded_list_parses_and_is_nonempty() {

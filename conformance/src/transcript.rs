@@ -92,10 +92,17 @@ impl Exchange {
         self.elapsed_ms = elapsed.as_millis() as u64;
     }
 
-    /// A curl command that replays this request.
+    /// A curl command that replays this request, runnable as pasted.
     pub fn curl(&self) -> String {
+        self.curl_with_body_limit(usize::MAX)
+    }
+
+    /// As `curl`, but a body over `limit` bytes is replaced by a printf
+    /// that regenerates it when it is one short unit repeated (the large
+    /// cases' payloads), else elided with its length (console output).
+    fn curl_with_body_limit(&self, limit: usize) -> String {
         if let Some(n) = &self.note {
-            return format!("# {n}");
+            return format!("# {}", n.replace('\n', "\n# "));
         }
         let mut s = String::from("curl -sS -i");
         match self.method.as_str() {
@@ -104,51 +111,101 @@ impl Exchange {
             m => s.push_str(&format!(" -X {m}")),
         }
         for (k, v) in &self.request_headers {
-            let v = if k.eq_ignore_ascii_case("authorization") {
-                "<redacted>"
-            } else {
-                v.as_str()
-            };
+            if k.eq_ignore_ascii_case("authorization") {
+                // Not printed; the replay takes it from the environment.
+                s.push_str(&format!(
+                    " -H \"{k}: ${{DS_AUTHORIZATION:?set DS_AUTHORIZATION to the credential}}\""
+                ));
+                continue;
+            }
             s.push_str(&format!(
                 " -H {}",
                 shell_quote(format!("{k}: {v}").as_bytes())
             ));
         }
         if self.request_body_len > 0 || matches!(self.method.as_str(), "POST" | "PUT") {
-            s.push_str(&format!(
-                " --data-binary {}",
-                shell_quote(&self.request_body)
-            ));
+            if self.request_body.contains(&0) && self.request_body.len() <= limit {
+                // Bash strings end at NUL: let printf write the bytes.
+                s.push_str(&format!(
+                    " --data-binary @<(printf %b {})",
+                    printf_b_arg(&self.request_body)
+                ));
+            } else if self.request_body.len() <= limit {
+                s.push_str(&format!(
+                    " --data-binary {}",
+                    shell_quote(&self.request_body)
+                ));
+            } else if let Some((unit, n)) = repetition(&self.request_body) {
+                s.push_str(&format!(
+                    " --data-binary @<(for i in $(seq {n}); do printf %s {}; done)",
+                    shell_quote(unit)
+                ));
+            } else {
+                s.push_str(&format!(
+                    " --data-binary @BODY  # {} bytes, too long to show",
+                    self.request_body.len()
+                ));
+            }
         }
         s.push_str(&format!(" {}", shell_quote(self.url.as_bytes())));
         s
     }
 
-    /// Human-readable summary: curl line plus the response head.
+    /// Human-readable summary: curl line plus the response head as `#`
+    /// comments, so a pasted transcript runs as a bash script.
     pub fn render(&self) -> String {
-        let mut s = self.curl();
+        let mut s = self.curl_with_body_limit(4096);
         if self.note.is_some() {
             return s;
         }
         match (self.status, &self.error) {
-            (_, Some(e)) => s.push_str(&format!("\n  -> {e}")),
+            (_, Some(e)) => s.push_str(&format!("\n#  -> {}", one_line(e))),
             (Some(code), None) => {
-                s.push_str(&format!("\n  -> {code} ({} ms)", self.elapsed_ms));
+                s.push_str(&format!("\n#  -> {code} ({} ms)", self.elapsed_ms));
                 for (k, v) in &self.response_headers {
-                    s.push_str(&format!("\n     {k}: {v}"));
+                    s.push_str(&format!("\n#     {k}: {}", one_line(v)));
                 }
                 if self.response_body_len > 0 {
                     s.push_str(&format!(
-                        "\n     body ({} bytes): {}",
+                        "\n#     body ({} bytes): {}",
                         self.response_body_len,
-                        truncate(&self.response_body_preview, 400)
+                        one_line(&truncate(&self.response_body_preview, 400))
                     ));
                 }
             }
-            (None, None) => s.push_str("\n  -> (no response)"),
+            (None, None) => s.push_str("\n#  -> (no response)"),
         }
         s
     }
+}
+
+/// Any bytes as one single-quoted argument for `printf %b` (`\xHH` escapes
+/// for everything but a few plain characters).
+pub fn printf_b_arg(b: &[u8]) -> String {
+    let mut s = String::from("'");
+    for &c in b {
+        if c.is_ascii_alphanumeric() || b" {}[]:,.|-_".contains(&c) {
+            s.push(c as char);
+        } else {
+            s.push_str(&format!("\\x{c:02x}"));
+        }
+    }
+    s.push('\'');
+    s
+}
+
+/// Text for a `#` comment line: no raw line breaks.
+fn one_line(s: &str) -> String {
+    s.replace('\r', "\\r").replace('\n', "\\n")
+}
+
+/// `body` as `unit` repeated `n` times, for a unit of at most 16 bytes.
+fn repetition(body: &[u8]) -> Option<(&[u8], usize)> {
+    (1..=16.min(body.len())).find_map(|k| {
+        let unit = &body[..k];
+        (body.len().is_multiple_of(k) && body.chunks(k).all(|c| c == unit))
+            .then(|| (unit, body.len() / k))
+    })
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -217,8 +274,25 @@ mod tests {
         );
         let c = ex.curl();
         assert!(c.contains("-X POST"), "{c}");
-        assert!(c.contains(r"--data-binary $'it\'s\n\x00'"), "{c}");
+        // NUL cannot live in a bash string: printf writes the bytes.
+        assert!(
+            c.contains(r"--data-binary @<(printf %b 'it\x27s\x0a\x00')"),
+            "{c}"
+        );
+        let ex = Exchange::request("PUT", "http://127.0.0.1:1/a", vec![], b"it's\n");
+        assert!(ex.curl().contains(r"--data-binary $'it\'s\n'"));
         assert!(c.ends_with("'http://127.0.0.1:1/a'"), "{c}");
+    }
+
+    #[test]
+    fn long_bodies_are_regenerated_or_elided_on_the_console() {
+        let ex = Exchange::request("POST", "http://x/a", vec![], "\r\n".repeat(5000).as_bytes());
+        let r = ex.render();
+        assert!(r.contains("$(seq 5000); do printf %s $'\\r\\n'"), "{r}");
+        let mixed: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let ex = Exchange::request("POST", "http://x/a", vec![], &mixed);
+        assert!(ex.render().contains("10000 bytes, too long to show"));
+        assert!(ex.curl().len() > 10_000);
     }
 
     #[test]

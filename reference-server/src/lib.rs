@@ -61,7 +61,8 @@ pub async fn serve(
         }
         tokio::time::sleep(grace).await;
     };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
+    let app = app(state).layer(request_log());
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
     tokio::select! {
         result = server => result,
         () = drain_limit => {
@@ -71,6 +72,47 @@ pub async fn serve(
         never = sweeper => match never {},
         never = subscriptions => match never {},
     }
+}
+
+/// Where the per-request log goes: one INFO line per answered request
+/// (method, URI, status, latency) under this target. `ds-server` shows it
+/// with `--log-requests` or e.g. `RUST_LOG=ds_server=debug`.
+pub const REQUEST_LOG_TARGET: &str = "ds_server::requests";
+
+type RequestLog = tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&axum::extract::Request) -> tracing::Span,
+    (),
+    fn(&axum::response::Response, Duration, &tracing::Span),
+    (),
+    (),
+    (),
+>;
+
+fn request_log() -> RequestLog {
+    fn span(req: &axum::extract::Request) -> tracing::Span {
+        tracing::info_span!(
+            target: "ds_server::requests",
+            "request",
+            method = %req.method(),
+            uri = %req.uri(),
+        )
+    }
+    fn answered(resp: &axum::response::Response, latency: Duration, _: &tracing::Span) {
+        tracing::info!(
+            target: "ds_server::requests",
+            status = resp.status().as_u16(),
+            latency_ms = format_args!("{:.1}", latency.as_secs_f64() * 1000.0),
+            "answered"
+        );
+    }
+    tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(span as fn(&axum::extract::Request) -> tracing::Span)
+        .on_request(())
+        .on_response(answered as fn(&axum::response::Response, Duration, &tracing::Span))
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
 }
 
 async fn sweep_loop(state: AppState) -> std::convert::Infallible {

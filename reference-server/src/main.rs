@@ -51,18 +51,82 @@ struct Args {
     /// Timeout of one webhook delivery, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     webhook_timeout_ms: u64,
+    /// Log every request (method, URI, status, latency) at info level on
+    /// stderr; also shown by RUST_LOG=ds_server=debug.
+    #[arg(long)]
+    log_requests: bool,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    init_logging(args.log_requests);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(anyhow::anyhow!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// One line on stderr, exit status 1.
+fn fail(e: anyhow::Error) -> std::process::ExitCode {
+    eprintln!("ds-server: error: {e:#}");
+    std::process::ExitCode::FAILURE
+}
+
+/// Logs on stderr, ANSI colours only on a terminal. Without RUST_LOG:
+/// info, the per-request log only with `--log-requests`.
+fn init_logging(log_requests: bool) {
+    use std::io::IsTerminal;
+    let target = ds_reference_server::REQUEST_LOG_TARGET;
+    let mut directives = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ if log_requests => "info".to_string(),
+        _ => format!("info,{target}=off"),
+    };
+    if log_requests {
+        directives.push_str(&format!(",{target}=info"));
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(tracing_subscriber::EnvFilter::new(directives))
         .init();
-    let args = Args::parse();
+}
+
+/// An exclusive lock on `DIR/ds-server.lock` for the process's lifetime:
+/// a second server on the same directory stops at once with one line.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let path = dir.join("ds-server.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "the data directory {} is in use by another ds-server (it holds {}); \
+             stop that server or pass another --data-dir",
+            dir.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()))
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let _lock = match &args.data_dir {
+        Some(dir) => Some(lock_data_dir(dir)?),
+        None => None,
+    };
     let config = Config {
         long_poll_timeout: Duration::from_millis(args.long_poll_timeout_ms),
         max_chunk_bytes: args.max_chunk_bytes.max(1),

@@ -34,9 +34,19 @@ impl Res {
     }
 }
 
+/// One client for every request: building one loads the TLS roots (reqwest
+/// with rustls), which in a debug build took long enough per request to
+/// let the 1 s leases of these tests expire. No idle pooling, so no
+/// connection outlives the test runtime that opened it.
+static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client")
+});
+
 async fn req(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Res {
-    let client = reqwest::Client::new();
-    let mut r = client.request(method.parse().unwrap(), url);
+    let mut r = CLIENT.request(method.parse().unwrap(), url);
     for (k, v) in headers {
         r = r.header(*k, *v);
     }

@@ -213,8 +213,13 @@ impl Exec {
         comment: &str,
         query: Vec<(String, String)>,
         sse: bool,
-        next: Option<String>,
+        seen: Option<&Obs>,
     ) {
+        let next = seen.and_then(|o| o.header("stream-next-offset").map(str::to_string));
+        // Bodies of successful catch-up reads are compared by the script.
+        let seen_body = seen
+            .filter(|o| plan.method == "GET" && o.status == 200 && o.body.len() <= 16 << 10)
+            .map(|o| o.body.clone());
         self.script.push(Line {
             comment: comment.to_string(),
             method: plan.method.to_string(),
@@ -225,6 +230,8 @@ impl Exec {
             body: plan.body.clone(),
             sse,
             next_offset: next,
+            seen_status: seen.map(|o| o.status),
+            seen_body,
         });
     }
 
@@ -259,13 +266,7 @@ impl Exec {
             }
         })?;
         let o = resp_obs(&r);
-        self.record(
-            plan,
-            comment,
-            query,
-            sse,
-            o.header("stream-next-offset").map(str::to_string),
-        );
+        self.record(plan, comment, query, sse, Some(&o));
         Ok(o)
     }
 

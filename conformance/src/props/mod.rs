@@ -169,9 +169,18 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
         session.target.root.as_str().trim_end_matches('/'),
         session.run.run_id
     );
-    let script = ex
-        .script
-        .render(&root, &case_id, session.run.seed, &ops_text, &verdict);
+    let broke = match &replay {
+        Err(StepFail::Model { violation, .. }) => Some(violation.requirement),
+        _ => None,
+    };
+    let script = ex.script.render(
+        &root,
+        &case_id,
+        session.run.seed,
+        &ops_text,
+        &verdict,
+        broke,
+    );
     let script_note = match write_script(&session.run, &case_id, &script) {
         Ok(path) => {
             ctx.add_artifact(path.clone());

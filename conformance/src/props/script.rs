@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::transcript::printf_b_arg as bytes_arg;
+
 /// One recorded request.
 #[derive(Clone, Debug)]
 pub struct Line {
@@ -21,6 +23,10 @@ pub struct Line {
     pub sse: bool,
     /// `Stream-Next-Offset` of the response, to capture into a variable.
     pub next_offset: Option<String>,
+    /// The status the failing run saw (None: SSE, recorded before the answer).
+    pub seen_status: Option<u16>,
+    /// The body the failing run saw, for a successful catch-up read.
+    pub seen_body: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -32,27 +38,26 @@ fn sq(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// printf %b escape of arbitrary bytes.
-fn bytes_arg(b: &[u8]) -> String {
-    let mut s = String::new();
-    for &c in b {
-        if c.is_ascii_alphanumeric() || b" {}[]:,.|-_".contains(&c) {
-            s.push(c as char);
-        } else {
-            let _ = write!(s, "\\x{c:02x}");
-        }
-    }
-    format!("'{s}'")
-}
-
 impl Script {
     pub fn push(&mut self, line: Line) {
         self.lines.push(line);
     }
 
     /// Render as bash. `root` is the run's stream root (default TARGET),
-    /// `seed`/`case` and `failure` go into the header comment.
-    pub fn render(&self, root: &str, case: &str, seed: u64, ops: &str, failure: &str) -> String {
+    /// `seed`/`case` and `failure` go into the header comment. `broke`: the
+    /// requirement the recorded run broke (None: the harness's own final
+    /// replay did not fail). The script compares every answer with the
+    /// recorded run's (status; body of successful reads) and exits 1 when
+    /// they all match, i.e. when it reproduced the failure, else 0.
+    pub fn render(
+        &self,
+        root: &str,
+        case: &str,
+        seed: u64,
+        ops: &str,
+        failure: &str,
+        broke: Option<&str>,
+    ) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "#!/usr/bin/env bash");
         let _ = writeln!(
@@ -74,7 +79,19 @@ impl Script {
         let _ = writeln!(out, "BPATH=\"/${{BASE#*://*/}}\"");
         let _ = writeln!(
             out,
-            "req() {{ local out; out=$(curl -sS -i \"$@\"); printf '%s\\n\\n' \"$out\"; NEXT=$(printf '%s\\n' \"$out\" | tr -d '\\r' | sed -n 's/^[Ss]tream-[Nn]ext-[Oo]ffset: *//p' | head -n1); }}"
+            "TMP=$(mktemp -d); trap 'rm -rf \"$TMP\"' EXIT; DIFFER=0"
+        );
+        let _ = writeln!(
+            out,
+            "req() {{ : >\"$TMP/h\"; : >\"$TMP/b\"; curl -sS -D \"$TMP/h\" -o \"$TMP/b\" \"$@\"; cat \"$TMP/h\" \"$TMP/b\"; printf '\\n\\n'; NEXT=$(tr -d '\\r' <\"$TMP/h\" | sed -n 's/^[Ss]tream-[Nn]ext-[Oo]ffset: *//p' | head -n1); STATUS=$(tr -d '\\r' <\"$TMP/h\" | sed -n 's/^HTTP\\/[0-9.]* \\([0-9]*\\).*/\\1/p' | tail -n1); }}"
+        );
+        let _ = writeln!(
+            out,
+            "# seen WHAT STATUS [BODY]: does the answer match the recorded run's?"
+        );
+        let _ = writeln!(
+            out,
+            "seen() {{ if [ \"$STATUS\" != \"$2\" ]; then echo \"# differs from the recorded run: $1 answered ${{STATUS:-nothing}}, the recorded run saw $2\"; DIFFER=1; elif [ $# -ge 3 ] && ! cmp -s \"$TMP/b\" <(printf '%b' \"$3\"); then echo \"# differs from the recorded run: the body of $1\"; DIFFER=1; fi; }}"
         );
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         let subst = |vars: &BTreeMap<String, String>, v: &str| -> String {
@@ -118,12 +135,37 @@ impl Script {
                 cmd.push_str(" --data-binary ''");
             }
             let _ = writeln!(out, "{cmd}");
+            if let Some(code) = l.seen_status {
+                let _ = write!(out, "seen {} {code}", sq(&l.comment.replace('\'', "")));
+                if let Some(b) = &l.seen_body {
+                    let _ = write!(out, " {}", bytes_arg(b));
+                }
+                out.push('\n');
+            }
             if let Some(tok) = &l.next_offset {
                 if !vars.contains_key(tok) {
                     let name = format!("O{i}");
                     let _ = writeln!(out, "{name}=\"$NEXT\"");
                     vars.insert(tok.clone(), name);
                 }
+            }
+        }
+        match broke {
+            Some(req) => {
+                let _ = writeln!(
+                    out,
+                    "\nif [ \"$DIFFER\" = 0 ]; then echo 'REPRODUCED: every answer matched the recorded run, which broke {req}'; exit 1; fi"
+                );
+                let _ = writeln!(
+                    out,
+                    "echo 'not reproduced: answers differ from the recorded run (see # differs above)'; exit 0"
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "\necho 'the harness could not reproduce this failure itself (flaky?): nothing to compare'; exit 0"
+                );
             }
         }
         out

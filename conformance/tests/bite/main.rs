@@ -26,6 +26,7 @@ mod offsets;
 mod producer;
 mod props;
 mod read;
+mod replay;
 mod security;
 mod sse;
 mod subscriptions;
