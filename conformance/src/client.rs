@@ -26,6 +26,9 @@ pub struct Target {
     /// claim credentials; and what the target turned out to support.
     pub subs: crate::subs::SubsSettings,
     pub http: reqwest::Client,
+    /// Every resource the run created (a 2xx PUT), whoever sent it: checked
+    /// at the end of the run for leftovers (see [`Ledger`]).
+    pub ledger: Ledger,
 }
 
 /// The choices of one run that are not about the server: its identity,
@@ -70,6 +73,97 @@ pub struct Control {
 pub struct Session {
     pub target: Target,
     pub run: RunConfig,
+}
+
+/// What the run created on the target and what it deleted, recorded by the
+/// client layer for every request (no URL layout assumed: URLs as sent).
+/// At the end of the run every URL is HEADed; one still answering 2xx is a
+/// leftover (see [`Leftover`]).
+#[derive(Default)]
+pub struct Ledger {
+    entries: Mutex<std::collections::BTreeMap<String, LedgerEntry>>,
+}
+
+#[derive(Clone, Debug)]
+struct LedgerEntry {
+    /// The case whose request created it (the last creation).
+    case: String,
+    /// The target acknowledged a DELETE (2xx) after the last creation.
+    delete_acked: bool,
+}
+
+/// A resource the run created that still exists after the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Leftover {
+    pub url: String,
+    pub case: String,
+    /// The HEAD status at the end of the run.
+    pub status: u16,
+    /// The target had acknowledged a DELETE of it (2xx): it broke DELETE
+    /// (§4.4/§10): this fails the run. Otherwise a warning only (a case
+    /// left it, or the cleanup's DELETE was refused).
+    pub delete_acknowledged: bool,
+}
+
+impl Ledger {
+    fn created(&self, url: &str, case: &str) {
+        self.entries.lock().unwrap().insert(
+            url.to_string(),
+            LedgerEntry {
+                case: case.to_string(),
+                delete_acked: false,
+            },
+        );
+    }
+    fn deleted(&self, url: &str) {
+        if let Some(e) = self.entries.lock().unwrap().get_mut(url) {
+            e.delete_acked = true;
+        }
+    }
+    /// How many resources the run created.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Target {
+    /// HEAD everything the run created (a few at a time); the ones still
+    /// there are leftovers. A HEAD without an answer is not a leftover (the
+    /// run cannot tell), a 404/410 is gone, any 2xx still exists.
+    pub async fn leftovers(&self) -> Vec<Leftover> {
+        use futures::StreamExt;
+        let entries: Vec<(String, LedgerEntry)> = self
+            .ledger
+            .entries
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(u, e)| (u.clone(), e.clone()))
+            .collect();
+        let heads = futures::stream::iter(entries)
+            .map(|(url, e)| async move {
+                let mut req = self.http.head(&url).timeout(Duration::from_secs(10));
+                for (k, v) in &self.headers {
+                    req = req.header(k, v);
+                }
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => Some(Leftover {
+                        url,
+                        case: e.case,
+                        status: r.status().as_u16(),
+                        delete_acknowledged: e.delete_acked,
+                    }),
+                    _ => None,
+                }
+            })
+            .buffer_unordered(8);
+        let mut out: Vec<Leftover> = heads.filter_map(|x| async { x }).collect().await;
+        out.sort_by(|a, b| a.url.cmp(&b.url));
+        out
+    }
 }
 
 /// Restarts the target in-process and resolves once it serves again.
@@ -178,6 +272,7 @@ impl Target {
             long_poll_timeout: Duration::from_secs(30),
             subs: Default::default(),
             http,
+            ledger: Ledger::default(),
         })
     }
 
@@ -194,6 +289,7 @@ struct CtxInner {
     transcript: Mutex<Vec<Exchange>>,
     created: Mutex<Vec<String>>,
     artifacts: Mutex<Vec<String>>,
+    findings: Mutex<Vec<Failure>>,
 }
 
 /// Per-case context: names streams, sends requests, records the transcript.
@@ -229,6 +325,7 @@ impl Ctx {
                 transcript: Mutex::new(Vec::new()),
                 created: Mutex::new(Vec::new()),
                 artifacts: Mutex::new(Vec::new()),
+                findings: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -331,6 +428,42 @@ impl Ctx {
         self.inner.artifacts.lock().unwrap().push(path.into());
     }
 
+    /// Record a finding and carry on: a SHOULD-level deviation (or a
+    /// reading the spec leaves open) after which the case goes on to
+    /// re-verify what must still hold. If the case then passes, the first
+    /// finding is its result (scored at its requirement's level); if it
+    /// fails, that failure wins and the findings are appended to it.
+    pub fn finding(&self, f: Failure) {
+        self.note(format!("finding (the case carries on): {f}"));
+        self.inner.findings.lock().unwrap().push(f);
+    }
+
+    /// Combine the case's own result with the findings it recorded.
+    pub fn with_findings(&self, result: Result<(), Failure>) -> Result<(), Failure> {
+        let findings = std::mem::take(&mut *self.inner.findings.lock().unwrap());
+        let also = |skip: usize| {
+            findings
+                .iter()
+                .skip(skip)
+                .map(|f| format!("\n(also found, the case carried on: {f})"))
+                .collect::<String>()
+        };
+        match result {
+            Ok(()) => match findings.first() {
+                None => Ok(()),
+                Some(first) => {
+                    let mut f = first.clone();
+                    f.message.push_str(&also(1));
+                    Err(f)
+                }
+            },
+            Err(mut f) => {
+                f.message.push_str(&also(0));
+                Err(f)
+            }
+        }
+    }
+
     /// The files recorded with `add_artifact`.
     pub fn artifacts(&self) -> Vec<String> {
         self.inner.artifacts.lock().unwrap().clone()
@@ -376,7 +509,11 @@ impl Ctx {
             for (k, v) in &self.inner.session.target.headers {
                 req = req.header(k, v);
             }
-            let _ = tokio::time::timeout(Duration::from_secs(5), req.send()).await;
+            if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(5), req.send()).await {
+                if r.status().is_success() {
+                    self.inner.session.target.ledger.deleted(&url);
+                }
+            }
         }
     }
 
@@ -618,8 +755,15 @@ impl Req {
             Ok(Ok((status, headers, body))) => {
                 self.ctx
                     .update(idx, |ex| ex.respond(status, &headers, &body, elapsed));
-                if self.track && self.method == Method::PUT && (200..300).contains(&status) {
-                    self.ctx.remember(&self.url);
+                let ledger = &self.ctx.inner.session.target.ledger;
+                if self.method == Method::PUT && (200..300).contains(&status) {
+                    ledger.created(&self.url, &self.ctx.inner.case_id);
+                    if self.track {
+                        self.ctx.remember(&self.url);
+                    }
+                }
+                if self.method == Method::DELETE && (200..300).contains(&status) {
+                    ledger.deleted(&self.url);
                 }
                 Ok(Resp {
                     status,

@@ -20,6 +20,11 @@ pub enum FailureKind {
     /// the case's verdict is `unimplemented`, or a failure under
     /// `--require FEATURE`.
     Unimplemented { feature: String },
+    /// Timing left the order of events open every time the case looked
+    /// (e.g. a long-poll timed out around when an append was acknowledged,
+    /// on a loaded machine): no verdict either way, reported as
+    /// `inconclusive`, never as a failure of the target.
+    Inconclusive,
     /// The harness could not do its own part (a `--restart-cmd` or
     /// `--kill-cmd` failed or timed out, an artifact could not be written):
     /// a setup error, never blamed on the target; the run exits with 2.
@@ -65,6 +70,15 @@ impl Failure {
             },
         }
     }
+    /// No verdict on requirement `requirement`: every observation raced
+    /// (see [`FailureKind::Inconclusive`]); `message` says what was seen.
+    pub fn inconclusive(requirement: &str, message: impl Into<String>) -> Self {
+        Failure {
+            requirement: Some(requirement.to_string()),
+            message: message.into(),
+            kind: FailureKind::Inconclusive,
+        }
+    }
     /// The harness's own environment failed: see [`FailureKind::SetupError`].
     pub fn setup_error(message: impl Into<String>) -> Self {
         Failure {
@@ -90,6 +104,9 @@ impl std::fmt::Display for Failure {
                 write!(f, "unimplemented ({feature}): {}", self.message)
             }
             (FailureKind::SetupError, _) => write!(f, "setup error: {}", self.message),
+            (FailureKind::Inconclusive, Some(r)) => {
+                write!(f, "inconclusive [{r}]: {}", self.message)
+            }
             (_, Some(r)) => write!(f, "[{r}] {}", self.message),
             (_, None) => write!(f, "{}", self.message),
         }

@@ -32,6 +32,10 @@ pub enum Outcome {
     Skipped,
     /// The harness's own environment failed (restart command...): exit 2.
     SetupError,
+    /// Timing left the order of events open on every attempt: no verdict
+    /// (does not fail the run; a flaky-looking case shows here, not as a
+    /// failure).
+    Inconclusive,
 }
 
 impl Outcome {
@@ -46,6 +50,7 @@ impl Outcome {
             Outcome::Unimplemented => "unimplemented",
             Outcome::Skipped => "skipped",
             Outcome::SetupError => "setup_error",
+            Outcome::Inconclusive => "inconclusive",
         }
     }
     /// The word on the console line (libtest's `ok`/`FAILED` where they fit).
@@ -59,6 +64,7 @@ impl Outcome {
             Outcome::Unimplemented => "unimplemented",
             Outcome::Skipped => "skipped",
             Outcome::SetupError => "SETUP ERROR",
+            Outcome::Inconclusive => "inconclusive",
         }
     }
     /// One character for `--format terse`.
@@ -72,6 +78,7 @@ impl Outcome {
             Outcome::Unimplemented => 'u',
             Outcome::Skipped => 's',
             Outcome::SetupError => 'E',
+            Outcome::Inconclusive => '?',
         }
     }
     /// Does this outcome fail the run (exit 1)?
@@ -91,9 +98,10 @@ impl Outcome {
                 | Outcome::NonStrictFailure
                 | Outcome::UnexpectedPass
                 | Outcome::SetupError
+                | Outcome::Inconclusive
         )
     }
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Passed,
         Outcome::Failed,
         Outcome::NonStrictFailure,
@@ -102,6 +110,7 @@ impl Outcome {
         Outcome::Unimplemented,
         Outcome::Skipped,
         Outcome::SetupError,
+        Outcome::Inconclusive,
     ];
 }
 
@@ -241,6 +250,17 @@ pub fn classify(
             failed_requirement: None,
             message: Some(format!(
                 "setup error (not a verdict on the target): {}",
+                f.message
+            )),
+        };
+    }
+    if f.kind == FailureKind::Inconclusive {
+        return Verdict {
+            outcome: Outcome::Inconclusive,
+            level: case_level,
+            failed_requirement: f.requirement.clone(),
+            message: Some(format!(
+                "inconclusive (timing left the order of events open; not a verdict on the target): {}",
                 f.message
             )),
         };

@@ -18,6 +18,12 @@ pub struct RunReport {
     pub duration_ms: u64,
     pub summary: BTreeMap<&'static str, usize>,
     pub cases: Vec<CaseReport>,
+    /// How many resources (2xx PUTs) the run created on the target.
+    pub created: usize,
+    /// What the run created and still exists after it (HEAD 2xx): a
+    /// warning, or a failure of the run where the target had acknowledged
+    /// the DELETE.
+    pub leftovers: Vec<crate::client::Leftover>,
 }
 
 impl RunReport {
@@ -41,6 +47,8 @@ impl RunReport {
             duration_ms: duration.as_millis() as u64,
             summary,
             cases,
+            created: 0,
+            leftovers: Vec::new(),
         }
     }
 
@@ -48,7 +56,9 @@ impl RunReport {
     pub fn exit_code(&self) -> u8 {
         if self.count(Outcome::SetupError) > 0 {
             2
-        } else if self.cases.iter().any(|c| c.outcome.fails_run()) {
+        } else if self.cases.iter().any(|c| c.outcome.fails_run())
+            || self.leftovers.iter().any(|l| l.delete_acknowledged)
+        {
             1
         } else {
             0
@@ -74,7 +84,7 @@ impl RunReport {
                 .or_insert_with(|| TestSuite::new(area.clone()));
             let status = match c.outcome {
                 Outcome::Passed | Outcome::ExpectedFailure => TestCaseStatus::success(),
-                Outcome::Skipped | Outcome::Unimplemented => {
+                Outcome::Skipped | Outcome::Unimplemented | Outcome::Inconclusive => {
                     let mut s = TestCaseStatus::skipped();
                     s.set_message(format!(
                         "{}: {}",

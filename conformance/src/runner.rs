@@ -100,6 +100,7 @@ pub async fn run_case(case: &Case, session: Arc<Session>) -> (Result<(), Failure
         )),
     };
     let elapsed = started.elapsed();
+    let result = ctx.with_findings(result);
     ctx.cleanup().await;
     (result, ctx, elapsed)
 }
@@ -400,13 +401,19 @@ pub fn run(
     if console.format == Format::Terse && console.terse_col > 0 {
         out(&format!(" {}/{}\n", console.done, console.total));
     }
-    RunReport::new(
+    // Every case deleted what it created (its cleanup DELETEs each stream
+    // it PUT); whatever still answers a HEAD now is left over.
+    let leftovers = rt.block_on(settings.session.target.leftovers());
+    let mut report = RunReport::new(
         settings.session.target.root.to_string(),
         settings.session.run.seed,
         started_at,
         started.elapsed(),
         reports,
-    )
+    );
+    report.created = settings.session.target.ledger.len();
+    report.leftovers = leftovers;
+    report
 }
 
 /// Failure details (MUST first, then non-strict), expected failures in
@@ -431,6 +438,7 @@ pub fn print_epilogue(report: &RunReport, format: Format) {
         &|c| c.outcome == Outcome::SetupError,
     );
     section("failures:", &|c| c.outcome.fails_run());
+    print_leftovers(report);
     section(
         "non-strict failures (SHOULD/MAY; fail the run only with --strict):",
         &|c| c.outcome == Outcome::NonStrictFailure,
@@ -454,7 +462,47 @@ pub fn print_epilogue(report: &RunReport, format: Format) {
         "unimplemented (optional features the target lacks):",
         Outcome::Unimplemented,
     );
+    brief(
+        "inconclusive (timing left the order of events open on every attempt; not a verdict):",
+        Outcome::Inconclusive,
+    );
     out(&format!("\n{}\n", summary_line(report)));
+}
+
+/// Streams the run created that still exist after it: a warning (count and
+/// paths), or a failure for those the target had acknowledged deleting.
+fn print_leftovers(report: &RunReport) {
+    if report.leftovers.is_empty() {
+        return;
+    }
+    let acked = report
+        .leftovers
+        .iter()
+        .filter(|l| l.delete_acknowledged)
+        .count();
+    out(&format!(
+        "\nleftovers: {} of the {} resources the run created still exist after it (HEAD answered 2xx){}:\n",
+        report.leftovers.len(),
+        report.created,
+        if acked > 0 {
+            format!("; {acked} of them after the target acknowledged their DELETE (this fails the run)")
+        } else {
+            " (a warning: the cleanup's DELETE was refused or never sent)".to_string()
+        }
+    ));
+    for l in &report.leftovers {
+        out(&format!(
+            "  {} {} (created by {}){}\n",
+            l.status,
+            l.url,
+            l.case,
+            if l.delete_acknowledged {
+                " DELETE was acknowledged"
+            } else {
+                ""
+            }
+        ));
+    }
 }
 
 /// `conformance: FAILED. 300 passed, 2 failed, ...` (same counts as the JSON).
@@ -479,6 +527,15 @@ pub fn summary_line(report: &RunReport) -> String {
         format!("{} unimplemented", report.count(Outcome::Unimplemented)),
         format!("{} skipped", report.count(Outcome::Skipped)),
     ];
+    if report.count(Outcome::Inconclusive) > 0 {
+        parts.push(format!(
+            "{} inconclusive",
+            report.count(Outcome::Inconclusive)
+        ));
+    }
+    if !report.leftovers.is_empty() {
+        parts.push(format!("{} leftover streams", report.leftovers.len()));
+    }
     if report.count(Outcome::SetupError) > 0 {
         parts.push(format!(
             "{} setup errors",
@@ -501,6 +558,8 @@ fn summary_json(report: &RunReport) -> String {
         "exit_code": report.exit_code(),
         "summary": report.summary,
         "cases": report.cases.len(),
+        "created": report.created,
+        "leftovers": report.leftovers,
         "duration_ms": report.duration_ms,
         "seed": report.seed,
     })

@@ -72,6 +72,10 @@ pub fn assert_fails<'a>(runs: &'a [Ran], id: &str) -> &'a Failure {
         .find(|r| r.id == id)
         .unwrap_or_else(|| panic!("case {id} did not run"));
     match &ran.result {
+        Err(f) if f.kind == crate::failure::FailureKind::Inconclusive => panic!(
+            "case {id} was only inconclusive against a server that breaks its rule (a bite must be a verdict): {f}\n{}",
+            ran.transcript
+        ),
         Err(f) => {
             record_bite(id, f.requirement.as_deref().unwrap_or("-"));
             f

@@ -885,7 +885,58 @@ async fn errors_sentinel_minus_one_means_tail() {
     })
     .await;
     let runs = run_prefixes(&srv.root, &["fork::errors::sentinel"], 500).await;
-    assert_fails(&runs, "fork::errors::sentinel_fork_offsets");
+    // Accepted with another meaning, state intact: only the SHOULD finding.
+    crate::common::fails_with(
+        &runs,
+        "fork::errors::sentinel_fork_offsets",
+        "FORK-OFFSET-SENTINEL",
+    );
+}
+
+/// As above, and once it accepted such a fork the server serves its source
+/// one byte short: the case carries on past the SHOULD finding and fails
+/// at MUST.
+#[tokio::test]
+async fn errors_sentinel_fork_that_alters_its_source_fails_at_must() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let accepted = Arc::new(AtomicBool::new(false));
+    let srv = crate::common::with_middleware(500, move |mut req: Request, next: Next| {
+        let accepted = accepted.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            if !path.contains("sentinel_fork_offsets") {
+                return next.run(req).await;
+            }
+            if req
+                .headers()
+                .get("stream-fork-offset")
+                .is_some_and(|v| v == "-1")
+            {
+                req.headers_mut().remove("stream-fork-offset");
+                let resp = next.run(req).await;
+                if resp.status() == StatusCode::CREATED {
+                    accepted.store(true, Ordering::SeqCst);
+                }
+                return resp;
+            }
+            let source_read = req.method() == Method::GET && path.ends_with("/s");
+            let resp = next.run(req).await;
+            if !(source_read && accepted.load(Ordering::SeqCst)) {
+                return resp;
+            }
+            let (mut parts, body) = crate::common::body_bytes(resp).await;
+            let cut = body.slice(..body.len().saturating_sub(1));
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            crate::common::rebuild(parts, cut)
+        }
+    })
+    .await;
+    let runs = run_prefixes(&srv.root, &["fork::errors::sentinel"], 500).await;
+    crate::common::fails_with(
+        &runs,
+        "fork::errors::sentinel_fork_offsets",
+        "FORK-INDEPENDENT",
+    );
 }
 
 /// SSE on forks ignores the requested offset and starts from the beginning.

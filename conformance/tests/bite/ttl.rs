@@ -462,3 +462,94 @@ async fn fork_without_expiry_gets_a_ttl() {
         "FORKTTL-NONE-NONE",
     );
 }
+
+/// §4.2 read by analogy for expiry: the server lets the name of an expired,
+/// forked source be created again (PUT 201 instead of the advised 409). The
+/// new stream lives under another name inside, so the fork is untouched;
+/// with `drop_inherited` the fork then loses its inherited bytes.
+async fn reused_expired_source(drop_inherited: bool) -> crate::common::Broken {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    fn with_path(mut req: Request, path: &str) -> Request {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_string(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = Some(pq.parse().expect("path"));
+        *req.uri_mut() = axum::http::Uri::from_parts(parts).expect("uri");
+        req
+    }
+    let moved: Arc<Mutex<HashSet<String>>> = Arc::default();
+    crate::common::with_middleware(500, move |req: Request, next: Next| {
+        let moved = moved.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            if !path.contains("expired_source_with_fork_is_soft_deleted") {
+                return next.run(req).await;
+            }
+            let again = format!("{path}-again");
+            if path.ends_with("/src") {
+                if moved.lock().unwrap().contains(&path) {
+                    return next.run(with_path(req, &again)).await;
+                }
+                if req.method() != Method::PUT {
+                    return next.run(req).await;
+                }
+                let (parts, body) = req.into_parts();
+                let bytes = axum::body::to_bytes(body, usize::MAX)
+                    .await
+                    .unwrap_or_default();
+                let first = next
+                    .clone()
+                    .run(Request::from_parts(
+                        parts.clone(),
+                        Body::from(bytes.clone()),
+                    ))
+                    .await;
+                if first.status() != StatusCode::CONFLICT {
+                    return first;
+                }
+                moved.lock().unwrap().insert(path.clone());
+                let retry = with_path(Request::from_parts(parts, Body::from(bytes)), &again);
+                return next.run(retry).await;
+            }
+            let reused = !moved.lock().unwrap().is_empty();
+            if drop_inherited && reused && path.ends_with("/fork") && req.method() == Method::GET {
+                let resp = next.run(req).await;
+                let (mut parts, body) = crate::common::body_bytes(resp).await;
+                let cut = match body.strip_prefix(b"hello".as_slice()) {
+                    Some(rest) => bytes::Bytes::copy_from_slice(rest),
+                    None => body,
+                };
+                parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+                return crate::common::rebuild(parts, cut);
+            }
+            next.run(req).await
+        }
+    })
+    .await
+}
+
+const REUSED: &str = "ttl::soft_delete::expired_source_with_fork_is_soft_deleted";
+
+#[tokio::test]
+async fn reused_expired_source_name_with_fork_intact_is_only_a_should_finding() {
+    let srv = reused_expired_source(false).await;
+    let runs = run_prefixes(&srv.root, &[REUSED], 500).await;
+    // The case carried on after the finding, re-read the fork (intact) and
+    // reports only the SHOULD-level deviation.
+    crate::common::fails_with(&runs, REUSED, "FORKTTL-EXPIRED-SOURCE-PUT-409");
+    let f = assert_fails(&runs, REUSED);
+    assert!(
+        f.message.contains("also found"),
+        "the case should have carried on past its first finding: {f}"
+    );
+}
+
+#[tokio::test]
+async fn reused_expired_source_name_losing_fork_data_fails_at_must() {
+    let srv = reused_expired_source(true).await;
+    let runs = run_prefixes(&srv.root, &[REUSED], 500).await;
+    crate::common::fails_with(&runs, REUSED, "FORKTTL-OUTLIVE-SOURCE");
+}

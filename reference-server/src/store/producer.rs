@@ -1,7 +1,12 @@
 //! §5.2.1 Idempotent producers: the validation table.
 //!
-//! A producer with no recorded state behaves as if its epoch were -1: its
-//! first request opens a new epoch and so must carry `seq = 0` (else 400).
+//! A producer with no recorded state expects `seq = 0` in whatever epoch it
+//! first names: a later seq arriving first is a sequence gap (409 with
+//! `Producer-Expected-Seq: 0`), as §5.2.1's concurrency note describes
+//! ("seq=1 arriving before seq=0"): a pipelining client retries a 409 gap
+//! once its earlier requests are answered, while a 400 would end it. The
+//! 400 is for an epoch *increase* with `seq != 0`, and a new producer has
+//! no epoch to increase.
 
 /// Largest epoch / seq a client may send (2^53 - 1, JavaScript-safe).
 pub const MAX_VALUE: u64 = (1 << 53) - 1;
@@ -44,7 +49,10 @@ pub fn check(state: Option<ProducerState>, req: &ProducerRef) -> Verdict {
         return if req.seq == 0 {
             Verdict::Accept
         } else {
-            Verdict::EpochSeqNotZero
+            Verdict::Gap {
+                expected: 0,
+                received: req.seq,
+            }
         };
     };
     if req.epoch < state.epoch {
@@ -93,7 +101,21 @@ mod tests {
     fn first_request_must_start_at_zero() {
         assert_eq!(check(None, &req(0, 0)), Verdict::Accept);
         assert_eq!(check(None, &req(3, 0)), Verdict::Accept);
-        assert_eq!(check(None, &req(0, 1)), Verdict::EpochSeqNotZero);
+        // seq 1 overtaking seq 0 of a new producer: a gap, retried later.
+        assert_eq!(
+            check(None, &req(0, 1)),
+            Verdict::Gap {
+                expected: 0,
+                received: 1
+            }
+        );
+        assert_eq!(
+            check(None, &req(3, 2)),
+            Verdict::Gap {
+                expected: 0,
+                received: 2
+            }
+        );
     }
 
     #[test]

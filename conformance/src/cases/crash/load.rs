@@ -563,9 +563,15 @@ impl Writer {
                     b.state = St::Pending;
                     true
                 } else {
-                    b.state = St::Refused {
-                        status: 409,
-                        at_ms: now,
+                    // After a lost answer a refusal says nothing about the
+                    // first attempt (it may be stored): unknown, not refused.
+                    b.state = if retry {
+                        St::Unknown
+                    } else {
+                        St::Refused {
+                            status: 409,
+                            at_ms: now,
+                        }
                     };
                     self.odd.push(Odd {
                         i,

@@ -334,10 +334,13 @@ pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
 /// The read sentinels `-1` and `now` are never minted offsets (§8), so as
 /// a fork offset they are either rejected (400) or given their read
 /// meaning (`-1`: inherit nothing; `now`: inherit everything) — never a
-/// fork with some other content, and never a server error.
-#[case("FORK-OFFSET-SENTINEL")]
+/// server error. Another meaning is a SHOULD-level finding, after which the
+/// case carries on: a fork the server accepted must still be an independent
+/// stream (its own append shows on it alone) and leave its source's bytes,
+/// tail and openness as they were (MUST).
+#[case("FORK-OFFSET-SENTINEL", "FORK-INDEPENDENT")]
 pub async fn sentinel_fork_offsets(ctx: Ctx) -> CaseResult {
-    source(&ctx, "s", "text/plain", &[b"abc", b"def"], "FORK-CREATE").await?;
+    let src = source(&ctx, "s", "text/plain", &[b"abc", b"def"], "FORK-CREATE").await?;
     for (name, sentinel, meaning) in [("m", "-1", &b""[..]), ("n", "now", &b"abcdef"[..])] {
         let r = ctx
             .put(name)
@@ -348,8 +351,29 @@ pub async fn sentinel_fork_offsets(ctx: Ctx) -> CaseResult {
         match r.status {
             400 => {}
             201 => {
-                let all = ctx.read_all(name, "-1", "FORK-OFFSET-SENTINEL").await?;
-                same_bytes(&all.bytes, meaning, "FORK-OFFSET-SENTINEL", &format!("fork created at Stream-Fork-Offset {sentinel:?}"))?;
+                let all = ctx.read_all(name, "-1", "FORK-INDEPENDENT").await?;
+                if let Err(f) = same_bytes(
+                    &all.bytes,
+                    meaning,
+                    "FORK-OFFSET-SENTINEL",
+                    &format!("fork created at Stream-Fork-Offset {sentinel:?}"),
+                ) {
+                    ctx.finding(f);
+                }
+                let after = format!("a fork at Stream-Fork-Offset {sentinel:?} was accepted");
+                append(&ctx, name, "text/plain", b"+own", "FORK-INDEPENDENT").await?;
+                let mut own = all.bytes.clone();
+                own.extend_from_slice(b"+own");
+                reads(&ctx, name, "-1", &own, "FORK-INDEPENDENT", &format!("fork {name} after its own append ({after})")).await?;
+                let back = reads(&ctx, "s", "-1", b"abcdef", "FORK-INDEPENDENT", &format!("the source after {after}")).await?;
+                check!(
+                    back.tail() == Some(src.tail()) && !back.closed,
+                    "FORK-INDEPENDENT",
+                    "the source's tail or closure changed after {after}: tail {:?} (was {}), closed {}",
+                    back.tail(),
+                    src.tail(),
+                    back.closed
+                );
             }
             other => crate::fail!("FORK-OFFSET-SENTINEL", "fork at Stream-Fork-Offset {sentinel:?} answered {other}; expected 400, or 201 with the sentinel's read meaning"),
         }

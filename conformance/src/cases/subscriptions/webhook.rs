@@ -592,9 +592,10 @@ pub async fn retries_back_off(ctx: Ctx) -> CaseResult {
         "SUB-WEBHOOK-DONE-ACK",
         "acked_offset after the successful retry"
     );
-    let st = s.state(&h.id, "SUB-STATUS").await?;
+    // The server records the status when it has read the receiver's
+    // answer, which may come after the ack: poll, as above.
     check_eq!(
-        st["status"],
+        status_becomes(&s, &h.id, "active").await?,
         json!("active"),
         "SUB-STATUS",
         "status after a successful delivery"
