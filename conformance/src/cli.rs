@@ -292,7 +292,7 @@ pub fn exit_code(cli: Cli) -> u8 {
     match try_main(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ds-conformance: error: {e}");
+            crate::errln!("ds-conformance: error: {e}");
             2
         }
     }
@@ -349,7 +349,7 @@ fn try_main(cli: Cli) -> Result<u8, String> {
         if selection.is_filtered() {
             // A filtered run (e.g. `cargo test FILTER`) may be an older or
             // newer catalog's slice: say so, do not stop.
-            eprintln!("ds-conformance: warning: the expectations name unknown cases: {list}");
+            crate::errln!("ds-conformance: warning: the expectations name unknown cases: {list}");
         } else {
             return Err(format!(
                 "the expectations file names cases that do not exist (misspelt or removed): {list}"
@@ -386,7 +386,7 @@ fn try_main(cli: Cli) -> Result<u8, String> {
         embedded.is_none(),
     ))?;
     for w in &findings.warnings {
-        eprintln!("ds-conformance: {w}");
+        crate::errln!("ds-conformance: {w}");
     }
     target.long_poll_timeout = match (given, &embedded, findings.long_poll) {
         (Some(g), _, _) => g,
@@ -406,7 +406,7 @@ fn try_main(cli: Cli) -> Result<u8, String> {
             Some(m) => format!("long-poll timeout measured at about {} ms", m.as_millis()),
             None => "long-poll timeout not measured".to_string(),
         };
-        println!(
+        crate::outln!(
             "preflight ok: {}: created, appended to, read back and deleted a stream; {measured}",
             target.root
         );
@@ -485,7 +485,7 @@ fn try_main(cli: Cli) -> Result<u8, String> {
         if !selection.is_filtered() {
             return Err("no case was selected (partition?): nothing was checked".into());
         }
-        eprintln!("ds-conformance: warning: no case matched the filter; nothing was checked");
+        crate::errln!("ds-conformance: warning: no case matched the filter; nothing was checked");
     }
     let write = |path: Option<&PathBuf>, text: String| -> Result<(), String> {
         match path {

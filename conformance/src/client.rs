@@ -243,6 +243,45 @@ impl Session {
 }
 
 impl Target {
+    /// The credentials the user configured, each with the placeholder
+    /// transcripts record instead (see `transcript::redact`): values of
+    /// `--header`s that look like credentials, and `--service-token`.
+    pub fn secrets(&self) -> Vec<(String, String)> {
+        let sensitive = |name: &str| {
+            let n = name.to_ascii_lowercase();
+            ["auth", "cookie", "key", "token", "secret", "session"]
+                .iter()
+                .any(|w| n.contains(w))
+        };
+        let mut out: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| sensitive(k))
+            .map(|(k, v)| {
+                let var: String = "DS_"
+                    .chars()
+                    .chain(k.chars().map(|c| match c {
+                        c if c.is_ascii_alphanumeric() => c.to_ascii_uppercase(),
+                        _ => '_',
+                    }))
+                    .collect();
+                (
+                    v.clone(),
+                    crate::transcript::credential_placeholder(&var, "--header"),
+                )
+            })
+            .collect();
+        if let Some(t) = &self.subs.service_token {
+            out.push((
+                t.clone(),
+                crate::transcript::credential_placeholder("DS_SERVICE_TOKEN", "--service-token"),
+            ));
+        }
+        // Longest first, so a secret containing another is replaced whole.
+        out.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        out
+    }
+
     pub fn new(root: &str) -> Result<Target, String> {
         Self::with_tls(root, false)
     }
@@ -686,6 +725,7 @@ impl Req {
         let url = self.final_url()?;
         let mut rb = target.http.request(self.method.clone(), url.clone());
         let mut recorded = Vec::new();
+        let secrets = target.secrets();
         for (k, v) in &target.headers {
             // A header the case sets itself (e.g. a claim token in
             // Authorization) replaces the run-wide one.
@@ -693,13 +733,16 @@ impl Req {
                 continue;
             }
             rb = rb.header(k, v);
-            recorded.push((k.clone(), v.clone()));
+            recorded.push((k.clone(), crate::transcript::redact(v, &secrets)));
         }
         for (k, v) in &self.headers {
             let value = reqwest::header::HeaderValue::from_bytes(v)
                 .map_err(|e| Failure::no_answer(format!("header {k} cannot be sent: {e}")))?;
             rb = rb.header(k.as_str(), value);
-            recorded.push((k.clone(), String::from_utf8_lossy(v).into_owned()));
+            recorded.push((
+                k.clone(),
+                crate::transcript::redact(&String::from_utf8_lossy(v), &secrets),
+            ));
         }
         if !self.body.is_empty() || matches!(self.method, Method::POST | Method::PUT) {
             rb = rb.body(self.body.clone());

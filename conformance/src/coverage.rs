@@ -58,7 +58,7 @@ pub fn unbitten(cases: &[Case]) -> Vec<&str> {
 
 pub fn print(reqs: &Requirements, cases: &[Case]) {
     let missing = uncovered(reqs, cases);
-    println!(
+    crate::outln!(
         "{} requirements, {} cases; {} requirements checked by no case:",
         reqs.by_id.len(),
         cases.len(),
@@ -66,19 +66,19 @@ pub fn print(reqs: &Requirements, cases: &[Case]) {
     );
     for id in missing {
         let r = &reqs.by_id[id];
-        println!("  {id} (§{}, {}): {}", r.section, r.level.as_str(), r.quote);
+        crate::outln!("  {id} (§{}, {}): {}", r.section, r.level.as_str(), r.quote);
     }
     for (case, req) in unknown(reqs, cases) {
-        println!("  case {case} names unknown requirement {req}");
+        crate::outln!("  case {case} names unknown requirement {req}");
     }
     let unproved = unbitten(cases);
-    println!(
+    crate::outln!(
         "{} cases proved able to fail by a bite test; {} not (fixtures/bite-coverage.txt):",
         cases.len() - unproved.len(),
         unproved.len()
     );
     for id in unproved {
-        println!("  {id}");
+        crate::outln!("  {id}");
     }
 }
 

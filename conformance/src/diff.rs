@@ -74,7 +74,7 @@ pub fn main_with(cli: DiffCli) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("ds-conformance diff: error: {e}");
+            crate::errln!("ds-conformance diff: error: {e}");
             ExitCode::from(2)
         }
     }
@@ -130,9 +130,10 @@ fn run(cli: DiffCli) -> Result<bool, String> {
         None,
         false,
     ))?;
-    println!(
+    crate::outln!(
         "ds-conformance diff: target {} against baseline {}",
-        tgt.target.root, baseline.target.root
+        tgt.target.root,
+        baseline.target.root
     );
     let cases: Vec<Case> = crate::cases::all()
         .into_iter()
@@ -151,10 +152,10 @@ fn run(cli: DiffCli) -> Result<bool, String> {
     }
     let diffs = rt.block_on(compare_all(cases, baseline, tgt, reqs, cli.jobs.max(1)));
     let text = render(&diffs);
-    println!("{text}");
+    crate::outln!("{text}");
     if let Some(p) = &cli.markdown {
         std::fs::write(p, &text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
-        println!("wrote {}", p.display());
+        crate::outln!("wrote {}", p.display());
     }
     if let Some(server) = embedded {
         rt.block_on(server.stop());

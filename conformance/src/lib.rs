@@ -2,6 +2,25 @@
 //! (../shared/spec/PROTOCOL.md). Library: the client, case catalog, model,
 //! runner and reports; the binary is a thin CLI over `cli::main_with`.
 
+/// `println!` that ignores a closed pipe: `ds-conformance ... | head`
+/// must not panic (exit 101) when the reader goes away.
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `eprintln!` that ignores a closed pipe (see [`outln!`]).
+#[macro_export]
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
 pub mod case;
 pub mod cases;
 pub mod cli;
@@ -17,6 +36,7 @@ pub mod model;
 pub mod outcome;
 pub mod preflight;
 pub mod props;
+pub mod replay;
 pub mod report;
 pub mod requirements;
 pub mod runner;

@@ -55,7 +55,7 @@ pub fn main_with(cli: MatrixCli) -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ds-conformance matrix: error: {e}");
+            crate::errln!("ds-conformance matrix: error: {e}");
             ExitCode::from(2)
         }
     }
@@ -94,7 +94,7 @@ fn run(cli: &MatrixCli) -> Result<(), String> {
     };
     write("matrix.md", markdown(&cli.title, &columns))?;
     write("matrix.html", html(&cli.title, &columns))?;
-    println!("wrote {}/matrix.md and matrix.html", cli.out.display());
+    crate::outln!("wrote {}/matrix.md and matrix.html", cli.out.display());
     Ok(())
 }
 

@@ -32,6 +32,9 @@ pub struct Exchange {
     pub elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the request was made (replay scripts keep the pauses).
+    #[serde(skip)]
+    pub started: Option<std::time::Instant>,
 }
 
 impl Exchange {
@@ -55,6 +58,7 @@ impl Exchange {
             request_body_len: body.len(),
             request_body_preview: preview(body, PREVIEW),
             request_body: body.to_vec(),
+            started: Some(std::time::Instant::now()),
             ..Default::default()
         }
     }
@@ -111,17 +115,7 @@ impl Exchange {
             m => s.push_str(&format!(" -X {m}")),
         }
         for (k, v) in &self.request_headers {
-            if k.eq_ignore_ascii_case("authorization") {
-                // Not printed; the replay takes it from the environment.
-                s.push_str(&format!(
-                    " -H \"{k}: ${{DS_AUTHORIZATION:?set DS_AUTHORIZATION to the credential}}\""
-                ));
-                continue;
-            }
-            s.push_str(&format!(
-                " -H {}",
-                shell_quote(format!("{k}: {v}").as_bytes())
-            ));
+            s.push_str(&format!(" -H {}", header_arg(k, v)));
         }
         if self.request_body_len > 0 || matches!(self.method.as_str(), "POST" | "PUT") {
             if self.request_body.contains(&0) && self.request_body.len() <= limit {
@@ -177,6 +171,54 @@ impl Exchange {
         }
         s
     }
+}
+
+/// A credential the user configured (`--header`, `--service-token`) is
+/// recorded as this shell reference instead of its value: reports never
+/// hold it, and a replay takes it from the environment.
+pub fn credential_placeholder(var: &str, flag: &str) -> String {
+    format!("${{{var}:?set {var} to the value given with {flag}}}")
+}
+
+/// Replace every configured secret in a recorded header value by its
+/// placeholder (see [`credential_placeholder`]).
+pub fn redact(value: &str, secrets: &[(String, String)]) -> String {
+    secrets
+        .iter()
+        .filter(|(secret, _)| !secret.is_empty())
+        .fold(value.to_string(), |v, (secret, placeholder)| {
+            v.replace(secret.as_str(), placeholder)
+        })
+}
+
+/// `-H` argument for a recorded header: single-quoted, or double-quoted
+/// when it holds a credential placeholder (so the shell expands it).
+pub fn header_arg(name: &str, value: &str) -> String {
+    let line = format!("{name}: {value}");
+    if !line.contains("${DS_") {
+        return shell_quote(line.as_bytes());
+    }
+    let mut out = String::from("\"");
+    let mut rest = line.as_str();
+    while let Some(at) = rest.find("${DS_") {
+        out.push_str(&escape_double(&rest[..at]));
+        let end = rest[at..].find('}').map_or(rest.len(), |e| at + e + 1);
+        out.push_str(&rest[at..end]);
+        rest = &rest[end..];
+    }
+    out.push_str(&escape_double(rest));
+    out.push('"');
+    out
+}
+
+/// Text inside a double-quoted shell word.
+fn escape_double(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c {
+            '"' | '\\' | '$' | '`' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
 }
 
 /// Any bytes as one single-quoted argument for `printf %b` (`\xHH` escapes
@@ -296,13 +338,48 @@ mod tests {
     }
 
     #[test]
-    fn authorization_is_redacted() {
+    fn configured_credentials_become_environment_references() {
+        let secrets = vec![(
+            "s3cret".to_string(),
+            credential_placeholder("DS_SERVICE_TOKEN", "--service-token"),
+        )];
+        let recorded = redact("Bearer s3cret", &secrets);
+        assert!(!recorded.contains("s3cret"));
         let ex = Exchange::request(
             "GET",
             "http://x/a",
-            vec![("Authorization".into(), "Bearer s3cret".into())],
+            vec![
+                ("Authorization".into(), recorded),
+                ("X-Note".into(), "it's $HOME".into()),
+            ],
             b"",
         );
-        assert!(!ex.curl().contains("s3cret"));
+        let curl = ex.curl();
+        assert!(!curl.contains("s3cret"), "{curl}");
+        // The shell expands the placeholder and nothing else.
+        let out = std::process::Command::new("bash")
+            .args([
+                "-c",
+                &format!(
+                    "printf '%s\\n' {} {}",
+                    header_arg("Authorization", &ex.request_headers[0].1),
+                    header_arg("X-Note", "it's $HOME")
+                ),
+            ])
+            .env("DS_SERVICE_TOKEN", "tok\"en")
+            .output()
+            .expect("bash runs");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "Authorization: Bearer tok\"en\nX-Note: it's $HOME\n"
+        );
+        // A token the server minted (not configured) is shown as is.
+        let ex = Exchange::request(
+            "POST",
+            "http://x/a",
+            vec![("Authorization".into(), "Bearer minted".into())],
+            b"",
+        );
+        assert!(ex.curl().contains("Bearer minted"));
     }
 }

@@ -249,3 +249,27 @@ fn console_lines_show_the_real_outcome_and_the_summary_matches_the_json() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Closed pipes (`ds-conformance ... 2>&1 | head` after head exits): the
+/// exit code still says what happened (2 for a setup error, 0 for a
+/// listing), never a panic's 101.
+#[test]
+fn closed_output_pipes_do_not_change_the_exit_code() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let root = rt.block_on(not_a_stream_server());
+    let run = |args: &[&str]| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ds-conformance"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        // Close the read ends before it writes anything.
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        child.wait().expect("exits").code()
+    };
+    assert_eq!(run(&["--target", &root]), Some(2), "setup error");
+    assert_eq!(run(&["--list"]), Some(0), "listing");
+    assert_eq!(run(&["--coverage"]), Some(0), "coverage listing");
+}

@@ -67,9 +67,9 @@ pub fn stats_enabled() -> bool {
 pub fn print_stats(case_id: &str) {
     if stats_enabled() {
         let mut m = STATS.lock().unwrap();
-        eprintln!("--- {case_id}: operation -> status counts");
+        crate::errln!("--- {case_id}: operation -> status counts");
         for (k, v) in m.iter() {
-            eprintln!("{v:>6}  {k}");
+            crate::errln!("{v:>6}  {k}");
         }
         m.clear();
     }

@@ -264,14 +264,14 @@ pub fn compare_dir(
         };
         if let Some(d) = diff {
             differing += 1;
-            println!("\n---- snapshot {} ----\n{d}", c.id);
+            crate::outln!("\n---- snapshot {} ----\n{d}", c.id);
             if accept {
                 write_one(dir, &c.id, &actual)?;
-                println!("accepted: wrote {}", path.display());
+                crate::outln!("accepted: wrote {}", path.display());
             }
         }
     }
-    println!(
+    crate::outln!(
         "\nsnapshots: {differing} of {} cases differ from {}{}",
         snapshotted(report).count(),
         dir.display(),
@@ -321,7 +321,7 @@ pub fn after_run(
 ) -> Result<bool, String> {
     if let Some(dir) = &args.write {
         let n = write_dir(dir, reqs, target, report)?;
-        println!("wrote {n} snapshots to {}", dir.display());
+        crate::outln!("wrote {n} snapshots to {}", dir.display());
     }
     if let Some(dir) = &args.compare {
         let differing = compare_dir(dir, reqs, target, report, args.accept)?;

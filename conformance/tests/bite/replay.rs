@@ -10,7 +10,7 @@ use ds_conformance::client::Session;
 use ds_conformance::runner::run_case;
 
 /// Run `script` with bash (TARGET overridden when given), bounded.
-fn bash(script: &str, target: Option<&str>) -> (i32, String) {
+pub(crate) fn bash(script: &str, target: Option<&str>) -> (i32, String) {
     let mut cmd = std::process::Command::new("timeout");
     cmd.args(["120", "bash", "-c", script]);
     if let Some(t) = target {

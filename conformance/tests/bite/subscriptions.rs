@@ -168,11 +168,57 @@ async fn property_fails_with(flaw: Flaw, req: &str) {
 }
 
 #[tokio::test]
-async fn property_catches_missing_fencing() {
-    property_fails_with(Flaw::NoFencing, "SUB-STALE-FENCED").await;
-}
-
-#[tokio::test]
 async fn property_catches_shared_claims() {
     property_fails_with(Flaw::ClaimNotExclusive, "SUB-CLAIM-EXCLUSIVE").await;
+}
+
+/// The §7 property catches missing fencing, and its replay script
+/// reproduces the failure: pasted into
+/// bash against the flawed stub it exits 1 (every answer but the GETs as
+/// recorded, minted tokens and wake ids captured from its own answers),
+/// against an unbroken stub 0 (the stale ack is fenced there).
+#[tokio::test]
+async fn property_replay_script_exits_1_only_where_the_failure_reproduces() {
+    let broken = subs_stub::spawn(&[Flaw::NoFencing]).await;
+    let mut session = ds_conformance::testing::test_session(&broken.root, 500);
+    session.run.seed = 20261206;
+    session.run.prop_cases = 160;
+    session.run.artifacts_dir =
+        std::env::temp_dir().join(format!("ds-subs-replay-{}", std::process::id()));
+    let runs = ds_conformance::testing::run_on(
+        std::sync::Arc::new(session),
+        &["subscriptions::props::pull_wake_model"],
+    )
+    .await;
+    common::fails_with(
+        &runs,
+        "subscriptions::props::pull_wake_model",
+        "SUB-STALE-FENCED",
+    );
+    let message = &runs[0].result.as_ref().unwrap_err().message;
+    let path = message
+        .split("replay script: ")
+        .nth(1)
+        .and_then(|s| s.lines().next())
+        .unwrap_or_else(|| panic!("no replay script in:\n{message}"))
+        .to_string();
+    let script = std::fs::read_to_string(&path).expect("script written");
+    let run = |root: Option<String>| {
+        let s = script.clone();
+        tokio::task::spawn_blocking(move || crate::replay::bash(&s, root.as_deref()))
+    };
+    let (code, out) = run(None).await.unwrap();
+    assert_eq!(
+        code, 1,
+        "flawed stub: expected exit 1\n{script}\n---\n{out}"
+    );
+    assert!(out.contains("REPRODUCED"), "{out}");
+    let good = subs_stub::spawn(&[]).await;
+    let (code, out) = run(Some(good.root.clone())).await.unwrap();
+    assert_eq!(
+        code, 0,
+        "unbroken stub: expected exit 0\n{script}\n---\n{out}"
+    );
+    assert!(out.contains("not reproduced"), "{out}");
+    let _ = std::fs::remove_dir_all(std::path::Path::new(&path).parent().unwrap());
 }

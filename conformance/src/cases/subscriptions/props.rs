@@ -495,14 +495,17 @@ pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
             format!("{} (did not reproduce on the final replay)", found.first),
         ),
     };
-    let script: String = std::iter::once(format!(
-        "#!/usr/bin/env bash\n# Replay of {case_id} (seed {}), minimal sequence:\n{}\n# {verdict}\n",
-        session.run.seed,
-        listing.lines().map(|l| format!("#   {l}")).collect::<Vec<_>>().join("\n")
-    ))
-    .chain(ctx.transcript().iter().map(|e| e.render()))
-    .collect::<Vec<_>>()
-    .join("\n");
+    let header = format!(
+        "Replay of {case_id} (seed {}), minimal sequence:\n{listing}\n{verdict}",
+        session.run.seed
+    );
+    let script = crate::replay::Replay {
+        root: session.target.root.as_str(),
+        run_id: &session.run.run_id,
+        header: &header,
+        broke: requirement.as_deref(),
+    }
+    .render(&ctx.transcript());
     let note = match crate::props::write_script(&session.run, &case_id, &script) {
         Ok(p) => {
             ctx.add_artifact(p.clone());
