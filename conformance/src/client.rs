@@ -66,7 +66,7 @@ pub struct Control {
     /// Cases that take the target away hold this exclusively; every other
     /// case of the session holds it shared, so no case sees the target go
     /// away under it (sessions against other targets are not held up).
-    pub gate: tokio::sync::RwLock<()>,
+    pub(crate) gate: tokio::sync::RwLock<()>,
 }
 
 /// One run against one target: what every case context shares.

@@ -64,37 +64,141 @@ pub async fn run_on(session: Arc<Session>, prefixes: &[&str]) -> Vec<Ran> {
     futures::future::join_all(runs).await
 }
 
-/// Panic unless the case `id` ran and failed; returns its failure (and
-/// records the bite, see `record_bite`).
-pub fn assert_fails<'a>(runs: &'a [Ran], id: &str) -> &'a Failure {
+/// A bite check, built in one expression: which target, which cases, which
+/// verdict. `bite(root).case(id).fails_with(req).await` runs the case `id`
+/// against `root` and panics unless it failed on requirement `req`;
+/// `.area(prefix)` adds every case under `prefix` to the run (for a control:
+/// `bite(root).area("append::").passes().await`); `.each(&[(id, req), ..])`
+/// checks several cases of one run. Every asserted failure is recorded with
+/// [`record_bite`], so `scripts/bite-coverage.sh` sees it.
+pub struct Bite {
+    session: Session,
+    prefixes: Vec<String>,
+    subject: Option<String>,
+}
+
+/// A bite check against `root` (long-poll timeout 500 ms, 60 s per case).
+pub fn bite(root: &str) -> Bite {
+    Bite::in_session(test_session(root, 500))
+}
+
+/// What a bite found: the case's failure and its transcript.
+#[derive(Debug)]
+pub struct Bitten {
+    pub failure: Failure,
+    pub transcript: String,
+}
+
+impl Bite {
+    /// A bite check in a prepared session (restart hooks, seeds, budgets).
+    pub fn in_session(session: Session) -> Bite {
+        Bite {
+            session,
+            prefixes: Vec::new(),
+            subject: None,
+        }
+    }
+
+    /// The target's long-poll timeout (default 500 ms).
+    pub fn long_poll(mut self, ms: u64) -> Self {
+        self.session.target.long_poll_timeout = Duration::from_millis(ms);
+        self
+    }
+
+    /// Also run every case whose id starts with `prefix`.
+    pub fn area(mut self, prefix: &str) -> Self {
+        self.prefixes.push(prefix.to_string());
+        self
+    }
+
+    /// The case the verdict is about (run with any `area`).
+    pub fn case(mut self, id: &str) -> Self {
+        self.prefixes.push(id.to_string());
+        self.subject = Some(id.to_string());
+        self
+    }
+
+    async fn run(self, also: &[&str]) -> Vec<Ran> {
+        let mut prefixes: Vec<&str> = self.prefixes.iter().map(String::as_str).collect();
+        prefixes.extend_from_slice(also);
+        run_on(Arc::new(self.session), &prefixes).await
+    }
+
+    fn subject(&self) -> String {
+        self.subject
+            .clone()
+            .expect("name the case first: bite(..).case(id)")
+    }
+
+    /// The case failed with a verdict on requirement `req`.
+    pub async fn fails_with(self, req: &str) -> Bitten {
+        self.fails_with_one_of(&[req]).await
+    }
+
+    /// The case failed with a verdict on one of `reqs` (for breaks that a
+    /// case may catch on either of two rules).
+    pub async fn fails_with_one_of(self, reqs: &[&str]) -> Bitten {
+        let id = self.subject();
+        let runs = self.run(&[]).await;
+        bitten(&runs, &id, reqs)
+    }
+
+    /// Each `(case id, requirement)`: the case failed on that requirement,
+    /// in one run of all of them (plus any `area`).
+    pub async fn each(self, expected: &[(&str, &str)]) -> Vec<Bitten> {
+        assert!(self.subject.is_none(), "each() names its own cases");
+        let ids: Vec<&str> = expected.iter().map(|(id, _)| *id).collect();
+        let runs = self.run(&ids).await;
+        expected
+            .iter()
+            .map(|(id, req)| bitten(&runs, id, &[req]))
+            .collect()
+    }
+
+    /// Control: every case run (the `case`, every case under each `area`)
+    /// passed.
+    pub async fn passes(self) {
+        let subject = self.subject.clone();
+        let runs = self.run(&[]).await;
+        if let Some(id) = subject {
+            assert!(runs.iter().any(|r| r.id == id), "case {id} did not run");
+        }
+        for ran in &runs {
+            if let Err(f) = &ran.result {
+                panic!("case {} failed: {f}\n{}", ran.id, ran.transcript);
+            }
+        }
+    }
+}
+
+/// Panic unless the case `id` ran and failed with a verdict on one of
+/// `reqs`; records the bite.
+fn bitten(runs: &[Ran], id: &str, reqs: &[&str]) -> Bitten {
     let ran = runs
         .iter()
         .find(|r| r.id == id)
         .unwrap_or_else(|| panic!("case {id} did not run"));
-    match &ran.result {
-        Err(f) if f.kind == crate::failure::FailureKind::Inconclusive => panic!(
-            "case {id} was only inconclusive against a server that breaks its rule (a bite must be a verdict): {f}\n{}",
-            ran.transcript
-        ),
-        Err(f) => {
-            record_bite(id, f.requirement.as_deref().unwrap_or("-"));
-            f
-        }
+    let failure = match &ran.result {
         Ok(()) => panic!(
             "case {id} passed against a server that breaks its rule:\n{}",
             ran.transcript
         ),
-    }
-}
-
-/// Panic unless the case `id` ran and passed.
-pub fn assert_passes(runs: &[Ran], id: &str) {
-    let ran = runs
-        .iter()
-        .find(|r| r.id == id)
-        .unwrap_or_else(|| panic!("case {id} did not run"));
-    if let Err(f) = &ran.result {
-        panic!("case {id} failed: {f}\n{}", ran.transcript);
+        Err(f) if f.kind == crate::failure::FailureKind::Inconclusive => panic!(
+            "case {id} was only inconclusive against a server that breaks its rule (a bite must be a verdict): {f}\n{}",
+            ran.transcript
+        ),
+        Err(f) => f.clone(),
+    };
+    let req = failure.requirement.as_deref().unwrap_or("-");
+    assert!(
+        reqs.contains(&req),
+        "case {id} failed on {req}, not on {reqs:?} (another reason): {failure}\n{}",
+        ran.transcript
+    );
+    record_bite(id, req);
+    Bitten {
+        failure,
+        transcript: ran.transcript.clone(),
     }
 }
 
@@ -104,7 +208,7 @@ pub const BITE_LOG_ENV: &str = "DS_BITE_LOG";
 
 /// Append `case<TAB>requirement` to the `DS_BITE_LOG` file, if set: a bite
 /// test made `case` fail on `requirement` against a broken server.
-pub fn record_bite(case: &str, requirement: &str) {
+fn record_bite(case: &str, requirement: &str) {
     use std::io::Write;
     let Some(path) = std::env::var_os(BITE_LOG_ENV) else {
         return;

@@ -116,17 +116,7 @@ impl Model {
         what: &str,
     ) -> Result<(), Violation> {
         let req = "PROP-DELETE-OUTCOME";
-        let slot = self.slot(path).clone();
-        let Slot::Live(s) = slot else {
-            status_in(obs.status, gone_statuses(&slot), gone_req(&slot, req), what)?;
-            if matches!(slot, Slot::Collecting) && obs.status == 404 {
-                self.slots.insert(
-                    path,
-                    Slot::Absent {
-                        deleted_before: true,
-                    },
-                );
-            }
+        let Some(s) = self.live_or_gone(path, obs.status, req, what)? else {
             return Ok(());
         };
         status_in(obs.status, &[204], req, what)?;
@@ -164,17 +154,7 @@ impl Model {
         what: &str,
     ) -> Result<(), Violation> {
         let req = "PROP-HEAD-OUTCOME";
-        let slot = self.slot(path).clone();
-        let Slot::Live(s) = slot else {
-            status_in(obs.status, gone_statuses(&slot), gone_req(&slot, req), what)?;
-            if matches!(slot, Slot::Collecting) && obs.status == 404 {
-                self.slots.insert(
-                    path,
-                    Slot::Absent {
-                        deleted_before: true,
-                    },
-                );
-            }
+        let Some(s) = self.live_or_gone(path, obs.status, req, what)? else {
             return Ok(());
         };
         status_in(obs.status, &[200], req, what)?;

@@ -249,6 +249,33 @@ impl Model {
         }
     }
 
+    /// The live stream at `p`, or `None` once `status` is checked as the
+    /// answer to direct access to a path without one (under `req`, or
+    /// PROP-SOFT-DELETE); a collected path that answered 404 is then
+    /// known to be gone.
+    fn live_or_gone(
+        &mut self,
+        p: Path,
+        status: u16,
+        req: &'static str,
+        what: &str,
+    ) -> Result<Option<Stream>, Violation> {
+        let slot = self.slot(p).clone();
+        if let Slot::Live(s) = slot {
+            return Ok(Some(s));
+        }
+        status_in(status, gone_statuses(&slot), gone_req(&slot, req), what)?;
+        if matches!(slot, Slot::Collecting) && status == 404 {
+            self.slots.insert(
+                p,
+                Slot::Absent {
+                    deleted_before: true,
+                },
+            );
+        }
+        Ok(None)
+    }
+
     /// Live or soft-deleted forks that reference `p` (its reference count).
     pub fn refcount(&self, p: Path) -> usize {
         self.slots

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::op::{Kind, Path};
 use super::stream::{Data, Stream};
 use super::{
-    expect_flag, expect_media, gone_req, gone_statuses, require, status_in, Mode, Model, Obs,
-    Outcome, ReadPlan, Slot, SseObs, Violation,
+    expect_flag, expect_media, require, status_in, Mode, Model, Obs, Outcome, ReadPlan, Slot,
+    SseObs, Violation,
 };
 
 /// Decode one response body of a stream of `kind` into data.
@@ -88,22 +88,7 @@ impl Model {
             Outcome::Chunks(v) => v.first().map_or(0, |o| o.status),
             Outcome::Sse(s) => s.status,
         };
-        let slot = self.slot(path).clone();
-        let Slot::Live(s) = slot else {
-            status_in(
-                first,
-                gone_statuses(&slot),
-                gone_req(&slot, "PROP-READ-CONTENT"),
-                what,
-            )?;
-            if matches!(slot, Slot::Collecting) && first == 404 {
-                self.slots.insert(
-                    path,
-                    Slot::Absent {
-                        deleted_before: true,
-                    },
-                );
-            }
+        let Some(s) = self.live_or_gone(path, first, "PROP-READ-CONTENT", what)? else {
             return Ok(());
         };
         let req = if s.fork.is_some() {

@@ -4,11 +4,12 @@
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, run_prefixes};
+use ds_conformance::testing::bite;
 
 #[tokio::test]
 async fn control_reference_passes_every_append_case() {
-    crate::common::assert_area_passes("append::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("append::").passes().await;
 }
 
 #[tokio::test]
@@ -20,8 +21,10 @@ async fn basic_append_answers_200() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::basic::append_is"], 500).await;
-    assert_fails(&runs, "append::basic::append_is_204_with_tail");
+    bite(&srv.root)
+        .case("append::basic::append_is_204_with_tail")
+        .fails_with("APPEND-204")
+        .await;
 }
 
 #[tokio::test]
@@ -40,9 +43,12 @@ async fn basic_bodies_reversed_or_truncated() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::basic::"], 500).await;
-    assert_fails(&runs, "append::basic::order_preserved");
-    assert_fails(&runs, "append::basic::large_bodies");
+    bite(&srv.root)
+        .each(&[
+            ("append::basic::order_preserved", "STREAM-ORDER"),
+            ("append::basic::large_bodies", "STREAM-ORDER"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -69,9 +75,12 @@ async fn basic_empty_body_and_missing_stream_accepted() {
         )),
     )
     .await;
-    let runs = run_prefixes(&srv.root, &["append::basic::"], 500).await;
-    assert_fails(&runs, "append::basic::empty_body_is_400");
-    assert_fails(&runs, "append::basic::missing_stream_is_404");
+    bite(&srv.root)
+        .each(&[
+            ("append::basic::empty_body_is_400", "APPEND-EMPTY-BODY-400"),
+            ("append::basic::missing_stream_is_404", "APPEND-404"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -88,9 +97,18 @@ async fn content_type_not_enforced() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::content_type::"], 500).await;
-    assert_fails(&runs, "append::content_type::mismatch_is_409");
-    assert_fails(&runs, "append::content_type::missing_is_400");
+    bite(&srv.root)
+        .each(&[
+            (
+                "append::content_type::mismatch_is_409",
+                "APPEND-CT-MISMATCH-409",
+            ),
+            (
+                "append::content_type::missing_is_400",
+                "APPEND-CT-REQUIRED-400",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -106,11 +124,10 @@ async fn content_type_parameters_refused() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::content_type::same"], 500).await;
-    assert_fails(
-        &runs,
-        "append::content_type::same_with_parameters_is_accepted",
-    );
+    bite(&srv.root)
+        .case("append::content_type::same_with_parameters_is_accepted")
+        .fails_with("APPEND-204")
+        .await;
 }
 
 #[tokio::test]
@@ -120,11 +137,20 @@ async fn seq_ignored() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::seq::"], 500).await;
-    assert_fails(&runs, "append::seq::equal_is_409");
-    assert_fails(&runs, "append::seq::regression_is_409");
-    assert_fails(&runs, "append::seq::compared_bytewise_not_numerically");
-    assert_fails(&runs, "append::seq::compared_bytewise_not_case_folded");
+    bite(&srv.root)
+        .each(&[
+            ("append::seq::equal_is_409", "SEQ-REGRESSION-409"),
+            ("append::seq::regression_is_409", "SEQ-REGRESSION-409"),
+            (
+                "append::seq::compared_bytewise_not_numerically",
+                "SEQ-LEXICOGRAPHIC",
+            ),
+            (
+                "append::seq::compared_bytewise_not_case_folded",
+                "SEQ-LEXICOGRAPHIC",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -145,13 +171,10 @@ async fn seq_numeric_or_case_folded_or_refused() {
         req
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &["append::seq::compared_bytewise_not_numerically"],
-        500,
-    )
-    .await;
-    assert_fails(&runs, "append::seq::compared_bytewise_not_numerically");
+    bite(&srv.root)
+        .case("append::seq::compared_bytewise_not_numerically")
+        .fails_with("SEQ-LEXICOGRAPHIC")
+        .await;
 
     let srv = crate::common::with_request(|mut req| {
         let seq = req
@@ -166,8 +189,10 @@ async fn seq_numeric_or_case_folded_or_refused() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::seq::compared_bytewise_not_case"], 500).await;
-    assert_fails(&runs, "append::seq::compared_bytewise_not_case_folded");
+    bite(&srv.root)
+        .case("append::seq::compared_bytewise_not_case_folded")
+        .fails_with("SEQ-LEXICOGRAPHIC")
+        .await;
 
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.headers.get("stream-seq").is_some_and(|v| v == "b0") {
@@ -176,8 +201,10 @@ async fn seq_numeric_or_case_folded_or_refused() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::seq::increasing"], 500).await;
-    assert_fails(&runs, "append::seq::increasing_is_accepted");
+    bite(&srv.root)
+        .case("append::seq::increasing_is_accepted")
+        .fails_with("SEQ-INCREASING-ACCEPTED")
+        .await;
 }
 
 #[tokio::test]
@@ -191,9 +218,18 @@ async fn precedence_closed_not_reported_first() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::precedence::"], 500).await;
-    assert_fails(&runs, "append::precedence::closed_before_content_type");
-    assert_fails(&runs, "append::precedence::closed_before_seq");
+    bite(&srv.root)
+        .each(&[
+            (
+                "append::precedence::closed_before_content_type",
+                "APPEND-ERROR-PRECEDENCE",
+            ),
+            (
+                "append::precedence::closed_before_seq",
+                "APPEND-ERROR-PRECEDENCE",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -205,8 +241,10 @@ async fn basic_chunked_bodies_refused() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::basic::chunked"], 500).await;
-    assert_fails(&runs, "append::basic::chunked_body_is_accepted");
+    bite(&srv.root)
+        .case("append::basic::chunked_body_is_accepted")
+        .fails_with("APPEND-CHUNKED")
+        .await;
 }
 
 #[tokio::test]
@@ -222,17 +260,18 @@ async fn content_type_case_sensitive() {
         resp
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &[
-            "append::content_type::media",
-            "create::idempotent::content_type_case",
-        ],
-        500,
-    )
-    .await;
-    assert_fails(&runs, "append::content_type::media_type_case_is_ignored");
-    assert_fails(&runs, "create::idempotent::content_type_case_is_ignored");
+    bite(&srv.root)
+        .each(&[
+            (
+                "append::content_type::media_type_case_is_ignored",
+                "CT-MEDIA-TYPE-CASE",
+            ),
+            (
+                "create::idempotent::content_type_case_is_ignored",
+                "CT-MEDIA-TYPE-CASE",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -251,6 +290,8 @@ async fn seq_consumed_by_refused_appends() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["append::seq::rejected"], 500).await;
-    assert_fails(&runs, "append::seq::rejected_append_does_not_consume_seq");
+    bite(&srv.root)
+        .case("append::seq::rejected_append_does_not_consume_seq")
+        .fails_with("SEQ-INCREASING-ACCEPTED")
+        .await;
 }

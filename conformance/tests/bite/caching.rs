@@ -2,13 +2,12 @@
 //! breaks one caching rule in front of the reference server and checks
 //! that the right case fails.
 
-use crate::common::{fails_each_with, fails_with};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use ds_conformance::testing::{assert_passes, run_prefixes};
+use ds_conformance::testing::bite;
 
 /// A server doing its own ETags from the URL and, if `with_end`, the
 /// response's `Stream-Next-Offset`, but never the closure status.
@@ -36,7 +35,8 @@ async fn own_etags(mut req: Request, next: Next, with_end: bool) -> Response {
 
 #[tokio::test]
 async fn control_reference_passes_every_caching_case() {
-    crate::common::assert_area_passes("caching::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("caching::").passes().await;
 }
 
 #[tokio::test]
@@ -48,14 +48,12 @@ async fn etag_missing_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["caching::etag::present_"], 500).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .each(&[
             ("caching::etag::present_on_catch_up", "ETAG-PRESENT"),
             ("caching::etag::present_on_long_poll_200", "ETAG-PRESENT"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -65,7 +63,9 @@ async fn etag_if_none_match_ignored_is_caught() {
         req
     })
     .await;
-    crate::common::case_fails_with(&srv.root, "caching::etag::if_none_match_is_304", "ETAG-304")
+    bite(&srv.root)
+        .case("caching::etag::if_none_match_is_304")
+        .fails_with("ETAG-304")
         .await;
 }
 
@@ -79,15 +79,13 @@ async fn etag_any_if_none_match_is_304_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["caching::etag::"], 500).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .each(&[
             ("caching::etag::mismatch_is_200", "ETAG-MISMATCH-200"),
             ("caching::etag::changes_on_close", "ETAG-CLOSE-CHANGES"),
             ("caching::etag::changes_on_append", "ETAG-APPEND-CHANGES"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -95,14 +93,18 @@ async fn etag_blind_to_closure_is_caught() {
     let srv =
         crate::common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, true))
             .await;
-    let runs = run_prefixes(&srv.root, &["caching::etag::"], 500).await;
-    fails_with(
-        &runs,
-        "caching::etag::changes_on_close",
-        "ETAG-CLOSE-CHANGES",
-    );
-    assert_passes(&runs, "caching::etag::changes_on_append");
-    assert_passes(&runs, "caching::etag::if_none_match_is_304");
+    bite(&srv.root)
+        .case("caching::etag::changes_on_close")
+        .fails_with("ETAG-CLOSE-CHANGES")
+        .await;
+    bite(&srv.root)
+        .case("caching::etag::changes_on_append")
+        .passes()
+        .await;
+    bite(&srv.root)
+        .case("caching::etag::if_none_match_is_304")
+        .passes()
+        .await;
 }
 
 #[tokio::test]
@@ -110,12 +112,10 @@ async fn etag_blind_to_appends_is_caught() {
     let srv =
         crate::common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, false))
             .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "caching::etag::changes_on_append",
-        "ETAG-APPEND-CHANGES",
-    )
-    .await;
+    bite(&srv.root)
+        .case("caching::etag::changes_on_append")
+        .fails_with("ETAG-APPEND-CHANGES")
+        .await;
 }
 
 #[tokio::test]
@@ -128,12 +128,10 @@ async fn etag_on_offset_now_is_caught() {
         resp
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "caching::etag::absent_on_offset_now",
-        "ETAG-NOW-ABSENT",
-    )
-    .await;
+    bite(&srv.root)
+        .case("caching::etag::absent_on_offset_now")
+        .fails_with("ETAG-NOW-ABSENT")
+        .await;
 }
 
 #[tokio::test]
@@ -144,13 +142,14 @@ async fn cache_control_no_store_everywhere_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["caching::cache_control::"], 500).await;
-    fails_with(
-        &runs,
-        "caching::cache_control::catch_up_is_cacheable",
-        "CACHE-CATCHUP",
-    );
-    assert_passes(&runs, "caching::cache_control::head_is_not_cacheable");
+    bite(&srv.root)
+        .case("caching::cache_control::catch_up_is_cacheable")
+        .fails_with("CACHE-CATCHUP")
+        .await;
+    bite(&srv.root)
+        .case("caching::cache_control::head_is_not_cacheable")
+        .passes()
+        .await;
 }
 
 #[tokio::test]
@@ -160,10 +159,8 @@ async fn cache_control_missing_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["caching::cache_control::"], 500).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .each(&[
             (
                 "caching::cache_control::catch_up_is_cacheable",
                 "CACHE-CATCHUP",
@@ -176,8 +173,8 @@ async fn cache_control_missing_is_caught() {
                 "caching::cache_control::head_is_not_cacheable",
                 "CACHE-HEAD-NO-STORE",
             ),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -192,13 +189,14 @@ async fn long_poll_200_marked_no_store_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["caching::cache_control::"], 500).await;
-    fails_with(
-        &runs,
-        "caching::cache_control::long_poll_200_is_cacheable",
-        "CACHE-LONG-POLL",
-    );
-    assert_passes(&runs, "caching::cache_control::catch_up_is_cacheable");
+    bite(&srv.root)
+        .case("caching::cache_control::long_poll_200_is_cacheable")
+        .fails_with("CACHE-LONG-POLL")
+        .await;
+    bite(&srv.root)
+        .case("caching::cache_control::catch_up_is_cacheable")
+        .passes()
+        .await;
 }
 
 #[tokio::test]
@@ -213,10 +211,8 @@ async fn closed_final_chunk_without_stream_closed_names_its_rule() {
         resp
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "caching::etag::changes_on_close",
-        "READ-CLOSED-FINAL-CHUNK",
-    )
-    .await;
+    bite(&srv.root)
+        .case("caching::etag::changes_on_close")
+        .fails_with("READ-CLOSED-FINAL-CHUNK")
+        .await;
 }

@@ -2,11 +2,12 @@
 //! the reference server and asserts the matching case fails.
 
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, run_prefixes};
+use ds_conformance::testing::bite;
 
 #[tokio::test]
 async fn control_reference_passes_every_close_case() {
-    crate::common::assert_area_passes("close::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("close::").passes().await;
 }
 
 #[tokio::test]
@@ -22,8 +23,10 @@ async fn header_value_case_sensitive() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["close::header_value::true"], 500).await;
-    assert_fails(&runs, "close::header_value::true_is_case_insensitive");
+    bite(&srv.root)
+        .case("close::header_value::true_is_case_insensitive")
+        .fails_with("CLOSE-TRUE-CASE-INSENSITIVE")
+        .await;
 }
 
 #[tokio::test]
@@ -36,12 +39,18 @@ async fn header_value_any_value_closes() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["close::header_value::other"], 500).await;
-    assert_fails(&runs, "close::header_value::other_values_do_not_close");
-    assert_fails(
-        &runs,
-        "close::header_value::other_values_on_empty_body_are_400",
-    );
+    bite(&srv.root)
+        .each(&[
+            (
+                "close::header_value::other_values_do_not_close",
+                "CLOSE-NON-TRUE-IGNORED",
+            ),
+            (
+                "close::header_value::other_values_on_empty_body_are_400",
+                "CLOSE-NON-TRUE-IGNORED",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -57,9 +66,10 @@ async fn header_value_other_values_refused() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["close::header_value::other_values_do"], 500).await;
-    let f = assert_fails(&runs, "close::header_value::other_values_do_not_close");
-    assert_eq!(f.requirement.as_deref(), Some("CLOSE-NON-TRUE-NO-ERROR"));
+    bite(&srv.root)
+        .case("close::header_value::other_values_do_not_close")
+        .fails_with("CLOSE-NON-TRUE-NO-ERROR")
+        .await;
 }
 
 #[tokio::test]
@@ -71,11 +81,22 @@ async fn close_only_without_stream_closed_header() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["close::close_only::"], 500).await;
-    assert_fails(&runs, "close::close_only::is_204_with_closed_and_tail");
-    assert_fails(&runs, "close::close_only::append_and_close");
-    let f = assert_fails(&runs, "close::close_only::again_is_idempotent");
-    assert_eq!(f.requirement.as_deref(), Some("CLOSE-ONLY-IDEMPOTENT-204"));
+    bite(&srv.root)
+        .each(&[
+            (
+                "close::close_only::is_204_with_closed_and_tail",
+                "CLOSE-ONLY-204",
+            ),
+            (
+                "close::close_only::append_and_close",
+                "CLOSE-APPEND-AND-CLOSE",
+            ),
+            (
+                "close::close_only::again_is_idempotent",
+                "CLOSE-ONLY-IDEMPOTENT-204",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -94,9 +115,15 @@ async fn close_only_rejects_by_type_and_invents_streams() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["close::close_only::"], 500).await;
-    assert_fails(&runs, "close::close_only::ignores_content_type");
-    assert_fails(&runs, "close::close_only::missing_stream_is_404");
+    bite(&srv.root)
+        .each(&[
+            (
+                "close::close_only::ignores_content_type",
+                "CLOSE-ONLY-IGNORES-CT",
+            ),
+            ("close::close_only::missing_stream_is_404", "CLOSE-404"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -118,9 +145,10 @@ async fn close_again_is_unstable() {
     })
     .await;
     static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let runs = run_prefixes(&srv.root, &["close::close_only::again"], 500).await;
-    let f = assert_fails(&runs, "close::close_only::again_is_idempotent");
-    assert_eq!(f.requirement.as_deref(), Some("CLOSE-IDEMPOTENT"));
+    bite(&srv.root)
+        .case("close::close_only::again_is_idempotent")
+        .fails_with("CLOSE-IDEMPOTENT")
+        .await;
 }
 
 #[tokio::test]
@@ -133,9 +161,18 @@ async fn after_close_409_without_headers_or_reopens() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["close::after_close::"], 500).await;
-    assert_fails(&runs, "close::after_close::append_is_409_with_final_offset");
-    assert_fails(&runs, "close::after_close::append_and_close_is_409");
+    bite(&srv.root)
+        .each(&[
+            (
+                "close::after_close::append_is_409_with_final_offset",
+                "APPEND-CLOSED-409",
+            ),
+            (
+                "close::after_close::append_and_close_is_409",
+                "CLOSE-APPEND-CLOSED-409",
+            ),
+        ])
+        .await;
 
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
@@ -147,9 +184,18 @@ async fn after_close_409_without_headers_or_reopens() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["close::after_close::"], 500).await;
-    assert_fails(&runs, "close::after_close::cannot_reopen");
-    assert_fails(&runs, "close::after_close::reads_report_closed_at_tail");
+    bite(&srv.root)
+        .each(&[
+            (
+                "close::after_close::cannot_reopen",
+                "STREAM-CLOSED-MONOTONIC",
+            ),
+            (
+                "close::after_close::reads_report_closed_at_tail",
+                "CLOSE-OBSERVABLE",
+            ),
+        ])
+        .await;
 }
 
 /// Append "z" to a response's Stream-Next-Offset (a later, made-up tail).
@@ -191,12 +237,10 @@ async fn close_again_moves_the_final_offset() {
         resp
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "close::close_only::again_is_idempotent",
-        "CLOSE-IDEMPOTENT",
-    )
-    .await;
+    bite(&srv.root)
+        .case("close::close_only::again_is_idempotent")
+        .fails_with("CLOSE-IDEMPOTENT")
+        .await;
 }
 
 #[tokio::test]
@@ -210,12 +254,10 @@ async fn close_moves_the_tail_seen_by_reads() {
         resp
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "close::close_only::is_204_with_closed_and_tail",
-        "CLOSE-ONLY-204",
-    )
-    .await;
+    bite(&srv.root)
+        .case("close::close_only::is_204_with_closed_and_tail")
+        .fails_with("CLOSE-ONLY-204")
+        .await;
 }
 
 #[tokio::test]
@@ -229,10 +271,8 @@ async fn reopen_attempt_crashes_the_server() {
         resp
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "close::after_close::cannot_reopen",
-        "STREAM-CLOSED-MONOTONIC",
-    )
-    .await;
+    bite(&srv.root)
+        .case("close::after_close::cannot_reopen")
+        .fails_with("STREAM-CLOSED-MONOTONIC")
+        .await;
 }

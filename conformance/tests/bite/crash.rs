@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::common::replay::{forward, fresh, replay, Logged};
 use ds_conformance::client::RestartHook;
-use ds_conformance::testing::{assert_passes, run_on, test_session, Ran};
+use ds_conformance::testing::{test_session, Bite};
 
 /// Rewrites the log at a restart (what the "durable store" kept).
 type Filter = fn(Vec<Logged>) -> Vec<Logged>;
@@ -103,6 +103,12 @@ impl Front {
     }
 }
 
+impl Drop for Front {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 async fn accept(listener: TcpListener, app: std::net::SocketAddr) {
     let mut pipes = JoinSet::new();
     loop {
@@ -117,7 +123,10 @@ async fn accept(listener: TcpListener, app: std::net::SocketAddr) {
     }
 }
 
-async fn run(filter: Filter, live: Live, prefix: &str) -> Vec<Ran> {
+/// The reference app behind a front that the harness can kill and restart:
+/// a restart keeps what `filter` leaves of the log; `live` rewrites live
+/// requests. The front is killed once the check is done with it.
+async fn crash_target(filter: Filter, live: Live) -> Bite {
     let app = Arc::new(App {
         router: tokio::sync::Mutex::new(fresh()),
         log: Mutex::new(Vec::new()),
@@ -154,14 +163,12 @@ async fn run(filter: Filter, live: Live, prefix: &str) -> Vec<Ran> {
             f.listen().await
         })
     });
-    let mut target = test_session(&format!("http://{addr}/v1/stream"), 500);
-    target.run.control.kill_hook = Some(kill);
-    target.run.control.restart_hook = Some(restart);
-    target.run.control.crash_rounds = 3;
-    target.run.case_timeout = std::time::Duration::from_secs(120);
-    let runs = run_on(Arc::new(target), &[prefix]).await;
-    front.kill();
-    runs
+    let mut session = test_session(&format!("http://{addr}/v1/stream"), 500);
+    session.run.control.kill_hook = Some(kill);
+    session.run.control.restart_hook = Some(restart);
+    session.run.control.crash_rounds = 3;
+    session.run.case_timeout = std::time::Duration::from_secs(120);
+    Bite::in_session(session)
 }
 
 fn keep(log: Vec<Logged>) -> Vec<Logged> {
@@ -174,25 +181,19 @@ fn as_is(l: &Logged) -> Option<Logged> {
 const APPENDS: &str = "crash::appends::acked_appends_survive_kills";
 const LIFECYCLE: &str = "crash::lifecycle::shown_state_survives_kills";
 
-fn fails_with_one_of(runs: &[Ran], id: &str, reqs: &[&str]) {
-    let f = ds_conformance::testing::assert_fails(runs, id);
-    assert!(
-        f.requirement.as_deref().is_some_and(|r| reqs.contains(&r)),
-        "{id} failed for another reason: {f}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_faithful_store_passes() {
-    let runs = run(keep, as_is, "crash::").await;
-    assert_passes(&runs, APPENDS);
-    assert_passes(&runs, LIFECYCLE);
+    crash_target(keep, as_is)
+        .await
+        .area("crash::")
+        .passes()
+        .await;
 }
 
 /// The last acknowledged append before the crash is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_acknowledged_appends_is_caught() {
-    let runs = run(
+    crash_target(
         |mut log| {
             // Drop every append of the last 20 logged requests.
             let n = log.len();
@@ -204,16 +205,17 @@ async fn losing_acknowledged_appends_is_caught() {
             log
         },
         as_is,
-        APPENDS,
     )
+    .await
+    .case(APPENDS)
+    .fails_with_one_of(&["DUR-DATA"])
     .await;
-    fails_with_one_of(&runs, APPENDS, &["DUR-DATA"]);
 }
 
 /// The last append is kept half written (a torn tail).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_append_is_caught() {
-    let runs = run(
+    crash_target(
         |mut log| {
             if let Some(l) = log.iter_mut().rev().find(|l| {
                 l.method == Method::POST
@@ -227,17 +229,18 @@ async fn a_torn_append_is_caught() {
             log
         },
         as_is,
-        APPENDS,
     )
+    .await
+    .case(APPENDS)
+    .fails_with_one_of(&["CRASH-APPEND-ATOMIC"])
     .await;
-    fails_with_one_of(&runs, APPENDS, &["CRASH-APPEND-ATOMIC"]);
 }
 
 /// Producer state is not persisted: after a restart the server no longer
 /// knows what it acknowledged (SHOULD-level, §5.2.1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgotten_producer_state_is_caught() {
-    let runs = run(
+    crash_target(
         |log| {
             log.into_iter()
                 .map(|mut l| {
@@ -249,16 +252,17 @@ async fn forgotten_producer_state_is_caught() {
                 .collect()
         },
         as_is,
-        APPENDS,
     )
+    .await
+    .case(APPENDS)
+    .fails_with_one_of(&["DUR-PRODUCER"])
     .await;
-    fails_with_one_of(&runs, APPENDS, &["DUR-PRODUCER"]);
 }
 
 /// Closes are not persisted: a stream shown closed is open after a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgotten_closes_are_caught() {
-    let runs = run(
+    crash_target(
         |log| {
             log.into_iter()
                 .filter(|l| !(l.method == Method::POST && l.body.is_empty()))
@@ -269,26 +273,28 @@ async fn forgotten_closes_are_caught() {
                 .collect()
         },
         as_is,
-        LIFECYCLE,
     )
+    .await
+    .case(LIFECYCLE)
+    .fails_with_one_of(&["DUR-CLOSED"])
     .await;
-    fails_with_one_of(&runs, LIFECYCLE, &["DUR-CLOSED"]);
 }
 
 /// DELETEs are not persisted: deleted and soft-deleted streams come back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgotten_deletes_are_caught() {
-    let runs = run(
+    crash_target(
         |log| {
             log.into_iter()
                 .filter(|l| l.method != Method::DELETE)
                 .collect()
         },
         as_is,
-        LIFECYCLE,
     )
+    .await
+    .case(LIFECYCLE)
+    .fails_with_one_of(&["DUR-FORKS", "DUR-DELETE"])
     .await;
-    fails_with_one_of(&runs, LIFECYCLE, &["DUR-FORKS", "DUR-DELETE"]);
 }
 
 /// A close-only POST is acknowledged but not applied (the stream stays
@@ -296,16 +302,14 @@ async fn forgotten_deletes_are_caught() {
 /// accepted although the close was acknowledged first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appends_accepted_after_an_acknowledged_close_are_caught() {
-    let runs = run(
-        keep,
-        |l| {
-            let close_only = l.method == Method::POST
-                && l.body.is_empty()
-                && l.headers.get("stream-closed").is_some();
-            (!close_only).then(|| l.clone())
-        },
-        LIFECYCLE,
-    )
+    crash_target(keep, |l| {
+        let close_only = l.method == Method::POST
+            && l.body.is_empty()
+            && l.headers.get("stream-closed").is_some();
+        (!close_only).then(|| l.clone())
+    })
+    .await
+    .case(LIFECYCLE)
+    .fails_with_one_of(&["STREAM-CLOSED-MONOTONIC", "DUR-CLOSED"])
     .await;
-    fails_with_one_of(&runs, LIFECYCLE, &["STREAM-CLOSED-MONOTONIC", "DUR-CLOSED"]);
 }

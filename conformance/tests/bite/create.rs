@@ -2,11 +2,12 @@
 //! rewrite that breaks one §5.1 rule and asserts the matching case fails.
 
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, run_prefixes};
+use ds_conformance::testing::bite;
 
 #[tokio::test]
 async fn control_reference_passes_every_create_case() {
-    crate::common::assert_area_passes("create::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("create::").passes().await;
 }
 
 #[tokio::test]
@@ -19,9 +20,12 @@ async fn basic_without_location_or_content_type_or_body() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["create::basic::"], 500).await;
-    assert_fails(&runs, "create::basic::location_on_201");
-    assert_fails(&runs, "create::basic::response_headers");
+    bite(&srv.root)
+        .each(&[
+            ("create::basic::location_on_201", "CREATE-LOCATION"),
+            ("create::basic::response_headers", "CREATE-RESP-HEADERS"),
+        ])
+        .await;
 
     // A server that ignores the PUT body.
     let srv = crate::common::with_request(|req| {
@@ -33,8 +37,10 @@ async fn basic_without_location_or_content_type_or_body() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["create::basic::initial_body"], 500).await;
-    assert_fails(&runs, "create::basic::initial_body_is_first_content");
+    bite(&srv.root)
+        .case("create::basic::initial_body_is_first_content")
+        .fails_with("CREATE-INITIAL-BODY")
+        .await;
 }
 
 #[tokio::test]
@@ -47,8 +53,10 @@ async fn basic_default_content_type_not_octet_stream() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["create::basic::default_content_type"], 500).await;
-    assert_fails(&runs, "create::basic::default_content_type");
+    bite(&srv.root)
+        .case("create::basic::default_content_type")
+        .fails_with("CREATE-DEFAULT-CT")
+        .await;
 }
 
 #[tokio::test]
@@ -60,15 +68,30 @@ async fn idempotent_conflicts_answered_200() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["create::idempotent::"], 500).await;
-    assert_fails(&runs, "create::idempotent::content_type_mismatch_is_409");
-    assert_fails(&runs, "create::idempotent::ttl_mismatch_is_409");
-    assert_fails(&runs, "create::idempotent::expires_at_mismatch_is_409");
-    assert_fails(&runs, "create::idempotent::reput_closed_stream");
-    assert_fails(
-        &runs,
-        "create::idempotent::reput_closed_on_open_stream_is_409",
-    );
+    bite(&srv.root)
+        .each(&[
+            (
+                "create::idempotent::content_type_mismatch_is_409",
+                "CREATE-CONFLICT-409",
+            ),
+            (
+                "create::idempotent::ttl_mismatch_is_409",
+                "CREATE-CONFLICT-409",
+            ),
+            (
+                "create::idempotent::expires_at_mismatch_is_409",
+                "CREATE-CONFLICT-409",
+            ),
+            (
+                "create::idempotent::reput_closed_stream",
+                "CREATE-CLOSURE-MATCH",
+            ),
+            (
+                "create::idempotent::reput_closed_on_open_stream_is_409",
+                "CREATE-CLOSURE-MATCH",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -80,8 +103,10 @@ async fn idempotent_reput_answered_201() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["create::idempotent::same_config"], 500).await;
-    assert_fails(&runs, "create::idempotent::same_config_is_200");
+    bite(&srv.root)
+        .case("create::idempotent::same_config_is_200")
+        .fails_with("CREATE-IDEMPOTENT-200")
+        .await;
 }
 
 #[tokio::test]
@@ -93,9 +118,12 @@ async fn closed_create_ignores_stream_closed() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["create::closed::"], 500).await;
-    assert_fails(&runs, "create::closed::empty_closed_stream");
-    assert_fails(&runs, "create::closed::body_is_final_content");
+    bite(&srv.root)
+        .each(&[
+            ("create::closed::empty_closed_stream", "CREATE-CLOSED"),
+            ("create::closed::body_is_final_content", "CREATE-CLOSED"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -115,10 +143,19 @@ async fn validation_accepts_anything() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["create::validation::"], 500).await;
-    assert_fails(&runs, "create::validation::ttl_syntax_is_400");
-    assert_fails(&runs, "create::validation::expires_at_syntax_is_400");
-    assert_fails(&runs, "create::validation::ttl_and_expires_at_is_400");
+    bite(&srv.root)
+        .each(&[
+            ("create::validation::ttl_syntax_is_400", "CREATE-TTL-SYNTAX"),
+            (
+                "create::validation::expires_at_syntax_is_400",
+                "CREATE-EXPIRES-SYNTAX",
+            ),
+            (
+                "create::validation::ttl_and_expires_at_is_400",
+                "CREATE-TTL-AND-EXPIRES-400",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -131,8 +168,10 @@ async fn validation_rejects_valid_ttl() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["create::validation::valid_ttl"], 500).await;
-    assert_fails(&runs, "create::validation::valid_ttl_is_201");
+    bite(&srv.root)
+        .case("create::validation::valid_ttl_is_201")
+        .fails_with("CREATE-TTL-SYNTAX")
+        .await;
 }
 
 #[tokio::test]
@@ -158,12 +197,10 @@ async fn idempotent_closed_reput_resets_the_stream() {
         resp
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "create::idempotent::reput_closed_stream",
-        "CREATE-IDEMPOTENT-200",
-    )
-    .await;
+    bite(&srv.root)
+        .case("create::idempotent::reput_closed_stream")
+        .fails_with("CREATE-IDEMPOTENT-200")
+        .await;
 }
 
 /// §5.1: a server answering 200 (as for an idempotent re-create) when a
@@ -177,10 +214,8 @@ async fn new_stream_answered_200() {
         resp
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "create::basic::new_stream_is_201",
-        "CREATE-NEW-201",
-    )
-    .await;
+    bite(&srv.root)
+        .case("create::basic::new_stream_is_201")
+        .fails_with("CREATE-NEW-201")
+        .await;
 }

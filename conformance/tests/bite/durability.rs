@@ -10,7 +10,7 @@ use axum::http::Method;
 use axum::Router;
 
 use crate::common::replay::{forward, fresh, replay, Logged};
-use ds_conformance::testing::{assert_fails, assert_passes, run_on, test_session};
+use ds_conformance::testing::{test_session, Bite};
 
 type Filter = fn(&Logged) -> Option<Logged>;
 
@@ -60,11 +60,12 @@ async fn spawn(filter: Filter) -> (String, ds_conformance::client::RestartHook) 
     (format!("http://{addr}/v1/stream"), hook)
 }
 
-async fn run(filter: Filter) -> Vec<ds_conformance::testing::Ran> {
+/// A bite check against the proxy with its restart hook.
+async fn restarting(filter: Filter) -> Bite {
     let (root, hook) = spawn(filter).await;
-    let mut target = test_session(&root, 500);
-    target.run.control.restart_hook = Some(hook);
-    run_on(Arc::new(target), &["durability::"]).await
+    let mut session = test_session(&root, 500);
+    session.run.control.restart_hook = Some(hook);
+    Bite::in_session(session)
 }
 
 fn keep(l: &Logged) -> Option<Logged> {
@@ -73,51 +74,66 @@ fn keep(l: &Logged) -> Option<Logged> {
 
 #[tokio::test]
 async fn a_faithful_log_passes_everything() {
-    let runs = run(keep).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    restarting(keep).await.area("durability::").passes().await;
 }
 
 #[tokio::test]
 async fn a_memory_only_restart_is_caught() {
-    let runs = run(|_| None).await;
-    for id in [
-        "data_and_offsets_survive",
-        "json_messages_survive",
-        "closure_survives",
-        "config_survives",
-        "producer_state_survives",
-        "stream_seq_survives",
-        "forks_and_soft_delete_survive",
-    ] {
-        assert_fails(&runs, &format!("durability::restart::{id}"));
-    }
+    restarting(|_| None)
+        .await
+        .each(&[
+            (
+                "durability::restart::data_and_offsets_survive",
+                "DUR-OFFSETS",
+            ),
+            ("durability::restart::json_messages_survive", "DUR-DATA"),
+            ("durability::restart::closure_survives", "DUR-CLOSED"),
+            ("durability::restart::config_survives", "DUR-CONFIG"),
+            (
+                "durability::restart::producer_state_survives",
+                "DUR-PRODUCER",
+            ),
+            ("durability::restart::stream_seq_survives", "DUR-SEQ"),
+            (
+                "durability::restart::forks_and_soft_delete_survive",
+                "DUR-FORKS",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn forgotten_deletes_are_caught() {
-    let runs = run(|l| (l.method != Method::DELETE).then(|| l.clone())).await;
-    assert_fails(&runs, "durability::restart::deleted_stays_deleted");
-    assert_fails(&runs, "durability::restart::forks_and_soft_delete_survive");
+    restarting(|l| (l.method != Method::DELETE).then(|| l.clone()))
+        .await
+        .each(&[
+            ("durability::restart::deleted_stays_deleted", "DUR-DELETE"),
+            (
+                "durability::restart::forks_and_soft_delete_survive",
+                "DUR-FORKS",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn forgotten_producer_state_is_caught() {
-    let runs = run(|l| {
+    restarting(|l| {
         let mut l = l.clone();
         for h in ["producer-id", "producer-epoch", "producer-seq"] {
             l.headers.remove(h);
         }
         Some(l)
     })
+    .await
+    .case("durability::restart::producer_state_survives")
+    .fails_with("DUR-PRODUCER")
     .await;
-    assert_fails(&runs, "durability::restart::producer_state_survives");
 }
 
 #[tokio::test]
 async fn forgotten_closes_and_seqs_are_caught() {
-    let runs = run(|l| {
+    restarting(|l| {
         let mut l = l.clone();
         l.headers.remove("stream-closed");
         l.headers.remove("stream-seq");
@@ -126,7 +142,10 @@ async fn forgotten_closes_and_seqs_are_caught() {
         }
         Some(l)
     })
+    .await
+    .each(&[
+        ("durability::restart::closure_survives", "DUR-CLOSED"),
+        ("durability::restart::stream_seq_survives", "DUR-SEQ"),
+    ])
     .await;
-    assert_fails(&runs, "durability::restart::closure_survives");
-    assert_fails(&runs, "durability::restart::stream_seq_survives");
 }

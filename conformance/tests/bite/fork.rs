@@ -15,7 +15,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use ds_conformance::testing::{assert_fails, run_prefixes, Ran};
+use ds_conformance::testing::bite;
 
 /// What the middleware knows across requests.
 struct Shared {
@@ -104,10 +104,6 @@ fn is_fork_put(req: &Request) -> bool {
     req.method() == Method::PUT && req.headers().contains_key("stream-forked-from")
 }
 
-async fn run(srv: &Srv, topic: &str, lp_ms: u64) -> Vec<Ran> {
-    run_prefixes(&srv.root, &[topic], lp_ms).await
-}
-
 // ---------------------------------------------------------------- create
 
 #[tokio::test]
@@ -117,9 +113,18 @@ async fn create_fork_offset_ignored() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::create::"], 500).await;
-    assert_fails(&runs, "fork::create::explicit_offset_inherits_prefix");
-    assert_fails(&runs, "fork::create::fork_at_start_inherits_nothing");
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::create::explicit_offset_inherits_prefix",
+                "FORK-OFFSET-EXCLUSIVE",
+            ),
+            (
+                "fork::create::fork_at_start_inherits_nothing",
+                "FORK-OFFSET-EXCLUSIVE",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -136,8 +141,10 @@ async fn create_content_type_not_inherited() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::create::", 500).await;
-    assert_fails(&runs, "fork::create::content_type_omitted_is_inherited");
+    bite(&srv.root)
+        .case("fork::create::content_type_omitted_is_inherited")
+        .fails_with("FORK-CREATE")
+        .await;
 }
 
 #[tokio::test]
@@ -150,8 +157,10 @@ async fn create_fork_of_closed_source_is_closed() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::create::closed_source"], 500).await;
-    assert_fails(&runs, "fork::create::closed_source_gives_open_fork");
+    bite(&srv.root)
+        .case("fork::create::closed_source_gives_open_fork")
+        .fails_with("FORK-CLOSED-SOURCE")
+        .await;
 }
 
 /// Forks without an explicit offset inherit nothing: the double redirects
@@ -180,8 +189,10 @@ async fn create_default_offset_is_not_tail() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::create::default_offset", 500).await;
-    assert_fails(&runs, "fork::create::default_offset_is_source_tail");
+    bite(&srv.root)
+        .case("fork::create::default_offset_is_source_tail")
+        .fails_with("FORK-DEFAULT-OFFSET")
+        .await;
 }
 
 fn rand_suffix() -> String {
@@ -208,53 +219,72 @@ fn remap_put(
     }
 }
 
-/// Run `fork::errors::` against a server that answers `to` instead of
-/// `from` to every PUT; each of `ids` fails.
-async fn errors_fail_with_put_remapped(from: u16, to: u16, ids: &[&str]) {
-    let srv = crate::common::with_response(remap_put(from, to)).await;
-    crate::common::assert_topic_fails(&srv.root, "fork::errors::", ids).await;
+/// A server that answers `to` instead of `from` to every PUT.
+async fn put_remapped(from: u16, to: u16) -> Srv {
+    crate::common::with_response(remap_put(from, to)).await
 }
 
 #[tokio::test]
 async fn errors_missing_source_is_400() {
-    errors_fail_with_put_remapped(
-        404,
-        400,
-        &[
-            "source_missing_is_404",
-            "source_deleted_is_404",
-            "self_as_source_is_404",
-        ],
-    )
-    .await;
+    let srv = put_remapped(404, 400).await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::errors::source_missing_is_404",
+                "FORK-SOURCE-MISSING-404",
+            ),
+            (
+                "fork::errors::source_deleted_is_404",
+                "FORK-SOURCE-MISSING-404",
+            ),
+            (
+                "fork::errors::self_as_source_is_404",
+                "FORK-SOURCE-MISSING-404",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn errors_bad_offsets_are_409() {
-    errors_fail_with_put_remapped(
-        400,
-        409,
-        &[
-            "offset_beyond_tail_is_400",
-            "offset_malformed_is_400",
-            "sub_offset_invalid_is_400",
-        ],
-    )
-    .await;
+    let srv = put_remapped(400, 409).await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::errors::offset_beyond_tail_is_400",
+                "FORK-OFFSET-BEYOND-400",
+            ),
+            (
+                "fork::errors::offset_malformed_is_400",
+                "FORK-OFFSET-MALFORMED-400",
+            ),
+            (
+                "fork::errors::sub_offset_invalid_is_400",
+                "FORK-SUB-INVALID-400",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn errors_conflicts_are_400() {
-    errors_fail_with_put_remapped(
-        409,
-        400,
-        &[
-            "content_type_mismatch_is_409",
-            "target_in_use_is_409",
-            "source_soft_deleted_is_409",
-        ],
-    )
-    .await;
+    let srv = put_remapped(409, 400).await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::errors::content_type_mismatch_is_409",
+                "FORK-CT-MISMATCH-409",
+            ),
+            (
+                "fork::errors::target_in_use_is_409",
+                "FORK-TARGET-IN-USE-409",
+            ),
+            (
+                "fork::errors::source_soft_deleted_is_409",
+                "FORK-SOURCE-SOFTDELETED-409",
+            ),
+        ])
+        .await;
 }
 
 /// A server that pins the source on every rejected fork (the reference is
@@ -289,17 +319,34 @@ async fn errors_rejected_fork_pins_source() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::", 500).await;
-    for id in [
-        "fork::errors::offset_malformed_is_400",
-        "fork::errors::sub_offset_invalid_is_400",
-        "fork::errors::content_type_mismatch_is_409",
-        "fork::errors::offset_beyond_tail_is_400",
-        "fork::suboffset::bytes_past_boundary_is_400",
-        "fork::idempotent::other_source_is_409",
-    ] {
-        assert_fails(&runs, id);
-    }
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::errors::offset_malformed_is_400",
+                "FORK-REJECT-NO-SIDE-EFFECT",
+            ),
+            (
+                "fork::errors::sub_offset_invalid_is_400",
+                "FORK-REJECT-NO-SIDE-EFFECT",
+            ),
+            (
+                "fork::errors::content_type_mismatch_is_409",
+                "FORK-REJECT-NO-SIDE-EFFECT",
+            ),
+            (
+                "fork::errors::offset_beyond_tail_is_400",
+                "FORK-REJECT-NO-SIDE-EFFECT",
+            ),
+            (
+                "fork::suboffset::bytes_past_boundary_is_400",
+                "FORK-REJECT-NO-SIDE-EFFECT",
+            ),
+            (
+                "fork::idempotent::other_source_is_409",
+                "FORK-REJECT-NO-SIDE-EFFECT",
+            ),
+        ])
+        .await;
 }
 
 // ---------------------------------------------------------------- idempotent
@@ -316,37 +363,64 @@ async fn idempotent_reput_is_409() {
         resp
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::idempotent::",
-        &[
-            "same_config_is_200",
-            "closed_fork_reput",
-            "fork_of_closed_source_reput",
-            "content_type_omitted_on_reput_is_200",
-            "sub_offset_zero_equals_omitted",
-            "after_own_appends_is_200",
-            "default_offset_reput_is_200",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::idempotent::same_config_is_200",
+                "FORK-IDEMPOTENT-200",
+            ),
+            ("fork::idempotent::closed_fork_reput", "FORK-IDEMPOTENT-200"),
+            (
+                "fork::idempotent::fork_of_closed_source_reput",
+                "FORK-IDEMPOTENT-200",
+            ),
+            (
+                "fork::idempotent::content_type_omitted_on_reput_is_200",
+                "FORK-IDEMPOTENT-200",
+            ),
+            (
+                "fork::idempotent::sub_offset_zero_equals_omitted",
+                "FORK-SUB-ZERO-EQUIV",
+            ),
+            (
+                "fork::idempotent::after_own_appends_is_200",
+                "FORK-IDEMPOTENT-200",
+            ),
+            (
+                "fork::idempotent::default_offset_reput_is_200",
+                "FORK-IDEMPOTENT-200",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn idempotent_any_reput_is_200() {
     let srv = crate::common::with_response(remap_put(409, 200)).await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::idempotent::",
-        &[
-            "other_offset_is_409",
-            "closed_fork_reput",
-            "other_source_is_409",
-            "other_sub_offset_is_409",
-            "plain_put_on_fork_is_409",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::idempotent::other_offset_is_409",
+                "FORK-IDEMPOTENT-DIFF-409",
+            ),
+            (
+                "fork::idempotent::closed_fork_reput",
+                "FORK-IDEMPOTENT-DIFF-409",
+            ),
+            (
+                "fork::idempotent::other_source_is_409",
+                "FORK-IDEMPOTENT-DIFF-409",
+            ),
+            (
+                "fork::idempotent::other_sub_offset_is_409",
+                "FORK-IDEMPOTENT-DIFF-409",
+            ),
+            (
+                "fork::idempotent::plain_put_on_fork_is_409",
+                "FORK-IDEMPOTENT-DIFF-409",
+            ),
+        ])
+        .await;
 }
 
 // ---------------------------------------------------------------- suboffset
@@ -358,23 +432,35 @@ async fn suboffset_ignored() {
         req
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::suboffset::",
-        &[
-            "bytes_inside_append",
-            "bytes_not_characters",
-            "bytes_mid_stream_anchor",
-            "bytes_at_boundary_is_accepted",
-            "bytes_past_boundary_is_400",
-            "past_tail_is_400",
-            "json_inside_batch",
-            "json_messages_with_commas",
-            "json_boundary_and_past",
-            "chained_sub_offsets",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            ("fork::suboffset::bytes_inside_append", "FORK-SUB-BYTES"),
+            ("fork::suboffset::bytes_not_characters", "FORK-SUB-BYTES"),
+            ("fork::suboffset::bytes_mid_stream_anchor", "FORK-SUB-BYTES"),
+            (
+                "fork::suboffset::bytes_at_boundary_is_accepted",
+                "FORK-SUB-AT-BOUNDARY",
+            ),
+            (
+                "fork::suboffset::bytes_past_boundary_is_400",
+                "FORK-SUB-OVERSHOOT-400",
+            ),
+            (
+                "fork::suboffset::past_tail_is_400",
+                "FORK-SUB-OVERSHOOT-400",
+            ),
+            ("fork::suboffset::json_inside_batch", "FORK-SUB-JSON"),
+            (
+                "fork::suboffset::json_messages_with_commas",
+                "FORK-SUB-JSON",
+            ),
+            (
+                "fork::suboffset::json_boundary_and_past",
+                "FORK-SUB-AT-BOUNDARY",
+            ),
+            ("fork::suboffset::chained_sub_offsets", "FORK-CHAIN"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -395,18 +481,21 @@ async fn suboffset_off_by_one() {
         req
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::suboffset::",
-        &[
-            "bytes_inside_append",
-            "bytes_not_characters",
-            "bytes_at_boundary_is_accepted",
-            "json_inside_batch",
-            "json_boundary_and_past",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            ("fork::suboffset::bytes_inside_append", "FORK-SUB-BYTES"),
+            ("fork::suboffset::bytes_not_characters", "FORK-SUB-BYTES"),
+            (
+                "fork::suboffset::bytes_at_boundary_is_accepted",
+                "FORK-SUB-AT-BOUNDARY",
+            ),
+            ("fork::suboffset::json_inside_batch", "FORK-SUB-JSON"),
+            (
+                "fork::suboffset::json_boundary_and_past",
+                "FORK-SUB-AT-BOUNDARY",
+            ),
+        ])
+        .await;
 }
 
 // ---------------------------------------------------------------- read / live
@@ -444,25 +533,34 @@ fn mirror_source_appends(req: Request, next: Next, shared: Arc<Shared>) -> Fut {
 #[tokio::test]
 async fn read_source_appends_leak_into_forks() {
     let srv = serve_with(500, mirror_source_appends).await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::read::",
-        &[
-            "source_appends_invisible",
-            "from_every_source_offset",
-            "chain_depth_three",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::read::source_appends_invisible",
+                "FORK-SOURCE-APPENDS-INVISIBLE",
+            ),
+            (
+                "fork::read::from_every_source_offset",
+                "FORK-OFFSETS-SHARED",
+            ),
+            ("fork::read::chain_depth_three", "FORK-CHAIN"),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn live_source_appends_wake_fork_waiters() {
     let srv = serve_with(500, mirror_source_appends).await;
-    let runs = run(&srv, "fork::live::", 500).await;
-    assert_fails(&runs, "fork::live::long_poll_ignores_source_appends");
-    assert_fails(&runs, "fork::live::sse_inherited_then_own");
-    assert_fails(&runs, "fork::live::sse_json_fork");
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::live::long_poll_ignores_source_appends",
+                "FORK-LP-SOURCE-NO-WAKE",
+            ),
+            ("fork::live::sse_inherited_then_own", "FORK-SSE"),
+            ("fork::live::sse_json_fork", "FORK-SSE"),
+        ])
+        .await;
 }
 
 /// Catch-up reads of forks lose the first byte of each chunk (bytes) or
@@ -501,22 +599,31 @@ async fn read_fork_bodies_corrupted() {
         })
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::read::",
-        &[
-            "from_start",
-            "chunk_offsets_valid_on_source",
-            "from_every_source_offset",
-            "fork_at_every_source_offset",
-            "from_fork_point_and_own_offsets",
-            "chunked_across_boundary",
-            "json_one_array",
-            "chain_depth_three",
-            "fork_of_fork_at_inherited_offset",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            ("fork::read::from_start", "FORK-READ-STITCH"),
+            (
+                "fork::read::chunk_offsets_valid_on_source",
+                "FORK-READ-STITCH",
+            ),
+            (
+                "fork::read::from_every_source_offset",
+                "FORK-OFFSETS-SHARED",
+            ),
+            (
+                "fork::read::fork_at_every_source_offset",
+                "FORK-OFFSET-EXCLUSIVE",
+            ),
+            (
+                "fork::read::from_fork_point_and_own_offsets",
+                "FORK-READ-STITCH",
+            ),
+            ("fork::read::chunked_across_boundary", "FORK-READ-STITCH"),
+            ("fork::read::json_one_array", "FORK-JSON-ONE-ARRAY"),
+            ("fork::read::chain_depth_three", "FORK-CHAIN"),
+            ("fork::read::fork_of_fork_at_inherited_offset", "FORK-CHAIN"),
+        ])
+        .await;
 }
 
 /// Long-polls on forks wait for the whole timeout before doing anything.
@@ -536,9 +643,19 @@ async fn live_fork_long_polls_always_wait() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::live::long_poll", lp).await;
-    assert_fails(&runs, "fork::live::long_poll_inherited_is_immediate");
-    assert_fails(&runs, "fork::live::long_poll_woken_by_fork_close");
+    bite(&srv.root)
+        .long_poll(lp)
+        .each(&[
+            (
+                "fork::live::long_poll_inherited_is_immediate",
+                "FORK-LP-INHERITED",
+            ),
+            (
+                "fork::live::long_poll_woken_by_fork_close",
+                "FORK-LP-CLOSE-WAKE",
+            ),
+        ])
+        .await;
 }
 
 /// Long-polls on forks answer 204 at once (no waiting, no data).
@@ -557,10 +674,22 @@ async fn live_fork_long_polls_empty() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::live::long_poll", 500).await;
-    assert_fails(&runs, "fork::live::long_poll_inherited_is_immediate");
-    assert_fails(&runs, "fork::live::long_poll_woken_by_fork_append");
-    assert_fails(&runs, "fork::live::long_poll_woken_by_fork_close");
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::live::long_poll_inherited_is_immediate",
+                "FORK-LP-INHERITED",
+            ),
+            (
+                "fork::live::long_poll_woken_by_fork_append",
+                "FORK-LP-OWN-WAKE",
+            ),
+            (
+                "fork::live::long_poll_woken_by_fork_close",
+                "FORK-LP-CLOSE-WAKE",
+            ),
+        ])
+        .await;
 }
 
 // ---------------------------------------------------------------- lifecycle
@@ -574,30 +703,38 @@ async fn lifecycle_gone_is_404() {
         resp
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::lifecycle::",
-        &[
-            "get_is_410",
-            "live_get_is_410",
-            "head_is_410",
-            "post_is_410",
-            "delete_again_is_410",
-            "refcount_counts_every_fork",
-            "closed_source_soft_deleted",
-            "cascade_through_chain",
-            "last_fork_delete_cascades",
-            "cascade_stops_at_live_source",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            ("fork::lifecycle::get_is_410", "SOFTDEL-GET-410"),
+            ("fork::lifecycle::live_get_is_410", "SOFTDEL-GET-410"),
+            ("fork::lifecycle::head_is_410", "SOFTDEL-HEAD-410"),
+            ("fork::lifecycle::post_is_410", "SOFTDEL-POST-410"),
+            ("fork::lifecycle::delete_again_is_410", "SOFTDEL-DELETE-410"),
+            ("fork::lifecycle::refcount_counts_every_fork", "GC-REFCOUNT"),
+            (
+                "fork::lifecycle::closed_source_soft_deleted",
+                "SOFTDEL-POST-410",
+            ),
+            ("fork::lifecycle::cascade_through_chain", "SOFTDEL-HEAD-410"),
+            (
+                "fork::lifecycle::last_fork_delete_cascades",
+                "SOFTDEL-HEAD-410",
+            ),
+            (
+                "fork::lifecycle::cascade_stops_at_live_source",
+                "SOFTDEL-HEAD-410",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn lifecycle_soft_deleted_path_recreatable() {
     let srv = crate::common::with_response(remap_put(409, 201)).await;
-    let runs = run_prefixes(&srv.root, &["fork::lifecycle::put"], 500).await;
-    assert_fails(&runs, "fork::lifecycle::put_is_409");
+    bite(&srv.root)
+        .case("fork::lifecycle::put_is_409")
+        .fails_with("SOFTDEL-PUT-409")
+        .await;
 }
 
 /// DELETE of a source deletes its forks too (no soft-delete).
@@ -618,22 +755,33 @@ async fn lifecycle_delete_takes_forks_along() {
         })
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::lifecycle::",
-        &[
-            "get_is_410",
-            "head_is_410",
-            "post_is_410",
-            "fork_reads_after_source_deleted",
-            "cascade_through_chain",
-            "refcount_counts_every_fork",
-            "concurrent_forks_refcount",
-        ],
-    )
-    .await;
-    let runs = run(&srv, "fork::live::long_poll_survives", 500).await;
-    assert_fails(&runs, "fork::live::long_poll_survives_source_delete");
+    bite(&srv.root)
+        .each(&[
+            ("fork::lifecycle::get_is_410", "SOFTDEL-GET-410"),
+            ("fork::lifecycle::head_is_410", "SOFTDEL-HEAD-410"),
+            ("fork::lifecycle::post_is_410", "SOFTDEL-POST-410"),
+            (
+                "fork::lifecycle::fork_reads_after_source_deleted",
+                "SOFTDEL-FORK-READS",
+            ),
+            (
+                "fork::lifecycle::cascade_through_chain",
+                "SOFTDEL-DELETE-204",
+            ),
+            (
+                "fork::lifecycle::refcount_counts_every_fork",
+                "FORK-INDEPENDENT",
+            ),
+            (
+                "fork::lifecycle::concurrent_forks_refcount",
+                "FORK-INDEPENDENT",
+            ),
+        ])
+        .await;
+    bite(&srv.root)
+        .case("fork::live::long_poll_survives_source_delete")
+        .fails_with("FORK-INDEPENDENT")
+        .await;
 }
 
 /// Soft-deleted streams are never cleaned up (410 forever).
@@ -651,19 +799,18 @@ async fn lifecycle_no_cascade() {
         })
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::lifecycle::",
-        &[
-            "last_fork_delete_cascades",
-            "refcount_counts_every_fork",
-            "concurrent_forks_refcount",
-            "cascade_through_chain",
-        ],
-    )
-    .await;
-    let runs = run(&srv, "fork::errors::source_soft_deleted", 500).await;
-    assert_fails(&runs, "fork::errors::source_soft_deleted_is_409");
+    bite(&srv.root)
+        .each(&[
+            ("fork::lifecycle::last_fork_delete_cascades", "GC-CASCADE"),
+            ("fork::lifecycle::refcount_counts_every_fork", "GC-CASCADE"),
+            ("fork::lifecycle::concurrent_forks_refcount", "GC-CASCADE"),
+            ("fork::lifecycle::cascade_through_chain", "GC-CASCADE-CHAIN"),
+        ])
+        .await;
+    bite(&srv.root)
+        .case("fork::errors::source_soft_deleted_is_409")
+        .fails_with("GC-CASCADE")
+        .await;
 }
 
 /// DELETE of a source with forks removes it outright (404 from then on)
@@ -681,16 +828,20 @@ async fn lifecycle_hard_delete_with_forks() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::lifecycle::", 500).await;
-    fails_each_with_req(
-        &runs,
-        &[
-            ("last_fork_delete_cascades", "SOFTDEL-HEAD-410"),
-            ("cascade_stops_at_live_source", "SOFTDEL-HEAD-410"),
-            ("get_is_410", "SOFTDEL-GET-410"),
-            ("head_is_410", "SOFTDEL-HEAD-410"),
-        ],
-    );
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::lifecycle::last_fork_delete_cascades",
+                "SOFTDEL-HEAD-410",
+            ),
+            (
+                "fork::lifecycle::cascade_stops_at_live_source",
+                "SOFTDEL-HEAD-410",
+            ),
+            ("fork::lifecycle::get_is_410", "SOFTDEL-GET-410"),
+            ("fork::lifecycle::head_is_410", "SOFTDEL-HEAD-410"),
+        ])
+        .await;
 }
 
 /// Cascading cleanup does not stop at a live ancestor: when a soft-deleted
@@ -725,12 +876,10 @@ async fn lifecycle_cascade_removes_live_ancestor() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::lifecycle::", 500).await;
-    crate::common::fails_with(
-        &runs,
-        "fork::lifecycle::cascade_stops_at_live_source",
-        "GC-LIVE-SOURCE-KEPT",
-    );
+    bite(&srv.root)
+        .case("fork::lifecycle::cascade_stops_at_live_source")
+        .fails_with("GC-LIVE-SOURCE-KEPT")
+        .await;
 }
 
 /// A spec-allowed server whose cleanup and reference release are
@@ -770,17 +919,7 @@ async fn lifecycle_async_cleanup_passes() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::", 500).await;
-    for r in &runs {
-        ds_conformance::testing::assert_passes(&runs, &r.id);
-    }
-}
-
-/// Each `(case under fork::lifecycle::, requirement)` failed on that requirement.
-fn fails_each_with_req(runs: &[Ran], expected: &[(&str, &str)]) {
-    for (id, req) in expected {
-        crate::common::fails_with(runs, &format!("fork::lifecycle::{id}"), req);
-    }
+    bite(&srv.root).area("fork::").passes().await;
 }
 
 /// Closing a fork closes its source too.
@@ -807,9 +946,15 @@ async fn lifecycle_close_propagates() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::", 500).await;
-    assert_fails(&runs, "fork::lifecycle::close_is_independent");
-    assert_fails(&runs, "fork::live::long_poll_woken_by_fork_close");
+    bite(&srv.root)
+        .each(&[
+            ("fork::lifecycle::close_is_independent", "FORK-INDEPENDENT"),
+            (
+                "fork::live::long_poll_woken_by_fork_close",
+                "FORK-INDEPENDENT",
+            ),
+        ])
+        .await;
 }
 
 // ---------------------------------------------------------------- writers
@@ -835,24 +980,34 @@ async fn writers_state_inherited() {
         })
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "fork::writers::",
-        &[
-            "producer_dup_is_new_on_fork",
-            "producer_epoch_is_new_on_fork",
-            "producer_across_sub_offset",
-            "stream_seq_not_inherited",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "fork::writers::producer_dup_is_new_on_fork",
+                "FORK-NO-PRODUCER-STATE",
+            ),
+            (
+                "fork::writers::producer_epoch_is_new_on_fork",
+                "FORK-NO-PRODUCER-STATE",
+            ),
+            (
+                "fork::writers::producer_across_sub_offset",
+                "FORK-NO-PRODUCER-STATE",
+            ),
+            (
+                "fork::writers::stream_seq_not_inherited",
+                "FORK-NO-SEQ-STATE",
+            ),
+        ])
+        .await;
 }
 
 // ---------------------------------------------------------------- control
 
 #[tokio::test]
 async fn control_reference_passes_every_fork_case() {
-    crate::common::assert_area_passes("fork::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("fork::").passes().await;
 }
 
 /// The body of a fork PUT is dropped.
@@ -866,8 +1021,10 @@ async fn create_fork_body_dropped() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::create::initial_body"], 500).await;
-    assert_fails(&runs, "fork::create::initial_body_follows_inherited");
+    bite(&srv.root)
+        .case("fork::create::initial_body_follows_inherited")
+        .fails_with("FORK-INITIAL-BODY")
+        .await;
 }
 
 /// A fork offset of `-1` is taken as "no offset" (the source's tail).
@@ -884,13 +1041,11 @@ async fn errors_sentinel_minus_one_means_tail() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::errors::sentinel"], 500).await;
     // Accepted with another meaning, state intact: only the SHOULD finding.
-    crate::common::fails_with(
-        &runs,
-        "fork::errors::sentinel_fork_offsets",
-        "FORK-OFFSET-SENTINEL",
-    );
+    bite(&srv.root)
+        .case("fork::errors::sentinel_fork_offsets")
+        .fails_with("FORK-OFFSET-SENTINEL")
+        .await;
 }
 
 /// As above, and once it accepted such a fork the server serves its source
@@ -931,12 +1086,10 @@ async fn errors_sentinel_fork_that_alters_its_source_fails_at_must() {
         }
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::errors::sentinel"], 500).await;
-    crate::common::fails_with(
-        &runs,
-        "fork::errors::sentinel_fork_offsets",
-        "FORK-INDEPENDENT",
-    );
+    bite(&srv.root)
+        .case("fork::errors::sentinel_fork_offsets")
+        .fails_with("FORK-INDEPENDENT")
+        .await;
 }
 
 /// SSE on forks ignores the requested offset and starts from the beginning.
@@ -951,8 +1104,10 @@ async fn live_sse_offset_ignored() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["fork::live::sse_from"], 500).await;
-    assert_fails(&runs, "fork::live::sse_from_inherited_offset");
+    bite(&srv.root)
+        .case("fork::live::sse_from_inherited_offset")
+        .fails_with("FORK-SSE")
+        .await;
 }
 
 /// A server without forks (like Node 0.2.2): the fork headers are ignored,
@@ -981,10 +1136,9 @@ async fn server_ignoring_fork_headers_fails_fork_lifetime_cases() {
         "ttl::fork_expiry::ttl_ttl_fork_expires",
         "ttl::fork_table::none_none",
     ];
-    let runs = ds_conformance::testing::run_prefixes(&srv.root, &ids, 500).await;
-    for id in ids {
-        crate::common::fails_with(&runs, id, "FORK-READ-STITCH");
-    }
+    bite(&srv.root)
+        .each(&ids.map(|id| (id, "FORK-READ-STITCH")))
+        .await;
 }
 
 /// A server answering 400 to every PUT that carries `header` (a fork
@@ -1007,19 +1161,15 @@ async fn rejecting_every(header: &'static str) -> crate::common::Broken {
 #[tokio::test]
 async fn blanket_400_for_fork_offsets_is_caught() {
     let srv = rejecting_every("stream-fork-offset").await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "fork::errors::offset_malformed_is_400",
-        "FORK-OFFSET-EXCLUSIVE",
-    )
-    .await;
+    bite(&srv.root)
+        .case("fork::errors::offset_malformed_is_400")
+        .fails_with("FORK-OFFSET-EXCLUSIVE")
+        .await;
     let srv = rejecting_every("stream-fork-sub-offset").await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "fork::errors::sub_offset_invalid_is_400",
-        "FORK-SUB-BYTES",
-    )
-    .await;
+    bite(&srv.root)
+        .case("fork::errors::sub_offset_invalid_is_400")
+        .fails_with("FORK-SUB-BYTES")
+        .await;
 }
 
 // ------------------------------------------------- cases no bite covered yet
@@ -1056,8 +1206,10 @@ async fn create_empty_source_refused() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::create::fork_of_empty_source", 500).await;
-    ds_conformance::testing::assert_fails(&runs, "fork::create::fork_of_empty_source");
+    bite(&srv.root)
+        .case("fork::create::fork_of_empty_source")
+        .fails_with("FORK-CREATE")
+        .await;
 }
 
 /// §4.2: a server that refuses a fork PUT carrying any Content-Type, even
@@ -1074,12 +1226,10 @@ async fn create_equal_content_type_refused() {
         resp
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "fork::create::content_type_equal_is_accepted",
-        "FORK-CT-MATCH",
-    )
-    .await;
+    bite(&srv.root)
+        .case("fork::create::content_type_equal_is_accepted")
+        .fails_with("FORK-CT-MATCH")
+        .await;
 }
 
 /// §4.2: fork offset headers without `Stream-Forked-From` silently
@@ -1094,12 +1244,10 @@ async fn errors_fork_headers_without_source_ignored() {
         req
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "fork::errors::fork_headers_without_source_are_400",
-        "FORK-HEADERS-NEED-SOURCE",
-    )
-    .await;
+    bite(&srv.root)
+        .case("fork::errors::fork_headers_without_source_are_400")
+        .fails_with("FORK-HEADERS-NEED-SOURCE")
+        .await;
 }
 
 // ------------------------------------------- bites on each case's own rule
@@ -1124,12 +1272,10 @@ async fn inherited_content_type_misreported() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::create::content_type_omitted", 500).await;
-    crate::common::fails_with(
-        &runs,
-        "fork::create::content_type_omitted_is_inherited",
-        "FORK-CT-INHERIT",
-    );
+    bite(&srv.root)
+        .case("fork::create::content_type_omitted_is_inherited")
+        .fails_with("FORK-CT-INHERIT")
+        .await;
 }
 
 /// A fork PUT answers a Stream-Next-Offset that is not its source's tail.
@@ -1149,12 +1295,10 @@ async fn fork_tail_not_the_source_tail() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::create::fork_of_empty_source", 500).await;
-    crate::common::fails_with(
-        &runs,
-        "fork::create::fork_of_empty_source",
-        "FORK-DEFAULT-OFFSET",
-    );
+    bite(&srv.root)
+        .case("fork::create::fork_of_empty_source")
+        .fails_with("FORK-DEFAULT-OFFSET")
+        .await;
 }
 
 /// Offsets a fork mints are its own: `f` + the reference offset on fork
@@ -1192,12 +1336,10 @@ async fn fork_offsets_not_valid_on_source() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::read::chunk_offsets_valid_on_source", 500).await;
-    crate::common::fails_with(
-        &runs,
-        "fork::read::chunk_offsets_valid_on_source",
-        "FORK-OFFSETS-SHARED",
-    );
+    bite(&srv.root)
+        .case("fork::read::chunk_offsets_valid_on_source")
+        .fails_with("FORK-OFFSETS-SHARED")
+        .await;
 }
 
 /// Deleting a fork of a plain (non-fork) stream takes that live source
@@ -1223,10 +1365,8 @@ async fn fork_delete_takes_live_source() {
         })
     })
     .await;
-    let runs = run(&srv, "fork::lifecycle::live_source_survives", 500).await;
-    crate::common::fails_with(
-        &runs,
-        "fork::lifecycle::live_source_survives_fork_deletes",
-        "GC-LIVE-SOURCE-KEPT",
-    );
+    bite(&srv.root)
+        .case("fork::lifecycle::live_source_survives_fork_deletes")
+        .fails_with("GC-LIVE-SOURCE-KEPT")
+        .await;
 }

@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, run_prefixes};
+use ds_conformance::testing::bite;
 
 fn is_json(req: &Request) -> bool {
     req.headers()
@@ -14,7 +14,8 @@ fn is_json(req: &Request) -> bool {
 
 #[tokio::test]
 async fn control_reference_passes_every_json_case() {
-    crate::common::assert_area_passes("json::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("json::").passes().await;
 }
 
 #[tokio::test]
@@ -33,11 +34,14 @@ async fn flatten_not_applied() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["json::flatten::", "json::reads::read_is"], 500).await;
-    assert_fails(&runs, "json::flatten::spec_examples");
-    assert_fails(&runs, "json::flatten::scalars_and_nested");
-    assert_fails(&runs, "json::flatten::boundaries_kept");
-    assert_fails(&runs, "json::reads::read_is_one_json_array");
+    bite(&srv.root)
+        .each(&[
+            ("json::flatten::spec_examples", "JSON-FLATTEN"),
+            ("json::flatten::scalars_and_nested", "JSON-FLATTEN"),
+            ("json::flatten::boundaries_kept", "JSON-BOUNDARIES"),
+            ("json::reads::read_is_one_json_array", "CREATE-INITIAL-BODY"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -52,11 +56,17 @@ async fn validation_accepts_everything() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["json::validation::"], 500).await;
-    assert_fails(&runs, "json::validation::empty_array_post_is_400");
-    assert_fails(&runs, "json::validation::invalid_post_is_400");
-    assert_fails(&runs, "json::validation::non_utf8_is_400");
-    assert_fails(&runs, "json::validation::invalid_put_is_400");
+    bite(&srv.root)
+        .each(&[
+            (
+                "json::validation::empty_array_post_is_400",
+                "JSON-EMPTY-ARRAY-POST-400",
+            ),
+            ("json::validation::invalid_post_is_400", "JSON-INVALID-400"),
+            ("json::validation::non_utf8_is_400", "JSON-INVALID-400"),
+            ("json::validation::invalid_put_is_400", "JSON-INVALID-400"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -74,11 +84,10 @@ async fn validation_empty_array_put_stores_a_message() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["json::validation::empty_array_put"], 500).await;
-    assert_fails(
-        &runs,
-        "json::validation::empty_array_put_creates_empty_stream",
-    );
+    bite(&srv.root)
+        .case("json::validation::empty_array_put_creates_empty_stream")
+        .fails_with("JSON-EMPTY-ARRAY-PUT")
+        .await;
 }
 
 #[tokio::test]
@@ -91,8 +100,10 @@ async fn reads_wrong_type_ignore_offsets() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["json::reads::read_is"], 500).await;
-    assert_fails(&runs, "json::reads::read_is_one_json_array");
+    bite(&srv.root)
+        .case("json::reads::read_is_one_json_array")
+        .fails_with("JSON-READ-ARRAY")
+        .await;
 
     // Reads that always start at the beginning.
     let srv = crate::common::with_request(|mut req| {
@@ -102,9 +113,18 @@ async fn reads_wrong_type_ignore_offsets() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["json::reads::"], 500).await;
-    assert_fails(&runs, "json::reads::middle_offset_returns_later_messages");
-    assert_fails(&runs, "json::reads::empty_ranges_are_empty_arrays");
+    bite(&srv.root)
+        .each(&[
+            (
+                "json::reads::middle_offset_returns_later_messages",
+                "JSON-BOUNDARIES",
+            ),
+            (
+                "json::reads::empty_ranges_are_empty_arrays",
+                "JSON-EMPTY-RANGE",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -124,8 +144,10 @@ async fn json_mode_lost_with_parameters() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["json::reads::charset"], 500).await;
-    assert_fails(&runs, "json::reads::charset_parameter_keeps_json_mode");
+    bite(&srv.root)
+        .case("json::reads::charset_parameter_keeps_json_mode")
+        .fails_with("JSON-MODE-PARAMS")
+        .await;
 }
 
 #[tokio::test]
@@ -151,12 +173,10 @@ async fn flatten_misses_arrays_behind_whitespace() {
         })
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "json::flatten::scalars_and_nested",
-        "JSON-FLATTEN",
-    )
-    .await;
+    bite(&srv.root)
+        .case("json::flatten::scalars_and_nested")
+        .fails_with("JSON-FLATTEN")
+        .await;
 }
 
 #[tokio::test]
@@ -176,12 +196,10 @@ async fn put_array_stored_as_one_message() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["json::flatten::put_array"], 500).await;
-    crate::common::fails_with(
-        &runs,
-        "json::flatten::put_array_is_initial_messages",
-        "JSON-PUT-ARRAY-MESSAGES",
-    );
+    bite(&srv.root)
+        .case("json::flatten::put_array_is_initial_messages")
+        .fails_with("JSON-PUT-ARRAY-MESSAGES")
+        .await;
 }
 
 #[tokio::test]
@@ -213,10 +231,8 @@ async fn closed_json_tail_read_without_array() {
         },
     )
     .await;
-    let runs = run_prefixes(&srv.root, &["json::reads::empty_ranges"], 500).await;
-    crate::common::fails_with(
-        &runs,
-        "json::reads::empty_ranges_are_empty_arrays",
-        "JSON-EMPTY-RANGE",
-    );
+    bite(&srv.root)
+        .case("json::reads::empty_ranges_are_empty_arrays")
+        .fails_with("JSON-EMPTY-RANGE")
+        .await;
 }

@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{fails_each_with, fails_with, rewrite_query};
+use crate::common::rewrite_query;
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use ds_conformance::testing::run_prefixes;
+use ds_conformance::testing::bite;
 
 const LP_MS: u64 = 500;
 
@@ -38,7 +38,8 @@ async fn with_fixed_cursor(cursor: &'static str) -> crate::common::Broken {
 
 #[tokio::test]
 async fn control_reference_passes_every_longpoll_case() {
-    crate::common::assert_area_passes("longpoll::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("longpoll::").passes().await;
 }
 
 #[tokio::test]
@@ -51,10 +52,9 @@ async fn basic_long_poll_treated_as_catch_up_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["longpoll::basic::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             (
                 "longpoll::basic::missing_offset_is_400",
                 "LP-OFFSET-REQUIRED",
@@ -64,8 +64,8 @@ async fn basic_long_poll_treated_as_catch_up_is_caught() {
                 "longpoll::basic::timeout_is_204_with_headers",
                 "LP-204-TIMEOUT",
             ),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -77,10 +77,9 @@ async fn basic_missing_cursor_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["longpoll::basic::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             (
                 "longpoll::basic::available_data_returns_at_once",
                 "LP-200-CURSOR",
@@ -90,8 +89,8 @@ async fn basic_missing_cursor_is_caught() {
                 "longpoll::basic::timeout_is_204_with_headers",
                 "LP-204-CURSOR",
             ),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -103,17 +102,16 @@ async fn basic_204_without_up_to_date_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["longpoll::basic::", "longpoll::now::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             (
                 "longpoll::basic::timeout_is_204_with_headers",
                 "LP-204-UP-TO-DATE",
             ),
             ("longpoll::now::timeout_reports_tail", "LP-204-UP-TO-DATE"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -131,15 +129,9 @@ async fn closure_waiting_for_the_timeout_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &["longpoll::closure::", "longpoll::now::"],
-        LP_MS,
-    )
-    .await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             (
                 "longpoll::closure::closed_at_tail_returns_at_once",
                 "LP-CLOSED-NO-WAIT",
@@ -149,8 +141,8 @@ async fn closure_waiting_for_the_timeout_is_caught() {
                 "longpoll::now::closed_stream_returns_at_once",
                 "LP-CLOSED-NO-WAIT",
             ),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -162,10 +154,9 @@ async fn closure_without_closed_header_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["longpoll::closure::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             (
                 "longpoll::closure::closed_at_tail_returns_at_once",
                 "LP-CLOSED-204",
@@ -175,8 +166,8 @@ async fn closure_without_closed_header_is_caught() {
                 "longpoll::closure::final_data_carries_closed",
                 "READ-CLOSED-FINAL-CHUNK",
             ),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -191,45 +182,42 @@ async fn now_read_from_start_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["longpoll::now::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             (
                 "longpoll::now::waits_for_next_append_only",
                 "LP-NOW-NEW-DATA",
             ),
             ("longpoll::now::timeout_reports_tail", "LP-NOW-NEW-DATA"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn cursor_constant_is_caught() {
     let srv = with_fixed_cursor("1000").await;
-    let runs = run_prefixes(&srv.root, &["longpoll::cursor::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("longpoll::cursor::echoed_cursor_advances", "CURSOR-ADVANCE"),
             ("longpoll::cursor::future_cursor_advances", "CURSOR-ADVANCE"),
             (
                 "longpoll::cursor::timeout_advances_echoed_cursor",
                 "CURSOR-ADVANCE",
             ),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn cursor_not_decimal_is_caught() {
     let srv = with_fixed_cursor("c-1000").await;
-    let runs = run_prefixes(&srv.root, &["longpoll::cursor::"], LP_MS).await;
-    fails_with(
-        &runs,
-        "longpoll::cursor::decimal_interval_number",
-        "CURSOR-DECIMAL",
-    );
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .case("longpoll::cursor::decimal_interval_number")
+        .fails_with("CURSOR-DECIMAL")
+        .await;
 }
 
 #[tokio::test]
@@ -245,12 +233,11 @@ async fn cursor_following_a_stale_echo_backwards_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["longpoll::cursor::"], LP_MS).await;
-    fails_with(
-        &runs,
-        "longpoll::cursor::old_cursor_not_backwards",
-        "CURSOR-MONOTONIC",
-    );
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .case("longpoll::cursor::old_cursor_not_backwards")
+        .fails_with("CURSOR-MONOTONIC")
+        .await;
 }
 
 #[tokio::test]
@@ -278,12 +265,10 @@ async fn basic_only_first_waiter_woken_is_caught() {
         }
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "longpoll::basic::append_wakes_every_waiter",
-        "LP-WAKE-ON-APPEND",
-    )
-    .await;
+    bite(&srv.root)
+        .case("longpoll::basic::append_wakes_every_waiter")
+        .fails_with("LP-WAKE-ON-APPEND")
+        .await;
 }
 
 #[tokio::test]
@@ -301,22 +286,20 @@ async fn basic_waiter_held_until_the_timeout_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &[
-            "longpoll::basic::append_wakes_",
-            "longpoll::now::waits_for_next_append_only",
-        ],
-        LP_MS,
-    )
-    .await;
-    for id in [
-        "longpoll::basic::append_wakes_waiter",
-        "longpoll::basic::append_wakes_every_waiter",
-        "longpoll::now::waits_for_next_append_only",
-    ] {
-        fails_with(&runs, id, "LP-WAKE-ON-APPEND");
-    }
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
+            ("longpoll::basic::append_wakes_waiter", "LP-WAKE-ON-APPEND"),
+            (
+                "longpoll::basic::append_wakes_every_waiter",
+                "LP-WAKE-ON-APPEND",
+            ),
+            (
+                "longpoll::now::waits_for_next_append_only",
+                "LP-WAKE-ON-APPEND",
+            ),
+        ])
+        .await;
 }
 
 /// §5.7: a server that answers a long-poll on a missing stream as if it
@@ -332,10 +315,8 @@ async fn missing_stream_answered_204() {
         resp
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "longpoll::basic::missing_stream_is_404",
-        "LP-404",
-    )
-    .await;
+    bite(&srv.root)
+        .case("longpoll::basic::missing_stream_is_404")
+        .fails_with("LP-404")
+        .await;
 }

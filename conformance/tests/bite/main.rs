@@ -1,11 +1,19 @@
 //! "The checks bite": one test binary proving that every case can fail.
 //! Each test serves the reference app behind a middleware that breaks one
-//! rule (tests/common), runs the cases of that rule and asserts which case
-//! fails with which requirement. Every asserted failure goes through
-//! `ds_conformance::testing::assert_fails`, which records the (case,
-//! requirement) pair when `DS_BITE_LOG` names a file; `scripts/bite-coverage.sh`
-//! turns that log into `fixtures/bite-coverage.txt`, which `ds-conformance
-//! --coverage` reads to list cases that no bite test proves able to fail.
+//! rule (tests/common) and states, with one builder, which case must fail
+//! on which requirement:
+//!
+//! ```text
+//! bite(&srv.root).case("append::seq::equal_is_409").fails_with("SEQ-...").await;
+//! bite(&srv.root).each(&[(case, requirement), ..]).await;
+//! bite(&reference.root).area("append::").passes().await;   // the control
+//! ```
+//!
+//! (`ds_conformance::testing::Bite`). Every asserted failure is recorded
+//! as (case, requirement, test) when `DS_BITE_LOG` names a file;
+//! `scripts/bite-coverage.sh` turns that log into
+//! `fixtures/bite-coverage.txt`, which `ds-conformance --coverage` reads to
+//! list cases that no bite test proves able to fail.
 //!
 //! One module per area, as in `conformance/src/cases/`.
 

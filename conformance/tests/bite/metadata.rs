@@ -2,11 +2,12 @@
 //! front of the reference server and asserts the matching case fails.
 
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, run_prefixes};
+use ds_conformance::testing::bite;
 
 #[tokio::test]
 async fn control_reference_passes_every_metadata_case() {
-    crate::common::assert_area_passes("metadata::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("metadata::").passes().await;
 }
 
 #[tokio::test]
@@ -32,19 +33,16 @@ async fn head_drops_its_headers() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["metadata::head::"], 500).await;
-    crate::common::assert_each_fails(
-        &runs,
-        "metadata::head::",
-        &[
-            "reports_type_and_tail",
-            "reports_closure",
-            "reports_ttl",
-            "reports_expires_at",
-            "not_cacheable",
-            "missing_stream_is_404",
-        ],
-    );
+    bite(&srv.root)
+        .each(&[
+            ("metadata::head::reports_type_and_tail", "HEAD-200"),
+            ("metadata::head::reports_closure", "HEAD-CLOSED"),
+            ("metadata::head::reports_ttl", "HEAD-TTL-EXPIRES"),
+            ("metadata::head::reports_expires_at", "HEAD-TTL-EXPIRES"),
+            ("metadata::head::not_cacheable", "HEAD-NO-STORE"),
+            ("metadata::head::missing_stream_is_404", "HEAD-404"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -59,8 +57,10 @@ async fn head_reports_wrong_type_or_stale_tail() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["metadata::head::reports_type"], 500).await;
-    assert_fails(&runs, "metadata::head::reports_type_and_tail");
+    bite(&srv.root)
+        .case("metadata::head::reports_type_and_tail")
+        .fails_with("HEAD-200")
+        .await;
 
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::HEAD && resp.status() == StatusCode::OK {
@@ -70,8 +70,10 @@ async fn head_reports_wrong_type_or_stale_tail() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["metadata::head::reports_type"], 500).await;
-    assert_fails(&runs, "metadata::head::reports_type_and_tail");
+    bite(&srv.root)
+        .case("metadata::head::reports_type_and_tail")
+        .fails_with("HEAD-200")
+        .await;
 }
 
 #[tokio::test]
@@ -83,9 +85,15 @@ async fn delete_status_and_ghost_streams() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["metadata::delete::"], 500).await;
-    assert_fails(&runs, "metadata::delete::is_204_then_404_everywhere");
-    assert_fails(&runs, "metadata::delete::closed_stream_can_be_deleted");
+    bite(&srv.root)
+        .each(&[
+            ("metadata::delete::is_204_then_404_everywhere", "DELETE-204"),
+            (
+                "metadata::delete::closed_stream_can_be_deleted",
+                "DELETE-204",
+            ),
+        ])
+        .await;
 
     // DELETE of a missing stream answers 204; reads of deleted ones 200.
     let srv = crate::common::with_response(|seen, mut resp| {
@@ -104,9 +112,15 @@ async fn delete_status_and_ghost_streams() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["metadata::delete::"], 500).await;
-    assert_fails(&runs, "metadata::delete::missing_stream_is_404");
-    assert_fails(&runs, "metadata::delete::is_204_then_404_everywhere");
+    bite(&srv.root)
+        .each(&[
+            ("metadata::delete::missing_stream_is_404", "DELETE-404"),
+            (
+                "metadata::delete::is_204_then_404_everywhere",
+                "DELETE-GONE",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -139,9 +153,10 @@ async fn delete_keeps_data() {
         )),
     )
     .await;
-    let runs = run_prefixes(&srv.root, &["metadata::delete::recreated"], 500).await;
-    let f = assert_fails(&runs, "metadata::delete::recreated_stream_starts_empty");
-    assert_eq!(f.requirement.as_deref(), Some("DELETE-RECREATE-FRESH"));
+    bite(&srv.root)
+        .case("metadata::delete::recreated_stream_starts_empty")
+        .fails_with("DELETE-RECREATE-FRESH")
+        .await;
 }
 
 /// A raw HTTP/1.1 double that answers PUT 201, DELETE 204 and HEAD with a
@@ -199,9 +214,10 @@ async fn head_with_body_server() -> (String, tokio::task::JoinHandle<()>) {
 #[tokio::test]
 async fn head_carries_a_body() {
     let (root, task) = head_with_body_server().await;
-    let runs = run_prefixes(&root, &["metadata::head::sends_no_body"], 500).await;
-    let f = assert_fails(&runs, "metadata::head::sends_no_body");
-    assert_eq!(f.requirement.as_deref(), Some("HEAD-NO-BODY"));
+    bite(&root)
+        .case("metadata::head::sends_no_body")
+        .fails_with("HEAD-NO-BODY")
+        .await;
     task.abort();
 }
 
@@ -223,7 +239,10 @@ async fn head_tail_wrong_once_closed() {
         resp
     })
     .await;
-    crate::common::case_fails_with(&srv.root, "metadata::head::reports_closure", "HEAD-200").await;
+    bite(&srv.root)
+        .case("metadata::head::reports_closure")
+        .fails_with("HEAD-200")
+        .await;
 }
 
 #[tokio::test]
@@ -244,20 +263,19 @@ async fn head_uncacheable_alternatives_pass_both_head_cases() {
             resp
         })
         .await;
-        let runs = run_prefixes(
-            &srv.root,
-            &[
-                "metadata::head::not_cacheable",
-                "caching::cache_control::head_is_not_cacheable",
-            ],
-            500,
-        )
-        .await;
-        ds_conformance::testing::assert_passes(&runs, "metadata::head::not_cacheable");
-        ds_conformance::testing::assert_passes(
-            &runs,
-            "caching::cache_control::head_is_not_cacheable",
-        );
+        bite(&srv.root)
+            .area("metadata::head::not_cacheable")
+            .area("caching::cache_control::head_is_not_cacheable")
+            .each(&[])
+            .await;
+        bite(&srv.root)
+            .case("metadata::head::not_cacheable")
+            .passes()
+            .await;
+        bite(&srv.root)
+            .case("caching::cache_control::head_is_not_cacheable")
+            .passes()
+            .await;
     }
     // Still biting: a HEAD cacheable for a minute fails both.
     let srv = crate::common::with_response(|seen, mut resp| {
@@ -270,23 +288,13 @@ async fn head_uncacheable_alternatives_pass_both_head_cases() {
         resp
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &[
-            "metadata::head::not_cacheable",
-            "caching::cache_control::head_is_not_cacheable",
-        ],
-        500,
-    )
-    .await;
-    crate::common::fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .each(&[
             ("metadata::head::not_cacheable", "HEAD-NO-STORE"),
             (
                 "caching::cache_control::head_is_not_cacheable",
                 "CACHE-HEAD-NO-STORE",
             ),
-        ],
-    );
+        ])
+        .await;
 }

@@ -3,7 +3,7 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, run_prefixes};
+use ds_conformance::testing::bite;
 
 fn query(req: &Request) -> String {
     req.uri().query().unwrap_or("").to_string()
@@ -22,7 +22,8 @@ fn set_query(req: &mut Request, q: &str) {
 
 #[tokio::test]
 async fn control_reference_passes_every_offsets_case() {
-    crate::common::assert_area_passes("offsets::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("offsets::").passes().await;
 }
 
 #[tokio::test]
@@ -40,10 +41,22 @@ async fn sentinels_swapped() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["offsets::sentinels::"], 500).await;
-    assert_fails(&runs, "offsets::sentinels::minus_one_equals_omitted");
-    assert_fails(&runs, "offsets::sentinels::now_is_empty_at_tail");
-    assert_fails(&runs, "offsets::sentinels::now_on_closed_stream");
+    bite(&srv.root)
+        .each(&[
+            (
+                "offsets::sentinels::minus_one_equals_omitted",
+                "OFFSET-MINUS-ONE",
+            ),
+            (
+                "offsets::sentinels::now_is_empty_at_tail",
+                "OFFSET-NOW-CATCHUP",
+            ),
+            (
+                "offsets::sentinels::now_on_closed_stream",
+                "OFFSET-NOW-CLOSED",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -58,8 +71,10 @@ async fn sentinels_now_cacheable() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["offsets::sentinels::now_is_not"], 500).await;
-    assert_fails(&runs, "offsets::sentinels::now_is_not_cacheable");
+    bite(&srv.root)
+        .case("offsets::sentinels::now_is_not_cacheable")
+        .fails_with("OFFSET-NOW-NO-STORE")
+        .await;
 }
 
 #[tokio::test]
@@ -78,10 +93,16 @@ async fn minted_offsets_broken() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["offsets::minted::"], 500).await;
-    assert_fails(&runs, "offsets::minted::strictly_increasing");
-    assert_fails(&runs, "offsets::minted::never_reserved_or_forbidden");
-    assert_fails(&runs, "offsets::minted::reasonably_short");
+    bite(&srv.root)
+        .each(&[
+            ("offsets::minted::strictly_increasing", "OFFSET-INCREASING"),
+            (
+                "offsets::minted::never_reserved_or_forbidden",
+                "OFFSET-CHARS",
+            ),
+            ("offsets::minted::reasonably_short", "OFFSET-SHORT"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -99,9 +120,15 @@ async fn minted_offsets_not_honoured_on_reads() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["offsets::minted::"], 500).await;
-    assert_fails(&runs, "offsets::minted::tail_read_is_empty_200");
-    assert_fails(&runs, "offsets::minted::rereads_are_stable");
+    bite(&srv.root)
+        .each(&[
+            (
+                "offsets::minted::tail_read_is_empty_200",
+                "OFFSET-TAIL-READ",
+            ),
+            ("offsets::minted::rereads_are_stable", "OFFSET-STABLE"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -117,9 +144,18 @@ async fn malformed_offsets_accepted_or_crash() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["offsets::malformed::"], 500).await;
-    assert_fails(&runs, "offsets::malformed::forbidden_characters_are_400");
-    assert_fails(&runs, "offsets::malformed::garbage_is_never_5xx");
+    bite(&srv.root)
+        .each(&[
+            (
+                "offsets::malformed::forbidden_characters_are_400",
+                "OFFSET-MALFORMED-400",
+            ),
+            (
+                "offsets::malformed::garbage_is_never_5xx",
+                "SEC-BAD-INPUT-4XX",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -135,7 +171,16 @@ async fn query_parameters_mishandled() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["offsets::malformed::"], 500).await;
-    assert_fails(&runs, "offsets::malformed::repeated_offset_is_400");
-    assert_fails(&runs, "offsets::malformed::unknown_parameters_are_ignored");
+    bite(&srv.root)
+        .each(&[
+            (
+                "offsets::malformed::repeated_offset_is_400",
+                "OFFSET-DUPLICATE-400",
+            ),
+            (
+                "offsets::malformed::unknown_parameters_are_ignored",
+                "READ-UNKNOWN-PARAMS-IGNORED",
+            ),
+        ])
+        .await;
 }

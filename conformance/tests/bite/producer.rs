@@ -10,7 +10,7 @@ use crate::common::Seen;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use ds_conformance::testing::{assert_fails, run_prefixes};
+use ds_conformance::testing::bite;
 
 fn producer(seen: &Seen) -> bool {
     seen.method == Method::POST && seen.headers.contains_key("producer-id")
@@ -28,11 +28,10 @@ async fn wrong_success_headers_are_caught() {
         resp
     })
     .await;
-    crate::common::assert_case_fails(
-        &srv.root,
-        "producer::validation::duplicate_is_204_not_appended",
-    )
-    .await;
+    bite(&srv.root)
+        .case("producer::validation::duplicate_is_204_not_appended")
+        .fails_with("PROD-RESP-SEQ")
+        .await;
 }
 
 #[tokio::test]
@@ -51,19 +50,31 @@ async fn missing_producer_headers_are_caught() {
         resp
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "producer::validation::",
-        &[
-            "new_producer_accepted",
-            "next_seq_accepted",
-            "duplicate_is_204_not_appended",
-            "gap_is_409_with_expected_and_received",
-            "epoch_bump_accepted",
-            "stale_epoch_is_403_with_current_epoch",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "producer::validation::new_producer_accepted",
+                "PROD-RESP-EPOCH",
+            ),
+            ("producer::validation::next_seq_accepted", "PROD-RESP-EPOCH"),
+            (
+                "producer::validation::duplicate_is_204_not_appended",
+                "PROD-RESP-EPOCH",
+            ),
+            (
+                "producer::validation::gap_is_409_with_expected_and_received",
+                "PROD-SEQ-GAP",
+            ),
+            (
+                "producer::validation::epoch_bump_accepted",
+                "PROD-RESP-EPOCH",
+            ),
+            (
+                "producer::validation::stale_epoch_is_403_with_current_epoch",
+                "PROD-STALE-EPOCH",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -82,16 +93,22 @@ async fn wrong_statuses_are_caught() {
         resp
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "producer::validation::",
-        &[
-            "gap_is_409_with_expected_and_received",
-            "epoch_bump_with_nonzero_seq_is_400",
-            "stale_epoch_is_403_with_current_epoch",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "producer::validation::gap_is_409_with_expected_and_received",
+                "PROD-SEQ-GAP",
+            ),
+            (
+                "producer::validation::epoch_bump_with_nonzero_seq_is_400",
+                "PROD-EPOCH-BUMP-SEQ-400",
+            ),
+            (
+                "producer::validation::stale_epoch_is_403_with_current_epoch",
+                "PROD-STALE-EPOCH",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -104,11 +121,10 @@ async fn new_producer_at_nonzero_seq_accepted_is_caught() {
         resp
     })
     .await;
-    crate::common::assert_case_fails(
-        &srv.root,
-        "producer::validation::new_producer_nonzero_seq_rejected",
-    )
-    .await;
+    bite(&srv.root)
+        .case("producer::validation::new_producer_nonzero_seq_rejected")
+        .fails_with("PROD-NEW-PRODUCER")
+        .await;
 }
 
 /// Producer header values as a lenient parser would read them.
@@ -155,18 +171,30 @@ async fn lenient_header_parsing_is_caught() {
         req
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "producer::syntax::",
-        &[
-            "non_integer_values_are_400",
-            "values_above_2_pow_53_minus_1_are_400",
-            "non_canonical_integers_are_400",
-            "partial_header_sets_are_400",
-            "empty_producer_id_is_400",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            (
+                "producer::syntax::non_integer_values_are_400",
+                "PROD-VALUE-INTEGER",
+            ),
+            (
+                "producer::syntax::values_above_2_pow_53_minus_1_are_400",
+                "PROD-VALUE-MAX",
+            ),
+            (
+                "producer::syntax::non_canonical_integers_are_400",
+                "PROD-VALUE-CANONICAL",
+            ),
+            (
+                "producer::syntax::partial_header_sets_are_400",
+                "PROD-ALL-OR-NONE",
+            ),
+            (
+                "producer::syntax::empty_producer_id_is_400",
+                "PROD-ID-NON-EMPTY",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -184,7 +212,10 @@ async fn max_values_rejected_is_caught() {
         req
     })
     .await;
-    crate::common::assert_case_fails(&srv.root, "producer::syntax::max_values_accepted").await;
+    bite(&srv.root)
+        .case("producer::syntax::max_values_accepted")
+        .fails_with("PROD-VALUE-MAX")
+        .await;
 }
 
 #[tokio::test]
@@ -197,11 +228,10 @@ async fn shared_producer_state_is_caught() {
         req
     })
     .await;
-    crate::common::assert_case_fails(
-        &srv.root,
-        "producer::concurrency::producers_are_independent",
-    )
-    .await;
+    bite(&srv.root)
+        .case("producer::concurrency::producers_are_independent")
+        .fails_with("PROD-INDEPENDENT")
+        .await;
 }
 
 /// A server that validates concurrent twins against the same state: while
@@ -251,11 +281,10 @@ async fn unserialized_validation_is_caught() {
         }
     })
     .await;
-    crate::common::assert_case_fails(
-        &srv.root,
-        "producer::concurrency::pipelined_retries_append_once",
-    )
-    .await;
+    bite(&srv.root)
+        .case("producer::concurrency::pipelined_retries_append_once")
+        .fails_with("PROD-SERIALIZE")
+        .await;
 }
 
 #[tokio::test]
@@ -275,17 +304,23 @@ async fn closed_stream_producer_answers_are_caught() {
         resp
     })
     .await;
-    crate::common::assert_topic_fails(
-        &srv.root,
-        "producer::close::",
-        &[
-            "duplicate_close_is_204",
-            "close_only_with_producer_headers",
-            "other_tuple_on_closed_is_409",
-            "zombie_after_close_rejected",
-        ],
-    )
-    .await;
+    bite(&srv.root)
+        .each(&[
+            ("producer::close::duplicate_close_is_204", "PROD-CLOSE-DUP"),
+            (
+                "producer::close::close_only_with_producer_headers",
+                "PROD-CLOSE-WITH-APPEND",
+            ),
+            (
+                "producer::close::other_tuple_on_closed_is_409",
+                "PROD-CLOSED-OTHER-409",
+            ),
+            (
+                "producer::close::zombie_after_close_rejected",
+                "PROD-CLOSED-ZOMBIE",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -297,7 +332,10 @@ async fn close_not_applied_is_caught() {
         req
     })
     .await;
-    crate::common::assert_case_fails(&srv.root, "producer::close::close_with_final_append").await;
+    bite(&srv.root)
+        .case("producer::close::close_with_final_append")
+        .fails_with("PROD-CLOSE-WITH-APPEND")
+        .await;
 }
 
 #[tokio::test]
@@ -309,11 +347,10 @@ async fn stream_seq_ignored_with_producers_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["producer::stream_seq::"], 500).await;
-    assert_fails(
-        &runs,
-        "producer::stream_seq::stream_seq_rejection_does_not_advance_producer",
-    );
+    bite(&srv.root)
+        .case("producer::stream_seq::stream_seq_rejection_does_not_advance_producer")
+        .fails_with("PROD-STREAM-SEQ-ATOMIC")
+        .await;
 }
 
 #[tokio::test]
@@ -356,12 +393,10 @@ async fn duplicates_appended_again_are_caught() {
         }
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "producer::stream_seq::retry_with_stream_seq_appends_once",
-        "PROD-SEQ-DUP",
-    )
-    .await;
+    bite(&srv.root)
+        .case("producer::stream_seq::retry_with_stream_seq_appends_once")
+        .fails_with("PROD-SEQ-DUP")
+        .await;
 }
 
 /// `-0` spells zero, a non-negative integer (§5.2.1): a server reading it
@@ -377,16 +412,18 @@ async fn minus_zero_read_as_zero_is_only_a_should_finding() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["producer::syntax::"], 500).await;
-    ds_conformance::testing::assert_passes(&runs, "producer::syntax::non_integer_values_are_400");
-    crate::common::fails_with(
-        &runs,
-        "producer::syntax::non_canonical_integers_are_400",
-        "PROD-VALUE-CANONICAL",
-    );
+    bite(&srv.root)
+        .case("producer::syntax::non_canonical_integers_are_400")
+        .fails_with("PROD-VALUE-CANONICAL")
+        .await;
+    bite(&srv.root)
+        .case("producer::syntax::non_integer_values_are_400")
+        .passes()
+        .await;
 }
 
 #[tokio::test]
 async fn reference_server_passes_the_whole_producer_area() {
-    crate::common::assert_area_passes("producer::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("producer::").passes().await;
 }

@@ -12,24 +12,19 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use ds_conformance::client::Session;
-use ds_conformance::runner::run_case;
+use ds_conformance::testing::{test_session, Bite};
 
 const MAX_STEPS_AFTER_SHRINK: usize = 8;
 
-/// Run property `id` against `root` with a fixed seed and budget.
-async fn run_prop(root: &str, id: &str, seed: u64) -> Result<(), ds_conformance::Failure> {
-    let mut t = Session::new(root).expect("target");
-    t.target.long_poll_timeout = Duration::from_millis(500);
-    t.run.case_timeout = Duration::from_secs(90);
-    t.run.seed = seed;
-    t.run.prop_cases = 64;
-    t.run.artifacts_dir = std::env::temp_dir().join("ds-conformance-bite");
-    let case = ds_conformance::cases::all()
-        .into_iter()
-        .find(|c| c.id == id)
-        .expect("case exists");
-    run_case(&case, Arc::new(t)).await.0
+/// A bite check of the properties against `root`, with a fixed seed and
+/// budget.
+fn prop(root: &str, seed: u64) -> Bite {
+    let mut session = test_session(root, 500);
+    session.run.case_timeout = Duration::from_secs(90);
+    session.run.seed = seed;
+    session.run.prop_cases = 64;
+    session.run.artifacts_dir = std::env::temp_dir().join("ds-conformance-bite");
+    Bite::in_session(session)
 }
 
 /// Steps of the minimal sequence named in a property failure.
@@ -46,21 +41,15 @@ fn shrunk_steps(msg: &str) -> usize {
 
 /// Assert the property fails on one of `reqs`, shrunk to ≤ 8 steps.
 async fn assert_bites(root: &str, id: &str, seed: u64, reqs: &[&str]) -> usize {
-    let f = match run_prop(root, id, seed).await {
-        Ok(()) => panic!("{id} passed against a server that breaks its rule"),
-        Err(f) => f,
-    };
+    let f = prop(root, seed)
+        .case(id)
+        .fails_with_one_of(reqs)
+        .await
+        .failure;
     assert!(
         !f.is_no_answer(),
         "{id}: setup failure instead of a verdict: {f}"
     );
-    let req = f.requirement.clone().unwrap_or_default();
-    assert!(
-        reqs.contains(&req.as_str()),
-        "{id} failed on {req}, expected one of {reqs:?}:\n{}",
-        f.message
-    );
-    ds_conformance::testing::record_bite(id, &req);
     let steps = shrunk_steps(&f.message);
     assert!(
         steps <= MAX_STEPS_AFTER_SHRINK,
@@ -298,9 +287,7 @@ async fn reference_passes_properties() {
         "props::sequences::producers",
         "props::concurrency::writers_and_readers",
     ] {
-        if let Err(f) = run_prop(&srv.root, id, 21).await {
-            panic!("{id} failed against the reference server: {f}");
-        }
+        prop(&srv.root, 21).case(id).passes().await;
     }
 }
 
@@ -309,9 +296,10 @@ async fn reference_passes_properties() {
 #[tokio::test]
 async fn reference_passes_fork_property() {
     let srv = crate::common::reference().await;
-    if let Err(f) = run_prop(&srv.root, "props::sequences::forks_and_deletes", 12).await {
-        panic!("forks_and_deletes failed against the reference server: {f}");
-    }
+    prop(&srv.root, 12)
+        .case("props::sequences::forks_and_deletes")
+        .passes()
+        .await;
 }
 
 /// §4.2 broken: a non-zero Stream-Fork-Sub-Offset is applied one unit too
@@ -358,9 +346,7 @@ async fn cursor_omitted_when_closed_passes() {
         ("props::sequences::single_stream", 3),
         ("props::sequences::producers", 4),
     ] {
-        if let Err(f) = run_prop(&srv.root, id, seed).await {
-            panic!("{id} failed on a server omitting Stream-Cursor beside Stream-Closed: {f}");
-        }
+        prop(&srv.root, seed).case(id).passes().await;
     }
 }
 
@@ -387,19 +373,10 @@ async fn concurrency_sees_reappended_retries() {
         req
     })
     .await;
-    let f = run_prop(&srv.root, "props::concurrency::writers_and_readers", 7)
+    let f = prop(&srv.root, 7)
+        .case("props::concurrency::writers_and_readers")
+        .fails_with("PROP-CONCURRENT-EXACTLY-ONCE")
         .await
-        .expect_err("concurrency property passed although retries were re-appended");
+        .failure;
     assert!(!f.is_no_answer(), "setup failure instead of a verdict: {f}");
-    assert!(
-        matches!(
-            f.requirement.as_deref(),
-            Some("PROP-CONCURRENT-EXACTLY-ONCE")
-        ),
-        "unexpected requirement: {f}"
-    );
-    ds_conformance::testing::record_bite(
-        "props::concurrency::writers_and_readers",
-        "PROP-CONCURRENT-EXACTLY-ONCE",
-    );
 }

@@ -1,9 +1,9 @@
 //! The `read` cases (§5.6) bite: each test breaks one catch-up rule in
 //! front of the reference server and checks that the right case fails.
 
-use crate::common::{fails_each_with, fails_with, set_query};
+use crate::common::set_query;
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, run_prefixes};
+use ds_conformance::testing::bite;
 
 /// A plain catch-up GET (no `live` parameter).
 fn catch_up(seen: &crate::common::Seen) -> bool {
@@ -35,7 +35,8 @@ async fn catch_up_without(header: &'static str) -> crate::common::Broken {
 
 #[tokio::test]
 async fn control_reference_passes_every_read_case() {
-    crate::common::assert_area_passes("read::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("read::").passes().await;
 }
 
 #[tokio::test]
@@ -53,10 +54,13 @@ async fn basic_flipped_byte_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["read::basic::"], 500).await;
-    fails_with(&runs, "read::basic::binary_bytes_exact", "READ-FROM-OFFSET");
-    assert_fails(&runs, "read::basic::text_control_bytes_exact");
-    assert_fails(&runs, "read::basic::from_minus_one");
+    bite(&srv.root)
+        .each(&[
+            ("read::basic::binary_bytes_exact", "READ-FROM-OFFSET"),
+            ("read::basic::text_control_bytes_exact", "READ-FROM-OFFSET"),
+            ("read::basic::from_minus_one", "READ-FROM-OFFSET"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -69,13 +73,12 @@ async fn basic_offset_ignored_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["read::basic::", "read::chunks::"], 500).await;
-    fails_with(
-        &runs,
-        "read::basic::from_minted_offsets",
-        "READ-FROM-OFFSET",
-    );
-    assert_fails(&runs, "read::chunks::follow_next_offset");
+    bite(&srv.root)
+        .each(&[
+            ("read::basic::from_minted_offsets", "READ-FROM-OFFSET"),
+            ("read::chunks::follow_next_offset", "READ-FOLLOW-CHUNKS"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -87,45 +90,44 @@ async fn basic_omitted_offset_read_from_tail_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["read::basic::"], 500).await;
-    fails_with(
-        &runs,
-        "read::basic::omitted_offset_reads_from_start",
-        "READ-OFFSET-DEFAULT",
-    );
+    bite(&srv.root)
+        .case("read::basic::omitted_offset_reads_from_start")
+        .fails_with("READ-OFFSET-DEFAULT")
+        .await;
 }
 
 #[tokio::test]
 async fn chunks_up_to_date_on_every_chunk_is_caught() {
     let srv = catch_up_200_marked("stream-up-to-date").await;
-    let runs = run_prefixes(&srv.root, &["read::chunks::"], 500).await;
-    fails_with(
-        &runs,
-        "read::chunks::follow_next_offset",
-        "READ-PARTIAL-NO-UP-TO-DATE",
-    );
+    bite(&srv.root)
+        .case("read::chunks::follow_next_offset")
+        .fails_with("READ-PARTIAL-NO-UP-TO-DATE")
+        .await;
 }
 
 #[tokio::test]
 async fn chunks_closed_on_every_chunk_is_caught() {
     let srv = catch_up_200_marked("stream-closed").await;
-    let runs = run_prefixes(&srv.root, &["read::chunks::", "read::tail::"], 500).await;
-    fails_with(
-        &runs,
-        "read::chunks::closed_only_on_final_chunk",
-        "READ-PARTIAL-NO-CLOSED",
-    );
-    assert_fails(&runs, "read::chunks::follow_next_offset");
-    assert_fails(&runs, "read::tail::open_tail_not_closed");
+    bite(&srv.root)
+        .each(&[
+            (
+                "read::chunks::closed_only_on_final_chunk",
+                "READ-PARTIAL-NO-CLOSED",
+            ),
+            (
+                "read::chunks::follow_next_offset",
+                "READ-CLOSED-FINAL-CHUNK",
+            ),
+            ("read::tail::open_tail_not_closed", "READ-CLOSED-TAIL-EOF"),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn tail_without_closed_is_caught() {
     let srv = catch_up_without("stream-closed").await;
-    let runs = run_prefixes(&srv.root, &["read::tail::", "read::chunks::"], 500).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .each(&[
             ("read::tail::closed_tail_is_eof", "READ-CLOSED-TAIL-EOF"),
             (
                 "read::tail::closed_empty_stream_from_start",
@@ -135,26 +137,28 @@ async fn tail_without_closed_is_caught() {
                 "read::tail::closed_final_data_chunk",
                 "READ-CLOSED-FINAL-CHUNK",
             ),
-        ],
-    );
-    assert_fails(
-        &runs,
-        "read::tail::closed_after_read_discovered_at_next_offset",
-    );
-    assert_fails(&runs, "read::chunks::closed_only_on_final_chunk");
+            (
+                "read::tail::closed_after_read_discovered_at_next_offset",
+                "READ-CLOSED-TAIL-EOF",
+            ),
+            (
+                "read::chunks::closed_only_on_final_chunk",
+                "READ-CLOSED-FINAL-CHUNK",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn tail_without_up_to_date_is_caught() {
     let srv = catch_up_without("stream-up-to-date").await;
-    let runs = run_prefixes(&srv.root, &["read::tail::", "read::basic::"], 500).await;
-    fails_with(
-        &runs,
-        "read::tail::empty_with_same_offset",
-        "READ-UP-TO-DATE",
-    );
-    assert_fails(&runs, "read::tail::empty_stream_from_start");
-    assert_fails(&runs, "read::basic::from_minus_one");
+    bite(&srv.root)
+        .each(&[
+            ("read::tail::empty_with_same_offset", "READ-UP-TO-DATE"),
+            ("read::tail::empty_stream_from_start", "READ-UP-TO-DATE"),
+            ("read::basic::from_minus_one", "READ-UP-TO-DATE"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -171,14 +175,13 @@ async fn errors_answered_with_200_are_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["read::errors::"], 500).await;
-    assert_fails(&runs, "read::errors::missing_stream_is_404");
-    assert_fails(&runs, "read::errors::deleted_stream_is_404");
-    fails_with(
-        &runs,
-        "read::errors::malformed_offset_is_400",
-        "READ-400-OFFSET",
-    );
+    bite(&srv.root)
+        .each(&[
+            ("read::errors::missing_stream_is_404", "READ-404"),
+            ("read::errors::deleted_stream_is_404", "READ-404"),
+            ("read::errors::malformed_offset_is_400", "READ-400-OFFSET"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -216,12 +219,10 @@ async fn closed_on_partial_chunks_is_a_should_failure() {
         )),
     )
     .await;
-    let runs = run_prefixes(&srv.root, &["read::tail::closed_final_data_chunk"], 500).await;
-    fails_with(
-        &runs,
-        "read::tail::closed_final_data_chunk",
-        "READ-PARTIAL-NO-CLOSED",
-    );
+    bite(&srv.root)
+        .case("read::tail::closed_final_data_chunk")
+        .fails_with("READ-PARTIAL-NO-CLOSED")
+        .await;
 }
 
 /// §5.6: an offset a chunk returned is not a valid place to resume: the
@@ -252,10 +253,8 @@ async fn resumed_chunk_offset_loses_a_byte() {
         },
     )
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "read::chunks::resume_from_chunk_offsets",
-        "READ-FOLLOW-CHUNKS",
-    )
-    .await;
+    bite(&srv.root)
+        .case("read::chunks::resume_from_chunk_offsets")
+        .fails_with("READ-FOLLOW-CHUNKS")
+        .await;
 }

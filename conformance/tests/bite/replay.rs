@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use ds_conformance::client::Session;
 use ds_conformance::runner::run_case;
+use ds_conformance::testing::bite;
 
 /// Run `script` with bash (TARGET overridden when given), bounded.
 pub(crate) fn bash(script: &str, target: Option<&str>) -> (i32, String) {
@@ -38,9 +39,8 @@ async fn failure_transcript_runs_as_pasted() {
     })
     .await;
     let id = "create::basic::new_stream_is_201";
-    let runs = ds_conformance::testing::run_prefixes(&srv.root, &[id], 500).await;
-    ds_conformance::testing::assert_fails(&runs, id);
-    let transcript = &runs[0].transcript;
+    let bitten = bite(&srv.root).case(id).fails_with("CREATE-NEW-201").await;
+    let transcript = &bitten.transcript;
     assert!(transcript.contains("curl "), "{transcript}");
     let (code, out) = tokio::task::spawn_blocking({
         let t = format!("set -eu\n{transcript}");

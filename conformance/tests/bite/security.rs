@@ -2,11 +2,12 @@
 //! bad-input 4xx into a 5xx in front of the reference server.
 
 use axum::http::{HeaderValue, Method, StatusCode};
-use ds_conformance::testing::{assert_fails, run_prefixes};
+use ds_conformance::testing::bite;
 
 #[tokio::test]
 async fn control_reference_passes_every_security_case() {
-    crate::common::assert_area_passes("security::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("security::").passes().await;
 }
 
 #[tokio::test]
@@ -27,9 +28,15 @@ async fn headers_missing_on_errors() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["security::headers::"], 500).await;
-    assert_fails(&runs, "security::headers::nosniff_on_every_response");
-    assert_fails(&runs, "security::headers::corp_on_every_response");
+    bite(&srv.root)
+        .each(&[
+            (
+                "security::headers::nosniff_on_every_response",
+                "SEC-NOSNIFF",
+            ),
+            ("security::headers::corp_on_every_response", "SEC-CORP"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -42,8 +49,10 @@ async fn headers_missing_on_304_and_410() {
             resp
         })
         .await;
-        let runs = run_prefixes(&srv.root, &["security::headers::nosniff"], 500).await;
-        assert_fails(&runs, "security::headers::nosniff_on_every_response");
+        bite(&srv.root)
+            .case("security::headers::nosniff_on_every_response")
+            .fails_with("SEC-NOSNIFF")
+            .await;
     }
 }
 
@@ -70,12 +79,30 @@ async fn cors_broken() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["security::cors::"], 500).await;
-    assert_fails(&runs, "security::cors::preflight_allows_origin_and_methods");
-    assert_fails(&runs, "security::cors::preflight_allows_protocol_headers");
-    assert_fails(&runs, "security::cors::responses_allow_origin");
-    assert_fails(&runs, "security::cors::responses_expose_protocol_headers");
-    assert_fails(&runs, "security::cors::head_exposes_ttl_and_expiry");
+    bite(&srv.root)
+        .each(&[
+            (
+                "security::cors::preflight_allows_origin_and_methods",
+                "CORS-PREFLIGHT",
+            ),
+            (
+                "security::cors::preflight_allows_protocol_headers",
+                "CORS-ALLOW-HEADERS",
+            ),
+            (
+                "security::cors::responses_allow_origin",
+                "CORS-ALLOW-ORIGIN",
+            ),
+            (
+                "security::cors::responses_expose_protocol_headers",
+                "CORS-EXPOSE-HEADERS",
+            ),
+            (
+                "security::cors::head_exposes_ttl_and_expiry",
+                "CORS-EXPOSE-HEADERS",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -90,8 +117,10 @@ async fn cors_producer_headers_not_exposed() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["security::cors::responses_expose"], 500).await;
-    assert_fails(&runs, "security::cors::responses_expose_protocol_headers");
+    bite(&srv.root)
+        .case("security::cors::responses_expose_protocol_headers")
+        .fails_with("CORS-EXPOSE-HEADERS")
+        .await;
 }
 
 #[tokio::test]
@@ -105,19 +134,34 @@ async fn bad_input_crashes() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["security::bad_input::"], 500).await;
-    crate::common::assert_each_fails(
-        &runs,
-        "security::bad_input::",
-        &[
-            "malformed_headers_are_4xx",
-            "odd_header_values_are_never_5xx",
-            "malformed_bodies_are_4xx",
-            "odd_queries_are_never_5xx",
-            "odd_paths_are_never_5xx",
-            "unsupported_method_is_4xx",
-        ],
-    );
+    bite(&srv.root)
+        .each(&[
+            (
+                "security::bad_input::malformed_headers_are_4xx",
+                "SEC-BAD-INPUT-4XX",
+            ),
+            (
+                "security::bad_input::odd_header_values_are_never_5xx",
+                "SEC-BAD-INPUT-4XX",
+            ),
+            (
+                "security::bad_input::malformed_bodies_are_4xx",
+                "SEC-BAD-INPUT-4XX",
+            ),
+            (
+                "security::bad_input::odd_queries_are_never_5xx",
+                "SEC-BAD-INPUT-4XX",
+            ),
+            (
+                "security::bad_input::odd_paths_are_never_5xx",
+                "SEC-PATH-SANITIZE",
+            ),
+            (
+                "security::bad_input::unsupported_method_is_4xx",
+                "SEC-BAD-INPUT-4XX",
+            ),
+        ])
+        .await;
 }
 
 /// RFC 9110 §9.1: 501 is the recommended answer to an unrecognised method,
@@ -137,11 +181,13 @@ async fn unsupported_method_501_passes_but_500_fails() {
         })
         .await;
         let id = "security::bad_input::unsupported_method_is_4xx";
-        let runs = run_prefixes(&srv.root, &[id], 500).await;
         if passes {
-            ds_conformance::testing::assert_passes(&runs, id);
+            bite(&srv.root).case(id).passes().await;
         } else {
-            assert_fails(&runs, id);
+            bite(&srv.root)
+                .case(id)
+                .fails_with("SEC-BAD-INPUT-4XX")
+                .await;
         }
     }
 }
@@ -159,9 +205,15 @@ async fn headers_missing_on_sse() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["security::headers::"], 500).await;
-    assert_fails(&runs, "security::headers::nosniff_on_every_response");
-    assert_fails(&runs, "security::headers::corp_on_every_response");
+    bite(&srv.root)
+        .each(&[
+            (
+                "security::headers::nosniff_on_every_response",
+                "SEC-NOSNIFF",
+            ),
+            ("security::headers::corp_on_every_response", "SEC-CORP"),
+        ])
+        .await;
 }
 
 /// A server that answers 500 to well-formed JSON nested 100000 deep (but
@@ -180,10 +232,8 @@ async fn deep_valid_json_500_is_a_should_finding() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["security::bad_input::malformed_bodies"], 500).await;
-    crate::common::fails_with(
-        &runs,
-        "security::bad_input::malformed_bodies_are_4xx",
-        "SEC-LIMITS-4XX",
-    );
+    bite(&srv.root)
+        .case("security::bad_input::malformed_bodies_are_4xx")
+        .fails_with("SEC-LIMITS-4XX")
+        .await;
 }

@@ -2,11 +2,11 @@
 //! rule in front of the reference server, mostly by rewriting the event
 //! stream frame by frame, and checks that the right case fails.
 
-use crate::common::{fails_each_with, rewrite_query};
+use crate::common::rewrite_query;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use ds_conformance::testing::run_prefixes;
+use ds_conformance::testing::bite;
 use futures::StreamExt;
 
 const LP_MS: u64 = 500;
@@ -67,7 +67,8 @@ fn drop_member_edits_json() {
 
 #[tokio::test]
 async fn control_reference_passes_every_sse_case() {
-    crate::common::assert_area_passes("sse::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("sse::").passes().await;
 }
 
 #[tokio::test]
@@ -88,18 +89,17 @@ async fn format_headers_broken_are_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::format::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             (
                 "sse::format::content_type_is_event_stream",
                 "SSE-CONTENT-TYPE",
             ),
             ("sse::format::text_types_are_not_base64", "SSE-TEXT-UTF8"),
             ("sse::format::other_types_are_base64", "SSE-BASE64-HEADER"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -111,14 +111,13 @@ async fn format_errors_answered_with_200_are_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::format::missing_"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::format::missing_offset_is_400", "SSE-OFFSET-REQUIRED"),
             ("sse::format::missing_stream_is_404", "SSE-404"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -130,12 +129,10 @@ async fn format_json_not_an_array_is_caught() {
         })
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "sse::format::json_data_is_array",
-        "SSE-JSON-ARRAY",
-    )
-    .await;
+    bite(&srv.root)
+        .case("sse::format::json_data_is_array")
+        .fails_with("SSE-JSON-ARRAY")
+        .await;
 }
 
 #[tokio::test]
@@ -144,14 +141,13 @@ async fn bytes_leading_space_lost_is_caught() {
         map_frames(seen, resp, |f| f.replace("data: ", "data:"))
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::bytes::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::bytes::text_lines_exact", "SSE-TEXT-EXACT"),
             ("sse::bytes::from_minted_offset", "SSE-TEXT-EXACT"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -160,14 +156,13 @@ async fn bytes_empty_lines_lost_is_caught() {
         map_frames(seen, resp, |f| f.replace("\ndata:\n", "\n"))
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::bytes::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::bytes::text_cr_crlf_as_lf", "SSE-TEXT-EXACT"),
             ("sse::bytes::text_lines_exact", "SSE-TEXT-EXACT"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -179,22 +174,13 @@ async fn bytes_base64_corrupted_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &[
-            "sse::bytes::binary_every_byte_value",
-            "sse::bytes::large_binary_exact",
-        ],
-        LP_MS,
-    )
-    .await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::bytes::binary_every_byte_value", "SSE-BINARY-EXACT"),
             ("sse::bytes::large_binary_exact", "SSE-BINARY-EXACT"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -205,22 +191,13 @@ async fn bytes_base64_invalid_length_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &[
-            "sse::bytes::binary_every_byte_value",
-            "sse::format::other_types_are_base64",
-        ],
-        LP_MS,
-    )
-    .await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::bytes::binary_every_byte_value", "SSE-BASE64-VALID"),
             ("sse::format::other_types_are_base64", "SSE-BASE64-VALID"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -234,12 +211,10 @@ async fn control_sent_before_its_data_is_caught() {
         })
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "sse::control::after_every_data_event",
-        "SSE-CONTROL-AFTER-DATA",
-    )
-    .await;
+    bite(&srv.root)
+        .case("sse::control::after_every_data_event")
+        .fails_with("SSE-CONTROL-AFTER-DATA")
+        .await;
 }
 
 #[tokio::test]
@@ -248,14 +223,13 @@ async fn control_without_cursor_is_caught() {
         map_frames(seen, resp, |f| drop_member(f, "streamCursor"))
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::control::"], LP_MS).await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::control::fields_when_caught_up", "SSE-CONTROL-CURSOR"),
             ("sse::control::echoed_cursor_advances", "SSE-CONTROL-CURSOR"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -264,20 +238,9 @@ async fn control_without_up_to_date_is_caught() {
         map_frames(seen, resp, |f| drop_member(f, "upToDate"))
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &[
-            "sse::control::fields_when_caught_up",
-            "sse::control::empty_stream_caught_up",
-            "sse::live::closed_at_tail_at_once",
-            "sse::live::now_skips_history",
-        ],
-        LP_MS,
-    )
-    .await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             (
                 "sse::control::fields_when_caught_up",
                 "SSE-CONTROL-UP-TO-DATE",
@@ -288,8 +251,8 @@ async fn control_without_up_to_date_is_caught() {
                 "sse::control::empty_stream_caught_up",
                 "SSE-CONTROL-UP-TO-DATE",
             ),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -304,12 +267,10 @@ async fn control_constant_cursor_is_caught() {
         })
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "sse::control::echoed_cursor_advances",
-        "CURSOR-ADVANCE",
-    )
-    .await;
+    bite(&srv.root)
+        .case("sse::control::echoed_cursor_advances")
+        .fails_with("CURSOR-ADVANCE")
+        .await;
 }
 
 #[tokio::test]
@@ -334,26 +295,15 @@ async fn live_appends_not_delivered_is_caught() {
         Response::from_parts(parts, Body::from_stream(silent))
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &[
-            "sse::live::append_delivered",
-            "sse::live::binary_append_delivered",
-            "sse::live::close_ends_connection",
-            "sse::live::every_reader_receives",
-        ],
-        LP_MS,
-    )
-    .await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::live::append_delivered", "SSE-LIVE"),
             ("sse::live::every_reader_receives", "SSE-LIVE"),
             ("sse::live::binary_append_delivered", "SSE-LIVE"),
             ("sse::live::close_ends_connection", "SSE-CLOSED-CONTROL"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -367,15 +317,9 @@ async fn live_connection_left_open_is_caught() {
         Response::from_parts(parts, Body::from_stream(open))
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &["sse::live::close", "sse::live::now_on_closed_stream"],
-        LP_MS,
-    )
-    .await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::live::close_ends_connection", "SSE-CLOSE-CONNECTION"),
             (
                 "sse::live::closed_stream_from_start",
@@ -383,8 +327,8 @@ async fn live_connection_left_open_is_caught() {
             ),
             ("sse::live::closed_at_tail_at_once", "SSE-CLOSED-AT-TAIL"),
             ("sse::live::now_on_closed_stream", "SSE-CLOSED-AT-TAIL"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -395,25 +339,15 @@ async fn live_closed_flag_missing_is_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &[
-            "sse::live::close",
-            "sse::live::now_on_closed_stream",
-            "sse::live::final_append_on_close",
-        ],
-        LP_MS,
-    )
-    .await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::live::close_ends_connection", "SSE-CLOSED-CONTROL"),
             ("sse::live::final_append_on_close", "SSE-CLOSED-CONTROL"),
             ("sse::live::closed_stream_from_start", "SSE-CLOSED-CONTROL"),
             ("sse::live::now_on_closed_stream", "SSE-CLOSED-AT-TAIL"),
-        ],
-    );
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -428,7 +362,10 @@ async fn live_now_sends_history_is_caught() {
         })
     })
     .await;
-    crate::common::case_fails_with(&srv.root, "sse::live::now_skips_history", "SSE-NOW").await;
+    bite(&srv.root)
+        .case("sse::live::now_skips_history")
+        .fails_with("SSE-NOW")
+        .await;
 }
 
 #[tokio::test]
@@ -452,12 +389,10 @@ async fn live_resume_offset_ignored_is_caught() {
         })
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "sse::live::resume_from_control_offsets",
-        "SSE-RESUME",
-    )
-    .await;
+    bite(&srv.root)
+        .case("sse::live::resume_from_control_offsets")
+        .fails_with("SSE-RESUME")
+        .await;
 }
 
 #[tokio::test]
@@ -469,7 +404,9 @@ async fn bytes_line_break_added_per_event_is_caught() {
         })
     })
     .await;
-    crate::common::case_fails_with(&srv.root, "sse::bytes::large_text_crlf", "SSE-TEXT-EXACT")
+    bite(&srv.root)
+        .case("sse::bytes::large_text_crlf")
+        .fails_with("SSE-TEXT-EXACT")
         .await;
 }
 
@@ -490,22 +427,13 @@ async fn live_controls_without_up_to_date_or_cursor_are_caught() {
         })
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &[
-            "sse::live::append_delivered",
-            "sse::control::after_every_data_event",
-        ],
-        LP_MS,
-    )
-    .await;
-    fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .each(&[
             ("sse::live::append_delivered", "SSE-CONTROL-UP-TO-DATE"),
             ("sse::control::after_every_data_event", "SSE-CONTROL-CURSOR"),
-        ],
-    );
+        ])
+        .await;
 }
 
 /// A server that ends SSE lines with `eol` instead of LF.
@@ -524,22 +452,16 @@ async fn framing_with_cr_or_crlf_line_ends_passes() {
     // that may never come (it might be an LF to skip).
     for eol in ["\r", "\r\n"] {
         let srv = framed_with(eol).await;
-        let runs = run_prefixes(
-            &srv.root,
-            &[
-                "sse::control::",
-                "sse::live::append_delivered",
-                "sse::live::now_skips_history",
-                "sse::live::close_ends_connection",
-                "sse::bytes::text_lines_exact",
-                "sse::format::json_data_is_array",
-            ],
-            LP_MS,
-        )
-        .await;
-        for r in &runs {
-            ds_conformance::testing::assert_passes(&runs, &r.id);
-        }
+        bite(&srv.root)
+            .long_poll(LP_MS)
+            .area("sse::control::")
+            .area("sse::live::append_delivered")
+            .area("sse::live::now_skips_history")
+            .area("sse::live::close_ends_connection")
+            .area("sse::bytes::text_lines_exact")
+            .area("sse::format::json_data_is_array")
+            .passes()
+            .await;
     }
 }
 
@@ -557,8 +479,11 @@ async fn now_with_an_empty_data_event_first_passes() {
         })
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["sse::live::now_skips_history"], LP_MS).await;
-    ds_conformance::testing::assert_passes(&runs, "sse::live::now_skips_history");
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .case("sse::live::now_skips_history")
+        .passes()
+        .await;
 }
 
 #[tokio::test]
@@ -592,10 +517,8 @@ async fn live_every_control_of_a_closed_stream_flagged_closed_is_caught() {
         })
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "sse::live::closed_stream_from_start",
-        "SSE-CLOSE-CONNECTION",
-    )
-    .await;
+    bite(&srv.root)
+        .case("sse::live::closed_stream_from_start")
+        .fails_with("SSE-CLOSE-CONNECTION")
+        .await;
 }

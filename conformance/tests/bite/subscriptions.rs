@@ -8,14 +8,13 @@ mod subs_stub;
 
 use crate::common;
 
-use ds_conformance::testing::{assert_passes, run_prefixes};
+use ds_conformance::testing::{bite, test_session, Bite};
 use subs_stub::Flaw;
 
 async fn bites(flaw: Flaw, case: &str, req: &str) {
     let srv = subs_stub::spawn(&[flaw]).await;
     let id = format!("subscriptions::{case}");
-    let runs = run_prefixes(&srv.root, &[&id], 500).await;
-    common::fails_with(&runs, &id, req);
+    bite(&srv.root).case(&id).fails_with(req).await;
 }
 
 #[tokio::test]
@@ -32,11 +31,8 @@ async fn control_unbroken_stub_passes_every_case() {
         "props",
     ]
     .map(|t| format!("subscriptions::{t}::"));
-    let prefixes: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let runs = run_prefixes(&srv.root, &prefixes, 500).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    let control = topics.iter().fold(bite(&srv.root), |b, t| b.area(t));
+    control.passes().await;
 }
 
 macro_rules! bite {
@@ -110,61 +106,53 @@ bite! {
     redirects_followed: FollowRedirects => "ssrf::redirect_to_refused_target_not_followed", "SUB-SSRF-REDIRECT";
 }
 
-/// Run the restart cases against the stub with an in-process restart hook.
-async fn restart_runs(flaws: &[Flaw]) -> Vec<ds_conformance::testing::Ran> {
+/// The stub (with `flaws`) and an in-process restart hook; the returned
+/// server must outlive the check.
+async fn with_restart(flaws: &[Flaw]) -> (Bite, common::Broken) {
     let (srv, stub) = subs_stub::spawn_with(flaws).await;
-    let mut target = ds_conformance::testing::test_session(&srv.root, 500);
-    target.run.control.restart_hook = Some(std::sync::Arc::new(move || {
+    let mut session = test_session(&srv.root, 500);
+    session.run.control.restart_hook = Some(std::sync::Arc::new(move || {
         let stub = stub.clone();
         Box::pin(async move {
             stub.restart();
             Ok(())
         })
     }));
-    ds_conformance::testing::run_on(std::sync::Arc::new(target), &["subscriptions::restart::"])
-        .await
+    (Bite::in_session(session), srv)
 }
 
 #[tokio::test]
 async fn control_restart_cases_pass_when_state_survives() {
-    let runs = restart_runs(&[]).await;
-    for r in &runs {
-        assert_passes(&runs, &r.id);
-    }
+    let (bite, _srv) = with_restart(&[]).await;
+    bite.area("subscriptions::restart::").passes().await;
 }
 
 #[tokio::test]
 async fn forgetting_subscriptions_on_restart() {
-    let runs = restart_runs(&[Flaw::ForgetOnRestart]).await;
-    common::fails_with(
-        &runs,
-        "subscriptions::restart::subscription_state_survives",
-        "SUB-DURABLE",
-    );
+    let (bite, _srv) = with_restart(&[Flaw::ForgetOnRestart]).await;
+    bite.case("subscriptions::restart::subscription_state_survives")
+        .fails_with("SUB-DURABLE")
+        .await;
 }
 
 #[tokio::test]
 async fn new_signing_key_on_restart() {
-    let runs = restart_runs(&[Flaw::NewKeyOnRestart]).await;
-    common::fails_with(
-        &runs,
-        "subscriptions::restart::signing_key_survives",
-        "SUB-KEY-PERSIST",
-    );
+    let (bite, _srv) = with_restart(&[Flaw::NewKeyOnRestart]).await;
+    bite.case("subscriptions::restart::signing_key_survives")
+        .fails_with("SUB-KEY-PERSIST")
+        .await;
 }
 
 /// The §7 property against a flawed stub, with a fixed seed.
 async fn property_fails_with(flaw: Flaw, req: &str) {
     let srv = subs_stub::spawn(&[flaw]).await;
-    let mut target = ds_conformance::testing::test_session(&srv.root, 500);
-    target.run.seed = 20261206;
-    target.run.prop_cases = 160;
-    let runs = ds_conformance::testing::run_on(
-        std::sync::Arc::new(target),
-        &["subscriptions::props::pull_wake_model"],
-    )
-    .await;
-    common::fails_with(&runs, "subscriptions::props::pull_wake_model", req);
+    let mut session = test_session(&srv.root, 500);
+    session.run.seed = 20261206;
+    session.run.prop_cases = 160;
+    Bite::in_session(session)
+        .case("subscriptions::props::pull_wake_model")
+        .fails_with(req)
+        .await;
 }
 
 #[tokio::test]

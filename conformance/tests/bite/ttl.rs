@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use ds_conformance::testing::{assert_fails, assert_passes, run_prefixes, Ran};
+use ds_conformance::testing::bite;
 
 type Intercept = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
@@ -91,12 +91,10 @@ async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
         None
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["ttl::renewal::"], 500).await;
     // Each fails on its renewal rule: the stream was gone at TTL + 2 s
     // (not on a setup step or the later expiry check).
-    crate::common::fails_each_with(
-        &runs,
-        &[
+    bite(&srv.root)
+        .each(&[
             ("ttl::renewal::catch_up_get_renews", "TTL-RENEW-READ"),
             ("ttl::renewal::offset_now_get_renews", "TTL-RENEW-READ"),
             ("ttl::renewal::long_poll_renews", "TTL-RENEW-LIVE"),
@@ -104,9 +102,12 @@ async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
             ("ttl::renewal::append_renews", "TTL-RENEW-WRITE"),
             ("ttl::renewal::close_only_renews", "TTL-RENEW-WRITE"),
             ("ttl::renewal::producer_append_renews", "TTL-RENEW-WRITE"),
-        ],
-    );
-    assert_passes(&runs, "ttl::renewal::head_does_not_renew");
+        ])
+        .await;
+    bite(&srv.root)
+        .case("ttl::renewal::head_does_not_renew")
+        .passes()
+        .await;
 }
 
 #[tokio::test]
@@ -118,8 +119,10 @@ async fn head_renewing_server_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["ttl::renewal::head_does_not_renew"], 500).await;
-    assert_fails(&runs, "ttl::renewal::head_does_not_renew");
+    bite(&srv.root)
+        .case("ttl::renewal::head_does_not_renew")
+        .fails_with("TTL-HEAD-NO-RENEW")
+        .await;
 }
 
 #[tokio::test]
@@ -132,14 +135,15 @@ async fn expires_at_treated_as_sliding_ttl_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(
-        &srv.root,
-        &["ttl::expires_at::", "ttl::headers::head_reports_expires_at"],
-        500,
-    )
-    .await;
-    assert_fails(&runs, "ttl::expires_at::not_extended_by_reads_or_writes");
-    assert_fails(&runs, "ttl::headers::head_reports_expires_at");
+    bite(&srv.root)
+        .each(&[
+            (
+                "ttl::expires_at::not_extended_by_reads_or_writes",
+                "EXPIRES-AT-NOT-EXTENDED",
+            ),
+            ("ttl::headers::head_reports_expires_at", "TTL-HEAD-VALUE"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -154,15 +158,18 @@ async fn wrong_head_expiry_headers_are_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["ttl::headers::"], 500).await;
-    assert_fails(&runs, "ttl::headers::head_reports_ttl");
-    assert_fails(&runs, "ttl::headers::head_reports_no_expiry");
+    bite(&srv.root)
+        .each(&[
+            ("ttl::headers::head_reports_ttl", "TTL-HEAD-REPORTS"),
+            ("ttl::headers::head_reports_no_expiry", "TTL-HEAD-VALUE"),
+        ])
+        .await;
 }
 
 /// A server adding Stream-Expires-At to a TTL stream's HEAD: `deadline`
 /// maps the stream's TTL (seconds) to the value it reports.
-async fn head_with_ttl_deadline(deadline: fn(i64) -> String) -> Vec<Ran> {
-    let srv = crate::common::with_response(move |seen: &Seen, mut resp| {
+async fn head_with_ttl_deadline(deadline: fn(i64) -> String) -> crate::common::Broken {
+    crate::common::with_response(move |seen: &Seen, mut resp| {
         if seen.method == Method::HEAD {
             let h = resp.headers_mut();
             let ttl = h
@@ -175,8 +182,7 @@ async fn head_with_ttl_deadline(deadline: fn(i64) -> String) -> Vec<Ran> {
         }
         resp
     })
-    .await;
-    run_prefixes(&srv.root, &["ttl::headers::head_reports_ttl"], 500).await
+    .await
 }
 
 #[tokio::test]
@@ -189,15 +195,14 @@ async fn ttl_stream_reporting_its_deadline_passes_but_a_wrong_one_fails() {
     fn far_future(_: i64) -> String {
         "2099-01-01T00:00:00Z".into()
     }
-    assert_passes(
-        &head_with_ttl_deadline(current).await,
-        "ttl::headers::head_reports_ttl",
-    );
-    crate::common::fails_with(
-        &head_with_ttl_deadline(far_future).await,
-        "ttl::headers::head_reports_ttl",
-        "TTL-HEAD-VALUE",
-    );
+    let id = "ttl::headers::head_reports_ttl";
+    let right = head_with_ttl_deadline(current).await;
+    bite(&right.root).case(id).passes().await;
+    let wrong = head_with_ttl_deadline(far_future).await;
+    bite(&wrong.root)
+        .case(id)
+        .fails_with("TTL-HEAD-VALUE")
+        .await;
 }
 
 #[tokio::test]
@@ -217,10 +222,19 @@ async fn expired_stream_still_answering_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["ttl::expired::"], 500).await;
-    assert_fails(&runs, "ttl::expired::ttl_every_operation_404");
-    assert_fails(&runs, "ttl::expired::expires_at_every_operation_404");
-    assert_fails(&runs, "ttl::expired::recreate_after_expiry_is_fresh");
+    bite(&srv.root)
+        .each(&[
+            ("ttl::expired::ttl_every_operation_404", "TTL-EXPIRED-404"),
+            (
+                "ttl::expired::expires_at_every_operation_404",
+                "TTL-EXPIRED-404",
+            ),
+            (
+                "ttl::expired::recreate_after_expiry_is_fresh",
+                "TTL-EXPIRED-RECREATE-FRESH",
+            ),
+        ])
+        .await;
 }
 
 /// A server whose PUT path skips the expiry check: a PUT on a URL that had
@@ -264,59 +278,58 @@ async fn put_reviving_expired_stream_is_caught() {
     })
     .await;
     let id = "ttl::expired::same_config_put_after_expiry_is_not_200";
-    let runs = run_prefixes(&srv.root, &[id], 500).await;
-    crate::common::fails_with(&runs, id, "TTL-EXPIRED-RECREATE-FRESH");
+    bite(&srv.root)
+        .case(id)
+        .fails_with("TTL-EXPIRED-RECREATE-FRESH")
+        .await;
 }
 
 fn is_fork_put(req: &Request) -> bool {
     req.method() == Method::PUT && req.headers().contains_key("stream-forked-from")
 }
 
-/// Run the fork TTL tables against a server that drops `header` from
-/// fork PUTs.
-async fn fork_tables_with_fork_put_lacking(header: &'static str) -> Vec<Ran> {
-    let srv = crate::common::with_request(move |mut req| {
+/// A server that drops `header` from fork PUTs.
+async fn fork_put_lacking(header: &'static str) -> crate::common::Broken {
+    crate::common::with_request(move |mut req| {
         if is_fork_put(&req) {
             req.headers_mut().remove(header);
         }
         req
     })
-    .await;
-    run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await
+    .await
 }
 
 #[tokio::test]
 async fn fork_ignoring_requested_ttl_is_caught() {
-    let runs = fork_tables_with_fork_put_lacking("stream-ttl").await;
-    crate::common::assert_each_fails(
-        &runs,
-        "ttl::",
-        &[
-            "fork_table::none_ttl",
-            "fork_table::ttl_ttl",
-            "fork_table::at_ttl",
-            "fork_expiry::none_ttl_fork_expires",
-            "fork_expiry::ttl_ttl_fork_expires",
-            "fork_expiry::at_ttl_fork_outlives",
-        ],
-    );
+    let srv = fork_put_lacking("stream-ttl").await;
+    bite(&srv.root)
+        .each(&[
+            ("ttl::fork_table::none_ttl", "TTL-HEAD-REPORTS"),
+            ("ttl::fork_table::ttl_ttl", "FORKTTL-TTL-TTL"),
+            ("ttl::fork_table::at_ttl", "FORKTTL-AT-TTL"),
+            (
+                "ttl::fork_expiry::none_ttl_fork_expires",
+                "FORKTTL-NONE-TTL",
+            ),
+            ("ttl::fork_expiry::ttl_ttl_fork_expires", "FORKTTL-TTL-TTL"),
+            ("ttl::fork_expiry::at_ttl_fork_outlives", "FORKTTL-AT-TTL"),
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn fork_ignoring_requested_expires_at_is_caught() {
-    let runs = fork_tables_with_fork_put_lacking("stream-expires-at").await;
-    crate::common::assert_each_fails(
-        &runs,
-        "ttl::",
-        &[
-            "fork_table::none_at",
-            "fork_table::ttl_at",
-            "fork_table::at_at",
-            "fork_expiry::none_at_fork_expires",
-            "fork_expiry::ttl_at_fork_expires",
-            "fork_expiry::at_at_fork_outlives",
-        ],
-    );
+    let srv = fork_put_lacking("stream-expires-at").await;
+    bite(&srv.root)
+        .each(&[
+            ("ttl::fork_table::none_at", "TTL-HEAD-REPORTS"),
+            ("ttl::fork_table::ttl_at", "FORKTTL-TTL-AT"),
+            ("ttl::fork_table::at_at", "FORKTTL-AT-AT"),
+            ("ttl::fork_expiry::none_at_fork_expires", "FORKTTL-NONE-AT"),
+            ("ttl::fork_expiry::ttl_at_fork_expires", "FORKTTL-TTL-AT"),
+            ("ttl::fork_expiry::at_at_fork_outlives", "FORKTTL-AT-AT"),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -333,26 +346,22 @@ async fn fork_not_inheriting_expiry_is_caught() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["ttl::fork_table::", "ttl::fork_expiry::"], 500).await;
-    crate::common::assert_each_fails(
-        &runs,
-        "ttl::",
-        &[
-            "fork_table::none_none",
-            "fork_table::ttl_none",
-            "fork_table::at_none",
-            "fork_expiry::ttl_none_refreshed_independently",
-            "fork_expiry::at_none_fork_inherits_deadline",
-        ],
-    );
+    bite(&srv.root)
+        .each(&[
+            ("ttl::fork_table::none_none", "FORKTTL-NONE-NONE"),
+            ("ttl::fork_table::ttl_none", "FORKTTL-TTL-NONE"),
+            ("ttl::fork_table::at_none", "FORKTTL-AT-NONE"),
+            (
+                "ttl::fork_expiry::ttl_none_refreshed_independently",
+                "FORKTTL-TTL-NONE",
+            ),
+            (
+                "ttl::fork_expiry::at_none_fork_inherits_deadline",
+                "FORKTTL-AT-NONE",
+            ),
+        ])
+        .await;
 }
-
-/// Every `ttl::soft_delete::` case: each checks soft-delete and cleanup.
-const SOFT_DELETE_CASES: &[&str] = &[
-    "expired_source_with_fork_is_soft_deleted",
-    "last_fork_expiry_cleans_up_expired_source",
-    "deleted_source_cleaned_up_by_fork_expiry",
-];
 
 #[tokio::test]
 async fn hard_deleting_expired_sources_is_caught() {
@@ -363,15 +372,25 @@ async fn hard_deleting_expired_sources_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
-    crate::common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
-    // A DELETEd source with a live fork answering 404 breaks the MUST-level
-    // soft-delete rule, not the (SHOULD) cleanup one.
-    crate::common::fails_with(
-        &runs,
-        "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
-        "SOFTDEL-HEAD-410",
-    );
+    // Every soft_delete case fails; a DELETEd source with a live fork
+    // answering 404 breaks the MUST-level soft-delete rule, not the
+    // (SHOULD) cleanup one.
+    bite(&srv.root)
+        .each(&[
+            (
+                "ttl::soft_delete::expired_source_with_fork_is_soft_deleted",
+                "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED",
+            ),
+            (
+                "ttl::soft_delete::last_fork_expiry_cleans_up_expired_source",
+                "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED",
+            ),
+            (
+                "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
+                "SOFTDEL-HEAD-410",
+            ),
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -383,15 +402,25 @@ async fn never_cleaning_up_soft_deleted_sources_is_caught() {
         resp
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["ttl::soft_delete::"], 500).await;
-    crate::common::assert_each_fails(&runs, "ttl::soft_delete::", SOFT_DELETE_CASES);
-    // Cleanup after the last fork expired MAY be asynchronous and is read
-    // from §4.2 by analogy: a SHOULD-level failure.
-    crate::common::fails_with(
-        &runs,
-        "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
-        "FORKTTL-FORK-EXPIRY-GC",
-    );
+    // Every soft_delete case fails; cleanup after the last fork expired
+    // MAY be asynchronous and is read from §4.2 by analogy: a SHOULD-level
+    // failure.
+    bite(&srv.root)
+        .each(&[
+            (
+                "ttl::soft_delete::expired_source_with_fork_is_soft_deleted",
+                "FORKTTL-EXPIRED-SOURCE-CLEANUP",
+            ),
+            (
+                "ttl::soft_delete::last_fork_expiry_cleans_up_expired_source",
+                "FORKTTL-EXPIRED-SOURCE-CLEANUP",
+            ),
+            (
+                "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry",
+                "FORKTTL-FORK-EXPIRY-GC",
+            ),
+        ])
+        .await;
 }
 
 /// Cleanup after the last fork goes may be asynchronous (§4.2), so a
@@ -417,17 +446,18 @@ async fn fork_expiry_gc_deadline_is_should_level() {
         resp
     })
     .await;
-    let ids = [id];
-    let (never, hard) = tokio::join!(
-        run_prefixes(&never_cleaned.root, &ids, 500),
-        run_prefixes(&hard_deleted.root, &ids, 500)
+    tokio::join!(
+        bite(&never_cleaned.root)
+            .case(id)
+            .fails_with("FORKTTL-FORK-EXPIRY-GC"),
+        bite(&hard_deleted.root)
+            .case(id)
+            .fails_with("SOFTDEL-HEAD-410")
     );
-    crate::common::fails_with(&never, id, "FORKTTL-FORK-EXPIRY-GC");
     assert_eq!(
         reqs.get("FORKTTL-FORK-EXPIRY-GC").map(|r| r.level),
         Some(Level::Should)
     );
-    crate::common::fails_with(&hard, id, "SOFTDEL-HEAD-410");
     assert_eq!(
         reqs.get("SOFTDEL-HEAD-410").map(|r| r.level),
         Some(Level::Must)
@@ -436,7 +466,8 @@ async fn fork_expiry_gc_deadline_is_should_level() {
 
 #[tokio::test]
 async fn reference_server_passes_the_whole_ttl_area() {
-    crate::common::assert_area_passes("ttl::").await;
+    let srv = crate::common::reference().await;
+    bite(&srv.root).area("ttl::").passes().await;
 }
 
 /// A fork created without expiry gets a 1 s TTL of its own.
@@ -455,12 +486,10 @@ async fn fork_without_expiry_gets_a_ttl() {
         req
     })
     .await;
-    let runs = run_prefixes(&srv.root, &["ttl::fork_expiry::none_none"], 500).await;
-    crate::common::fails_with(
-        &runs,
-        "ttl::fork_expiry::none_none_never_expires",
-        "FORKTTL-NONE-NONE",
-    );
+    bite(&srv.root)
+        .case("ttl::fork_expiry::none_none_never_expires")
+        .fails_with("FORKTTL-NONE-NONE")
+        .await;
 }
 
 /// §4.2 read by analogy for expiry: the server lets the name of an expired,
@@ -536,11 +565,13 @@ const REUSED: &str = "ttl::soft_delete::expired_source_with_fork_is_soft_deleted
 #[tokio::test]
 async fn reused_expired_source_name_with_fork_intact_is_only_a_should_finding() {
     let srv = reused_expired_source(false).await;
-    let runs = run_prefixes(&srv.root, &[REUSED], 500).await;
     // The case carried on after the finding, re-read the fork (intact) and
     // reports only the SHOULD-level deviation.
-    crate::common::fails_with(&runs, REUSED, "FORKTTL-EXPIRED-SOURCE-PUT-409");
-    let f = assert_fails(&runs, REUSED);
+    let f = bite(&srv.root)
+        .case(REUSED)
+        .fails_with("FORKTTL-EXPIRED-SOURCE-PUT-409")
+        .await
+        .failure;
     assert!(
         f.message.contains("also found"),
         "the case should have carried on past its first finding: {f}"
@@ -550,6 +581,8 @@ async fn reused_expired_source_name_with_fork_intact_is_only_a_should_finding() 
 #[tokio::test]
 async fn reused_expired_source_name_losing_fork_data_fails_at_must() {
     let srv = reused_expired_source(true).await;
-    let runs = run_prefixes(&srv.root, &[REUSED], 500).await;
-    crate::common::fails_with(&runs, REUSED, "FORKTTL-OUTLIVE-SOURCE");
+    bite(&srv.root)
+        .case(REUSED)
+        .fails_with("FORKTTL-OUTLIVE-SOURCE")
+        .await;
 }

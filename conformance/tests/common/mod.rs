@@ -12,7 +12,6 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use ds_conformance::testing::{assert_fails, run_prefixes, Ran};
 use futures::StreamExt;
 
 /// What the rewrite sees of the request.
@@ -202,58 +201,4 @@ pub fn map_body(
         Ok::<_, std::convert::Infallible>(f(b))
     });
     Request::from_parts(parts, Body::from_stream(stream))
-}
-
-/// Control group: every case under `prefix` passes against the unmodified
-/// reference server.
-pub async fn assert_area_passes(prefix: &str) {
-    let srv = reference().await;
-    let runs = ds_conformance::testing::run_prefixes(&srv.root, &[prefix], 500).await;
-    for r in &runs {
-        ds_conformance::testing::assert_passes(&runs, &r.id);
-    }
-}
-
-/// Each of `ids`, prefixed by `prefix`, ran in `runs` and failed.
-pub fn assert_each_fails(runs: &[ds_conformance::testing::Ran], prefix: &str, ids: &[&str]) {
-    for id in ids {
-        ds_conformance::testing::assert_fails(runs, &format!("{prefix}{id}"));
-    }
-}
-
-/// The case failed, and on the requirement the broken rule belongs to.
-pub fn fails_with(runs: &[Ran], id: &str, req: &str) {
-    let f = assert_fails(runs, id);
-    assert_eq!(
-        f.requirement.as_deref(),
-        Some(req),
-        "{id} failed for another reason: {f}"
-    );
-}
-
-/// Each `(case id, requirement id)` pair: the case failed on that requirement.
-pub fn fails_each_with(runs: &[Ran], expected: &[(&str, &str)]) {
-    for (id, req) in expected {
-        fails_with(runs, id, req);
-    }
-}
-
-/// Run the single case `id` (long-poll timeout 500 ms) and assert it fails.
-pub async fn assert_case_fails(root: &str, id: &str) {
-    let runs = run_prefixes(root, &[id], 500).await;
-    assert_fails(&runs, id);
-}
-
-/// Run the single case `id` (long-poll timeout 500 ms) and assert it fails
-/// on requirement `req`.
-pub async fn case_fails_with(root: &str, id: &str, req: &str) {
-    let runs = run_prefixes(root, &[id], 500).await;
-    fails_with(&runs, id, req);
-}
-
-/// Run every case under `topic` (long-poll timeout 500 ms) and assert that
-/// each of `ids`, prefixed by `topic`, fails.
-pub async fn assert_topic_fails(root: &str, topic: &str, ids: &[&str]) {
-    let runs = run_prefixes(root, &[topic], 500).await;
-    assert_each_fails(&runs, topic, ids);
 }

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use super::util::{
-    answers, append, delete_204, deleted_outright, fork, gone_within, reads, source, status, Src,
-    CLEANUP_DEADLINE,
+    all_answer, answers, append, delete_204, deleted_outright, fork, gone_within, reads, source,
+    status, Src, CLEANUP_DEADLINE,
 };
 use crate::case::{case, register, CaseResult, Failure};
 use crate::cases::support::binary_payload;
@@ -36,20 +36,22 @@ async fn fork_still_reads(ctx: &Ctx, expected: &[u8], what: &str) -> CaseResult 
     Ok(())
 }
 
+/// Fork `f` of [`soft_deleted`] still reads the data it inherited.
+async fn fork_keeps_data(ctx: &Ctx, what: &str) -> CaseResult {
+    fork_still_reads(ctx, b"kept|data|", what).await
+}
+
 /// GET on a soft-deleted stream — catch-up from -1, from a minted offset,
 /// and `offset=now` — answers 410.
 #[case("SOFTDEL-DELETE-204", "SOFTDEL-GET-410")]
 pub async fn get_is_410(ctx: Ctx) -> CaseResult {
     let s = soft_deleted(&ctx).await?;
-    for at in ["-1", s.offsets[1].as_str(), "now"] {
-        answers(
-            ctx.get("s").offset(at),
-            410,
-            "SOFTDEL-GET-410",
-            &format!("GET soft-deleted stream at offset {at}"),
-        )
-        .await?;
-    }
+    let offsets = ["-1", s.offsets[1].as_str(), "now"];
+    let gets = offsets.map(|at| {
+        let what = format!("GET soft-deleted stream at offset {at}");
+        (ctx.get("s").offset(at), what)
+    });
+    all_answer(gets, 410, "SOFTDEL-GET-410").await?;
     let r = ctx.get("s").send().await?;
     status(
         &r,
@@ -92,24 +94,21 @@ pub async fn head_is_410(ctx: Ctx) -> CaseResult {
 #[case("SOFTDEL-POST-410")]
 pub async fn post_is_410(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
-    for (q, what) in [
+    let posts = [
         (ctx.post("s").ct(CT).body("more"), "append to"),
         (
             ctx.post("s").ct(CT).body("last").closed(),
             "append-and-close on",
         ),
         (ctx.post("s").closed(), "close-only on"),
-    ] {
-        let what = format!("{what} a soft-deleted stream");
-        answers(q, 410, "SOFTDEL-POST-410", &what).await?;
-    }
-    fork_still_reads(
+    ]
+    .map(|(q, what)| (q, format!("{what} a soft-deleted stream")));
+    all_answer(posts, 410, "SOFTDEL-POST-410").await?;
+    fork_keeps_data(
         &ctx,
-        b"kept|data|",
         "fork after rejected writes to its soft-deleted source",
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// DELETE on an already soft-deleted stream answers 410 (repeatedly), and
@@ -117,22 +116,14 @@ pub async fn post_is_410(ctx: Ctx) -> CaseResult {
 #[case("SOFTDEL-DELETE-410")]
 pub async fn delete_again_is_410(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
-    for n in 1..=2 {
-        answers(
+    let deletes = [2, 3].map(|n| {
+        (
             ctx.delete("s"),
-            410,
-            "SOFTDEL-DELETE-410",
-            &format!("DELETE #{} of a soft-deleted stream", n + 1),
+            format!("DELETE #{n} of a soft-deleted stream"),
         )
-        .await?;
-    }
-    fork_still_reads(
-        &ctx,
-        b"kept|data|",
-        "fork after repeated DELETEs of its source",
-    )
-    .await?;
-    Ok(())
+    });
+    all_answer(deletes, 410, "SOFTDEL-DELETE-410").await?;
+    fork_keeps_data(&ctx, "fork after repeated DELETEs of its source").await
 }
 
 /// PUT on a soft-deleted path is 409 whatever the config: same, different
@@ -140,16 +131,15 @@ pub async fn delete_again_is_410(ctx: Ctx) -> CaseResult {
 #[case("SOFTDEL-PUT-409")]
 pub async fn put_is_409(ctx: Ctx) -> CaseResult {
     soft_deleted(&ctx).await?;
-    for (q, label) in [
+    let puts = [
         (ctx.put("s").ct(CT), "same config"),
         (ctx.put("s").ct("application/json"), "other content type"),
         (ctx.put("s").ct(CT).closed(), "created closed"),
         (ctx.put("s").ct(CT).body("fresh"), "with a body"),
         (ctx.put("s").fork_of("f"), "as a fork of its fork"),
-    ] {
-        let what = format!("PUT on a soft-deleted path ({label})");
-        answers(q, 409, "SOFTDEL-PUT-409", &what).await?;
-    }
+    ]
+    .map(|(q, label)| (q, format!("PUT on a soft-deleted path ({label})")));
+    all_answer(puts, 409, "SOFTDEL-PUT-409").await?;
     answers(
         ctx.head("s"),
         410,
@@ -157,13 +147,7 @@ pub async fn put_is_409(ctx: Ctx) -> CaseResult {
         "HEAD after the rejected PUTs",
     )
     .await?;
-    fork_still_reads(
-        &ctx,
-        b"kept|data|",
-        "fork after rejected PUTs on its source's path",
-    )
-    .await?;
-    Ok(())
+    fork_keeps_data(&ctx, "fork after rejected PUTs on its source's path").await
 }
 
 /// A fork keeps reading its soft-deleted source's data byte-exact (a few
@@ -312,24 +296,11 @@ pub async fn cascade_through_chain(ctx: Ctx) -> CaseResult {
         .await?;
         parent = name.to_string();
     }
-    for name in ["s", "f1", "f2"] {
-        answers(
-            ctx.delete(name),
-            204,
-            "SOFTDEL-DELETE-204",
-            &format!("DELETE of {name} (it has a fork)"),
-        )
-        .await?;
-    }
-    for name in ["s", "f1", "f2"] {
-        answers(
-            ctx.head(name),
-            410,
-            "SOFTDEL-HEAD-410",
-            &format!("HEAD on soft-deleted {name}"),
-        )
-        .await?;
-    }
+    let chain = ["s", "f1", "f2"];
+    let deletes = chain.map(|n| (ctx.delete(n), format!("DELETE of {n} (it has a fork)")));
+    all_answer(deletes, 204, "SOFTDEL-DELETE-204").await?;
+    let heads = chain.map(|n| (ctx.head(n), format!("HEAD on soft-deleted {n}")));
+    all_answer(heads, 410, "SOFTDEL-HEAD-410").await?;
     reads(
         &ctx,
         "f3",

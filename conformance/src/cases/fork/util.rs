@@ -200,6 +200,18 @@ pub async fn answers(q: Req, expected: u16, req: &str, what: &str) -> Result<Res
     Ok(r)
 }
 
+/// Send each `(request, what)` in turn and require `expected` of each.
+pub async fn all_answer(
+    requests: impl IntoIterator<Item = (Req, String)>,
+    expected: u16,
+    req: &str,
+) -> crate::case::CaseResult {
+    for (q, what) in requests {
+        answers(q, expected, req, &what).await?;
+    }
+    Ok(())
+}
+
 /// DELETE `name` and require 204.
 pub async fn delete_204(ctx: &Ctx, name: &str, req: &str, what: &str) -> Result<Resp, Failure> {
     answers(ctx.delete(name), 204, req, what).await

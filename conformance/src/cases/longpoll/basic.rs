@@ -3,7 +3,6 @@
 
 use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create_with};
-use std::time::Instant;
 
 use super::{Event, Wake};
 use crate::client::Ctx;
@@ -94,18 +93,15 @@ pub async fn append_wakes_waiter(ctx: Ctx) -> CaseResult {
     super::until_woken(&ctx, "LP-WAKE-ON-APPEND", |i| {
         let ctx = ctx.clone();
         async move {
-            let name = super::attempt_name("s", i);
-            let tail = create_with(&ctx, &name, "text/plain", "before", "LP-WAKE-ON-APPEND")
-                .await?
-                .next_offset("LP-WAKE-ON-APPEND")?;
-            let sent = Instant::now();
-            let waiter = ctx.get(&name).offset(&tail).long_poll().send();
-            let writer = async {
-                ctx.sleep(t / 3).await;
-                let r = append(&ctx, &name, "text/plain", "during", "LP-WAKE-ON-APPEND").await;
-                (r, sent.elapsed())
-            };
-            let (r, (new_tail, acked)) = tokio::join!(waiter, writer);
+            let (name, tail) =
+                super::fresh_stream(&ctx, "s", i, "before", "LP-WAKE-ON-APPEND").await?;
+            let (r, new_tail, at) = super::while_waiting(
+                &ctx,
+                t / 3,
+                ctx.get(&name).offset(&tail).long_poll().send(),
+                append(&ctx, &name, "text/plain", "during", "LP-WAKE-ON-APPEND"),
+            )
+            .await;
             let (r, new_tail) = (r?, new_tail?);
             if r.status == 200 {
                 let whole = super::check_chunk(
@@ -129,7 +125,7 @@ pub async fn append_wakes_waiter(ctx: Ctx) -> CaseResult {
                     );
                 }
             }
-            super::judge_wake(&r, Event::Append, acked, t, "LP-WAKE-ON-APPEND")
+            super::judge_wake(&r, Event::Append, at.acked, t, "LP-WAKE-ON-APPEND")
         }
     })
     .await
@@ -190,20 +186,17 @@ pub async fn append_wakes_every_waiter(ctx: Ctx) -> CaseResult {
     super::until_woken(&ctx, "LP-WAKE-ON-APPEND", |i| {
         let ctx = ctx.clone();
         async move {
-            let name = super::attempt_name("s", i);
-            let tail = create_with(&ctx, &name, "text/plain", "before", "LP-WAKE-ON-APPEND")
-                .await?
-                .next_offset("LP-WAKE-ON-APPEND")?;
-            let sent = Instant::now();
-            let waiters = futures::future::join_all(
-                (0..4).map(|_| ctx.get(&name).offset(&tail).long_poll().send()),
-            );
-            let writer = async {
-                ctx.sleep(t / 3).await;
-                let r = append(&ctx, &name, "text/plain", "for all", "LP-WAKE-ON-APPEND").await;
-                (r, sent.elapsed())
-            };
-            let (results, (written, acked)) = tokio::join!(waiters, writer);
+            let (name, tail) =
+                super::fresh_stream(&ctx, "s", i, "before", "LP-WAKE-ON-APPEND").await?;
+            let (results, written, at) = super::while_waiting(
+                &ctx,
+                t / 3,
+                futures::future::join_all(
+                    (0..4).map(|_| ctx.get(&name).offset(&tail).long_poll().send()),
+                ),
+                append(&ctx, &name, "text/plain", "for all", "LP-WAKE-ON-APPEND"),
+            )
+            .await;
             written?;
             let mut worst = Wake::Woken;
             for (k, r) in results.into_iter().enumerate() {
@@ -218,7 +211,7 @@ pub async fn append_wakes_every_waiter(ctx: Ctx) -> CaseResult {
                     );
                 }
                 let what = |s: String| format!("waiter #{k} of 4: {s}");
-                worst = match (worst, super::judge_wake(&r, Event::Append, acked, t, "LP-WAKE-ON-APPEND")?) {
+                worst = match (worst, super::judge_wake(&r, Event::Append, at.acked, t, "LP-WAKE-ON-APPEND")?) {
                     (Wake::Raced(s), _) => Wake::Raced(s),
                     (_, Wake::Raced(s)) => Wake::Raced(what(s)),
                     (Wake::Suspect(s), _) => Wake::Suspect(s),

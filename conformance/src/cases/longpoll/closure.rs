@@ -1,8 +1,6 @@
 //! §5.7 "Stream Closure Behavior in Long-poll Mode": a closed stream never
 //! makes a long-poll wait, and closing wakes the waiters.
 
-use std::time::Instant;
-
 use crate::case::{case, register, CaseResult};
 use crate::cases::support::{close, create_with};
 use crate::client::{Ctx, Resp};
@@ -64,18 +62,14 @@ pub async fn close_wakes_waiter(ctx: Ctx) -> CaseResult {
     super::until_woken(&ctx, "LP-CLOSE-WAKES", |i| {
         let ctx = ctx.clone();
         async move {
-            let name = format!("s{}", i + 1);
-            let tail = create_with(&ctx, &name, "text/plain", "open", "LP-CLOSE-WAKES")
-                .await?
-                .next_offset("LP-CLOSE-WAKES")?;
-            let sent = Instant::now();
-            let waiter = ctx.get(&name).offset(&tail).long_poll().send();
-            let closer = async {
-                ctx.sleep(t / 4).await;
-                let r = close(&ctx, &name, "LP-CLOSE-WAKES").await;
-                (r, sent.elapsed())
-            };
-            let (r, (closed_at, acked)) = tokio::join!(waiter, closer);
+            let (name, tail) = super::fresh_stream(&ctx, "s", i, "open", "LP-CLOSE-WAKES").await?;
+            let (r, closed_at, at) = super::while_waiting(
+                &ctx,
+                t / 4,
+                ctx.get(&name).offset(&tail).long_poll().send(),
+                close(&ctx, &name, "LP-CLOSE-WAKES"),
+            )
+            .await;
             let (r, closed_at) = (r?, closed_at?);
             check_eq!(
                 closed_at,
@@ -83,7 +77,7 @@ pub async fn close_wakes_waiter(ctx: Ctx) -> CaseResult {
                 "LP-CLOSE-WAKES",
                 "close-only changed the tail offset"
             );
-            let wake = super::judge_wake(&r, super::Event::Close, acked, t, "LP-CLOSE-WAKES")?;
+            let wake = super::judge_wake(&r, super::Event::Close, at.acked, t, "LP-CLOSE-WAKES")?;
             if matches!(wake, super::Wake::Woken) {
                 check_eof_204(&r, &tail, "LP-CLOSE-WAKES")?;
             }

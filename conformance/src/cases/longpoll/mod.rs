@@ -1,9 +1,11 @@
 //! §5.7 Read Stream - Live (Long-poll), with the §8 `offset=now` rules and
 //! the §10.1 cursor rules for long-poll responses.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use crate::case::{Case, CaseResult, Failure};
+use crate::cases::support::create_with;
 use crate::client::{Ctx, Resp};
 
 mod basic;
@@ -40,6 +42,51 @@ pub(crate) fn attempt_name(base: &str, i: usize) -> String {
     } else {
         format!("{base}{}", i + 1)
     }
+}
+
+/// The setup of one wake attempt: a fresh `text/plain` stream
+/// (`attempt_name(base, i)`) holding `body`; returns its name and tail.
+pub(crate) async fn fresh_stream(
+    ctx: &Ctx,
+    base: &str,
+    i: usize,
+    body: &str,
+    req: &str,
+) -> Result<(String, String), Failure> {
+    let name = attempt_name(base, i);
+    let tail = create_with(ctx, &name, "text/plain", body, req)
+        .await?
+        .next_offset(req)?;
+    Ok((name, tail))
+}
+
+/// When the event of [`while_waiting`] happened, counted from the moment
+/// the waiter was sent.
+pub(crate) struct EventAt {
+    /// The event's request was about to be sent.
+    pub started: Duration,
+    /// The event's answer had arrived.
+    pub acked: Duration,
+}
+
+/// Send `waiter` and, `delay` after it, `event`; returns the waiter's
+/// answer, the event's result and when the event started and was
+/// acknowledged.
+pub(crate) async fn while_waiting<W: Future, E: Future>(
+    ctx: &Ctx,
+    delay: Duration,
+    waiter: W,
+    event: E,
+) -> (W::Output, E::Output, EventAt) {
+    let sent = Instant::now();
+    let event = async {
+        ctx.sleep(delay).await;
+        let started = sent.elapsed();
+        let r = event.await;
+        (r, started, sent.elapsed())
+    };
+    let (answer, (result, started, acked)) = tokio::join!(waiter, event);
+    (answer, result, EventAt { started, acked })
 }
 
 /// What one long-poll showed about an append made while it waited.

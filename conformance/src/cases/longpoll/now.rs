@@ -3,7 +3,6 @@
 
 use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create_with};
-use std::time::Instant;
 
 use super::Event;
 use crate::client::Ctx;
@@ -23,15 +22,13 @@ pub async fn waits_for_next_append_only(ctx: Ctx) -> CaseResult {
         async move {
             let name = super::attempt_name("s", i);
             create_with(&ctx, &name, "text/plain", "history", "LP-NOW-NEW-DATA").await?;
-            let start = Instant::now();
-            let waiter = ctx.get(&name).offset("now").long_poll().send();
-            let writer = async {
-                ctx.sleep(t / 3).await;
-                let sent = start.elapsed();
-                let r = append(&ctx, &name, "text/plain", "fresh", "LP-NOW-NEW-DATA").await;
-                (r, sent, start.elapsed())
-            };
-            let (r, (tail, sent, acked)) = tokio::join!(waiter, writer);
+            let (r, tail, at) = super::while_waiting(
+                &ctx,
+                t / 3,
+                ctx.get(&name).offset("now").long_poll().send(),
+                append(&ctx, &name, "text/plain", "fresh", "LP-NOW-NEW-DATA"),
+            )
+            .await;
             let (r, tail) = (r?, tail?);
             if r.status == 200
                 && super::check_chunk(
@@ -50,8 +47,8 @@ pub async fn waits_for_next_append_only(ctx: Ctx) -> CaseResult {
             }
             super::judge_wake(
                 &r,
-                Event::AppendAfterNow { sent },
-                acked,
+                Event::AppendAfterNow { sent: at.started },
+                at.acked,
                 t,
                 "LP-NOW-NEW-DATA",
             )

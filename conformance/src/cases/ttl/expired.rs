@@ -12,6 +12,19 @@ use crate::client::Ctx;
 
 const REQ: &str = "TTL-EXPIRED-404";
 
+/// Wait until "s", created with a 1 s TTL and idle since `t0`, answers 404.
+async fn expired_idle(ctx: &Ctx, t0: Instant) -> Result<u16, crate::case::Failure> {
+    wait_status(
+        ctx,
+        "s",
+        &[404],
+        t0 + Duration::from_millis(3000),
+        "TTL-EXPIRES-IDLE",
+        "idle for its 1 s TTL",
+    )
+    .await
+}
+
 /// Every kind of request on the expired stream "s" answers 404, and none of
 /// them brings it back.
 async fn every_operation_404(ctx: &Ctx, tail: &str) -> CaseResult {
@@ -86,15 +99,7 @@ async fn every_operation_404(ctx: &Ctx, tail: &str) -> CaseResult {
 pub async fn ttl_every_operation_404(ctx: Ctx) -> CaseResult {
     let (r, t0) = put_text(&ctx, "s", |q| q.ttl(1).body("abc"), REQ).await?;
     let tail = r.next_offset(REQ)?;
-    wait_status(
-        &ctx,
-        "s",
-        &[404],
-        t0 + Duration::from_millis(3000),
-        "TTL-EXPIRES-IDLE",
-        "idle for its 1 s TTL",
-    )
-    .await?;
+    expired_idle(&ctx, t0).await?;
     every_operation_404(&ctx, &tail).await
 }
 
@@ -140,15 +145,7 @@ pub async fn recreate_after_expiry_is_fresh(ctx: Ctx) -> CaseResult {
         .expect(200, FRESH)?;
     ctx.post("s").closed().send().await?.expect(204, FRESH)?;
     let t0 = Instant::now();
-    wait_status(
-        &ctx,
-        "s",
-        &[404],
-        t0 + Duration::from_millis(3000),
-        "TTL-EXPIRES-IDLE",
-        "idle for its 1 s TTL",
-    )
-    .await?;
+    expired_idle(&ctx, t0).await?;
 
     let again = ctx.put("s").ct("text/plain").send().await?;
     if again.status != 201 {
@@ -231,15 +228,7 @@ pub async fn same_config_put_after_expiry_is_not_200(ctx: Ctx) -> CaseResult {
     const FRESH: &str = "TTL-EXPIRED-RECREATE-FRESH";
     put_text(&ctx, "s", |q| q.ttl(1).body("old"), FRESH).await?;
     let t0 = Instant::now();
-    wait_status(
-        &ctx,
-        "s",
-        &[404],
-        t0 + Duration::from_millis(3000),
-        "TTL-EXPIRES-IDLE",
-        "idle for its 1 s TTL",
-    )
-    .await?;
+    expired_idle(&ctx, t0).await?;
     let again = ctx.put("s").ct("text/plain").ttl(1).send().await?;
     check!(
         again.status != 200,
