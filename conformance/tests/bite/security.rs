@@ -4,6 +4,15 @@
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::bite;
 
+/// The §12.7 header cases, each on its requirement.
+const HEADER_CASES: &[(&str, &str)] = &[
+    (
+        "security::headers::nosniff_on_every_response",
+        "SEC-NOSNIFF",
+    ),
+    ("security::headers::corp_on_every_response", "SEC-CORP"),
+];
+
 #[tokio::test]
 async fn control_reference_passes_every_security_case() {
     let srv = crate::common::reference().await;
@@ -28,15 +37,7 @@ async fn headers_missing_on_errors() {
         resp
     })
     .await;
-    bite(&srv.root)
-        .each(&[
-            (
-                "security::headers::nosniff_on_every_response",
-                "SEC-NOSNIFF",
-            ),
-            ("security::headers::corp_on_every_response", "SEC-CORP"),
-        ])
-        .await;
+    bite(&srv.root).each(HEADER_CASES).await;
 }
 
 #[tokio::test]
@@ -205,15 +206,7 @@ async fn headers_missing_on_sse() {
         resp
     })
     .await;
-    bite(&srv.root)
-        .each(&[
-            (
-                "security::headers::nosniff_on_every_response",
-                "SEC-NOSNIFF",
-            ),
-            ("security::headers::corp_on_every_response", "SEC-CORP"),
-        ])
-        .await;
+    bite(&srv.root).each(HEADER_CASES).await;
 }
 
 /// A server that answers 500 to well-formed JSON nested 100000 deep (but
