@@ -168,22 +168,16 @@ async fn property_catches_shared_claims() {
 #[tokio::test]
 async fn property_replay_script_exits_1_only_where_the_failure_reproduces() {
     let broken = subs_stub::spawn(&[Flaw::NoFencing]).await;
-    let mut session = ds_conformance::testing::test_session(&broken.root, 500);
+    let mut session = test_session(&broken.root, 500);
     session.run.seed = 20261206;
     session.run.prop_cases = 160;
     session.run.artifacts_dir =
         std::env::temp_dir().join(format!("ds-subs-replay-{}", std::process::id()));
-    let runs = ds_conformance::testing::run_on(
-        std::sync::Arc::new(session),
-        &["subscriptions::props::pull_wake_model"],
-    )
-    .await;
-    common::fails_with(
-        &runs,
-        "subscriptions::props::pull_wake_model",
-        "SUB-STALE-FENCED",
-    );
-    let message = &runs[0].result.as_ref().unwrap_err().message;
+    let bitten = Bite::in_session(session)
+        .case("subscriptions::props::pull_wake_model")
+        .fails_with("SUB-STALE-FENCED")
+        .await;
+    let message = &bitten.failure.message;
     let path = message
         .split("replay script: ")
         .nth(1)
