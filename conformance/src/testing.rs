@@ -156,7 +156,9 @@ impl Bite {
     }
 
     /// Control: every case run (the `case`, every case under each `area`)
-    /// passed.
+    /// passed. An inconclusive result (the case could not be sure of an
+    /// order of events on a slow or loaded machine) is no failure of the
+    /// server: it is printed, not a panic.
     pub async fn passes(self) {
         let subject = self.subject.clone();
         let runs = self.run(&[]).await;
@@ -164,8 +166,12 @@ impl Bite {
             assert!(runs.iter().any(|r| r.id == id), "case {id} did not run");
         }
         for ran in &runs {
-            if let Err(f) = &ran.result {
-                panic!("case {} failed: {f}\n{}", ran.id, ran.transcript);
+            match &ran.result {
+                Ok(()) => {}
+                Err(f) if f.kind == crate::failure::FailureKind::Inconclusive => {
+                    eprintln!("case {} was inconclusive (not a failure): {f}", ran.id);
+                }
+                Err(f) => panic!("case {} failed: {f}\n{}", ran.id, ran.transcript),
             }
         }
     }

@@ -1233,7 +1233,8 @@ async fn create_equal_content_type_refused() {
 }
 
 /// §4.2: fork offset headers without `Stream-Forked-From` silently
-/// ignored: a plain stream is created (201) instead of a 400.
+/// ignored: a plain stream is created (201) instead of a 400. The case
+/// carries on, finds every stream intact: only the SHOULD finding.
 #[tokio::test]
 async fn errors_fork_headers_without_source_ignored() {
     let srv = crate::common::with_request(|mut req| {
@@ -1369,4 +1370,111 @@ async fn fork_delete_takes_live_source() {
         .case("fork::lifecycle::live_source_survives_fork_deletes")
         .fails_with("GC-LIVE-SOURCE-KEPT")
         .await;
+}
+
+// ------------------------------------- carrying on after a SHOULD finding
+
+/// A server that refuses (409) a re-PUT naming the resolved default offset
+/// explicitly; with `corrupt`, once it did so it serves the fork one byte
+/// short.
+async fn resolved_offset_refused(corrupt: bool) -> Srv {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let refused = Arc::new(AtomicBool::new(false));
+    crate::common::with_middleware(500, move |req: Request, next: Next| {
+        let refused = refused.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            if !path.contains("default_offset_reput_is_200") {
+                return next.run(req).await;
+            }
+            if is_fork_put(&req) && req.headers().contains_key("stream-fork-offset") {
+                let resp = next.run(req).await;
+                if resp.status() != StatusCode::OK {
+                    return resp;
+                }
+                refused.store(true, Ordering::SeqCst);
+                return status(409);
+            }
+            let fork_read = req.method() == Method::GET && path.ends_with("/f");
+            let resp = next.run(req).await;
+            if !(corrupt && fork_read && refused.load(Ordering::SeqCst)) {
+                return resp;
+            }
+            let (mut parts, body) = crate::common::body_bytes(resp).await;
+            let cut = body.slice(..body.len().saturating_sub(1));
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            crate::common::rebuild(parts, cut)
+        }
+    })
+    .await
+}
+
+const RESOLVED: &str = "fork::idempotent::default_offset_reput_is_200";
+
+/// Refusing the explicit resolved offset, fork intact: only the SHOULD
+/// finding (the case carried on and found nothing else).
+#[tokio::test]
+async fn idempotent_resolved_offset_refused_is_only_a_should_finding() {
+    let srv = resolved_offset_refused(false).await;
+    let runs = run_prefixes(&srv.root, &[RESOLVED], 500).await;
+    crate::common::fails_with(&runs, RESOLVED, "FORK-IDEMPOTENT-RESOLVED-OFFSET");
+    let f = assert_fails(&runs, RESOLVED);
+    assert!(!f.message.contains("also found"), "only the SHOULD finding: {f}");
+}
+
+/// The same, but the fork loses a byte afterwards: a MUST failure.
+#[tokio::test]
+async fn idempotent_resolved_offset_refused_then_fork_altered_fails_at_must() {
+    let srv = resolved_offset_refused(true).await;
+    let runs = run_prefixes(&srv.root, &[RESOLVED], 500).await;
+    crate::common::fails_with(&runs, RESOLVED, "FORK-IDEMPOTENT-200");
+    let f = assert_fails(&runs, RESOLVED);
+    assert!(
+        f.message.contains("FORK-IDEMPOTENT-RESOLVED-OFFSET") || f.message.contains("also found"),
+        "the SHOULD finding is reported too: {f}"
+    );
+}
+
+/// Fork offset headers without `Stream-Forked-From` accepted as a plain
+/// stream (SHOULD finding), after which the server serves the stream
+/// whose offset was named one byte short: a MUST failure.
+#[tokio::test]
+async fn errors_fork_headers_without_source_accepted_then_source_altered_fails_at_must() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let accepted = Arc::new(AtomicBool::new(false));
+    let srv = crate::common::with_middleware(500, move |mut req: Request, next: Next| {
+        let accepted = accepted.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            if !path.contains("fork_headers_without_source") {
+                return next.run(req).await;
+            }
+            if req.method() == Method::PUT && !req.headers().contains_key("stream-forked-from") {
+                let h = req.headers_mut();
+                let had = h.remove("stream-fork-offset").is_some()
+                    | h.remove("stream-fork-sub-offset").is_some();
+                let resp = next.run(req).await;
+                if had && resp.status() == StatusCode::CREATED {
+                    accepted.store(true, Ordering::SeqCst);
+                }
+                return resp;
+            }
+            let source_read = req.method() == Method::GET && path.ends_with("/s");
+            let resp = next.run(req).await;
+            if !(source_read && accepted.load(Ordering::SeqCst)) {
+                return resp;
+            }
+            let (mut parts, body) = crate::common::body_bytes(resp).await;
+            let cut = body.slice(..body.len().saturating_sub(1));
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            crate::common::rebuild(parts, cut)
+        }
+    })
+    .await;
+    crate::common::case_fails_with(
+        &srv.root,
+        "fork::errors::fork_headers_without_source_are_400",
+        "FORK-INDEPENDENT",
+    )
+    .await;
 }

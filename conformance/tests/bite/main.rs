@@ -17,6 +17,24 @@
 //!
 //! One module per area, as in `conformance/src/cases/`.
 
+/// The bite tests mostly wait (TTLs, long-poll timeouts, leases), so
+/// libtest's default of one test per core (2 on CI) left the machine idle
+/// and this binary took over half of `cargo test`. Unless
+/// `RUST_TEST_THREADS` (or `--test-threads`, which wins) says otherwise,
+/// run 6 at once. libtest reads the variable in `main`, so it is set just
+/// before `main`, while the process is still single-threaded.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static MORE_TEST_THREADS: extern "C" fn() = {
+    extern "C" fn more_test_threads() {
+        if std::env::var_os("RUST_TEST_THREADS").is_none() {
+            std::env::set_var("RUST_TEST_THREADS", "6");
+        }
+    }
+    more_test_threads
+};
+
 #[path = "../common/mod.rs"]
 mod common;
 

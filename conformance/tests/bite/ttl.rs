@@ -586,3 +586,57 @@ async fn reused_expired_source_name_losing_fork_data_fails_at_must() {
         .fails_with("FORKTTL-OUTLIVE-SOURCE")
         .await;
 }
+
+const LAST_FORK: &str = "ttl::soft_delete::last_fork_expiry_cleans_up_expired_source";
+
+/// Expired sources answer 404 instead of 410 while their fork lives (a
+/// SHOULD finding); with `drop_inherited`, the fork then also stops
+/// serving the bytes it inherited.
+async fn expired_source_gone(drop_inherited: bool) -> crate::common::Broken {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let gone = Arc::new(AtomicBool::new(false));
+    crate::common::with_middleware(500, move |req: Request, next: Next| {
+        let gone = gone.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            if !path.contains("last_fork_expiry_cleans_up_expired_source") {
+                return next.run(req).await;
+            }
+            let fork_read = req.method() == Method::GET && path.ends_with("/fork");
+            let mut resp = next.run(req).await;
+            if path.ends_with("/src") && resp.status() == StatusCode::GONE {
+                gone.store(true, Ordering::SeqCst);
+                *resp.status_mut() = StatusCode::NOT_FOUND;
+            }
+            if !(drop_inherited && fork_read && gone.load(Ordering::SeqCst)) {
+                return resp;
+            }
+            let (mut parts, body) = crate::common::body_bytes(resp).await;
+            let cut = match body.strip_prefix(b"abc".as_slice()) {
+                Some(rest) => bytes::Bytes::copy_from_slice(rest),
+                None => body,
+            };
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            crate::common::rebuild(parts, cut)
+        }
+    })
+    .await
+}
+
+/// Fork intact: only the SHOULD finding (the case carried on to the fork's
+/// expiry and the source's cleanup and found nothing else).
+#[tokio::test]
+async fn expired_source_gone_with_fork_intact_is_only_a_should_finding() {
+    let srv = expired_source_gone(false).await;
+    let runs = run_prefixes(&srv.root, &[LAST_FORK], 500).await;
+    crate::common::fails_with(&runs, LAST_FORK, "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED");
+    let f = assert_fails(&runs, LAST_FORK);
+    assert!(!f.message.contains("also found"), "only the SHOULD finding: {f}");
+}
+
+#[tokio::test]
+async fn expired_source_gone_and_fork_losing_its_data_fails_at_must() {
+    let srv = expired_source_gone(true).await;
+    let runs = run_prefixes(&srv.root, &[LAST_FORK], 500).await;
+    crate::common::fails_with(&runs, LAST_FORK, "FORKTTL-OUTLIVE-SOURCE");
+}

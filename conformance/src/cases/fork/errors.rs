@@ -288,8 +288,12 @@ pub async fn source_soft_deleted_is_409(ctx: Ctx) -> CaseResult {
 }
 
 /// `Stream-Fork-Offset` or `Stream-Fork-Sub-Offset` without
-/// `Stream-Forked-From` is an invalid header set: 400.
-#[case("FORK-HEADERS-NEED-SOURCE")]
+/// `Stream-Forked-From` is an invalid header set: 400. Another answer is a
+/// SHOULD-level finding, after which the case carries on: a rejected
+/// request created nothing, and whatever a server accepted, the stream
+/// whose offset it named keeps its bytes, tail and openness and took no
+/// reference (it still deletes outright) — MUST.
+#[case("FORK-HEADERS-NEED-SOURCE", "FORK-INDEPENDENT")]
 pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", "text/plain", &[b"abc"], "FORK-CREATE").await?;
     let tries = [
@@ -313,6 +317,7 @@ pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
         ),
     ];
     let mut wrong = Vec::new();
+    let mut accepted = Vec::new();
     for (name, q, what) in tries {
         let r = q.send().await?;
         if r.status != 400 {
@@ -321,14 +326,38 @@ pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
                 r.status
             ));
         }
+        if (200..300).contains(&r.status) {
+            accepted.push(name);
+        } else {
+            target_absent(&ctx, name, "FORK-REJECT-NO-SIDE-EFFECT").await?;
+        }
     }
+    if !wrong.is_empty() {
+        ctx.finding(crate::case::Failure::new(
+            Some("FORK-HEADERS-NEED-SOURCE"),
+            format!("expected 400 for each; got {}", wrong.join("; ")),
+        ));
+    }
+    if accepted.is_empty() {
+        return deleted_outright(&ctx, "s", "FORK-REJECT-NO-SIDE-EFFECT").await;
+    }
+    // Streams the server created anyway are not forks of "s" (no source
+    // was named): "s" must read as before, and once they are deleted it
+    // must delete outright.
+    let after = format!("PUTs naming its offset without a source were accepted ({})", accepted.join(", "));
+    let back = reads(&ctx, "s", "-1", b"abc", "FORK-INDEPENDENT", &format!("the stream after {after}")).await?;
     check!(
-        wrong.is_empty(),
-        "FORK-HEADERS-NEED-SOURCE",
-        "expected 400 for each; got {}",
-        wrong.join("; ")
+        back.tail() == Some(s.tail()) && !back.closed,
+        "FORK-INDEPENDENT",
+        "the stream's tail or closure changed after {after}: tail {:?} (was {}), closed {}",
+        back.tail(),
+        s.tail(),
+        back.closed
     );
-    rejected_cleanly(&ctx, "s", "a", "FORK-REJECT-NO-SIDE-EFFECT").await
+    for name in accepted {
+        delete_204(&ctx, name, "FORK-INDEPENDENT", &format!("DELETE of {name}, created by an accepted PUT")).await?;
+    }
+    deleted_outright(&ctx, "s", "FORK-INDEPENDENT").await
 }
 
 /// The read sentinels `-1` and `now` are never minted offsets (§8), so as
