@@ -751,8 +751,32 @@ impl Req {
         Ok((rb, ex))
     }
 
-    /// Send and read the whole response body.
+    /// Send and read the whole response body. A GET or HEAD whose
+    /// connection was reset before any answer came (a server closing an
+    /// idle kept-alive connection just as it was reused) is sent once more,
+    /// as HTTP clients do for idempotent requests (RFC 9110 §9.2.2); both
+    /// attempts are in the transcript.
     pub async fn send(self) -> Result<Resp, Failure> {
+        let idempotent = matches!(self.method, Method::GET | Method::HEAD);
+        let mut retried = false;
+        loop {
+            match self.send_once(idempotent && !retried).await {
+                Err(None) => {
+                    retried = true;
+                    self.ctx.note(format!(
+                        "{} {}: the connection was reset before any answer; sent once more (idempotent request)",
+                        self.method, self.url
+                    ));
+                }
+                Err(Some(f)) => return Err(f),
+                Ok(r) => return Ok(r),
+            }
+        }
+    }
+
+    /// One attempt of [`Req::send`]; `Err(None)`: reset before any answer,
+    /// and `may_retry` allowed another attempt.
+    async fn send_once(&self, may_retry: bool) -> Result<Resp, Option<Failure>> {
         let (rb, ex) = self.build()?;
         let idx = self.ctx.record(ex);
         let timeout = self
@@ -776,7 +800,7 @@ impl Req {
                         elapsed,
                     )
                 });
-                Err(Failure::new(
+                Err(Some(Failure::new(
                     None,
                     format!(
                         "{} {} got no response within {} ms",
@@ -784,16 +808,22 @@ impl Req {
                         self.url,
                         timeout.as_millis()
                     ),
-                ))
+                )))
             }
             Ok(Err(e)) => {
+                let before_answer = e.is_request();
                 let e = error_chain(&e);
                 self.ctx
                     .update(idx, |ex| ex.fail(format!("transport error: {e}"), elapsed));
-                Err(Failure::no_answer(format!(
+                let reset = e.contains("reset by peer")
+                    || e.contains("connection closed before message completed");
+                if may_retry && before_answer && reset {
+                    return Err(None);
+                }
+                Err(Some(Failure::no_answer(format!(
                     "{} {} failed: {e}",
                     self.method, self.url
-                )))
+                ))))
             }
             Ok(Ok((status, headers, body))) => {
                 self.ctx

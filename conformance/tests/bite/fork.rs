@@ -1419,7 +1419,10 @@ async fn idempotent_resolved_offset_refused_is_only_a_should_finding() {
     let runs = run_prefixes(&srv.root, &[RESOLVED], 500).await;
     crate::common::fails_with(&runs, RESOLVED, "FORK-IDEMPOTENT-RESOLVED-OFFSET");
     let f = assert_fails(&runs, RESOLVED);
-    assert!(!f.message.contains("also found"), "only the SHOULD finding: {f}");
+    assert!(
+        !f.message.contains("also found"),
+        "only the SHOULD finding: {f}"
+    );
 }
 
 /// The same, but the fork loses a byte afterwards: a MUST failure.

@@ -631,7 +631,10 @@ async fn expired_source_gone_with_fork_intact_is_only_a_should_finding() {
     let runs = run_prefixes(&srv.root, &[LAST_FORK], 500).await;
     crate::common::fails_with(&runs, LAST_FORK, "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED");
     let f = assert_fails(&runs, LAST_FORK);
-    assert!(!f.message.contains("also found"), "only the SHOULD finding: {f}");
+    assert!(
+        !f.message.contains("also found"),
+        "only the SHOULD finding: {f}"
+    );
 }
 
 #[tokio::test]

@@ -344,8 +344,19 @@ pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
     // Streams the server created anyway are not forks of "s" (no source
     // was named): "s" must read as before, and once they are deleted it
     // must delete outright.
-    let after = format!("PUTs naming its offset without a source were accepted ({})", accepted.join(", "));
-    let back = reads(&ctx, "s", "-1", b"abc", "FORK-INDEPENDENT", &format!("the stream after {after}")).await?;
+    let after = format!(
+        "PUTs naming its offset without a source were accepted ({})",
+        accepted.join(", ")
+    );
+    let back = reads(
+        &ctx,
+        "s",
+        "-1",
+        b"abc",
+        "FORK-INDEPENDENT",
+        &format!("the stream after {after}"),
+    )
+    .await?;
     check!(
         back.tail() == Some(s.tail()) && !back.closed,
         "FORK-INDEPENDENT",
@@ -355,7 +366,13 @@ pub async fn fork_headers_without_source_are_400(ctx: Ctx) -> CaseResult {
         back.closed
     );
     for name in accepted {
-        delete_204(&ctx, name, "FORK-INDEPENDENT", &format!("DELETE of {name}, created by an accepted PUT")).await?;
+        delete_204(
+            &ctx,
+            name,
+            "FORK-INDEPENDENT",
+            &format!("DELETE of {name}, created by an accepted PUT"),
+        )
+        .await?;
     }
     deleted_outright(&ctx, "s", "FORK-INDEPENDENT").await
 }
