@@ -1416,9 +1416,11 @@ const RESOLVED: &str = "fork::idempotent::default_offset_reput_is_200";
 #[tokio::test]
 async fn idempotent_resolved_offset_refused_is_only_a_should_finding() {
     let srv = resolved_offset_refused(false).await;
-    let runs = run_prefixes(&srv.root, &[RESOLVED], 500).await;
-    crate::common::fails_with(&runs, RESOLVED, "FORK-IDEMPOTENT-RESOLVED-OFFSET");
-    let f = assert_fails(&runs, RESOLVED);
+    let f = bite(&srv.root)
+        .case(RESOLVED)
+        .fails_with("FORK-IDEMPOTENT-RESOLVED-OFFSET")
+        .await
+        .failure;
     assert!(
         !f.message.contains("also found"),
         "only the SHOULD finding: {f}"
@@ -1429,9 +1431,11 @@ async fn idempotent_resolved_offset_refused_is_only_a_should_finding() {
 #[tokio::test]
 async fn idempotent_resolved_offset_refused_then_fork_altered_fails_at_must() {
     let srv = resolved_offset_refused(true).await;
-    let runs = run_prefixes(&srv.root, &[RESOLVED], 500).await;
-    crate::common::fails_with(&runs, RESOLVED, "FORK-IDEMPOTENT-200");
-    let f = assert_fails(&runs, RESOLVED);
+    let f = bite(&srv.root)
+        .case(RESOLVED)
+        .fails_with("FORK-IDEMPOTENT-200")
+        .await
+        .failure;
     assert!(
         f.message.contains("FORK-IDEMPOTENT-RESOLVED-OFFSET") || f.message.contains("also found"),
         "the SHOULD finding is reported too: {f}"
@@ -1474,10 +1478,8 @@ async fn errors_fork_headers_without_source_accepted_then_source_altered_fails_a
         }
     })
     .await;
-    crate::common::case_fails_with(
-        &srv.root,
-        "fork::errors::fork_headers_without_source_are_400",
-        "FORK-INDEPENDENT",
-    )
-    .await;
+    bite(&srv.root)
+        .case("fork::errors::fork_headers_without_source_are_400")
+        .fails_with("FORK-INDEPENDENT")
+        .await;
 }

@@ -628,9 +628,11 @@ async fn expired_source_gone(drop_inherited: bool) -> crate::common::Broken {
 #[tokio::test]
 async fn expired_source_gone_with_fork_intact_is_only_a_should_finding() {
     let srv = expired_source_gone(false).await;
-    let runs = run_prefixes(&srv.root, &[LAST_FORK], 500).await;
-    crate::common::fails_with(&runs, LAST_FORK, "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED");
-    let f = assert_fails(&runs, LAST_FORK);
+    let f = bite(&srv.root)
+        .case(LAST_FORK)
+        .fails_with("FORKTTL-EXPIRED-SOURCE-SOFT-DELETED")
+        .await
+        .failure;
     assert!(
         !f.message.contains("also found"),
         "only the SHOULD finding: {f}"
@@ -640,6 +642,8 @@ async fn expired_source_gone_with_fork_intact_is_only_a_should_finding() {
 #[tokio::test]
 async fn expired_source_gone_and_fork_losing_its_data_fails_at_must() {
     let srv = expired_source_gone(true).await;
-    let runs = run_prefixes(&srv.root, &[LAST_FORK], 500).await;
-    crate::common::fails_with(&runs, LAST_FORK, "FORKTTL-OUTLIVE-SOURCE");
+    bite(&srv.root)
+        .case(LAST_FORK)
+        .fails_with("FORKTTL-OUTLIVE-SOURCE")
+        .await;
 }
