@@ -3,7 +3,9 @@
 # --data-dir` process that is crashed and restarted between writing and
 # verifying: the --restart-cmd given to the harness SIGKILLs the server (no
 # graceful shutdown, no flush) and starts it again on the same port and data
-# directory. Also shows how to use --restart-cmd with any server.
+# directory. Also shows how to use --restart-cmd with any server. The
+# server compacts its journal as often as it can (--compact-min-mib 0), so
+# kills also land in the middle of compactions.
 #
 # Usage: scripts/durability-ds-server.sh [SIGNAL] [-- DS_CONFORMANCE_ARGS...]
 #        SIGNAL: KILL (default) or TERM for a graceful restart. The harness
@@ -19,7 +21,7 @@ script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$script_dir/.." && pwd)"
 
 case "${1:-}" in
-  -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
 esac
 signal=KILL
 [[ $# -gt 0 && "$1" != "--" ]] && { signal="$1"; shift; }
@@ -40,7 +42,7 @@ mkdir -p "$work/data"
 # one on the same port and data dir, return once it is listening.
 write_restart_cmd "$work/restart.sh" "$work" "$signal" 'listening on' \
   "$target_dir/release/ds-server" --host 127.0.0.1 --port "$port" \
-  --data-dir "$work/data" --long-poll-timeout-ms 500
+  --data-dir "$work/data" --long-poll-timeout-ms 500 --compact-min-mib 0
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
@@ -59,5 +61,6 @@ status=0
 "$target_dir/release/ds-conformance" --target "http://127.0.0.1:$port/v1/stream" \
   --long-poll-timeout-ms 500 --restart-cmd "$work/restart.sh" \
   --kill-cmd "kill -KILL \$(cat $(printf '%q' "$work/pid"))" "${args[@]}" || status=$?
-log "ds-server was started $(cat "$work/starts") times"
+log "ds-server was started $(cat "$work/starts") times; $(cat "$work"/server-*.log \
+  | grep -c 'compacted the data directory' || true) compactions finished"
 exit "$status"

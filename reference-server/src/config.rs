@@ -18,8 +18,12 @@ pub struct Config {
     pub sse_max_duration: Duration,
     /// Durable store directory; `None` keeps streams in memory.
     pub data_dir: Option<PathBuf>,
-    /// How often expired streams are swept (lazy expiry covers the gaps).
+    /// How often expired streams are swept (lazy expiry covers the gaps)
+    /// and the data directory is checked for compaction.
     pub sweep_interval: Duration,
+    /// The data directory's journal is compacted once streams were removed
+    /// and it grew by this many bytes (and by the last compaction's size).
+    pub compact_min_bytes: u64,
     /// After a shutdown signal, how long in-flight responses may take to
     /// finish (a client that stops reading an SSE response would otherwise
     /// hold the server up forever).
@@ -61,6 +65,7 @@ impl Default for Config {
             sse_max_duration: Duration::from_secs(60),
             data_dir: None,
             sweep_interval: Duration::from_secs(1),
+            compact_min_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(5),
             stream_root: "/v1/stream".into(),
             webhooks: false,

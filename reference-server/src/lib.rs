@@ -122,6 +122,12 @@ async fn sweep_loop(state: AppState) -> std::convert::Infallible {
     loop {
         tick.tick().await;
         state.store().sweep();
+        // Compaction copies live data: off the runtime's threads. At most
+        // one runs (the check is false while one does).
+        if state.store().compaction_due() {
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || state.store().compact());
+        }
     }
 }
 

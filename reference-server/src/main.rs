@@ -51,6 +51,10 @@ struct Args {
     /// Timeout of one webhook delivery, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     webhook_timeout_ms: u64,
+    /// Compact the data directory once streams were removed and its log
+    /// grew by this many MiB (and by the size of the last compaction).
+    #[arg(long, default_value_t = 64)]
+    compact_min_mib: u64,
     /// Log every request (method, URI, status, latency) at info level on
     /// stderr; also shown by RUST_LOG=ds_server=debug.
     #[arg(long)]
@@ -137,6 +141,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         allow_local_webhooks: args.allow_local_webhooks,
         service_token: args.service_token.filter(|t| !t.is_empty()),
         webhook_timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
+        compact_min_bytes: args.compact_min_mib.saturating_mul(1 << 20),
         ..Config::default()
     };
     let state = AppState::new(config)?;

@@ -32,7 +32,15 @@ impl AppState {
     pub fn with_clock(config: Config, clock: Clock) -> Result<Self, StartError> {
         let store = match &config.data_dir {
             None => Store::new(clock),
-            Some(dir) => Store::open(clock, dir).map_err(|source| StartError::DataDir {
+            Some(dir) => Store::open_with(
+                clock,
+                dir,
+                crate::durable::LogOptions {
+                    compact_min_bytes: config.compact_min_bytes,
+                    ..Default::default()
+                },
+            )
+            .map_err(|source| StartError::DataDir {
                 dir: dir.clone(),
                 source,
             })?,

@@ -55,6 +55,10 @@ pub struct LogOptions {
     /// Tests only: every sync takes at least this long (a slow disk), so a
     /// test can observe what is answered while a record is not yet durable.
     pub slow_sync: std::time::Duration,
+    /// The file store compacts its journal once streams were removed and
+    /// the log grew by at least this many bytes (and by the size of the
+    /// last compaction's base); see `store::journal::compact`.
+    pub compact_min_bytes: u64,
 }
 
 impl Default for LogOptions {
@@ -66,6 +70,7 @@ impl Default for LogOptions {
             lock_wait: std::time::Duration::from_secs(5),
             prealloc_bytes: 4 << 20,
             slow_sync: std::time::Duration::ZERO,
+            compact_min_bytes: 64 << 20,
         }
     }
 }
@@ -96,6 +101,8 @@ struct Counters {
 struct Request {
     payload: Vec<u8>,
     ack: Option<oneshot::Sender<io::Result<Loc>>>,
+    /// A compaction's cut (`Log::cut`), not a record.
+    cut: bool,
 }
 
 /// The durable record log of one data directory.
@@ -112,6 +119,15 @@ pub struct Log {
 
 /// Resolves once the record is on disk, with the location of its payload.
 pub struct Ack(oneshot::Receiver<io::Result<Loc>>);
+
+impl Ack {
+    /// Waits for the answer on a thread that may block (not a runtime's).
+    pub fn wait(self) -> io::Result<Loc> {
+        self.0
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(io::Error::other("record log writer has stopped")))
+    }
+}
 
 impl Future for Ack {
     type Output = io::Result<Loc>;
@@ -183,6 +199,22 @@ impl Log {
         self.send(Request {
             payload,
             ack: Some(ack),
+            cut: false,
+        });
+        Ack(rx)
+    }
+
+    /// Compaction's cut: seals the active segment once every record
+    /// submitted before the cut is on disk, skips one id for the base that
+    /// will replace the log up to here, and continues in the next one.
+    /// Records submitted after the cut land after the base. Resolves with
+    /// the base's id as `Loc::segment`.
+    pub fn cut(&self) -> Ack {
+        let (ack, rx) = oneshot::channel();
+        self.send(Request {
+            payload: Vec::new(),
+            ack: Some(ack),
+            cut: true,
         });
         Ack(rx)
     }
@@ -192,7 +224,11 @@ impl Log {
         if payload.is_empty() || payload.len() > frame::MAX_PAYLOAD {
             return;
         }
-        self.send(Request { payload, ack: None });
+        self.send(Request {
+            payload,
+            ack: None,
+            cut: false,
+        });
     }
 
     /// Appends a record and resolves once it is on disk.
@@ -208,6 +244,7 @@ impl Log {
         self.send(Request {
             payload: Vec::new(),
             ack: Some(ack),
+            cut: false,
         });
         Ack(rx)
     }
@@ -349,11 +386,23 @@ impl Writer {
                     Err(_) => return,
                 },
             };
-            // Everything queued while the previous sync ran joins this batch.
+            if first.cut {
+                let result = self.cut();
+                if let Some(ack) = first.ack {
+                    let _ = ack.send(result);
+                }
+                continue;
+            }
+            // Everything queued while the previous sync ran joins this
+            // batch, up to a cut (which goes next, on its own).
             let mut bytes = first.payload.len();
             batch.push(first);
             while bytes < self.options.max_batch_bytes {
                 match rx.try_recv() {
+                    Ok(r) if r.cut => {
+                        carry = Some(r);
+                        break;
+                    }
                     Ok(r) => {
                         bytes += r.payload.len();
                         batch.push(r);
@@ -361,7 +410,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if bytes >= self.options.max_batch_bytes {
+            if bytes >= self.options.max_batch_bytes && carry.is_none() {
                 carry = rx.try_recv().ok();
             }
             let result = self.commit(&mut buf, &batch);
@@ -478,15 +527,37 @@ impl Writer {
         self.zeroer.pending = jobs.send((file, from, to)).is_ok();
     }
 
+    /// A compaction's cut: everything before it is synced (batches are
+    /// synced before their acks); seal the active segment and continue
+    /// past the id reserved for the base.
+    fn cut(&mut self) -> io::Result<Loc> {
+        if let Some(why) = &self.failed {
+            return Err(io::Error::other(format!("record log is failed: {why}")));
+        }
+        let base = self.tail.id + 1;
+        let result = self.rotate_to(base + 1);
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result.map(|()| Loc {
+            segment: base,
+            offset: 0,
+            len: 0,
+        })
+    }
+
     /// Seals the active segment (already synced: cut to its last record)
     /// and starts the next one.
     fn rotate(&mut self) -> io::Result<()> {
+        self.rotate_to(self.tail.id + 1)
+    }
+
+    fn rotate_to(&mut self, id: u64) -> io::Result<()> {
         self.poll_zeroer(true);
         if self.tail.size > self.tail.len {
             self.tail.file.set_len(self.tail.len)?;
             self.tail.file.sync_all()?;
         }
-        let id = self.tail.id + 1;
         let file: File = segment::create(&self.dir, id)?;
         self.tail = Tail {
             id,

@@ -13,11 +13,10 @@
 //! crash; a record is written whole or not at all (a torn tail is cut on
 //! recovery), so everything one record carries survives together.
 //!
-//! Not done yet: compaction. Deleted streams' data stays in old segments.
-//! The hook is a rewrite of the live state as fresh records into new
-//! segments followed by removal of the old ones (`SegmentReader::forget`
-//! closes their handles; the store swaps its `Body::Disk` locations under
-//! each stream's lock).
+//! Compaction (`store::journal::compact` decides what to keep): `Log::cut`
+//! seals the active segment and reserves an id; a *base* written under that
+//! id (`segment::BaseWriter`, installed by an atomic rename) replaces every
+//! segment before it, and recovery starts at the latest base.
 
 pub mod frame;
 pub mod log;

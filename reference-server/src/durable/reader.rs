@@ -23,6 +23,10 @@ pub struct SegmentReader {
 struct Handles {
     clock: u64,
     files: HashMap<u64, (Arc<File>, u64)>,
+    /// Handles of files a compaction removed, kept a while for reads that
+    /// located their data before it moved (an unlinked file stays
+    /// readable while open).
+    retired: Vec<(std::time::Instant, HashMap<u64, Arc<File>>)>,
 }
 
 impl SegmentReader {
@@ -46,9 +50,26 @@ impl SegmentReader {
         self.lock().files.len()
     }
 
-    /// Closes the handle of a segment about to be removed (compaction).
-    pub fn forget(&self, segment: u64) {
-        self.lock().files.remove(&segment);
+    /// Compaction: keeps handles of the files `ids` (about to be removed)
+    /// open for reads already under way; see `drop_retired`.
+    pub fn retire(&self, ids: &[u64]) {
+        let mut kept = HashMap::new();
+        for &id in ids {
+            let open = self.lock().files.remove(&id).map(|(f, _)| f);
+            let f = match open {
+                Some(f) => Some(f),
+                None => segment::open_read(&self.dir, id).ok().map(Arc::new),
+            };
+            if let Some(f) = f {
+                kept.insert(id, f);
+            }
+        }
+        self.lock().retired.push((std::time::Instant::now(), kept));
+    }
+
+    /// Closes retired handles older than `age`, freeing their disk space.
+    pub fn drop_retired(&self, age: std::time::Duration) {
+        self.lock().retired.retain(|(at, _)| at.elapsed() < age);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Handles> {
@@ -64,10 +85,21 @@ impl SegmentReader {
                 *used = now;
                 return Ok(f.clone());
             }
+            if let Some(f) = h.retired.iter().rev().find_map(|(_, r)| r.get(&id)) {
+                return Ok(f.clone());
+            }
         }
         // Opened outside the lock; a racing reader may open it too, and
         // one of the two handles is simply dropped.
-        let f = Arc::new(File::open(segment::path(&self.dir, id))?);
+        let f = match segment::open_read(&self.dir, id) {
+            Ok(f) => Arc::new(f),
+            Err(e) => {
+                // Retired (and removed) since the check above?
+                let h = self.lock();
+                let kept = h.retired.iter().rev().find_map(|(_, r)| r.get(&id));
+                return kept.cloned().ok_or(e);
+            }
+        };
         let mut h = self.lock();
         h.clock += 1;
         let now = h.clock;

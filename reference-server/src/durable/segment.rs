@@ -52,17 +52,40 @@ impl Loc {
 }
 
 const SUFFIX: &str = ".seg";
+/// A compaction's base: the state of every segment before it, rewritten.
+const BASE_SUFFIX: &str = ".base";
+/// A base being written; never read, removed on open.
+const TMP_SUFFIX: &str = ".base.tmp";
 
 pub fn path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:020}{SUFFIX}"))
 }
 
+/// The base file of a compaction (same id space as segments; a base and a
+/// segment never share an id).
+pub fn base_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}{BASE_SUFFIX}"))
+}
+
+fn tmp_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}{TMP_SUFFIX}"))
+}
+
 /// Segment ids present in `dir`, ascending. Other files are ignored.
 pub fn list(dir: &Path) -> io::Result<Vec<u64>> {
+    list_with(dir, SUFFIX)
+}
+
+/// Base ids present in `dir`, ascending.
+pub fn list_bases(dir: &Path) -> io::Result<Vec<u64>> {
+    list_with(dir, BASE_SUFFIX)
+}
+
+fn list_with(dir: &Path, suffix: &str) -> io::Result<Vec<u64>> {
     let mut ids = Vec::new();
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(SUFFIX)) else {
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(suffix)) else {
             continue;
         };
         if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
@@ -73,6 +96,114 @@ pub fn list(dir: &Path) -> io::Result<Vec<u64>> {
     }
     ids.sort_unstable();
     Ok(ids)
+}
+
+/// Opens the file of id `id` for reading: a segment, or a base.
+pub fn open_read(dir: &Path, id: u64) -> io::Result<File> {
+    match File::open(path(dir, id)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => File::open(base_path(dir, id)),
+        r => r,
+    }
+}
+
+/// Bytes taken by the log's files (segments, including their zeroed
+/// space, and bases).
+pub fn disk_bytes(dir: &Path) -> io::Result<u64> {
+    let mut total = 0;
+    for id in list(dir)? {
+        total += fs::metadata(path(dir, id)).map_or(0, |m| m.len());
+    }
+    for id in list_bases(dir)? {
+        total += fs::metadata(base_path(dir, id)).map_or(0, |m| m.len());
+    }
+    Ok(total)
+}
+
+/// Compaction, step 1: the records of a base with id `id` (the id the log
+/// skipped at its cut, `Log::cut`), written to a temporary file that
+/// `finish` syncs; `install_base` then makes it the base.
+pub struct BaseWriter {
+    id: u64,
+    file: io::BufWriter<File>,
+    pos: u64,
+    buf: Vec<u8>,
+}
+
+impl BaseWriter {
+    pub fn create(dir: &Path, id: u64) -> io::Result<BaseWriter> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp_path(dir, id))?;
+        Ok(BaseWriter {
+            id,
+            file: io::BufWriter::with_capacity(1 << 20, file),
+            pos: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Writes one record; returns where its payload will lie.
+    pub fn push(&mut self, payload: &[u8]) -> io::Result<Loc> {
+        if payload.is_empty() || payload.len() > frame::MAX_PAYLOAD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("base record of {} bytes", payload.len()),
+            ));
+        }
+        self.buf.clear();
+        frame::encode_into(&mut self.buf, payload);
+        io::Write::write_all(&mut self.file, &self.buf)?;
+        let loc = Loc {
+            segment: self.id,
+            offset: self.pos + HEADER as u64,
+            len: payload.len() as u32,
+        };
+        self.pos += self.buf.len() as u64;
+        Ok(loc)
+    }
+
+    /// Flushes and syncs the temporary file; returns its size.
+    pub fn finish(self) -> io::Result<u64> {
+        let file = self.file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(self.pos)
+    }
+}
+
+/// Compaction, step 2, the commit point: the synced temporary base becomes
+/// the base `id`. From here on recovery starts at this base and ignores
+/// (and removes) every segment and base before it.
+pub fn install_base(dir: &Path, id: u64) -> io::Result<()> {
+    fs::rename(tmp_path(dir, id), base_path(dir, id))?;
+    sync_dir(dir)
+}
+
+/// Compaction, step 3: removes the segments and bases a base `id`
+/// replaced (recovery does the same after a crash before this step).
+pub fn remove_before(dir: &Path, id: u64) -> io::Result<()> {
+    let mut removed = false;
+    for old in list(dir)?.into_iter().filter(|&s| s < id) {
+        fs::remove_file(path(dir, old))?;
+        removed = true;
+    }
+    for old in list_bases(dir)?.into_iter().filter(|&b| b < id) {
+        fs::remove_file(base_path(dir, old))?;
+        removed = true;
+    }
+    if removed {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Removes bases that were being written when a compaction stopped.
+fn remove_tmp(dir: &Path) -> io::Result<()> {
+    for id in list_with(dir, TMP_SUFFIX)? {
+        fs::remove_file(tmp_path(dir, id))?;
+    }
+    Ok(())
 }
 
 /// Makes file creations and removals in `dir` durable.
@@ -155,26 +286,43 @@ pub struct Tail {
     pub size: u64,
 }
 
-/// Scans every segment of `dir` (created if missing), passing each valid
-/// record's location and payload to `visit` in log order; truncates a bad
-/// tail of the last segment. Returns the segment to append to.
+/// Scans the log of `dir` (created if missing) — the latest compaction's
+/// base, if any, then every segment after it — passing each valid record's
+/// location and payload to `visit` in log order; truncates a bad tail of
+/// the last segment. Files a base replaced and unfinished bases are
+/// removed first. Returns the segment to append to.
 pub fn recover(
     dir: &Path,
     mut visit: impl FnMut(Loc, &[u8]) -> io::Result<()>,
 ) -> io::Result<(Tail, Recovery)> {
     fs::create_dir_all(dir)?;
+    remove_tmp(dir)?;
+    let base = list_bases(dir)?.last().copied();
+    if let Some(b) = base {
+        // A crash between installing a base and removing what it replaced.
+        remove_before(dir, b)?;
+        if list(dir)?.last().is_none_or(|&s| s < b) {
+            create(dir, b + 1)?;
+        }
+    }
     let ids = list(dir)?;
     let mut report = Recovery {
-        segments: ids.len(),
+        segments: ids.len() + usize::from(base.is_some()),
         ..Recovery::default()
     };
     let mut payload = Vec::new();
-    for (i, &id) in ids.iter().enumerate() {
-        let last = i + 1 == ids.len();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(last)
-            .open(path(dir, id))?;
+    let files = base
+        .map(|b| (b, true))
+        .into_iter()
+        .chain(ids.iter().map(|&id| (id, false)));
+    let count = ids.len() + usize::from(base.is_some());
+    for (i, (id, is_base)) in files.enumerate() {
+        let last = i + 1 == count;
+        let file = OpenOptions::new().read(true).write(last).open(if is_base {
+            base_path(dir, id)
+        } else {
+            path(dir, id)
+        })?;
         let size = file.metadata()?.len();
         let mut r = BufReader::with_capacity(1 << 20, &file);
         let mut pos = 0u64;
@@ -212,7 +360,7 @@ pub fn recover(
                     io::ErrorKind::InvalidData,
                     format!(
                         "{}: {reason} at byte {pos} of a sealed segment (refusing to drop acknowledged data)",
-                        path(dir, id).display()
+                        if is_base { base_path(dir, id) } else { path(dir, id) }.display()
                     ),
                 ));
             }

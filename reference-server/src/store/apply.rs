@@ -34,6 +34,9 @@ pub struct Registry {
     next_id: u64,
     /// File store: a new stream's data is invisible until it is durable.
     journaled: bool,
+    /// Streams removed so far (their journaled data became garbage that
+    /// compaction reclaims).
+    removed: u64,
 }
 
 /// What applying an event did, for the caller's commit.
@@ -52,6 +55,7 @@ impl Registry {
             streams: HashMap::new(),
             next_id: first_id,
             journaled,
+            removed: 0,
         }
     }
 
@@ -73,6 +77,11 @@ impl Registry {
 
     pub fn next_id(&self) -> u64 {
         self.next_id
+    }
+
+    /// How many streams were removed since the registry was built.
+    pub fn removed(&self) -> u64 {
+        self.removed
     }
 
     /// Applies `event`; `bodies` are its data parts (`Event::parts`), in
@@ -214,6 +223,7 @@ impl Registry {
             .is_some_and(|cur| Arc::ptr_eq(cur, s))
         {
             self.streams.remove(&s.path);
+            self.removed += 1;
         }
         s.notify();
     }

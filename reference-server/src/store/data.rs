@@ -231,11 +231,21 @@ impl Data {
     /// Moves entries that are now durable to their disk locations, so their
     /// memory is released; `(start, loc)` pairs name the entries.
     pub fn spill(&mut self, reader: &Arc<SegmentReader>, placed: &[(u64, Loc)]) {
+        self.place(reader, placed, true);
+    }
+
+    /// Compaction: entries (in memory or on disk) whose bytes were copied
+    /// to a base read from there from now on.
+    pub fn relocate(&mut self, reader: &Arc<SegmentReader>, placed: &[(u64, Loc)]) {
+        self.place(reader, placed, false);
+    }
+
+    fn place(&mut self, reader: &Arc<SegmentReader>, placed: &[(u64, Loc)], only_mem: bool) {
         for &(start, loc) in placed {
             let i = self.entries.partition_point(|e| e.start < start);
             if let Some(e) = self.entries.get_mut(i) {
                 if e.start == start
-                    && matches!(e.body, Body::Mem(_))
+                    && (!only_mem || matches!(e.body, Body::Mem(_)))
                     && e.body.len() == loc.len as usize
                 {
                     e.body = Body::Disk(reader.clone(), loc);
@@ -302,6 +312,16 @@ pub struct Collector {
     pieces: Vec<Body>,
     budget: usize,
     used: usize,
+}
+
+/// The bytes of whole bodies, read with as few `pread`s as `Collector`
+/// makes; `None` (logged) if the data directory failed.
+pub fn read_bodies(bodies: &[Body]) -> Option<Vec<Bytes>> {
+    let mut c = Collector::new(false, usize::MAX);
+    for b in bodies {
+        c.push_bytes(b, 0, b.len());
+    }
+    c.finish()
 }
 
 /// Pieces on disk at most this far apart (record headers and event fields

@@ -109,6 +109,8 @@ pub struct Store {
     clock: Clock,
     /// The file store's journal; `None` in memory.
     journal: Option<Arc<Journal>>,
+    /// When the file store compacts its journal; `None` in memory.
+    compaction: Option<journal::compact::Policy>,
 }
 
 impl std::fmt::Debug for Store {
@@ -127,6 +129,7 @@ impl Store {
             registry: Mutex::new(Registry::new(false, 0)),
             clock,
             journal: None,
+            compaction: None,
         }
     }
 

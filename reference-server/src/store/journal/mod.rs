@@ -7,6 +7,7 @@
 //! store through `apply`).
 
 pub mod codec;
+pub mod compact;
 pub mod recover;
 
 use std::future::Future;

@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use super::super::apply::Registry;
 use super::super::ttl::{ms, Clock};
 use super::super::Store;
+use super::compact::Policy;
 use super::Journal;
 use crate::durable::LogOptions;
 
@@ -35,6 +36,7 @@ impl Store {
     pub fn open_with(clock: Clock, dir: &Path, options: LogOptions) -> io::Result<Store> {
         // ETags carry the id: ids of this run start past any of an earlier run.
         let first_id = (ms(OffsetDateTime::now_utc()).max(0) as u64) << 8;
+        let min_bytes = options.compact_min_bytes;
         let mut reg = Registry::new(true, first_id);
         let mut anomalies = Vec::new();
         let (journal, rec) = Journal::open(dir, options, |event, bodies| {
@@ -70,6 +72,7 @@ impl Store {
             registry: Mutex::new(reg),
             clock,
             journal: Some(Arc::new(journal)),
+            compaction: Some(Policy::new(dir, min_bytes)),
         })
     }
 }

@@ -4,6 +4,7 @@
 //! store rebuilt from its journal (`recover`).
 
 mod apply;
+mod compact;
 mod journal;
 mod lifecycle;
 mod recover;
