@@ -152,10 +152,17 @@ if [[ "$only" != peers ]]; then
   start ds-file 'listening on http://' "$server" --host 127.0.0.1 --port 0 --data-dir "$work/ds-data"
   ds_suite ds-file
   stop "$pid" ds-file
-  rm -rf "$work/ds-data"; mkdir -p "$work/ds-data"
-  start ds-churn 'listening on http://' "$server" --host 127.0.0.1 --port 0 --data-dir "$work/ds-data"
-  b ds-file churn $((churn + 120)) churn --duration "$churn" --data-dir "$work/ds-data"
-  stop "$pid" ds-churn
+  # Churn twice: as users run it (compaction at its defaults), and with
+  # compaction held off for the run (the baseline: nothing reclaimed).
+  for variant in churn churn-nocompact; do
+    extra=()
+    [[ "$variant" == churn-nocompact ]] && extra=(--compact-min-mib 1048576)
+    rm -rf "$work/ds-data"; mkdir -p "$work/ds-data"
+    start ds-churn 'listening on http://' "$server" --host 127.0.0.1 --port 0 \
+      --data-dir "$work/ds-data" "${extra[@]}"
+    b ds-file "$variant" $((churn + 120)) churn --duration "$churn" --data-dir "$work/ds-data"
+    stop "$pid" ds-churn
+  done
 fi
 
 # ---- peers ---------------------------------------------------------------------

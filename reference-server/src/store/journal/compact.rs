@@ -299,6 +299,8 @@ impl Store {
         if policy.running.load(Ordering::Relaxed) {
             return false;
         }
+        // Removed files' space is freed once their last handles close.
+        j.reader().drop_retired(RETIRED_FOR);
         let removed = self.registry().removed();
         let last = policy.last();
         if removed == last.removed {
