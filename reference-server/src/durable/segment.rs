@@ -198,6 +198,11 @@ pub fn remove_before(dir: &Path, id: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes the temporary base `id` of a compaction that failed.
+pub fn discard_base_tmp(dir: &Path, id: u64) {
+    let _ = fs::remove_file(tmp_path(dir, id));
+}
+
 /// Removes bases that were being written when a compaction stopped.
 fn remove_tmp(dir: &Path) -> io::Result<()> {
     for id in list_with(dir, TMP_SUFFIX)? {

@@ -362,19 +362,25 @@ impl Store {
             return Ok(Report::default());
         }
         // 2. Write the base.
-        let mut w = BaseWriter::create(&dir, base)?;
-        let mut records = 0;
-        let mut placed = Vec::with_capacity(captured.len());
-        for i in creation_order(&captured) {
-            placed.push((i, write_stream(&mut w, &captured[i], &mut records)?));
-        }
-        for c in captured.iter().filter(|c| c.soft_deleted) {
-            let delete = Event::Delete {
-                path: c.create.path.clone(),
-            };
-            push(&mut w, &delete, &mut records)?;
-        }
-        let base_bytes = w.finish()?;
+        let write = || {
+            let mut w = BaseWriter::create(&dir, base)?;
+            let mut records = 0;
+            let mut placed = Vec::with_capacity(captured.len());
+            for i in creation_order(&captured) {
+                placed.push((i, write_stream(&mut w, &captured[i], &mut records)?));
+            }
+            for c in captured.iter().filter(|c| c.soft_deleted) {
+                let delete = Event::Delete {
+                    path: c.create.path.clone(),
+                };
+                push(&mut w, &delete, &mut records)?;
+            }
+            io::Result::Ok((w.finish()?, records, placed))
+        };
+        let (base_bytes, records, placed) = write().inspect_err(|_| {
+            // A full disk must not stay full of a base nobody will use.
+            segment::discard_base_tmp(&dir, base);
+        })?;
         if step == Step::Written {
             return Ok(Report::default());
         }
