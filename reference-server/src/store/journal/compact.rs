@@ -71,8 +71,9 @@ pub struct Report {
 const RETIRED_FOR: Duration = Duration::from_secs(10);
 
 /// When the file store compacts: once streams were removed and the log has
-/// grown by at least `min_bytes` and by the size of the last base (so the
-/// copying costs at most about as much as the writing it follows).
+/// grown (records written since the last cut, or found on open) by at
+/// least `min_bytes` and by the size of the last base (so the copying
+/// costs at most about as much as the writing it follows).
 #[derive(Debug)]
 pub struct Policy {
     min_bytes: u64,
@@ -84,21 +85,32 @@ pub struct Policy {
 struct Last {
     base_bytes: u64,
     removed: u64,
+    /// `Log::stats().bytes` at the last cut (records written since then
+    /// are the log's growth; preallocated zeros are not).
+    log_bytes: u64,
+    /// Segments found on open, before any compaction of this run.
+    carried: u64,
 }
 
 impl Policy {
     pub fn new(dir: &Path, min_bytes: u64) -> Policy {
+        let size = |p: std::path::PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
         let base_bytes = segment::list_bases(dir)
             .ok()
             .and_then(|b| b.last().copied())
-            .and_then(|b| std::fs::metadata(segment::base_path(dir, b)).ok())
-            .map_or(0, |m| m.len());
+            .map_or(0, |b| size(segment::base_path(dir, b)));
+        let carried = segment::list(dir)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|id| size(segment::path(dir, id)))
+            .sum();
         Policy {
             min_bytes,
             running: AtomicBool::new(false),
             last: Mutex::new(Last {
                 base_bytes,
-                removed: 0,
+                carried,
+                ..Last::default()
             }),
         }
     }
@@ -306,8 +318,8 @@ impl Store {
         if removed == last.removed {
             return false;
         }
-        let disk = segment::disk_bytes(j.log().dir()).unwrap_or(0);
-        disk.saturating_sub(last.base_bytes) >= policy.min_bytes.max(last.base_bytes)
+        let grown = last.carried + j.stats().bytes.saturating_sub(last.log_bytes);
+        grown >= policy.min_bytes.max(last.base_bytes)
     }
 
     /// Compacts the journal (see the module doc); `None` in memory or
@@ -344,18 +356,19 @@ impl Store {
         // 1. Cut: nothing can be applied-but-not-journaled while every lock
         // is held (registry first, then streams: the store's lock order;
         // no code holds one stream's lock while taking another's).
-        let (cut, removed, captured) = {
+        let (cut, (removed, log_bytes), captured) = {
             let reg = self.registry();
             let streams: Vec<Arc<Stream>> = reg.streams().cloned().collect();
             let guards: Vec<_> = streams.iter().map(|s| s.lock()).collect();
             let cut = journal.log().cut();
+            let log_bytes = journal.stats().bytes;
             let captured: Vec<Captured> = streams
                 .iter()
                 .zip(&guards)
                 .filter(|(_, st)| st.status != Status::Removed)
                 .map(|(s, st)| capture(s, st))
                 .collect();
-            (cut, reg.removed(), captured)
+            (cut, (reg.removed(), log_bytes), captured)
         };
         let base = cut.wait()?.segment;
         if step == Step::Cut {
@@ -408,6 +421,8 @@ impl Store {
         *policy.last() = Last {
             base_bytes,
             removed,
+            log_bytes,
+            carried: 0,
         };
         let report = Report {
             base,
