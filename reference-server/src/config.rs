@@ -42,6 +42,10 @@ pub struct Config {
     pub service_token: Option<String>,
     /// Whole-request limit of one webhook delivery.
     pub webhook_timeout: Duration,
+    /// Extra PEM root certificates trusted for https webhooks, on top of
+    /// the system's (e.g. a private CA, or a test receiver's self-signed
+    /// certificate).
+    pub webhook_ca: Option<PathBuf>,
 }
 
 impl Config {
@@ -72,6 +76,7 @@ impl Default for Config {
             allow_local_webhooks: false,
             service_token: None,
             webhook_timeout: Duration::from_secs(10),
+            webhook_ca: None,
         }
     }
 }
@@ -84,6 +89,8 @@ pub enum StartError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot use --webhook-ca {path}: {reason}")]
+    WebhookCa { path: PathBuf, reason: String },
     #[error("cannot open the subscriptions log in {dir}: {source}")]
     Subscriptions {
         dir: PathBuf,

@@ -59,6 +59,11 @@ struct Args {
     /// stderr; also shown by RUST_LOG=ds_server=debug.
     #[arg(long)]
     log_requests: bool,
+    /// PEM file of extra root certificates trusted for https webhooks (on
+    /// top of the system's), e.g. a private CA or a local receiver's
+    /// self-signed certificate.
+    #[arg(long, value_name = "FILE")]
+    webhook_ca: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -142,6 +147,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         service_token: args.service_token.filter(|t| !t.is_empty()),
         webhook_timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
         compact_min_bytes: args.compact_min_mib.saturating_mul(1 << 20),
+        webhook_ca: args.webhook_ca,
         ..Config::default()
     };
     let state = AppState::new(config)?;

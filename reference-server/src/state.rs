@@ -45,6 +45,21 @@ impl AppState {
                 source,
             })?,
         };
+        let webhook_ca_pem = match &config.webhook_ca {
+            None => None,
+            Some(path) => {
+                let fail = |reason: String| StartError::WebhookCa {
+                    path: path.clone(),
+                    reason,
+                };
+                let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+                match reqwest::Certificate::from_pem_bundle(&pem) {
+                    Ok(certs) if !certs.is_empty() => Some(pem),
+                    Ok(_) => return Err(fail("no PEM certificate in the file".into())),
+                    Err(e) => return Err(fail(e.to_string())),
+                }
+            }
+        };
         let settings = subscriptions::Settings {
             root: config.stream_root_prefix(),
             webhooks: config.webhooks,
@@ -52,6 +67,7 @@ impl AppState {
             service_token: config.service_token.clone(),
             webhook_timeout: config.webhook_timeout,
             max_deliveries: 32,
+            webhook_ca_pem,
         };
         let subscriptions =
             Subscriptions::open(settings, config.data_dir.as_deref()).map_err(|source| {

@@ -1057,3 +1057,145 @@ async fn restart_keeps_subscriptions_cursors_leases_key_and_retry_schedule() {
     srv.server.take().unwrap().shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------- https webhooks (§7.1 over TLS, §12.8 at connect time) ----------
+
+/// A TLS listener for axum: rustls over a loopback TCP listener with a
+/// self-signed certificate for `localhost` / 127.0.0.1.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A signed-delivery receiver over https; returns it and the PEM of its
+/// self-signed certificate.
+async fn tls_hook(reply: &str) -> (Hook, String) {
+    use tokio_rustls::rustls;
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let pem = cert.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let listener = TlsListener {
+        tcp,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let reply = Arc::new(Mutex::new((200, reply.to_string())));
+    let app = axum::Router::new()
+        .fallback(hook_handler)
+        .with_state((tx, reply.clone()));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let hook = Hook {
+        url: format!("https://localhost:{port}/hook"),
+        rx,
+        reply,
+        task,
+    };
+    (hook, pem)
+}
+
+#[tokio::test]
+async fn https_webhooks_are_delivered_signed_to_a_trusted_receiver() {
+    let (mut hook, pem) = tls_hook(r#"{"done":true}"#).await;
+    let dir = temp_dir("tls");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    // Trusted through --webhook-ca; `https://localhost` passes the URL
+    // check and the connect-time check only under --allow-local-webhooks.
+    let srv = Srv::start(Config {
+        webhook_ca: Some(ca),
+        ..dev_config(None)
+    })
+    .await;
+    let keys = jwks(&srv).await;
+    let r = srv
+        .put_sub(
+            "t",
+            json!({"type":"webhook","streams":["ev/t"],"webhook":{"url": hook.url}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    srv.stream("ev/t", Some(json!(1))).await;
+    let n = hook.next(&keys).await;
+    assert_eq!(n["subscription_id"], "t");
+    let tail = n["streams"][0]["tail_offset"].as_str().unwrap().to_string();
+    eventually("the https delivery's done acked", || async {
+        acked(&srv.get_sub("t").await, "ev/t").as_deref() == Some(tail.as_str())
+    })
+    .await;
+    assert_eq!(srv.get_sub("t").await["status"], "active");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_failed_delivery() {
+    let (mut hook, _pem) = tls_hook(r#"{"done":true}"#).await;
+    let srv = Srv::dev().await;
+    srv.put_sub(
+        "u",
+        json!({"type":"webhook","streams":["ev/u"],"webhook":{"url": hook.url}}),
+    )
+    .await;
+    srv.stream("ev/u", Some(json!(1))).await;
+    eventually("status failed", || async {
+        srv.get_sub("u").await["status"] == "failed"
+    })
+    .await;
+    assert!(
+        hook.nothing_for(300).await,
+        "delivered over an untrusted certificate"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_webhook_ca_file_is_a_start_error() {
+    let dir = temp_dir("badca");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, "not a certificate").unwrap();
+    let e = ds_reference_server::AppState::new(Config {
+        webhook_ca: Some(ca.clone()),
+        ..dev_config(None)
+    })
+    .err()
+    .expect("a start error");
+    assert!(e.to_string().contains("--webhook-ca"), "{e}");
+    let e = ds_reference_server::AppState::new(Config {
+        webhook_ca: Some(dir.join("missing.pem")),
+        ..dev_config(None)
+    })
+    .err()
+    .expect("a start error");
+    assert!(e.to_string().contains("--webhook-ca"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -56,6 +56,8 @@ pub struct Settings {
     pub webhook_timeout: Duration,
     /// Webhook requests in flight at once, server-wide.
     pub max_deliveries: usize,
+    /// Extra PEM root certificates for https webhooks (`--webhook-ca`).
+    pub webhook_ca_pem: Option<Vec<u8>>,
 }
 
 /// A refusal: status, machine code, reason, and extra `error` members.
@@ -301,12 +303,7 @@ impl Subscriptions {
                 seed
             }
         };
-        let client = reqwest::Client::builder()
-            .timeout(settings.webhook_timeout)
-            .connect_timeout(settings.webhook_timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(std::io::Error::other)?;
+        let client = webhook_client(&settings)?;
         Ok(Subscriptions {
             permits: Arc::new(Semaphore::new(settings.max_deliveries.max(1))),
             settings,
@@ -1018,6 +1015,39 @@ impl Subscriptions {
             "streams": streams,
             "lease_ttl_ms": sub.config.lease_ttl_ms,
         }))
+    }
+}
+
+/// The webhook HTTP client (§7.1): https through rustls with the system's
+/// root certificates plus `--webhook-ca`; every host name resolved and
+/// checked at connect time (§12.8, `ssrf::CheckedResolver`); no redirects;
+/// bounded by the webhook timeout. Without system roots (a bare container)
+/// only `--webhook-ca` roots are trusted, and a warning says so.
+fn webhook_client(settings: &Settings) -> std::io::Result<reqwest::Client> {
+    let extra = match &settings.webhook_ca_pem {
+        Some(pem) => reqwest::Certificate::from_pem_bundle(pem).map_err(std::io::Error::other)?,
+        None => Vec::new(),
+    };
+    let builder = || {
+        reqwest::Client::builder()
+            .timeout(settings.webhook_timeout)
+            .connect_timeout(settings.webhook_timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(ssrf::CheckedResolver {
+                allow_local: settings.allow_local_webhooks,
+            }))
+    };
+    match builder().tls_certs_merge(extra.clone()).build() {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            tracing::warn!(
+                "no system root certificates ({e}); https webhooks trust only --webhook-ca"
+            );
+            builder()
+                .tls_certs_only(extra)
+                .build()
+                .map_err(std::io::Error::other)
+        }
     }
 }
 

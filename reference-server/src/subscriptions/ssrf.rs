@@ -10,10 +10,13 @@
 //!   `*.local`, `*.internal`) are refused unless covered by that flag.
 //! - URLs with credentials are refused (they would be logged and sent).
 //!
-//! Names are not resolved here (a name that resolves to a private address
-//! is not caught; deliveries follow no redirects).
+//! Names are not resolved here: [`CheckedResolver`] is the webhook client's
+//! resolver, so every delivery resolves the host name, drops local
+//! addresses and connects only to an address it checked (a name that
+//! resolves, or is re-pointed by DNS rebinding, to a private address is
+//! refused at delivery time). Deliveries follow no redirects.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use url::{Host, Url};
 
@@ -75,6 +78,58 @@ pub fn check(raw: &str, allow_local: bool) -> Result<Url, String> {
     Ok(url)
 }
 
+/// Whether `host` (a URL host name) is the development exception's
+/// `localhost`.
+fn is_localhost(host: &str) -> bool {
+    host.trim_end_matches('.').eq_ignore_ascii_case("localhost")
+}
+
+/// The resolved addresses of `host` a webhook may connect to: local ones
+/// are dropped, except loopback addresses of `localhost` under the
+/// development flag (§6.2, §12.8). `Err` when none is left.
+pub fn admit(
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    allow_local: bool,
+) -> Result<Vec<SocketAddr>, String> {
+    let dev = allow_local && is_localhost(host);
+    let ok: Vec<SocketAddr> = addrs
+        .iter()
+        .copied()
+        .filter(|a| match a.ip() {
+            IpAddr::V4(ip) if dev => ip.octets()[..3] == [127, 0, 0],
+            IpAddr::V6(ip) if dev => ip.is_loopback(),
+            IpAddr::V4(ip) => !local_v4(ip),
+            IpAddr::V6(ip) => !local_v6(ip),
+        })
+        .collect();
+    if ok.is_empty() {
+        return Err(format!(
+            "webhook host {host:?} resolves only to refused (local) addresses: {addrs:?}"
+        ));
+    }
+    Ok(ok)
+}
+
+/// The webhook client's DNS resolver: the system resolver, then [`admit`].
+#[derive(Debug, Clone)]
+pub struct CheckedResolver {
+    pub allow_local: bool,
+}
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        let allow_local = self.allow_local;
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok = admit(&host, addrs, allow_local)?;
+            Ok(Box::new(ok.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 fn local_v4(ip: Ipv4Addr) -> bool {
     let [a, b, ..] = ip.octets();
     ip.is_loopback()
@@ -108,7 +163,56 @@ fn local_v6(ip: Ipv6Addr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{admit, check, CheckedResolver};
+    use reqwest::dns::Resolve;
+
+    #[test]
+    fn resolved_local_addresses_are_dropped() {
+        let a = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+        let public = a("93.184.216.34:0");
+        for local in [
+            "127.0.0.1:0",
+            "10.1.2.3:0",
+            "169.254.169.254:0",
+            "[::1]:0",
+            "[::ffff:192.168.0.1]:0",
+            "[fd00::1]:0",
+        ] {
+            assert!(
+                admit("hooks.example", vec![a(local)], false).is_err(),
+                "{local}"
+            );
+            assert!(
+                admit("hooks.example", vec![a(local)], true).is_err(),
+                "{local} (dev flag)"
+            );
+            assert_eq!(
+                admit("hooks.example", vec![a(local), public], false),
+                Ok(vec![public])
+            );
+        }
+        assert_eq!(
+            admit("localhost", vec![a("127.0.0.1:0")], true),
+            Ok(vec![a("127.0.0.1:0")])
+        );
+        assert_eq!(
+            admit("localhost.", vec![a("[::1]:0")], true),
+            Ok(vec![a("[::1]:0")])
+        );
+        assert!(admit("localhost", vec![a("127.0.0.1:0")], false).is_err());
+        assert!(admit("localhost", vec![a("127.0.1.1:0")], true).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_a_name_of_this_machine() {
+        let r = CheckedResolver { allow_local: false };
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        assert!(r.resolve(name).await.is_err());
+        let r = CheckedResolver { allow_local: true };
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let addrs: Vec<_> = r.resolve(name).await.unwrap().collect();
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()));
+    }
 
     #[test]
     fn https_public_hosts_pass() {

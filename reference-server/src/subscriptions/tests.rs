@@ -14,6 +14,7 @@ fn settings() -> Settings {
         service_token: None,
         webhook_timeout: Duration::from_secs(1),
         max_deliveries: 4,
+        webhook_ca_pem: None,
     }
 }
 
