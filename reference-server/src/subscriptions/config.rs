@@ -116,7 +116,7 @@ impl SubConfig {
             Some(_) => return Err(invalid("description must be a string")),
         };
         let mut webhook_url = None;
-        let mut wake_stream = None;
+        let wake_stream;
         match kind {
             Kind::Webhook => {
                 if !policy.enabled {
@@ -138,9 +138,14 @@ impl SubConfig {
                     message,
                 })?;
                 webhook_url = Some(url.to_string());
-                if o.get("wake_stream").is_some_and(|w| !w.is_null()) {
-                    return Err(invalid("wake_stream is for pull-wake subscriptions"));
-                }
+                // §6.2's own example gives a webhook subscription a
+                // wake_stream: accepted (validated, part of the hash and
+                // shown by GET) and not used: webhooks are the wake channel.
+                wake_stream = match o.get("wake_stream") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(w)) => Some(stream_path(w)?),
+                    Some(_) => return Err(invalid("wake_stream must be a string")),
+                };
             }
             Kind::PullWake => {
                 let w = match o.get("wake_stream") {
@@ -183,6 +188,15 @@ impl SubConfig {
         });
         let digest = Sha256::digest(canonical.to_string().as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The stream wake events are written to: pull-wake only (a webhook
+    /// subscription's `wake_stream` is accepted and unused).
+    pub fn wake_channel(&self) -> Option<&str> {
+        match self.kind {
+            Kind::PullWake => self.wake_stream.as_deref(),
+            Kind::Webhook => None,
+        }
     }
 
     pub fn glob(&self) -> Option<Glob> {
@@ -287,6 +301,31 @@ mod tests {
         )
         .unwrap();
         assert_ne!(a.hash(), c.hash());
+    }
+
+    #[test]
+    fn the_spec_example_with_a_webhook_and_a_wake_stream_is_accepted() {
+        // §6.2's example body, verbatim: wake_stream kept for the hash and
+        // GET, never used as a wake channel for a webhook subscription.
+        let ex = parse(
+            r#"{"type":"webhook","pattern":"events/*","streams":["events/manual-a","events/manual-b"],
+                "webhook":{"url":"https://worker.example/hooks"},"wake_stream":"wake/pool",
+                "lease_ttl_ms":30000,"description":"event processor"}"#,
+        )
+        .unwrap();
+        assert_eq!(ex.wake_stream.as_deref(), Some("wake/pool"));
+        assert_eq!(ex.wake_channel(), None);
+        let without = parse(
+            r#"{"type":"webhook","pattern":"events/*","streams":["events/manual-a","events/manual-b"],
+                "webhook":{"url":"https://worker.example/hooks"},
+                "lease_ttl_ms":30000,"description":"event processor"}"#,
+        )
+        .unwrap();
+        assert_ne!(ex.hash(), without.hash());
+        assert!(parse(
+            r#"{"type":"webhook","pattern":"a","webhook":{"url":"https://w.example"},"wake_stream":7}"#
+        )
+        .is_err());
     }
 
     #[test]

@@ -25,6 +25,8 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// Longest sleep between scans (idle subscriptions with pending work are
 /// found by the scan too, e.g. after a restart).
 const MAX_SLEEP: Duration = Duration::from_millis(250);
+/// Delay before a failed wake event append is tried again.
+const WAKE_RETRY_MS: u64 = 1000;
 
 /// One webhook request to make.
 pub(crate) struct Delivery {
@@ -46,7 +48,10 @@ pub async fn run(app: AppState) -> std::convert::Infallible {
         for (abs, event) in writes {
             match adapter::append_event(app.store(), &abs, &event).await {
                 Ok(()) => subs.stream_written(app.store(), &abs, false),
-                Err(e) => tracing::warn!("wake event not written to {abs}: {e}"),
+                Err(e) => {
+                    tracing::warn!("wake event not written to {abs} ({e}); retrying");
+                    subs.wake_write_failed(abs, event);
+                }
             }
         }
         let sleep = next
@@ -157,25 +162,52 @@ impl Subscriptions {
             let wake_id = wake.id.clone();
             inner.in_flight.insert(id, wake_id);
         }
-        let writes = std::mem::take(&mut inner.wake_writes);
-        let _ = self.finish_quiet(&mut inner);
+        let mut writes = std::mem::take(&mut inner.wake_writes);
+        // Failed wake events again, while the wake they announce is
+        // current and unclaimed; stale ones are dropped.
+        let retry = std::mem::take(&mut inner.wake_retry);
+        for (abs, event, at) in retry {
+            let current = event["subscription_id"]
+                .as_str()
+                .and_then(|id| inner.state.subs.get(id))
+                .is_some_and(|s| {
+                    Some(s.generation) == event["generation"].as_u64()
+                        && s.wake.as_ref().is_some_and(|w| w.holder.is_none())
+                });
+            if !current {
+                continue;
+            }
+            if at <= now {
+                writes.push((abs, event));
+            } else {
+                soonest(at);
+                inner.wake_retry.push((abs, event, at));
+            }
+        }
+        let target = inner.log.as_ref().map_or(0, super::log::SubLog::written);
+        drop(inner);
+        // Everything handed out from here (deliveries, wake events) is
+        // durable first.
+        if self.sync_to(target).is_err() {
+            return (Vec::new(), Vec::new(), next);
+        }
         (deliveries, writes, next)
     }
 
-    /// Syncs without waking the task (it is the task).
-    fn finish_quiet(&self, inner: &mut super::Inner) -> Result<(), ()> {
-        if let Some(log) = inner.log.as_mut() {
-            if let Err(e) = log.sync() {
-                tracing::error!("subscriptions log sync failed: {e}");
-                inner.broken = true;
-                return Err(());
-            }
-        }
-        Ok(())
+    /// A wake event could not be appended: try again in a second.
+    fn wake_write_failed(&self, abs: String, event: Value) {
+        self.lock()
+            .wake_retry
+            .push((abs, event, now_ms() + WAKE_RETRY_MS));
     }
 
     /// Applies a webhook attempt's outcome: `Ok(done)` on a 2xx.
-    fn delivered(&self, store: &crate::store::Store, d: &Delivery, outcome: Result<bool, String>) {
+    pub(super) fn delivered(
+        &self,
+        store: &crate::store::Store,
+        d: &Delivery,
+        outcome: Result<bool, String>,
+    ) {
         let mut inner = self.lock();
         if inner.in_flight.get(&d.id) == Some(&d.wake_id) {
             inner.in_flight.remove(&d.id);
@@ -231,7 +263,7 @@ impl Subscriptions {
             }
         };
         if result.is_ok() {
-            let _ = self.finish(&mut inner);
+            let _ = self.finish(inner);
         } else {
             self.kick.notify_one();
         }
@@ -247,7 +279,7 @@ async fn deliver(app: AppState, d: Delivery) {
     let signature = subs.keys.signature_header(unix_s, &d.body);
     let attempt = async {
         let res = subs
-            .client
+            .client()?
             .post(&d.url)
             .header("content-type", "application/json")
             .header("webhook-signature", signature)

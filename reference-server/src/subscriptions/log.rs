@@ -1,7 +1,8 @@
 //! With `--data-dir`, subscription records live in their own append-only
 //! log, `subscriptions.log` in the data directory: one record per line,
-//! `<crc32 hex> <JSON>`. A mutation's records are written and fsynced
-//! before its answer. Opening replays the log through `record::apply`
+//! `<crc32 hex> <JSON>`. A mutation's records are written under the state
+//! lock and fsynced before its answer, outside the lock ([`Syncer`], a
+//! group commit: one fsync covers every record written before it). Opening replays the log through `record::apply`
 //! (a torn or corrupt tail, which only a crash mid-write leaves, is cut),
 //! then rewrites it compacted (the signing key and one `Created` per live
 //! subscription) via a temporary file and an atomic rename.
@@ -16,7 +17,27 @@ pub const FILE: &str = "subscriptions.log";
 
 pub struct SubLog {
     file: File,
-    dirty: bool,
+    /// Records written so far (the sequence number `Syncer` syncs to).
+    written: u64,
+}
+
+/// Fsyncs the log outside the state lock: `sync_to(n)` returns once the
+/// first `n` records are durable.
+pub struct Syncer {
+    file: File,
+    synced: std::sync::Mutex<u64>,
+}
+
+impl Syncer {
+    pub fn sync_to(&self, target: u64) -> io::Result<()> {
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced >= target {
+            return Ok(());
+        }
+        self.file.sync_data()?;
+        *synced = target;
+        Ok(())
+    }
 }
 
 fn line(record: &Record) -> io::Result<Vec<u8>> {
@@ -74,7 +95,7 @@ impl SubLog {
             );
         }
         let file = rewrite(dir, &path, &state)?;
-        Ok((state, SubLog { file, dirty: false }))
+        Ok((state, SubLog { file, written: 0 }))
     }
 
     /// Writes records (not yet synced).
@@ -84,17 +105,27 @@ impl SubLog {
             buf.extend_from_slice(&line(r)?);
         }
         self.file.write_all(&buf)?;
-        self.dirty = true;
+        self.written += records.len() as u64;
         Ok(())
     }
 
-    /// Makes everything written durable.
+    /// Records written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Makes everything written durable (start-up; live operations use
+    /// the `Syncer`).
     pub fn sync(&mut self) -> io::Result<()> {
-        if self.dirty {
-            self.file.sync_data()?;
-            self.dirty = false;
-        }
-        Ok(())
+        self.file.sync_data()
+    }
+
+    /// The group-commit handle of this log, counting from now.
+    pub fn syncer(&self) -> io::Result<Syncer> {
+        Ok(Syncer {
+            file: self.file.try_clone()?,
+            synced: std::sync::Mutex::new(self.written),
+        })
     }
 }
 

@@ -11,9 +11,13 @@
 //! - `routes`: the HTTP handlers under `{stream-root}/__ds/`.
 //!
 //! Every operation takes the one state lock, validates against the state,
-//! commits records (log write, then `apply`) and syncs the log before
-//! answering. Nothing slow happens under the lock: webhook requests and
-//! wake-stream appends run in the background task, outside it.
+//! commits records (log write, then `apply`), releases the lock and syncs
+//! the log before answering (`finish`, a group commit outside the lock).
+//! Nothing slow happens under the lock: fsyncs, webhook requests and
+//! wake-stream appends all run outside it. An append that only issues a
+//! wake does not wait for any fsync: the wake is synced by the background
+//! task before anything is delivered from it, and one lost in a crash is
+//! issued again (the work is still pending).
 
 pub mod adapter;
 pub mod config;
@@ -248,6 +252,10 @@ pub(crate) struct Inner {
     in_flight: HashMap<String, String>,
     /// Wake events waiting to be appended: (wake stream path, event).
     wake_writes: Vec<(String, Value)>,
+    /// Wake events whose append failed (e.g. the application has not
+    /// created the wake stream yet), retried from this time (unix ms)
+    /// while the wake they announce is current and unclaimed.
+    wake_retry: Vec<(String, Value, u64)>,
     /// The log failed: nothing more is accepted (a later record could
     /// otherwise depend on one that was not written).
     broken: bool,
@@ -259,8 +267,13 @@ pub struct Subscriptions {
     keys: Keys,
     inner: Mutex<Inner>,
     kick: Notify,
-    client: reqwest::Client,
+    /// The webhook client, built at the first delivery (building one loads
+    /// the system's root certificates: not worth it for a server that never
+    /// delivers).
+    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
     permits: Arc<Semaphore>,
+    /// Fsyncs the log outside the lock (`None` in memory).
+    syncer: Option<log::Syncer>,
 }
 
 impl std::fmt::Debug for Subscriptions {
@@ -303,21 +316,54 @@ impl Subscriptions {
                 seed
             }
         };
-        let client = webhook_client(&settings)?;
+        let syncer = log.as_ref().map(SubLog::syncer).transpose()?;
+        let keys = Keys::from_seed(seed);
+        // Wake events of unclaimed pull-wake wakes are written again after
+        // a restart: one lost in a crash (after its wake was logged, before
+        // the append) would otherwise leave the workers uninformed.
+        let wake_writes = state
+            .subs
+            .values()
+            .filter(|s| s.wake.as_ref().is_some_and(|w| w.holder.is_none()))
+            .filter_map(|s| {
+                let wake = s.wake.as_ref()?;
+                let first = wake
+                    .snapshot
+                    .iter()
+                    .find(|(p, t)| s.links.get(p).is_some_and(|l| *t > l.acked))
+                    .or(wake.snapshot.first())?;
+                wake_event(&settings.root, s, &first.0, s.generation, now_ms())
+            })
+            .collect();
         Ok(Subscriptions {
+            syncer,
             permits: Arc::new(Semaphore::new(settings.max_deliveries.max(1))),
             settings,
-            keys: Keys::from_seed(seed),
+            keys,
             inner: Mutex::new(Inner {
                 state,
                 log,
                 in_flight: HashMap::new(),
-                wake_writes: Vec::new(),
+                wake_writes,
+                wake_retry: Vec::new(),
                 broken: false,
             }),
             kick: Notify::new(),
-            client,
+            client: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The webhook client (see `webhook_client`).
+    pub(crate) fn client(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .get_or_init(|| {
+                webhook_client(&self.settings).map_err(|e| {
+                    tracing::error!("no webhook client: {e}");
+                    e.to_string()
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     pub fn settings(&self) -> &Settings {
@@ -353,15 +399,28 @@ impl Subscriptions {
         Ok(())
     }
 
-    /// Makes the operation's records durable and wakes the background task.
-    fn finish(&self, inner: &mut Inner) -> Result<(), SubError> {
+    /// Wakes the background task, releases the lock and makes every
+    /// record written so far durable (the operation's own and any it
+    /// observed).
+    fn finish(&self, inner: MutexGuard<'_, Inner>) -> Result<(), SubError> {
         self.kick.notify_one();
-        if let Some(log) = inner.log.as_mut() {
-            if let Err(e) = log.sync() {
-                tracing::error!("subscriptions log sync failed: {e}");
-                inner.broken = true;
-                return Err(SubError::storage());
-            }
+        if inner.broken {
+            return Err(SubError::storage());
+        }
+        let target = inner.log.as_ref().map_or(0, SubLog::written);
+        drop(inner);
+        self.sync_to(target)
+    }
+
+    /// Fsyncs the log up to record `target`, outside the state lock.
+    fn sync_to(&self, target: u64) -> Result<(), SubError> {
+        let Some(syncer) = &self.syncer else {
+            return Ok(());
+        };
+        if let Err(e) = syncer.sync_to(target) {
+            tracing::error!("subscriptions log sync failed: {e}");
+            self.lock().broken = true;
+            return Err(SubError::storage());
         }
         Ok(())
     }
@@ -476,7 +535,11 @@ impl Subscriptions {
         if let Some(existing) = inner.state.subs.get(id) {
             match &parsed {
                 Ok(cfg) if cfg.hash() == existing.hash => {
-                    return Ok((false, self.serialize(existing, base)));
+                    // 200 only once the subscription is durable (its
+                    // creation's fsync may still be running).
+                    let shown = self.serialize(existing, base);
+                    self.finish(inner)?;
+                    return Ok((false, shown));
                 }
                 // Malformed JSON is a 400; any other object differs (409).
                 Err(_) if serde_json::from_slice::<Map<String, Value>>(body).is_err() => {
@@ -510,7 +573,7 @@ impl Subscriptions {
             // §6.2 eager backfill at the current tail.
             for abs in adapter::list(store) {
                 let Some(rel) = self.rel(&abs) else { continue };
-                if !glob.matches(rel) || cfg.wake_stream.as_deref() == Some(rel) {
+                if !glob.matches(rel) || cfg.wake_channel() == Some(rel) {
                     continue;
                 }
                 let tail = self.tail(store, rel);
@@ -538,7 +601,7 @@ impl Subscriptions {
         };
         let shown = self.serialize(&sub, base);
         self.commit(&mut inner, Record::Created { sub: Box::new(sub) })?;
-        self.finish(&mut inner)?;
+        self.finish(inner)?;
         Ok((true, shown))
     }
 
@@ -556,7 +619,7 @@ impl Subscriptions {
         }
         self.commit(&mut inner, Record::Deleted { id: id.into() })?;
         inner.in_flight.remove(id);
-        self.finish(&mut inner)
+        self.finish(inner)
     }
 
     /// §6.4 add explicit links at the current tail (idempotent).
@@ -566,8 +629,8 @@ impl Subscriptions {
         let streams = config::stream_list(v.get("streams").unwrap_or(&Value::Null))?;
         let mut inner = self.lock();
         let sub = inner.state.subs.get(id).ok_or_else(SubError::not_found)?;
-        if let Some(w) = &sub.config.wake_stream {
-            if streams.contains(w) {
+        if let Some(w) = sub.config.wake_channel() {
+            if streams.iter().any(|s| s == w) {
                 return Err(bad(
                     "the wake stream cannot be one of the subscription's own streams",
                 ));
@@ -588,7 +651,7 @@ impl Subscriptions {
         for r in records {
             self.commit(&mut inner, r)?;
         }
-        self.finish(&mut inner)
+        self.finish(inner)
     }
 
     /// §6.4 remove an explicit link; a matching glob link stays.
@@ -604,7 +667,7 @@ impl Subscriptions {
         }
         let keep_glob = !link.glob
             && sub.config.glob().is_some_and(|g| g.matches(&path))
-            && sub.config.wake_stream.as_deref() != Some(path.as_str())
+            && sub.config.wake_channel() != Some(path.as_str())
             && adapter::tail(store, &self.abs(&path)).is_some();
         if keep_glob {
             let rec = Record::Linked {
@@ -623,7 +686,7 @@ impl Subscriptions {
                 explicit: true,
             },
         )?;
-        self.finish(&mut inner)
+        self.finish(inner)
     }
 
     // ---- stream events (from the HTTP stream handlers) ----
@@ -635,13 +698,13 @@ impl Subscriptions {
         let Some(rel) = self.rel(abs) else { return };
         let mut inner = self.lock();
         let ids: Vec<String> = inner.state.subs.keys().cloned().collect();
-        let mut touched = false;
+        let (mut linked, mut woke) = (false, false);
         for id in ids {
             let Some(sub) = inner.state.subs.get(&id) else {
                 continue;
             };
             let matched = sub.config.glob().is_some_and(|g| g.matches(rel))
-                && sub.config.wake_stream.as_deref() != Some(rel);
+                && sub.config.wake_channel() != Some(rel);
             let link = sub.links.get(rel).cloned();
             let mut records = Vec::new();
             match &link {
@@ -670,18 +733,24 @@ impl Subscriptions {
                 }),
                 None => continue,
             }
+            // Link changes are synced before the append is answered (a
+            // lost link would lose the appended data's wake); a wake alone
+            // is not waited for (see the module notes).
+            linked |= !records.is_empty();
             for r in records {
                 if self.commit(&mut inner, r).is_err() {
                     return;
                 }
             }
-            touched = true;
-            if self.maybe_wake(&mut inner, store, &id).is_err() {
-                return;
+            match self.maybe_wake(&mut inner, store, &id) {
+                Ok(w) => woke |= w,
+                Err(_) => return,
             }
         }
-        if touched {
-            let _ = self.finish(&mut inner);
+        if linked {
+            let _ = self.finish(inner);
+        } else if woke {
+            self.kick.notify_one();
         }
     }
 
@@ -716,7 +785,7 @@ impl Subscriptions {
                 return;
             }
         }
-        let _ = self.finish(&mut inner);
+        let _ = self.finish(inner);
     }
 
     // ---- §7 ----
@@ -739,18 +808,7 @@ impl Subscriptions {
         let wake_id = random_id("w_");
         let lease_until_ms =
             (sub.config.kind == Kind::Webhook).then_some(now + sub.config.lease_ttl_ms);
-        let event = sub.config.wake_stream.as_ref().map(|w| {
-            (
-                self.abs(w),
-                json!({
-                    "type": "wake",
-                    "subscription_id": sub.id,
-                    "stream": first.path,
-                    "generation": generation,
-                    "ts": now,
-                }),
-            )
-        });
+        let event = wake_event(&self.settings.root, sub, &first.path, generation, now);
         let snapshot = views.iter().map(|v| (v.path.clone(), v.tail)).collect();
         self.commit(
             inner,
@@ -912,7 +970,7 @@ impl Subscriptions {
                 },
             )?;
         }
-        self.finish(&mut inner)?;
+        self.finish(inner)?;
         Ok(json!({ "ok": true, "next_wake": next_wake }))
     }
 
@@ -933,7 +991,7 @@ impl Subscriptions {
         self.check_wake(sub, token, "claim", &req)?;
         self.commit(&mut inner, Record::Finished { id: id.into() })?;
         self.maybe_wake(&mut inner, store, id)?;
-        self.finish(&mut inner)
+        self.finish(inner)
     }
 
     /// §7.2 claim: the caller becomes the lease holder of the current wake
@@ -993,7 +1051,6 @@ impl Subscriptions {
                 lease_until_ms: now_ms() + ttl,
             },
         )?;
-        self.finish(&mut inner)?;
         let sub = &inner.state.subs[id];
         let wake = sub.wake.as_ref().ok_or_else(SubError::storage)?;
         let token = self.keys.mint(&Claims {
@@ -1008,14 +1065,38 @@ impl Subscriptions {
             .iter()
             .map(|v| v.with_tail(v.tail))
             .collect();
-        Ok(json!({
+        let answer = json!({
             "wake_id": wake.id,
             "generation": sub.generation,
             "token": token,
             "streams": streams,
             "lease_ttl_ms": sub.config.lease_ttl_ms,
-        }))
+        });
+        self.finish(inner)?;
+        Ok(answer)
     }
+}
+
+/// The §7.2 wake event of a pull-wake subscription's wake `generation`
+/// and where it goes: `(absolute wake stream path, event)`.
+fn wake_event(
+    root: &str,
+    sub: &Sub,
+    stream: &str,
+    generation: u64,
+    now: u64,
+) -> Option<(String, Value)> {
+    let w = sub.config.wake_channel()?;
+    Some((
+        format!("{root}/{w}"),
+        json!({
+            "type": "wake",
+            "subscription_id": sub.id,
+            "stream": stream,
+            "generation": generation,
+            "ts": now,
+        }),
+    ))
 }
 
 /// The webhook HTTP client (§7.1): https through rustls with the system's

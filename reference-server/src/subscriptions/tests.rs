@@ -162,3 +162,40 @@ fn the_signing_key_is_persisted_once() {
     assert_ne!(mem.keys().kid(), kid);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_retry_schedule_survives_a_restart() {
+    let dir = temp("retry");
+    let store = Store::new(Clock::System);
+    let subs = Subscriptions::open(settings(), Some(&dir)).unwrap();
+    let body = br#"{"type":"webhook","streams":["ev"],"webhook":{"url":"http://127.0.0.1:9/h"}}"#;
+    assert!(subs.create(&store, "h", body, "http://h").unwrap().0);
+    stream(&store, &subs, "/r/ev", b"abc");
+    let (mut deliveries, _, _) = subs.scan(&store);
+    assert_eq!(deliveries.len(), 1);
+    let d = deliveries.pop().unwrap();
+    subs.delivered(&store, &d, Err("refused".into()));
+    let (again, _, _) = subs.scan(&store);
+    assert!(again.is_empty(), "retried before its time");
+    let retry = subs.state().subs["h"].retry.clone().unwrap();
+    assert_eq!(retry.count, 1);
+    assert!(retry.next_attempt_at_ms > now_ms() + 500);
+    drop(subs);
+    let reopened = Subscriptions::open(settings(), Some(&dir)).unwrap();
+    let st = reopened.state();
+    assert_eq!(st.subs["h"].retry.as_ref(), Some(&retry));
+    let (early, _, next) = reopened.scan(&store);
+    assert!(early.is_empty(), "a restart retried at once");
+    assert!(next.is_some_and(|t| t <= retry.next_attempt_at_ms));
+    // The next failure continues the doubling from the persisted count.
+    std::thread::sleep(Duration::from_millis(
+        retry.next_attempt_at_ms.saturating_sub(now_ms()) + 50,
+    ));
+    let (mut due, _, _) = reopened.scan(&store);
+    assert_eq!(due.len(), 1, "the persisted retry is attempted when due");
+    reopened.delivered(&store, &due.pop().unwrap(), Err("refused".into()));
+    let second = reopened.state().subs["h"].retry.clone().unwrap();
+    assert_eq!(second.count, 2);
+    assert!(second.next_attempt_at_ms >= now_ms() + 1500);
+    let _ = std::fs::remove_dir_all(&dir);
+}
