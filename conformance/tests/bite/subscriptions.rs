@@ -78,6 +78,8 @@ bite! {
     fencing_ignores_wake_id: FenceIgnoresWakeId => "pull_wake::stale_requests_fenced", "SUB-STALE-FENCED";
     lease_never_expires: LeaseNeverExpires => "pull_wake::lease_expiry_rewakes", "SUB-LEASE-EXPIRY";
     token_for_any_subscription: TokenAnySubscription => "tokens::foreign_forged_and_misplaced_tokens_refused", "SUB-FENCE-CHECKS";
+    callback_token_for_any_subscription: TokenAnySubscription => "tokens::tokens_refused_on_the_wrong_endpoint", "SUB-CALLBACK-TOKEN-SCOPE";
+    deleted_subscription_keeps_delivering: DeleteKeepsDelivering => "webhook::delete_stops_deliveries_and_recreate_starts_fresh", "SUB-DELETE-STOPS-DELIVERY";
     token_signature_unchecked: TokenUnsigned => "tokens::foreign_forged_and_misplaced_tokens_refused", "SUB-TOKEN-SIGNED";
     token_from_query: TokenFromQuery => "tokens::foreign_forged_and_misplaced_tokens_refused", "SUB-TOKEN-HEADER";
     token_survives_recreation: TokenNoIncarnation => "tokens::recreated_subscription_rejects_old_token", "SUB-TOKEN-IDENTITY";

@@ -87,6 +87,8 @@ pub enum Flaw {
     AcceptMetadataNames,
     FollowRedirects,
     NoWebhooks,
+    /// A deleted webhook subscription's failing delivery keeps retrying.
+    DeleteKeepsDelivering,
     /// A restart loses every subscription (memory-only state).
     ForgetOnRestart,
     /// A restart makes a new signing key.
@@ -474,9 +476,12 @@ async fn deliver(stub: S, sub: Sub) {
             ),
             _ => None,
         };
-        let delay = {
+        let delay = 'delay: {
             let mut subs = stub.subs.lock().unwrap();
             let Some(cur) = subs.get_mut(&sub.id) else {
+                if answer.is_none() && stub.has(Flaw::DeleteKeepsDelivering) {
+                    break 'delay Some(1000);
+                }
                 return;
             };
             if cur.incarnation != sub.incarnation || cur.deleted {

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::util::{acked, append, claim, expect_wake, ok_next_wake, stream_with, Wake};
 use crate::case::{case, register, CaseResult};
 use crate::client::Ctx;
+use crate::subs::Reply;
 use crate::subs::{require, Need, PullSub, Subs};
 use crate::{check, check_eq};
 
@@ -196,8 +197,128 @@ pub async fn recreated_subscription_rejects_old_token(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
+/// A webhook subscription over `name` delivering to a fresh mailbox that
+/// answers 200 without `done`; its first wake (after an append).
+async fn webhook_wake(
+    ctx: &Ctx,
+    s: &Subs,
+    name: &str,
+) -> Result<(String, Wake, String), crate::case::Failure> {
+    stream_with(ctx, name, "x").await?;
+    let mb = s.mailbox().await?;
+    mb.set_policy(Some(Reply::ok()));
+    let id = s.id(name);
+    let body = json!({"type": "webhook", "streams": [ctx.rel(name)], "webhook": {"url": mb.url()}, "lease_ttl_ms": 60_000});
+    s.put(&id, &body).await?.expect(201, "SUB-CREATE-201")?;
+    let t = append(ctx, name, "y").await?;
+    let Some(d) = mb.next(s.soon()).await else {
+        crate::fail!(
+            "SUB-WEBHOOK-DELIVERY",
+            "no webhook delivery for {id} within {} ms",
+            s.soon().as_millis()
+        );
+    };
+    let Some(v) = d.json() else {
+        crate::fail!("SUB-WEBHOOK-DELIVERY", "the delivery body is not JSON");
+    };
+    let w = Wake::parse(&v, "callback_token", "SUB-WEBHOOK-DELIVERY")?;
+    Ok((id, w, t))
+}
+
+/// Callback tokens are scoped to their subscription's callback: webhook
+/// A's token is refused on webhook B's callback (with B's wake id and
+/// generation) and on a pull-wake ack and release; a pull-wake claim
+/// token is refused on a webhook callback. Nothing advances; each token
+/// then works where it belongs.
+#[case("SUB-CALLBACK-TOKEN-SCOPE", "SUB-CALLBACK")]
+pub async fn tokens_refused_on_the_wrong_endpoint(ctx: Ctx) -> CaseResult {
+    let s = require(&ctx, Need::Webhooks).await?;
+    let (ida, wa, _ta) = webhook_wake(&ctx, &s, "wa").await?;
+    let (idb, wb, tb) = webhook_wake(&ctx, &s, "wb").await?;
+    stream_with(&ctx, "p", "x").await?;
+    let p = s.pull("p", &["p"], None, Some(60_000)).await?;
+    let tp = append(&ctx, "p", "y").await?;
+    expect_wake(&s, &p.wake, &p.id, 0, "SUB-WAKE-ON-PENDING").await?;
+    let cp = claim(&s, &p.id, "w1").await?;
+    let (b, pp) = (ctx.rel("wb"), ctx.rel("p"));
+    let b_before = acked(&s, &idb, &b, "SUB-LINK-FIELDS").await?;
+    let p_before = acked(&s, &p.id, &pp, "SUB-LINK-FIELDS").await?;
+    let cb_url = |w: &Wake, id: &str| {
+        w.body["callback_url"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}/callback", s.sub_url(id)))
+    };
+    let tries = [
+        (
+            "A's callback token on B's callback",
+            cb_url(&wb, &idb),
+            wa.token.clone(),
+            wb.ack(&[(&b, &tb)], true),
+        ),
+        (
+            "a webhook callback token on a pull-wake ack",
+            format!("{}/ack", s.sub_url(&p.id)),
+            wa.token.clone(),
+            cp.ack(&[(&pp, &tp)], true),
+        ),
+        (
+            "a webhook callback token on a pull-wake release",
+            format!("{}/release", s.sub_url(&p.id)),
+            wa.token.clone(),
+            cp.release(),
+        ),
+        (
+            "a pull-wake claim token on a webhook callback",
+            cb_url(&wb, &idb),
+            cp.token.clone(),
+            wb.ack(&[(&b, &tb)], true),
+        ),
+    ];
+    for (what, url, token, body) in tries {
+        let r = s.post_url_token(&url, &token, &body).await?;
+        check!(
+            !(200..300).contains(&r.status),
+            "SUB-CALLBACK-TOKEN-SCOPE",
+            "{what} was accepted: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+    check_eq!(
+        acked(&s, &idb, &b, "SUB-CALLBACK-TOKEN-SCOPE").await?,
+        b_before,
+        "SUB-CALLBACK-TOKEN-SCOPE",
+        "B's acked_offset after refused callbacks"
+    );
+    check_eq!(
+        acked(&s, &p.id, &pp, "SUB-CALLBACK-TOKEN-SCOPE").await?,
+        p_before,
+        "SUB-CALLBACK-TOKEN-SCOPE",
+        "the pull-wake subscription's acked_offset after refused acks"
+    );
+    // Where they belong, the same bodies work.
+    let r = s
+        .post_url_token(&cb_url(&wb, &idb), &wb.token, &wb.ack(&[(&b, &tb)], true))
+        .await?;
+    check!(
+        r.status == 200,
+        "SUB-CALLBACK",
+        "B's own callback: {} {}",
+        r.status,
+        r.text()
+    );
+    let r = s
+        .post_token(&p.id, "ack", &cp.token, &cp.ack(&[(&pp, &tp)], true))
+        .await?;
+    ok_next_wake(&r, "SUB-ACK-DONE")?;
+    let _ = ida;
+    Ok(())
+}
+
 register![
     foreign_forged_and_misplaced_tokens_refused,
     deleted_subscription_requests_fail,
     recreated_subscription_rejects_old_token,
+    tokens_refused_on_the_wrong_endpoint,
 ];

@@ -622,6 +622,91 @@ pub async fn retries_back_off(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
+/// DELETE while a delivery is failing and retries are scheduled: once the
+/// DELETE is answered (plus a grace for a request already on the wire) no
+/// delivery or retry for it arrives; re-created under the same id, the
+/// subscription starts afresh: no inherited retry schedule (`active`), a
+/// new wake for new data, delivered at once.
+#[case("SUB-DELETE-STOPS-DELIVERY", "SUB-DELETE-204", "SUB-STATUS")]
+pub async fn delete_stops_deliveries_and_recreate_starts_fresh(ctx: Ctx) -> CaseResult {
+    let s = require(&ctx, Need::Webhooks).await?;
+    let h = hook(&ctx, &s, Some(60_000), Some(Reply::json(500, "{}"))).await?;
+    let a = ctx.rel("a");
+    append(&ctx, "a", "one").await?;
+    let first = h.next(&s, s.soon(), "first attempt").await?;
+    check_eq!(
+        status_becomes(&s, &h.id, "failed").await?,
+        json!("failed"),
+        "SUB-STATUS",
+        "status while a retry is scheduled"
+    );
+    s.delete(&h.id).await?.expect(204, "SUB-DELETE-204")?;
+    let answered = Instant::now();
+    // A request the server sent before answering may still land just
+    // after; anything later is a delivery of a deleted subscription.
+    let grace = Duration::from_millis(500) + s.slack();
+    // Watch past retries 1 and 2 (1 s and 2 s ± 20% after the first).
+    let until = (first.d.at + Duration::from_millis(3600) + s.slack()).max(answered + grace);
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        let Some(d) = h.mb.next(left).await else {
+            break;
+        };
+        check!(
+            d.at <= answered + grace,
+            "SUB-DELETE-STOPS-DELIVERY",
+            "a delivery arrived {} ms after DELETE was answered (204): {}",
+            d.at.duration_since(answered).as_millis(),
+            crate::transcript::preview(&d.raw, 300)
+        );
+    }
+    // Re-created with the same id and configuration, to a receiver that
+    // now answers {done: true}.
+    h.mb.set_policy(Some(Reply::done()));
+    let body = json!({"type": "webhook", "streams": [a.clone()], "webhook": {"url": h.mb.url()}, "lease_ttl_ms": 60_000});
+    s.put(&h.id, &body).await?.expect(201, "SUB-CREATE-201")?;
+    check_eq!(
+        s.state(&h.id, "SUB-STATUS").await?["status"],
+        json!("active"),
+        "SUB-DELETE-STOPS-DELIVERY",
+        "status of the re-created subscription (a new subscription has no retry scheduled)"
+    );
+    let t2 = append(&ctx, "a", "two").await?;
+    // (A server that links explicit streams at their start may first wake
+    // for the older data; each wake is answered done, so the one showing
+    // the new tail follows.)
+    for n in 1.. {
+        check!(
+            n <= 5,
+            "SUB-DELETE-STOPS-DELIVERY",
+            "4 wakes of the re-created subscription, none showing the new tail {t2}"
+        );
+        let got = h
+            .next_for(
+                &s,
+                s.soon(),
+                "the re-created subscription's wake for new data",
+                "SUB-DELETE-STOPS-DELIVERY",
+            )
+            .await?;
+        check!(
+            got.wake.wake_id != first.wake.wake_id,
+            "SUB-DELETE-STOPS-DELIVERY",
+            "the re-created subscription was delivered the deleted one's wake {}",
+            first.wake.wake_id
+        );
+        if got.wake.stream(&a).and_then(|l| l["tail_offset"].as_str()) == Some(t2.as_str()) {
+            break;
+        }
+    }
+    check_eq!(
+        acked_becomes(&s, &h.id, &a, &t2).await?,
+        t2,
+        "SUB-WEBHOOK-DONE-ACK",
+        "acked_offset after the re-created subscription's done"
+    );
+    Ok(())
+}
+
 register![
     jwks_document,
     jwks_cache_control,
@@ -632,4 +717,5 @@ register![
     callbacks_extend_lease,
     late_done_does_not_touch_next_wake,
     retries_back_off,
+    delete_stops_deliveries_and_recreate_starts_fresh,
 ];
