@@ -461,6 +461,17 @@ async fn deliver(stub: S, sub: Sub) {
     }
     let body = body.to_string();
     loop {
+        // Each attempt (first or retry) is made only while the
+        // subscription that issued the wake still exists.
+        {
+            let subs = stub.subs.lock().unwrap();
+            match subs.get(&sub.id) {
+                None if stub.has(Flaw::DeleteKeepsDelivering) => {}
+                None => return,
+                Some(cur) if cur.incarnation != sub.incarnation || cur.deleted => return,
+                Some(_) => {}
+            }
+        }
         let r = stub
             .http
             .post(sub.webhook.clone().unwrap_or_default())

@@ -2,7 +2,7 @@
 //! exclusivity, ack as heartbeat and as done, release, fencing of stale
 //! requests and lease expiry.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -161,41 +161,116 @@ pub async fn racing_claims_one_wins(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// Acks without done keep the claim alive well past the lease TTL.
+/// Acks without done keep the claim alive well past the lease TTL. A
+/// refused heartbeat is a violation only when it was answered within one
+/// lease of sending the request that last renewed the lease (claim or
+/// heartbeat): the server renewed it between sending and answering, so the
+/// lease still ran. On a machine too slow for that (a claim answered after
+/// more than the lease) the attempt is repeated, and inconclusive if all
+/// three are too slow.
 #[case("SUB-ACK-HEARTBEAT")]
 pub async fn ack_heartbeat_extends_lease(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::PullWake).await?;
-    let (sub, _, t) = pending(&ctx, &s, Some(2000)).await?;
-    let c = claim(&s, &sub.id, "w1").await?;
-    let started = std::time::Instant::now();
+    let mut slow = Vec::new();
+    for i in 1..=3 {
+        match heartbeat_attempt(&ctx, &s, i).await? {
+            None => return Ok(()),
+            Some(why) => {
+                ctx.note(format!("attempt {i}: too slow to judge: {why}"));
+                slow.push(format!("attempt {i}: {why}"));
+            }
+        }
+    }
+    Err(crate::case::Failure::inconclusive(
+        "SUB-ACK-HEARTBEAT",
+        format!(
+            "each attempt took longer than the 2000 ms lease between a renewal and the next request's answer\n  {}",
+            slow.join("\n  ")
+        ),
+    ))
+}
+
+/// One heartbeat attempt on fresh streams: `Some(why)` when a refusal came
+/// too late to judge.
+async fn heartbeat_attempt(
+    ctx: &Ctx,
+    s: &Subs,
+    i: usize,
+) -> Result<Option<String>, crate::case::Failure> {
+    const LEASE: Duration = Duration::from_millis(2000);
+    let name = format!("a{i}");
+    stream_with(ctx, &name, "before").await?;
+    let sub = s
+        .pull(
+            &format!("s{i}"),
+            &[&name],
+            None,
+            Some(LEASE.as_millis() as u64),
+        )
+        .await?;
+    let t = append(ctx, &name, "one").await?;
+    expect_wake(s, &sub.wake, &sub.id, 0, "SUB-WAKE-ON-PENDING").await?;
+    // When the request that last renewed the lease was sent.
+    let mut renewed = Instant::now();
+    let c = claim(s, &sub.id, "w1").await?;
+    let started = Instant::now();
     while started.elapsed() < Duration::from_millis(5000) + s.slack() {
         tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = Instant::now();
         let r = s
             .post_token(&sub.id, "ack", &c.token, &c.ack(&[], false))
             .await?;
-        check!(
-            (200..300).contains(&r.status),
-            "SUB-ACK-HEARTBEAT",
-            "heartbeat ack {} ms into a 2000 ms lease got {}: {}",
-            started.elapsed().as_millis(),
-            r.status,
-            r.text()
-        );
+        let gap = renewed.elapsed();
+        if !(200..300).contains(&r.status) {
+            if gap > LEASE {
+                return Ok(Some(format!(
+                    "a heartbeat answered {} ms after the last renewal was sent got {}",
+                    gap.as_millis(),
+                    r.status
+                )));
+            }
+            crate::fail!(
+                "SUB-ACK-HEARTBEAT",
+                "heartbeat ack {} ms into the claim, answered {} ms after the last renewal was sent (lease 2000 ms), got {}: {}",
+                started.elapsed().as_millis(),
+                gap.as_millis(),
+                r.status,
+                r.text()
+            );
+        }
+        renewed = sent;
     }
     let other = s.claim(&sub.id, "w2").await?;
-    check!(
-        other.status == 409 && error_code(&other).as_deref() == Some("ALREADY_CLAIMED"),
-        "SUB-ACK-HEARTBEAT",
-        "after 5 s of heartbeats on a 2 s lease another worker's claim got {}: {}",
-        other.status,
-        other.text()
-    );
-    let a = ctx.rel("a");
+    let gap = renewed.elapsed();
+    if !(other.status == 409 && error_code(&other).as_deref() == Some("ALREADY_CLAIMED")) {
+        if gap > LEASE {
+            return Ok(Some(format!(
+                "the other worker's claim answered {} ms after the last heartbeat was sent got {}",
+                gap.as_millis(),
+                other.status
+            )));
+        }
+        crate::fail!(
+            "SUB-ACK-HEARTBEAT",
+            "after 5 s of heartbeats on a 2 s lease another worker's claim got {}: {}",
+            other.status,
+            other.text()
+        );
+    }
+    let a = ctx.rel(&name);
     let r = s
         .post_token(&sub.id, "ack", &c.token, &c.ack(&[(&a, &t)], true))
         .await?;
+    let gap = renewed.elapsed();
+    if r.status != 200 && gap > LEASE {
+        return Ok(Some(format!(
+            "the done ack answered {} ms after the last heartbeat was sent got {}",
+            gap.as_millis(),
+            r.status
+        )));
+    }
     ok_next_wake(&r, "SUB-ACK-HEARTBEAT")?;
-    Ok(())
+    Ok(None)
 }
 
 /// A done ack at the tail applies, releases, reports no next wake, and
