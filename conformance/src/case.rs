@@ -25,6 +25,9 @@ pub enum Needs {
     Restart,
     /// `--kill-cmd` and `--restart-cmd`: crashes under load.
     KillAndRestart,
+    /// `--service-token`: the target's credential for pull-wake claims
+    /// (§7.2; how it is checked is implementation-defined).
+    ServiceToken,
 }
 
 /// What the run can do to the target besides sending requests.
@@ -32,6 +35,8 @@ pub enum Needs {
 pub struct Abilities {
     pub restart: bool,
     pub kill: bool,
+    /// A service token for pull-wake claims was given.
+    pub service_token: bool,
 }
 
 impl Needs {
@@ -43,12 +48,16 @@ impl Needs {
             Needs::KillAndRestart if !(abilities.kill && abilities.restart) => {
                 Some("needs --kill-cmd and --restart-cmd")
             }
-            Needs::Restart | Needs::KillAndRestart => None,
+            Needs::ServiceToken if !abilities.service_token => Some(
+                "needs --service-token: the target's credential for pull-wake claims \
+                 (§7.2's service-jwt; how a target checks it is implementation-defined)",
+            ),
+            Needs::Restart | Needs::KillAndRestart | Needs::ServiceToken => None,
         }
     }
     /// Does the case take the target away (so it must run alone)?
     pub fn exclusive(self) -> bool {
-        self != Needs::Nothing
+        matches!(self, Needs::Restart | Needs::KillAndRestart)
     }
 }
 
@@ -115,5 +124,26 @@ impl Case {
     }
     pub fn run(&self, ctx: Ctx) -> BoxFuture {
         (self.run)(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_token_cases_are_skipped_without_one_and_run_alongside_others() {
+        let none = Abilities::default();
+        let why = Needs::ServiceToken
+            .missing(none)
+            .expect("skipped without a token");
+        assert!(why.contains("--service-token"), "{why}");
+        let with = Abilities {
+            service_token: true,
+            ..Abilities::default()
+        };
+        assert_eq!(Needs::ServiceToken.missing(with), None);
+        assert!(!Needs::ServiceToken.exclusive());
+        assert!(Needs::Restart.exclusive());
     }
 }

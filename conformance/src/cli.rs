@@ -118,7 +118,10 @@ pub struct Cli {
     /// added to every wait on one (default 400).
     #[arg(long, value_name = "MS")]
     pub lease_granularity_ms: Option<u64>,
-    /// Bearer token for pull-wake claims (§7.2 `Authorization: Bearer <service-jwt>`).
+    /// Bearer token for pull-wake claims (§7.2 `Authorization: Bearer <service-jwt>`);
+    /// also runs the case checking that claims without it are refused (skipped
+    /// otherwise). Without --target the embedded server requires it (or a
+    /// random one).
     #[arg(long, value_name = "TOKEN")]
     pub service_token: Option<String>,
     /// Write each case's normalised transcript to DIR (one .snap file per
@@ -363,10 +366,21 @@ fn try_main(cli: Cli) -> Result<u8, String> {
         .map_err(|e| format!("cannot start runtime: {e}"))?;
 
     let mut embedded = None;
+    let mut embedded_token = None;
     let root = match &cli.target {
         Some(t) => t.clone(),
         None => {
-            let server = rt.block_on(crate::embedded::start(&cli.embedded_store))?;
+            // Claims need a service token there, so the service-token
+            // case runs too (the given one, else a fresh random one).
+            let token = cli
+                .service_token
+                .clone()
+                .unwrap_or_else(|| format!("embedded-{:016x}", rand::random::<u64>()));
+            let server = rt.block_on(crate::embedded::start_with(
+                &cli.embedded_store,
+                Some(token.clone()),
+            ))?;
+            embedded_token = Some(token);
             let url = server.stream_root();
             embedded = Some(server);
             url
@@ -451,7 +465,7 @@ fn try_main(cli: Cli) -> Result<u8, String> {
     if let Some(ms) = cli.lease_granularity_ms {
         target.subs.timer_slack = Duration::from_millis(ms);
     }
-    target.subs.service_token = cli.service_token.clone();
+    target.subs.service_token = cli.service_token.clone().or(embedded_token);
     run_config.control.restart_hook = embedded.as_ref().and_then(|e| e.restart_hook());
     let session = Session {
         target,

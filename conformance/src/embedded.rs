@@ -104,6 +104,13 @@ fn start_on(
 
 /// Start the reference server with the `memory` or `file` store.
 pub async fn start(store: &str) -> Result<Embedded, String> {
+    start_with(store, None).await
+}
+
+/// As `start`, with pull-wake claims requiring `Authorization: Bearer
+/// <service_token>` when one is given (the zero-config run does, so its
+/// service-token case runs).
+pub async fn start_with(store: &str, service_token: Option<String>) -> Result<Embedded, String> {
     let data_dir = match store {
         "memory" => None,
         "file" => {
@@ -129,6 +136,7 @@ pub async fn start(store: &str) -> Result<Embedded, String> {
         stream_root: "/v1/stream".into(),
         webhooks: true,
         allow_local_webhooks: true,
+        service_token,
         ..Default::default()
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))

@@ -314,6 +314,7 @@ pub fn run(
     let abilities = Abilities {
         restart: settings.session.run.control.can_restart(),
         kill: settings.session.run.control.can_kill(),
+        service_token: settings.session.target.subs.service_token.is_some(),
     };
     let selected: Vec<Case> = cases
         .into_iter()

@@ -278,10 +278,27 @@ impl Subs {
     }
     /// POST .../claim as `worker`, with the service token if one is set.
     pub async fn claim(&self, id: &str, worker: &str) -> Result<Resp, Failure> {
+        let auth = self
+            .ctx
+            .target()
+            .subs
+            .service_token
+            .as_ref()
+            .map(|t| format!("Bearer {t}"));
+        self.claim_with(id, worker, auth.as_deref()).await
+    }
+    /// POST .../claim as `worker` with exactly this `Authorization` value
+    /// (None: no such header).
+    pub async fn claim_with(
+        &self,
+        id: &str,
+        worker: &str,
+        authorization: Option<&str>,
+    ) -> Result<Resp, Failure> {
         let url = format!("{}/claim", self.sub_url(id));
         let mut req = self.json_req(Method::POST, &url, &json!({ "worker": worker }));
-        if let Some(t) = &self.ctx.target().subs.service_token {
-            req = req.header("Authorization", format!("Bearer {t}"));
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
         }
         req.send().await
     }

@@ -108,6 +108,30 @@ bite! {
     redirects_followed: FollowRedirects => "ssrf::redirect_to_refused_target_not_followed", "SUB-SSRF-REDIRECT";
 }
 
+/// The service-token case against the stub requiring a token for claims,
+/// the run given that token.
+async fn with_service_token(flaws: &[Flaw]) -> (Bite, common::Broken) {
+    let token = "stub-service-token";
+    let srv = subs_stub::spawn_with_service_token(flaws, token).await;
+    let mut session = test_session(&srv.root, 500);
+    session.target.subs.service_token = Some(token.into());
+    (Bite::in_session(session), srv)
+}
+
+#[tokio::test]
+async fn control_service_token_case_passes_when_claims_need_it() {
+    let (bite, _srv) = with_service_token(&[]).await;
+    bite.area("subscriptions::service_token::").passes().await;
+}
+
+#[tokio::test]
+async fn claims_granted_without_the_service_token() {
+    let (bite, _srv) = with_service_token(&[Flaw::ClaimIgnoresServiceToken]).await;
+    bite.case("subscriptions::service_token::claims_without_the_service_token_refused")
+        .fails_with("SUB-CLAIM-SERVICE-AUTH")
+        .await;
+}
+
 /// The stub (with `flaws`) and an in-process restart hook; the returned
 /// server must outlive the check.
 async fn with_restart(flaws: &[Flaw]) -> (Bite, common::Broken) {

@@ -89,6 +89,9 @@ pub enum Flaw {
     NoWebhooks,
     /// A deleted webhook subscription's failing delivery keeps retrying.
     DeleteKeepsDelivering,
+    /// Claims are granted whatever their Authorization (the stub was
+    /// spawned with a service token).
+    ClaimIgnoresServiceToken,
     /// A restart loses every subscription (memory-only state).
     ForgetOnRestart,
     /// A restart makes a new signing key.
@@ -137,6 +140,8 @@ pub struct Stub {
     base: Mutex<String>,
     next: Mutex<u64>,
     http: reqwest::Client,
+    /// Bearer token a claim must carry (None: any claim).
+    service_token: Option<String>,
 }
 
 type S = Arc<Stub>;
@@ -179,6 +184,18 @@ impl Stub {
 
 /// As `spawn`, also returning the stub (for restart hooks).
 pub async fn spawn_with(flaws: &[Flaw]) -> (crate::common::Broken, Arc<Stub>) {
+    spawn_full(flaws, None).await
+}
+
+/// As `spawn`, with claims requiring `Authorization: Bearer <token>`.
+pub async fn spawn_with_service_token(flaws: &[Flaw], token: &str) -> crate::common::Broken {
+    spawn_full(flaws, Some(token.to_string())).await.0
+}
+
+async fn spawn_full(
+    flaws: &[Flaw],
+    service_token: Option<String>,
+) -> (crate::common::Broken, Arc<Stub>) {
     let inner = crate::common::reference_app(crate::common::config(500));
     let listener = crate::common::listener().await;
     let addr = listener.local_addr().expect("addr");
@@ -200,6 +217,7 @@ pub async fn spawn_with(flaws: &[Flaw]) -> (crate::common::Broken, Arc<Stub>) {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("client"),
+        service_token,
     });
     let ticker = stub.clone();
     tokio::spawn(async move {
@@ -1040,6 +1058,14 @@ async fn action(
             return err(404, "SUBSCRIPTION_NOT_FOUND");
         };
         if act == "claim" {
+            if let Some(t) = &stub.service_token {
+                let auth = headers.get("authorization").and_then(|h| h.to_str().ok());
+                if auth != Some(format!("Bearer {t}").as_str())
+                    && !stub.has(Flaw::ClaimIgnoresServiceToken)
+                {
+                    return err(401, "UNAUTHORIZED");
+                }
+            }
             if sub.kind != "pull-wake" {
                 return err(400, "INVALID_REQUEST");
             }

@@ -3,13 +3,14 @@
 //! implements them. A target without the API gets one `unimplemented`
 //! verdict per case (`crate::subs::require`), never a wall of failures.
 
-use crate::case::Case;
+use crate::case::{Case, Needs};
 
 mod config;
 mod membership;
 mod props;
 mod pull_wake;
 mod restart;
+mod service_token;
 mod ssrf;
 mod tokens;
 mod util;
@@ -28,5 +29,10 @@ pub fn cases() -> Vec<Case> {
     .iter()
     .flat_map(|f| f())
     .chain(restart::cases().into_iter().map(Case::needs_restart))
+    .chain(
+        service_token::cases()
+            .into_iter()
+            .map(|c| c.with_needs(Needs::ServiceToken)),
+    )
     .collect()
 }
