@@ -80,6 +80,7 @@ bite! {
     token_for_any_subscription: TokenAnySubscription => "tokens::foreign_forged_and_misplaced_tokens_refused", "SUB-FENCE-CHECKS";
     callback_token_for_any_subscription: TokenAnySubscription => "tokens::tokens_refused_on_the_wrong_endpoint", "SUB-CALLBACK-TOKEN-SCOPE";
     deleted_subscription_keeps_delivering: DeleteKeepsDelivering => "webhook::delete_stops_deliveries_and_recreate_starts_fresh", "SUB-DELETE-STOPS-DELIVERY";
+    deleted_subscription_callback_accepted: DeletedStillAcks => "webhook::delete_stops_deliveries_and_recreate_starts_fresh", "SUB-DELETED-FENCED";
     token_signature_unchecked: TokenUnsigned => "tokens::foreign_forged_and_misplaced_tokens_refused", "SUB-TOKEN-SIGNED";
     token_from_query: TokenFromQuery => "tokens::foreign_forged_and_misplaced_tokens_refused", "SUB-TOKEN-HEADER";
     token_survives_recreation: TokenNoIncarnation => "tokens::recreated_subscription_rejects_old_token", "SUB-TOKEN-IDENTITY";
@@ -106,6 +107,72 @@ bite! {
     ipv6_literals_accepted: AcceptIpv6 => "ssrf::ipv6_literals", "SUB-SSRF-PRIVATE";
     metadata_names_accepted: AcceptMetadataNames => "ssrf::metadata_endpoints", "SUB-SSRF-METADATA";
     redirects_followed: FollowRedirects => "ssrf::redirect_to_refused_target_not_followed", "SUB-SSRF-REDIRECT";
+}
+
+/// Capability verdicts (no bite: these are the harness's verdicts on
+/// targets lacking a feature). The reference server with webhooks off (its
+/// default) runs the pull-wake cases and reports each webhook case
+/// `unimplemented`, naming webhooks; a target answering 404 under `__ds`
+/// gets `unimplemented` for every subscription case, never a failure.
+#[tokio::test]
+async fn capability_verdicts_name_what_is_missing() {
+    use axum::response::IntoResponse;
+    use ds_conformance::failure::FailureKind;
+    let cases = [
+        "subscriptions::pull_wake::claim_fields",
+        "subscriptions::webhook::delivery_signed_with_fields",
+        "subscriptions::webhook::jwks_document",
+    ];
+    let unimplemented = |r: &ds_conformance::testing::Ran, says: &str| {
+        let e = r.result.as_ref().expect_err(&r.id);
+        assert!(
+            matches!(&e.kind, FailureKind::Unimplemented { feature } if feature == "subscriptions"),
+            "{}: {e:?}",
+            r.id
+        );
+        assert!(e.message.contains(says), "{}: {}", r.id, e.message);
+    };
+    // The reference server as served (its background tasks write the wake
+    // events), with its default configuration: webhooks off.
+    let listener = common::listener().await;
+    let root = format!("http://{}/v1/stream", listener.local_addr().unwrap());
+    let state = ds_reference_server::AppState::new(common::config(500)).expect("state");
+    let no_hooks = tokio::spawn(ds_reference_server::serve(
+        listener,
+        state,
+        std::future::pending::<()>(),
+    ));
+    let runs = ds_conformance::testing::run_prefixes(&root, &cases, 500).await;
+    no_hooks.abort();
+    assert_eq!(runs.len(), cases.len());
+    for r in &runs {
+        if r.id.contains("::webhook::") {
+            unimplemented(r, "webhook subscriptions (§7.1)");
+        } else {
+            assert!(
+                r.result.is_ok(),
+                "{}: {:?}\n{}",
+                r.id,
+                r.result,
+                r.transcript
+            );
+        }
+    }
+    let no_api = common::with_middleware(
+        500,
+        |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            if req.uri().path().contains("/__ds/") {
+                axum::http::StatusCode::NOT_FOUND.into_response()
+            } else {
+                next.run(req).await
+            }
+        },
+    )
+    .await;
+    let runs = ds_conformance::testing::run_prefixes(&no_api.root, &cases, 500).await;
+    for r in &runs {
+        unimplemented(r, "404");
+    }
 }
 
 /// The service-token case against the stub requiring a token for claims,

@@ -622,17 +622,22 @@ pub async fn retries_back_off(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// DELETE while a delivery is failing and retries are scheduled: once the
-/// DELETE is answered (plus a grace for a request already on the wire) no
-/// delivery or retry for it arrives; re-created under the same id, the
+/// DELETE while a delivery is failing and retries are scheduled: the
+/// wake's callback then fails; once the DELETE is answered (plus a grace
+/// for a request already on the wire) no delivery or retry for it arrives; re-created under the same id, the
 /// subscription starts afresh: no inherited retry schedule (`active`), a
 /// new wake for new data, delivered at once.
-#[case("SUB-DELETE-STOPS-DELIVERY", "SUB-DELETE-204", "SUB-STATUS")]
+#[case(
+    "SUB-DELETE-STOPS-DELIVERY",
+    "SUB-DELETE-204",
+    "SUB-STATUS",
+    "SUB-DELETED-FENCED"
+)]
 pub async fn delete_stops_deliveries_and_recreate_starts_fresh(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::Webhooks).await?;
     let h = hook(&ctx, &s, Some(60_000), Some(Reply::json(500, "{}"))).await?;
     let a = ctx.rel("a");
-    append(&ctx, "a", "one").await?;
+    let t1 = append(&ctx, "a", "one").await?;
     let first = h.next(&s, s.soon(), "first attempt").await?;
     check_eq!(
         status_becomes(&s, &h.id, "failed").await?,
@@ -642,6 +647,22 @@ pub async fn delete_stops_deliveries_and_recreate_starts_fresh(ctx: Ctx) -> Case
     );
     s.delete(&h.id).await?.expect(204, "SUB-DELETE-204")?;
     let answered = Instant::now();
+    // The deleted subscription's wake cannot be answered any more (§6.3).
+    let r = h
+        .callback(
+            &s,
+            &first.wake,
+            &first.wake.token,
+            &first.wake.ack(&[(&a, &t1)], true),
+        )
+        .await?;
+    check!(
+        !(200..300).contains(&r.status),
+        "SUB-DELETED-FENCED",
+        "a callback for the deleted subscription's wake was accepted: {} {}",
+        r.status,
+        r.text()
+    );
     // A request the server sent before answering may still land just
     // after; anything later is a delivery of a deleted subscription.
     let grace = Duration::from_millis(500) + s.slack();
