@@ -10,15 +10,16 @@ pub mod exec;
 pub mod gen;
 pub mod script;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use proptest::strategy::BoxedStrategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-use crate::client::{Ctx, RunConfig, Session};
+use crate::client::{Ctx, RunConfig};
 use crate::failure::{CaseResult, Failure};
-use crate::model::Op;
 pub use exec::{Exec, StepFail};
 pub use gen::Family;
 
@@ -34,21 +35,132 @@ pub(crate) fn rng(seed: u64, case_id: &str) -> TestRng {
     TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
 }
 
-/// The shrunk counterexample.
-struct Found {
-    ops: Vec<Op>,
-    first: String,
-    attempts: u32,
+/// The shrunk counterexample of a property search.
+pub(crate) struct Found<T> {
+    pub ops: Vec<T>,
+    /// The first failure seen while searching.
+    pub first: String,
+    /// Sequences run while searching and shrinking.
+    pub attempts: u32,
 }
 
-/// Generate, run and shrink on a blocking thread; each attempt drives the
-/// async execution with `Handle::block_on` in its own namespace `p<n>/`.
-fn search(
-    handle: tokio::runtime::Handle,
-    session: Arc<Session>,
-    case_id: String,
-    family: Family,
-) -> Option<Found> {
+impl<T: std::fmt::Debug> Found<T> {
+    /// The case's failure message: `verdict`, how to rerun, the minimal
+    /// sequence and `script_note` (where its replay script is).
+    pub fn message(
+        &self,
+        run: &RunConfig,
+        case_id: &str,
+        verdict: &str,
+        script_note: &str,
+    ) -> String {
+        format!(
+            "{verdict}\nseed {} (rerun: --seed {} {case_id}); {} sequences run while searching and shrinking\nminimal failing sequence ({} steps):\n{}\n{script_note}",
+            run.seed,
+            run.seed,
+            self.attempts,
+            self.ops.len(),
+            listing(&self.ops),
+        )
+    }
+}
+
+/// Generate sequences from `strategy()`, run and shrink them on a blocking
+/// thread; each attempt drives `attempt` (given a fresh context of the
+/// case and the attempt's number `n`, its namespace being `p<n>/`) with
+/// `Handle::block_on` and cleans the context up afterwards. `Err` only
+/// when the search itself panicked.
+pub(crate) async fn search<T, F, Fut, E>(
+    ctx: &Ctx,
+    config: Config,
+    strategy: impl FnOnce() -> BoxedStrategy<Vec<T>> + Send + 'static,
+    attempt: F,
+) -> Result<Option<Found<T>>, String>
+where
+    T: std::fmt::Debug + Clone + Send + 'static,
+    F: Fn(Ctx, u32, Vec<T>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let session = ctx.session();
+    let case_id = ctx.case_id().to_string();
+    let handle = tokio::runtime::Handle::current();
+    let search = move || {
+        let mut runner = TestRunner::new_with_rng(config, rng(session.run.seed, &case_id));
+        let attempts = AtomicU32::new(0);
+        let first: Mutex<Option<String>> = Mutex::new(None);
+        let result = runner.run(&strategy(), |ops| {
+            let n = attempts.fetch_add(1, Ordering::Relaxed);
+            let ctx = Ctx::new(session.clone(), &case_id);
+            let r = handle.block_on(async {
+                let r = attempt(ctx.clone(), n, ops).await;
+                ctx.cleanup().await;
+                r
+            });
+            r.map_err(|e| {
+                let text = e.to_string();
+                first.lock().unwrap().get_or_insert_with(|| text.clone());
+                TestCaseError::fail(text)
+            })
+        });
+        let attempts = attempts.load(Ordering::Relaxed);
+        match result {
+            Ok(()) => None,
+            Err(TestError::Fail(_, ops)) => Some(Found {
+                ops,
+                first: first.lock().unwrap().clone().unwrap_or_default(),
+                attempts,
+            }),
+            Err(TestError::Abort(why)) => Some(Found {
+                ops: Vec::new(),
+                first: format!("proptest aborted: {why}"),
+                attempts,
+            }),
+        }
+    };
+    tokio::task::spawn_blocking(search)
+        .await
+        .map_err(|e| format!("property search panicked: {e}"))
+}
+
+/// Readable numbered listing of a sequence.
+pub fn listing<T: std::fmt::Debug>(ops: &[T]) -> String {
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| format!("{:>2}. {op:?}", i + 1))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Write the replay script `body` into the artifacts directory and record
+/// it as the case's artifact; returns the note naming it (or why not).
+pub(crate) fn save_script(ctx: &Ctx, body: &str) -> String {
+    let (run, case_id) = (ctx.run(), ctx.case_id());
+    let slug = case_id.replace("::", ".");
+    let dir = &run.artifacts_dir;
+    let path = dir.join(format!("{slug}-{}.sh", run.seed));
+    let written = std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .and_then(|()| {
+            std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        });
+    if let Err(e) = written {
+        return format!("replay script not written: {e}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
+    }
+    let path = path.display().to_string();
+    ctx.add_artifact(path.clone());
+    format!("replay script: {path}")
+}
+
+/// Run the property `family` as the case `ctx`.
+pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
+    let session = ctx.session();
+    let case_id = ctx.case_id().to_string();
     let shrink_budget = (session.run.case_timeout / 2).min(Duration::from_secs(30));
     let config = Config {
         cases: session.run.prop_cases.max(1),
@@ -60,74 +172,13 @@ fn search(
         max_global_rejects: 1024,
         ..Config::default()
     };
-    let mut runner = TestRunner::new_with_rng(config, rng(session.run.seed, &case_id));
-    let strategy = gen::sequence(family, session.run.prop_max_steps);
-    let attempts = AtomicU32::new(0);
-    let first: Mutex<Option<String>> = Mutex::new(None);
-    let result = runner.run(&strategy, |ops| {
-        let n = attempts.fetch_add(1, Ordering::Relaxed);
-        let ctx = Ctx::new(session.clone(), &case_id);
-        let r = handle.block_on(async {
-            let mut ex = Exec::new(ctx.clone(), format!("p{n}"));
-            let r = ex.run(&ops).await;
-            ctx.cleanup().await;
-            r
-        });
-        r.map_err(|e| {
-            let text = e.to_string();
-            first.lock().unwrap().get_or_insert_with(|| text.clone());
-            TestCaseError::fail(text)
-        })
-    });
-    match result {
-        Ok(()) => None,
-        Err(TestError::Fail(_, ops)) => Some(Found {
-            ops,
-            first: first.lock().unwrap().clone().unwrap_or_default(),
-            attempts: attempts.load(Ordering::Relaxed),
-        }),
-        Err(TestError::Abort(why)) => Some(Found {
-            ops: Vec::new(),
-            first: format!("proptest aborted: {why}"),
-            attempts: attempts.load(Ordering::Relaxed),
-        }),
-    }
-}
-
-/// Readable numbered listing of a sequence.
-pub fn listing(ops: &[Op]) -> String {
-    ops.iter()
-        .enumerate()
-        .map(|(i, op)| format!("{:>2}. {op:?}", i + 1))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Write the replay script; returns its path.
-pub(crate) fn write_script(run: &RunConfig, case_id: &str, body: &str) -> Result<String, String> {
-    let slug = case_id.replace("::", ".");
-    let dir = &run.artifacts_dir;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(format!("{slug}-{}.sh", run.seed));
-    std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
-    }
-    Ok(path.display().to_string())
-}
-
-/// Run the property `family` as the case `ctx`.
-pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
-    let session = ctx.session();
-    let case_id = ctx.case_id().to_string();
-    let handle = tokio::runtime::Handle::current();
-    let t2 = session.clone();
-    let c2 = case_id.clone();
-    let found = tokio::task::spawn_blocking(move || search(handle, t2, c2, family))
-        .await
-        .map_err(|e| Failure::no_answer(format!("property search panicked: {e}")))?;
+    let steps = session.run.prop_max_steps;
+    let strategy = move || gen::sequence(family, steps);
+    let found = search(&ctx, config, strategy, |ctx, n, ops| async move {
+        Exec::new(ctx, format!("p{n}")).run(&ops).await
+    })
+    .await
+    .map_err(Failure::no_answer)?;
     exec::print_stats(&case_id);
     let Some(found) = found else {
         ctx.note(format!(
@@ -181,20 +232,8 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
         &verdict,
         broke,
     );
-    let script_note = match write_script(&session.run, &case_id, &script) {
-        Ok(path) => {
-            ctx.add_artifact(path.clone());
-            format!("replay script: {path}")
-        }
-        Err(e) => format!("replay script not written: {e}"),
-    };
-    let message = format!(
-        "{verdict}\nseed {} (rerun: --seed {} {case_id}); {} sequences run while searching and shrinking\nminimal failing sequence ({} steps):\n{ops_text}\n{script_note}",
-        session.run.seed,
-        session.run.seed,
-        found.attempts,
-        found.ops.len(),
-    );
+    let script_note = save_script(&ctx, &script);
+    let message = found.message(&session.run, &case_id, &verdict, &script_note);
     if setup {
         return Err(Failure::no_answer(message));
     }

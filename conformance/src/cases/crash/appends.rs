@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use super::history::{failure, Violation};
+use super::history::Violation;
 use super::load::{check_stream, Kind, Load, Reader, Tracked, Writer};
-use super::rounds::{kill_during_load, restart};
-use crate::case::{case, register, CaseResult};
+use super::rounds::{join, kill_during_load, restart, run_rounds, start, Checked, Workload};
+use crate::case::{case, register, CaseResult, Failure};
 use crate::client::Ctx;
 
 /// One stream of the workload: (name, JSON?, writers as (tag, kind)).
@@ -54,16 +54,54 @@ fn layout() -> Vec<StreamLayout> {
     "CRASH-SHOWN-STICKS"
 )]
 pub async fn acked_appends_survive_kills(ctx: Ctx) -> CaseResult {
-    let load = Load::new(&ctx);
-    let result = run(&ctx, &load).await;
-    load.ctx.cleanup().await;
-    result
+    run_rounds(&ctx, Appends::default()).await
 }
 
-async fn run(ctx: &Ctx, load: &Arc<Load>) -> CaseResult {
-    let mut streams = Vec::new();
-    let mut writers = Vec::new();
-    let mut readers = Vec::new();
+/// The streams of the layout and their clients (created in round 1).
+#[derive(Default)]
+struct Appends {
+    streams: Vec<Tracked>,
+    writers: Vec<Writer>,
+    readers: Vec<Reader>,
+}
+
+impl Workload for Appends {
+    async fn round(&mut self, ctx: &Ctx, load: &Arc<Load>, round: u32) -> Checked {
+        if round == 1 {
+            (self.streams, self.writers, self.readers) = create(load).await?;
+        }
+        let (writers, readers) = (&mut self.writers, &mut self.readers);
+        let wt = start(load, writers);
+        let rt = start(load, readers);
+        let killed = kill_during_load(ctx, load).await;
+        join(wt, writers).await?;
+        join(rt, readers).await?;
+        killed?;
+        restart(ctx, load).await?;
+        futures::future::join_all(writers.iter_mut().map(|w| w.retry(load))).await;
+        let mut violations: Vec<Violation> = writers.iter().filter_map(Writer::odd).collect();
+        let mut rng = load.rng("check");
+        for (t, r) in self.streams.iter_mut().zip(readers.iter()) {
+            let ws: Vec<(&Writer, Option<u64>)> = writers
+                .iter()
+                .filter(|w| w.stream == t.name)
+                .map(|w| (w, None))
+                .collect();
+            if let Err(v) = check_stream(load, t, &ws, Some(r), &mut rng).await? {
+                violations.push(v);
+            }
+        }
+        let acked: usize = writers.iter().map(|w| w.acked_offsets().len()).sum();
+        Ok((
+            format!("{acked} appends acknowledged in all, every stream checked"),
+            violations,
+        ))
+    }
+}
+
+/// Create the streams of the layout with their clients.
+async fn create(load: &Arc<Load>) -> Result<(Vec<Tracked>, Vec<Writer>, Vec<Reader>), Failure> {
+    let (mut streams, mut writers, mut readers) = (Vec::new(), Vec::new(), Vec::new());
     for (name, json, ws) in layout() {
         let ct = if json {
             "application/json"
@@ -82,63 +120,7 @@ async fn run(ctx: &Ctx, load: &Arc<Load>) -> CaseResult {
             writers.push(Writer::new(tag, name, json, kind));
         }
     }
-    let rounds = ctx.run().control.crash_rounds;
-    for round in 1..=rounds {
-        load.round.store(round, std::sync::atomic::Ordering::SeqCst);
-        let wt: Vec<_> = writers
-            .drain(..)
-            .map(|w| tokio::spawn(w.run(load.clone())))
-            .collect();
-        let rt: Vec<_> = readers
-            .drain(..)
-            .map(|r| tokio::spawn(r.run(load.clone())))
-            .collect();
-        let killed = kill_during_load(ctx, load).await;
-        for t in wt {
-            writers.push(
-                t.await
-                    .map_err(|e| crate::Failure::setup_error(format!("writer task: {e}")))?,
-            );
-        }
-        for t in rt {
-            readers.push(
-                t.await
-                    .map_err(|e| crate::Failure::setup_error(format!("reader task: {e}")))?,
-            );
-        }
-        killed?;
-        restart(ctx, load).await?;
-        futures::future::join_all(writers.iter_mut().map(|w| w.retry(load))).await;
-        let mut violations: Vec<Violation> = writers.iter().filter_map(Writer::odd).collect();
-        let mut rng = load.rng("check");
-        for (t, r) in streams.iter_mut().zip(&readers) {
-            let ws: Vec<(&Writer, Option<u64>)> = writers
-                .iter()
-                .filter(|w| w.stream == t.name)
-                .map(|w| (w, None))
-                .collect();
-            if let Err(v) = check_stream(load, t, &ws, Some(r), &mut rng).await? {
-                violations.push(v);
-            }
-        }
-        let acked: usize = writers.iter().map(|w| w.acked_offsets().len()).sum();
-        ctx.note(format!(
-            "round {round}: {} requests so far, {acked} appends acknowledged in all, every stream checked",
-            load.hist.len()
-        ));
-        if !violations.is_empty() {
-            // MUST-level first: the failure is scored at the first one.
-            violations.sort_by_key(|v| v.requirement == "DUR-PRODUCER");
-            return Err(failure(
-                ctx,
-                &load.hist,
-                round,
-                &violations[0],
-                violations.len() - 1,
-            ));
-        }
-    }
-    Ok(())
+    Ok((streams, writers, readers))
 }
 
 register![acked_appends_survive_kills];

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::history::{failure, Violation};
+use super::history::Violation;
 use super::load::{check_stream, records, Kind, Load, Reader, St, Tracked, Writer};
-use super::rounds::{kill_during_load, restart};
+use super::rounds::{join, kill_during_load, restart, run_rounds, start, Checked, Workload};
 use crate::case::{case, register, CaseResult, Failure};
 use crate::client::{Ctx, Req, Resp};
 
@@ -99,45 +99,31 @@ impl Life {
     "CRASH-SHOWN-STICKS"
 )]
 pub async fn shown_state_survives_kills(ctx: Ctx) -> CaseResult {
-    let load = Load::new(&ctx);
-    let result = run(&ctx, &load).await;
-    load.ctx.cleanup().await;
-    result
+    run_rounds(&ctx, Lives(Vec::new())).await
 }
 
-async fn run(ctx: &Ctx, load: &Arc<Load>) -> CaseResult {
-    let mut lives: Vec<Life> = Vec::new();
-    for round in 1..=ctx.run().control.crash_rounds {
-        load.round.store(round, std::sync::atomic::Ordering::SeqCst);
-        let mut life = setup(load, round).await?;
-        let (life2, killed) = load_and_kill(ctx, load, life).await?;
-        life = life2;
+/// Every round so far (each is checked again after every later crash).
+struct Lives(Vec<Life>);
+
+impl Workload for Lives {
+    async fn round(&mut self, ctx: &Ctx, load: &Arc<Load>, round: u32) -> Checked {
+        let life = setup(load, round).await?;
+        let (mut life, killed) = load_and_kill(ctx, load, life).await?;
         killed?;
         restart(ctx, load).await?;
         let mut violations = finish(load, &mut life).await;
-        lives.push(life);
+        self.0.push(life);
         let mut rng = load.rng("check");
-        for life in lives.iter_mut() {
+        for life in self.0.iter_mut() {
             if let Some(v) = check(load, life, &mut rng).await? {
                 violations.push(v);
             }
         }
-        ctx.note(format!(
-            "round {round}: {} requests so far; the streams of rounds 1..={round} checked",
-            load.hist.len()
-        ));
-        if !violations.is_empty() {
-            violations.sort_by_key(|v| v.requirement == "DUR-PRODUCER");
-            return Err(failure(
-                ctx,
-                &load.hist,
-                round,
-                &violations[0],
-                violations.len() - 1,
-            ));
-        }
+        Ok((
+            format!("the streams of rounds 1..={round} checked"),
+            violations,
+        ))
     }
-    Ok(())
 }
 
 async fn setup(load: &Arc<Load>, round: u32) -> Result<Life, Failure> {
@@ -205,16 +191,8 @@ async fn load_and_kill(
     );
     let fork_writer_idx = life.writers.iter().position(|w| w.tag == "wf").unwrap();
     let wf = life.writers.remove(fork_writer_idx);
-    let tasks: Vec<_> = life
-        .writers
-        .drain(..)
-        .map(|w| tokio::spawn(w.run(load.clone())))
-        .collect();
-    let readers: Vec<_> = life
-        .readers
-        .drain(..)
-        .map(|r| tokio::spawn(r.run(load.clone())))
-        .collect();
+    let tasks = start(load, &mut life.writers);
+    let readers = start(load, &mut life.readers);
     // Fork the source, let the fork writer go, then delete the source.
     let driver = {
         let load = load.clone();
@@ -276,13 +254,9 @@ async fn load_and_kill(
         })
     };
     let killed = kill_during_load(ctx, load).await;
+    join(tasks, &mut life.writers).await?;
+    join(readers, &mut life.readers).await?;
     let join = |e: tokio::task::JoinError| Failure::setup_error(format!("client task: {e}"));
-    for t in tasks {
-        life.writers.push(t.await.map_err(join)?);
-    }
-    for t in readers {
-        life.readers.push(t.await.map_err(join)?);
-    }
     let (fork_op, del, wf) = driver.await.map_err(join)?;
     life.writers.push(wf);
     life.fork_op = fork_op;

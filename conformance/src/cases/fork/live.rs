@@ -59,6 +59,29 @@ async fn joined(waiter: Waiter) -> Result<Resp, Failure> {
         .map_err(|e| Failure::no_answer(format!("waiter task: {e}")))?
 }
 
+/// Attempt `i` of a wake case: a fresh source and fork (named for the
+/// attempt) with a waiter at the fork's tail; once it has reached the
+/// server, the fork gets an append (`fork-own|`) or is closed. Returns the
+/// source's name, when the append or close was acknowledged (since the
+/// waiter was spawned) and the waiter's answer.
+async fn act_on_waiting_fork(
+    ctx: &Ctx,
+    i: usize,
+    act: Event,
+) -> Result<(String, Duration, Resp), Failure> {
+    let (src, f) = (attempt_name("s", i), attempt_name("f", i));
+    let (_, waiter, started) = fork_pair_with_waiter(ctx, &src, &f).await?;
+    ctx.sleep(settle(ctx)).await;
+    if matches!(act, Event::Close) {
+        close(ctx, &f, "FORK-INDEPENDENT").await?;
+    } else {
+        append(ctx, &f, CT, b"fork-own|", "FORK-INDEPENDENT").await?;
+    }
+    let acked = started.elapsed();
+    let r = joined(waiter).await?;
+    Ok((src, acked, r))
+}
+
 /// A long-poll in the fork's inherited range returns the data at once.
 #[case("FORK-LP-INHERITED")]
 pub async fn long_poll_inherited_is_immediate(ctx: Ctx) -> CaseResult {
@@ -119,12 +142,7 @@ pub async fn long_poll_woken_by_fork_append(ctx: Ctx) -> CaseResult {
     until_woken(&ctx, "FORK-LP-OWN-WAKE", |i| {
         let ctx = ctx.clone();
         async move {
-            let (src, f) = (attempt_name("s", i), attempt_name("f", i));
-            let (_, waiter, started) = fork_pair_with_waiter(&ctx, &src, &f).await?;
-            ctx.sleep(settle(&ctx)).await;
-            append(&ctx, &f, CT, b"fork-own|", "FORK-INDEPENDENT").await?;
-            let acked = started.elapsed();
-            let r = joined(waiter).await?;
+            let (_, acked, r) = act_on_waiting_fork(&ctx, i, Event::Append).await?;
             if r.status == 200 {
                 check_eq!(
                     r.text(),
@@ -152,12 +170,7 @@ pub async fn long_poll_woken_by_fork_close(ctx: Ctx) -> CaseResult {
     until_woken(&ctx, "FORK-LP-CLOSE-WAKE", |i| {
         let ctx = ctx.clone();
         async move {
-            let (src, f) = (attempt_name("s", i), attempt_name("f", i));
-            let (_, waiter, started) = fork_pair_with_waiter(&ctx, &src, &f).await?;
-            ctx.sleep(settle(&ctx)).await;
-            close(&ctx, &f, "FORK-INDEPENDENT").await?;
-            let acked = started.elapsed();
-            let r = joined(waiter).await?;
+            let (src, acked, r) = act_on_waiting_fork(&ctx, i, Event::Close).await?;
             let wake = judge_wake(&r, Event::Close, acked, ctx.long_poll_timeout(), "FORK-LP-CLOSE-WAKE")?;
             // A 204 sooner than the timeout could run out came from the
             // close: it must say so.
@@ -183,8 +196,29 @@ pub async fn long_poll_woken_by_fork_close(ctx: Ctx) -> CaseResult {
     .await
 }
 
-fn sse_text(s: &crate::sse::SseSession) -> String {
-    s.data_events().iter().map(|e| e.data.as_str()).collect()
+/// The data of the SSE events received so far (a text stream's).
+fn text_of(events: &[crate::sse::SseEvent]) -> String {
+    events
+        .iter()
+        .filter(|e| e.event == "data")
+        .map(|e| e.data.as_str())
+        .collect()
+}
+
+/// Read until a `streamClosed` control arrives, failing FORK-SSE with
+/// "`what` sent no streamClosed control within 10 s" (and the data so far)
+/// if none does.
+async fn until_closed(sse: &mut crate::sse::SseSession, what: &str) -> CaseResult {
+    let closed = sse
+        .read_until(Duration::from_secs(10), crate::sse::closed_control)
+        .await;
+    check!(
+        closed,
+        "FORK-SSE",
+        "{what} sent no streamClosed control within 10 s; data {:?}",
+        text_of(&sse.events)
+    );
+    Ok(())
 }
 
 fn up_to_date(events: &[crate::sse::SseEvent]) -> bool {
@@ -210,10 +244,10 @@ pub async fn sse_inherited_then_own(ctx: Ctx) -> CaseResult {
         caught_up,
         "FORK-SSE",
         "SSE on the fork sent no upToDate control within 10 s; data so far {:?}",
-        sse_text(&sse)
+        text_of(&sse.events)
     );
     check_eq!(
-        sse_text(&sse),
+        text_of(&sse.events),
         "in1|in2|own1|".to_string(),
         "FORK-SSE",
         "SSE data on the fork up to the first upToDate"
@@ -229,36 +263,17 @@ pub async fn sse_inherited_then_own(ctx: Ctx) -> CaseResult {
         own2,
         "FORK-SSE",
         "SSE on the fork did not deliver the fork's later append within 10 s; data {:?}",
-        sse_text(&sse)
+        text_of(&sse.events)
     );
-    ctx.post("f")
-        .closed()
-        .send()
-        .await?
-        .expect_any(&[200, 204], "FORK-INDEPENDENT")?;
-    let closed = sse
-        .read_until(Duration::from_secs(10), crate::sse::closed_control)
-        .await;
-    check!(
-        closed,
-        "FORK-SSE",
-        "SSE on the fork sent no streamClosed control within 10 s of the fork's close"
-    );
+    close(&ctx, "f", "FORK-INDEPENDENT").await?;
+    until_closed(&mut sse, "SSE on the fork (closed)").await?;
     check_eq!(
-        sse_text(&sse),
+        text_of(&sse.events),
         "in1|in2|own1|own2|".to_string(),
         "FORK-SSE",
         "all SSE data on the fork (source appends after the fork point must never appear)"
     );
     Ok(())
-}
-
-fn text_of(events: &[crate::sse::SseEvent]) -> String {
-    events
-        .iter()
-        .filter(|e| e.event == "data")
-        .map(|e| e.data.as_str())
-        .collect()
 }
 
 /// SSE on a JSON fork: every data event is JSON; flattened they are the
@@ -270,21 +285,10 @@ pub async fn sse_json_fork(ctx: Ctx) -> CaseResult {
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
     append(&ctx, "s", ct, br#"{"src":true}"#, "FORK-INDEPENDENT").await?;
     append(&ctx, "f", ct, br#"{"n":3}"#, "FORK-INDEPENDENT").await?;
-    ctx.post("f")
-        .closed()
-        .send()
-        .await?
-        .expect_any(&[200, 204], "FORK-INDEPENDENT")?;
+    close(&ctx, "f", "FORK-INDEPENDENT").await?;
     let mut sse = ctx.get("f").offset("-1").live("sse").sse().await?;
     sse.expect(200, "FORK-SSE")?;
-    let closed = sse
-        .read_until(Duration::from_secs(10), crate::sse::closed_control)
-        .await;
-    check!(
-        closed,
-        "FORK-SSE",
-        "SSE on a closed JSON fork sent no streamClosed control within 10 s"
-    );
+    until_closed(&mut sse, "SSE on a closed JSON fork").await?;
     let mut msgs = Vec::new();
     for e in sse.data_events() {
         match serde_json::from_str::<serde_json::Value>(&e.data) {
@@ -314,24 +318,12 @@ pub async fn sse_from_inherited_offset(ctx: Ctx) -> CaseResult {
     let s = source(&ctx, "s", CT, &[b"one|", b"two|", b"three|"], "FORK-CREATE").await?;
     fork(&ctx, "f", "s", None, "FORK-CREATE").await?;
     append(&ctx, "f", CT, b"own|", "FORK-INDEPENDENT").await?;
-    ctx.post("f")
-        .closed()
-        .send()
-        .await?
-        .expect_any(&[200, 204], "FORK-INDEPENDENT")?;
+    close(&ctx, "f", "FORK-INDEPENDENT").await?;
     let mut sse = ctx.get("f").offset(&s.offsets[1]).live("sse").sse().await?;
     sse.expect(200, "FORK-SSE")?;
-    let closed = sse
-        .read_until(Duration::from_secs(10), crate::sse::closed_control)
-        .await;
-    check!(
-        closed,
-        "FORK-SSE",
-        "SSE on a closed fork sent no streamClosed control within 10 s; data {:?}",
-        sse_text(&sse)
-    );
+    until_closed(&mut sse, "SSE on a closed fork").await?;
     check_eq!(
-        sse_text(&sse),
+        text_of(&sse.events),
         "two|three|own|".to_string(),
         "FORK-SSE",
         "SSE data on the fork from the source's offset #1"

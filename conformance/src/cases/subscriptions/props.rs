@@ -6,16 +6,14 @@
 //! (`--seed`), proptest shrinking, and the minimal run replayed on the
 //! case's own transcript and written as a curl script.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use proptest::test_runner::Config;
 use serde_json::{json, Value};
 
 use super::util::{stream_with, tail, Wake};
 use crate::case::{case, register, CaseResult, Failure};
-use crate::client::{Ctx, Session};
+use crate::client::Ctx;
 use crate::subs::model::{sequence, ClaimRec, Model, Op, STREAMS};
 use crate::subs::{error_code, is_fenced, require, Need, Subs};
 
@@ -395,56 +393,6 @@ async fn run_one(ctx: &Ctx, prefix: &str, ops: &[Op]) -> Result<(), Failure> {
     ex.run(ops).await
 }
 
-struct Found {
-    ops: Vec<Op>,
-    first: String,
-    attempts: u32,
-}
-
-fn search(handle: tokio::runtime::Handle, session: Arc<Session>, case_id: String) -> Option<Found> {
-    let config = Config {
-        cases: (session.run.prop_cases / 16).max(1),
-        max_shrink_iters: 256,
-        max_shrink_time: 20_000,
-        failure_persistence: None,
-        fork: false,
-        timeout: 0,
-        ..Config::default()
-    };
-    let mut runner =
-        TestRunner::new_with_rng(config, crate::props::rng(session.run.seed, &case_id));
-    let strategy = sequence(session.run.prop_max_steps.min(16));
-    let attempts = AtomicU32::new(0);
-    let first: Mutex<Option<String>> = Mutex::new(None);
-    let result = runner.run(&strategy, |ops| {
-        let n = attempts.fetch_add(1, Ordering::Relaxed);
-        let ctx = Ctx::new(session.clone(), &case_id);
-        let r = handle.block_on(async {
-            let r = run_one(&ctx, &format!("p{n}"), &ops).await;
-            ctx.cleanup().await;
-            r
-        });
-        r.map_err(|e| {
-            let text = e.to_string();
-            first.lock().unwrap().get_or_insert_with(|| text.clone());
-            TestCaseError::fail(text)
-        })
-    });
-    match result {
-        Ok(()) => None,
-        Err(TestError::Fail(_, ops)) => Some(Found {
-            ops,
-            first: first.lock().unwrap().clone().unwrap_or_default(),
-            attempts: attempts.load(Ordering::Relaxed),
-        }),
-        Err(TestError::Abort(why)) => Some(Found {
-            ops: Vec::new(),
-            first: format!("proptest aborted: {why}"),
-            attempts: attempts.load(Ordering::Relaxed),
-        }),
-    }
-}
-
 /// Random pull-wake interleavings by three workers agree with the §7
 /// model: generations strictly increase, at most one holder, fenced acks
 /// are refused and never applied, acked offsets never move back, pending
@@ -462,11 +410,22 @@ pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     require(&ctx, Need::PullWake).await?;
     let session = ctx.session();
     let case_id = ctx.case_id().to_string();
-    let handle = tokio::runtime::Handle::current();
-    let (t2, c2) = (session.clone(), case_id.clone());
-    let found = tokio::task::spawn_blocking(move || search(handle, t2, c2))
-        .await
-        .map_err(|e| Failure::setup_error(format!("property search panicked: {e}")))?;
+    let config = Config {
+        cases: (session.run.prop_cases / 16).max(1),
+        max_shrink_iters: 256,
+        max_shrink_time: 20_000,
+        failure_persistence: None,
+        fork: false,
+        timeout: 0,
+        ..Config::default()
+    };
+    let steps = session.run.prop_max_steps.min(16);
+    let strategy = move || sequence(steps);
+    let found = crate::props::search(&ctx, config, strategy, |ctx, n, ops| async move {
+        run_one(&ctx, &format!("p{n}"), &ops).await
+    })
+    .await
+    .map_err(Failure::setup_error)?;
     let Some(found) = found else {
         ctx.note(format!(
             "{} sequences of up to {} steps agreed with the §7 model (seed {})",
@@ -479,13 +438,7 @@ pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     if found.ops.is_empty() {
         return Err(Failure::no_answer(found.first));
     }
-    let listing = found
-        .ops
-        .iter()
-        .enumerate()
-        .map(|(i, op)| format!("{:>2}. {op:?}", i + 1))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let listing = crate::props::listing(&found.ops);
     // Replay the minimal sequence on the case's own transcript.
     let replay = run_one(&ctx, "min", &found.ops).await;
     let (requirement, verdict) = match &replay {
@@ -506,17 +459,8 @@ pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
         broke: requirement.as_deref(),
     }
     .render(&ctx.transcript());
-    let note = match crate::props::write_script(&session.run, &case_id, &script) {
-        Ok(p) => {
-            ctx.add_artifact(p.clone());
-            format!("replay script: {p}")
-        }
-        Err(e) => format!("replay script not written: {e}"),
-    };
-    let message = format!(
-        "{verdict}\nseed {} (rerun: --seed {} {case_id}); {} sequences run while searching and shrinking\nminimal failing sequence ({} steps):\n{listing}\n{note}",
-        session.run.seed, session.run.seed, found.attempts, found.ops.len()
-    );
+    let note = crate::props::save_script(&ctx, &script);
+    let message = found.message(&session.run, &case_id, &verdict, &note);
     let mut f = Failure::new(requirement.as_deref(), message);
     if let Err(e) = &replay {
         f.kind = e.kind.clone();
