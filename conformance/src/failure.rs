@@ -113,6 +113,46 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// A broken rule a checker found, before it becomes the case's
+/// [`Failure`]: the requirement, what was seen, and (for checkers that keep
+/// a history, like the crash cases) where to look: the streams whose
+/// history explains it and the client involved. The model, the properties
+/// and the crash checker all report this one type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub requirement: &'static str,
+    pub message: String,
+    /// Streams whose history explains the violation (may be empty).
+    pub streams: Vec<String>,
+    /// The client involved, if one.
+    pub client: Option<String>,
+}
+
+impl Violation {
+    pub fn new(requirement: &'static str, message: impl Into<String>) -> Self {
+        Violation {
+            requirement,
+            message: message.into(),
+            streams: Vec::new(),
+            client: None,
+        }
+    }
+    /// A violation seen on `stream`.
+    pub fn on(requirement: &'static str, stream: &str, message: impl Into<String>) -> Self {
+        Violation::new(requirement, message).also(stream)
+    }
+    /// The client involved.
+    pub fn by(mut self, client: &str) -> Self {
+        self.client = Some(client.to_string());
+        self
+    }
+    /// Another stream whose history explains it.
+    pub fn also(mut self, stream: &str) -> Self {
+        self.streams.push(stream.to_string());
+        self
+    }
+}
+
 /// What a case returns.
 pub type CaseResult = Result<(), Failure>;
 

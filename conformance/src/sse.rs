@@ -35,10 +35,42 @@ impl SseEvent {
     }
 }
 
+/// How a stream's data events carry its data (§5.8).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Encoding {
+    /// The data as UTF-8 text.
+    Text,
+    /// Standard base64 (binary streams, `stream-sse-data-encoding: base64`).
+    Base64,
+    /// JSON: one message, or an array of messages (a batch, §5.8 MAY).
+    Json,
+}
+
+/// What one data event carries.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    Bytes(Vec<u8>),
+    /// The event's JSON value as sent (an array may be a batch or one
+    /// array-valued message: the caller decides).
+    Json(Value),
+}
+
+/// The one SSE data-event decoder: cases and the model both use it. `Err`
+/// says what the data is instead (for the caller's violation message).
+pub fn decode_data(data: &str, encoding: Encoding) -> Result<Payload, String> {
+    match encoding {
+        Encoding::Text => Ok(Payload::Bytes(data.as_bytes().to_vec())),
+        Encoding::Base64 => decode_base64(data).map(Payload::Bytes),
+        Encoding::Json => serde_json::from_str(data)
+            .map(Payload::Json)
+            .map_err(|e| format!("not JSON ({e}): {:?}", preview_text(data))),
+    }
+}
+
 /// The bytes a data event of a binary stream carries (§5.8: standard
 /// base64; the line breaks between multi-line `data:` fields are not part
-/// of it). The one SSE payload decoder: cases and the model both use it.
-pub fn decode_base64_data(data: &str) -> Result<Vec<u8>, String> {
+/// of it).
+fn decode_base64(data: &str) -> Result<Vec<u8>, String> {
     use base64::Engine;
     let text: String = data.chars().filter(|c| *c != '\n' && *c != '\r').collect();
     let alphabet_ok = text

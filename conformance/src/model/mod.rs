@@ -20,20 +20,7 @@ pub use op::{ForkCt, Kind, Mode, Op, Path, Payload, Pick, ProdAct};
 pub use stream::{Data, ForkInfo, Producer, Stream};
 
 /// A disagreement between the server and the model.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Violation {
-    pub requirement: &'static str,
-    pub message: String,
-}
-
-impl Violation {
-    pub fn new(requirement: &'static str, message: impl Into<String>) -> Violation {
-        Violation {
-            requirement,
-            message: message.into(),
-        }
-    }
-}
+pub use crate::failure::Violation;
 
 /// One HTTP response as the model sees it (header names lower-case).
 #[derive(Clone, Debug, Default)]

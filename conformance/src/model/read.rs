@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::sse::{Encoding, Payload};
+
 use super::op::{Kind, Path};
 use super::stream::{Data, Stream};
 use super::{
@@ -30,26 +32,6 @@ fn decode(kind: Kind, body: &[u8], what: &str) -> Result<Data, Violation> {
             )),
         },
         _ => Ok(Data::Bytes(body.to_vec())),
-    }
-}
-
-/// Decode one SSE data event (§5.8: base64 for binary, text otherwise;
-/// JSON events carry an array of messages or one message).
-fn decode_event(kind: Kind, data: &str, what: &str) -> Result<Data, Violation> {
-    let req = "PROP-SSE-IMMEDIATE";
-    match kind {
-        Kind::Bytes => crate::sse::decode_base64_data(data)
-            .map(Data::Bytes)
-            .map_err(|why| Violation::new(req, format!("{what}: SSE data event is {why}"))),
-        Kind::Text => Ok(Data::Bytes(data.as_bytes().to_vec())),
-        Kind::Json => match serde_json::from_str::<Value>(data) {
-            Ok(Value::Array(items)) => Ok(Data::Json(items)),
-            Ok(v) => Ok(Data::Json(vec![v])),
-            Err(e) => Err(Violation::new(
-                "PROP-JSON-MODE",
-                format!("{what}: SSE data event is not JSON ({e}): {data:?}"),
-            )),
-        },
     }
 }
 
@@ -233,18 +215,40 @@ fn check_sse(
     for (event, data) in &o.events {
         match event.as_str() {
             "data" => {
-                let got = decode_event(s.kind, data, what)?;
-                // §5.8: a JSON data event MAY batch messages as an array, so
-                // an array event is either a batch or one message that is
-                // itself an array (a server that does not batch).
-                let got = match (&got, serde_json::from_str::<Value>(data)) {
-                    (Data::Json(_), Ok(whole @ Value::Array(_)))
-                        if same_slice(s, pos, &got, req, what).is_err()
-                            && s.data.suffix(pos).prefix(1) == Data::Json(vec![whole.clone()]) =>
-                    {
-                        Data::Json(vec![whole])
+                let encoding = match s.kind {
+                    Kind::Bytes => Encoding::Base64,
+                    Kind::Text => Encoding::Text,
+                    Kind::Json => Encoding::Json,
+                };
+                let got = match crate::sse::decode_data(data, encoding) {
+                    Ok(Payload::Bytes(b)) => Data::Bytes(b),
+                    // §5.8: a JSON data event MAY batch messages as an
+                    // array, so an array event is either a batch or one
+                    // message that is itself an array (a server that does
+                    // not batch).
+                    Ok(Payload::Json(Value::Array(items))) => {
+                        let batch = Data::Json(items.clone());
+                        let whole = Data::Json(vec![Value::Array(items)]);
+                        if same_slice(s, pos, &batch, req, what).is_err()
+                            && s.data.suffix(pos).prefix(1) == whole
+                        {
+                            whole
+                        } else {
+                            batch
+                        }
                     }
-                    _ => got,
+                    Ok(Payload::Json(v)) => Data::Json(vec![v]),
+                    Err(why) => {
+                        let req = if s.kind == Kind::Json {
+                            "PROP-JSON-MODE"
+                        } else {
+                            live
+                        };
+                        return Err(Violation::new(
+                            req,
+                            format!("{what}: SSE data event is {why}"),
+                        ));
+                    }
                 };
                 if rp.token == "now" && !got.is_empty() {
                     return Err(Violation::new(

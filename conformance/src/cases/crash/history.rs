@@ -124,35 +124,7 @@ impl History {
     }
 }
 
-/// A broken rule: which requirement, what was seen, and where to look.
-#[derive(Debug, Clone)]
-pub struct Violation {
-    pub requirement: &'static str,
-    pub message: String,
-    /// Streams whose history explains the violation.
-    pub streams: Vec<String>,
-    /// The client involved, if one (its requests are kept in the excerpt).
-    pub client: Option<String>,
-}
-
-impl Violation {
-    pub fn new(requirement: &'static str, stream: &str, message: impl Into<String>) -> Self {
-        Violation {
-            requirement,
-            message: message.into(),
-            streams: vec![stream.to_string()],
-            client: None,
-        }
-    }
-    pub fn by(mut self, client: &str) -> Self {
-        self.client = Some(client.to_string());
-        self
-    }
-    pub fn also(mut self, stream: &str) -> Self {
-        self.streams.push(stream.to_string());
-        self
-    }
-}
+pub use crate::failure::Violation;
 
 /// Turn a violation into the case's failure: seed, round, the excerpt of
 /// the history of the streams involved (also noted in the transcript), the

@@ -299,7 +299,7 @@ async fn finish(load: &Arc<Load>, life: &mut Life) -> Vec<Violation> {
             .await;
         if !life.fork_op.answered(&[200, 201]) {
             out.push(
-                Violation::new(
+                Violation::on(
                     "DUR-DATA",
                     &life.fork,
                     format!(
@@ -320,7 +320,7 @@ async fn finish(load: &Arc<Load>, life: &mut Life) -> Vec<Violation> {
             .await;
         let ok: &[u16] = if again { &[204, 410] } else { &[204] };
         if !life.del_src.answered(ok) {
-            out.push(Violation::new(
+            out.push(Violation::on(
                 "SOFTDEL-DELETE-204",
                 &life.src,
                 format!(
@@ -342,7 +342,7 @@ async fn finish(load: &Arc<Load>, life: &mut Life) -> Vec<Violation> {
             )
             .await;
         if !life.close.answered(&[200, 204]) {
-            out.push(Violation::new(
+            out.push(Violation::on(
                 "CLOSE-ONLY-IDEMPOTENT-204",
                 &life.closing,
                 format!(
@@ -360,7 +360,7 @@ async fn finish(load: &Arc<Load>, life: &mut Life) -> Vec<Violation> {
             .await;
         let ok: &[u16] = if again { &[204, 404] } else { &[204] };
         if !life.del_doomed.answered(ok) {
-            out.push(Violation::new(
+            out.push(Violation::on(
                 "DELETE-204",
                 &life.doomed,
                 format!(
@@ -419,7 +419,7 @@ async fn check(
     if life.del_src.answered(&[204, 410]) {
         if let Some((tag, i, s)) = accepted_after(life, &["wa", "wb"], life.del_src.at_ms) {
             return Ok(Some(
-                Violation::new(
+                Violation::on(
                     "SOFTDEL-POST-410",
                     &life.src,
                     format!(
@@ -432,7 +432,7 @@ async fn check(
         }
         let h = head(load, &life.src).await?;
         if h.status != 410 {
-            return Ok(Some(Violation::new(
+            return Ok(Some(Violation::on(
                 "DUR-FORKS",
                 &life.src,
                 format!(
@@ -483,7 +483,7 @@ async fn check(
             .unwrap_or(recs.len());
         if recs[split..].iter().any(|x| x.tag != "wf") {
             return Ok(Some(
-                Violation::new(
+                Violation::on(
                     "SOFTDEL-FORK-READS",
                     &life.fork,
                     format!(
@@ -501,7 +501,7 @@ async fn check(
         });
         if let Some(shown) = src_shown {
             if !(shown.starts_with(&inherited) || inherited.starts_with(&shown)) {
-                return Ok(Some(Violation::new(
+                return Ok(Some(Violation::on(
                     "SOFTDEL-FORK-READS",
                     &life.fork,
                     format!(
@@ -515,7 +515,7 @@ async fn check(
             let got = load.read(&life.fork, &point, false, "DUR-OFFSETS").await?;
             let want = c.data.tail_from(inherited_end);
             if got.data != want {
-                return Ok(Some(Violation::new(
+                return Ok(Some(Violation::on(
                     "DUR-OFFSETS",
                     &life.fork,
                     format!(
@@ -534,7 +534,7 @@ async fn check(
     // The deleted stream stays deleted.
     if life.del_doomed.answered(&[204, 404]) {
         if let Some((tag, i, s)) = accepted_after(life, &["wx"], life.del_doomed.at_ms) {
-            return Ok(Some(Violation::new(
+            return Ok(Some(Violation::on(
                 "DELETE-GONE",
                 &life.doomed,
                 format!("round {r}: {tag}'s append {i} was sent after the stream's DELETE was acknowledged, yet answered {s}"),
@@ -542,7 +542,7 @@ async fn check(
         }
         let h = head(load, &life.doomed).await?;
         if h.status != 404 {
-            return Ok(Some(Violation::new(
+            return Ok(Some(Violation::on(
                 "DUR-DELETE",
                 &life.doomed,
                 format!(
@@ -582,7 +582,7 @@ async fn check_closed(
         if let Some(at) = closed_at {
             let others: Vec<&str> = tags.iter().copied().filter(|t| *t != "pz").collect();
             if let Some((tag, i, s)) = accepted_after(life, &others, at) {
-                return Ok(Some(Violation::new(
+                return Ok(Some(Violation::on(
                     "STREAM-CLOSED-MONOTONIC",
                     &stream,
                     format!("round {r}: {tag}'s append {i} was sent after {stream}'s close had been acknowledged, yet answered {s} instead of 409"),
@@ -609,7 +609,7 @@ async fn check_closed(
                 } else {
                     "an append was refused with 409 Stream-Closed"
                 };
-                return Ok(Some(Violation::new(
+                return Ok(Some(Violation::on(
                     "DUR-CLOSED",
                     &stream,
                     format!(
@@ -623,7 +623,7 @@ async fn check_closed(
         }
         if let Some(f) = final_offset.filter(|_| closed_at.is_some()) {
             if c.tail != f {
-                return Ok(Some(Violation::new(
+                return Ok(Some(Violation::on(
                     "STREAM-CLOSED-MONOTONIC",
                     &stream,
                     format!("round {r}: the close of {stream} reported the final offset {f}, but its tail is now {} (data was appended after the close)", c.tail),

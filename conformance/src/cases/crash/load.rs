@@ -735,7 +735,7 @@ impl Writer {
     /// acknowledged before that moment must be there.
     pub fn check(&self, recs: &[Rec], data: &Data, cutoff: Option<u64>) -> Result<(), Violation> {
         let v = |req: &'static str, msg: String| {
-            Err(Violation::new(req, &self.stream, msg).by(&self.tag))
+            Err(Violation::on(req, &self.stream, msg).by(&self.tag))
         };
         let mine: Vec<&Rec> = recs.iter().filter(|r| r.tag == self.tag).collect();
         let mut count: BTreeMap<u64, usize> = BTreeMap::new();
@@ -850,7 +850,7 @@ impl Writer {
             Kind::Producer { .. } => "PROD-SEQ-NEXT",
         });
         Some(
-            Violation::new(
+            Violation::on(
                 req,
                 &self.stream,
                 format!(
@@ -958,7 +958,7 @@ impl Tracked {
             (&self.shown, data)
         };
         if !long.starts_with(short) {
-            return Err(Violation::new(
+            return Err(Violation::on(
                 "DUR-OFFSETS",
                 &self.name,
                 format!(
@@ -990,7 +990,7 @@ pub async fn check_stream(
     let recs = match records(&c.data) {
         Ok(r) => r,
         Err(e) => {
-            return Ok(Err(Violation::new(
+            return Ok(Err(Violation::on(
                 "CRASH-APPEND-ATOMIC",
                 &t.name,
                 format!("{}: {e}", t.name),
@@ -1001,7 +1001,7 @@ pub async fn check_stream(
         .iter()
         .find(|r| !writers.iter().any(|(w, _)| w.tag == r.tag))
     {
-        return Ok(Err(Violation::new(
+        return Ok(Err(Violation::on(
             "CRASH-APPEND-ATOMIC",
             &t.name,
             format!(
@@ -1029,7 +1029,7 @@ pub async fn check_stream(
         return Ok(Err(v));
     }
     if c.data.len() < t.shown.len() {
-        return Ok(Err(Violation::new(
+        return Ok(Err(Violation::on(
             "DUR-OFFSETS",
             &t.name,
             format!(
@@ -1069,7 +1069,7 @@ pub async fn check_stream(
         let got = load.read(&t.name, &off, t.json, "DUR-OFFSETS").await?;
         let want = c.data.tail_from(at);
         if got.data != want {
-            return Ok(Err(Violation::new(
+            return Ok(Err(Violation::on(
                 "DUR-OFFSETS",
                 &t.name,
                 format!(

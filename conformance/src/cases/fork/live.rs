@@ -291,14 +291,11 @@ pub async fn sse_json_fork(ctx: Ctx) -> CaseResult {
     until_closed(&mut sse, "SSE on a closed JSON fork").await?;
     let mut msgs = Vec::new();
     for e in sse.data_events() {
-        match serde_json::from_str::<serde_json::Value>(&e.data) {
-            Ok(serde_json::Value::Array(items)) => msgs.extend(items),
-            Ok(v) => msgs.push(v),
-            Err(err) => crate::fail!(
-                "FORK-SSE",
-                "SSE data event on a JSON fork is not JSON ({err}): {:?}",
-                e.data
-            ),
+        match crate::sse::decode_data(&e.data, crate::sse::Encoding::Json) {
+            Ok(crate::sse::Payload::Json(serde_json::Value::Array(items))) => msgs.extend(items),
+            Ok(crate::sse::Payload::Json(v)) => msgs.push(v),
+            Ok(crate::sse::Payload::Bytes(_)) => unreachable!("JSON decodes to a value"),
+            Err(why) => crate::fail!("FORK-SSE", "SSE data event on a JSON fork is {why}"),
         }
     }
     let want: Vec<_> = (1..=3).map(|n| serde_json::json!({ "n": n })).collect();

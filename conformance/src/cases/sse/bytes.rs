@@ -2,7 +2,7 @@
 //! SSE framing must survive leading spaces, empty lines and newlines in
 //! text, and base64 must carry every byte value.
 
-use super::{catch_up_within, decode_events, Kind};
+use super::{catch_up_within, decode_events, Encoding};
 use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create, create_with};
 use crate::client::Ctx;
@@ -13,7 +13,7 @@ async fn sse_bytes(
     ctx: &Ctx,
     name: &str,
     offset: &str,
-    kind: Kind,
+    kind: Encoding,
     req: &str,
 ) -> Result<Vec<u8>, crate::case::Failure> {
     let mut s = ctx.get(name).offset(offset).live("sse").sse().await?;
@@ -40,7 +40,7 @@ pub async fn text_lines_exact(ctx: Ctx) -> CaseResult {
         append(&ctx, "s", "text/plain", p, "SSE-TEXT-EXACT").await?;
     }
     let expected = parts.concat();
-    let got = sse_bytes(&ctx, "s", "-1", Kind::Text, "SSE-TEXT-EXACT").await?;
+    let got = sse_bytes(&ctx, "s", "-1", Encoding::Text, "SSE-TEXT-EXACT").await?;
     check_eq!(
         String::from_utf8_lossy(&got),
         expected,
@@ -57,9 +57,10 @@ pub async fn text_lines_exact(ctx: Ctx) -> CaseResult {
 pub async fn text_cr_crlf_as_lf(ctx: Ctx) -> CaseResult {
     let body = "crlf line\r\nlone cr\rmixed\r\n\r\nend\r";
     create_with(&ctx, "s", "text/plain", body, "SSE-TEXT-EXACT").await?;
-    let got =
-        String::from_utf8_lossy(&sse_bytes(&ctx, "s", "-1", Kind::Text, "SSE-TEXT-EXACT").await?)
-            .into_owned();
+    let got = String::from_utf8_lossy(
+        &sse_bytes(&ctx, "s", "-1", Encoding::Text, "SSE-TEXT-EXACT").await?,
+    )
+    .into_owned();
     let as_lf = body.replace("\r\n", "\n").replace('\r', "\n");
     check!(
         got == body || got == as_lf,
@@ -90,7 +91,7 @@ pub async fn binary_every_byte_value(ctx: Ctx) -> CaseResult {
         append(&ctx, "s", ct, p.clone(), "SSE-BINARY-EXACT").await?;
     }
     let expected = parts.concat();
-    let got = sse_bytes(&ctx, "s", "-1", Kind::Base64, "SSE-BINARY-EXACT").await?;
+    let got = sse_bytes(&ctx, "s", "-1", Encoding::Base64, "SSE-BINARY-EXACT").await?;
     check_binary_exact(&got, &expected)
 }
 
@@ -101,7 +102,7 @@ pub async fn from_minted_offset(ctx: Ctx) -> CaseResult {
     let mid = append(&ctx, "s", "text/plain", "also skipped\n", "SSE-TEXT-EXACT").await?;
     append(&ctx, "s", "text/plain", "wanted\n", "SSE-TEXT-EXACT").await?;
     append(&ctx, "s", "text/plain", " too", "SSE-TEXT-EXACT").await?;
-    let got = sse_bytes(&ctx, "s", &mid, Kind::Text, "SSE-TEXT-EXACT").await?;
+    let got = sse_bytes(&ctx, "s", &mid, Encoding::Text, "SSE-TEXT-EXACT").await?;
     check_eq!(
         String::from_utf8_lossy(&got),
         "wanted\n too",
@@ -123,7 +124,7 @@ pub async fn large_binary_exact(ctx: Ctx) -> CaseResult {
         append(&ctx, "s", ct, part.clone(), "SSE-BINARY-EXACT").await?;
         expected.extend(part);
     }
-    let got = sse_bytes(&ctx, "s", "-1", Kind::Base64, "SSE-BINARY-EXACT").await?;
+    let got = sse_bytes(&ctx, "s", "-1", Encoding::Base64, "SSE-BINARY-EXACT").await?;
     check_binary_exact(&got, &expected)
 }
 
@@ -142,7 +143,7 @@ pub async fn large_text_crlf(ctx: Ctx) -> CaseResult {
             append(&ctx, name, "text/plain", part.clone(), "SSE-TEXT-EXACT").await?;
         }
         let body = parts.concat();
-        let got = sse_bytes(&ctx, name, "-1", Kind::Text, "SSE-TEXT-EXACT").await?;
+        let got = sse_bytes(&ctx, name, "-1", Encoding::Text, "SSE-TEXT-EXACT").await?;
         let got = String::from_utf8_lossy(&got);
         let as_lf = body.replace("\r\n", "\n");
         if got != body && got != as_lf {

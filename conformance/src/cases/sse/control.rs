@@ -2,7 +2,7 @@
 //! `streamNextOffset`, `streamCursor` while open, `upToDate` when caught
 //! up; §10.1 cursor rules for SSE.
 
-use super::{catch_up, flag, last_control, next_offset, read_bytes, Kind};
+use super::{catch_up, flag, last_control, next_offset, read_bytes, Encoding};
 use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create, create_with};
 use crate::client::Ctx;
@@ -24,7 +24,7 @@ pub async fn after_every_data_event(ctx: Ctx) -> CaseResult {
         append(&ctx, "s", "text/plain", p, "SSE-CONTROL-AFTER-DATA").await?;
     }
     let total = "a\nb\nc\nd\ne\n".len();
-    read_bytes(&mut s, Kind::Text, total).await;
+    read_bytes(&mut s, Encoding::Text, total).await;
     let events = &s.events;
     check!(
         events.iter().any(|e| e.event == "data"),

@@ -7,14 +7,7 @@ use serde_json::{Map, Value};
 
 use super::PROMPT;
 use crate::case::Failure;
-use crate::sse::{SseEvent, SseSession};
-
-/// How data events are encoded on this stream.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub(super) enum Kind {
-    Text,
-    Base64,
-}
+use crate::sse::{decode_data, Encoding, Payload, SseEvent, SseSession};
 
 fn control_flag(c: &Map<String, Value>, key: &str) -> bool {
     c.get(key) == Some(&Value::Bool(true))
@@ -56,7 +49,7 @@ pub(super) async fn catch_up_within(
 
 /// Read until the data events decode to at least `len` bytes and a control
 /// follows them.
-pub(super) async fn read_bytes(s: &mut SseSession, kind: Kind, len: usize) -> bool {
+pub(super) async fn read_bytes(s: &mut SseSession, kind: Encoding, len: usize) -> bool {
     s.read_until(PROMPT, |evs| {
         decode_events(evs, kind).is_ok_and(|b| b.len() >= len)
             && evs.last().is_some_and(|e| e.event == "control")
@@ -64,21 +57,21 @@ pub(super) async fn read_bytes(s: &mut SseSession, kind: Kind, len: usize) -> bo
     .await
 }
 
-/// The bytes of one data event: UTF-8 text, or base64 decoded.
-pub(super) fn decode_one(e: &SseEvent, kind: Kind) -> Result<Vec<u8>, Failure> {
-    match kind {
-        Kind::Text => Ok(e.data.clone().into_bytes()),
-        Kind::Base64 => crate::sse::decode_base64_data(&e.data)
-            .map_err(|why| Failure::new(Some("SSE-BASE64-VALID"), format!("data event is {why}"))),
-    }
-}
-
-/// Every data event decoded and concatenated (JSON: the bytes of each
-/// event's text; see `json_messages`).
-pub(super) fn decode_events(events: &[SseEvent], kind: Kind) -> Result<Vec<u8>, Failure> {
+/// Every data event decoded (`Text` or `Base64`) and concatenated (JSON:
+/// see `json_messages`).
+pub(super) fn decode_events(events: &[SseEvent], kind: Encoding) -> Result<Vec<u8>, Failure> {
     let mut out = Vec::new();
     for e in events.iter().filter(|e| e.event == "data") {
-        out.extend(decode_one(e, kind)?);
+        match decode_data(&e.data, kind) {
+            Ok(Payload::Bytes(b)) => out.extend(b),
+            Ok(Payload::Json(v)) => out.extend(v.to_string().into_bytes()),
+            Err(why) => {
+                return Err(Failure::new(
+                    Some("SSE-BASE64-VALID"),
+                    format!("data event is {why}"),
+                ))
+            }
+        }
     }
     Ok(out)
 }
@@ -120,24 +113,18 @@ pub(super) fn json_events_match(events: &[SseEvent], expected: &[Value]) -> Resu
 fn json_event_values(events: &[SseEvent]) -> Result<Vec<Value>, Failure> {
     let mut out = Vec::new();
     for e in events.iter().filter(|e| e.event == "data") {
-        match serde_json::from_str::<Value>(&e.data) {
-            Ok(v) => out.push(v),
-            Err(err) => {
+        match decode_data(&e.data, Encoding::Json) {
+            Ok(Payload::Json(v)) => out.push(v),
+            Ok(Payload::Bytes(_)) => unreachable!("JSON decodes to a value"),
+            Err(why) => {
                 return Err(Failure::new(
                     Some("SSE-JSON-ARRAY"),
-                    format!(
-                        "JSON stream data event is not JSON ({err}): {:?}",
-                        preview(&e.data)
-                    ),
+                    format!("JSON stream data event is {why}"),
                 ))
             }
         }
     }
     Ok(out)
-}
-
-fn preview(s: &str) -> String {
-    s.chars().take(120).collect()
 }
 
 /// The last control event received.

@@ -1,7 +1,7 @@
 //! §5.8 response format: Content-Type, which content types are sent as
 //! UTF-8 text and which as base64, JSON arrays, and request errors.
 
-use super::{catch_up, decode_events, json_events_match, json_messages, Kind};
+use super::{catch_up, decode_events, json_events_match, json_messages, Encoding};
 use crate::case::{case, register, CaseResult};
 use crate::cases::support::create_with;
 use crate::client::Ctx;
@@ -59,7 +59,7 @@ pub async fn text_types_are_not_base64(ctx: Ctx) -> CaseResult {
                 "messages of the {ct} stream"
             );
         } else {
-            let got = decode_events(&s.events, Kind::Text)?;
+            let got = decode_events(&s.events, Encoding::Text)?;
             check_eq!(
                 String::from_utf8_lossy(&got),
                 body,
@@ -96,7 +96,7 @@ pub async fn other_types_are_base64(ctx: Ctx) -> CaseResult {
             "a {ct} stream's SSE response has stream-sse-data-encoding: {enc:?}, expected base64"
         );
         catch_up(&mut s, "SSE-BASE64-VALID").await?;
-        let got = decode_events(&s.events, Kind::Base64)?;
+        let got = decode_events(&s.events, Encoding::Base64)?;
         check!(
             got == body,
             "SSE-BINARY-EXACT",

@@ -2,7 +2,9 @@
 //! (final control, then the server closes), `offset=now` (§8), and
 //! reconnecting from a control event's `streamNextOffset`.
 
-use super::{catch_up, decode_events, flag, last_control, next_offset, read_bytes, Kind, PROMPT};
+use super::{
+    catch_up, decode_events, flag, last_control, next_offset, read_bytes, Encoding, PROMPT,
+};
 use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, close, create_with};
 use crate::client::Ctx;
@@ -102,8 +104,8 @@ pub async fn append_delivered(ctx: Ctx) -> CaseResult {
     catch_up(&mut s, "SSE-CONTROL-UP-TO-DATE").await?;
     let tail = append(&ctx, "s", "text/plain", "live line\n\n", "SSE-LIVE").await?;
     let expected = "history\nlive line\n\n";
-    let arrived = read_bytes(&mut s, Kind::Text, expected.len()).await;
-    let got = decode_events(&s.events, Kind::Text)?;
+    let arrived = read_bytes(&mut s, Encoding::Text, expected.len()).await;
+    let got = decode_events(&s.events, Encoding::Text)?;
     check!(
         arrived,
         "SSE-LIVE",
@@ -152,14 +154,14 @@ pub async fn binary_append_delivered(ctx: Ctx) -> CaseResult {
     catch_up(&mut s, "SSE-CONTROL-UP-TO-DATE").await?;
     let live: Vec<u8> = (0..=255u8).rev().collect();
     append(&ctx, "s", ct, live.clone(), "SSE-LIVE").await?;
-    let arrived = read_bytes(&mut s, Kind::Base64, 3 + live.len()).await;
+    let arrived = read_bytes(&mut s, Encoding::Base64, 3 + live.len()).await;
     check!(
         arrived,
         "SSE-LIVE",
         "the binary append was not delivered within {} s",
         PROMPT.as_secs()
     );
-    let got = decode_events(&s.events, Kind::Base64)?;
+    let got = decode_events(&s.events, Encoding::Base64)?;
     check!(
         got == [vec![0u8, 1, 2], live].concat(),
         "SSE-BINARY-EXACT",
@@ -215,7 +217,7 @@ pub async fn closed_stream_from_start(ctx: Ctx) -> CaseResult {
     let mut s = ctx.get("s").offset("-1").live("sse").sse().await?;
     s.expect(200, "SSE-CLOSED-CONTROL")?;
     expect_eof(&mut s, &tail).await?;
-    let got = decode_events(&s.events, Kind::Text)?;
+    let got = decode_events(&s.events, Encoding::Text)?;
     check!(
         String::from_utf8_lossy(&got) == format!("{history}data"),
         "SSE-TEXT-EXACT",
@@ -302,7 +304,7 @@ pub async fn now_skips_history(ctx: Ctx) -> CaseResult {
             s.events
         );
     };
-    let before = decode_events(&s.events[..at], Kind::Text)?;
+    let before = decode_events(&s.events[..at], Encoding::Text)?;
     check!(
         before.is_empty(),
         "SSE-NOW",
@@ -328,8 +330,8 @@ pub async fn now_skips_history(ctx: Ctx) -> CaseResult {
         "first control event of offset=now lacks upToDate: true"
     );
     append(&ctx, "s", "text/plain", "new", "SSE-LIVE").await?;
-    let arrived = read_bytes(&mut s, Kind::Text, 3).await;
-    let got = decode_events(&s.events, Kind::Text)?;
+    let arrived = read_bytes(&mut s, Encoding::Text, 3).await;
+    let got = decode_events(&s.events, Encoding::Text)?;
     check!(
         arrived,
         "SSE-LIVE",
@@ -358,7 +360,7 @@ pub async fn resume_from_control_offsets(ctx: Ctx) -> CaseResult {
         append(&ctx, "s", "text/plain", p, "SSE-RESUME").await?;
         full.push_str(p);
         check!(
-            read_bytes(&mut s, Kind::Text, full.len()).await,
+            read_bytes(&mut s, Encoding::Text, full.len()).await,
             "SSE-LIVE",
             "append {p:?} was not delivered within {} s",
             PROMPT.as_secs()
@@ -388,7 +390,7 @@ pub async fn resume_from_control_offsets(ctx: Ctx) -> CaseResult {
         let mut r = ctx.get("s").offset(&offset).live("sse").sse().await?;
         r.expect(200, "SSE-RESUME")?;
         catch_up(&mut r, "SSE-RESUME").await?;
-        let got = decode_events(&r.events, Kind::Text)?;
+        let got = decode_events(&r.events, Encoding::Text)?;
         check_eq!(
             String::from_utf8_lossy(&got),
             full[before..],
@@ -417,7 +419,7 @@ pub async fn final_append_on_close(ctx: Ctx) -> CaseResult {
     r.expect_any(&[200, 204], "SSE-CLOSED-CONTROL")?;
     let tail = r.next_offset("SSE-CLOSED-CONTROL")?;
     expect_eof(&mut s, &tail).await?;
-    let got = decode_events(&s.events, Kind::Text)?;
+    let got = decode_events(&s.events, Encoding::Text)?;
     check_eq!(
         String::from_utf8_lossy(&got),
         "start|last",
@@ -440,8 +442,8 @@ pub async fn every_reader_receives(ctx: Ctx) -> CaseResult {
     }
     append(&ctx, "s", "text/plain", "shared", "SSE-LIVE").await?;
     for (i, s) in readers.iter_mut().enumerate() {
-        read_bytes(s, Kind::Text, "h|shared".len()).await;
-        let got = decode_events(&s.events, Kind::Text)?;
+        read_bytes(s, Encoding::Text, "h|shared".len()).await;
+        let got = decode_events(&s.events, Encoding::Text)?;
         check_eq!(
             String::from_utf8_lossy(&got),
             "h|shared",

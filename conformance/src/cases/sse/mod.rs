@@ -12,9 +12,10 @@ mod events;
 mod format;
 mod live;
 
+use crate::sse::Encoding;
 use events::{
     catch_up, catch_up_within, decode_events, flag, json_events_match, json_messages, last_control,
-    next_offset, read_bytes, Kind,
+    next_offset, read_bytes,
 };
 
 pub fn cases() -> Vec<Case> {
