@@ -1,6 +1,8 @@
-//! Helpers for the harness's own tests: run a subset of the catalog against
-//! a URL and get each case's raw result (used to prove that checks bite on
-//! deliberately broken servers).
+//! Helpers for the harness's own tests: start the reference app in-process
+//! (the one way the tests do: [`reference_app`] wrapped in whatever
+//! middleware a test needs, then [`serve`]), run a subset of the catalog
+//! against a URL and get each case's raw result (used to prove that checks
+//! bite on deliberately broken servers).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +10,60 @@ use std::time::Duration;
 use crate::client::Session;
 use crate::failure::Failure;
 use crate::runner::run_case;
+
+/// An app served on 127.0.0.1 until dropped.
+pub struct Served {
+    pub addr: std::net::SocketAddr,
+    /// `http://ADDR/v1/stream`: the reference app's stream root.
+    pub root: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The reference server's settings with its long-poll timeout set to
+/// `long_poll_ms` (and 64 KiB chunks, so chunking shows with small data).
+pub fn config(long_poll_ms: u64) -> ds_reference_server::Config {
+    ds_reference_server::Config {
+        long_poll_timeout: Duration::from_millis(long_poll_ms),
+        max_chunk_bytes: 64 * 1024,
+        ..Default::default()
+    }
+}
+
+/// The reference app (memory store, the given settings).
+pub fn reference_app(config: ds_reference_server::Config) -> axum::Router {
+    ds_reference_server::app(ds_reference_server::AppState::new(config).expect("state"))
+}
+
+/// A listener on a fresh 127.0.0.1 port.
+pub async fn listener() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+}
+
+/// Serve `app` on `listener` until the returned handle is dropped.
+pub fn serve_on(listener: tokio::net::TcpListener, app: axum::Router) -> Served {
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Served {
+        addr,
+        root: format!("http://{addr}/v1/stream"),
+        task,
+    }
+}
+
+/// Serve `app` on a fresh 127.0.0.1 port until the returned handle is dropped.
+pub async fn serve(app: axum::Router) -> Served {
+    serve_on(listener().await, app)
+}
 
 /// Result of one case against a target.
 #[derive(Debug)]

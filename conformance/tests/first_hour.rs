@@ -8,22 +8,11 @@ use std::time::Duration;
 use clap::Parser;
 use ds_conformance::cli::{exit_code, Cli};
 use ds_conformance::client::Target;
-
-/// A reference server with long-poll timeout `lp_ms`; returns its stream root.
-async fn reference(lp_ms: u64) -> (ds_reference_server::RunningServer, String) {
-    let srv = ds_reference_server::spawn(ds_reference_server::Config {
-        long_poll_timeout: Duration::from_millis(lp_ms),
-        ..Default::default()
-    })
-    .await
-    .expect("server");
-    let root = format!("{}/v1/stream", srv.url);
-    (srv, root)
-}
+use ds_conformance::testing::{config, reference_app, serve, Served};
 
 /// Something that answers HTTP but is no Durable Streams server (as
 /// `python3 -m http.server` would: 200 for a GET, 501 for anything else).
-async fn not_a_stream_server() -> String {
+async fn not_a_stream_server() -> (Served, String) {
     let app = axum::Router::new().fallback(|req: axum::extract::Request| async move {
         if req.method() == axum::http::Method::GET {
             (axum::http::StatusCode::OK, "<html>directory listing</html>")
@@ -34,16 +23,15 @@ async fn not_a_stream_server() -> String {
             )
         }
     });
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    format!("http://{addr}/")
+    let served = serve(app).await;
+    let root = format!("http://{}/", served.addr);
+    (served, root)
 }
 
 #[test]
 fn a_target_that_is_not_a_stream_server_stops_with_exit_2_and_a_hint() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let root = rt.block_on(not_a_stream_server());
+    let (_served, root) = rt.block_on(not_a_stream_server());
     let target = Target::new(&root).unwrap();
     let err = rt
         .block_on(ds_conformance::preflight::run(&target, "pf", None, true))
@@ -65,7 +53,8 @@ fn a_target_that_is_not_a_stream_server_stops_with_exit_2_and_a_hint() {
 #[test]
 fn preflight_measures_the_long_poll_timeout_and_warns_on_a_wrong_flag() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (srv, root) = rt.block_on(reference(1500));
+    let srv = rt.block_on(async { serve(reference_app(config(1500))).await });
+    let root = srv.root.clone();
     let target = Target::new(&root).unwrap();
     let f = rt
         .block_on(ds_conformance::preflight::run(&target, "pf", None, true))
@@ -97,7 +86,7 @@ fn preflight_measures_the_long_poll_timeout_and_warns_on_a_wrong_flag() {
     .join()
     .unwrap();
     assert_eq!(code, 0);
-    rt.block_on(srv.shutdown());
+    drop(srv);
 }
 
 static REQUESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -113,14 +102,10 @@ async fn count(
 #[test]
 fn a_report_into_a_missing_folder_fails_before_the_run() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let root = rt.block_on(async {
-        let state = ds_reference_server::AppState::new(Default::default()).unwrap();
-        let app = ds_reference_server::app(state).layer(axum::middleware::from_fn(count));
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(l, app).await });
-        format!("http://{addr}/v1/stream")
+    let srv = rt.block_on(async {
+        serve(reference_app(config(1000)).layer(axum::middleware::from_fn(count))).await
     });
+    let root = srv.root.clone();
     let dir = std::env::temp_dir().join(format!("ds-missing-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let junit = dir.join("junit.xml");
@@ -147,7 +132,7 @@ fn a_report_into_a_missing_folder_fails_before_the_run() {
 }
 
 /// Long-poll 200s marked `no-store`: only the SHOULD CACHE-LONG-POLL breaks.
-async fn long_poll_not_cacheable() -> String {
+async fn long_poll_not_cacheable() -> Served {
     async fn no_store(
         req: axum::extract::Request,
         next: axum::middleware::Next,
@@ -165,16 +150,7 @@ async fn long_poll_not_cacheable() -> String {
         }
         resp
     }
-    let state = ds_reference_server::AppState::new(ds_reference_server::Config {
-        long_poll_timeout: Duration::from_millis(1000),
-        ..Default::default()
-    })
-    .unwrap();
-    let app = ds_reference_server::app(state).layer(axum::middleware::from_fn(no_store));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    format!("http://{addr}/v1/stream")
+    serve(reference_app(config(1000)).layer(axum::middleware::from_fn(no_store))).await
 }
 
 /// The console as a user sees it (the binary, stdout piped): a SHOULD miss
@@ -183,7 +159,8 @@ async fn long_poll_not_cacheable() -> String {
 #[test]
 fn console_lines_show_the_real_outcome_and_the_summary_matches_the_json() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let root = rt.block_on(long_poll_not_cacheable());
+    let srv = rt.block_on(long_poll_not_cacheable());
+    let root = srv.root.clone();
     let dir = std::env::temp_dir().join(format!("ds-console-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("r.json");
@@ -256,7 +233,7 @@ fn console_lines_show_the_real_outcome_and_the_summary_matches_the_json() {
 #[test]
 fn closed_output_pipes_do_not_change_the_exit_code() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let root = rt.block_on(not_a_stream_server());
+    let (_served, root) = rt.block_on(not_a_stream_server());
     let run = |args: &[&str]| {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ds-conformance"))
             .args(args)

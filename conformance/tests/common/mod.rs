@@ -1,11 +1,11 @@
 //! Deliberately broken servers for "the checks bite" tests: the reference
 //! app behind a middleware that breaks exactly one rule by rewriting
-//! requests or responses. Bound to 127.0.0.1:0, stopped on drop.
+//! requests or responses. Bound to 127.0.0.1:0, stopped on drop (started
+//! through `ds_conformance::testing`, the one way tests start it).
 
 pub mod replay;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -25,32 +25,10 @@ pub struct Seen {
 type RewriteReq = Arc<dyn Fn(Request) -> Request + Send + Sync>;
 type RewriteResp = Arc<dyn Fn(&Seen, Response) -> Response + Send + Sync>;
 
-pub struct Broken {
-    pub root: String,
-    task: tokio::task::JoinHandle<()>,
-}
+/// A deliberately broken server (the reference app behind a rewrite).
+pub type Broken = ds_conformance::testing::Served;
 
-impl Drop for Broken {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// The reference server with its long-poll timeout set to `long_poll_ms`.
-pub fn config(long_poll_ms: u64) -> ds_reference_server::Config {
-    ds_reference_server::Config {
-        long_poll_timeout: Duration::from_millis(long_poll_ms),
-        max_chunk_bytes: 64 * 1024,
-        ..Default::default()
-    }
-}
-
-/// The reference app (memory store, the given settings): the one way the
-/// bite tests start the reference server in-process; each wraps it in its
-/// own middleware.
-pub fn reference_app(config: ds_reference_server::Config) -> axum::Router {
-    ds_reference_server::app(ds_reference_server::AppState::new(config).expect("state"))
-}
+pub use ds_conformance::testing::{config, listener, reference_app, serve, serve_on};
 
 /// Serve the reference app with a request and/or response rewrite.
 pub async fn spawn(
@@ -80,30 +58,6 @@ pub async fn spawn(
         }
     }));
     serve(app).await
-}
-
-/// A listener on a fresh 127.0.0.1 port.
-pub async fn listener() -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-}
-
-/// Serve `app` on `listener` until the returned handle is dropped.
-pub fn serve_on(listener: tokio::net::TcpListener, app: axum::Router) -> Broken {
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Broken {
-        root: format!("http://{addr}/v1/stream"),
-        task,
-    }
-}
-
-/// Serve `app` on a fresh 127.0.0.1 port until the returned handle is dropped.
-pub async fn serve(app: axum::Router) -> Broken {
-    serve_on(listener().await, app)
 }
 
 /// A server that rewrites responses with `f`.
