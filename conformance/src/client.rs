@@ -29,6 +29,9 @@ pub struct Target {
     /// Every resource the run created (a 2xx PUT), whoever sent it: checked
     /// at the end of the run for leftovers (see [`Ledger`]).
     pub ledger: Ledger,
+    /// [`Target::secrets`], worked out at the first request (when the
+    /// headers and the service token are configured), not for every one.
+    secrets: std::sync::OnceLock<Vec<(String, String)>>,
 }
 
 /// The choices of one run that are not about the server: its identity,
@@ -246,7 +249,13 @@ impl Target {
     /// The credentials the user configured, each with the placeholder
     /// transcripts record instead (see `transcript::redact`): values of
     /// `--header`s that look like credentials, and `--service-token`.
-    pub fn secrets(&self) -> Vec<(String, String)> {
+    /// Worked out once, at the first call: configure `headers` and
+    /// `subs.service_token` before the first request.
+    pub fn secrets(&self) -> &[(String, String)] {
+        self.secrets.get_or_init(|| self.find_secrets())
+    }
+
+    fn find_secrets(&self) -> Vec<(String, String)> {
         let sensitive = |name: &str| {
             let n = name.to_ascii_lowercase();
             ["auth", "cookie", "key", "token", "secret", "session"]
@@ -312,6 +321,7 @@ impl Target {
             subs: Default::default(),
             http,
             ledger: Ledger::default(),
+            secrets: std::sync::OnceLock::new(),
         })
     }
 
@@ -733,7 +743,7 @@ impl Req {
                 continue;
             }
             rb = rb.header(k, v);
-            recorded.push((k.clone(), crate::transcript::redact(v, &secrets)));
+            recorded.push((k.clone(), crate::transcript::redact(v, secrets)));
         }
         for (k, v) in &self.headers {
             let value = reqwest::header::HeaderValue::from_bytes(v)
@@ -741,7 +751,7 @@ impl Req {
             rb = rb.header(k.as_str(), value);
             recorded.push((
                 k.clone(),
-                crate::transcript::redact(&String::from_utf8_lossy(v), &secrets),
+                crate::transcript::redact(&String::from_utf8_lossy(v), secrets),
             ));
         }
         if !self.body.is_empty() || matches!(self.method, Method::POST | Method::PUT) {
