@@ -78,6 +78,9 @@ impl Replay<'_> {
         for l in self.header.lines() {
             let _ = writeln!(out, "# {l}");
         }
+        out.push_str(
+            "# Needs bash and curl. TARGET (the stream root) and RUN (the namespace\n# replacing the run id) may be set in the environment.\n",
+        );
         out.push_str(PRELUDE);
         let _ = writeln!(
             out,
@@ -392,19 +395,23 @@ fn first_field(body: &str, key: &str) -> Option<String> {
     None
 }
 
-const PRELUDE: &str = r##"# Needs bash and curl. TARGET (the stream root) and RUN (the namespace
-# replacing the run id) may be set in the environment.
-set -u
-TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT; DIFFER=0; STATUS=
+/// The helpers every replay script starts with (this one's and the
+/// property scripts' of `props::script`): `req N CURL-ARGS...` sends request
+/// N and sets STATUS and NEXT (its Stream-Next-Offset); `seen N STATUS
+/// [BODY]` notes (DIFFER=1) an answer unlike the recorded run's; `hdr NAME`
+/// and `field NAME` read the last answer's header and JSON string field.
+pub(crate) const PRELUDE: &str = r##"set -u
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT; DIFFER=0; STATUS=; NEXT=
 req() {
   local n=$1; shift
   : >"$TMP/h"; : >"$TMP/b"
   curl -sS -D "$TMP/h" -o "$TMP/b" "$@"
   STATUS=$(tr -d '\r' <"$TMP/h" | sed -n 's/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p' | tail -n1)
+  NEXT=$(hdr Stream-Next-Offset)
   echo "<<< $n: ${STATUS:-no answer} $(head -c 300 "$TMP/b" | tr '\n' ' ')"
 }
-# seen N STATUS: the recorded run's request N was answered STATUS
-seen() { if [ "$STATUS" != "$2" ]; then echo "# differs from the recorded run: request $1 answered ${STATUS:-nothing}, the recorded run saw $2"; DIFFER=1; fi; }
+# seen N STATUS [BODY]: the recorded run's request N was answered STATUS (and BODY)
+seen() { if [ "$STATUS" != "$2" ]; then echo "# differs from the recorded run: request $1 answered ${STATUS:-nothing}, the recorded run saw $2"; DIFFER=1; elif [ $# -ge 3 ] && ! cmp -s "$TMP/b" <(printf '%b' "$3"); then echo "# differs from the recorded run: the body of request $1"; DIFFER=1; fi; }
 hdr() { tr -d '\r' <"$TMP/h" | grep -i "^$1:" | head -n1 | sed 's/^[^:]*:[[:space:]]*//'; }
 field() { grep -o "\"$1\"[[:blank:]]*:[[:blank:]]*\"[^\"]*\"" "$TMP/b" | head -n1 | sed 's/^.*:[[:blank:]]*"//; s/"$//'; }
 "##;

@@ -72,27 +72,15 @@ impl Script {
         for l in failure.lines() {
             let _ = writeln!(out, "#   {l}");
         }
-        let _ = writeln!(out, "set -u");
+        let _ = writeln!(
+            out,
+            "# Needs bash and curl. TARGET (the stream root) may be set in the environment."
+        );
+        out.push_str(crate::replay::PRELUDE);
         let _ = writeln!(out, "TARGET=\"${{TARGET:-{root}}}\"");
         let _ = writeln!(out, "BASE=\"$TARGET/replay-$(date +%s)-$RANDOM\"");
         let _ = writeln!(out, "# URL path of BASE, for Stream-Forked-From");
         let _ = writeln!(out, "BPATH=\"/${{BASE#*://*/}}\"");
-        let _ = writeln!(
-            out,
-            "TMP=$(mktemp -d); trap 'rm -rf \"$TMP\"' EXIT; DIFFER=0"
-        );
-        let _ = writeln!(
-            out,
-            "req() {{ : >\"$TMP/h\"; : >\"$TMP/b\"; curl -sS -D \"$TMP/h\" -o \"$TMP/b\" \"$@\"; cat \"$TMP/h\" \"$TMP/b\"; printf '\\n\\n'; NEXT=$(tr -d '\\r' <\"$TMP/h\" | sed -n 's/^[Ss]tream-[Nn]ext-[Oo]ffset: *//p' | head -n1); STATUS=$(tr -d '\\r' <\"$TMP/h\" | sed -n 's/^HTTP\\/[0-9.]* \\([0-9]*\\).*/\\1/p' | tail -n1); }}"
-        );
-        let _ = writeln!(
-            out,
-            "# seen WHAT STATUS [BODY]: does the answer match the recorded run's?"
-        );
-        let _ = writeln!(
-            out,
-            "seen() {{ if [ \"$STATUS\" != \"$2\" ]; then echo \"# differs from the recorded run: $1 answered ${{STATUS:-nothing}}, the recorded run saw $2\"; DIFFER=1; elif [ $# -ge 3 ] && ! cmp -s \"$TMP/b\" <(printf '%b' \"$3\"); then echo \"# differs from the recorded run: the body of $1\"; DIFFER=1; fi; }}"
-        );
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         let subst = |vars: &BTreeMap<String, String>, v: &str| -> String {
             match vars.get(v) {
@@ -101,8 +89,9 @@ impl Script {
             }
         };
         for (i, l) in self.lines.iter().enumerate() {
-            let _ = writeln!(out, "\necho '>>> {}'", l.comment.replace('\'', ""));
-            let mut cmd = String::from("req");
+            let n = i + 1;
+            let _ = writeln!(out, "\necho '>>> {n}. {}'", l.comment.replace('\'', ""));
+            let mut cmd = format!("req {n}");
             if l.sse {
                 cmd.push_str(" -N --max-time 3");
             } else {
@@ -136,7 +125,7 @@ impl Script {
             }
             let _ = writeln!(out, "{cmd}");
             if let Some(code) = l.seen_status {
-                let _ = write!(out, "seen {} {code}", sq(&l.comment.replace('\'', "")));
+                let _ = write!(out, "seen {n} {code}");
                 if let Some(b) = &l.seen_body {
                     let _ = write!(out, " {}", bytes_arg(b));
                 }
