@@ -6,17 +6,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
-use super::{clock, read_all, text};
+use super::{clock, fork, json, put, read_all, text, text_and_json};
 use crate::durable::segment;
 use crate::durable::testdir::TestDir;
 use crate::durable::LogOptions;
 use crate::store::data::read_bodies;
-use crate::store::fork::ForkRequest;
 use crate::store::journal::compact::{Report, Step};
 use crate::store::ttl::Expiry;
-use crate::store::{AppendRequest, Appended, CreateRequest, Payload, Store, StoreError};
+use crate::store::{Appended, Store, StoreError};
 
 fn options() -> LogOptions {
     LogOptions {
@@ -88,62 +85,13 @@ fn fingerprint(s: &Store) -> String {
     out
 }
 
-fn put(path: &str, ct: &str, body: &str) -> CreateRequest {
-    CreateRequest {
-        path: path.into(),
-        content_type: Some(ct.into()),
-        body: Bytes::from(body.to_string()),
-        ..Default::default()
-    }
-}
-
-fn fork(path: &str, source: &str, offset: u64, sub_offset: u64) -> CreateRequest {
-    CreateRequest {
-        path: path.into(),
-        fork: Some(ForkRequest {
-            source_path: source.into(),
-            offset: Some(offset),
-            sub_offset,
-        }),
-        ..Default::default()
-    }
-}
-
-fn json(body: &str) -> AppendRequest {
-    AppendRequest {
-        essence: Some("application/json".into()),
-        payload: Payload::Json(crate::store::json::flatten(
-            &Bytes::from(body.to_string()),
-            false,
-        )),
-        close: false,
-        stream_seq: None,
-        producer: None,
-    }
-}
-
 /// A store with every kind of state, and garbage: streams created, filled
 /// and deleted (some by expiry).
 async fn populate(s: &Store) {
-    s.create(put("/t", "text/plain", "hello"))
-        .durable()
-        .await
-        .unwrap();
-    s.append("/t", text(" big", Some((0, 0)), false))
-        .durable()
-        .await
-        .unwrap();
-    s.append("/t", text(" world", Some((2, 0)), false))
-        .durable()
-        .await
-        .unwrap();
+    text_and_json(s, (2, 0), false).await;
     let mut seq = text("!", None, false);
     seq.stream_seq = Some("0007".into());
     s.append("/t", seq).durable().await.unwrap();
-    s.create(put("/j", "application/json", "[1,[2],{\"a\":3}]"))
-        .durable()
-        .await
-        .unwrap();
     s.append("/j", json("[4,5]")).durable().await.unwrap();
     s.append("/j", json("\"six\"")).durable().await.unwrap();
     // A soft-deleted source kept by a fork (with a sub-offset prefix), and

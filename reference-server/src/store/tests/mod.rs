@@ -12,11 +12,12 @@ mod recover;
 use bytes::Bytes;
 use time::macros::datetime;
 
+use super::fork::ForkRequest;
 use super::offsets::ReadFrom;
 use super::producer::ProducerRef;
 use super::stream::Info;
 use super::ttl::Clock;
-use super::{json, read, AppendRequest, Payload, Store, StoreError};
+use super::{json, read, AppendRequest, CreateRequest, Payload, Store, StoreError};
 
 fn clock() -> Clock {
     Clock::manual(datetime!(2030-01-01 0:00 UTC))
@@ -52,4 +53,61 @@ fn text(body: &str, producer: Option<(u64, u64)>, close: bool) -> AppendRequest 
             seq,
         }),
     }
+}
+
+/// Create `path` with content type `ct` holding `body`.
+pub(super) fn put(path: &str, ct: &str, body: &str) -> CreateRequest {
+    CreateRequest {
+        path: path.into(),
+        content_type: Some(ct.into()),
+        body: Bytes::from(body.to_string()),
+        ..Default::default()
+    }
+}
+
+/// Fork `source` at `offset`/`sub_offset` as `path`.
+pub(super) fn fork(path: &str, source: &str, offset: u64, sub_offset: u64) -> CreateRequest {
+    CreateRequest {
+        path: path.into(),
+        fork: Some(ForkRequest {
+            source_path: source.into(),
+            offset: Some(offset),
+            sub_offset,
+        }),
+        ..Default::default()
+    }
+}
+
+/// A JSON append of `body`.
+pub(super) fn json(body: &str) -> AppendRequest {
+    AppendRequest {
+        essence: Some("application/json".into()),
+        payload: Payload::Json(crate::store::json::flatten(
+            &Bytes::from(body.to_string()),
+            false,
+        )),
+        close: false,
+        stream_seq: None,
+        producer: None,
+    }
+}
+
+/// The start the file-store fixtures share: `/t` (text, TTL 1 h) holding
+/// "hello", then " big" and " world" appended by producer `p` (" big" as
+/// (epoch 0, seq 0), " world" as `world`, closing `/t` when `close`), and
+/// `/j` (JSON) holding the messages 1, [2] and {"a":3}.
+pub(super) async fn text_and_json(s: &Store, world: (u64, u64), close: bool) {
+    let mut t = put("/t", "text/plain", "hello");
+    t.expiry = super::ttl::Expiry::Ttl(3600);
+    s.create(t).durable().await.unwrap();
+    for (body, at, close) in [(" big", (0, 0), false), (" world", world, close)] {
+        s.append("/t", text(body, Some(at), close))
+            .durable()
+            .await
+            .unwrap();
+    }
+    s.create(put("/j", "application/json", "[1,[2],{\"a\":3}]"))
+        .durable()
+        .await
+        .unwrap();
 }

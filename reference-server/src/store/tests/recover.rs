@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{clock, head, read_all, text};
+use super::{clock, fork, head, read_all, text, text_and_json};
 use crate::durable::testdir::TestDir;
 use crate::durable::LogOptions;
 use crate::store::data::Body;
-use crate::store::fork::ForkRequest;
 use crate::store::offsets::{Offset, ReadFrom};
 use crate::store::producer::ProducerState;
 use crate::store::stream::Info;
@@ -27,41 +26,8 @@ async fn a_reopened_store_has_the_same_streams_with_data_on_disk() {
     let dir = TestDir::new("store");
     {
         let s = Store::open(clock(), dir.path()).unwrap();
-        let put = |path: &str, ct: &str, body: &str| CreateRequest {
-            path: path.into(),
-            content_type: Some(ct.into()),
-            expiry: Expiry::Ttl(3600),
-            body: Bytes::from(body.to_string()),
-            ..Default::default()
-        };
-        s.create(put("/t", "text/plain", "hello"))
-            .durable()
-            .await
-            .unwrap();
-        s.append("/t", text(" big", Some((0, 0)), false))
-            .durable()
-            .await
-            .unwrap();
-        s.append("/t", text(" world", Some((0, 1)), true))
-            .durable()
-            .await
-            .unwrap();
-        s.create(put("/j", "application/json", "[1,[2],{\"a\":3}]"))
-            .durable()
-            .await
-            .unwrap();
-        s.create(CreateRequest {
-            path: "/f".into(),
-            fork: Some(ForkRequest {
-                source_path: "/t".into(),
-                offset: Some(3),
-                sub_offset: 2,
-            }),
-            ..Default::default()
-        })
-        .durable()
-        .await
-        .unwrap();
+        text_and_json(&s, (0, 1), true).await;
+        s.create(fork("/f", "/t", 3, 2)).durable().await.unwrap();
         s.append("/f", text("!", None, false))
             .durable()
             .await
