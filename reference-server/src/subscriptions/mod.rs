@@ -124,6 +124,19 @@ impl From<Invalid> for SubError {
     }
 }
 
+/// Whether `given` equals the secret `expected`, in time that depends only
+/// on the lengths (no early exit at the first differing byte), so the
+/// answer time of a claim does not tell a caller how much of a guessed
+/// service token was right (§12.1). The length may show; the token's
+/// entropy does not. A fold by hand: one comparison does not need a crate.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let diff = given
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| std::hint::black_box(acc | (a ^ b)));
+    given.len() == expected.len() && diff == 0
+}
+
 fn bad(msg: impl Into<String>) -> SubError {
     SubError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", msg)
 }
@@ -1004,7 +1017,7 @@ impl Subscriptions {
         body: &[u8],
     ) -> Result<Value, SubError> {
         if let Some(expected) = &self.settings.service_token {
-            if authorization != Some(expected.as_str()) {
+            if !authorization.is_some_and(|a| same_secret(a.as_bytes(), expected.as_bytes())) {
                 return Err(SubError::new(
                     StatusCode::UNAUTHORIZED,
                     "UNAUTHORIZED",

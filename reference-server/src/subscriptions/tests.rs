@@ -199,3 +199,17 @@ fn the_retry_schedule_survives_a_restart() {
     assert!(second.next_attempt_at_ms >= now_ms() + 1500);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn service_token_comparison_needs_every_byte_and_the_length() {
+    assert!(super::same_secret(b"Bearer s3cret", b"Bearer s3cret"));
+    for other in [
+        &b"Bearer s3cres"[..],
+        b"Bearer s3cret ",
+        b"Bearer s3cre",
+        b"xearer s3cret",
+        b"",
+    ] {
+        assert!(!super::same_secret(other, b"Bearer s3cret"), "{other:?}");
+    }
+}
