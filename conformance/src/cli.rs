@@ -115,8 +115,8 @@ pub struct Cli {
     #[arg(long, value_name = "URL")]
     pub webhook_public_url: Option<String>,
     /// Granularity of the target's timers (leases, webhook retries): slack
-    /// added to every wait on one (default 400).
-    #[arg(long, value_name = "MS")]
+    /// added to every wait on one, 0 to 600000 (default 400).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub lease_granularity_ms: Option<u64>,
     /// Bearer token for pull-wake claims (§7.2 `Authorization: Bearer <service-jwt>`);
     /// also runs the case checking that claims without it are refused (skipped
@@ -284,6 +284,25 @@ fn check_output(flag: &str, p: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `--webhook-public-url`: an absolute http(s) URL with a host and no
+/// query or fragment (mailbox paths are appended to it).
+fn check_public_url(u: &str) -> Result<String, String> {
+    let bad = |why: String| format!("--webhook-public-url {u:?}: {why}");
+    let parsed = reqwest::Url::parse(u).map_err(|e| bad(e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("must be an http:// or https:// URL".into()));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host".into()));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad(
+            "must not have a query or fragment (mailbox paths are appended to it)".into(),
+        ));
+    }
+    Ok(u.to_string())
+}
+
 /// Entry point shared by the binary and the in-process test harness.
 pub fn main_with(cli: Cli) -> ExitCode {
     ExitCode::from(exit_code(cli))
@@ -341,6 +360,11 @@ fn try_main(cli: Cli) -> Result<u8, String> {
         accept: cli.accept,
     };
     snapshots.check()?;
+    // Checked before anything contacts the target.
+    let webhook_public_url = match &cli.webhook_public_url {
+        Some(u) => Some(check_public_url(u)?),
+        None => None,
+    };
     let expectations = match &cli.expectations {
         Some(p) => Expectations::load(p)?,
         None => Expectations::default(),
@@ -445,14 +469,7 @@ fn try_main(cli: Cli) -> Result<u8, String> {
     run_config.control.kill_cmd = cli.kill_cmd.clone();
     run_config.control.crash_rounds = cli.crash_rounds;
     run_config.control.command_timeout = Duration::from_millis(cli.command_timeout_ms);
-    if let Some(u) = &cli.webhook_public_url {
-        let parsed =
-            reqwest::Url::parse(u).map_err(|e| format!("--webhook-public-url {u:?}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("--webhook-public-url {u:?}: must be http(s)"));
-        }
-        target.subs.webhook_public_url = Some(u.clone());
-    }
+    target.subs.webhook_public_url = webhook_public_url;
     target.subs.webhook_listen = cli.webhook_listen;
     if let (Some(addr), false) = (cli.webhook_listen, cli.list) {
         // An explicit address that cannot be bound is a setup mistake.
@@ -551,6 +568,37 @@ mod tests {
         }
         let ok = parse(&["fork::", "ttl::", "--cases", "5"]).unwrap();
         assert_eq!(ok.filters, ["fork::", "ttl::"]);
+    }
+
+    #[test]
+    fn webhook_public_url_must_be_a_base_url() {
+        for bad in [
+            "not a url",
+            "127.0.0.1:8099",
+            "ftp://example.test/",
+            "http://example.test/?x=1",
+            "http://example.test/#f",
+            "file:///tmp/x",
+        ] {
+            let e = check_public_url(bad).expect_err(bad);
+            assert!(e.starts_with("--webhook-public-url "), "{e}");
+        }
+        for good in ["http://127.0.0.1:8099", "https://hooks.example.test/relay/"] {
+            assert_eq!(check_public_url(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            &["--lease-granularity-ms", "-1"][..],
+            &["--lease-granularity-ms", "600001"],
+            &["--webhook-listen", "localhost"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            parse(&["--lease-granularity-ms", "0"])
+                .unwrap()
+                .lease_granularity_ms,
+            Some(0)
+        );
     }
 
     #[test]
