@@ -53,23 +53,86 @@ async fn header_value_any_value_closes() {
         .await;
 }
 
+/// Refuses appends whose Stream-Closed value is one of `refused` (400,
+/// never reaching the store), rewrites the value to `true` for those in
+/// `closes`, and (with `store_refused`) stores the refused ones anyway.
+async fn non_true_values(
+    refused: &'static [&'static str],
+    closes: &'static [&'static str],
+    store_refused: bool,
+) -> crate::common::Broken {
+    crate::common::with_middleware(
+        500,
+        move |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+            let value = req
+                .headers()
+                .get("stream-closed")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let Some(v) = value else {
+                return next.run(req).await;
+            };
+            if closes.contains(&v.as_str()) {
+                req.headers_mut()
+                    .insert("stream-closed", HeaderValue::from_static("true"));
+            }
+            if refused.contains(&v.as_str()) && req.method() == Method::POST {
+                let mut resp = if store_refused {
+                    next.run(req).await
+                } else {
+                    axum::response::IntoResponse::into_response(StatusCode::OK)
+                };
+                crate::common::set_status(&mut resp, 400);
+                return resp;
+            }
+            next.run(req).await
+        },
+    )
+    .await
+}
+
+/// Refusing appends with a non-`true` Stream-Closed value, the stream left
+/// as it was: only the SHOULD (the case carried on through every value).
 #[tokio::test]
 async fn header_value_other_values_refused() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen
-            .headers
-            .get("stream-closed")
-            .is_some_and(|v| v == "yes")
-        {
-            crate::common::set_status(&mut resp, 400);
-        }
-        resp
-    })
-    .await;
-    bite(&srv.root)
+    let srv = non_true_values(&["false", "yes"], &[], false).await;
+    let bitten = bite(&srv.root)
         .case("close::header_value::other_values_do_not_close")
         .fails_with("CLOSE-NON-TRUE-NO-ERROR")
         .await;
+    // Both refusals were found: the case did not stop at the first.
+    assert!(
+        bitten.failure.message.contains("also found"),
+        "{}",
+        bitten.failure
+    );
+}
+
+/// Refusing `false` (a SHOULD finding) and closing on `closed`: the case
+/// carries on past the finding and fails on the MUST.
+#[tokio::test]
+async fn header_value_refused_then_closing_on_another_value() {
+    let srv = non_true_values(&["false"], &["closed"], false).await;
+    bite(&srv.root)
+        .case("close::header_value::other_values_do_not_close")
+        .fails_with("CLOSE-NON-TRUE-IGNORED")
+        .await;
+}
+
+/// Answering 400 to an append it stored anyway: the stream holds data
+/// the client was told was refused (MUST).
+#[tokio::test]
+async fn header_value_refused_but_stored() {
+    let srv = non_true_values(&["yes"], &[], true).await;
+    let bitten = bite(&srv.root)
+        .case("close::header_value::other_values_do_not_close")
+        .fails_with("CLOSE-NON-TRUE-IGNORED")
+        .await;
+    assert!(
+        bitten.failure.message.contains("refused"),
+        "{}",
+        bitten.failure
+    );
 }
 
 #[tokio::test]

@@ -427,3 +427,165 @@ async fn reference_server_passes_the_whole_producer_area() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("producer::").passes().await;
 }
+
+/// Is this producer value a non-canonical spelling of an integer (a sign
+/// or a leading zero)? Returns the canonical spelling.
+fn canonical(v: &str) -> Option<String> {
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    let non_canonical = v.starts_with(['+', '-']) || (digits.len() > 1 && digits.starts_with('0'));
+    if !non_canonical || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    (n == 0 || !v.starts_with('-')).then(|| n.to_string())
+}
+
+/// Non-canonical values read as the integers they spell, each applied
+/// exactly as answered: only the SHOULD, found for every value (the case
+/// carried on past the first).
+#[tokio::test]
+async fn non_canonical_values_read_as_integers_are_only_a_should_finding() {
+    let srv = crate::common::with_request(|mut req| {
+        for h in ["producer-epoch", "producer-seq"] {
+            let fixed = req
+                .headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .and_then(canonical);
+            if let Some(f) = fixed {
+                req.headers_mut()
+                    .insert(h, HeaderValue::from_str(&f).unwrap());
+            }
+        }
+        req
+    })
+    .await;
+    let bitten = bite(&srv.root)
+        .case("producer::syntax::non_canonical_integers_are_400")
+        .fails_with("PROD-VALUE-CANONICAL")
+        .await;
+    // "+1" was accepted as epoch and as seq, so was "01": each a finding.
+    let m = &bitten.failure.message;
+    assert!(m.matches("also found").count() >= 3, "{m}");
+}
+
+/// Non-canonical values accepted, but as plain appends (the producer
+/// headers dropped): answered 204 as duplicates, stored every time. The
+/// case carries on past the SHOULD finding and fails on the MUST.
+#[tokio::test]
+async fn non_canonical_values_accepted_as_plain_appends_are_caught() {
+    let srv = crate::common::with_request(|mut req| {
+        let lenient = ["producer-epoch", "producer-seq"].iter().any(|h| {
+            req.headers()
+                .get(*h)
+                .and_then(|v| v.to_str().ok())
+                .and_then(canonical)
+                .is_some()
+        });
+        if lenient {
+            for h in ["producer-id", "producer-epoch", "producer-seq"] {
+                req.headers_mut().remove(h);
+            }
+        }
+        req
+    })
+    .await;
+    bite(&srv.root)
+        .case("producer::syntax::non_canonical_integers_are_400")
+        .fails_with("PROD-SEQ-DUP")
+        .await;
+}
+
+/// The reference app, where producer POSTs on a stream that an earlier
+/// POST already closed are answered with SHOULD-level deviations (a
+/// duplicate close 200 instead of 204, a closed-stream 409 as a 403 stale
+/// epoch); with `reopen`, such a request also reopens the stream (deleted
+/// and created again, open, with the same data).
+async fn closed_stream_deviations(reopen: bool) -> crate::common::Broken {
+    use tower::ServiceExt;
+    let app = crate::common::reference_app(crate::common::config(500));
+    let inner = app.clone();
+    let closed: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let layer = axum::middleware::from_fn(move |req: Request, next: Next| {
+        let (inner, closed) = (inner.clone(), closed.clone());
+        async move {
+            let path = req.uri().path().to_string();
+            let is_producer =
+                req.method() == Method::POST && req.headers().contains_key("producer-id");
+            let mut resp = next.run(req).await;
+            let says_closed = resp
+                .headers()
+                .get("stream-closed")
+                .is_some_and(|v| v == "true");
+            if is_producer && says_closed && !closed.lock().unwrap().insert(path.clone()) {
+                match resp.status() {
+                    StatusCode::NO_CONTENT => crate::common::set_status(&mut resp, 200),
+                    StatusCode::CONFLICT => {
+                        crate::common::set_status(&mut resp, 403);
+                        resp.headers_mut().remove("stream-closed");
+                        resp.headers_mut()
+                            .insert("producer-epoch", HeaderValue::from_static("1"));
+                    }
+                    _ => {}
+                }
+                if reopen {
+                    let call = |method: Method, uri: String, body: bytes::Bytes| {
+                        let inner = inner.clone();
+                        async move {
+                            let req = axum::http::Request::builder()
+                                .method(method)
+                                .uri(uri)
+                                .header("content-type", "text/plain")
+                                .body(axum::body::Body::from(body))
+                                .unwrap();
+                            let resp = inner.oneshot(req).await.unwrap();
+                            crate::common::body_bytes(resp).await.1
+                        }
+                    };
+                    let data = call(
+                        Method::GET,
+                        format!("{path}?offset=-1"),
+                        bytes::Bytes::new(),
+                    )
+                    .await;
+                    call(Method::DELETE, path.clone(), bytes::Bytes::new()).await;
+                    call(Method::PUT, path.clone(), data).await;
+                }
+            }
+            resp
+        }
+    });
+    crate::common::serve(app.layer(layer)).await
+}
+
+const ON_CLOSED: [(&str, &str); 3] = [
+    ("producer::close::duplicate_close_is_204", "PROD-CLOSE-DUP"),
+    (
+        "producer::close::close_only_with_producer_headers",
+        "PROD-CLOSE-DUP",
+    ),
+    (
+        "producer::close::zombie_after_close_rejected",
+        "PROD-CLOSED-PRECEDENCE",
+    ),
+];
+
+/// Requests on a closed stream answered with SHOULD-level deviations, the
+/// stream intact: only those SHOULDs.
+#[tokio::test]
+async fn closed_stream_should_deviations_with_state_intact() {
+    let srv = closed_stream_deviations(false).await;
+    bite(&srv.root).each(&ON_CLOSED).await;
+}
+
+/// The same answers, but each such request reopened the stream: every case
+/// re-checks the closure after the request and fails on the MUST.
+#[tokio::test]
+async fn closed_stream_reopened_behind_should_deviations_is_caught() {
+    let srv = closed_stream_deviations(true).await;
+    let each: Vec<(&str, &str)> = ON_CLOSED
+        .iter()
+        .map(|(id, _)| (*id, "STREAM-CLOSED-MONOTONIC"))
+        .collect();
+    bite(&srv.root).each(&each).await;
+}

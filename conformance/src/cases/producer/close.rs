@@ -38,6 +38,24 @@ async fn closed_by_p01(ctx: &Ctx) -> CaseResult {
     Ok(())
 }
 
+/// What must hold after any request on the closed stream, whatever it was
+/// answered: the stream reads exactly `want` and is still closed (MUST).
+async fn still_closed(ctx: &Ctx, want: &str, after: &str) -> CaseResult {
+    let all = ctx.read_all("s", "-1", "STREAM-CLOSED-MONOTONIC").await?;
+    check!(
+        all.text() == want,
+        "PROD-SEQ-DUP",
+        "after {after}, the stream reads {:?}, expected {want:?}",
+        all.text()
+    );
+    check!(
+        all.closed,
+        "STREAM-CLOSED-MONOTONIC",
+        "after {after}, reads no longer report the stream closed"
+    );
+    Ok(())
+}
+
 /// The final append with producer headers is appended and closes the stream.
 #[case("PROD-CLOSE-WITH-APPEND")]
 pub async fn close_with_final_append(ctx: Ctx) -> CaseResult {
@@ -54,13 +72,14 @@ pub async fn close_with_final_append(ctx: Ctx) -> CaseResult {
 }
 
 /// Retrying the closing request (with or without Stream-Closed) appends
-/// nothing; it SHOULD be answered 204 with Stream-Closed: true.
-#[case("PROD-CLOSE-DUP", "PROD-SEQ-DUP")]
+/// nothing and leaves the stream closed (MUST, checked first); it SHOULD
+/// be answered 204 with Stream-Closed: true.
+#[case("PROD-CLOSE-DUP", "PROD-SEQ-DUP", "STREAM-CLOSED-MONOTONIC")]
 pub async fn duplicate_close_is_204(ctx: Ctx) -> CaseResult {
     closed_by_p01(&ctx).await?;
     let again = send_close(&ctx, "p", 0, 1, "b").await?;
     let plain = send(&ctx, "s", "p", 0, 1, "b").await?;
-    content(&ctx, "s", "ab", "PROD-SEQ-DUP").await?;
+    still_closed(&ctx, "ab", "retrying the closing request twice").await?;
     for (what, r) in [
         ("retried close", &again),
         ("retried append of the closing tuple", &plain),
@@ -77,8 +96,15 @@ pub async fn duplicate_close_is_204(ctx: Ctx) -> CaseResult {
 }
 
 /// A close-only request (empty body) with producer headers closes the
-/// stream; retrying it SHOULD be 204 with Stream-Closed: true.
-#[case("PROD-CLOSE-WITH-APPEND", "PROD-CLOSE-DUP")]
+/// stream; retrying it SHOULD be 204 with Stream-Closed: true, and
+/// whatever it is answered leaves the data and the closure as they were
+/// (MUST, checked first).
+#[case(
+    "PROD-CLOSE-WITH-APPEND",
+    "PROD-CLOSE-DUP",
+    "PROD-SEQ-DUP",
+    "STREAM-CLOSED-MONOTONIC"
+)]
 pub async fn close_only_with_producer_headers(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
@@ -98,6 +124,7 @@ pub async fn close_only_with_producer_headers(ctx: Ctx) -> CaseResult {
         all.closed
     );
     let again = send_close(&ctx, "p", 0, 1, "").await?;
+    still_closed(&ctx, "a", "retrying the close-only request").await?;
     check!(
         again.status == 204 && again.closed(),
         "PROD-CLOSE-DUP",
@@ -126,9 +153,15 @@ pub async fn other_tuple_on_closed_is_409(ctx: Ctx) -> CaseResult {
 }
 
 /// A zombie (stale epoch) writing after the new epoch closed the stream
-/// is rejected and appends nothing; closed status SHOULD take precedence
-/// (409 + Stream-Closed rather than 403).
-#[case("PROD-CLOSED-ZOMBIE", "PROD-CLOSED-PRECEDENCE", "PROD-STALE-EPOCH")]
+/// is rejected, appends nothing and leaves the stream closed (MUST,
+/// checked first); closed status SHOULD take precedence (409 +
+/// Stream-Closed rather than 403).
+#[case(
+    "PROD-CLOSED-ZOMBIE",
+    "PROD-CLOSED-PRECEDENCE",
+    "PROD-STALE-EPOCH",
+    "STREAM-CLOSED-MONOTONIC"
+)]
 pub async fn zombie_after_close_rejected(ctx: Ctx) -> CaseResult {
     stream(&ctx, "s").await?;
     appends(&ctx, (0, 0), "a", "PROD-SEQ-NEXT").await?;
@@ -155,6 +188,7 @@ pub async fn zombie_after_close_rejected(ctx: Ctx) -> CaseResult {
         ),
     }
     content(&ctx, "s", "ab", "PROD-CLOSED-ZOMBIE").await?;
+    still_closed(&ctx, "ab", "the zombie's append").await?;
     check!(z.status == 409, "PROD-CLOSED-PRECEDENCE", "zombie on a closed stream answered {} rather than 409 + Stream-Closed (closed status first)", z.status);
     Ok(())
 }
