@@ -211,6 +211,31 @@ impl Bite {
             .collect()
     }
 
+    /// The case ended `inconclusive` on requirement `req`: timing left
+    /// what it observes open every time it looked, so it gave no verdict
+    /// (never a failure of the target). Not a bite (nothing is recorded);
+    /// returns the inconclusive result.
+    pub async fn inconclusive_on(self, req: &str) -> Failure {
+        let id = self.subject();
+        let runs = self.run(&[]).await;
+        let ran = runs
+            .iter()
+            .find(|r| r.id == id)
+            .unwrap_or_else(|| panic!("case {id} did not run"));
+        match &ran.result {
+            Err(f)
+                if f.kind == crate::failure::FailureKind::Inconclusive
+                    && f.requirement.as_deref() == Some(req) =>
+            {
+                f.clone()
+            }
+            other => panic!(
+                "case {id}: expected inconclusive on {req}, got {other:?}\n{}",
+                ran.transcript
+            ),
+        }
+    }
+
     /// Control: every case run (the `case`, every case under each `area`)
     /// passed. An inconclusive result (the case could not be sure of an
     /// order of events on a slow or loaded machine) is no failure of the

@@ -522,3 +522,70 @@ async fn live_every_control_of_a_closed_stream_flagged_closed_is_caught() {
         .fails_with("SSE-CLOSE-CONNECTION")
         .await;
 }
+
+/// The reference server (catch-up chunks of at most 8 KiB, so a long
+/// history is many events) whose SSE responses hold each of their first
+/// `slow` body frames for `hold` before sending it; `f` rewrites every
+/// frame.
+async fn slow_sse(
+    hold: std::time::Duration,
+    slow: usize,
+    f: fn(&str) -> String,
+) -> crate::common::Broken {
+    let mut config = crate::common::config(LP_MS);
+    config.max_chunk_bytes = 8 * 1024;
+    let rewrite = move |seen: &crate::common::Seen, resp: Response| {
+        if !is_sse(seen) || resp.status() != StatusCode::OK {
+            return resp;
+        }
+        let (parts, body) = resp.into_parts();
+        let frames = body
+            .into_data_stream()
+            .enumerate()
+            .then(move |(i, chunk)| async move {
+                if i < slow {
+                    tokio::time::sleep(hold).await;
+                }
+                chunk.map(|b| bytes::Bytes::from(f(&String::from_utf8_lossy(&b))))
+            });
+        Response::from_parts(parts, Body::from_stream(frames))
+    };
+    crate::common::spawn(config, None, Some(std::sync::Arc::new(rewrite))).await
+}
+
+/// A correct server that is merely slow: the closed stream's history (43
+/// events) arrives one event every 1.5 s, longer than the case's judging
+/// window (6 x 5 s) and than its 60 s budget. The final control cannot be
+/// judged: inconclusive, not a failure (before, each 5 s window stretched
+/// to 20 s while events came, so the case ran out of budget and failed).
+#[tokio::test]
+async fn live_closed_stream_delivered_slowly_is_inconclusive_not_failed() {
+    let srv = slow_sse(
+        std::time::Duration::from_millis(1500),
+        usize::MAX,
+        str::to_string,
+    )
+    .await;
+    let f = bite(&srv.root)
+        .long_poll(LP_MS)
+        .case("sse::live::closed_stream_from_start")
+        .inconclusive_on("SSE-CLOSED-CONTROL")
+        .await;
+    assert!(f.message.contains("still arriving"), "{f}");
+}
+
+/// Slow at first (8 events a second apart, within the judging window),
+/// then the rest at once, with no `streamClosed` in the final control: a
+/// slow start does not excuse the violation.
+#[tokio::test]
+async fn live_closed_flag_missing_after_a_slow_start_is_caught() {
+    let srv = slow_sse(std::time::Duration::from_secs(1), 8, |f| {
+        f.replace("\"streamClosed\":true", "\"streamClosed\":false")
+    })
+    .await;
+    bite(&srv.root)
+        .long_poll(LP_MS)
+        .case("sse::live::closed_stream_from_start")
+        .fails_with("SSE-CLOSED-CONTROL")
+        .await;
+}
