@@ -20,7 +20,7 @@ pub mod state;
 pub mod store;
 pub mod subscriptions;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -61,8 +61,26 @@ pub async fn serve(
         }
         tokio::time::sleep(grace).await;
     };
-    let app = app(state).layer(request_log());
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    // The request log costs a span, two clock reads and a wrapped body per
+    // request even when nothing would be printed: it is only layered on
+    // when its target is enabled (decided once, when serving starts).
+    let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = if tracing::enabled!(target: REQUEST_LOG_TARGET, tracing::Level::INFO)
+    {
+        let app = app(state).layer(request_log());
+        Box::pin(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .into_future(),
+        )
+    } else {
+        use axum::ServiceExt as _;
+        let app = http::service(state).into_make_service();
+        Box::pin(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .into_future(),
+        )
+    };
     tokio::select! {
         result = server => result,
         () = drain_limit => {

@@ -1,7 +1,10 @@
 //! §12.7 browser security headers on every response, and CORS so a browser
 //! can send every request header of §13.2 and read every response header.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 const ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, HEAD, OPTIONS";
@@ -13,19 +16,21 @@ const EXPOSE_HEADERS: &str = "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Da
 Stream-Closed, Stream-TTL, Stream-Expires-At, ETag, Location, Content-Type, Producer-Epoch, \
 Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, stream-sse-data-encoding";
 
+/// Parsed once: a name given as a string is parsed and validated on every
+/// insert, and these go on every response.
+static CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-resource-policy");
+
 /// Stamps the headers on every response (preflights included).
 pub fn stamp(h: &mut HeaderMap) {
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        "cross-origin-resource-policy",
+        CROSS_ORIGIN_RESOURCE_POLICY.clone(),
         HeaderValue::from_static("cross-origin"),
     );
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     h.insert(
-        "access-control-expose-headers",
+        ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(EXPOSE_HEADERS),
     );
 }
