@@ -37,7 +37,8 @@ pub struct Cli {
     /// Pid of the target process (local): report its RSS and open sockets.
     #[arg(long, global = true)]
     pub pid: Option<u32>,
-    /// Also write the results as JSON to this file.
+    /// Also write the results as JSON to this file; `-`: the JSON alone on
+    /// stdout (the table then goes to stderr).
     #[arg(long, global = true)]
     pub json: Option<PathBuf>,
     /// No progress line.

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use ds_bench::progress::{err_line, out};
 use ds_bench::{run, Cli};
 
 fn main() -> ExitCode {
@@ -13,7 +14,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("ds-bench: cannot start the runtime: {e}");
+            err_line(format_args!("ds-bench: cannot start the runtime: {e}"));
             return ExitCode::from(2);
         }
     };
@@ -26,11 +27,15 @@ async fn main_async(cli: Cli) -> ExitCode {
         Some(t) => (t.clone(), None),
         None => match embedded().await {
             Ok((url, stop)) => {
-                eprintln!("ds-bench: no --target: reference server started in-process at {url}");
+                err_line(format_args!(
+                    "ds-bench: no --target: reference server started in-process at {url}"
+                ));
                 (url, Some(stop))
             }
             Err(e) => {
-                eprintln!("ds-bench: cannot start the embedded server: {e:#}");
+                err_line(format_args!(
+                    "ds-bench: cannot start the embedded server: {e:#}"
+                ));
                 return ExitCode::from(2);
             }
         },
@@ -40,19 +45,30 @@ async fn main_async(cli: Cli) -> ExitCode {
         Err(e) => {
             // Errors before any figure are setup problems (bad flag, target
             // unreachable, a stream that cannot be created).
-            eprintln!("ds-bench: {e:#}");
+            err_line(format_args!("ds-bench: {e:#}"));
             return ExitCode::from(2);
         }
     };
-    print!("{}", report.table(&url));
+    // `--json -`: the JSON alone on stdout (for tools), the table on stderr.
+    let json_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
+    if json_stdout {
+        err_line(report.table(&url).trim_end());
+    } else {
+        out(&report.table(&url));
+    }
     if let Some(path) = &cli.json {
         let j = report.to_json(
             &url,
             serde_json::to_value(format!("{:?}", cli.mode)).unwrap_or_default(),
         );
-        let text = serde_json::to_string_pretty(&j).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, text + "\n") {
-            eprintln!("ds-bench: cannot write {}: {e}", path.display());
+        let text = serde_json::to_string_pretty(&j).unwrap_or_default() + "\n";
+        if json_stdout {
+            out(&text);
+        } else if let Err(e) = std::fs::write(path, text) {
+            err_line(format_args!(
+                "ds-bench: cannot write {}: {e}",
+                path.display()
+            ));
             return ExitCode::from(2);
         }
     }

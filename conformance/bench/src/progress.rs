@@ -1,13 +1,66 @@
-//! The progress line on stderr: a counter, its rate, and the target's RSS
-//! and open sockets (with --pid). Redrawn in place on a terminal, one line
-//! every 5 s otherwise.
+//! What ds-bench writes while it runs, all on stderr (stdout carries only
+//! the result: the table, or the JSON with `--json -`): phase messages
+//! (`say`) and the progress line, a counter, its rate, and the target's RSS
+//! and open sockets (with --pid). On a terminal the progress line is one
+//! status line redrawn in place, cleared before a message is printed and
+//! drawn again after it; otherwise it is a plain line every 5 s. A closed
+//! stderr or stdout is ignored (no panic: `ds-bench ... | head` works).
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::procfs::Proc;
+
+/// The status line currently drawn on the terminal (none when stderr is
+/// not a terminal): what `say` redraws after its message.
+static STATUS: Mutex<Option<String>> = Mutex::new(None);
+
+const CLEAR: &str = "\r\x1b[2K";
+
+/// Draws `line` as the status line (terminal), or prints it (otherwise).
+fn status(line: String, tty: bool) {
+    let mut drawn = STATUS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut e = std::io::stderr().lock();
+    let _ = if tty {
+        write!(e, "{CLEAR}{line}")
+    } else {
+        writeln!(e, "{line}")
+    };
+    let _ = e.flush();
+    if tty {
+        *drawn = Some(line);
+    }
+}
+
+/// Removes the status line, if one is drawn.
+fn clear_status() {
+    let mut drawn = STATUS.lock().unwrap_or_else(|e| e.into_inner());
+    if drawn.take().is_some() {
+        let mut e = std::io::stderr().lock();
+        let _ = write!(e, "{CLEAR}");
+        let _ = e.flush();
+    }
+}
+
+/// One line on stderr, around the status line; errors ignored.
+pub fn err_line(msg: impl std::fmt::Display) {
+    let drawn = STATUS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut e = std::io::stderr().lock();
+    let _ = match drawn.as_deref() {
+        Some(line) => write!(e, "{CLEAR}{msg}\n{line}"),
+        None => writeln!(e, "{msg}"),
+    };
+    let _ = e.flush();
+}
+
+/// The result on stdout; a closed stdout is ignored.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
 
 pub struct Progress {
     pub count: Arc<AtomicU64>,
@@ -55,16 +108,7 @@ impl Progress {
                             line.push_str(&format!("  sockets {s}"));
                         }
                     }
-                    let mut e = std::io::stderr().lock();
-                    let _ = if tty {
-                        write!(e, "\r\x1b[2K{line}")
-                    } else {
-                        writeln!(e, "{line}")
-                    };
-                    let _ = e.flush();
-                }
-                if tty {
-                    let _ = write!(std::io::stderr(), "\r\x1b[2K");
+                    status(line, tty);
                 }
             })
         });
@@ -81,9 +125,7 @@ impl Progress {
         if let Some(t) = self.task.take() {
             t.abort();
             let _ = t.await;
-            if std::io::stderr().is_terminal() {
-                let _ = write!(std::io::stderr(), "\r\x1b[2K");
-            }
+            clear_status();
         }
     }
 }
@@ -91,6 +133,6 @@ impl Progress {
 /// Stderr log line (phase changes), unless quiet.
 pub fn say(quiet: bool, msg: impl AsRef<str>) {
     if !quiet {
-        eprintln!("ds-bench: {}", msg.as_ref());
+        err_line(format_args!("ds-bench: {}", msg.as_ref()));
     }
 }
