@@ -13,12 +13,20 @@
 # Every ds-bench run checks its own results (acked appends read back, no
 # error status); a run that does not verify is reported as such.
 #
-# Usage: scripts/bench.sh [--quick] [--only ds|peers]
+# Usage: scripts/bench.sh [--quick] [--only ds|peers] [--steps LIST]
 #   --quick   small sizes (about 3 minutes): 2 s runs, tail 1k vs 100k,
 #             fan-out 1,000 + 1,000, churn 15 s
-#   default   5 s runs, tail 1k vs 1M, fan-out 9,800 long-poll + 9,800 SSE
-#             (the open-file limit here is 20,000 per process), churn 60 s;
-#             about 15-20 minutes on a 2-core machine
+#   default   5 s runs, tail 1k vs 1M, fan-out 10,000 long-poll + 10,000
+#             SSE, or as many as the open-file limit allows (the soft limit
+#             is raised to the hard one; each side needs one file per
+#             reader), churn 60 s; about 15-20 minutes on a 2-core machine
+#   --steps   only these steps (comma-separated): a label runs on every
+#             target that has it, NAME.LABEL on one, NAME all of NAME's.
+#             Labels: noop (ceiling), ceiling404 append1 append10k
+#             append100k producer json rate catchup tail fork (ds-mem,
+#             ds-file, peers: the first three and catchup, fanout1), rss
+#             fanout1 fanout1000 (ds-mem), churn churn-nocompact (ds-file).
+#             E.g. --steps tail,fork,ds-mem.fanout1 or --steps churn.
 # Environment: DS_BENCH_OUT (keep JSON results and logs there; default a
 # temporary directory, removed), DS_BENCH_THREADS (load generator threads,
 # default 1: on 2 cores that leaves the server the most CPU),
@@ -35,21 +43,52 @@ repo_root="$(cd "$script_dir/.." && pwd)"
 
 quick=false
 only=all
+steps=all
 while (($#)); do
   case "$1" in
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     --quick) quick=true; shift ;;
     --only) only="${2:-}"; shift 2 || die "--only needs ds or peers" ;;
+    --steps) steps="${2:-}"; shift 2 || die "--steps needs a list" ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
 [[ "$only" == all || "$only" == ds || "$only" == peers ]] || die "--only must be ds or peers"
 need cargo python3
 
+[[ -n "$steps" ]] || die "--steps needs a list"
+# want NAME LABEL: whether --steps selects LABEL on target NAME.
+want() {
+  [[ "$steps" == all ]] && return 0
+  local s
+  IFS=, read -ra _steps <<<"$steps"
+  for s in "${_steps[@]}"; do
+    [[ "$s" == "$2" || "$s" == "$1.$2" || "$s" == "$1" ]] && return 0
+  done
+  return 1
+}
+# wants NAME LABEL...: whether any of these steps runs on NAME.
+wants() {
+  local n="$1" l
+  shift
+  for l in "$@"; do want "$n" "$l" && return 0; done
+  return 1
+}
+
+# Both ds-bench and the servers it starts inherit this limit; a fan-out
+# needs one open file per reader on each side.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+nofile="$(ulimit -n)"
+[[ "$nofile" == unlimited ]] && nofile=1048576
 if $quick; then
   secs=2; rss_secs=6; tail_long=100000; fan=1000; churn=15; big_streams=10000; cat_bytes=16MiB
 else
-  secs=5; rss_secs=30; tail_long=1000000; fan=9800; churn=60; big_streams=100000; cat_bytes=64MiB
+  secs=5; rss_secs=30; tail_long=1000000; churn=60; big_streams=100000; cat_bytes=64MiB
+  # 10,000 of each kind, or what fits under the open-file limit with room
+  # for the writers, the listener and the server's own files.
+  fan=$(((nofile - 200) / 2))
+  ((fan > 10000)) && fan=10000
+  fan=$((fan / 100 * 100))
 fi
 threads="${DS_BENCH_THREADS:-1}"
 fan_threads="${DS_BENCH_FANOUT_THREADS:-2}"
@@ -105,6 +144,7 @@ stop() { stop_pid "$1" "$2"; }
 b() {
   local name="$1" label="$2" limit="$3"
   shift 3
+  want "$name" "$label" || return 0
   log "$name: $label"
   local rc=0
   timeout "$limit" "$bench" --threads "${run_threads:-$threads}" --quiet --target "$url/v1/stream" --pid "$pid" \
@@ -117,7 +157,7 @@ uptime_line() { printf '%s, %s cores\n' "$(uptime | sed 's/.*load average/load a
 uptime_line >"$work/load.start"
 
 # ---- the ceiling -------------------------------------------------------------
-if [[ "$only" != peers ]]; then
+if [[ "$only" != peers ]] && want ceiling noop; then
   start ceiling 'listening on http://' "$noop"
   log "ceiling: no-op server at $url"
   # The no-op answers 200 to anything; ds-bench's ceiling mode GETs a path.
@@ -139,22 +179,28 @@ ds_suite() { # NAME (url/pid set)
   b "$n" tail 900 tail --lengths "1000,$tail_long" --samples 2000
   b "$n" fork 300 fork --depths 1,100 --samples 1000 --passes 10
 }
+suite_labels=(ceiling404 append1 append10k append100k producer json rate catchup tail fork)
 if [[ "$only" != peers ]]; then
-  start ds-mem 'listening on http://' "$server" --host 127.0.0.1 --port 0
-  ds_suite ds-mem
-  # Resident size per payload byte needs volume: one long run of 64-byte appends.
-  b ds-mem rss 300 append --connections 32 --streams 1 --duration "$rss_secs"
-  run_threads=$fan_threads b ds-mem fanout1 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 --rounds 10 --grace 60
-  run_threads=$fan_threads b ds-mem fanout1000 600 fanout --long-poll "$fan" --sse "$fan" --streams 1000 --rounds 10 --grace 60
-  stop "$pid" ds-mem
+  if wants ds-mem "${suite_labels[@]}" rss fanout1 fanout1000; then
+    start ds-mem 'listening on http://' "$server" --host 127.0.0.1 --port 0
+    ds_suite ds-mem
+    # Resident size per payload byte needs volume: one long run of 64-byte appends.
+    b ds-mem rss 300 append --connections 32 --streams 1 --duration "$rss_secs"
+    run_threads=$fan_threads b ds-mem fanout1 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 --rounds 10 --grace 60
+    run_threads=$fan_threads b ds-mem fanout1000 600 fanout --long-poll "$fan" --sse "$fan" --streams 1000 --rounds 10 --grace 60
+    stop "$pid" ds-mem
+  fi
 
-  mkdir -p "$work/ds-data"
-  start ds-file 'listening on http://' "$server" --host 127.0.0.1 --port 0 --data-dir "$work/ds-data"
-  ds_suite ds-file
-  stop "$pid" ds-file
+  if wants ds-file "${suite_labels[@]}"; then
+    rm -rf "$work/ds-data"; mkdir -p "$work/ds-data"
+    start ds-file 'listening on http://' "$server" --host 127.0.0.1 --port 0 --data-dir "$work/ds-data"
+    ds_suite ds-file
+    stop "$pid" ds-file
+  fi
   # Churn twice: as users run it (compaction at its defaults), and with
   # compaction held off for the run (the baseline: nothing reclaimed).
   for variant in churn churn-nocompact; do
+    want ds-file "$variant" || continue
     extra=()
     [[ "$variant" == churn-nocompact ]] && extra=(--compact-min-mib 1048576)
     rm -rf "$work/ds-data"; mkdir -p "$work/ds-data"
@@ -172,9 +218,13 @@ peer_suite() { # NAME
   b "$1" catchup 600 catchup --bytes "$cat_bytes" --size 64KiB --passes 3
   run_threads=$fan_threads b "$1" fanout1 300 fanout --long-poll 1000 --sse 1000 --streams 1 --rounds 10
 }
+peer_labels=(append1 append10k catchup fanout1)
 if [[ "$only" != ds ]]; then
-  if "$script_dir/node-server.sh" --install-only "$node_version" >"$work/node-install.log" 2>&1; then
+  if ! wants node-mem "${peer_labels[@]}" && ! wants node-file "${peer_labels[@]}"; then
+    :
+  elif "$script_dir/node-server.sh" --install-only "$node_version" >"$work/node-install.log" 2>&1; then
     for store in mem file; do
+      wants "node-$store" "${peer_labels[@]}" || continue
       args=("$node_version" 0)
       if [[ "$store" == file ]]; then mkdir -p "$work/node-data"; args+=("$work/node-data"); fi
       export LONG_POLL_TIMEOUT_MS=30000
@@ -189,9 +239,12 @@ if [[ "$only" != ds ]]; then
     log "the Node server could not be installed; see $work/node-install.log"
   fi
 
-  if "$script_dir/peer-rust.sh" --install-only durable-streams "$rust_version" >"$work/rust-install.log" 2>&1; then
+  if ! wants rust-mem "${peer_labels[@]}" && ! wants rust-wal "${peer_labels[@]}"; then
+    :
+  elif "$script_dir/peer-rust.sh" --install-only durable-streams "$rust_version" >"$work/rust-install.log" 2>&1; then
     rbin="$DS_CACHE_DIR/rust-durable-streams-$rust_version/bin/durable-streams-server"
     for store in memory wal; do
+      wants "rust-${store/memory/mem}" "${peer_labels[@]}" || continue
       rm -rf "$work/rust-data"; mkdir -p "$work/rust-data"
       port="$(free_port)"
       if start "rust-$store" 'listening on http://' "$rbin" --host 127.0.0.1 --port "$port" \
