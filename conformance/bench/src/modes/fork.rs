@@ -3,19 +3,21 @@
 //! tail, each with P messages of its own. On the last fork: tail reads of
 //! its last message, and full catch-up reads (cost per byte, since deeper
 //! chains hold more bytes). Every read is checked against what was written.
+//! The chains are built first; their reads then alternate in batches.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
 use bytes::Bytes;
 use serde_json::json;
 
+use super::tail::BATCHES;
 use super::{payload, ratio};
 use crate::http::Conn;
 use crate::ops;
 use crate::progress::say;
 use crate::report::Report;
-use crate::stats::{fmt_us, Fnv};
+use crate::stats::{fmt_us, Fnv, Samples};
 use crate::Ctx;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -50,8 +52,10 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         "--per-fork, --size, --samples, --passes must be at least 1"
     );
     let mut r = Report::new("fork");
-    let mut first: Option<(f64, f64)> = None;
     let mut conn = Conn::open(&ctx.target).await?;
+    // Every chain first, then the reads: batches alternate between the
+    // depths, so a change in the machine's load hits all of them alike.
+    let mut chains = Vec::new();
     for &depth in &a.depths.0 {
         say(ctx.quiet, format!("building a fork chain of depth {depth}"));
         let mut want = Fnv::default();
@@ -87,28 +91,63 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
                 ops::append(&mut conn, &path, ops::OCTET, b, &[]).await?;
             }
         }
-        let total = tag * a.size;
         super::tail::time_reads(&mut conn, &path, &tail, &last, 20.min(a.samples)).await?;
-        let (mut lat, wrong) =
-            super::tail::time_reads(&mut conn, &path, &tail, &last, a.samples).await?;
-        let m = lat.summary();
-        r.check(format!("depth {depth}: every tail read returned exactly the last message ({wrong} did not)"), wrong == 0);
-        let mut bad = 0;
-        let started = Instant::now();
-        for _ in 0..a.passes {
-            let mut h = Fnv::default();
-            let got = ops::read_all(&mut conn, &path, "-1", |b| {
-                h.write(b);
-                Ok(())
-            })
-            .await?;
-            if got.bytes != total || h != want {
-                bad += 1;
+        chains.push(Chain {
+            depth,
+            path,
+            tail,
+            last,
+            want,
+            total: tag * a.size,
+            lat: Samples::default(),
+            wrong: 0,
+            bad: 0,
+            catchup: Duration::ZERO,
+        });
+    }
+    say(
+        ctx.quiet,
+        format!(
+            "{} tail reads and {} catch-ups per depth, alternating",
+            a.samples, a.passes
+        ),
+    );
+    let batches = BATCHES.min(a.passes.max(1));
+    for b in 0..batches {
+        let n = a.samples * (b + 1) / batches - a.samples * b / batches;
+        let passes = a.passes * (b + 1) / batches - a.passes * b / batches;
+        for c in &mut chains {
+            let (l, w) = super::tail::time_reads(&mut conn, &c.path, &c.tail, &c.last, n).await?;
+            c.lat.extend(l);
+            c.wrong += w;
+            let started = Instant::now();
+            for _ in 0..passes {
+                let mut h = Fnv::default();
+                let got = ops::read_all(&mut conn, &c.path, "-1", |b| {
+                    h.write(b);
+                    Ok(())
+                })
+                .await?;
+                if got.bytes != c.total || h != c.want {
+                    c.bad += 1;
+                }
             }
+            c.catchup += started.elapsed();
         }
-        let per_mib =
-            started.elapsed().as_micros() as f64 / a.passes as f64 / (total as f64 / 1048576.0);
-        r.check(format!("depth {depth}: {} catch-up reads each returned the {total} bytes written in order ({bad} did not)", a.passes), bad == 0);
+    }
+    let mut first: Option<(f64, f64)> = None;
+    for mut c in chains {
+        let (depth, total) = (c.depth, c.total);
+        let m = c.lat.summary();
+        r.check(
+            format!(
+                "depth {depth}: every tail read returned exactly the last message ({} did not)",
+                c.wrong
+            ),
+            c.wrong == 0,
+        );
+        let per_mib = c.catchup.as_micros() as f64 / a.passes as f64 / (total as f64 / 1048576.0);
+        r.check(format!("depth {depth}: {} catch-up reads each returned the {total} bytes written in order ({} did not)", a.passes, c.bad), c.bad == 0);
         r.figure(
             &format!("depth_{depth}"),
             json!({"tail_read": m, "catchup_us_per_mib": per_mib, "bytes": total}),
@@ -138,4 +177,18 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     }
     ctx.report_process(&mut r, "end");
     Ok(r)
+}
+
+/// One chain under test and what its reads measured.
+struct Chain {
+    depth: u64,
+    path: String,
+    tail: String,
+    last: Bytes,
+    want: Fnv,
+    total: u64,
+    lat: Samples,
+    wrong: usize,
+    bad: usize,
+    catchup: Duration,
 }

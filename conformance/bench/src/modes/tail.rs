@@ -1,7 +1,8 @@
 //! Tail-read cost vs stream length (§5.6): for each length L, a stream of
 //! L appends; then repeated GETs (one connection, closed loop) at the offset
 //! of its last message, each of which must return exactly that message.
-//! The stream's full length is read back once to check it.
+//! The stream's full length is read back once to check it. The reads of
+//! the different lengths alternate in batches (the machine's load drifts).
 
 use std::time::Instant;
 
@@ -64,10 +65,12 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         "--samples and --size must be at least 1"
     );
     let mut r = Report::new("tail");
-    let mut firsts = Vec::new();
-    for (i, &len) in a.lengths.0.iter().enumerate() {
+    let mut conn = Conn::open(&ctx.target).await?;
+    // Every stream first, then the reads: batches alternate between the
+    // lengths, so a change in the machine's load hits all of them alike.
+    let mut streams = Vec::new();
+    for &len in &a.lengths.0 {
         let path = ctx.target.path(&ctx.name("tail", len));
-        let mut conn = Conn::open(&ctx.target).await?;
         ops::create(&mut conn, &path, ops::OCTET, &[]).await?;
         fill(
             ctx,
@@ -81,13 +84,27 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         let tail = ops::tail_offset(&mut conn, &path).await?;
         let last = Bytes::from(vec![b'y'; a.size as usize]);
         ops::append(&mut conn, &path, ops::OCTET, last.clone(), &[]).await?;
-        say(
-            ctx.quiet,
-            format!("{} tail reads of a {len}-message stream", a.samples),
-        );
-        // Warm up (first touch of a cold store), then measure.
+        // Warm up (first touch of a cold store).
         time_reads(&mut conn, &path, &tail, &last, 20.min(a.samples)).await?;
-        let (mut lat, wrong) = time_reads(&mut conn, &path, &tail, &last, a.samples).await?;
+        streams.push((len, path, tail, last, Samples::default(), 0));
+    }
+    say(
+        ctx.quiet,
+        format!(
+            "{} tail reads per length, in {BATCHES} alternating batches",
+            a.samples
+        ),
+    );
+    for b in 0..BATCHES {
+        let n = a.samples * (b + 1) / BATCHES - a.samples * b / BATCHES;
+        for (_, path, tail, last, lat, wrong) in &mut streams {
+            let (l, w) = time_reads(&mut conn, path, tail, last, n).await?;
+            lat.extend(l);
+            *wrong += w;
+        }
+    }
+    let mut first = None;
+    for (len, path, _, _, mut lat, wrong) in streams {
         let m = lat.summary();
         r.figure(
             &format!("tail_read_{len}"),
@@ -108,22 +125,25 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
             ),
             got == len * a.size,
         );
-        if i == 0 {
-            firsts.push(m);
-        } else {
-            let f = firsts[0];
-            let rm = ratio(m.mean_us, f.mean_us);
-            let rp = ratio(m.p50_us as f64, f.p50_us as f64);
-            r.figure(
-                &format!("tail_ratio_{len}_vs_{}", a.lengths.0[0]),
-                json!({"mean": rm, "p50": rp}),
-                format!(
-                    "{rm:.2}x mean, {rp:.2}x p50 (vs {} messages)",
-                    a.lengths.0[0]
-                ),
-            );
+        match first {
+            None => first = Some(m),
+            Some(f) => {
+                let rm = ratio(m.mean_us, f.mean_us);
+                let rp = ratio(m.p50_us as f64, f.p50_us as f64);
+                r.figure(
+                    &format!("tail_ratio_{len}_vs_{}", a.lengths.0[0]),
+                    json!({"mean": rm, "p50": rp}),
+                    format!(
+                        "{rm:.2}x mean, {rp:.2}x p50 (vs {} messages)",
+                        a.lengths.0[0]
+                    ),
+                );
+            }
         }
     }
     ctx.report_process(&mut r, "end");
     Ok(r)
 }
+
+/// Timed reads are taken in this many batches per stream, alternating.
+pub const BATCHES: usize = 10;
