@@ -10,6 +10,7 @@
 //! LF (the client rejoins lines with LF), and an empty last line is still
 //! emitted so a trailing newline survives.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -17,10 +18,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
-use futures::StreamExt;
-use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep_until, Instant};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::watch;
+use tokio::time::{sleep_until, Instant, Sleep};
 
 use super::error::ApiError;
 use super::headers::ReadQuery;
@@ -60,14 +59,22 @@ pub async fn stream_sse(app: AppState, path: String, q: ReadQuery) -> Result<Res
         cursor: cursor::next(q.cursor.as_deref(), app.store().clock().now()),
         encoding,
         budget,
-        deadline: Instant::now() + app.config().sse_max_duration,
+        lifetime: Box::pin(sleep_until(Instant::now() + app.config().sse_max_duration)),
         changed,
         shutdown: app.shutdown_signal(),
+        pos: first.from,
+        announced: false,
     };
-    let (tx, rx) = mpsc::channel::<Bytes>(16);
-    tokio::spawn(session.run(first, tx));
-
-    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>));
+    // The body is the session itself, polled by the connection's task: no
+    // task and no channel per reader, one wake-up per delivery.
+    let frames = futures::stream::unfold(
+        (session, Next::Have(first)),
+        |(mut session, next)| async move {
+            let (frame, next) = session.next_frame(next).await?;
+            Some((Ok::<_, std::convert::Infallible>(frame), (session, next)))
+        },
+    );
+    let body = Body::from_stream(frames);
     let mut res = (StatusCode::OK, body).into_response();
     let headers = res.headers_mut();
     headers.insert(
@@ -86,59 +93,75 @@ struct Session {
     cursor: String,
     encoding: Encoding,
     budget: usize,
-    deadline: Instant,
+    /// The connection's lifetime (§10.2): one timer for the whole session,
+    /// not one registered and removed per wait.
+    lifetime: Pin<Box<Sleep>>,
     changed: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
+    /// Where the next event starts.
+    pos: u64,
+    /// An event (data or control) was sent.
+    announced: bool,
+}
+
+/// What the session does next.
+enum Next {
+    /// Send what this read found.
+    Have(ReadResult),
+    /// Read on at once (the last event stopped short of the tail).
+    ReadNow,
+    /// Wait for a change of the stream.
+    Wait,
+    /// The stream closed and its last event was sent.
+    Done,
 }
 
 impl Session {
-    async fn run(mut self, first: ReadResult, tx: mpsc::Sender<Bytes>) {
-        let mut r = first;
-        let mut pos = r.from;
-        let mut announced = false;
+    /// The next frame, and what to do after it; `None` ends the body (the
+    /// stream closed, was deleted, the lifetime or the server ended).
+    async fn next_frame(&mut self, mut next: Next) -> Option<(Bytes, Next)> {
         loop {
+            let r = match next {
+                Next::Have(r) => r,
+                Next::Done => return None,
+                Next::ReadNow => self.read()?,
+                Next::Wait => {
+                    tokio::select! {
+                        res = self.changed.changed() => res.ok()?,
+                        _ = &mut self.lifetime => return None,
+                        _ = self.shutdown.wait_for(|s| *s) => return None,
+                    }
+                    self.read()?
+                }
+            };
             if !r.is_empty() {
-                let (payload, next) = self.encode(&r);
-                let up_to_date = next == r.tail;
+                let (payload, pos) = self.encode(&r);
+                let up_to_date = pos == r.tail;
                 let closed = r.closed && up_to_date;
                 let mut frame = data_event(&payload);
-                frame.push_str(&self.control(next, up_to_date, closed));
-                if tx.send(Bytes::from(frame)).await.is_err() || closed {
-                    return;
-                }
-                pos = next;
-                announced = true;
-                if !up_to_date {
-                    match read::chunk(&self.stream, ReadFrom::At(Offset(pos)), self.budget) {
-                        Ok(next_read) => r = next_read,
-                        Err(_) => return,
-                    }
-                    continue;
-                }
+                frame.push_str(&self.control(pos, up_to_date, closed));
+                self.pos = pos;
+                self.announced = true;
+                let then = match (closed, up_to_date) {
+                    (true, _) => Next::Done,
+                    (false, true) => Next::Wait,
+                    (false, false) => Next::ReadNow,
+                };
+                return Some((Bytes::from(frame), then));
             } else if r.closed {
-                let _ = tx.send(Bytes::from(self.control(pos, true, true))).await;
-                return;
-            } else if !announced {
-                announced = true;
-                if tx
-                    .send(Bytes::from(self.control(pos, true, false)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+                let frame = self.control(self.pos, true, true);
+                return Some((Bytes::from(frame), Next::Done));
+            } else if !self.announced {
+                self.announced = true;
+                let frame = self.control(self.pos, true, false);
+                return Some((Bytes::from(frame), Next::Wait));
             }
-            tokio::select! {
-                res = self.changed.changed() => if res.is_err() { return },
-                _ = sleep_until(self.deadline) => return,
-                _ = tx.closed() => return,
-                _ = self.shutdown.wait_for(|s| *s) => return,
-            }
-            match read::chunk(&self.stream, ReadFrom::At(Offset(pos)), self.budget) {
-                Ok(next_read) => r = next_read,
-                Err(_) => return,
-            }
+            next = Next::Wait;
         }
+    }
+
+    fn read(&self) -> Option<ReadResult> {
+        read::chunk(&self.stream, ReadFrom::At(Offset(self.pos)), self.budget).ok()
     }
 
     /// The event text for a read, and the position it reaches. A text
