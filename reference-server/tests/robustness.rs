@@ -264,6 +264,55 @@ async fn a_client_that_stops_reading_sse_does_not_hold_up_shutdown() {
     drop(conn);
 }
 
+/// A client that hangs up on a waiting long-poll or SSE read frees it: the
+/// stream stops counting the reader (no session, task or timer left behind
+/// until the read's own timeout).
+#[tokio::test]
+async fn a_live_read_whose_client_hangs_up_is_freed() {
+    use tokio::io::AsyncReadExt;
+    let state = AppState::new(Config {
+        long_poll_timeout: Duration::from_secs(60),
+        sse_max_duration: Duration::from_secs(60),
+        ..Config::default()
+    })
+    .unwrap();
+    let server = ds_reference_server::spawn_with_state(state.clone())
+        .await
+        .unwrap();
+    let put = reqwest::Client::new()
+        .put(format!("{}/hang", server.url))
+        .header("content-type", "text/plain");
+    assert_eq!(put.send().await.unwrap().status(), 201);
+    let stream = state.store().find("/hang").durable().await.unwrap();
+    let readers = |n: usize| {
+        let stream = stream.clone();
+        async move {
+            for _ in 0..400 {
+                if stream.live_readers() == n {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            false
+        }
+    };
+    for live in ["long-poll", "sse"] {
+        let mut conn = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let req = format!("GET /hang?offset=now&live={live} HTTP/1.1\r\nHost: x\r\n\r\n");
+        conn.write_all(req.as_bytes()).await.unwrap();
+        if live == "sse" {
+            // The response head and the first control event are out.
+            let mut buf = [0u8; 12];
+            conn.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"HTTP/1.1 200");
+        }
+        assert!(readers(1).await, "{live}: the reader never waited");
+        drop(conn);
+        assert!(readers(0).await, "{live}: the hung-up reader is still held");
+    }
+    server.shutdown().await;
+}
+
 /// A POST to a missing stream is answered 404 before its body is uploaded:
 /// the client declares 8 MiB, sends none of it, and still gets its answer.
 #[tokio::test]

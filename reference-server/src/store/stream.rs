@@ -155,6 +155,12 @@ impl Stream {
         }
     }
 
+    /// Live readers (long-poll and SSE) currently waiting on this stream;
+    /// a reader that has gone away is no longer counted.
+    pub fn live_readers(&self) -> usize {
+        self.changed.receiver_count()
+    }
+
     /// Subscribe before checking for data so no wake-up is lost.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
