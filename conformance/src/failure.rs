@@ -22,8 +22,9 @@ pub enum FailureKind {
     Unimplemented { feature: String },
     /// Timing left the order of events open every time the case looked
     /// (e.g. a long-poll timed out around when an append was acknowledged,
-    /// on a loaded machine): no verdict either way, reported as
-    /// `inconclusive`, never as a failure of the target.
+    /// on a loaded machine), or a property search ran too few sequences
+    /// within its time budget to stand for the property: no verdict either
+    /// way, reported as `inconclusive`, never as a failure of the target.
     Inconclusive,
     /// The harness could not do its own part (a `--restart-cmd` or
     /// `--kill-cmd` failed or timed out, an artifact could not be written):

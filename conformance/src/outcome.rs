@@ -32,9 +32,10 @@ pub enum Outcome {
     Skipped,
     /// The harness's own environment failed (restart command...): exit 2.
     SetupError,
-    /// Timing left the order of events open on every attempt: no verdict
-    /// (does not fail the run; a flaky-looking case shows here, not as a
-    /// failure).
+    /// Timing left the order of events open on every attempt, or a
+    /// property search fit too few sequences in its time budget: no
+    /// verdict (does not fail the run; a flaky-looking case shows here,
+    /// not as a failure).
     Inconclusive,
 }
 
@@ -260,7 +261,7 @@ pub fn classify(
             level: case_level,
             failed_requirement: f.requirement.clone(),
             message: Some(format!(
-                "inconclusive (timing left the order of events open; not a verdict on the target): {}",
+                "inconclusive (not a verdict on the target): {}",
                 f.message
             )),
         };

@@ -464,7 +464,7 @@ pub fn print_epilogue(report: &RunReport, format: Format) {
         Outcome::Unimplemented,
     );
     brief(
-        "inconclusive (timing left the order of events open on every attempt; not a verdict):",
+        "inconclusive (timing left the order of events open on every attempt, or a property search fit too few sequences in its time budget; not a verdict):",
         Outcome::Inconclusive,
     );
     out(&format!("\n{}\n", summary_line(report)));

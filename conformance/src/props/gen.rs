@@ -18,6 +18,18 @@ pub enum Family {
     Producers,
 }
 
+impl Family {
+    /// The first requirement of the property's case: the one an
+    /// inconclusive (too small) search is reported on.
+    pub fn requirement(self) -> &'static str {
+        match self {
+            Family::SingleStream => "PROP-CREATE-OUTCOME",
+            Family::ForksAndDeletes => "PROP-FORK-CREATE",
+            Family::Producers => "PROP-PRODUCER-OUTCOME",
+        }
+    }
+}
+
 /// Earlier names are likelier, so operations meet the streams that exist.
 fn path(n: u8) -> BoxedStrategy<Path> {
     weighted_path(n, [5, 3, 2, 1])

@@ -380,3 +380,28 @@ async fn concurrency_sees_reappended_retries() {
         .failure;
     assert!(!f.is_no_answer(), "setup failure instead of a verdict: {f}");
 }
+
+/// Control, not a bite: against a correct server, a search whose time
+/// budget (half the case timeout) fits fewer than a quarter of `--cases`
+/// sequences is inconclusive, neither a failure of the server nor a pass
+/// it did not earn, and says how many sequences ran. (40 000 asked for,
+/// 10 000 needed in 5 s: one at a time, with several requests each, no
+/// machine gets there.)
+#[tokio::test]
+async fn budget_cut_search_is_inconclusive() {
+    let srv = crate::common::reference().await;
+    let mut session = test_session(&srv.root, 500);
+    session.run.case_timeout = Duration::from_secs(10);
+    session.run.seed = 3;
+    session.run.prop_cases = 40_000;
+    let f = Bite::in_session(session)
+        .case("props::sequences::single_stream")
+        .inconclusive_on("PROP-CREATE-OUTCOME")
+        .await;
+    assert!(
+        f.message
+            .contains(" of 40000 sequences ran within the time budget (5000 ms")
+            && f.message.contains("fewer than the 10000 a verdict needs"),
+        "{f}"
+    );
+}

@@ -410,10 +410,12 @@ pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     require(&ctx, Need::PullWake).await?;
     let session = ctx.session();
     let case_id = ctx.case_id().to_string();
+    let budget = crate::props::Budget::of_case(session.run.case_timeout, Duration::from_secs(20));
     let config = Config {
         cases: (session.run.prop_cases / 16).max(1),
         max_shrink_iters: 256,
-        max_shrink_time: 20_000,
+        // Shrinking stops at `budget.shrink` (see `props::search`).
+        max_shrink_time: 0,
         failure_persistence: None,
         fork: false,
         timeout: 0,
@@ -421,17 +423,20 @@ pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     };
     let steps = session.run.prop_max_steps.min(16);
     let strategy = move || sequence(steps);
-    let found = crate::props::search(&ctx, config, strategy, |ctx, n, ops| async move {
+    let searched = crate::props::search(&ctx, config, budget, strategy, |ctx, n, ops| async move {
         run_one(&ctx, &format!("p{n}"), &ops).await
     })
     .await
     .map_err(Failure::setup_error)?;
-    let Some(found) = found else {
+    ctx.note(searched.summary(budget));
+    if let Some(f) = searched.too_small("SUB-GENERATION", budget, session.run.seed, "the §7 model")
+    {
+        return Err(f);
+    }
+    let Some(found) = searched.found else {
         ctx.note(format!(
             "{} sequences of up to {} steps agreed with the §7 model (seed {})",
-            (session.run.prop_cases / 16).max(1),
-            session.run.prop_max_steps.min(16),
-            session.run.seed
+            searched.ran, steps, session.run.seed
         ));
         return Ok(());
     };
