@@ -9,6 +9,10 @@ use anyhow::Context;
 use clap::Parser;
 use ds_reference_server::{serve, AppState, Config};
 
+/// See the note on `mimalloc` in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Durable Streams reference server.
 #[derive(Parser, Debug)]
 #[command(name = "ds-server", version)]
