@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::client::Ctx;
 pub use crate::failure::{CaseResult, Failure};
@@ -67,6 +68,9 @@ pub struct CaseDef {
     pub module: &'static str,
     pub name: &'static str,
     pub requirements: &'static [&'static str],
+    /// `#[case(..., secs = N)]`: how long the case usually takes because it
+    /// waits on the target's clock (0: not said, a short case).
+    pub expected_secs: u32,
     pub run: fn(Ctx) -> BoxFuture,
 }
 
@@ -85,6 +89,7 @@ impl CaseDef {
             id: self.id(),
             requirements: self.requirements.to_vec(),
             needs: Needs::Nothing,
+            expected: Duration::from_secs(self.expected_secs.into()),
             run: Arc::new(run),
         }
     }
@@ -96,6 +101,9 @@ pub struct Case {
     pub id: String,
     pub requirements: Vec<&'static str>,
     pub needs: Needs,
+    /// Its usual duration when it waits on the target's clock (zero: a
+    /// short case). The runner starts the longest first.
+    pub expected: Duration,
     pub(crate) run: Runner,
 }
 
@@ -111,8 +119,14 @@ impl Case {
             id: id.to_string(),
             requirements: requirements.to_vec(),
             needs: Needs::Nothing,
+            expected: Duration::ZERO,
             run: Arc::new(move |ctx| Box::pin(f(ctx))),
         }
+    }
+    /// Say how long the case usually takes (see [`Case::expected`]).
+    pub fn expecting(mut self, expected: Duration) -> Case {
+        self.expected = expected;
+        self
     }
     /// Mark the case (usually a whole area) as needing `needs`.
     pub fn with_needs(mut self, needs: Needs) -> Case {

@@ -299,6 +299,16 @@ fn json_line(c: &CaseReport) -> String {
     .to_string()
 }
 
+/// The order cases start in: the longest expected first (`#[case(...,
+/// secs = N)]`), catalog order otherwise. Cases that wait on the target's
+/// clock for seconds would otherwise start last behind the concurrency
+/// limit and end the run alone after everything else finished. (Reports
+/// are ordered by id, whatever the start order.)
+fn start_order(mut cases: Vec<Case>) -> Vec<Case> {
+    cases.sort_by_key(|c| std::cmp::Reverse(c.expected));
+    cases
+}
+
 /// Execute the selected `cases`. Case lines are printed as cases finish.
 pub fn run(
     rt: &tokio::runtime::Runtime,
@@ -316,10 +326,12 @@ pub fn run(
         kill: settings.session.run.control.can_kill(),
         service_token: settings.session.target.subs.service_token.is_some(),
     };
-    let selected: Vec<Case> = cases
-        .into_iter()
-        .filter(|c| settings.selection.selects(&c.id))
-        .collect();
+    let selected = start_order(
+        cases
+            .into_iter()
+            .filter(|c| settings.selection.selects(&c.id))
+            .collect(),
+    );
     let mut console = Console {
         format: settings.format,
         progress: settings.format == Format::Pretty
@@ -570,6 +582,31 @@ fn summary_json(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn longest_expected_cases_start_first_then_catalog_order() {
+        let case = |id: &str, secs: u64| {
+            Case::new(id, &["X"], |_| async { Ok(()) }).expecting(Duration::from_secs(secs))
+        };
+        let order = start_order(vec![
+            case("a::a::short1", 0),
+            case("a::a::ten", 10),
+            case("a::a::short2", 0),
+            case("a::a::three", 3),
+            case("a::a::ten_too", 10),
+        ]);
+        let ids: Vec<&str> = order.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "a::a::ten",
+                "a::a::ten_too",
+                "a::a::three",
+                "a::a::short1",
+                "a::a::short2"
+            ]
+        );
+    }
 
     #[test]
     fn shards_cover_every_case_once() {

@@ -10,6 +10,11 @@
 //! register![true_is_case_insensitive, …];
 //! ```
 //!
+//! A case that waits on the target's clock (a TTL, a lease, a long-poll
+//! timeout) says how long it usually takes, once, beside its requirement
+//! ids: `#[case("TTL-RENEW-READ", secs = 10)]`. The runner starts such
+//! cases first, so they do not end a run late behind its concurrency limit.
+//!
 //! The case id is never written by hand: it is the function's module path
 //! below `cases::` plus its name (`close::header_value::true_is_case_insensitive`).
 //! `register!` builds the topic's `cases()` list. A marked function missing
@@ -20,17 +25,58 @@
 use proc_macro::TokenStream;
 use quote::{format_ident, quote};
 use syn::parse::Parser;
+use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{parse_macro_input, Ident, ItemFn, LitStr, Token};
+use syn::{parse_macro_input, Ident, ItemFn, LitInt, LitStr, Token};
+
+/// One argument of `#[case(...)]`: a requirement id, or `secs = N`.
+enum CaseArg {
+    Requirement(LitStr),
+    Secs(LitInt),
+}
+
+impl Parse for CaseArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            return Ok(CaseArg::Requirement(input.parse()?));
+        }
+        let key: Ident = input.parse()?;
+        if key != "secs" {
+            return Err(syn::Error::new_spanned(
+                key,
+                "expected a requirement id (\"REQ-ID\") or `secs = N`",
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let n: LitInt = input.parse()?;
+        n.base10_parse::<u32>()?;
+        Ok(CaseArg::Secs(n))
+    }
+}
 
 /// `#[case("REQ-ID", …)]` on a case function: records its requirement ids
+/// (and `secs = N`, its usual duration when it waits on the target's clock)
 /// beside it and emits the registration constant that `register!` lists.
 #[proc_macro_attribute]
 pub fn case(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let reqs = match Punctuated::<LitStr, Token![,]>::parse_terminated.parse(attr) {
+    let args = match Punctuated::<CaseArg, Token![,]>::parse_terminated.parse(attr) {
         Ok(r) => r,
         Err(e) => return e.to_compile_error().into(),
     };
+    let mut reqs = Vec::new();
+    let mut secs = None;
+    for arg in args {
+        match arg {
+            CaseArg::Requirement(r) => reqs.push(r),
+            CaseArg::Secs(n) if secs.is_some() => {
+                return syn::Error::new_spanned(n, "`secs` given twice")
+                    .to_compile_error()
+                    .into()
+            }
+            CaseArg::Secs(n) => secs = Some(n),
+        }
+    }
+    let secs = secs.map_or_else(|| quote!(0), |n| quote!(#n));
     let func = parse_macro_input!(item as ItemFn);
     if reqs.is_empty() {
         return syn::Error::new_spanned(
@@ -58,6 +104,7 @@ pub fn case(attr: TokenStream, item: TokenStream) -> TokenStream {
             module: module_path!(),
             name: #name_str,
             requirements: &[#(#reqs),*],
+            expected_secs: #secs,
             run: |ctx| ::std::boxed::Box::pin(#name(ctx)),
         };
     }

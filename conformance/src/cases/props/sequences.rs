@@ -20,7 +20,8 @@ use crate::props::{check_property, Family};
     "PROP-JSON-MODE",
     "PROP-OFFSET-ORDER",
     "PROP-LIVE-IMMEDIATE",
-    "PROP-SSE-IMMEDIATE"
+    "PROP-SSE-IMMEDIATE",
+    secs = 5
 )]
 pub async fn single_stream(ctx: Ctx) -> CaseResult {
     check_property(ctx, Family::SingleStream).await
@@ -34,7 +35,8 @@ pub async fn single_stream(ctx: Ctx) -> CaseResult {
     "PROP-SOFT-DELETE",
     "PROP-DELETE-OUTCOME",
     "PROP-READ-CONTENT",
-    "PROP-OFFSET-ORDER"
+    "PROP-OFFSET-ORDER",
+    secs = 3
 )]
 pub async fn forks_and_deletes(ctx: Ctx) -> CaseResult {
     check_property(ctx, Family::ForksAndDeletes).await
@@ -46,7 +48,8 @@ pub async fn forks_and_deletes(ctx: Ctx) -> CaseResult {
     "PROP-PRODUCER-OUTCOME",
     "PROP-FORK-WRITER-STATE",
     "PROP-CLOSED-REJECTS",
-    "PROP-READ-CONTENT"
+    "PROP-READ-CONTENT",
+    secs = 3
 )]
 pub async fn producers(ctx: Ctx) -> CaseResult {
     check_property(ctx, Family::Producers).await

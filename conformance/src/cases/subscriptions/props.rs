@@ -133,21 +133,24 @@ impl Exec {
                 self.m.acked.remove(&2);
             }
             Op::Expire => {
+                // Only a held lease can expire: without a holder the wait
+                // would check nothing and cost the case seconds.
+                if self.m.holder.is_none() {
+                    return Ok(());
+                }
                 s.ctx
                     .sleep(Duration::from_millis(LEASE_MS + 300) + s.slack())
                     .await;
-                if self.m.holder.is_some() {
-                    self.m.released();
-                    self.extended = None;
-                    if self.m.pending() {
-                        let g = self.m.last_generation;
-                        self.expect_wake_above(
-                            g,
-                            "SUB-LEASE-EXPIRY",
-                            "the lease expired with work pending",
-                        )
-                        .await?;
-                    }
+                self.m.released();
+                self.extended = None;
+                if self.m.pending() {
+                    let g = self.m.last_generation;
+                    self.expect_wake_above(
+                        g,
+                        "SUB-LEASE-EXPIRY",
+                        "the lease expired with work pending",
+                    )
+                    .await?;
                 }
             }
             Op::Claim { worker } => self.claim(worker).await?,
@@ -404,7 +407,8 @@ async fn run_one(ctx: &Ctx, prefix: &str, ops: &[Op]) -> Result<(), Failure> {
     "SUB-FENCE-CHECKS",
     "SUB-ACK-DONE",
     "SUB-WAKE-ON-PENDING",
-    "SUB-LEASE-EXPIRY"
+    "SUB-LEASE-EXPIRY",
+    secs = 12
 )]
 pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     require(&ctx, Need::PullWake).await?;

@@ -168,7 +168,7 @@ pub async fn racing_claims_one_wins(ctx: Ctx) -> CaseResult {
 /// lease still ran. On a machine too slow for that (a claim answered after
 /// more than the lease) the attempt is repeated, and inconclusive if all
 /// three are too slow.
-#[case("SUB-ACK-HEARTBEAT")]
+#[case("SUB-ACK-HEARTBEAT", secs = 6)]
 pub async fn ack_heartbeat_extends_lease(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::PullWake).await?;
     let mut slow = Vec::new();

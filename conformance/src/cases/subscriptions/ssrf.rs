@@ -200,7 +200,7 @@ pub async fn metadata_endpoints(ctx: Ctx) -> CaseResult {
 /// A delivery to an accepted URL answered by a redirect to a refused one
 /// (an IPv4-mapped IPv6 loopback literal, which still reaches the
 /// harness's receiver) must not be followed there.
-#[case("SUB-SSRF-REDIRECT")]
+#[case("SUB-SSRF-REDIRECT", secs = 3)]
 pub async fn redirect_to_refused_target_not_followed(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::Webhooks).await?;
     if ctx.target().subs.webhook_public_url.is_some() {

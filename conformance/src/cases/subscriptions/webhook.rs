@@ -443,7 +443,7 @@ pub async fn stale_callbacks_fenced(ctx: Ctx) -> CaseResult {
 
 /// Callbacks without done extend the webhook lease: the wake stays live
 /// well past the TTL and its final callback is accepted.
-#[case("SUB-WEBHOOK-LEASE", "SUB-CALLBACK")]
+#[case("SUB-WEBHOOK-LEASE", "SUB-CALLBACK", secs = 5)]
 pub async fn callbacks_extend_lease(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::Webhooks).await?;
     let h = hook(&ctx, &s, Some(2000), Some(Reply::ok())).await?;
@@ -500,7 +500,7 @@ pub async fn callbacks_extend_lease(ctx: Ctx) -> CaseResult {
 
 /// A `{done: true}` that arrives after its lease expired and the next
 /// wake went out acks nothing and does not fence the live wake.
-#[case("SUB-WEBHOOK-LEASE", "SUB-LEASE-EXPIRY")]
+#[case("SUB-WEBHOOK-LEASE", "SUB-LEASE-EXPIRY", secs = 2)]
 pub async fn late_done_does_not_touch_next_wake(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::Webhooks).await?;
     let h = hook(&ctx, &s, Some(2000), None).await?;
@@ -566,7 +566,7 @@ pub async fn late_done_does_not_touch_next_wake(ctx: Ctx) -> CaseResult {
 
 /// A failing receiver is retried with exponential backoff (1 s, 2 s, 4 s
 /// ± 20%) and the subscription reads `failed` meanwhile, `active` after.
-#[case("SUB-WEBHOOK-RETRY", "SUB-STATUS")]
+#[case("SUB-WEBHOOK-RETRY", "SUB-STATUS", secs = 3)]
 pub async fn retries_back_off(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::Webhooks).await?;
     let h = hook(&ctx, &s, Some(60_000), Some(Reply::json(500, "{}"))).await?;
@@ -631,7 +631,8 @@ pub async fn retries_back_off(ctx: Ctx) -> CaseResult {
     "SUB-DELETE-STOPS-DELIVERY",
     "SUB-DELETE-204",
     "SUB-STATUS",
-    "SUB-DELETED-FENCED"
+    "SUB-DELETED-FENCED",
+    secs = 4
 )]
 pub async fn delete_stops_deliveries_and_recreate_starts_fresh(ctx: Ctx) -> CaseResult {
     let s = require(&ctx, Need::Webhooks).await?;

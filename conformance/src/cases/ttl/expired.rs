@@ -104,7 +104,7 @@ pub async fn ttl_every_operation_404(ctx: Ctx) -> CaseResult {
 }
 
 /// After its Stream-Expires-At passes, every operation answers 404.
-#[case("TTL-EXPIRED-404", "EXPIRES-AT-EXPIRES")]
+#[case("TTL-EXPIRED-404", "EXPIRES-AT-EXPIRES", secs = 2)]
 pub async fn expires_at_every_operation_404(ctx: Ctx) -> CaseResult {
     let (value, at) = expires_in(2);
     let (r, _) = put_text(&ctx, "s", |q| q.expires_at(&value).body("abc"), REQ).await?;

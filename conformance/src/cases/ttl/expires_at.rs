@@ -10,7 +10,12 @@ use crate::client::{Ctx, Req};
 
 /// Reads and appends every 400 ms neither make a Stream-Expires-At stream
 /// expire early nor keep it alive past its deadline (checked ~1.5 s after).
-#[case("EXPIRES-AT-NOT-EXTENDED", "EXPIRES-AT-EXPIRES", "TTL-EXPIRED-404")]
+#[case(
+    "EXPIRES-AT-NOT-EXTENDED",
+    "EXPIRES-AT-EXPIRES",
+    "TTL-EXPIRED-404",
+    secs = 3
+)]
 pub async fn not_extended_by_reads_or_writes(ctx: Ctx) -> CaseResult {
     let (value, at) = expires_in(3);
     let conf = |q: Req| q.expires_at(&value).body("abc");

@@ -48,7 +48,7 @@ async fn fork_expires_idle(ctx: &Ctx, t0: Instant, req: &str, why: &str) -> Case
 }
 
 /// Neither has expiry: both are still there after 2.5 s idle.
-#[case("FORKTTL-NONE-NONE")]
+#[case("FORKTTL-NONE-NONE", secs = 3)]
 pub async fn none_none_never_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-NONE-NONE";
     let t0 = setup(&ctx, |r| r, |r| r, R).await?;
@@ -64,7 +64,7 @@ pub async fn none_none_never_expires(ctx: Ctx) -> CaseResult {
 }
 
 /// No-expiry source, fork with TTL 2: the idle fork expires, the source stays.
-#[case("FORKTTL-NONE-TTL")]
+#[case("FORKTTL-NONE-TTL", secs = 2)]
 pub async fn none_ttl_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-NONE-TTL";
     let t0 = setup(&ctx, |r| r, |r| r.ttl(2), R).await?;
@@ -80,7 +80,7 @@ pub async fn none_ttl_fork_expires(ctx: Ctx) -> CaseResult {
 
 /// No-expiry source, fork with Expires-At: the fork expires on time although
 /// read repeatedly; the source stays.
-#[case("FORKTTL-NONE-AT")]
+#[case("FORKTTL-NONE-AT", secs = 2)]
 pub async fn none_at_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-NONE-AT";
     let (value, at) = expires_in(3);
@@ -98,7 +98,7 @@ pub async fn none_at_fork_expires(ctx: Ctx) -> CaseResult {
 /// TTL-3 source kept alive by reads every 0.5 s (2.5 s of slack); the fork
 /// inherited the 3 s window but is refreshed independently, so the idle
 /// fork expires.
-#[case("FORKTTL-TTL-NONE")]
+#[case("FORKTTL-TTL-NONE", secs = 3)]
 pub async fn ttl_none_refreshed_independently(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-TTL-NONE";
     let t0 = setup(&ctx, |r| r.ttl(3), |r| r, R).await?;
@@ -117,7 +117,7 @@ pub async fn ttl_none_refreshed_independently(ctx: Ctx) -> CaseResult {
 }
 
 /// TTL-600 source, fork requesting TTL 2: the idle fork expires at 2 s.
-#[case("FORKTTL-TTL-TTL")]
+#[case("FORKTTL-TTL-TTL", secs = 2)]
 pub async fn ttl_ttl_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-TTL-TTL";
     let t0 = setup(&ctx, |r| r.ttl(600), |r| r.ttl(2), R).await?;
@@ -127,7 +127,7 @@ pub async fn ttl_ttl_fork_expires(ctx: Ctx) -> CaseResult {
 
 /// TTL-600 source, fork with Expires-At: the fork expires on time although
 /// read repeatedly (no sliding window from the source).
-#[case("FORKTTL-TTL-AT")]
+#[case("FORKTTL-TTL-AT", secs = 2)]
 pub async fn ttl_at_fork_expires(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-TTL-AT";
     let (value, at) = expires_in(3);
@@ -138,7 +138,7 @@ pub async fn ttl_at_fork_expires(ctx: Ctx) -> CaseResult {
 
 /// Expires-At source, fork without expiry: the fork inherits the deadline
 /// and expires on time although read repeatedly.
-#[case("FORKTTL-AT-NONE")]
+#[case("FORKTTL-AT-NONE", secs = 3)]
 pub async fn at_none_fork_inherits_deadline(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-AT-NONE";
     let (value, at) = expires_in(3);
@@ -149,7 +149,7 @@ pub async fn at_none_fork_inherits_deadline(ctx: Ctx) -> CaseResult {
 
 /// Expires-At source, fork with TTL 3 kept alive by reads every 0.5 s: the
 /// source expires, the fork lives on and still reads the inherited data.
-#[case("FORKTTL-AT-TTL", "FORKTTL-OUTLIVE-SOURCE")]
+#[case("FORKTTL-AT-TTL", "FORKTTL-OUTLIVE-SOURCE", secs = 2)]
 pub async fn at_ttl_fork_outlives(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-AT-TTL";
     let (value, at) = expires_in(3);
@@ -177,7 +177,7 @@ pub async fn at_ttl_fork_outlives(ctx: Ctx) -> CaseResult {
 
 /// Expires-At source, fork with a later Expires-At: the fork outlives its
 /// source and still reads the inherited data.
-#[case("FORKTTL-AT-AT", "FORKTTL-OUTLIVE-SOURCE")]
+#[case("FORKTTL-AT-AT", "FORKTTL-OUTLIVE-SOURCE", secs = 3)]
 pub async fn at_at_fork_outlives(ctx: Ctx) -> CaseResult {
     const R: &str = "FORKTTL-AT-AT";
     let (value, at) = expires_in(3);

@@ -87,7 +87,7 @@ fn started(r: Result<crate::client::Resp, Failure>, req: &str) -> CaseResult {
 }
 
 /// A catch-up GET resets the TTL.
-#[case("TTL-RENEW-READ", "TTL-EXPIRES-IDLE")]
+#[case("TTL-RENEW-READ", "TTL-EXPIRES-IDLE", secs = 10)]
 pub async fn catch_up_get_renews(ctx: Ctx) -> CaseResult {
     renews(ctx, "TTL-RENEW-READ", "catch-up GET", |ctx, _| async move {
         let g = ctx.get("s").offset("-1").send().await?;
@@ -104,7 +104,7 @@ pub async fn catch_up_get_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// A GET with `offset=now` resets the TTL (it is a read that reaches the server).
-#[case("TTL-RENEW-READ", "TTL-EXPIRES-IDLE")]
+#[case("TTL-RENEW-READ", "TTL-EXPIRES-IDLE", secs = 10)]
 pub async fn offset_now_get_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -124,7 +124,7 @@ pub async fn offset_now_get_renews(ctx: Ctx) -> CaseResult {
 
 /// A long-poll at the tail resets the TTL when the server begins processing
 /// it (the client gives up after 400 ms or takes the server's 204).
-#[case("TTL-RENEW-LIVE", "TTL-EXPIRES-IDLE")]
+#[case("TTL-RENEW-LIVE", "TTL-EXPIRES-IDLE", secs = 10)]
 pub async fn long_poll_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -145,7 +145,7 @@ pub async fn long_poll_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// An SSE request resets the TTL when the server begins processing it.
-#[case("TTL-RENEW-LIVE", "TTL-EXPIRES-IDLE")]
+#[case("TTL-RENEW-LIVE", "TTL-EXPIRES-IDLE", secs = 10)]
 pub async fn sse_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -162,7 +162,7 @@ pub async fn sse_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// An append resets the TTL.
-#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE")]
+#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE", secs = 10)]
 pub async fn append_renews(ctx: Ctx) -> CaseResult {
     renews(ctx, "TTL-RENEW-WRITE", "append POST", |ctx, _| async move {
         let r = ctx.post("s").ct("text/plain").body("def").send().await?;
@@ -173,7 +173,7 @@ pub async fn append_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// A close-only POST (empty body, `Stream-Closed: true`) resets the TTL.
-#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE")]
+#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE", secs = 10)]
 pub async fn close_only_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -188,7 +188,7 @@ pub async fn close_only_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// An idempotent-producer append resets the TTL.
-#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE")]
+#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE", secs = 10)]
 pub async fn producer_append_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -212,7 +212,7 @@ pub async fn producer_append_renews(ctx: Ctx) -> CaseResult {
 /// HEAD does not reset the TTL: a stream polled only with HEAD (every
 /// 150 ms from TTL − M on, so a HEAD-renewing server never lets it expire)
 /// is gone within M after its TTL.
-#[case("TTL-HEAD-NO-RENEW", "TTL-EXPIRES-IDLE")]
+#[case("TTL-HEAD-NO-RENEW", "TTL-EXPIRES-IDLE", secs = 6)]
 pub async fn head_does_not_renew(ctx: Ctx) -> CaseResult {
     let (t0, _) = create_ttl(&ctx).await?;
     sleep_until(&ctx, t0 + ms(TTL * 1000 - M)).await;

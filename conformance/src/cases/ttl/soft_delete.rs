@@ -60,7 +60,8 @@ async fn fork_intact(
     "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED",
     "FORKTTL-EXPIRED-SOURCE-PUT-409",
     "FORKTTL-OUTLIVE-SOURCE",
-    "FORKTTL-EXPIRED-SOURCE-CLEANUP"
+    "FORKTTL-EXPIRED-SOURCE-CLEANUP",
+    secs = 2
 )]
 pub async fn expired_source_with_fork_is_soft_deleted(ctx: Ctx) -> CaseResult {
     let (r, t0) = put_text(&ctx, "src", |q| q.ttl(2).body("hello"), SOFT).await?;
@@ -193,7 +194,8 @@ pub async fn expired_source_with_fork_is_soft_deleted(ctx: Ctx) -> CaseResult {
 #[case(
     "FORKTTL-EXPIRED-SOURCE-CLEANUP",
     "FORKTTL-EXPIRED-SOURCE-SOFT-DELETED",
-    "FORKTTL-OUTLIVE-SOURCE"
+    "FORKTTL-OUTLIVE-SOURCE",
+    secs = 3
 )]
 pub async fn last_fork_expiry_cleans_up_expired_source(ctx: Ctx) -> CaseResult {
     put_text(&ctx, "src", |q| q.ttl(1).body("abc"), SOFT).await?;
@@ -257,7 +259,8 @@ pub async fn last_fork_expiry_cleans_up_expired_source(ctx: Ctx) -> CaseResult {
     "FORKTTL-FORK-EXPIRY-GC",
     "SOFTDEL-DELETE-204",
     "SOFTDEL-HEAD-410",
-    "TTL-EXPIRES-IDLE"
+    "TTL-EXPIRES-IDLE",
+    secs = 2
 )]
 pub async fn deleted_source_cleaned_up_by_fork_expiry(ctx: Ctx) -> CaseResult {
     const GC: &str = "FORKTTL-FORK-EXPIRY-GC";
