@@ -1,6 +1,7 @@
 //! §5.1 create (PUT) and §4.2 fork creation.
 
 use axum::extract::Request;
+use axum::http::header::{CONTENT_TYPE, HOST, LOCATION};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -15,7 +16,7 @@ use crate::AppState;
 pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let headers = &parts.headers;
-    let content_type = h::content_type(headers)?.map(|(value, _)| value);
+    let content_type = h::content_type(headers)?.map(|(value, _)| value.to_string());
     let expiry = h::expiry(headers)?;
     let fork = h::fork(headers)?;
     let closed = h::closed_flag(headers);
@@ -44,17 +45,13 @@ pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Res
     let mut res = status.into_response();
     let out = res.headers_mut();
     if created {
-        let host = h::text(headers, "host")
+        let host = h::text(headers, &HOST)
             .ok()
             .flatten()
             .unwrap_or("localhost");
-        set(
-            out,
-            "location",
-            &format!("http://{host}{}", parts.uri.path()),
-        );
+        set(out, LOCATION, &format!("http://{host}{}", parts.uri.path()));
     }
-    set(out, "content-type", &info.content_type);
+    set(out, CONTENT_TYPE, &info.content_type);
     set(out, n::STREAM_NEXT_OFFSET, &Offset(info.tail).to_string());
     if info.closed {
         set(out, n::STREAM_CLOSED, "true");

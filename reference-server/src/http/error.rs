@@ -2,7 +2,7 @@
 //! status, the protocol headers that go with it, and a short plain-text
 //! reason.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::names as n;
@@ -63,14 +63,17 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        let mut put = |name: &'static str, value: String| {
+        let mut put = |name: HeaderName, value: String| {
             if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(n::name(name), v);
+                headers.insert(name, v);
             }
         };
         match self {
             ApiError::MethodNotAllowed => {
-                put("allow", "GET, HEAD, PUT, POST, DELETE, OPTIONS".into());
+                put(
+                    header::ALLOW,
+                    "GET, HEAD, PUT, POST, DELETE, OPTIONS".into(),
+                );
             }
             ApiError::Store(StoreError::Closed { tail }) => {
                 put(n::STREAM_CLOSED, "true".into());

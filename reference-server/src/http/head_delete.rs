@@ -1,6 +1,7 @@
 //! §5.5 HEAD (metadata, never renews a TTL) and §5.4 DELETE (with the
 //! soft-delete of §4.2).
 
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -16,7 +17,7 @@ pub async fn stream_head(app: AppState, path: String) -> Result<Response, ApiErr
     let info = app.store().info(&stream).durable().await?;
     let mut res = StatusCode::OK.into_response();
     let headers = res.headers_mut();
-    set(headers, "content-type", &info.content_type);
+    set(headers, CONTENT_TYPE, &info.content_type);
     set(
         headers,
         n::STREAM_NEXT_OFFSET,
@@ -30,7 +31,7 @@ pub async fn stream_head(app: AppState, path: String) -> Result<Response, ApiErr
     if info.closed {
         set(headers, n::STREAM_CLOSED, "true");
     }
-    set(headers, "cache-control", "no-store");
+    set(headers, CACHE_CONTROL, "no-store");
     Ok(res)
 }
 

@@ -1,7 +1,8 @@
 //! §4.1, §4.2, §5.1, §5.2, §5.2.1, §13.2: parsing and validation of
 //! request headers, query and path (a bad value is an `ApiError` 400).
 
-use axum::http::{HeaderMap, Uri};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderName, Uri};
 use percent_encoding::percent_decode_str;
 
 use super::error::ApiError;
@@ -15,7 +16,7 @@ use crate::store::ForkRequest;
 /// A header's value as UTF-8 text; non-UTF-8 values are a 400, and so is
 /// a header sent twice (each protocol header is a single value, and taking
 /// either copy would be a guess).
-pub fn text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+pub fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, ApiError> {
     let mut values = headers.get_all(name).iter();
     let Some(v) = values.next() else {
         return Ok(None);
@@ -32,16 +33,16 @@ pub fn text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, A
 /// value, even a malformed one, is as if absent.
 pub fn closed_flag(headers: &HeaderMap) -> bool {
     headers
-        .get(STREAM_CLOSED)
+        .get(&STREAM_CLOSED)
         .is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"true"))
 }
 
 /// `Content-Type` as `(value, essence)`; malformed → 400.
-pub fn content_type(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError> {
-    match text(headers, "content-type")? {
+pub fn content_type(headers: &HeaderMap) -> Result<Option<(&str, String)>, ApiError> {
+    match text(headers, &CONTENT_TYPE)? {
         None => Ok(None),
         Some(v) => match content_type::essence(v) {
-            Some(e) => Ok(Some((v.to_string(), e))),
+            Some(e) => Ok(Some((v, e))),
             None => Err(ApiError::bad("malformed Content-Type")),
         },
     }
@@ -49,8 +50,8 @@ pub fn content_type(headers: &HeaderMap) -> Result<Option<(String, String)>, Api
 
 /// §5.1 `Stream-TTL` / `Stream-Expires-At`; both at once is a 400.
 pub fn expiry(headers: &HeaderMap) -> Result<Expiry, ApiError> {
-    let ttl = text(headers, STREAM_TTL)?;
-    let at = text(headers, STREAM_EXPIRES_AT)?;
+    let ttl = text(headers, &STREAM_TTL)?;
+    let at = text(headers, &STREAM_EXPIRES_AT)?;
     match (ttl, at) {
         (Some(_), Some(_)) => Err(ApiError::bad(
             "Stream-TTL and Stream-Expires-At are mutually exclusive",
@@ -67,9 +68,9 @@ pub fn expiry(headers: &HeaderMap) -> Result<Expiry, ApiError> {
 
 /// §5.2.1: all three producer headers or none.
 pub fn producer(headers: &HeaderMap) -> Result<Option<ProducerRef>, ApiError> {
-    let id = text(headers, PRODUCER_ID)?;
-    let epoch = text(headers, PRODUCER_EPOCH)?;
-    let seq = text(headers, PRODUCER_SEQ)?;
+    let id = text(headers, &PRODUCER_ID)?;
+    let epoch = text(headers, &PRODUCER_EPOCH)?;
+    let seq = text(headers, &PRODUCER_SEQ)?;
     match (id, epoch, seq) {
         (None, None, None) => Ok(None),
         (Some(id), Some(epoch), Some(seq)) => {
@@ -115,7 +116,7 @@ fn safe_integer(value: &str) -> Option<u64> {
 
 /// §5.2 `Stream-Seq`: an opaque non-empty string.
 pub fn stream_seq(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match text(headers, STREAM_SEQ)? {
+    match text(headers, &STREAM_SEQ)? {
         Some("") => Err(ApiError::bad("Stream-Seq must not be empty")),
         other => Ok(other.map(str::to_string)),
     }
@@ -124,9 +125,9 @@ pub fn stream_seq(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// §4.2 fork headers. Offset or sub-offset without `Stream-Forked-From` is
 /// a 400, as is a non-zero sub-offset without an explicit offset.
 pub fn fork(headers: &HeaderMap) -> Result<Option<ForkRequest>, ApiError> {
-    let from = text(headers, STREAM_FORKED_FROM)?;
-    let offset = text(headers, STREAM_FORK_OFFSET)?;
-    let sub = text(headers, STREAM_FORK_SUB_OFFSET)?;
+    let from = text(headers, &STREAM_FORKED_FROM)?;
+    let offset = text(headers, &STREAM_FORK_OFFSET)?;
+    let sub = text(headers, &STREAM_FORK_SUB_OFFSET)?;
     let Some(from) = from else {
         if offset.is_some() || sub.is_some() {
             return Err(ApiError::bad(

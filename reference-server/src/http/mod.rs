@@ -26,7 +26,7 @@ mod sse;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use bytes::{Bytes, BytesMut};
@@ -136,7 +136,7 @@ pub(crate) async fn read_body(
     limit: usize,
 ) -> Result<Bytes, ApiError> {
     let declared = headers
-        .get("content-length")
+        .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
@@ -176,8 +176,8 @@ pub(crate) async fn read_body(
 }
 
 /// Inserts a header whose value we produced ourselves.
-fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(names::name(name), v);
+        headers.insert(name, v);
     }
 }

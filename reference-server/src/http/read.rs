@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::time::{sleep_until, Instant};
@@ -45,19 +46,19 @@ async fn catch_up(
     if from == ReadFrom::Now {
         // §8: never data, never an ETag, never cached.
         let mut res = body_response(&stream, &r, StatusCode::OK);
-        set(res.headers_mut(), "cache-control", "no-store");
+        set(res.headers_mut(), CACHE_CONTROL, "no-store");
         return Ok(res);
     }
     let etag = etag(&stream, &r);
     if if_none_match(req, &etag) {
         let mut res = StatusCode::NOT_MODIFIED.into_response();
-        set(res.headers_mut(), "etag", &etag);
-        set(res.headers_mut(), "cache-control", cache_control(&r));
+        set(res.headers_mut(), ETAG, &etag);
+        set(res.headers_mut(), CACHE_CONTROL, cache_control(&r));
         return Ok(res);
     }
     let mut res = body_response(&stream, &r, StatusCode::OK);
-    set(res.headers_mut(), "etag", &etag);
-    set(res.headers_mut(), "cache-control", cache_control(&r));
+    set(res.headers_mut(), ETAG, &etag);
+    set(res.headers_mut(), CACHE_CONTROL, cache_control(&r));
     Ok(res)
 }
 
@@ -79,8 +80,8 @@ async fn long_poll(app: AppState, path: String, q: ReadQuery) -> Result<Response
             let mut res = body_response(&stream, &r, StatusCode::OK);
             let etag = etag(&stream, &r);
             let headers = res.headers_mut();
-            set(headers, "etag", &etag);
-            set(headers, "cache-control", CACHEABLE);
+            set(headers, ETAG, &etag);
+            set(headers, CACHE_CONTROL, CACHEABLE);
             set(headers, n::STREAM_CURSOR, &cursor);
             return Ok(res);
         }
@@ -107,7 +108,7 @@ fn no_content(r: &ReadResult, cursor: Option<&str>) -> Response {
     } else if let Some(c) = cursor {
         set(headers, n::STREAM_CURSOR, c);
     }
-    set(headers, "cache-control", "no-store");
+    set(headers, CACHE_CONTROL, "no-store");
     res
 }
 
@@ -122,7 +123,7 @@ fn body_response(stream: &Arc<Stream>, r: &ReadResult, status: StatusCode) -> Re
     let mut res = (status, body).into_response();
     let headers = res.headers_mut();
     let content_type = stream.lock().config.content_type.clone();
-    set(headers, "content-type", &content_type);
+    set(headers, CONTENT_TYPE, &content_type);
     set(headers, n::STREAM_NEXT_OFFSET, &Offset(r.next).to_string());
     if r.up_to_date() {
         set(headers, n::STREAM_UP_TO_DATE, "true");

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -77,11 +78,8 @@ pub async fn stream_sse(app: AppState, path: String, q: ReadQuery) -> Result<Res
     let body = Body::from_stream(frames);
     let mut res = (StatusCode::OK, body).into_response();
     let headers = res.headers_mut();
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert("cache-control", HeaderValue::from_static("no-cache"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if encoding == Encoding::Base64 {
         set(headers, n::SSE_DATA_ENCODING, "base64");
     }
