@@ -1,7 +1,7 @@
 //! Catch-up read throughput (§5.6): one long stream written in order on one
 //! connection, then read from the start by R readers, following
 //! `Stream-Next-Offset` until `Stream-Up-To-Date`, several passes. Every
-//! pass must return exactly the bytes written (length and FNV hash).
+//! pass must return exactly the bytes written (length and digest).
 
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ use crate::http::Conn;
 use crate::ops;
 use crate::progress::{say, Progress};
 use crate::report::Report;
-use crate::stats::Fnv;
+use crate::stats::Digest;
 use crate::Ctx;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -54,7 +54,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         ),
     );
     let progress = Progress::start("write", "appends", ctx.pid, ctx.quiet);
-    let mut want = Fnv::default();
+    let mut want = Digest::default();
     for i in 0..n {
         let body = payload(a.size as usize, i);
         want.write(&body);
@@ -78,7 +78,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
             let mut conn = Conn::open(&target).await?;
             let mut out = Vec::new();
             for _ in 0..passes {
-                let mut h = Fnv::default();
+                let mut h = Digest::default();
                 let t = Instant::now();
                 let got = ops::read_all(&mut conn, &path, "-1", |b| {
                     h.write(b);
@@ -134,7 +134,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         .count();
     r.check(
         format!(
-            "{} passes each read back the {total} bytes written, in order (FNV-1a), {bad} did not",
+            "{} passes each read back the {total} bytes written, in order (digest), {bad} did not",
             passes.len()
         ),
         bad == 0,

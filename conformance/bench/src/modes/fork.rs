@@ -17,7 +17,7 @@ use crate::http::Conn;
 use crate::ops;
 use crate::progress::say;
 use crate::report::Report;
-use crate::stats::{fmt_us, Fnv, Samples};
+use crate::stats::{fmt_us, Digest, Samples};
 use crate::Ctx;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -58,7 +58,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     let mut chains = Vec::new();
     for &depth in &a.depths.0 {
         say(ctx.quiet, format!("building a fork chain of depth {depth}"));
-        let mut want = Fnv::default();
+        let mut want = Digest::default();
         let mut tag = 0u64;
         let mut path = ctx.target.path(&ctx.name(&format!("fork{depth}"), 0));
         ops::create(&mut conn, &path, ops::OCTET, &[]).await?;
@@ -122,7 +122,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
             c.wrong += w;
             let started = Instant::now();
             for _ in 0..passes {
-                let mut h = Fnv::default();
+                let mut h = Digest::default();
                 let got = ops::read_all(&mut conn, &c.path, "-1", |b| {
                     h.write(b);
                     Ok(())
@@ -185,7 +185,7 @@ struct Chain {
     path: String,
     tail: String,
     last: Bytes,
-    want: Fnv,
+    want: Digest,
     total: u64,
     lat: Samples,
     wrong: usize,
