@@ -408,7 +408,7 @@ async fn run_one(ctx: &Ctx, prefix: &str, ops: &[Op]) -> Result<(), Failure> {
     "SUB-ACK-DONE",
     "SUB-WAKE-ON-PENDING",
     "SUB-LEASE-EXPIRY",
-    secs = 12
+    secs = 5
 )]
 pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     require(&ctx, Need::PullWake).await?;
