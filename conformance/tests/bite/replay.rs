@@ -69,8 +69,8 @@ async fn replay_script_exits_1_only_where_the_failure_reproduces() {
     t.run.case_timeout = Duration::from_secs(90);
     t.run.seed = 13;
     t.run.prop_cases = 64;
-    t.run.artifacts_dir =
-        std::env::temp_dir().join(format!("ds-replay-test-{}", std::process::id()));
+    let artifacts = ScratchDir::new("ds-replay-test");
+    t.run.artifacts_dir = artifacts.0.clone();
     let case = ds_conformance::cases::all()
         .into_iter()
         .find(|c| c.id == "props::sequences::single_stream")
@@ -112,5 +112,20 @@ async fn replay_script_exits_1_only_where_the_failure_reproduces() {
         "reference server: expected exit 0\n{script}\n---\n{out}"
     );
     assert!(out.contains("not reproduced"), "{out}");
-    let _ = std::fs::remove_file(&path);
+}
+
+/// A folder under the temp dir named for this process, removed with what
+/// it holds when dropped, so a passing or a panicking test leaves nothing.
+pub struct ScratchDir(pub std::path::PathBuf);
+
+impl ScratchDir {
+    pub fn new(prefix: &str) -> ScratchDir {
+        ScratchDir(std::env::temp_dir().join(format!("{prefix}-{}", std::process::id())))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

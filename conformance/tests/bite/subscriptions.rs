@@ -264,8 +264,8 @@ async fn property_replay_script_exits_1_only_where_the_failure_reproduces() {
     let mut session = test_session(&broken.root, 500);
     session.run.seed = 20261206;
     session.run.prop_cases = 160;
-    session.run.artifacts_dir =
-        std::env::temp_dir().join(format!("ds-subs-replay-{}", std::process::id()));
+    let artifacts = crate::replay::ScratchDir::new("ds-subs-replay");
+    session.run.artifacts_dir = artifacts.0.clone();
     let bitten = Bite::in_session(session)
         .case("subscriptions::props::pull_wake_model")
         .fails_with("SUB-STALE-FENCED")
@@ -295,5 +295,4 @@ async fn property_replay_script_exits_1_only_where_the_failure_reproduces() {
         "unbroken stub: expected exit 0\n{script}\n---\n{out}"
     );
     assert!(out.contains("not reproduced"), "{out}");
-    let _ = std::fs::remove_dir_all(std::path::Path::new(&path).parent().unwrap());
 }
