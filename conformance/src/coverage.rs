@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::case::Case;
 use crate::requirements::Requirements;
+use crate::runner::count;
 
 /// Requirement ids that no case names.
 pub fn uncovered<'a>(reqs: &'a Requirements, cases: &[Case]) -> Vec<&'a str> {
@@ -59,10 +60,10 @@ pub fn unbitten(cases: &[Case]) -> Vec<&str> {
 pub fn print(reqs: &Requirements, cases: &[Case]) {
     let missing = uncovered(reqs, cases);
     crate::outln!(
-        "{} requirements, {} cases; {} requirements checked by no case:",
-        reqs.by_id.len(),
-        cases.len(),
-        missing.len()
+        "{}, {}; {} checked by no case:",
+        count(reqs.by_id.len(), "requirement", "requirements"),
+        count(cases.len(), "case", "cases"),
+        count(missing.len(), "requirement", "requirements")
     );
     for id in missing {
         let r = &reqs.by_id[id];
@@ -73,8 +74,8 @@ pub fn print(reqs: &Requirements, cases: &[Case]) {
     }
     let unproved = unbitten(cases);
     crate::outln!(
-        "{} cases proved able to fail by a bite test; {} not (fixtures/bite-coverage.txt):",
-        cases.len() - unproved.len(),
+        "{} proved able to fail by a bite test; {} not (fixtures/bite-coverage.txt):",
+        count(cases.len() - unproved.len(), "case", "cases"),
         unproved.len()
     );
     for id in unproved {

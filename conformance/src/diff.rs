@@ -18,6 +18,7 @@ use crate::case::Case;
 use crate::client::Session;
 use crate::outcome::Outcome;
 use crate::requirements::Requirements;
+use crate::runner::{count, noun};
 use crate::snapshot::{self, Mode};
 
 #[derive(Parser, Debug, Clone)]
@@ -252,13 +253,17 @@ pub fn render(diffs: &[CaseDiff]) -> String {
             .push(d);
     }
     let mut out = format!(
-        "# Differential run\n\n{} cases compared: {} alike, {} differ\n",
-        diffs.len(),
+        "# Differential run\n\n{} compared: {} alike, {} {}\n",
+        count(diffs.len(), "case", "cases"),
         diffs.len() - differing.len(),
-        differing.len()
+        differing.len(),
+        noun(differing.len(), "differs", "differ")
     );
     for (_, (section, cases)) in by_section {
-        out.push_str(&format!("\n## §{section} ({} cases differ)\n", cases.len()));
+        out.push_str(&format!(
+            "\n## §{section} ({})\n",
+            count(cases.len(), "case differs", "cases differ")
+        ));
         for d in cases {
             out.push_str(&format!(
                 "\n### {} (baseline {}, target {})\n\n```diff\n{}\n```\n",
@@ -294,9 +299,15 @@ mod tests {
             text.contains("3 cases compared: 1 alike, 2 differ"),
             "{text}"
         );
-        let i = text.find("§5.2 (1 cases differ)").expect(&text);
+        let i = text.find("§5.2 (1 case differs)").expect(&text);
         let j = text.find("§5.10").expect(&text);
         assert!(i < j, "{text}");
         assert!(!text.contains("a::b::e"), "{text}");
+        let one = render(&[d("a::b::c", "5.10", Some("x"))]);
+        assert!(
+            one.contains("1 case compared: 0 alike, 1 differs")
+                && one.contains("§5.10 (1 case differs)"),
+            "{one}"
+        );
     }
 }

@@ -12,6 +12,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::Value;
 
+use crate::runner::count;
+
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "ds-conformance matrix",
@@ -332,9 +334,9 @@ pub fn markdown(title: &str, columns: &[Column]) -> String {
             (Some(m), _) => {
                 let (p, n) = rate(m.values());
                 s.push_str(&format!(
-                    "| {} | ran {} cases | {} | {} | {} |\n",
+                    "| {} | ran {} | {} | {} | {} |\n",
                     c.name,
-                    m.len(),
+                    count(m.len(), "case", "cases"),
                     pct(p, n),
                     failures_by_level(m, "MUST"),
                     failures_by_level(m, "SHOULD")
@@ -476,9 +478,9 @@ pub fn html(title: &str, columns: &[Column]) -> String {
             Some(m) => {
                 let (p, n) = rate(m.values());
                 s.push_str(&format!(
-                    "<tr><td>{}</td><td>ran {} cases</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                    "<tr><td>{}</td><td>ran {}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                     esc(&c.name),
-                    m.len(),
+                    count(m.len(), "case", "cases"),
                     pct(p, n),
                     failures_by_level(m, "MUST"),
                     failures_by_level(m, "SHOULD")
@@ -614,7 +616,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| b | ran 1 cases | 0% (0/1) | 0 | 1 |"),
+            md.contains("| b | ran 1 case | 0% (0/1) | 0 | 1 |"),
             "{md}"
         );
         assert!(md.contains("did not run**: npm install failed"), "{md}");

@@ -159,7 +159,7 @@ impl RunReport {
             .filter(|c| c.outcome == Outcome::NonStrictFailure)
             .collect();
         out.push_str(&format!(
-            "**{}** · {} failed · {} SHOULD/MAY findings · {} passed · {} expected failures · \
+            "**{}** · {} failed · {} · {} passed · {} · \
              {} skipped · {} unimplemented\n\n",
             match self.exit_code() {
                 0 => "conformant",
@@ -167,9 +167,13 @@ impl RunReport {
                 _ => "setup error",
             },
             failing.len(),
-            findings.len(),
+            crate::runner::count(findings.len(), "SHOULD/MAY finding", "SHOULD/MAY findings"),
             self.count(Outcome::Passed),
-            self.count(Outcome::ExpectedFailure),
+            crate::runner::count(
+                self.count(Outcome::ExpectedFailure),
+                "expected failure",
+                "expected failures"
+            ),
             self.count(Outcome::Skipped),
             self.count(Outcome::Unimplemented),
         ));

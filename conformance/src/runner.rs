@@ -158,7 +158,7 @@ pub fn list(cases: &[Case], selection: &Selection, terse: bool) {
         n += 1;
     }
     if !terse {
-        let _ = writeln!(o, "\n{n} tests, 0 benchmarks");
+        let _ = writeln!(o, "\n{}, 0 benchmarks", count(n, "test", "tests"));
     }
 }
 
@@ -277,6 +277,22 @@ pub fn case_label(c: &CaseReport) -> String {
     }
 }
 
+/// `n` and the noun that agrees with it: `count(1, "case", "cases")` is
+/// "1 case", `count(2, ..)` "2 cases". Every count the harness prints goes
+/// through here (or [`noun`]).
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", noun(n, one, many))
+}
+
+/// `one` for 1, else `many` (a noun or a verb that agrees with `n`).
+pub fn noun<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
 fn format_ms(ms: u64) -> String {
     if ms >= 10_000 {
         format!("{:.1} s", ms as f64 / 1000.0)
@@ -343,7 +359,10 @@ pub fn run(
         terse_col: 0,
     };
     if settings.format == Format::Pretty {
-        out(&format!("\nrunning {} cases\n", selected.len()));
+        out(&format!(
+            "\nrunning {}\n",
+            count(selected.len(), "case", "cases")
+        ));
     }
     let mut reports = Vec::new();
     let running: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
@@ -494,11 +513,14 @@ fn print_leftovers(report: &RunReport) {
         .filter(|l| l.delete_acknowledged)
         .count();
     out(&format!(
-        "\nleftovers: {} of the {} resources the run created still exist after it (HEAD answered 2xx){}:\n",
+        "\nleftovers: {} of the {} the run created still {} after it (HEAD answered 2xx){}:\n",
         report.leftovers.len(),
-        report.created,
+        count(report.created, "resource", "resources"),
+        noun(report.leftovers.len(), "exists", "exist"),
         if acked > 0 {
-            format!("; {acked} of them after the target acknowledged their DELETE (this fails the run)")
+            format!(
+                "; {acked} of them after the target acknowledged their DELETE (this fails the run)"
+            )
         } else {
             " (a warning: the cleanup's DELETE was refused or never sent)".to_string()
         }
@@ -529,13 +551,15 @@ pub fn summary_line(report: &RunReport) -> String {
         format!("{} passed", report.count(Outcome::Passed)),
         format!("{} failed", report.count(Outcome::Failed)),
         format!("{} non-strict", report.count(Outcome::NonStrictFailure)),
-        format!(
-            "{} expected failures",
-            report.count(Outcome::ExpectedFailure)
+        count(
+            report.count(Outcome::ExpectedFailure),
+            "expected failure",
+            "expected failures",
         ),
-        format!(
-            "{} unexpected passes",
-            report.count(Outcome::UnexpectedPass)
+        count(
+            report.count(Outcome::UnexpectedPass),
+            "unexpected pass",
+            "unexpected passes",
         ),
         format!("{} unimplemented", report.count(Outcome::Unimplemented)),
         format!("{} skipped", report.count(Outcome::Skipped)),
@@ -547,18 +571,23 @@ pub fn summary_line(report: &RunReport) -> String {
         ));
     }
     if !report.leftovers.is_empty() {
-        parts.push(format!("{} leftover streams", report.leftovers.len()));
+        parts.push(count(
+            report.leftovers.len(),
+            "leftover stream",
+            "leftover streams",
+        ));
     }
     if report.count(Outcome::SetupError) > 0 {
-        parts.push(format!(
-            "{} setup errors",
-            report.count(Outcome::SetupError)
+        parts.push(count(
+            report.count(Outcome::SetupError),
+            "setup error",
+            "setup errors",
         ));
     }
     format!(
-        "conformance: {verdict}. {}; {} cases in {} (seed {})",
+        "conformance: {verdict}. {}; {} in {} (seed {})",
         parts.join(", "),
-        report.cases.len(),
+        count(report.cases.len(), "case", "cases"),
         format_ms(report.duration_ms),
         report.seed
     )
@@ -638,5 +667,39 @@ mod tests {
             ..Default::default()
         };
         assert!(exact.selects("a::b::c") && !exact.selects("a::b::cd"));
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(count(0, "case", "cases"), "0 cases");
+        assert_eq!(count(1, "case", "cases"), "1 case");
+        assert_eq!(
+            count(2, "unexpected pass", "unexpected passes"),
+            "2 unexpected passes"
+        );
+        assert_eq!(noun(1, "differs", "differ"), "differs");
+    }
+
+    #[test]
+    fn summary_line_says_1_case_and_1_expected_failure() {
+        let case = CaseReport {
+            id: "a::b::c".into(),
+            requirements: Vec::new(),
+            sections: Vec::new(),
+            level: crate::requirements::Level::Must,
+            outcome: Outcome::ExpectedFailure,
+            failed_requirement: None,
+            duration_ms: 0,
+            message: None,
+            artifacts: Vec::new(),
+            transcript: Vec::new(),
+        };
+        let report = RunReport::new("t".into(), 1, "now".into(), Duration::ZERO, vec![case]);
+        let line = summary_line(&report);
+        assert!(
+            line.contains(", 1 expected failure, 0 unexpected passes,"),
+            "{line}"
+        );
+        assert!(line.contains("; 1 case in "), "{line}");
     }
 }

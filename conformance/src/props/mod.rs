@@ -19,6 +19,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::client::{Ctx, RunConfig};
 use crate::failure::{CaseResult, Failure};
+use crate::runner::count;
 pub use exec::{Exec, StepFail};
 pub use gen::Family;
 
@@ -105,9 +106,9 @@ impl<T> Searched<T> {
             Failure::inconclusive(
                 requirement,
                 format!(
-                    "only {} of {} sequences ran within the time budget ({} ms for new sequences, half of --case-timeout-ms), fewer than the {} a verdict needs; all agreed with {model} (seed {seed})",
+                    "only {} of {} ran within the time budget ({} ms for new sequences, half of --case-timeout-ms), fewer than the {} a verdict needs; all agreed with {model} (seed {seed})",
                     self.ran,
-                    self.requested,
+                    count(self.requested as usize, "sequence", "sequences"),
                     budget.search.as_millis(),
                     floor(self.requested),
                 ),
@@ -127,9 +128,9 @@ impl<T> Searched<T> {
             String::new()
         };
         format!(
-            "{} of {} sequences run in {} ms{cut}",
+            "{} of {} run in {} ms{cut}",
             self.ran,
-            self.requested,
+            count(self.requested as usize, "sequence", "sequences"),
             self.took.as_millis()
         )
     }
@@ -163,11 +164,11 @@ impl<T: std::fmt::Debug> Found<T> {
             ""
         };
         format!(
-            "{verdict}\nseed {} (rerun: --seed {} {case_id}); {} sequences run while searching and shrinking\nminimal failing sequence ({} steps){cut}:\n{}\n{script_note}",
+            "{verdict}\nseed {} (rerun: --seed {} {case_id}); {} run while searching and shrinking\nminimal failing sequence ({}){cut}:\n{}\n{script_note}",
             run.seed,
             run.seed,
-            self.attempts,
-            self.ops.len(),
+            count(self.attempts as usize, "sequence", "sequences"),
+            count(self.ops.len(), "step", "steps"),
             listing(&self.ops),
         )
     }
@@ -369,8 +370,10 @@ pub async fn check_property(ctx: Ctx, family: Family) -> CaseResult {
     }
     let Some(found) = searched.found else {
         ctx.note(format!(
-            "{} sequences of up to {} steps agreed with the model (seed {})",
-            searched.ran, session.run.prop_max_steps, session.run.seed
+            "{} of up to {} agreed with the model (seed {})",
+            count(searched.ran as usize, "sequence", "sequences"),
+            count(session.run.prop_max_steps, "step", "steps"),
+            session.run.seed
         ));
         return Ok(());
     };

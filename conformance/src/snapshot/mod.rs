@@ -272,8 +272,9 @@ pub fn compare_dir(
         }
     }
     crate::outln!(
-        "\nsnapshots: {differing} of {} cases differ from {}{}",
-        snapshotted(report).count(),
+        "\nsnapshots: {differing} of {} {} from {}{}",
+        crate::runner::count(snapshotted(report).count(), "case", "cases"),
+        crate::runner::noun(differing, "differs", "differ"),
         dir.display(),
         if accept && differing > 0 {
             " (accepted)"
@@ -321,7 +322,11 @@ pub fn after_run(
 ) -> Result<bool, String> {
     if let Some(dir) = &args.write {
         let n = write_dir(dir, reqs, target, report)?;
-        crate::outln!("wrote {n} snapshots to {}", dir.display());
+        crate::outln!(
+            "wrote {} to {}",
+            crate::runner::count(n, "snapshot", "snapshots"),
+            dir.display()
+        );
     }
     if let Some(dir) = &args.compare {
         let differing = compare_dir(dir, reqs, target, report, args.accept)?;

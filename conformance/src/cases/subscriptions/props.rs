@@ -439,8 +439,10 @@ pub async fn pull_wake_model(ctx: Ctx) -> CaseResult {
     }
     let Some(found) = searched.found else {
         ctx.note(format!(
-            "{} sequences of up to {} steps agreed with the §7 model (seed {})",
-            searched.ran, steps, session.run.seed
+            "{} of up to {} agreed with the §7 model (seed {})",
+            crate::runner::count(searched.ran as usize, "sequence", "sequences"),
+            crate::runner::count(steps, "step", "steps"),
+            session.run.seed
         ));
         return Ok(());
     };
