@@ -615,10 +615,7 @@ mod tests {
             md.contains("| a | ran 2 cases | 50% (1/2) | 1 | 0 |"),
             "{md}"
         );
-        assert!(
-            md.contains("| b | ran 1 case | 0% (0/1) | 0 | 1 |"),
-            "{md}"
-        );
+        assert!(md.contains("| b | ran 1 case | 0% (0/1) | 0 | 1 |"), "{md}");
         assert!(md.contains("did not run**: npm install failed"), "{md}");
         let _ = std::fs::remove_dir_all(&dir);
     }

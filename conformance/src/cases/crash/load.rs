@@ -379,6 +379,12 @@ pub struct Batch {
     pub close: bool,
     /// Times a producer sent it again after a sequence-gap answer.
     pub resends: u32,
+    /// An attempt's answer was lost: that attempt may be stored, so no
+    /// later refusal (e.g. 409 closed once the stream closed) says it is
+    /// not. Stays set when a gap answer makes the batch pending again (a
+    /// pipelined batch can overtake the lost one and be answered before
+    /// the lost one is stored).
+    pub lost: bool,
     /// How many of the writer's first batches were acknowledged when this
     /// one was last sent: the server cannot rightly expect a seq below it.
     pub floor: u64,
@@ -472,6 +478,7 @@ impl Writer {
             close: false,
             resends: 0,
             floor: 0,
+            lost: false,
         });
         i
     }
@@ -511,8 +518,12 @@ impl Writer {
         let b = &mut self.batches[i as usize];
         let Some(r) = r else {
             b.state = St::Unknown;
+            b.lost = true;
             return false;
         };
+        // A resend of a batch whose earlier answer was lost is a retry,
+        // even if a gap answer made it pending again meanwhile.
+        let retry = retry || b.lost;
         if retry {
             b.retry = Some(r.status);
         }
