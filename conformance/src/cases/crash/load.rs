@@ -1092,3 +1092,129 @@ pub async fn check_stream(
     }
     Ok(Ok(c))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The writer's bookkeeping driven by a scripted history (no server):
+    //! `settle` gets exactly the answers a real round once produced.
+
+    use super::*;
+    use crate::client::Session;
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+    fn load() -> Arc<Load> {
+        let session = Session::new("http://127.0.0.1:9/streams").unwrap();
+        Load::new(&Ctx::new(Arc::new(session), "crash::load_test"))
+    }
+
+    fn resp(status: u16, headers: &[(&str, &str)]) -> Option<Resp> {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        Some(Resp {
+            status,
+            headers: map,
+            body: bytes::Bytes::new(),
+            exchange: 0,
+            elapsed: Duration::ZERO,
+        })
+    }
+
+    /// A producer writer with batches pc.0..pc.`n`-1 made (not yet sent).
+    fn producer(n: usize) -> Writer {
+        let mut w = Writer::new("pc", "s", false, Kind::Producer { window: 2 });
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..n {
+            w.make_batch(&mut rng);
+        }
+        w
+    }
+
+    /// The stream as the checker reads it after the restart: the bodies
+    /// of batches `stored`, in order.
+    fn stored(w: &Writer, stored: &[usize]) -> (Vec<Rec>, Data) {
+        let bytes: Vec<u8> = stored
+            .iter()
+            .flat_map(|&i| w.batches[i].body.clone())
+            .collect();
+        let data = Data::Bytes(bytes);
+        (records(&data).unwrap(), data)
+    }
+
+    /// What `retry` passes for a batch it resends after the restart.
+    fn resend_is_retry(w: &Writer, i: u64) -> bool {
+        w.batches[i as usize].state == St::Unknown
+    }
+
+    /// The history behind ef9b311: pc.1's answer is lost in the kill;
+    /// pc.2, pipelined, overtakes it and is answered 409
+    /// Producer-Expected-Seq: 1, which makes pc.1 pending again; after
+    /// the restart pc.1 is resent and answered 409 Stream-Closed (the
+    /// stream was closed after pc.1 was stored). pc.1 is in the stream:
+    /// that is no refusal of a stored append, so no CRASH-SHOWN-STICKS.
+    #[test]
+    fn a_lost_batch_made_pending_by_a_gap_answer_is_never_refused_by_its_resend() {
+        let load = load();
+        let mut w = producer(3);
+        assert!(w.settle(&load, 0, resp(200, &[("stream-next-offset", "a")]), false));
+        // pc.1 and pc.2 in flight; the kill takes pc.1's answer.
+        assert!(!w.settle(&load, 1, None, false));
+        assert_eq!(w.batches[1].state, St::Unknown);
+        // pc.2 arrived first: the server expects seq 1.
+        assert!(w.settle(
+            &load,
+            2,
+            resp(409, &[("producer-expected-seq", "1")]),
+            false
+        ));
+        assert_eq!(
+            w.batches[1].state,
+            St::Pending,
+            "the gap answer re-queues pc.1"
+        );
+        // After the restart: the resend of pc.1 finds the stream closed.
+        let retry = resend_is_retry(&w, 1);
+        assert!(
+            !retry,
+            "pc.1 is pending, so `retry` resends it as a first send"
+        );
+        let closed = resp(409, &[("stream-closed", "true")]);
+        assert!(!w.settle(&load, 1, closed, retry));
+        let (recs, data) = stored(&w, &[0, 1]);
+        if let Err(v) = w.check(&recs, &data, None) {
+            panic!(
+                "a correct store judged wrong: {} {}",
+                v.requirement, v.message
+            );
+        }
+        assert!(
+            !matches!(w.batches[1].state, St::Refused { .. }),
+            "pc.1's first attempt may be stored: its resend's 409 is no refusal, got {:?}",
+            w.batches[1].state
+        );
+        assert_eq!(w.batches[1].retry, Some(409), "recorded as a retry");
+    }
+
+    /// The control: a batch whose answer was never lost and that was
+    /// refused as closed is "not stored"; found in the stream, it breaks
+    /// CRASH-SHOWN-STICKS (the fix above must not hide this).
+    #[test]
+    fn a_batch_refused_without_a_lost_answer_yet_stored_breaks_shown_sticks() {
+        let load = load();
+        let mut w = producer(2);
+        assert!(w.settle(&load, 0, resp(200, &[("stream-next-offset", "a")]), false));
+        let closed = resp(409, &[("stream-closed", "true")]);
+        assert!(!w.settle(&load, 1, closed, false));
+        assert!(matches!(
+            w.batches[1].state,
+            St::Refused { status: 409, .. }
+        ));
+        let (recs, data) = stored(&w, &[0, 1]);
+        let v = w.check(&recs, &data, None).unwrap_err();
+        assert_eq!(v.requirement, "CRASH-SHOWN-STICKS", "{}", v.message);
+    }
+}
