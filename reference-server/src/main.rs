@@ -29,6 +29,10 @@ struct Args {
     /// Long-poll timeout in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     long_poll_timeout_ms: u64,
+    /// An SSE response ends after about this many milliseconds and the
+    /// client reconnects from its last offset (§10.2). 1 to 86400000 (a day).
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    sse_lifetime_ms: u64,
     /// Largest catch-up response body in bytes.
     #[arg(long, default_value_t = 1_048_576)]
     max_chunk_bytes: usize,
@@ -144,6 +148,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         long_poll_timeout: Duration::from_millis(args.long_poll_timeout_ms),
         max_chunk_bytes: args.max_chunk_bytes.max(1),
         max_body_bytes: args.max_body_bytes,
+        sse_max_duration: Duration::from_millis(args.sse_lifetime_ms),
         data_dir: args.data_dir,
         stream_root: args.stream_root,
         webhooks: args.webhooks,

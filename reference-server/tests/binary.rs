@@ -1,7 +1,7 @@
 //! The `ds-server` binary as an operator sees it: the per-request log
 //! (`--log-requests`, `RUST_LOG=ds_server=debug`), no ANSI colours when
 //! stderr is not a terminal, and one clear line (at once, exit 1) when a
-//! second server is started on the same `--data-dir`.
+//! second server is started on the same `--data-dir`; `--sse-lifetime-ms`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -150,4 +150,36 @@ fn second_server_on_the_same_data_dir_fails_at_once() {
         .contains("200"));
     drop(again);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sse_lifetime_flag_ends_sse_responses_and_refuses_bad_values() {
+    // With --sse-lifetime-ms 300 an SSE response ends by itself (the
+    // default, 60 s, would outlast the 10 s read timeout and fail this).
+    let srv = Server::start(&["--sse-lifetime-ms", "300"], &[]);
+    assert!(srv.request("PUT", "/v1/stream/life").contains("201"));
+    let mut s = std::net::TcpStream::connect(&srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /v1/stream/life?offset=-1&live=sse HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .expect("the SSE response ends within the lifetime");
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("event: control"), "{out}");
+    drop(srv);
+
+    for bad in ["0", "-5", "soon", "86400001"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ds-server"))
+            .args(["--port", "0", &format!("--sse-lifetime-ms={bad}")])
+            .output()
+            .expect("ds-server runs");
+        assert!(!out.status.success(), "--sse-lifetime-ms {bad} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--sse-lifetime-ms"), "{bad}: {err}");
+        assert!(out.stdout.is_empty(), "{bad}: it must not start");
+    }
 }
