@@ -177,7 +177,10 @@ fn sse_lifetime_flag_ends_sse_responses_and_refuses_bad_values() {
             .args(["--port", "0", &format!("--sse-lifetime-ms={bad}")])
             .output()
             .expect("ds-server runs");
-        assert!(!out.status.success(), "--sse-lifetime-ms {bad} was accepted");
+        assert!(
+            !out.status.success(),
+            "--sse-lifetime-ms {bad} was accepted"
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--sse-lifetime-ms"), "{bad}: {err}");
         assert!(out.stdout.is_empty(), "{bad}: it must not start");

@@ -143,6 +143,10 @@ impl Conn {
             _ => false,
         };
         if !usable {
+            // Let go of the dead connection before opening the next: a
+            // reader holds one open file at a time, even when thousands
+            // reconnect together.
+            self.sender = None;
             self.sender = Some(connect(&self.target).await?);
             self.opened += 1;
         }

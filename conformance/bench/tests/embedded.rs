@@ -116,6 +116,21 @@ async fn every_mode_verifies_against_the_reference_server() {
             "20",
         ],
         &[
+            "fanout",
+            "--pace",
+            "fixed",
+            "--long-poll",
+            "4",
+            "--sse",
+            "4",
+            "--streams",
+            "2",
+            "--rounds",
+            "3",
+            "--interval-ms",
+            "50",
+        ],
+        &[
             "churn",
             "--duration",
             "0.5",
@@ -194,4 +209,50 @@ async fn a_server_losing_appends_fails_the_check() {
     drop(free);
     let cli = Cli::try_parse_from(["ds-bench", "--quiet", "append", "--duration", "0.1"]).unwrap();
     assert!(run(&cli, &gone).await.is_err());
+}
+
+/// The server ends SSE responses every 150 ms (§10.2): SSE readers resume
+/// from their last offset on the same keep-alive connection (one connection
+/// per reader for the whole run, so a reconnect storm never doubles the
+/// open files), and settle pacing reaches every reader each round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_readers_resume_on_their_connection_when_the_server_ends_the_response() {
+    let config = ds_reference_server::Config {
+        long_poll_timeout: std::time::Duration::from_millis(500),
+        sse_max_duration: std::time::Duration::from_millis(150),
+        ..ds_reference_server::Config::default()
+    };
+    let state = ds_reference_server::AppState::new(config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ds_reference_server::serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    let url = format!("http://{addr}/v1/stream");
+    let r = bench(
+        &url,
+        &[
+            "fanout",
+            "--long-poll",
+            "2",
+            "--sse",
+            "3",
+            "--rounds",
+            "6",
+            "--interval-ms",
+            "120",
+        ],
+    )
+    .await;
+    let table = r.table(&url);
+    assert!(r.verified(), "{table}");
+    assert_eq!(r.get("pace").unwrap(), "settle", "{table}");
+    assert_eq!(r.get("rounds_timed_out").unwrap(), 0, "{table}");
+    assert_eq!(r.get("sse_delivery").unwrap()["count"], 18, "{table}");
+    assert!(
+        r.get("sse_reconnects").unwrap().as_u64().unwrap() >= 3,
+        "the 150 ms lifetime ended no SSE response:\n{table}"
+    );
+    assert_eq!(r.get("sse_connections").unwrap(), 3, "{table}");
 }

@@ -5,6 +5,13 @@
 //! at the reader. Every reader must see every round exactly once, in order.
 //! With --pid also the target's memory per idle SSE connection and per
 //! waiting long-poll.
+//!
+//! Pacing: `--pace settle` (the default) sends a round only once every
+//! reader got the previous one (or `--round-timeout-ms` passed, which is
+//! reported), then waits `--interval-ms`: the figure is one append's
+//! fan-out latency. `--pace fixed` appends every `--interval-ms` whatever
+//! the readers got: once a round's deliveries take longer than the
+//! interval a backlog builds, and the figure measures saturation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,6 +22,7 @@ use bytes::Bytes;
 use http::Method;
 use http_body_util::BodyExt;
 use serde_json::json;
+use tokio::sync::Notify;
 use tokio::time::timeout_at;
 
 use super::{create_all, mib};
@@ -39,9 +47,19 @@ pub struct Args {
     /// Rounds of appends (one to every stream per round).
     #[arg(long, default_value_t = 20)]
     pub rounds: u32,
-    /// Milliseconds between rounds.
+    /// How rounds are spaced: `settle` waits until every reader got the
+    /// previous round, then --interval-ms; `fixed` appends every
+    /// --interval-ms (saturation once a round outlasts the interval).
+    #[arg(long, value_enum, default_value = "settle")]
+    pub pace: Pace,
+    /// Milliseconds between rounds (`settle`: after the previous round
+    /// reached every reader).
     #[arg(long, default_value_t = 250)]
     pub interval_ms: u64,
+    /// `settle`: how long a round may take to reach every reader before the
+    /// next is sent anyway (reported as a timed-out round).
+    #[arg(long, default_value_t = 30_000)]
+    pub round_timeout_ms: u64,
     /// Writer connections.
     #[arg(long, default_value_t = 4)]
     pub writers: usize,
@@ -50,12 +68,73 @@ pub struct Args {
     pub grace: u64,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    Settle,
+    Fixed,
+}
+
+impl Pace {
+    fn name(self) -> &'static str {
+        match self {
+            Pace::Settle => "settle",
+            Pace::Fixed => "fixed",
+        }
+    }
+}
+
+/// How many readers got each round; `settle` writers wait on it.
+struct Pacer {
+    readers: u64,
+    got: Vec<AtomicU64>,
+    settled: Notify,
+}
+
+impl Pacer {
+    fn new(readers: u64, rounds: u32) -> Pacer {
+        Pacer {
+            readers,
+            got: (0..rounds).map(|_| AtomicU64::new(0)).collect(),
+            settled: Notify::new(),
+        }
+    }
+
+    fn delivered(&self, round: u32) {
+        if let Some(c) = self.got.get(round as usize) {
+            if c.fetch_add(1, Ordering::AcqRel) + 1 == self.readers {
+                self.settled.notify_waiters();
+            }
+        }
+    }
+
+    fn done(&self, round: u32) -> bool {
+        self.got[round as usize].load(Ordering::Acquire) >= self.readers
+    }
+
+    /// Waits until every reader got `round`; false if `until` came first.
+    async fn wait(&self, round: u32, until: Instant) -> bool {
+        loop {
+            let notified = self.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.done(round) {
+                return true;
+            }
+            if timeout_at(until.into(), notified).await.is_err() {
+                return self.done(round);
+            }
+        }
+    }
+}
+
 /// One reader's deliveries: (round, arrival), plus what went wrong.
 #[derive(Default)]
 struct Got {
     stream: usize,
     deliveries: Vec<(u32, Instant)>,
     reconnects: u64,
+    /// TCP connections the reader opened (1 if it never lost its own).
+    connections: u64,
     error: Option<String>,
 }
 
@@ -80,8 +159,14 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     let rss1 = ctx.rss_kib();
     let paths = Arc::new(paths);
 
-    // Readers get until the last round plus the grace period.
-    let plan = Duration::from_millis(a.interval_ms * a.rounds as u64);
+    // Readers get until the last round plus the grace period (settle: the
+    // longest the rounds may take).
+    let per_round = match a.pace {
+        Pace::Fixed => a.interval_ms,
+        Pace::Settle => a.interval_ms + a.round_timeout_ms,
+    };
+    let plan = Duration::from_millis(per_round * a.rounds as u64);
+    let pacer = Arc::new(Pacer::new(a.long_poll + a.sse, a.rounds));
     let settle = Duration::from_millis(1000 + (a.long_poll + a.sse) / 4);
     let far = Instant::now() + Duration::from_secs(600) + plan;
     let deadline = Arc::new(std::sync::Mutex::new(far));
@@ -93,16 +178,16 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     );
     let mut sse = Vec::new();
     for i in 0..a.sse as usize {
-        let (t, p, rd, dl, rounds) = (
-            ctx.target.clone(),
-            paths.clone(),
-            ready.clone(),
-            deadline.clone(),
-            a.rounds,
-        );
-        sse.push(tokio::spawn(async move {
-            sse_reader(t, p[i % p.len()].clone(), i % p.len(), rounds, rd, dl).await
-        }));
+        let r = Reader {
+            target: ctx.target.clone(),
+            path: paths[i % s].clone(),
+            stream: i % s,
+            rounds: a.rounds,
+            ready: ready.clone(),
+            deadline: deadline.clone(),
+            pacer: pacer.clone(),
+        };
+        sse.push(tokio::spawn(sse_reader(r)));
     }
     wait_ready(&ready, a.sse, Duration::from_secs(60 + a.sse / 100)).await;
     let sse_ready = ready.load(Ordering::Relaxed);
@@ -118,16 +203,16 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     ready.store(0, Ordering::Relaxed);
     let mut lp = Vec::new();
     for i in 0..a.long_poll as usize {
-        let (t, p, rd, dl, rounds) = (
-            ctx.target.clone(),
-            paths.clone(),
-            ready.clone(),
-            deadline.clone(),
-            a.rounds,
-        );
-        lp.push(tokio::spawn(async move {
-            long_poll_reader(t, p[i % p.len()].clone(), i % p.len(), rounds, rd, dl).await
-        }));
+        let r = Reader {
+            target: ctx.target.clone(),
+            path: paths[i % s].clone(),
+            stream: i % s,
+            rounds: a.rounds,
+            ready: ready.clone(),
+            deadline: deadline.clone(),
+            pacer: pacer.clone(),
+        };
+        lp.push(tokio::spawn(long_poll_reader(r)));
     }
     wait_ready(
         &ready,
@@ -139,36 +224,47 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     let rss3 = ctx.rss_kib();
     ctx.report_process(&mut r, "idle_readers");
 
-    say(
-        ctx.quiet,
-        format!(
-            "{} rounds, one append per stream every {} ms",
-            a.rounds, a.interval_ms
-        ),
-    );
+    let pacing = match a.pace {
+        Pace::Fixed => format!("fixed: one append per stream every {} ms, whatever the readers got (a backlog measures saturation)", a.interval_ms),
+        Pace::Settle => format!("settle: each round once every reader got the previous one, then {} ms (timeout {} ms)", a.interval_ms, a.round_timeout_ms),
+    };
+    say(ctx.quiet, format!("{} rounds, {pacing}", a.rounds));
     let progress = Progress::start("fanout", "appends", ctx.pid, ctx.quiet);
     let cpu0 = ctx.cpu();
     let t0 = Instant::now();
     *deadline.lock().expect("lock") = t0 + plan + Duration::from_secs(a.grace);
     let mut writers = Vec::new();
     for w in 0..a.writers.min(s) {
-        let (t, p, n, e) = (
+        let (t, p, n, e, pacer) = (
             ctx.target.clone(),
             paths.clone(),
             progress.count.clone(),
             progress.errors.clone(),
+            pacer.clone(),
         );
-        let (nw, rounds, every) = (
+        let (nw, rounds, every, pace, round_timeout) = (
             a.writers.min(s),
             a.rounds,
             Duration::from_millis(a.interval_ms),
+            a.pace,
+            Duration::from_millis(a.round_timeout_ms),
         );
         writers.push(tokio::spawn(async move {
             let mut conn = Conn::open(&t).await?;
             let mut acks = Vec::new();
             let mut first_error = None;
+            let mut timed_out = Vec::new();
             for round in 0..rounds {
-                tokio::time::sleep_until((t0 + every * round).into()).await;
+                match pace {
+                    Pace::Fixed => tokio::time::sleep_until((t0 + every * round).into()).await,
+                    Pace::Settle if round > 0 => {
+                        if !pacer.wait(round - 1, Instant::now() + round_timeout).await {
+                            timed_out.push(round - 1);
+                        }
+                        tokio::time::sleep(every).await;
+                    }
+                    Pace::Settle => {}
+                }
                 for st in (w..p.len()).step_by(nw) {
                     let body = Bytes::from(format!("r{round:06};"));
                     match ops::append(&mut conn, &p[st], ops::TEXT, body, &[]).await {
@@ -184,17 +280,24 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
                     }
                 }
             }
-            anyhow::Ok((acks, first_error))
+            anyhow::Ok((acks, first_error, timed_out))
         }));
     }
     let mut acked = vec![None; s * a.rounds as usize];
     let mut write_error = None;
+    let mut timed_out = std::collections::BTreeSet::new();
     for w in writers {
-        let (acks, e) = w.await??;
+        let (acks, e, late) = w.await??;
         for (st, round, at) in acks {
             acked[st * a.rounds as usize + round as usize] = Some(at);
         }
         write_error = write_error.or(e);
+        timed_out.extend(late);
+    }
+    {
+        // Readers that wait again from now on get only the grace period.
+        let mut d = deadline.lock().expect("lock");
+        *d = (*d).min(Instant::now() + Duration::from_secs(a.grace));
     }
     let write_errors = progress.errors.load(Ordering::Relaxed);
     progress.finish().await;
@@ -206,7 +309,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     ];
     // After every reader finished: the target's CPU for all deliveries.
     let cpu1 = ctx.cpu();
-    let delivered: u64 = results.iter().map(|t| t.2.len() as u64).sum();
+    let delivered: u64 = results.iter().map(|t| t.latency.len() as u64).sum();
     if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
         let us = c1.saturating_sub(c0).as_secs_f64() * 1e6 / delivered.max(1) as f64;
         r.figure(
@@ -216,29 +319,55 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         );
     }
     let missing_acks = acked.iter().filter(|x| x.is_none()).count();
-    for (name, n, mut lat, early, incomplete, errors, reconnects, first) in results {
-        if n == 0 {
+    r.figure("pace", a.pace.name(), pacing);
+    if a.pace == Pace::Settle {
+        r.figure(
+            "rounds_timed_out",
+            timed_out.len(),
+            format!(
+                "{} of {} rounds did not reach every reader within {} ms{}",
+                timed_out.len(),
+                a.rounds.saturating_sub(1),
+                a.round_timeout_ms,
+                if timed_out.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (rounds {timed_out:?}): their successors were sent into a backlog")
+                }
+            ),
+        );
+    }
+    for mut t in results {
+        if t.readers == 0 {
             continue;
         }
-        let m = lat.summary();
+        let (name, n) = (t.name, t.readers);
+        let m = t.latency.summary();
         r.figure(
             &format!("{name}_delivery"),
             serde_json::to_value(m)?,
             format!(
-                "{n} readers: ack->delivery p50 {}  p99 {}  max {}  ({} deliveries, {early} before the ack reached the writer, {reconnects} reconnects)",
+                "{n} readers: ack->delivery p50 {}  p99 {}  max {}  ({} deliveries, {} before the ack reached the writer, {} reconnects, {} new connections)",
                 fmt_us(m.p50_us as f64),
                 fmt_us(m.p99_us as f64),
                 fmt_us(m.max_us as f64),
-                m.count
+                m.count,
+                t.early,
+                t.reconnects,
+                t.connections.saturating_sub(n as u64),
             ),
         );
+        r.data(&format!("{name}_reconnects"), t.reconnects);
+        r.data(&format!("{name}_connections"), t.connections);
         r.check(
             format!(
-                "{name}: every reader got rounds 0..{} once each, in order ({incomplete} of {n} did not; {errors} reader errors{})",
+                "{name}: every reader got rounds 0..{} once each, in order ({} of {n} did not; {} reader errors{})",
                 a.rounds,
-                first.map(|e| format!("; first: {e}")).unwrap_or_default()
+                t.incomplete,
+                t.errors,
+                t.first_error.map(|e| format!("; first: {e}")).unwrap_or_default()
             ),
-            incomplete == 0 && errors == 0,
+            t.incomplete == 0 && t.errors == 0,
         );
     }
     r.check(
@@ -250,7 +379,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         ),
         write_errors == 0 && missing_acks == 0,
     );
-    r.data("params", json!({"long_poll": a.long_poll, "sse": a.sse, "streams": a.streams, "rounds": a.rounds, "interval_ms": a.interval_ms}));
+    r.data("params", json!({"long_poll": a.long_poll, "sse": a.sse, "streams": a.streams, "rounds": a.rounds, "interval_ms": a.interval_ms, "pace": a.pace.name(), "round_timeout_ms": a.round_timeout_ms}));
     if let (Some(r0), Some(r1), Some(r2), Some(r3)) = (rss0, rss1, rss2, rss3) {
         let per_stream = r1.saturating_sub(r0) as f64 * 1024.0 / a.streams as f64;
         r.figure(
@@ -293,32 +422,52 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     Ok(r)
 }
 
-type Tally = (String, usize, Samples, u64, u64, u64, u64, Option<String>);
+/// One kind of readers, joined.
+struct Tally {
+    name: &'static str,
+    readers: usize,
+    /// Delivery latencies, from each append's acknowledgement.
+    latency: Samples,
+    /// Deliveries that arrived before the ack reached the writer.
+    early: u64,
+    /// Readers that missed a round, or got one twice or out of order.
+    incomplete: u64,
+    errors: u64,
+    reconnects: u64,
+    connections: u64,
+    first_error: Option<String>,
+}
 
-/// Joins one kind of readers: delivery latencies (from each append's ack),
-/// deliveries before the ack, readers that missed rounds, reader errors,
-/// reconnects and the first error.
 async fn tally(
-    name: &str,
+    name: &'static str,
     tasks: Vec<tokio::task::JoinHandle<Got>>,
     acked: &[Option<Instant>],
     rounds: u32,
 ) -> Tally {
-    let (mut lat, mut early, mut incomplete, mut errors, mut reconnects, mut first) =
-        (Samples::default(), 0u64, 0u64, 0u64, 0u64, None);
-    let n = tasks.len();
-    for t in tasks {
-        let g = t.await.unwrap_or_else(|e| Got {
+    let mut t = Tally {
+        name,
+        readers: tasks.len(),
+        latency: Samples::default(),
+        early: 0,
+        incomplete: 0,
+        errors: 0,
+        reconnects: 0,
+        connections: 0,
+        first_error: None,
+    };
+    for task in tasks {
+        let g = task.await.unwrap_or_else(|e| Got {
             error: Some(format!("reader task: {e}")),
             ..Got::default()
         });
-        reconnects += g.reconnects;
+        t.reconnects += g.reconnects;
+        t.connections += g.connections;
         if let Some(e) = g.error {
-            errors += 1;
-            first.get_or_insert(e);
+            t.errors += 1;
+            t.first_error.get_or_insert(e);
         }
         if !g.deliveries.iter().map(|d| d.0).eq(0..rounds) {
-            incomplete += 1;
+            t.incomplete += 1;
         }
         for (round, at) in g.deliveries {
             if round >= rounds {
@@ -326,25 +475,34 @@ async fn tally(
             }
             if let Some(Some(ack)) = acked.get(g.stream * rounds as usize + round as usize) {
                 match at.checked_duration_since(*ack) {
-                    Some(d) => lat.push(d),
+                    Some(d) => t.latency.push(d),
                     None => {
-                        early += 1;
-                        lat.push_us(0);
+                        t.early += 1;
+                        t.latency.push_us(0);
                     }
                 }
             }
         }
     }
-    (
-        name.to_string(),
-        n,
-        lat,
-        early,
-        incomplete,
-        errors,
-        reconnects,
-        first,
-    )
+    t
+}
+
+/// What every reader task is given.
+struct Reader {
+    target: Target,
+    path: String,
+    stream: usize,
+    rounds: u32,
+    ready: Arc<AtomicU64>,
+    deadline: Arc<std::sync::Mutex<Instant>>,
+    pacer: Arc<Pacer>,
+}
+
+impl Reader {
+    fn got(&self, g: &mut Got, round: u32, at: Instant) {
+        g.deliveries.push((round, at));
+        self.pacer.delivered(round);
+    }
 }
 
 async fn wait_ready(ready: &AtomicU64, want: u64, max: Duration) {
@@ -371,20 +529,22 @@ pub fn parse_records(text: &str) -> Result<Vec<u32>> {
         .collect()
 }
 
-async fn long_poll_reader(
-    target: Target,
-    path: String,
-    stream: usize,
-    rounds: u32,
-    ready: Arc<AtomicU64>,
-    deadline: Arc<std::sync::Mutex<Instant>>,
-) -> Got {
+async fn long_poll_reader(r: Reader) -> Got {
+    let Reader {
+        target,
+        path,
+        rounds,
+        ready,
+        deadline,
+        ..
+    } = &r;
+    let rounds = *rounds;
     let mut g = Got {
-        stream,
+        stream: r.stream,
         ..Got::default()
     };
     let result: Result<()> = async {
-        let mut conn = Conn::open(&target).await?;
+        let mut conn = Conn::open(target).await?;
         ready.fetch_add(1, Ordering::Relaxed);
         let (mut offset, mut cursor) = ("-1".to_string(), None::<String>);
         while g.deliveries.len() < rounds as usize {
@@ -393,7 +553,7 @@ async fn long_poll_reader(
                 url.push_str(&format!("&cursor={}", encode_query(c)));
             }
             let Ok(resp) = timeout_at(
-                current(&deadline),
+                current(deadline),
                 conn.send(Method::GET, &url, &[], Bytes::new()),
             )
             .await
@@ -409,17 +569,16 @@ async fn long_poll_reader(
                 200 => {
                     let text = std::str::from_utf8(&resp.body).context("body is not UTF-8")?;
                     for round in parse_records(text)? {
-                        g.deliveries.push((round, at));
+                        r.got(&mut g, round, at);
                     }
                 }
                 204 => {}
                 s => bail!("long-poll answered {s}"),
             }
-            offset = ops::next_offset(&resp, &path)?;
+            offset = ops::next_offset(&resp, path)?;
             cursor = resp.header("stream-cursor").map(str::to_string);
-            if conn.opened > 1 {
-                g.reconnects = conn.opened - 1;
-            }
+            g.reconnects = conn.opened - 1;
+            g.connections = conn.opened;
         }
         Ok(())
     }
@@ -428,20 +587,22 @@ async fn long_poll_reader(
     g
 }
 
-async fn sse_reader(
-    target: Target,
-    path: String,
-    stream: usize,
-    rounds: u32,
-    ready: Arc<AtomicU64>,
-    deadline: Arc<std::sync::Mutex<Instant>>,
-) -> Got {
+async fn sse_reader(r: Reader) -> Got {
+    let Reader {
+        target,
+        path,
+        rounds,
+        ready,
+        deadline,
+        ..
+    } = &r;
+    let rounds = *rounds;
     let mut g = Got {
-        stream,
+        stream: r.stream,
         ..Got::default()
     };
     let result: Result<()> = async {
-        let mut conn = Conn::open(&target).await?;
+        let mut conn = Conn::open(target).await?;
         let mut offset = "-1".to_string();
         let mut first = true;
         while g.deliveries.len() < rounds as usize {
@@ -464,7 +625,7 @@ async fn sse_reader(
             let mut body = resp.into_body();
             let mut parser = SseParser::default();
             loop {
-                let Ok(frame) = timeout_at(current(&deadline), body.frame()).await else {
+                let Ok(frame) = timeout_at(current(deadline), body.frame()).await else {
                     bail!(
                         "deadline passed after {} of {rounds} rounds",
                         g.deliveries.len()
@@ -480,7 +641,7 @@ async fn sse_reader(
                     match ev.event.as_str() {
                         "data" => {
                             for round in parse_records(&ev.data)? {
-                                g.deliveries.push((round, at));
+                                r.got(&mut g, round, at);
                             }
                         }
                         "control" => {
@@ -500,10 +661,13 @@ async fn sse_reader(
                     break;
                 }
             }
-            // The body ended (the server closes SSE now and then, §5.8):
-            // resume from the last control event's offset.
-            conn = Conn::open(&target).await?;
+            // The body ended (the server ends SSE responses now and then,
+            // §10.2): resume from the last control event's offset on the
+            // same keep-alive connection (`conn` opens a new one only if
+            // the server closed it, after letting go of the old one).
+            g.connections = conn.opened;
         }
+        g.connections = conn.opened;
         Ok(())
     }
     .await;
@@ -573,6 +737,26 @@ impl SseParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn pacer_settles_once_every_reader_got_the_round() {
+        let p = Pacer::new(2, 3);
+        let soon = || Instant::now() + Duration::from_millis(30);
+        assert!(!p.wait(0, soon()).await, "nobody got round 0 yet");
+        p.delivered(0);
+        assert!(!p.wait(0, soon()).await, "one of two readers");
+        p.delivered(1);
+        p.delivered(7); // beyond the run: ignored
+        let p = Arc::new(p);
+        let waiter = tokio::spawn({
+            let p = p.clone();
+            async move { p.wait(0, Instant::now() + Duration::from_secs(10)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        p.delivered(0);
+        assert!(waiter.await.unwrap(), "the second reader settles round 0");
+        assert!(!p.done(1) && !p.done(2));
+    }
 
     #[test]
     fn parses_records() {
