@@ -6,13 +6,11 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::bite;
 
-#[tokio::test]
 async fn control_reference_passes_every_append_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("append::").passes().await;
 }
 
-#[tokio::test]
 async fn basic_append_answers_200() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
@@ -27,7 +25,6 @@ async fn basic_append_answers_200() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_bodies_reversed_or_truncated() {
     let srv = crate::common::with_request(|req| {
         if req.method() == Method::POST {
@@ -51,7 +48,6 @@ async fn basic_bodies_reversed_or_truncated() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_empty_body_and_missing_stream_accepted() {
     // Empty POSTs are treated as close-only; POSTs to missing streams 204.
     let srv = crate::common::spawn(
@@ -83,7 +79,6 @@ async fn basic_empty_body_and_missing_stream_accepted() {
         .await;
 }
 
-#[tokio::test]
 async fn content_type_not_enforced() {
     let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::POST {
@@ -111,7 +106,6 @@ async fn content_type_not_enforced() {
         .await;
 }
 
-#[tokio::test]
 async fn content_type_parameters_refused() {
     let srv = crate::common::with_response(|seen, mut resp| {
         let params = seen
@@ -130,7 +124,6 @@ async fn content_type_parameters_refused() {
         .await;
 }
 
-#[tokio::test]
 async fn seq_ignored() {
     let srv = crate::common::with_request(|mut req| {
         req.headers_mut().remove("stream-seq");
@@ -153,7 +146,6 @@ async fn seq_ignored() {
         .await;
 }
 
-#[tokio::test]
 async fn seq_numeric_or_case_folded_or_refused() {
     // Numeric comparison: left-pad digit strings.
     let srv = crate::common::with_request(|mut req| {
@@ -207,7 +199,6 @@ async fn seq_numeric_or_case_folded_or_refused() {
         .await;
 }
 
-#[tokio::test]
 async fn precedence_closed_not_reported_first() {
     let srv = crate::common::with_response(|seen, mut resp| {
         let body_append =
@@ -232,7 +223,6 @@ async fn precedence_closed_not_reported_first() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_chunked_bodies_refused() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && !seen.headers.contains_key("content-length") {
@@ -247,7 +237,6 @@ async fn basic_chunked_bodies_refused() {
         .await;
 }
 
-#[tokio::test]
 async fn content_type_case_sensitive() {
     let srv = crate::common::with_response(|seen, mut resp| {
         let upper = seen
@@ -274,7 +263,6 @@ async fn content_type_case_sensitive() {
         .await;
 }
 
-#[tokio::test]
 async fn seq_consumed_by_refused_appends() {
     // Simulates a server that records Stream-Seq before validating: the
     // retry with the same value after a refusal is rejected.
@@ -294,4 +282,21 @@ async fn seq_consumed_by_refused_appends() {
         .case("append::seq::rejected_append_does_not_consume_seq")
         .fails_with("SEQ-INCREASING-ACCEPTED")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_append_case,
+        tokio basic_append_answers_200,
+        tokio basic_bodies_reversed_or_truncated,
+        tokio basic_empty_body_and_missing_stream_accepted,
+        tokio content_type_not_enforced,
+        tokio content_type_parameters_refused,
+        tokio seq_ignored,
+        tokio seq_numeric_or_case_folded_or_refused,
+        tokio precedence_closed_not_reported_first,
+        tokio basic_chunked_bodies_refused,
+        tokio content_type_case_sensitive,
+        tokio seq_consumed_by_refused_appends,
+    ]
 }

@@ -33,13 +33,11 @@ async fn own_etags(mut req: Request, next: Next, with_end: bool) -> Response {
     resp
 }
 
-#[tokio::test]
 async fn control_reference_passes_every_caching_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("caching::").passes().await;
 }
 
-#[tokio::test]
 async fn etag_missing_is_caught() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::GET {
@@ -56,7 +54,6 @@ async fn etag_missing_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn etag_if_none_match_ignored_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         req.headers_mut().remove("if-none-match");
@@ -69,7 +66,6 @@ async fn etag_if_none_match_ignored_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn etag_any_if_none_match_is_304_is_caught() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.headers.contains_key("if-none-match") && resp.status() == StatusCode::OK {
@@ -88,7 +84,6 @@ async fn etag_any_if_none_match_is_304_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn etag_blind_to_closure_is_caught() {
     let srv =
         crate::common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, true))
@@ -107,7 +102,6 @@ async fn etag_blind_to_closure_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn etag_blind_to_appends_is_caught() {
     let srv =
         crate::common::with_middleware(500, |req: Request, next: Next| own_etags(req, next, false))
@@ -118,7 +112,6 @@ async fn etag_blind_to_appends_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn etag_on_offset_now_is_caught() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.uri.query().unwrap_or("").contains("offset=now") {
@@ -134,7 +127,6 @@ async fn etag_on_offset_now_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn cache_control_no_store_everywhere_is_caught() {
     let srv = crate::common::with_response(|_, mut resp| {
         resp.headers_mut()
@@ -152,7 +144,6 @@ async fn cache_control_no_store_everywhere_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn cache_control_missing_is_caught() {
     let srv = crate::common::with_response(|_, mut resp| {
         resp.headers_mut().remove("cache-control");
@@ -177,7 +168,6 @@ async fn cache_control_missing_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn long_poll_200_marked_no_store_is_caught() {
     // Every live answer no-store, data or not: catch-up stays cacheable, so
     // only the long-poll case can see it.
@@ -199,7 +189,6 @@ async fn long_poll_200_marked_no_store_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn closed_final_chunk_without_stream_closed_names_its_rule() {
     // Reads never carry Stream-Closed: the read from -1 after closing is a
     // final chunk of data, so the failure names READ-CLOSED-FINAL-CHUNK
@@ -215,4 +204,20 @@ async fn closed_final_chunk_without_stream_closed_names_its_rule() {
         .case("caching::etag::changes_on_close")
         .fails_with("READ-CLOSED-FINAL-CHUNK")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_caching_case,
+        tokio etag_missing_is_caught,
+        tokio etag_if_none_match_ignored_is_caught,
+        tokio etag_any_if_none_match_is_304_is_caught,
+        tokio etag_blind_to_closure_is_caught,
+        tokio etag_blind_to_appends_is_caught,
+        tokio etag_on_offset_now_is_caught,
+        tokio cache_control_no_store_everywhere_is_caught,
+        tokio cache_control_missing_is_caught,
+        tokio long_poll_200_marked_no_store_is_caught,
+        tokio closed_final_chunk_without_stream_closed_names_its_rule,
+    ]
 }

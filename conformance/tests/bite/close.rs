@@ -4,13 +4,11 @@
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::bite;
 
-#[tokio::test]
 async fn control_reference_passes_every_close_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("close::").passes().await;
 }
 
-#[tokio::test]
 async fn header_value_case_sensitive() {
     let srv = crate::common::with_request(|mut req| {
         if req
@@ -29,7 +27,6 @@ async fn header_value_case_sensitive() {
         .await;
 }
 
-#[tokio::test]
 async fn header_value_any_value_closes() {
     let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("stream-closed") {
@@ -93,7 +90,6 @@ async fn non_true_values(
 
 /// Refusing appends with a non-`true` Stream-Closed value, the stream left
 /// as it was: only the SHOULD (the case carried on through every value).
-#[tokio::test]
 async fn header_value_other_values_refused() {
     let srv = non_true_values(&["false", "yes"], &[], false).await;
     let bitten = bite(&srv.root)
@@ -110,7 +106,6 @@ async fn header_value_other_values_refused() {
 
 /// Refusing `false` (a SHOULD finding) and closing on `closed`: the case
 /// carries on past the finding and fails on the MUST.
-#[tokio::test]
 async fn header_value_refused_then_closing_on_another_value() {
     let srv = non_true_values(&["false"], &["closed"], false).await;
     bite(&srv.root)
@@ -121,7 +116,6 @@ async fn header_value_refused_then_closing_on_another_value() {
 
 /// Answering 400 to an append it stored anyway: the stream holds data
 /// the client was told was refused (MUST).
-#[tokio::test]
 async fn header_value_refused_but_stored() {
     let srv = non_true_values(&["yes"], &[], true).await;
     let bitten = bite(&srv.root)
@@ -135,7 +129,6 @@ async fn header_value_refused_but_stored() {
     );
 }
 
-#[tokio::test]
 async fn close_only_without_stream_closed_header() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
@@ -162,7 +155,6 @@ async fn close_only_without_stream_closed_header() {
         .await;
 }
 
-#[tokio::test]
 async fn close_only_rejects_by_type_and_invents_streams() {
     let srv = crate::common::with_response(|seen, mut resp| {
         let json = seen
@@ -189,7 +181,6 @@ async fn close_only_rejects_by_type_and_invents_streams() {
         .await;
 }
 
-#[tokio::test]
 async fn close_again_is_unstable() {
     // Second close answers 409 without Stream-Closed: neither success nor a
     // stable "already closed" answer.
@@ -214,7 +205,6 @@ async fn close_again_is_unstable() {
         .await;
 }
 
-#[tokio::test]
 async fn after_close_409_without_headers_or_reopens() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST && resp.status() == StatusCode::CONFLICT {
@@ -272,7 +262,6 @@ fn bump_next_offset(resp: &mut axum::response::Response) {
     }
 }
 
-#[tokio::test]
 async fn close_again_moves_the_final_offset() {
     // Every repeated close-only request "succeeds" but moves the stream's
     // final offset (as a server writing an EOF marker per close would): the
@@ -306,7 +295,6 @@ async fn close_again_moves_the_final_offset() {
         .await;
 }
 
-#[tokio::test]
 async fn close_moves_the_tail_seen_by_reads() {
     // The close answers the unchanged tail, but reads of the closed stream
     // end at another offset: the close did move the tail.
@@ -323,7 +311,6 @@ async fn close_moves_the_tail_seen_by_reads() {
         .await;
 }
 
-#[tokio::test]
 async fn reopen_attempt_crashes_the_server() {
     // A PUT on a closed stream answered 500: no refusal, a server error
     // (it used to pass as "status >= 400").
@@ -338,4 +325,22 @@ async fn reopen_attempt_crashes_the_server() {
         .case("close::after_close::cannot_reopen")
         .fails_with("STREAM-CLOSED-MONOTONIC")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_close_case,
+        tokio header_value_case_sensitive,
+        tokio header_value_any_value_closes,
+        tokio header_value_other_values_refused,
+        tokio header_value_refused_then_closing_on_another_value,
+        tokio header_value_refused_but_stored,
+        tokio close_only_without_stream_closed_header,
+        tokio close_only_rejects_by_type_and_invents_streams,
+        tokio close_again_is_unstable,
+        tokio after_close_409_without_headers_or_reopens,
+        tokio close_again_moves_the_final_offset,
+        tokio close_moves_the_tail_seen_by_reads,
+        tokio reopen_attempt_crashes_the_server,
+    ]
 }

@@ -181,7 +181,6 @@ fn as_is(l: &Logged) -> Option<Logged> {
 const APPENDS: &str = "crash::appends::acked_appends_survive_kills";
 const LIFECYCLE: &str = "crash::lifecycle::shown_state_survives_kills";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_faithful_store_passes() {
     crash_target(keep, as_is)
         .await
@@ -191,7 +190,6 @@ async fn a_faithful_store_passes() {
 }
 
 /// The last acknowledged append before the crash is lost.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_acknowledged_appends_is_caught() {
     crash_target(
         |mut log| {
@@ -213,7 +211,6 @@ async fn losing_acknowledged_appends_is_caught() {
 }
 
 /// The last append is kept half written (a torn tail).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_append_is_caught() {
     crash_target(
         |mut log| {
@@ -238,7 +235,6 @@ async fn a_torn_append_is_caught() {
 
 /// Producer state is not persisted: after a restart the server no longer
 /// knows what it acknowledged (SHOULD-level, §5.2.1).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgotten_producer_state_is_caught() {
     crash_target(
         |log| {
@@ -260,7 +256,6 @@ async fn forgotten_producer_state_is_caught() {
 }
 
 /// Closes are not persisted: a stream shown closed is open after a restart.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgotten_closes_are_caught() {
     crash_target(
         |log| {
@@ -281,7 +276,6 @@ async fn forgotten_closes_are_caught() {
 }
 
 /// DELETEs are not persisted: deleted and soft-deleted streams come back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgotten_deletes_are_caught() {
     crash_target(
         |log| {
@@ -300,7 +294,6 @@ async fn forgotten_deletes_are_caught() {
 /// A close-only POST is acknowledged but not applied (the stream stays
 /// open, as when a racing append overwrites the close): later appends are
 /// accepted although the close was acknowledged first.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appends_accepted_after_an_acknowledged_close_are_caught() {
     crash_target(keep, |l| {
         let close_only = l.method == Method::POST
@@ -312,4 +305,16 @@ async fn appends_accepted_after_an_acknowledged_close_are_caught() {
     .case(LIFECYCLE)
     .fails_with_one_of(&["STREAM-CLOSED-MONOTONIC", "DUR-CLOSED"])
     .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        multi a_faithful_store_passes,
+        multi losing_acknowledged_appends_is_caught,
+        multi a_torn_append_is_caught,
+        multi forgotten_producer_state_is_caught,
+        multi forgotten_closes_are_caught,
+        multi forgotten_deletes_are_caught,
+        multi appends_accepted_after_an_acknowledged_close_are_caught,
+    ]
 }

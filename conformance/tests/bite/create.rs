@@ -4,13 +4,11 @@
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::bite;
 
-#[tokio::test]
 async fn control_reference_passes_every_create_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("create::").passes().await;
 }
 
-#[tokio::test]
 async fn basic_without_location_or_content_type_or_body() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT {
@@ -43,7 +41,6 @@ async fn basic_without_location_or_content_type_or_body() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_default_content_type_not_octet_stream() {
     let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::PUT && !req.headers().contains_key("content-type") {
@@ -59,7 +56,6 @@ async fn basic_default_content_type_not_octet_stream() {
         .await;
 }
 
-#[tokio::test]
 async fn idempotent_conflicts_answered_200() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
@@ -94,7 +90,6 @@ async fn idempotent_conflicts_answered_200() {
         .await;
 }
 
-#[tokio::test]
 async fn idempotent_reput_answered_201() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT && resp.status() == StatusCode::OK {
@@ -109,7 +104,6 @@ async fn idempotent_reput_answered_201() {
         .await;
 }
 
-#[tokio::test]
 async fn closed_create_ignores_stream_closed() {
     let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::PUT {
@@ -126,7 +120,6 @@ async fn closed_create_ignores_stream_closed() {
         .await;
 }
 
-#[tokio::test]
 async fn validation_accepts_anything() {
     // A server that ignores malformed TTL/expiry headers instead of 400.
     let srv = crate::common::with_request(|mut req| {
@@ -158,7 +151,6 @@ async fn validation_accepts_anything() {
         .await;
 }
 
-#[tokio::test]
 async fn validation_rejects_valid_ttl() {
     let srv = crate::common::with_request(|mut req| {
         if req.headers().get("stream-ttl").is_some_and(|v| v == "3600") {
@@ -174,7 +166,6 @@ async fn validation_rejects_valid_ttl() {
         .await;
 }
 
-#[tokio::test]
 async fn idempotent_closed_reput_resets_the_stream() {
     // An idempotent PUT + Stream-Closed on a closed stream answers 200 but
     // re-creates it from the (empty) body: reads then find no data.
@@ -205,7 +196,6 @@ async fn idempotent_closed_reput_resets_the_stream() {
 
 /// §5.1: a server answering 200 (as for an idempotent re-create) when a
 /// stream is created for the first time.
-#[tokio::test]
 async fn new_stream_answered_200() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT && resp.status() == StatusCode::CREATED {
@@ -218,4 +208,19 @@ async fn new_stream_answered_200() {
         .case("create::basic::new_stream_is_201")
         .fails_with("CREATE-NEW-201")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_create_case,
+        tokio basic_without_location_or_content_type_or_body,
+        tokio basic_default_content_type_not_octet_stream,
+        tokio idempotent_conflicts_answered_200,
+        tokio idempotent_reput_answered_201,
+        tokio closed_create_ignores_stream_closed,
+        tokio validation_accepts_anything,
+        tokio validation_rejects_valid_ttl,
+        tokio idempotent_closed_reput_resets_the_stream,
+        tokio new_stream_answered_200,
+    ]
 }

@@ -72,12 +72,10 @@ fn keep(l: &Logged) -> Option<Logged> {
     Some(l.clone())
 }
 
-#[tokio::test]
 async fn a_faithful_log_passes_everything() {
     restarting(keep).await.area("durability::").passes().await;
 }
 
-#[tokio::test]
 async fn a_memory_only_restart_is_caught() {
     restarting(|_| None)
         .await
@@ -102,7 +100,6 @@ async fn a_memory_only_restart_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn forgotten_deletes_are_caught() {
     restarting(|l| (l.method != Method::DELETE).then(|| l.clone()))
         .await
@@ -116,7 +113,6 @@ async fn forgotten_deletes_are_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn forgotten_producer_state_is_caught() {
     restarting(|l| {
         let mut l = l.clone();
@@ -131,7 +127,6 @@ async fn forgotten_producer_state_is_caught() {
     .await;
 }
 
-#[tokio::test]
 async fn forgotten_closes_and_seqs_are_caught() {
     restarting(|l| {
         let mut l = l.clone();
@@ -148,4 +143,14 @@ async fn forgotten_closes_and_seqs_are_caught() {
         ("durability::restart::stream_seq_survives", "DUR-SEQ"),
     ])
     .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio a_faithful_log_passes_everything,
+        tokio a_memory_only_restart_is_caught,
+        tokio forgotten_deletes_are_caught,
+        tokio forgotten_producer_state_is_caught,
+        tokio forgotten_closes_and_seqs_are_caught,
+    ]
 }

@@ -106,7 +106,6 @@ fn is_fork_put(req: &Request) -> bool {
 
 // ---------------------------------------------------------------- create
 
-#[tokio::test]
 async fn create_fork_offset_ignored() {
     let srv = crate::common::with_request(|mut req| {
         req.headers_mut().remove("stream-fork-offset");
@@ -127,7 +126,6 @@ async fn create_fork_offset_ignored() {
         .await;
 }
 
-#[tokio::test]
 async fn create_content_type_not_inherited() {
     let srv = serve_with(500, |mut req, next, _| {
         Box::pin(async move {
@@ -147,7 +145,6 @@ async fn create_content_type_not_inherited() {
         .await;
 }
 
-#[tokio::test]
 async fn create_fork_of_closed_source_is_closed() {
     let srv = crate::common::with_request(|mut req| {
         if is_fork_put(&req) {
@@ -165,7 +162,6 @@ async fn create_fork_of_closed_source_is_closed() {
 
 /// Forks without an explicit offset inherit nothing: the double redirects
 /// them to a fresh empty stream next to the source.
-#[tokio::test]
 async fn create_default_offset_is_not_tail() {
     let srv = serve_with(500, |mut req, next, shared| {
         Box::pin(async move {
@@ -224,7 +220,6 @@ async fn put_remapped(from: u16, to: u16) -> Srv {
     crate::common::with_response(remap_put(from, to)).await
 }
 
-#[tokio::test]
 async fn errors_missing_source_is_400() {
     let srv = put_remapped(404, 400).await;
     bite(&srv.root)
@@ -245,7 +240,6 @@ async fn errors_missing_source_is_400() {
         .await;
 }
 
-#[tokio::test]
 async fn errors_bad_offsets_are_409() {
     let srv = put_remapped(400, 409).await;
     bite(&srv.root)
@@ -266,7 +260,6 @@ async fn errors_bad_offsets_are_409() {
         .await;
 }
 
-#[tokio::test]
 async fn errors_conflicts_are_400() {
     let srv = put_remapped(409, 400).await;
     bite(&srv.root)
@@ -289,7 +282,6 @@ async fn errors_conflicts_are_400() {
 
 /// A server that pins the source on every rejected fork (the reference is
 /// taken before validation): rejected forks leak a reference.
-#[tokio::test]
 async fn errors_rejected_fork_pins_source() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -351,7 +343,6 @@ async fn errors_rejected_fork_pins_source() {
 
 // ---------------------------------------------------------------- idempotent
 
-#[tokio::test]
 async fn idempotent_reput_is_409() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT
@@ -394,7 +385,6 @@ async fn idempotent_reput_is_409() {
         .await;
 }
 
-#[tokio::test]
 async fn idempotent_any_reput_is_200() {
     let srv = crate::common::with_response(remap_put(409, 200)).await;
     bite(&srv.root)
@@ -425,7 +415,6 @@ async fn idempotent_any_reput_is_200() {
 
 // ---------------------------------------------------------------- suboffset
 
-#[tokio::test]
 async fn suboffset_ignored() {
     let srv = crate::common::with_request(|mut req| {
         req.headers_mut().remove("stream-fork-sub-offset");
@@ -463,7 +452,6 @@ async fn suboffset_ignored() {
         .await;
 }
 
-#[tokio::test]
 async fn suboffset_off_by_one() {
     // The sub-offset is taken as one unit more than asked.
     let srv = crate::common::with_request(|mut req| {
@@ -530,7 +518,6 @@ fn mirror_source_appends(req: Request, next: Next, shared: Arc<Shared>) -> Fut {
     })
 }
 
-#[tokio::test]
 async fn read_source_appends_leak_into_forks() {
     let srv = serve_with(500, mirror_source_appends).await;
     bite(&srv.root)
@@ -548,7 +535,6 @@ async fn read_source_appends_leak_into_forks() {
         .await;
 }
 
-#[tokio::test]
 async fn live_source_appends_wake_fork_waiters() {
     let srv = serve_with(500, mirror_source_appends).await;
     bite(&srv.root)
@@ -565,7 +551,6 @@ async fn live_source_appends_wake_fork_waiters() {
 
 /// Catch-up reads of forks lose the first byte of each chunk (bytes) or
 /// split JSON into two arrays.
-#[tokio::test]
 async fn read_fork_bodies_corrupted() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -627,7 +612,6 @@ async fn read_fork_bodies_corrupted() {
 }
 
 /// Long-polls on forks wait for the whole timeout before doing anything.
-#[tokio::test]
 async fn live_fork_long_polls_always_wait() {
     let lp = 2000;
     let srv = serve_with(lp, move |req, next, shared| {
@@ -659,7 +643,6 @@ async fn live_fork_long_polls_always_wait() {
 }
 
 /// Long-polls on forks answer 204 at once (no waiting, no data).
-#[tokio::test]
 async fn live_fork_long_polls_empty() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -694,7 +677,6 @@ async fn live_fork_long_polls_empty() {
 
 // ---------------------------------------------------------------- lifecycle
 
-#[tokio::test]
 async fn lifecycle_gone_is_404() {
     let srv = crate::common::with_response(|_, mut resp| {
         if resp.status() == StatusCode::GONE {
@@ -728,7 +710,6 @@ async fn lifecycle_gone_is_404() {
         .await;
 }
 
-#[tokio::test]
 async fn lifecycle_soft_deleted_path_recreatable() {
     let srv = crate::common::with_response(remap_put(409, 201)).await;
     bite(&srv.root)
@@ -738,7 +719,6 @@ async fn lifecycle_soft_deleted_path_recreatable() {
 }
 
 /// DELETE of a source deletes its forks too (no soft-delete).
-#[tokio::test]
 async fn lifecycle_delete_takes_forks_along() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -785,7 +765,6 @@ async fn lifecycle_delete_takes_forks_along() {
 }
 
 /// Soft-deleted streams are never cleaned up (410 forever).
-#[tokio::test]
 async fn lifecycle_no_cascade() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -816,7 +795,6 @@ async fn lifecycle_no_cascade() {
 /// DELETE of a source with forks removes it outright (404 from then on)
 /// while its forks keep their data, as a copy-on-fork server without
 /// soft-delete would: the cleanup a case waits for is then no evidence.
-#[tokio::test]
 async fn lifecycle_hard_delete_with_forks() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -847,7 +825,6 @@ async fn lifecycle_hard_delete_with_forks() {
 /// Cascading cleanup does not stop at a live ancestor: when a soft-deleted
 /// fork is cleaned up and its (live) source loses its last reference, the
 /// source is removed too.
-#[tokio::test]
 async fn lifecycle_cascade_removes_live_ancestor() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -887,7 +864,6 @@ async fn lifecycle_cascade_removes_live_ancestor() {
 /// for 1.5 s after any DELETE in its case's folder (each case works under
 /// its own prefix; a server-wide lag would never end while 77 cases delete
 /// concurrently on a loaded machine). Every fork case still passes.
-#[tokio::test]
 async fn lifecycle_async_cleanup_passes() {
     let last_delete: Arc<Mutex<HashMap<String, std::time::Instant>>> = Arc::default();
     let folder = |path: &str| path.rsplit_once('/').map_or("", |(dir, _)| dir).to_string();
@@ -923,7 +899,6 @@ async fn lifecycle_async_cleanup_passes() {
 }
 
 /// Closing a fork closes its source too.
-#[tokio::test]
 async fn lifecycle_close_propagates() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -961,7 +936,6 @@ async fn lifecycle_close_propagates() {
 
 /// Fork appends with producer (epoch 0, seq 0) or Stream-Seq are treated
 /// as if the source's writer state applied (duplicate / stale / conflict).
-#[tokio::test]
 async fn writers_state_inherited() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -1004,14 +978,12 @@ async fn writers_state_inherited() {
 
 // ---------------------------------------------------------------- control
 
-#[tokio::test]
 async fn control_reference_passes_every_fork_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("fork::").passes().await;
 }
 
 /// The body of a fork PUT is dropped.
-#[tokio::test]
 async fn create_fork_body_dropped() {
     let srv = crate::common::with_request(|mut req| {
         if is_fork_put(&req) {
@@ -1028,7 +1000,6 @@ async fn create_fork_body_dropped() {
 }
 
 /// A fork offset of `-1` is taken as "no offset" (the source's tail).
-#[tokio::test]
 async fn errors_sentinel_minus_one_means_tail() {
     let srv = crate::common::with_request(|mut req| {
         if req
@@ -1051,7 +1022,6 @@ async fn errors_sentinel_minus_one_means_tail() {
 /// As above, and once it accepted such a fork the server serves its source
 /// one byte short: the case carries on past the SHOULD finding and fails
 /// at MUST.
-#[tokio::test]
 async fn errors_sentinel_fork_that_alters_its_source_fails_at_must() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let accepted = Arc::new(AtomicBool::new(false));
@@ -1093,7 +1063,6 @@ async fn errors_sentinel_fork_that_alters_its_source_fails_at_must() {
 }
 
 /// SSE on forks ignores the requested offset and starts from the beginning.
-#[tokio::test]
 async fn live_sse_offset_ignored() {
     let srv = crate::common::with_request(|mut req| {
         let q = req.uri().query().unwrap_or("").to_string();
@@ -1113,7 +1082,6 @@ async fn live_sse_offset_ignored() {
 /// A server without forks (like Node 0.2.2): the fork headers are ignored,
 /// so a "fork" is a new, empty, plain stream. Cases whose subject is a
 /// fork's lifetime or offsets must notice that it inherited nothing.
-#[tokio::test]
 async fn server_ignoring_fork_headers_fails_fork_lifetime_cases() {
     let srv = crate::common::with_request(|mut req| {
         for h in [
@@ -1158,7 +1126,6 @@ async fn rejecting_every(header: &'static str) -> crate::common::Broken {
 /// The fork-error cases for malformed offsets check a control request:
 /// a server rejecting every Stream-Fork-Offset / Stream-Fork-Sub-Offset
 /// does not pass them on its unrelated 400s.
-#[tokio::test]
 async fn blanket_400_for_fork_offsets_is_caught() {
     let srv = rejecting_every("stream-fork-offset").await;
     bite(&srv.root)
@@ -1176,7 +1143,6 @@ async fn blanket_400_for_fork_offsets_is_caught() {
 
 /// §4.2: a server that cannot fork an empty source (400, as if the fork
 /// offset were beyond the tail).
-#[tokio::test]
 async fn create_empty_source_refused() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -1214,7 +1180,6 @@ async fn create_empty_source_refused() {
 
 /// §4.2: a server that refuses a fork PUT carrying any Content-Type, even
 /// the source's own (409).
-#[tokio::test]
 async fn create_equal_content_type_refused() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::PUT
@@ -1235,7 +1200,6 @@ async fn create_equal_content_type_refused() {
 /// §4.2: fork offset headers without `Stream-Forked-From` silently
 /// ignored: a plain stream is created (201) instead of a 400. The case
 /// carries on, finds every stream intact: only the SHOULD finding.
-#[tokio::test]
 async fn errors_fork_headers_without_source_ignored() {
     let srv = crate::common::with_request(|mut req| {
         if !req.headers().contains_key("stream-forked-from") {
@@ -1255,7 +1219,6 @@ async fn errors_fork_headers_without_source_ignored() {
 
 /// The fork is created (and behaves as JSON) but its PUT response and HEAD
 /// report another Content-Type than the inherited one.
-#[tokio::test]
 async fn inherited_content_type_misreported() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -1280,7 +1243,6 @@ async fn inherited_content_type_misreported() {
 }
 
 /// A fork PUT answers a Stream-Next-Offset that is not its source's tail.
-#[tokio::test]
 async fn fork_tail_not_the_source_tail() {
     let srv = serve_with(500, |req, next, _| {
         Box::pin(async move {
@@ -1304,7 +1266,6 @@ async fn fork_tail_not_the_source_tail() {
 
 /// Offsets a fork mints are its own: `f` + the reference offset on fork
 /// reads (decoded again on fork requests), so the source refuses them.
-#[tokio::test]
 async fn fork_offsets_not_valid_on_source() {
     let srv = serve_with(500, |mut req, next, shared| {
         Box::pin(async move {
@@ -1345,7 +1306,6 @@ async fn fork_offsets_not_valid_on_source() {
 
 /// Deleting a fork of a plain (non-fork) stream takes that live source
 /// along.
-#[tokio::test]
 async fn fork_delete_takes_live_source() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
@@ -1413,7 +1373,6 @@ const RESOLVED: &str = "fork::idempotent::default_offset_reput_is_200";
 
 /// Refusing the explicit resolved offset, fork intact: only the SHOULD
 /// finding (the case carried on and found nothing else).
-#[tokio::test]
 async fn idempotent_resolved_offset_refused_is_only_a_should_finding() {
     let srv = resolved_offset_refused(false).await;
     let f = bite(&srv.root)
@@ -1428,7 +1387,6 @@ async fn idempotent_resolved_offset_refused_is_only_a_should_finding() {
 }
 
 /// The same, but the fork loses a byte afterwards: a MUST failure.
-#[tokio::test]
 async fn idempotent_resolved_offset_refused_then_fork_altered_fails_at_must() {
     let srv = resolved_offset_refused(true).await;
     let f = bite(&srv.root)
@@ -1445,7 +1403,6 @@ async fn idempotent_resolved_offset_refused_then_fork_altered_fails_at_must() {
 /// Fork offset headers without `Stream-Forked-From` accepted as a plain
 /// stream (SHOULD finding), after which the server serves the stream
 /// whose offset was named one byte short: a MUST failure.
-#[tokio::test]
 async fn errors_fork_headers_without_source_accepted_then_source_altered_fails_at_must() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let accepted = Arc::new(AtomicBool::new(false));
@@ -1482,4 +1439,52 @@ async fn errors_fork_headers_without_source_accepted_then_source_altered_fails_a
         .case("fork::errors::fork_headers_without_source_are_400")
         .fails_with("FORK-INDEPENDENT")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio create_fork_offset_ignored,
+        tokio create_content_type_not_inherited,
+        tokio create_fork_of_closed_source_is_closed,
+        tokio create_default_offset_is_not_tail,
+        tokio errors_missing_source_is_400,
+        tokio errors_bad_offsets_are_409,
+        tokio errors_conflicts_are_400,
+        tokio errors_rejected_fork_pins_source,
+        tokio idempotent_reput_is_409,
+        tokio idempotent_any_reput_is_200,
+        tokio suboffset_ignored,
+        tokio suboffset_off_by_one,
+        tokio read_source_appends_leak_into_forks,
+        tokio live_source_appends_wake_fork_waiters,
+        tokio read_fork_bodies_corrupted,
+        tokio live_fork_long_polls_always_wait,
+        tokio live_fork_long_polls_empty,
+        tokio lifecycle_gone_is_404,
+        tokio lifecycle_soft_deleted_path_recreatable,
+        tokio lifecycle_delete_takes_forks_along,
+        tokio lifecycle_no_cascade,
+        tokio lifecycle_hard_delete_with_forks,
+        tokio lifecycle_cascade_removes_live_ancestor,
+        tokio lifecycle_async_cleanup_passes,
+        tokio lifecycle_close_propagates,
+        tokio writers_state_inherited,
+        tokio control_reference_passes_every_fork_case,
+        tokio create_fork_body_dropped,
+        tokio errors_sentinel_minus_one_means_tail,
+        tokio errors_sentinel_fork_that_alters_its_source_fails_at_must,
+        tokio live_sse_offset_ignored,
+        tokio server_ignoring_fork_headers_fails_fork_lifetime_cases,
+        tokio blanket_400_for_fork_offsets_is_caught,
+        tokio create_empty_source_refused,
+        tokio create_equal_content_type_refused,
+        tokio errors_fork_headers_without_source_ignored,
+        tokio inherited_content_type_misreported,
+        tokio fork_tail_not_the_source_tail,
+        tokio fork_offsets_not_valid_on_source,
+        tokio fork_delete_takes_live_source,
+        tokio idempotent_resolved_offset_refused_is_only_a_should_finding,
+        tokio idempotent_resolved_offset_refused_then_fork_altered_fails_at_must,
+        tokio errors_fork_headers_without_source_accepted_then_source_altered_fails_at_must,
+    ]
 }

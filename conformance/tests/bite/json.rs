@@ -12,13 +12,11 @@ fn is_json(req: &Request) -> bool {
         .is_some_and(|v| v == "application/json")
 }
 
-#[tokio::test]
 async fn control_reference_passes_every_json_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("json::").passes().await;
 }
 
-#[tokio::test]
 async fn flatten_not_applied() {
     // Wrapping every valid POST body in one more array = no flattening.
     let srv = crate::common::with_request(|req| {
@@ -44,7 +42,6 @@ async fn flatten_not_applied() {
         .await;
 }
 
-#[tokio::test]
 async fn validation_accepts_everything() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if resp.status() == StatusCode::BAD_REQUEST {
@@ -69,7 +66,6 @@ async fn validation_accepts_everything() {
         .await;
 }
 
-#[tokio::test]
 async fn validation_empty_array_put_stores_a_message() {
     let srv = crate::common::with_request(|req| {
         if req.method() == Method::PUT && is_json(&req) {
@@ -90,7 +86,6 @@ async fn validation_empty_array_put_stores_a_message() {
         .await;
 }
 
-#[tokio::test]
 async fn reads_wrong_type_ignore_offsets() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::GET && resp.status() == StatusCode::OK {
@@ -127,7 +122,6 @@ async fn reads_wrong_type_ignore_offsets() {
         .await;
 }
 
-#[tokio::test]
 async fn json_mode_lost_with_parameters() {
     // Streams created with parameters are stored as opaque bytes.
     let srv = crate::common::with_request(|mut req| {
@@ -150,7 +144,6 @@ async fn json_mode_lost_with_parameters() {
         .await;
 }
 
-#[tokio::test]
 async fn flatten_misses_arrays_behind_whitespace() {
     // A server that spots a batch by its first byte being `[`: a body with
     // leading whitespace is stored as one message (emulated by wrapping it
@@ -179,7 +172,6 @@ async fn flatten_misses_arrays_behind_whitespace() {
         .await;
 }
 
-#[tokio::test]
 async fn put_array_stored_as_one_message() {
     // A PUT array kept whole: wrapping a non-empty JSON PUT array in one
     // more array stores it as a single array-valued message.
@@ -202,7 +194,6 @@ async fn put_array_stored_as_one_message() {
         .await;
 }
 
-#[tokio::test]
 async fn closed_json_tail_read_without_array() {
     // Reads at the tail of a closed JSON stream come back as 0 bytes
     // instead of `[]` (as for a byte stream).
@@ -235,4 +226,18 @@ async fn closed_json_tail_read_without_array() {
         .case("json::reads::empty_ranges_are_empty_arrays")
         .fails_with("JSON-EMPTY-RANGE")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_json_case,
+        tokio flatten_not_applied,
+        tokio validation_accepts_everything,
+        tokio validation_empty_array_put_stores_a_message,
+        tokio reads_wrong_type_ignore_offsets,
+        tokio json_mode_lost_with_parameters,
+        tokio flatten_misses_arrays_behind_whitespace,
+        tokio put_array_stored_as_one_message,
+        tokio closed_json_tail_read_without_array,
+    ]
 }

@@ -36,13 +36,11 @@ async fn with_fixed_cursor(cursor: &'static str) -> crate::common::Broken {
     .await
 }
 
-#[tokio::test]
 async fn control_reference_passes_every_longpoll_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("longpoll::").passes().await;
 }
 
-#[tokio::test]
 async fn basic_long_poll_treated_as_catch_up_is_caught() {
     let srv = crate::common::with_request(|req| {
         rewrite_query(req, |q| {
@@ -68,7 +66,6 @@ async fn basic_long_poll_treated_as_catch_up_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_missing_cursor_is_caught() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if is_long_poll(seen) {
@@ -93,7 +90,6 @@ async fn basic_missing_cursor_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_204_without_up_to_date_is_caught() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if is_long_poll(seen) && resp.status() == 204 {
@@ -114,7 +110,6 @@ async fn basic_204_without_up_to_date_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn closure_waiting_for_the_timeout_is_caught() {
     // A server that answers closed-stream long-polls only when its timeout
     // runs out (and so also fails to wake waiters on close).
@@ -145,7 +140,6 @@ async fn closure_waiting_for_the_timeout_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn closure_without_closed_header_is_caught() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if is_long_poll(seen) {
@@ -170,7 +164,6 @@ async fn closure_without_closed_header_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn now_read_from_start_is_caught() {
     let srv = crate::common::with_request(|req| {
         rewrite_query(req, |q| {
@@ -194,7 +187,6 @@ async fn now_read_from_start_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn cursor_constant_is_caught() {
     let srv = with_fixed_cursor("1000").await;
     bite(&srv.root)
@@ -210,7 +202,6 @@ async fn cursor_constant_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn cursor_not_decimal_is_caught() {
     let srv = with_fixed_cursor("c-1000").await;
     bite(&srv.root)
@@ -220,7 +211,6 @@ async fn cursor_not_decimal_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn cursor_following_a_stale_echo_backwards_is_caught() {
     // Returns the echoed cursor + 1: always "greater than the client's",
     // but a stale echo drags the cursor behind the current interval.
@@ -240,7 +230,6 @@ async fn cursor_following_a_stale_echo_backwards_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_only_first_waiter_woken_is_caught() {
     // A server that wakes one waiter per append: any long-poll arriving
     // while another is in flight runs into the timeout (204).
@@ -271,7 +260,6 @@ async fn basic_only_first_waiter_woken_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_waiter_held_until_the_timeout_is_caught() {
     // A server that answers a long-poll which got data only when its
     // timeout runs out (it never wakes waiters early).
@@ -304,7 +292,6 @@ async fn basic_waiter_held_until_the_timeout_is_caught() {
 
 /// §5.7: a server that answers a long-poll on a missing stream as if it
 /// had waited at an empty tail (204) instead of 404.
-#[tokio::test]
 async fn missing_stream_answered_204() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if crate::common::is_live(seen, "long-poll")
@@ -319,4 +306,22 @@ async fn missing_stream_answered_204() {
         .case("longpoll::basic::missing_stream_is_404")
         .fails_with("LP-404")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_longpoll_case,
+        tokio basic_long_poll_treated_as_catch_up_is_caught,
+        tokio basic_missing_cursor_is_caught,
+        tokio basic_204_without_up_to_date_is_caught,
+        tokio closure_waiting_for_the_timeout_is_caught,
+        tokio closure_without_closed_header_is_caught,
+        tokio now_read_from_start_is_caught,
+        tokio cursor_constant_is_caught,
+        tokio cursor_not_decimal_is_caught,
+        tokio cursor_following_a_stale_echo_backwards_is_caught,
+        tokio basic_only_first_waiter_woken_is_caught,
+        tokio basic_waiter_held_until_the_timeout_is_caught,
+        tokio missing_stream_answered_204,
+    ]
 }

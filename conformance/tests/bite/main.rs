@@ -17,23 +17,34 @@
 //!
 //! One module per area, as in `conformance/src/cases/`.
 
-/// The bite tests mostly wait (TTLs, long-poll timeouts, leases), so
-/// libtest's default of one test per core (2 on CI) left the machine idle
-/// and this binary took over half of `cargo test`. Unless
-/// `RUST_TEST_THREADS` (or `--test-threads`, which wins) says otherwise,
-/// run 6 at once. libtest reads the variable in `main`, so it is set just
-/// before `main`, while the process is still single-threaded.
-#[cfg(target_os = "linux")]
-#[used]
-#[link_section = ".init_array"]
-static MORE_TEST_THREADS: extern "C" fn() = {
-    extern "C" fn more_test_threads() {
-        if std::env::var_os("RUST_TEST_THREADS").is_none() {
-            std::env::set_var("RUST_TEST_THREADS", "6");
-        }
-    }
-    more_test_threads
-};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// The trials of one module, each `KIND name` with KIND one of `tokio`
+/// (an async fn on a current-thread runtime, like `#[tokio::test]`),
+/// `multi` (an async fn on a 2-worker multi-thread runtime) or `sync`.
+/// Each module lists its tests in `pub fn trials()`; a test left out of
+/// the list is an unused function, which the lints (`-D warnings`) refuse.
+macro_rules! trials {
+    ($($kind:ident $name:ident),* $(,)?) => {
+        vec![$(trial!($kind $name)),*]
+    };
+}
+
+macro_rules! trial {
+    (tokio $name:ident) => {
+        $crate::trial(module_path!(), stringify!($name), || {
+            $crate::runtime(false).block_on($name())
+        })
+    };
+    (multi $name:ident) => {
+        $crate::trial(module_path!(), stringify!($name), || {
+            $crate::runtime(true).block_on($name())
+        })
+    };
+    (sync $name:ident) => {
+        $crate::trial(module_path!(), stringify!($name), $name)
+    };
+}
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -57,3 +68,78 @@ mod security;
 mod sse;
 mod subscriptions;
 mod ttl;
+
+/// A test named `area::name` (as libtest named it). It runs on a thread of
+/// that name: the bite log (`DS_BITE_LOG`) names the test after its thread.
+fn trial(module: &str, name: &str, body: impl FnOnce() + Send + 'static) -> Trial {
+    let area = module.split_once("::").map_or(module, |(_, area)| area);
+    let full = format!("{area}::{name}");
+    let thread = full.clone();
+    Trial::test(full, move || {
+        let run = std::thread::Builder::new().name(thread).spawn(body);
+        run.map_err(|e| Failed::from(format!("cannot start the test thread: {e}")))?
+            .join()
+            .map_err(|panic| {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("(no message)");
+                Failed::from(format!("test panicked: {msg}"))
+            })
+    })
+}
+
+fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    let mut b = if multi_thread {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    b.enable_all().build().expect("a tokio runtime")
+}
+
+/// The bite tests mostly wait (TTLs, long-poll timeouts, leases), so one
+/// test per core (2 on CI) left the machine idle and this binary took over
+/// half of `cargo test`: unless `--test-threads N` or `RUST_TEST_THREADS`
+/// says otherwise, 6 run at once.
+fn main() -> std::process::ExitCode {
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(
+            std::env::var("RUST_TEST_THREADS")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or(6),
+        );
+    }
+    let mut all: Vec<Trial> = [
+        append::trials(),
+        caching::trials(),
+        close::trials(),
+        crash::trials(),
+        create::trials(),
+        durability::trials(),
+        fork::trials(),
+        json::trials(),
+        longpoll::trials(),
+        metadata::trials(),
+        offsets::trials(),
+        producer::trials(),
+        props::trials(),
+        read::trials(),
+        replay::trials(),
+        security::trials(),
+        sse::trials(),
+        subscriptions::trials(),
+        ttl::trials(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    all.sort_by(|a, b| a.name().cmp(b.name()));
+    libtest_mimic::run(&args, all).exit_code()
+}

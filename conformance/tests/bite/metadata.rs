@@ -4,13 +4,11 @@
 use axum::http::{HeaderValue, Method, StatusCode};
 use ds_conformance::testing::bite;
 
-#[tokio::test]
 async fn control_reference_passes_every_metadata_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("metadata::").passes().await;
 }
 
-#[tokio::test]
 async fn head_drops_its_headers() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::HEAD {
@@ -45,7 +43,6 @@ async fn head_drops_its_headers() {
         .await;
 }
 
-#[tokio::test]
 async fn head_reports_wrong_type_or_stale_tail() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::HEAD {
@@ -76,7 +73,6 @@ async fn head_reports_wrong_type_or_stale_tail() {
         .await;
 }
 
-#[tokio::test]
 async fn delete_status_and_ghost_streams() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::DELETE && resp.status() == StatusCode::NO_CONTENT {
@@ -123,7 +119,6 @@ async fn delete_status_and_ghost_streams() {
         .await;
 }
 
-#[tokio::test]
 async fn delete_keeps_data() {
     // DELETE is a no-op that claims success; a re-PUT then finds old data.
     let srv = crate::common::spawn(
@@ -211,7 +206,6 @@ async fn head_with_body_server() -> (String, tokio::task::JoinHandle<()>) {
     (format!("http://{addr}/v1/stream"), task)
 }
 
-#[tokio::test]
 async fn head_carries_a_body() {
     let (root, task) = head_with_body_server().await;
     bite(&root)
@@ -221,7 +215,6 @@ async fn head_carries_a_body() {
     task.abort();
 }
 
-#[tokio::test]
 async fn head_tail_wrong_once_closed() {
     // HEAD reports a tail past the final offset once the stream is closed
     // (closure counted as a position): reports_closure used to look at
@@ -245,7 +238,6 @@ async fn head_tail_wrong_once_closed() {
         .await;
 }
 
-#[tokio::test]
 async fn head_uncacheable_alternatives_pass_both_head_cases() {
     // §5.5 asks for "effectively non-cacheable" HEAD answers; these make
     // every cache revalidate before reuse. The two HEAD cache cases used to
@@ -297,4 +289,17 @@ async fn head_uncacheable_alternatives_pass_both_head_cases() {
             ),
         ])
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_metadata_case,
+        tokio head_drops_its_headers,
+        tokio head_reports_wrong_type_or_stale_tail,
+        tokio delete_status_and_ghost_streams,
+        tokio delete_keeps_data,
+        tokio head_carries_a_body,
+        tokio head_tail_wrong_once_closed,
+        tokio head_uncacheable_alternatives_pass_both_head_cases,
+    ]
 }

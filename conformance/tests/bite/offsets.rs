@@ -20,13 +20,11 @@ fn set_query(req: &mut Request, q: &str) {
     *req.uri_mut() = uri.parse().unwrap();
 }
 
-#[tokio::test]
 async fn control_reference_passes_every_offsets_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("offsets::").passes().await;
 }
 
-#[tokio::test]
 async fn sentinels_swapped() {
     // No offset reads from the tail; offset=now reads from the start.
     let srv = crate::common::with_request(|mut req| {
@@ -59,7 +57,6 @@ async fn sentinels_swapped() {
         .await;
 }
 
-#[tokio::test]
 async fn sentinels_now_cacheable() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.uri.query() == Some("offset=now") {
@@ -77,7 +74,6 @@ async fn sentinels_now_cacheable() {
         .await;
 }
 
-#[tokio::test]
 async fn minted_offsets_broken() {
     // Appends return a constant offset; HEAD offsets get a '/' and grow long.
     let srv = crate::common::with_response(|seen, mut resp| {
@@ -105,7 +101,6 @@ async fn minted_offsets_broken() {
         .await;
 }
 
-#[tokio::test]
 async fn minted_offsets_not_honoured_on_reads() {
     // Reads from any real offset start from the beginning.
     let srv = crate::common::with_request(|mut req| {
@@ -131,7 +126,6 @@ async fn minted_offsets_not_honoured_on_reads() {
         .await;
 }
 
-#[tokio::test]
 async fn malformed_offsets_accepted_or_crash() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::GET && resp.status() == StatusCode::BAD_REQUEST {
@@ -158,7 +152,6 @@ async fn malformed_offsets_accepted_or_crash() {
         .await;
 }
 
-#[tokio::test]
 async fn query_parameters_mishandled() {
     let srv = crate::common::with_response(|seen, mut resp| {
         let q = seen.uri.query().unwrap_or("");
@@ -183,4 +176,16 @@ async fn query_parameters_mishandled() {
             ),
         ])
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_offsets_case,
+        tokio sentinels_swapped,
+        tokio sentinels_now_cacheable,
+        tokio minted_offsets_broken,
+        tokio minted_offsets_not_honoured_on_reads,
+        tokio malformed_offsets_accepted_or_crash,
+        tokio query_parameters_mishandled,
+    ]
 }

@@ -16,7 +16,6 @@ fn producer(seen: &Seen) -> bool {
     seen.method == Method::POST && seen.headers.contains_key("producer-id")
 }
 
-#[tokio::test]
 async fn wrong_success_headers_are_caught() {
     // Duplicates report the retried seq instead of the highest accepted one.
     let srv = crate::common::with_response(|seen: &Seen, mut resp| {
@@ -34,7 +33,6 @@ async fn wrong_success_headers_are_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn missing_producer_headers_are_caught() {
     let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         if producer(seen) {
@@ -77,7 +75,6 @@ async fn missing_producer_headers_are_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn wrong_statuses_are_caught() {
     // 400 for a bumped epoch with seq != 0 becomes 409; 403 becomes 409;
     // a new producer's non-zero seq is "accepted" as 200.
@@ -111,7 +108,6 @@ async fn wrong_statuses_are_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn new_producer_at_nonzero_seq_accepted_is_caught() {
     let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         let s = resp.status();
@@ -136,7 +132,6 @@ fn lenient(v: &str) -> Option<String> {
         .map(|f| (f.abs().min(1e15) as u64).to_string())
 }
 
-#[tokio::test]
 async fn lenient_header_parsing_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         for h in ["producer-epoch", "producer-seq"] {
@@ -197,7 +192,6 @@ async fn lenient_header_parsing_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn max_values_rejected_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         for h in ["producer-epoch", "producer-seq"] {
@@ -218,7 +212,6 @@ async fn max_values_rejected_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn shared_producer_state_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("producer-id") {
@@ -237,7 +230,6 @@ async fn shared_producer_state_is_caught() {
 /// A server that validates concurrent twins against the same state: while
 /// a request for (path, id, epoch, seq) is in flight, its twin is appended
 /// without deduplication and answered 200.
-#[tokio::test]
 async fn unserialized_validation_is_caught() {
     let inflight: Arc<Mutex<HashSet<String>>> = Arc::default();
     let srv = crate::common::with_middleware(500, move |mut req: Request, next: Next| {
@@ -287,7 +279,6 @@ async fn unserialized_validation_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn closed_stream_producer_answers_are_caught() {
     // Duplicate closes answered 409; other tuples on a closed stream lose
     // Stream-Closed; zombies are told 403 rather than "closed".
@@ -323,7 +314,6 @@ async fn closed_stream_producer_answers_are_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn close_not_applied_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("producer-id") && req.headers().contains_key("content-type") {
@@ -338,7 +328,6 @@ async fn close_not_applied_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn stream_seq_ignored_with_producers_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("producer-id") {
@@ -353,7 +342,6 @@ async fn stream_seq_ignored_with_producers_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn duplicates_appended_again_are_caught() {
     // The retry of a producer request that carried a Stream-Seq is
     // appended again (as a plain append with a fresh Stream-Seq) and
@@ -401,7 +389,6 @@ async fn duplicates_appended_again_are_caught() {
 
 /// `-0` spells zero, a non-negative integer (§5.2.1): a server reading it
 /// as 0 is non-canonical (SHOULD) but not non-integer (MUST).
-#[tokio::test]
 async fn minus_zero_read_as_zero_is_only_a_should_finding() {
     let srv = crate::common::with_request(|mut req| {
         for h in ["producer-epoch", "producer-seq"] {
@@ -422,7 +409,6 @@ async fn minus_zero_read_as_zero_is_only_a_should_finding() {
         .await;
 }
 
-#[tokio::test]
 async fn reference_server_passes_the_whole_producer_area() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("producer::").passes().await;
@@ -443,7 +429,6 @@ fn canonical(v: &str) -> Option<String> {
 /// Non-canonical values read as the integers they spell, each applied
 /// exactly as answered: only the SHOULD, found for every value (the case
 /// carried on past the first).
-#[tokio::test]
 async fn non_canonical_values_read_as_integers_are_only_a_should_finding() {
     let srv = crate::common::with_request(|mut req| {
         for h in ["producer-epoch", "producer-seq"] {
@@ -472,7 +457,6 @@ async fn non_canonical_values_read_as_integers_are_only_a_should_finding() {
 /// Non-canonical values accepted, but as plain appends (the producer
 /// headers dropped): answered 204 as duplicates, stored every time. The
 /// case carries on past the SHOULD finding and fails on the MUST.
-#[tokio::test]
 async fn non_canonical_values_accepted_as_plain_appends_are_caught() {
     let srv = crate::common::with_request(|mut req| {
         let lenient = ["producer-epoch", "producer-seq"].iter().any(|h| {
@@ -572,7 +556,6 @@ const ON_CLOSED: [(&str, &str); 3] = [
 
 /// Requests on a closed stream answered with SHOULD-level deviations, the
 /// stream intact: only those SHOULDs.
-#[tokio::test]
 async fn closed_stream_should_deviations_with_state_intact() {
     let srv = closed_stream_deviations(false).await;
     bite(&srv.root).each(&ON_CLOSED).await;
@@ -580,7 +563,6 @@ async fn closed_stream_should_deviations_with_state_intact() {
 
 /// The same answers, but each such request reopened the stream: every case
 /// re-checks the closure after the request and fails on the MUST.
-#[tokio::test]
 async fn closed_stream_reopened_behind_should_deviations_is_caught() {
     let srv = closed_stream_deviations(true).await;
     let each: Vec<(&str, &str)> = ON_CLOSED
@@ -588,4 +570,27 @@ async fn closed_stream_reopened_behind_should_deviations_is_caught() {
         .map(|(id, _)| (*id, "STREAM-CLOSED-MONOTONIC"))
         .collect();
     bite(&srv.root).each(&each).await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio wrong_success_headers_are_caught,
+        tokio missing_producer_headers_are_caught,
+        tokio wrong_statuses_are_caught,
+        tokio new_producer_at_nonzero_seq_accepted_is_caught,
+        tokio lenient_header_parsing_is_caught,
+        tokio max_values_rejected_is_caught,
+        tokio shared_producer_state_is_caught,
+        tokio unserialized_validation_is_caught,
+        tokio closed_stream_producer_answers_are_caught,
+        tokio close_not_applied_is_caught,
+        tokio stream_seq_ignored_with_producers_is_caught,
+        tokio duplicates_appended_again_are_caught,
+        tokio minus_zero_read_as_zero_is_only_a_should_finding,
+        tokio reference_server_passes_the_whole_producer_area,
+        tokio non_canonical_values_read_as_integers_are_only_a_should_finding,
+        tokio non_canonical_values_accepted_as_plain_appends_are_caught,
+        tokio closed_stream_should_deviations_with_state_intact,
+        tokio closed_stream_reopened_behind_should_deviations_is_caught,
+    ]
 }

@@ -77,7 +77,6 @@ fn header(req: &Request, name: &str) -> Option<String> {
 
 /// §5.2.1 broken: a retried producer batch (seq already accepted) loses its
 /// producer headers, so the server appends the data a second time.
-#[tokio::test]
 async fn producer_duplicates_reappended() {
     let last: Arc<Mutex<HashMap<ProducerKey, u64>>> = Arc::default();
     let srv = crate::common::with_request(move |mut req| {
@@ -116,7 +115,6 @@ async fn producer_duplicates_reappended() {
 /// highest epoch seen for that producer. (Seed 1: since a retry of the
 /// closing tuple may be answered 409 as well as 204, the fencing bug has
 /// to show on a live stream; most seeds find it within 64 sequences.)
-#[tokio::test]
 async fn epoch_fencing_off() {
     let max: Arc<Mutex<HashMap<(String, String), u64>>> = Arc::default();
     let srv = crate::common::with_request(move |mut req| {
@@ -146,7 +144,6 @@ async fn epoch_fencing_off() {
 }
 
 /// §5.2 broken: Stream-Seq is not enforced.
-#[tokio::test]
 async fn stream_seq_not_enforced() {
     let srv = crate::common::with_request(|mut req| {
         req.headers_mut().remove("stream-seq");
@@ -164,7 +161,6 @@ async fn stream_seq_not_enforced() {
 
 /// §5.2 / §4.1 broken: Stream-Closed on POST is ignored, so streams never
 /// close and keep accepting appends.
-#[tokio::test]
 async fn close_ignored_on_append() {
     let srv = crate::common::with_request(|mut req| {
         if req.method() == axum::http::Method::POST {
@@ -187,7 +183,6 @@ async fn close_ignored_on_append() {
 }
 
 /// §4.2 broken: soft-deleted streams answer 404 instead of 410.
-#[tokio::test]
 async fn soft_delete_answers_404() {
     let srv = crate::common::with_response(|_, mut resp| {
         if resp.status() == StatusCode::GONE {
@@ -207,7 +202,6 @@ async fn soft_delete_answers_404() {
 
 /// §4.2 broken: fork requests lose their fork headers, so the "fork" is a
 /// new empty stream without the inherited data.
-#[tokio::test]
 async fn fork_without_inherited_data() {
     let srv = crate::common::with_request(|mut req| {
         if req.headers().contains_key("stream-forked-from") {
@@ -233,7 +227,6 @@ async fn fork_without_inherited_data() {
 
 /// §9.1.2 (append, §5.2) broken: POSTed JSON arrays are stored as one
 /// message (not flattened): the middleware wraps the array once more.
-#[tokio::test]
 async fn json_arrays_not_flattened() {
     let app = crate::common::reference_app(crate::common::config(500)).layer(middleware::from_fn(
         |req: Request, next: Next| async move {
@@ -279,7 +272,6 @@ async fn json_arrays_not_flattened() {
 }
 
 /// Control: the unmodified reference server passes the properties.
-#[tokio::test]
 async fn reference_passes_properties() {
     let srv = crate::common::reference().await;
     for id in [
@@ -293,7 +285,6 @@ async fn reference_passes_properties() {
 
 /// Control for forks. Seed 12 is the one that found the fork-of-fork
 /// next-offset bug in the reference server; it must pass now.
-#[tokio::test]
 async fn reference_passes_fork_property() {
     let srv = crate::common::reference().await;
     prop(&srv.root, 12)
@@ -305,7 +296,6 @@ async fn reference_passes_fork_property() {
 /// §4.2 broken: a non-zero Stream-Fork-Sub-Offset is applied one unit too
 /// far. Caught only once sub-offset forks can succeed (the model anchors
 /// them at an offset before the source's tail when one is known).
-#[tokio::test]
 async fn fork_sub_offset_off_by_one() {
     let srv = crate::common::with_request(|mut req| {
         if let Some(n) = header(&req, "stream-fork-sub-offset").and_then(|v| v.parse::<u64>().ok())
@@ -329,7 +319,6 @@ async fn fork_sub_offset_off_by_one() {
 
 /// §5.6/§5.7 correct behaviour: a long-poll 200 that carries
 /// Stream-Closed: true may omit Stream-Cursor. The properties pass.
-#[tokio::test]
 async fn cursor_omitted_when_closed_passes() {
     let srv = crate::common::with_response(|_, mut resp| {
         if resp
@@ -353,7 +342,6 @@ async fn cursor_omitted_when_closed_passes() {
 /// §5.2.1 broken under concurrency: a producer retry loses its producer
 /// headers and is appended again. The concurrency property (whose retries
 /// are answered 204 either way) must still see the duplicate.
-#[tokio::test]
 async fn concurrency_sees_reappended_retries() {
     let seen: Arc<Mutex<std::collections::HashSet<ProducerKey>>> = Arc::default();
     let srv = crate::common::with_request(move |mut req| {
@@ -387,7 +375,6 @@ async fn concurrency_sees_reappended_retries() {
 /// it did not earn, and says how many sequences ran. (40 000 asked for,
 /// 10 000 needed in 5 s: one at a time, with several requests each, no
 /// machine gets there.)
-#[tokio::test]
 async fn budget_cut_search_is_inconclusive() {
     let srv = crate::common::reference().await;
     let mut session = test_session(&srv.root, 500);
@@ -404,4 +391,22 @@ async fn budget_cut_search_is_inconclusive() {
             && f.message.contains("fewer than the 10000 a verdict needs"),
         "{f}"
     );
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio producer_duplicates_reappended,
+        tokio epoch_fencing_off,
+        tokio stream_seq_not_enforced,
+        tokio close_ignored_on_append,
+        tokio soft_delete_answers_404,
+        tokio fork_without_inherited_data,
+        tokio json_arrays_not_flattened,
+        tokio reference_passes_properties,
+        tokio reference_passes_fork_property,
+        tokio fork_sub_offset_off_by_one,
+        tokio cursor_omitted_when_closed_passes,
+        tokio concurrency_sees_reappended_retries,
+        tokio budget_cut_search_is_inconclusive,
+    ]
 }

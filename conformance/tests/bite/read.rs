@@ -33,13 +33,11 @@ async fn catch_up_without(header: &'static str) -> crate::common::Broken {
     .await
 }
 
-#[tokio::test]
 async fn control_reference_passes_every_read_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("read::").passes().await;
 }
 
-#[tokio::test]
 async fn basic_flipped_byte_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         if !catch_up(seen) || resp.status() != StatusCode::OK {
@@ -63,7 +61,6 @@ async fn basic_flipped_byte_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_offset_ignored_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         let q = req.uri().query().unwrap_or("").to_string();
@@ -81,7 +78,6 @@ async fn basic_offset_ignored_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn basic_omitted_offset_read_from_tail_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::GET && req.uri().query().is_none() {
@@ -96,7 +92,6 @@ async fn basic_omitted_offset_read_from_tail_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn chunks_up_to_date_on_every_chunk_is_caught() {
     let srv = catch_up_200_marked("stream-up-to-date").await;
     bite(&srv.root)
@@ -105,7 +100,6 @@ async fn chunks_up_to_date_on_every_chunk_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn chunks_closed_on_every_chunk_is_caught() {
     let srv = catch_up_200_marked("stream-closed").await;
     bite(&srv.root)
@@ -123,7 +117,6 @@ async fn chunks_closed_on_every_chunk_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn tail_without_closed_is_caught() {
     let srv = catch_up_without("stream-closed").await;
     bite(&srv.root)
@@ -149,7 +142,6 @@ async fn tail_without_closed_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn tail_without_up_to_date_is_caught() {
     let srv = catch_up_without("stream-up-to-date").await;
     bite(&srv.root)
@@ -161,7 +153,6 @@ async fn tail_without_up_to_date_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn errors_answered_with_200_are_caught() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if catch_up(seen)
@@ -184,7 +175,6 @@ async fn errors_answered_with_200_are_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn closed_on_partial_chunks_is_a_should_failure() {
     // Chunks of 4 bytes; every partial chunk of a closed stream says
     // Stream-Closed. That breaks a SHOULD NOT (§5.6), so cases reading such
@@ -228,7 +218,6 @@ async fn closed_on_partial_chunks_is_a_should_failure() {
 /// §5.6: an offset a chunk returned is not a valid place to resume: the
 /// second read from the same offset of a stream loses its first byte (a
 /// server whose offsets drift once a cache entry exists).
-#[tokio::test]
 async fn resumed_chunk_offset_loses_a_byte() {
     let seen_offsets: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> =
         Default::default();
@@ -257,4 +246,20 @@ async fn resumed_chunk_offset_loses_a_byte() {
         .case("read::chunks::resume_from_chunk_offsets")
         .fails_with("READ-FOLLOW-CHUNKS")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_read_case,
+        tokio basic_flipped_byte_is_caught,
+        tokio basic_offset_ignored_is_caught,
+        tokio basic_omitted_offset_read_from_tail_is_caught,
+        tokio chunks_up_to_date_on_every_chunk_is_caught,
+        tokio chunks_closed_on_every_chunk_is_caught,
+        tokio tail_without_closed_is_caught,
+        tokio tail_without_up_to_date_is_caught,
+        tokio errors_answered_with_200_are_caught,
+        tokio closed_on_partial_chunks_is_a_should_failure,
+        tokio resumed_chunk_offset_loses_a_byte,
+    ]
 }

@@ -29,7 +29,6 @@ pub(crate) fn bash(script: &str, target: Option<&str>) -> (i32, String) {
 /// A create answered 200 instead of 201: the failure's transcript, pasted
 /// into `bash -eu`, runs every request (a quoting or comment mistake would
 /// stop it) and shows the server's answers.
-#[tokio::test]
 async fn failure_transcript_runs_as_pasted() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == axum::http::Method::PUT && resp.status() == StatusCode::CREATED {
@@ -57,7 +56,6 @@ async fn failure_transcript_runs_as_pasted() {
 
 /// Stream-Seq ignored: the property's replay script exits 1 against that
 /// server (it reproduced the failure) and 0 against the reference server.
-#[tokio::test]
 async fn replay_script_exits_1_only_where_the_failure_reproduces() {
     let broken = crate::common::with_request(|mut req| {
         req.headers_mut().remove("stream-seq");
@@ -128,4 +126,11 @@ impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio failure_transcript_runs_as_pasted,
+        tokio replay_script_exits_1_only_where_the_failure_reproduces,
+    ]
 }

@@ -13,13 +13,11 @@ const HEADER_CASES: &[(&str, &str)] = &[
     ("security::headers::corp_on_every_response", "SEC-CORP"),
 ];
 
-#[tokio::test]
 async fn control_reference_passes_every_security_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("security::").passes().await;
 }
 
-#[tokio::test]
 async fn headers_missing_on_errors() {
     let srv = crate::common::with_response(|_, mut resp| {
         match resp.status() {
@@ -40,7 +38,6 @@ async fn headers_missing_on_errors() {
     bite(&srv.root).each(HEADER_CASES).await;
 }
 
-#[tokio::test]
 async fn headers_missing_on_304_and_410() {
     for code in [StatusCode::NOT_MODIFIED, StatusCode::GONE] {
         let srv = crate::common::with_response(move |_, mut resp| {
@@ -57,7 +54,6 @@ async fn headers_missing_on_304_and_410() {
     }
 }
 
-#[tokio::test]
 async fn cors_broken() {
     let srv = crate::common::with_response(|seen, mut resp| {
         let h = resp.headers_mut();
@@ -106,7 +102,6 @@ async fn cors_broken() {
         .await;
 }
 
-#[tokio::test]
 async fn cors_producer_headers_not_exposed() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if seen.method == Method::POST {
@@ -124,7 +119,6 @@ async fn cors_producer_headers_not_exposed() {
         .await;
 }
 
-#[tokio::test]
 async fn bad_input_crashes() {
     // Every 400/405 becomes a 500, and odd paths crash.
     let srv = crate::common::with_response(|seen, mut resp| {
@@ -167,7 +161,6 @@ async fn bad_input_crashes() {
 
 /// RFC 9110 §9.1: 501 is the recommended answer to an unrecognised method,
 /// so a server answering 501 (not 405) passes; a 500 still fails.
-#[tokio::test]
 async fn unsupported_method_501_passes_but_500_fails() {
     for (code, passes) in [(501u16, true), (500, false)] {
         let srv = crate::common::with_response(move |seen, mut resp| {
@@ -195,7 +188,6 @@ async fn unsupported_method_501_passes_but_500_fails() {
 
 /// A server that sets the §12.7 headers on ordinary responses but not on
 /// its SSE responses (built on a separate path) is caught.
-#[tokio::test]
 async fn headers_missing_on_sse() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if crate::common::is_live(seen, "sse") {
@@ -212,7 +204,6 @@ async fn headers_missing_on_sse() {
 /// A server that answers 500 to well-formed JSON nested 100000 deep (but
 /// 400 to the unbalanced one) fails the robustness check, at SHOULD level
 /// (the spec sets no depth limit).
-#[tokio::test]
 async fn deep_valid_json_500_is_a_should_finding() {
     let srv = crate::common::with_response(|seen, mut resp| {
         let deep_ok = seen
@@ -229,4 +220,18 @@ async fn deep_valid_json_500_is_a_should_finding() {
         .case("security::bad_input::malformed_bodies_are_4xx")
         .fails_with("SEC-LIMITS-4XX")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio control_reference_passes_every_security_case,
+        tokio headers_missing_on_errors,
+        tokio headers_missing_on_304_and_410,
+        tokio cors_broken,
+        tokio cors_producer_headers_not_exposed,
+        tokio bad_input_crashes,
+        tokio unsupported_method_501_passes_but_500_fails,
+        tokio headers_missing_on_sse,
+        tokio deep_valid_json_500_is_a_should_finding,
+    ]
 }

@@ -52,7 +52,6 @@ fn drop_member(frame: &str, key: &str) -> String {
     format!("{}{}", &frame[..a], &frame[b..])
 }
 
-#[test]
 fn drop_member_edits_json() {
     let c = r#"data:{"streamCursor":"12","streamNextOffset":"a_b","upToDate":true}"#;
     assert_eq!(
@@ -65,13 +64,11 @@ fn drop_member_edits_json() {
     );
 }
 
-#[tokio::test]
 async fn control_reference_passes_every_sse_case() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("sse::").passes().await;
 }
 
-#[tokio::test]
 async fn format_headers_broken_are_caught() {
     // text/plain instead of text/event-stream, and the base64 marker moved
     // from binary streams to text streams.
@@ -102,7 +99,6 @@ async fn format_headers_broken_are_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn format_errors_answered_with_200_are_caught() {
     let srv = crate::common::with_response(|seen, mut resp| {
         if is_sse(seen) && resp.status().is_client_error() {
@@ -120,7 +116,6 @@ async fn format_errors_answered_with_200_are_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn format_json_not_an_array_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
@@ -135,7 +130,6 @@ async fn format_json_not_an_array_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn bytes_leading_space_lost_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| f.replace("data: ", "data:"))
@@ -150,7 +144,6 @@ async fn bytes_leading_space_lost_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn bytes_empty_lines_lost_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| f.replace("\ndata:\n", "\n"))
@@ -165,7 +158,6 @@ async fn bytes_empty_lines_lost_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn bytes_base64_corrupted_is_caught() {
     // Three extra zero bytes in front of every base64 data event.
     let srv = crate::common::with_response(|seen, resp| {
@@ -183,7 +175,6 @@ async fn bytes_base64_corrupted_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn bytes_base64_invalid_length_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
@@ -200,7 +191,6 @@ async fn bytes_base64_invalid_length_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn control_sent_before_its_data_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| match f.split_once("\n\nevent: control") {
@@ -217,7 +207,6 @@ async fn control_sent_before_its_data_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn control_without_cursor_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| drop_member(f, "streamCursor"))
@@ -232,7 +221,6 @@ async fn control_without_cursor_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn control_without_up_to_date_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| drop_member(f, "upToDate"))
@@ -255,7 +243,6 @@ async fn control_without_up_to_date_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn control_constant_cursor_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
@@ -273,7 +260,6 @@ async fn control_constant_cursor_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn live_appends_not_delivered_is_caught() {
     // Forwards events until the first caught-up control, then goes silent
     // with the connection open.
@@ -306,7 +292,6 @@ async fn live_appends_not_delivered_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn live_connection_left_open_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         if !is_sse(seen) || resp.status() != StatusCode::OK {
@@ -331,7 +316,6 @@ async fn live_connection_left_open_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn live_closed_flag_missing_is_caught() {
     let srv = crate::common::with_response(|seen, resp| {
         map_frames(seen, resp, |f| {
@@ -350,7 +334,6 @@ async fn live_closed_flag_missing_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn live_now_sends_history_is_caught() {
     let srv = crate::common::with_request(|req| {
         rewrite_query(req, |q| {
@@ -368,7 +351,6 @@ async fn live_now_sends_history_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn live_resume_offset_ignored_is_caught() {
     // SSE restarts from the beginning whatever minted offset it is given.
     let srv = crate::common::with_request(|req| {
@@ -395,7 +377,6 @@ async fn live_resume_offset_ignored_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn bytes_line_break_added_per_event_is_caught() {
     // One extra line break at the end of every text data event.
     let srv = crate::common::with_response(|seen, resp| {
@@ -410,7 +391,6 @@ async fn bytes_line_break_added_per_event_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn live_controls_without_up_to_date_or_cursor_are_caught() {
     // Only the first control event of a connection is complete; every later
     // one (the controls after live data) lacks upToDate and streamCursor.
@@ -444,7 +424,6 @@ async fn framed_with(eol: &'static str) -> crate::common::Broken {
     .await
 }
 
-#[tokio::test]
 async fn framing_with_cr_or_crlf_line_ends_passes() {
     // §5.8 points to the SSE format, where CRLF, CR and LF all end a line.
     // A CR-only server ends each event with CR CR, the last byte of its
@@ -465,7 +444,6 @@ async fn framing_with_cr_or_crlf_line_ends_passes() {
     }
 }
 
-#[tokio::test]
 async fn now_with_an_empty_data_event_first_passes() {
     // A server that opens every control-only frame with an empty data
     // event: offset=now still sends no history, so the case must pass.
@@ -486,7 +464,6 @@ async fn now_with_an_empty_data_event_first_passes() {
         .await;
 }
 
-#[tokio::test]
 async fn live_every_control_of_a_closed_stream_flagged_closed_is_caught() {
     // Once a stream is closed, every control event of an SSE read of it
     // says streamClosed: true, also those followed by more data.
@@ -558,7 +535,6 @@ async fn slow_sse(
 /// window (6 x 5 s) and than its 60 s budget. The final control cannot be
 /// judged: inconclusive, not a failure (before, each 5 s window stretched
 /// to 20 s while events came, so the case ran out of budget and failed).
-#[tokio::test]
 async fn live_closed_stream_delivered_slowly_is_inconclusive_not_failed() {
     let srv = slow_sse(
         std::time::Duration::from_millis(1500),
@@ -577,7 +553,6 @@ async fn live_closed_stream_delivered_slowly_is_inconclusive_not_failed() {
 /// Slow at first (8 events a second apart, within the judging window),
 /// then the rest at once, with no `streamClosed` in the final control: a
 /// slow start does not excuse the violation.
-#[tokio::test]
 async fn live_closed_flag_missing_after_a_slow_start_is_caught() {
     let srv = slow_sse(std::time::Duration::from_secs(1), 8, |f| {
         f.replace("\"streamClosed\":true", "\"streamClosed\":false")
@@ -588,4 +563,34 @@ async fn live_closed_flag_missing_after_a_slow_start_is_caught() {
         .case("sse::live::closed_stream_from_start")
         .fails_with("SSE-CLOSED-CONTROL")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        sync drop_member_edits_json,
+        tokio control_reference_passes_every_sse_case,
+        tokio format_headers_broken_are_caught,
+        tokio format_errors_answered_with_200_are_caught,
+        tokio format_json_not_an_array_is_caught,
+        tokio bytes_leading_space_lost_is_caught,
+        tokio bytes_empty_lines_lost_is_caught,
+        tokio bytes_base64_corrupted_is_caught,
+        tokio bytes_base64_invalid_length_is_caught,
+        tokio control_sent_before_its_data_is_caught,
+        tokio control_without_cursor_is_caught,
+        tokio control_without_up_to_date_is_caught,
+        tokio control_constant_cursor_is_caught,
+        tokio live_appends_not_delivered_is_caught,
+        tokio live_connection_left_open_is_caught,
+        tokio live_closed_flag_missing_is_caught,
+        tokio live_now_sends_history_is_caught,
+        tokio live_resume_offset_ignored_is_caught,
+        tokio bytes_line_break_added_per_event_is_caught,
+        tokio live_controls_without_up_to_date_or_cursor_are_caught,
+        tokio framing_with_cr_or_crlf_line_ends_passes,
+        tokio now_with_an_empty_data_event_first_passes,
+        tokio live_every_control_of_a_closed_stream_flagged_closed_is_caught,
+        tokio live_closed_stream_delivered_slowly_is_inconclusive_not_failed,
+        tokio live_closed_flag_missing_after_a_slow_start_is_caught,
+    ]
 }

@@ -17,7 +17,6 @@ async fn bites(flaw: Flaw, case: &str, req: &str) {
     bite(&srv.root).case(&id).fails_with(req).await;
 }
 
-#[tokio::test]
 async fn control_unbroken_stub_passes_every_case() {
     let srv = subs_stub::spawn(&[]).await;
     // The restart cases have their own control below (they need a hook).
@@ -36,12 +35,16 @@ async fn control_unbroken_stub_passes_every_case() {
 }
 
 macro_rules! bite {
-    ($($name:ident: $flaw:ident => $case:literal, $req:literal;)*) => {$(
-        #[tokio::test]
-        async fn $name() {
-            bites(Flaw::$flaw, $case, $req).await;
+    ($($name:ident: $flaw:ident => $case:literal, $req:literal;)*) => {
+        $(
+            async fn $name() {
+                bites(Flaw::$flaw, $case, $req).await;
+            }
+        )*
+        fn bite_trials() -> Vec<crate::Trial> {
+            trials![$(tokio $name),*]
         }
-    )*};
+    };
 }
 
 bite! {
@@ -114,7 +117,6 @@ bite! {
 /// default) runs the pull-wake cases and reports each webhook case
 /// `unimplemented`, naming webhooks; a target answering 404 under `__ds`
 /// gets `unimplemented` for every subscription case, never a failure.
-#[tokio::test]
 async fn capability_verdicts_name_what_is_missing() {
     use axum::response::IntoResponse;
     use ds_conformance::failure::FailureKind;
@@ -185,13 +187,11 @@ async fn with_service_token(flaws: &[Flaw]) -> (Bite, common::Broken) {
     (Bite::in_session(session), srv)
 }
 
-#[tokio::test]
 async fn control_service_token_case_passes_when_claims_need_it() {
     let (bite, _srv) = with_service_token(&[]).await;
     bite.area("subscriptions::service_token::").passes().await;
 }
 
-#[tokio::test]
 async fn claims_granted_without_the_service_token() {
     let (bite, _srv) = with_service_token(&[Flaw::ClaimIgnoresServiceToken]).await;
     bite.case("subscriptions::service_token::claims_without_the_service_token_refused")
@@ -214,13 +214,11 @@ async fn with_restart(flaws: &[Flaw]) -> (Bite, common::Broken) {
     (Bite::in_session(session), srv)
 }
 
-#[tokio::test]
 async fn control_restart_cases_pass_when_state_survives() {
     let (bite, _srv) = with_restart(&[]).await;
     bite.area("subscriptions::restart::").passes().await;
 }
 
-#[tokio::test]
 async fn forgetting_subscriptions_on_restart() {
     let (bite, _srv) = with_restart(&[Flaw::ForgetOnRestart]).await;
     bite.case("subscriptions::restart::subscription_state_survives")
@@ -228,7 +226,6 @@ async fn forgetting_subscriptions_on_restart() {
         .await;
 }
 
-#[tokio::test]
 async fn new_signing_key_on_restart() {
     let (bite, _srv) = with_restart(&[Flaw::NewKeyOnRestart]).await;
     bite.case("subscriptions::restart::signing_key_survives")
@@ -248,7 +245,6 @@ async fn property_fails_with(flaw: Flaw, req: &str) {
         .await;
 }
 
-#[tokio::test]
 async fn property_catches_shared_claims() {
     property_fails_with(Flaw::ClaimNotExclusive, "SUB-CLAIM-EXCLUSIVE").await;
 }
@@ -258,7 +254,6 @@ async fn property_catches_shared_claims() {
 /// bash against the flawed stub it exits 1 (every answer but the GETs as
 /// recorded, minted tokens and wake ids captured from its own answers),
 /// against an unbroken stub 0 (the stale ack is fenced there).
-#[tokio::test]
 async fn property_replay_script_exits_1_only_where_the_failure_reproduces() {
     let broken = subs_stub::spawn(&[Flaw::NoFencing]).await;
     let mut session = test_session(&broken.root, 500);
@@ -295,4 +290,20 @@ async fn property_replay_script_exits_1_only_where_the_failure_reproduces() {
         "unbroken stub: expected exit 0\n{script}\n---\n{out}"
     );
     assert!(out.contains("not reproduced"), "{out}");
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    let mut all = bite_trials();
+    all.extend(trials![
+        tokio control_unbroken_stub_passes_every_case,
+        tokio capability_verdicts_name_what_is_missing,
+        tokio control_service_token_case_passes_when_claims_need_it,
+        tokio claims_granted_without_the_service_token,
+        tokio control_restart_cases_pass_when_state_survives,
+        tokio forgetting_subscriptions_on_restart,
+        tokio new_signing_key_on_restart,
+        tokio property_catches_shared_claims,
+        tokio property_replay_script_exits_1_only_where_the_failure_reproduces,
+    ]);
+    all
 }

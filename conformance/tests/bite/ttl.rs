@@ -53,7 +53,6 @@ fn renewal_stream(req: &Request) -> bool {
     req.uri().path().ends_with("/s") && req.uri().path().contains("ttl.renewal")
 }
 
-#[tokio::test]
 async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
     let srv = intercepting(|req| {
         if !renewal_stream(req) {
@@ -110,7 +109,6 @@ async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
         .await;
 }
 
-#[tokio::test]
 async fn head_renewing_server_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         if req.method() == Method::HEAD {
@@ -125,7 +123,6 @@ async fn head_renewing_server_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn expires_at_treated_as_sliding_ttl_is_caught() {
     let srv = crate::common::with_request(|mut req| {
         if req.headers_mut().remove("stream-expires-at").is_some() {
@@ -146,7 +143,6 @@ async fn expires_at_treated_as_sliding_ttl_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn wrong_head_expiry_headers_are_caught() {
     let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         if seen.method == Method::HEAD {
@@ -185,7 +181,6 @@ async fn head_with_ttl_deadline(deadline: fn(i64) -> String) -> crate::common::B
     .await
 }
 
-#[tokio::test]
 async fn ttl_stream_reporting_its_deadline_passes_but_a_wrong_one_fails() {
     use time::format_description::well_known::Rfc3339;
     fn current(ttl: i64) -> String {
@@ -205,7 +200,6 @@ async fn ttl_stream_reporting_its_deadline_passes_but_a_wrong_one_fails() {
         .await;
 }
 
-#[tokio::test]
 async fn expired_stream_still_answering_is_caught() {
     // POST on a missing stream "succeeds"; PUT re-creation claims 200.
     let srv = crate::common::with_response(|seen: &Seen, mut resp| {
@@ -240,7 +234,6 @@ async fn expired_stream_still_answering_is_caught() {
 /// A server whose PUT path skips the expiry check: a PUT on a URL that had
 /// a stream answers as if that stream still existed — 200 when the config
 /// matches the first PUT's, 409 otherwise — although GET/HEAD say 404.
-#[tokio::test]
 async fn put_reviving_expired_stream_is_caught() {
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -299,7 +292,6 @@ async fn fork_put_lacking(header: &'static str) -> crate::common::Broken {
     .await
 }
 
-#[tokio::test]
 async fn fork_ignoring_requested_ttl_is_caught() {
     let srv = fork_put_lacking("stream-ttl").await;
     bite(&srv.root)
@@ -317,7 +309,6 @@ async fn fork_ignoring_requested_ttl_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn fork_ignoring_requested_expires_at_is_caught() {
     let srv = fork_put_lacking("stream-expires-at").await;
     bite(&srv.root)
@@ -332,7 +323,6 @@ async fn fork_ignoring_requested_expires_at_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn fork_not_inheriting_expiry_is_caught() {
     // The fork of an expiring source gets a long TTL of its own instead.
     let srv = crate::common::with_request(|mut req| {
@@ -363,7 +353,6 @@ async fn fork_not_inheriting_expiry_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn hard_deleting_expired_sources_is_caught() {
     let srv = crate::common::with_response(|_seen: &Seen, mut resp| {
         if resp.status() == StatusCode::GONE {
@@ -393,7 +382,6 @@ async fn hard_deleting_expired_sources_is_caught() {
         .await;
 }
 
-#[tokio::test]
 async fn never_cleaning_up_soft_deleted_sources_is_caught() {
     let srv = crate::common::with_response(|seen: &Seen, mut resp| {
         if seen.uri.path().ends_with("/src") && resp.status() == StatusCode::NOT_FOUND {
@@ -427,7 +415,6 @@ async fn never_cleaning_up_soft_deleted_sources_is_caught() {
 /// source never cleaned up after its fork expired fails the case at SHOULD
 /// level (like GC-CASCADE after a DELETE), while a source removed outright
 /// on DELETE despite its fork still fails it at MUST level.
-#[tokio::test]
 async fn fork_expiry_gc_deadline_is_should_level() {
     use ds_conformance::requirements::{Level, Requirements};
     let id = "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry";
@@ -464,14 +451,12 @@ async fn fork_expiry_gc_deadline_is_should_level() {
     );
 }
 
-#[tokio::test]
 async fn reference_server_passes_the_whole_ttl_area() {
     let srv = crate::common::reference().await;
     bite(&srv.root).area("ttl::").passes().await;
 }
 
 /// A fork created without expiry gets a 1 s TTL of its own.
-#[tokio::test]
 async fn fork_without_expiry_gets_a_ttl() {
     let srv = crate::common::with_request(|mut req| {
         let h = req.headers();
@@ -562,7 +547,6 @@ async fn reused_expired_source(drop_inherited: bool) -> crate::common::Broken {
 
 const REUSED: &str = "ttl::soft_delete::expired_source_with_fork_is_soft_deleted";
 
-#[tokio::test]
 async fn reused_expired_source_name_with_fork_intact_is_only_a_should_finding() {
     let srv = reused_expired_source(false).await;
     // The case carried on after the finding, re-read the fork (intact) and
@@ -578,7 +562,6 @@ async fn reused_expired_source_name_with_fork_intact_is_only_a_should_finding() 
     );
 }
 
-#[tokio::test]
 async fn reused_expired_source_name_losing_fork_data_fails_at_must() {
     let srv = reused_expired_source(true).await;
     bite(&srv.root)
@@ -625,7 +608,6 @@ async fn expired_source_gone(drop_inherited: bool) -> crate::common::Broken {
 
 /// Fork intact: only the SHOULD finding (the case carried on to the fork's
 /// expiry and the source's cleanup and found nothing else).
-#[tokio::test]
 async fn expired_source_gone_with_fork_intact_is_only_a_should_finding() {
     let srv = expired_source_gone(false).await;
     let f = bite(&srv.root)
@@ -639,11 +621,34 @@ async fn expired_source_gone_with_fork_intact_is_only_a_should_finding() {
     );
 }
 
-#[tokio::test]
 async fn expired_source_gone_and_fork_losing_its_data_fails_at_must() {
     let srv = expired_source_gone(true).await;
     bite(&srv.root)
         .case(LAST_FORK)
         .fails_with("FORKTTL-OUTLIVE-SOURCE")
         .await;
+}
+
+pub fn trials() -> Vec<crate::Trial> {
+    trials![
+        tokio renewal_bites_when_operations_do_not_reach_the_ttl,
+        tokio head_renewing_server_is_caught,
+        tokio expires_at_treated_as_sliding_ttl_is_caught,
+        tokio wrong_head_expiry_headers_are_caught,
+        tokio ttl_stream_reporting_its_deadline_passes_but_a_wrong_one_fails,
+        tokio expired_stream_still_answering_is_caught,
+        tokio put_reviving_expired_stream_is_caught,
+        tokio fork_ignoring_requested_ttl_is_caught,
+        tokio fork_ignoring_requested_expires_at_is_caught,
+        tokio fork_not_inheriting_expiry_is_caught,
+        tokio hard_deleting_expired_sources_is_caught,
+        tokio never_cleaning_up_soft_deleted_sources_is_caught,
+        tokio fork_expiry_gc_deadline_is_should_level,
+        tokio reference_server_passes_the_whole_ttl_area,
+        tokio fork_without_expiry_gets_a_ttl,
+        tokio reused_expired_source_name_with_fork_intact_is_only_a_should_finding,
+        tokio reused_expired_source_name_losing_fork_data_fails_at_must,
+        tokio expired_source_gone_with_fork_intact_is_only_a_should_finding,
+        tokio expired_source_gone_and_fork_losing_its_data_fails_at_must,
+    ]
 }
