@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks (not timed tests): ds-bench against, in one session on
 # 127.0.0.1, one after the other so the ratios compare like with like:
-#   ceiling     a no-op axum server (ds-bench's noop_server example): the
-#               most any server on this stack could answer here
+#   ceiling     a no-op server on ds-server's HTTP stack (ds-bench's
+#               noop_server example: axum::serve, a plain tower service that
+#               reads and discards the body, empty 200): the most any server
+#               on this stack could answer here. Measured twice: GETs with no
+#               body (label noop), and append-shaped requests (noop-post:
+#               POST, 64-byte body, the same Content-Type as append1). The
+#               append ratio of issue 18 is taken against the latter; the GET
+#               ceiling is printed beside it.
 #   ds-mem      ds-server, memory store
 #   ds-file     ds-server --data-dir (every ack after fdatasync)
 #   node-mem    the published Node server @durable-streams/server (memory)
@@ -13,6 +19,13 @@
 # Every ds-bench run checks its own results (acked appends read back, no
 # error status); a run that does not verify is reported as such.
 #
+# Then (label alt) the ceiling and ds-server's append alternate in short
+# rounds (5 x 3 s each; --quick 3 x 2 s): no-op GET, no-op POST, ds-mem
+# append1, and with DS_BENCH_BASELINE_SERVER=PATH also that ds-server binary
+# (e.g. an older build, for before/after in one session); each round's
+# ratios and their median are printed, in throughput and in the target's CPU
+# per request, so load that shifts between phases cancels.
+#
 # Usage: scripts/bench.sh [--quick] [--only ds|peers] [--steps LIST]
 #   --quick   small sizes (about 3 minutes): 2 s runs, tail 1k vs 100k,
 #             fan-out 1,000 + 1,000, churn 15 s
@@ -22,7 +35,8 @@
 #             reader), churn 60 s; about 15-20 minutes on a 2-core machine
 #   --steps   only these steps (comma-separated): a label runs on every
 #             target that has it, NAME.LABEL on one, NAME all of NAME's.
-#             Labels: noop (ceiling), ceiling404 append1 append10k
+#             Labels: noop noop-post (ceiling), alt (the alternating
+#             rounds), ceiling404 append1 append10k
 #             append100k producer json rate catchup tail fork (ds-mem,
 #             ds-file, peers: the first three and catchup, fanout1), rss
 #             fanout1 fanout1000 (ds-mem), churn churn-nocompact (ds-file).
@@ -32,7 +46,8 @@
 # default 1: on 2 cores that leaves the server the most CPU),
 # DS_BENCH_FANOUT_THREADS (default 2: a fan-out's client handles as many
 # deliveries as the server sends), NODE_VERSION (0.3.7), RUST_PEER_VERSION
-# (0.1.5).
+# (0.1.5), DS_BENCH_BASELINE_SERVER (see alt), DS_BENCH_ALT_ROUNDS and
+# DS_BENCH_ALT_SECS (rounds and seconds per phase of alt).
 set -euo pipefail
 
 DS_SCRIPT_NAME=bench
@@ -46,7 +61,7 @@ only=all
 steps=all
 while (($#)); do
   case "$1" in
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,50p' "$0"; exit 0 ;;
     --quick) quick=true; shift ;;
     --only) only="${2:-}"; shift 2 || die "--only needs ds or peers" ;;
     --steps) steps="${2:-}"; shift 2 || die "--steps needs a list" ;;
@@ -80,7 +95,10 @@ wants() {
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 nofile="$(ulimit -n)"
 [[ "$nofile" == unlimited ]] && nofile=1048576
+alt_rounds="${DS_BENCH_ALT_ROUNDS:-5}"
+alt_secs="${DS_BENCH_ALT_SECS:-3}"
 if $quick; then
+  alt_rounds="${DS_BENCH_ALT_ROUNDS:-3}"; alt_secs="${DS_BENCH_ALT_SECS:-2}"
   secs=2; rss_secs=6; tail_long=100000; fan=1000; churn=15; big_streams=10000; cat_bytes=16MiB
 else
   secs=5; rss_secs=30; tail_long=1000000; churn=60; big_streams=100000; cat_bytes=64MiB
@@ -161,12 +179,45 @@ uptime_line() { printf '%s, %s cores\n' "$(uptime | sed 's/.*load average/load a
 uptime_line >"$work/load.start"
 
 # ---- the ceiling -------------------------------------------------------------
-if [[ "$only" != peers ]] && want ceiling noop; then
+# The no-op answers 200 to anything, after reading the body. noop: GETs
+# with no body; noop-post: the request append1 sends (POST, 64 bytes,
+# application/octet-stream) with no store behind it.
+post_shape=(--method POST --size 64 --content-type application/octet-stream)
+if [[ "$only" != peers ]] && wants ceiling noop noop-post; then
   start ceiling 'listening on http://' "$noop"
   log "ceiling: no-op server at $url"
-  # The no-op answers 200 to anything; ds-bench's ceiling mode GETs a path.
   b ceiling noop 60 ceiling --connections 32 --duration "$secs" --status 200
+  b ceiling noop-post 60 ceiling --connections 32 --duration "$secs" --status 200 "${post_shape[@]}"
   stop "$pid" ceiling
+fi
+
+# ---- alternating rounds: ceiling and append, phase after phase ----------------
+if [[ "$only" != peers ]] && want alt alt; then
+  baseline="${DS_BENCH_BASELINE_SERVER:-}"
+  [[ -z "$baseline" || -x "$baseline" ]] || die "DS_BENCH_BASELINE_SERVER=$baseline is not an executable"
+  start alt-noop 'listening on http://' "$noop"; noop_url="$url"; noop_pid="$pid"
+  start alt-ds 'listening on http://' "$server" --host 127.0.0.1 --port 0; ds_url="$url"; ds_pid="$pid"
+  if [[ -n "$baseline" ]]; then
+    start alt-base 'listening on http://' "$baseline" --host 127.0.0.1 --port 0; base_url="$url"; base_pid="$pid"
+    log "alt: baseline ds-server $baseline"
+  fi
+  for ((r = 1; r <= alt_rounds; r++)); do
+    url="$noop_url"; pid="$noop_pid"
+    b alt "ceiling-get-$r" 60 ceiling --connections 32 --duration "$alt_secs" --status 200
+    b alt "ceiling-post-$r" 60 ceiling --connections 32 --duration "$alt_secs" --status 200 "${post_shape[@]}"
+    url="$ds_url"; pid="$ds_pid"
+    b alt "ds-mem-$r" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs"
+    if [[ -n "$baseline" ]]; then
+      url="$base_url"; pid="$base_pid"
+      b alt "ds-base-$r" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs"
+    fi
+  done
+  if [[ -n "$baseline" ]]; then
+    stop "$base_pid" alt-base
+    printf '%s\n' "$baseline" >"$work/alt.baseline"
+  fi
+  stop "$ds_pid" alt-ds
+  stop "$noop_pid" alt-noop
 fi
 
 # ---- ds-server: memory and file ----------------------------------------------

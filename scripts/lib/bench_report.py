@@ -53,13 +53,15 @@ rows = [
     ("appends/s, JSON", lambda t: num(fig(t, "json", "appends_per_s")), "json"),
     ("append p99 ms at 5000/s fixed", lambda t: num(fig(t, "rate", "latency", "p99_us"), "{:,.0f}") if fig(t, "rate", "latency", "p99_us") is None else f"{fig(t, 'rate', 'latency', 'p99_us') / 1000:.1f}", "rate"),
     ("append p99 ms closed-loop, 1 stream", lambda t: "-" if fig(t, "append1", "latency", "p99_us") is None else f"{fig(t, 'append1', 'latency', 'p99_us') / 1000:.1f}", "append1"),
-    ("requests/s, 404 / no-op", lambda t: num(fig(t, "ceiling404", "requests_per_s") or fig(t, "noop", "requests_per_s")), None),
+    ("requests/s, 404 / no-op GET", lambda t: num(fig(t, "ceiling404", "requests_per_s") or fig(t, "noop", "requests_per_s")), None),
+    ("requests/s, no-op POST 64 B (append-shaped)", lambda t: num(fig(t, "noop-post", "requests_per_s")), None),
     ("catch-up MB/s", lambda t: num(fig(t, "catchup", "mb_per_s"), "{:,.1f}"), "catchup"),
     ("SSE delivery p99 ms (fan-out, 1 stream)", lambda t: "-" if fig(t, "fanout1", "sse_delivery", "p99_us") is None else f"{fig(t, 'fanout1', 'sse_delivery', 'p99_us') / 1000:.1f}", "fanout1"),
     ("long-poll delivery p99 ms (1 stream)", lambda t: "-" if fig(t, "fanout1", "long_poll_delivery", "p99_us") is None else f"{fig(t, 'fanout1', 'long_poll_delivery', 'p99_us') / 1000:.1f}", "fanout1"),
     ("readers per kind in that fan-out", lambda t: num(fig(t, "fanout1", "params", "sse")), "fanout1"),
     ("target CPU µs per append (1 stream)", lambda t: num(fig(t, "append1", "target_cpu_us_per_append"), "{:,.1f}"), "append1"),
-    ("target CPU µs per request (404 / no-op)", lambda t: num(fig(t, "ceiling404", "target_cpu_us_per_request") or fig(t, "noop", "target_cpu_us_per_request"), "{:,.1f}"), None),
+    ("target CPU µs per request (404 / no-op GET)", lambda t: num(fig(t, "ceiling404", "target_cpu_us_per_request") or fig(t, "noop", "target_cpu_us_per_request"), "{:,.1f}"), None),
+    ("target CPU µs per no-op POST 64 B", lambda t: num(fig(t, "noop-post", "target_cpu_us_per_request"), "{:,.1f}"), None),
 ]
 print()
 for f in ("load.start", "load.end"):
@@ -95,16 +97,24 @@ def ratio(a, b):
     return None if a is None or b in (None, 0) else a / b
 
 
-ceil = fig("ceiling", "noop", "requests_per_s")
+# The append target is taken against the append-shaped ceiling (no-op POST
+# of 64 bytes, body read); the GET ceiling is shown beside it.
+ceil = fig("ceiling", "noop-post", "requests_per_s")
+ceil_get = fig("ceiling", "noop", "requests_per_s")
 # The same comparisons in the target's CPU time per operation (--pid): on a
 # shared machine the throughput ratios move with the other load; these barely.
-cpu_ceil = fig("ceiling", "noop", "target_cpu_us_per_request")
+cpu_ceil = fig("ceiling", "noop-post", "target_cpu_us_per_request")
+cpu_ceil_get = fig("ceiling", "noop", "target_cpu_us_per_request")
 cpu_mem = fig("ds-mem", "append1", "target_cpu_us_per_append")
-line("CPU: no-op request / memory append (µs per op, inverse ratio)", ratio(cpu_ceil, cpu_mem), 0.8, True,
+line("CPU: no-op POST 64 B / memory append (µs per op, inverse)", ratio(cpu_ceil, cpu_mem), 0.8, True,
+     [("ds-mem", "append1"), ("ceiling", "noop-post")])
+line("CPU: no-op GET / memory append (µs per op, inverse)", ratio(cpu_ceil_get, cpu_mem), 0.8, True,
      [("ds-mem", "append1"), ("ceiling", "noop")])
 line("CPU: one-stream append / 10k-stream append (ds-mem)", ratio(cpu_mem, fig("ds-mem", "append10k", "target_cpu_us_per_append")), 0.8, True,
      [("ds-mem", "append1"), ("ds-mem", "append10k")])
-line("memory appends / HTTP ceiling (no-op axum)", ratio(fig("ds-mem", "append1", "appends_per_s"), ceil), 0.8, True,
+line("memory appends / append-shaped ceiling (no-op POST 64 B)", ratio(fig("ds-mem", "append1", "appends_per_s"), ceil), 0.8, True,
+     [("ds-mem", "append1"), ("ceiling", "noop-post")])
+line("memory appends / GET ceiling (no-op GET, no body)", ratio(fig("ds-mem", "append1", "appends_per_s"), ceil_get), 0.8, True,
      [("ds-mem", "append1"), ("ceiling", "noop")])
 line("memory appends / ds-server's own 404 path", ratio(fig("ds-mem", "append1", "appends_per_s"), fig("ds-mem", "ceiling404", "requests_per_s")), 0.8, True,
      [("ds-mem", "append1"), ("ds-mem", "ceiling404")])
@@ -178,3 +188,66 @@ for label, what in (("churn", "compaction on"), ("churn-nocompact", "compaction 
             verdict += " (met)" if r <= 1.25 else " (MISSED)"
         print(f"    {name}: peak of the second half / peak of the first half = {r:.2f} -> {verdict}")
 print("  harness wall/CPU time vs the official suite: not measured by this script")
+
+# ---- alternating rounds (label alt) ------------------------------------------
+alt_rounds = sorted({int(k[1].rsplit("-", 1)[1]) for k in runs if k[0] == "alt" and k[1].rsplit("-", 1)[-1].isdigit()})
+if alt_rounds:
+    import statistics
+
+    base_path = os.path.join(d, "alt.baseline")
+    baseline = open(base_path).read().strip() if os.path.exists(base_path) else None
+    servers = [("ds-mem", "ds-server")] + ([("ds-base", f"baseline {baseline}")] if baseline else [])
+    print("\nalternating rounds (no-op GET, no-op POST 64 B, then each ds-server's 1-stream append,"
+          " same connections; ratio per round, median last; ! = a run of that round did not verify):")
+    cols = []
+    for s_name, _ in servers:
+        cols += [(s_name, "post", "appends_per_s", "requests_per_s", "tput"),
+                 (s_name, "get", "appends_per_s", "requests_per_s", "tput"),
+                 (s_name, "post", "target_cpu_us_per_append", "target_cpu_us_per_request", "cpu"),
+                 (s_name, "get", "target_cpu_us_per_append", "target_cpu_us_per_request", "cpu")]
+    for s_name, what in servers:
+        print(f"  {s_name} = {what}")
+    hdr = ["round", "GET req/s", "POST req/s"] + [f"{s} app/s" for s, _ in servers] + \
+          [f"{s}/{c} {k}" for s, c, _, _, k in cols] + [f"{s} CPU µs" for s, _ in servers] + ["POST CPU µs"]
+    print("  " + " ".join(f"{h:>16}" for h in hdr))
+    per_col = {i: [] for i in range(len(hdr))}
+    for r in alt_rounds:
+        cells = [str(r)]
+        get_rps = fig("alt", f"ceiling-get-{r}", "requests_per_s")
+        post_rps = fig("alt", f"ceiling-post-{r}", "requests_per_s")
+        cells += [num(get_rps), num(post_rps)]
+        for s_name, _ in servers:
+            cells.append(num(fig("alt", f"{s_name}-{r}", "appends_per_s")))
+        for s_name, shape, akey, ckey, kind in cols:
+            a = fig("alt", f"{s_name}-{r}", akey)
+            c = fig("alt", f"ceiling-{shape}-{r}", ckey)
+            v = ratio(a, c) if kind == "tput" else ratio(c, a)  # CPU: ceiling µs / append µs
+            cell = "-" if v is None else f"{v:.2f}"
+            if not ok(("alt", f"{s_name}-{r}"), ("alt", f"ceiling-{shape}-{r}")) and cell != "-":
+                cell += "!"
+            cells.append(cell)
+        for s_name, _ in servers:
+            cells.append(num(fig("alt", f"{s_name}-{r}", "target_cpu_us_per_append"), "{:.1f}"))
+        cells.append(num(fig("alt", f"ceiling-post-{r}", "target_cpu_us_per_request"), "{:.1f}"))
+        for i, c in enumerate(cells):
+            try:
+                per_col[i].append(float(c.rstrip("!").replace(",", "")))
+            except ValueError:
+                pass
+        print("  " + " ".join(f"{c:>16}" for c in cells))
+    med = ["median"]
+    for i in range(1, len(hdr)):
+        v = per_col[i]
+        fmt = "{:,.0f}" if "/s" in hdr[i] else ("{:.1f}" if "µs" in hdr[i] else "{:.2f}")
+        med.append("-" if not v else fmt.format(statistics.median(v)))
+    print("  " + " ".join(f"{c:>16}" for c in med))
+    print("  (tput = appends/s ÷ ceiling requests/s; cpu = ceiling CPU µs per request ÷ append CPU µs per append)")
+    verified = all(ok(("alt", f"{n}-{r}")) for r in alt_rounds
+                   for n in ["ceiling-get", "ceiling-post"] + [s for s, _ in servers])
+    tput = [ratio(fig("alt", f"ds-mem-{r}", "appends_per_s"), fig("alt", f"ceiling-post-{r}", "requests_per_s")) for r in alt_rounds]
+    tput = [v for v in tput if v is not None]
+    if tput:
+        line("alternating: memory appends / append-shaped ceiling (median)", statistics.median(tput), 0.8, True,
+             [("alt", f"{n}-{r}") for r in alt_rounds for n in ("ceiling-post", "ds-mem")])
+    if not verified:
+        print("  some alternating runs did not verify their own results")

@@ -56,7 +56,8 @@ pub struct Cli {
 pub enum Mode {
     /// Append throughput and latency (closed-loop, or --rate for fixed-rate).
     Append(modes::append::Args),
-    /// The HTTP ceiling: GETs answered without store work (a missing stream's 404).
+    /// The HTTP ceiling: requests answered without store work (by default
+    /// GETs of a missing stream, 404; `--method POST --size 64`: append-shaped).
     Ceiling(modes::ceiling::Args),
     /// Catch-up read throughput (MB/s) over one long stream.
     Catchup(modes::catchup::Args),
@@ -265,6 +266,24 @@ mod tests {
             Mode::Tail(a) => assert_eq!(a.lengths, List(vec![10, 1000])),
             _ => panic!("not tail"),
         }
+        let c = Cli::try_parse_from([
+            "ds-bench", "ceiling", "--method", "POST", "--size", "64", "--status", "200",
+        ])
+        .unwrap();
+        match c.mode {
+            Mode::Ceiling(a) => {
+                assert_eq!(a.method, ::http::Method::POST);
+                assert_eq!(a.size, 64);
+                assert_eq!(a.content_type, "application/octet-stream");
+            }
+            _ => panic!("not ceiling"),
+        }
+        let c = Cli::try_parse_from(["ds-bench", "ceiling"]).unwrap();
+        match c.mode {
+            Mode::Ceiling(a) => assert_eq!((a.method, a.size), (::http::Method::GET, 0)),
+            _ => panic!("not ceiling"),
+        }
+        assert!(Cli::try_parse_from(["ds-bench", "ceiling", "--method", "NO T"]).is_err());
         let c = Cli::try_parse_from(["ds-bench", "fork"]).unwrap();
         match c.mode {
             Mode::Fork(a) => assert_eq!(a.depths, List(vec![1, 100])),

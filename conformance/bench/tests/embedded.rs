@@ -67,6 +67,18 @@ async fn every_mode_verifies_against_the_reference_server() {
             "0.5",
         ],
         &["ceiling", "--connections", "2", "--duration", "0.3"],
+        // Append-shaped: POSTs of 64 bytes to a missing stream (404).
+        &[
+            "ceiling",
+            "--connections",
+            "2",
+            "--duration",
+            "0.3",
+            "--method",
+            "POST",
+            "--size",
+            "64",
+        ],
         &[
             "catchup",
             "--bytes",
