@@ -9,6 +9,10 @@
 #               POST, 64-byte body, the same Content-Type as append1). The
 #               append ratio of issue 18 is taken against the latter; the GET
 #               ceiling is printed beside it.
+#   floor       the fan-out floor (ds-bench's fanout_floor example, NOT a
+#               Durable Streams server): N long-poll + N SSE waiters woken by
+#               one append on the same HTTP stack, no store; ds-server's
+#               fan-out p99 is shown as a ratio to it
 #   ds-mem      ds-server, memory store
 #   ds-file     ds-server --data-dir (every ack after fdatasync)
 #   node-mem    the published Node server @durable-streams/server (memory)
@@ -39,8 +43,15 @@
 #             rounds), ceiling404 append1 append10k
 #             append100k producer json rate catchup tail fork (ds-mem,
 #             ds-file, peers: the first three and catchup, fanout1), rss
-#             fanout1 fanout1000 (ds-mem), churn churn-nocompact (ds-file).
-#             E.g. --steps tail,fork,ds-mem.fanout1 or --steps churn.
+#             fanout1 fanout1000 (ds-mem and floor), fanout1-fixed (ds-mem),
+#             churn churn-nocompact (ds-file).
+#             E.g. --steps tail,fork,floor,ds-mem.fanout1 or --steps churn.
+# Fan-out: fanout1 and fanout1000 are paced (ds-bench --pace settle: each
+# round once every reader got the previous one): the latency of one
+# append's fan-out, the figure issue 18 targets. fanout1-fixed appends on a
+# fixed schedule whatever the readers got: a saturation figure. ds-server
+# runs with --sse-lifetime-ms longer than any run, so no SSE reconnects
+# (§10.2) land inside a fan-out measurement.
 # Environment: DS_BENCH_OUT (keep JSON results and logs there; default a
 # temporary directory, removed), DS_BENCH_THREADS (load generator threads,
 # default 1: on 2 cores that leaves the server the most CPU),
@@ -61,7 +72,7 @@ only=all
 steps=all
 while (($#)); do
   case "$1" in
-    -h|--help) sed -n '2,50p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,61p' "$0"; exit 0 ;;
     --quick) quick=true; shift ;;
     --only) only="${2:-}"; shift 2 || die "--only needs ds or peers" ;;
     --steps) steps="${2:-}"; shift 2 || die "--steps needs a list" ;;
@@ -108,10 +119,15 @@ else
   ((fan > 10000)) && fan=10000
   fan=$((fan / 100 * 100))
 fi
-# Fan-out rounds are spaced so that one round's deliveries are out before
-# the next append: the figure is the latency of an append's fan-out, not of
-# a backlog (the target's CPU per delivery is reported beside it).
+# Paced fan-out: 100 ms after every reader got a round, the next; a round
+# that does not reach everyone in 30 s is reported and the run goes on.
+fan_settle=(--pace settle --interval-ms 100 --round-timeout-ms 30000 --rounds 10 --grace 60)
+# The fixed schedule (saturation figure) leaves about the time a round takes
+# at ~50 µs of server CPU per delivery on 2 cores.
 fan_interval=$((fan / 5 > 250 ? fan / 5 : 250))
+fan_fixed=(--pace fixed --interval-ms "$fan_interval" --rounds 10 --grace 60)
+# Longer than any run: no SSE response ends inside a measurement.
+sse_lifetime_ms=3600000
 threads="${DS_BENCH_THREADS:-1}"
 fan_threads="${DS_BENCH_FANOUT_THREADS:-2}"
 node_version="${NODE_VERSION:-0.3.7}"
@@ -137,14 +153,15 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 cd "$repo_root"
-log "building ds-server, ds-bench and the no-op server (release)"
+log "building ds-server, ds-bench, the no-op server and the fan-out floor (release)"
 cargo build --release -q -p ds-reference-server --bin ds-server
-cargo build --release -q -p ds-bench --bin ds-bench --example noop_server
+cargo build --release -q -p ds-bench --bin ds-bench --example noop_server --example fanout_floor
 target_dir="$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 server="$target_dir/release/ds-server"
 bench="$target_dir/release/ds-bench"
 noop="$target_dir/release/examples/noop_server"
+floor="$target_dir/release/examples/fanout_floor"
 
 # start NAME REGEX CMD...: starts a server (output in NAME.log), waits for
 # its "listening on http://..." line; sets url (its origin) and pid.
@@ -220,6 +237,15 @@ if [[ "$only" != peers ]] && want alt alt; then
   stop "$noop_pid" alt-noop
 fi
 
+# ---- the fan-out floor ---------------------------------------------------------
+if [[ "$only" != peers ]] && wants floor fanout1 fanout1000; then
+  start floor 'listening on http://' "$floor"
+  log "floor: fan-out floor (no store, not a Durable Streams server) at $url"
+  run_threads=$fan_threads b floor fanout1 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 "${fan_settle[@]}"
+  run_threads=$fan_threads b floor fanout1000 600 fanout --long-poll "$fan" --sse "$fan" --streams 1000 "${fan_settle[@]}"
+  stop "$pid" floor
+fi
+
 # ---- ds-server: memory and file ----------------------------------------------
 ds_suite() { # NAME (url/pid set)
   local n="$1"
@@ -236,13 +262,16 @@ ds_suite() { # NAME (url/pid set)
 }
 suite_labels=(ceiling404 append1 append10k append100k producer json rate catchup tail fork)
 if [[ "$only" != peers ]]; then
-  if wants ds-mem "${suite_labels[@]}" rss fanout1 fanout1000; then
-    start ds-mem 'listening on http://' "$server" --host 127.0.0.1 --port 0
+  if wants ds-mem "${suite_labels[@]}" rss fanout1 fanout1000 fanout1-fixed; then
+    start ds-mem 'listening on http://' "$server" --host 127.0.0.1 --port 0 --sse-lifetime-ms "$sse_lifetime_ms"
+    wants ds-mem fanout1 fanout1000 fanout1-fixed \
+      && log "ds-mem runs with --sse-lifetime-ms $sse_lifetime_ms: no SSE reconnects inside the fan-out runs"
     ds_suite ds-mem
     # Resident size per payload byte needs volume: one long run of 64-byte appends.
     b ds-mem rss 300 append --connections 32 --streams 1 --duration "$rss_secs"
-    run_threads=$fan_threads b ds-mem fanout1 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 --rounds 10 --interval-ms "$fan_interval" --grace 60
-    run_threads=$fan_threads b ds-mem fanout1000 600 fanout --long-poll "$fan" --sse "$fan" --streams 1000 --rounds 10 --interval-ms "$fan_interval" --grace 60
+    run_threads=$fan_threads b ds-mem fanout1 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 "${fan_settle[@]}"
+    run_threads=$fan_threads b ds-mem fanout1000 600 fanout --long-poll "$fan" --sse "$fan" --streams 1000 "${fan_settle[@]}"
+    run_threads=$fan_threads b ds-mem fanout1-fixed 600 fanout --long-poll "$fan" --sse "$fan" --streams 1 "${fan_fixed[@]}"
     stop "$pid" ds-mem
   fi
 

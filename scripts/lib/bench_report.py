@@ -37,7 +37,7 @@ def ok(*keys):
     return all(runs.get(k, {}).get("verified") for k in keys)
 
 
-targets = [t for t in ["ceiling", "ds-mem", "ds-file", "node-mem", "node-file", "rust-mem", "rust-wal"]
+targets = [t for t in ["ceiling", "floor", "ds-mem", "ds-file", "node-mem", "node-file", "rust-mem", "rust-wal"]
            if any(k[0] == t for k in runs)]
 
 
@@ -59,6 +59,7 @@ rows = [
     ("SSE delivery p99 ms (fan-out, 1 stream)", lambda t: "-" if fig(t, "fanout1", "sse_delivery", "p99_us") is None else f"{fig(t, 'fanout1', 'sse_delivery', 'p99_us') / 1000:.1f}", "fanout1"),
     ("long-poll delivery p99 ms (1 stream)", lambda t: "-" if fig(t, "fanout1", "long_poll_delivery", "p99_us") is None else f"{fig(t, 'fanout1', 'long_poll_delivery', 'p99_us') / 1000:.1f}", "fanout1"),
     ("readers per kind in that fan-out", lambda t: num(fig(t, "fanout1", "params", "sse")), "fanout1"),
+    ("pacing of that fan-out", lambda t: fig(t, "fanout1", "pace") or "-", "fanout1"),
     ("target CPU µs per append (1 stream)", lambda t: num(fig(t, "append1", "target_cpu_us_per_append"), "{:,.1f}"), "append1"),
     ("target CPU µs per request (404 / no-op GET)", lambda t: num(fig(t, "ceiling404", "target_cpu_us_per_request") or fig(t, "noop", "target_cpu_us_per_request"), "{:,.1f}"), None),
     ("target CPU µs per no-op POST 64 B", lambda t: num(fig(t, "noop-post", "target_cpu_us_per_request"), "{:,.1f}"), None),
@@ -148,13 +149,34 @@ for s in ("ds-mem", "ds-file"):
         line(f"{s}: fork depth 100 / depth 1, catch-up per byte", fr["catchup_per_byte"], 2.0, False, [(s, "fork")])
     else:
         line(f"{s}: fork depth 100 / depth 1", None, 2.0, False, [])
+def p99_ms(name, label, kind):
+    s = fig(name, label, f"{kind}_delivery")
+    return None if s is None else s["p99_us"] / 1000
+
+
 for label, what in (("fanout1", "one stream"), ("fanout1000", "1,000 streams")):
+    n = fig("ds-mem", label, "params", "sse") or 0
+    pace = fig("ds-mem", label, "pace") or "?"
     for kind in ("long_poll", "sse"):
-        s = fig("ds-mem", label, f"{kind}_delivery")
-        n = fig("ds-mem", label, "params", "sse") or 0
-        v = None if s is None else s["p99_us"] / 1000
-        line(f"fan-out {n:,} {kind.replace('_', '-')} ({what}): p99 ms", v, 100, False, [("ds-mem", label)],
+        v = p99_ms("ds-mem", label, kind)
+        line(f"fan-out {n:,} {kind.replace('_', '-')} ({what}, {pace}): p99 ms", v, 100, False, [("ds-mem", label)],
              None if v is None else f"{v:.1f}")
+        # Beside it the floor at the same size (the fanout_floor example: no
+        # store, the same HTTP stack): what any server here would need.
+        f = p99_ms("floor", label, kind)
+        if f is not None and fig("floor", label, "params", "sse") == n:
+            r = ratio(v, f)
+            print(f"    floor (no store, not a Durable Streams server): p99 {f:.1f} ms"
+                  + ("" if r is None else f"; ds-mem / floor = {r:.2f}x")
+                  + ("" if ok(("floor", label)) else " (floor run UNVERIFIED)"))
+for kind in ("long_poll", "sse"):
+    v = p99_ms("ds-mem", "fanout1-fixed", kind)
+    if v is not None:
+        every = fig("ds-mem", "fanout1-fixed", "params", "interval_ms")
+        n = fig("ds-mem", "fanout1-fixed", "params", "sse") or 0
+        print(f"  saturation (fixed schedule, one append every {every} ms, not the target's measure): "
+              f"{n:,} {kind.replace('_', '-')} p99 {v:.1f} ms"
+              + ("" if ok(("ds-mem", "fanout1-fixed")) else " UNVERIFIED"))
 v = fig("ds-mem", "fanout1", "rss_per_idle_sse_bytes")
 # Measured while the readers sit idle, before any delivery: valid whatever
 # the delivery checks later found, as long as the run produced it.
