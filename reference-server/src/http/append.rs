@@ -1,14 +1,13 @@
 //! §5.2 append, §5.2.1 idempotent producers and §5.3 close (POST).
 
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::headers as h;
 use super::names as n;
-use super::{read_body, set};
-use crate::store::offsets::Offset;
+use super::{read_body, set, set_next_offset};
 use crate::store::{content_type, json, AppendRequest, Appended, Payload};
 use crate::AppState;
 
@@ -85,13 +84,13 @@ pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Re
     };
     let mut res = status.into_response();
     let out = res.headers_mut();
-    set(out, n::STREAM_NEXT_OFFSET, &Offset(tail).to_string());
+    set_next_offset(out, tail);
     if closed {
         set(out, n::STREAM_CLOSED, "true");
     }
     if let Some((epoch, seq)) = echo {
-        set(out, n::PRODUCER_EPOCH, &epoch.to_string());
-        set(out, n::PRODUCER_SEQ, &seq.to_string());
+        out.insert(n::PRODUCER_EPOCH, HeaderValue::from(epoch));
+        out.insert(n::PRODUCER_SEQ, HeaderValue::from(seq));
     }
     Ok(res)
 }

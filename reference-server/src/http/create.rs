@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::headers as h;
 use super::names as n;
-use super::{read_body, set};
-use crate::store::offsets::Offset;
+use super::{read_body, set, set_next_offset};
 use crate::store::CreateRequest;
 use crate::AppState;
 
@@ -52,7 +51,7 @@ pub async fn stream_put(app: AppState, path: String, req: Request) -> Result<Res
         set(out, LOCATION, &format!("http://{host}{}", parts.uri.path()));
     }
     set(out, CONTENT_TYPE, &info.content_type);
-    set(out, n::STREAM_NEXT_OFFSET, &Offset(info.tail).to_string());
+    set_next_offset(out, info.tail);
     if info.closed {
         set(out, n::STREAM_CLOSED, "true");
     }

@@ -7,8 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::names as n;
-use super::set;
-use crate::store::offsets::Offset;
+use super::{set, set_next_offset};
 use crate::store::ttl::Expiry;
 use crate::AppState;
 
@@ -18,11 +17,7 @@ pub async fn stream_head(app: AppState, path: String) -> Result<Response, ApiErr
     let mut res = StatusCode::OK.into_response();
     let headers = res.headers_mut();
     set(headers, CONTENT_TYPE, &info.content_type);
-    set(
-        headers,
-        n::STREAM_NEXT_OFFSET,
-        &Offset(info.tail).to_string(),
-    );
+    set_next_offset(headers, info.tail);
     match &info.expiry {
         Expiry::Never => {}
         Expiry::Ttl(secs) => set(headers, n::STREAM_TTL, &secs.to_string()),

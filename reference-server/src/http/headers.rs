@@ -170,6 +170,11 @@ pub fn stream_path(uri: &Uri) -> String {
 }
 
 fn decode_path(raw: &str) -> String {
+    // Nothing escaped (the usual case): the path is its own key, without
+    // a decoding pass and a UTF-8 check over it.
+    if !raw.contains('%') {
+        return raw.to_string();
+    }
     match percent_decode_str(raw).decode_utf8() {
         Ok(p) => p.into_owned(),
         Err(_) => raw.to_string(),
@@ -252,6 +257,15 @@ impl ReadQuery {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn stream_paths_are_percent_decoded_when_utf8() {
+        let p = |s: &str| stream_path(&s.parse::<Uri>().unwrap());
+        assert_eq!(p("/v1/stream/plain-name_1"), "/v1/stream/plain-name_1");
+        assert_eq!(p("/v1/stream/a%20b/%C3%A9"), "/v1/stream/a b/\u{e9}");
+        // Not UTF-8 once decoded: the raw path is the key.
+        assert_eq!(p("/v1/stream/%FF"), "/v1/stream/%FF");
+    }
 
     fn map(pairs: &[(HeaderName, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

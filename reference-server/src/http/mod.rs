@@ -175,6 +175,19 @@ pub(crate) async fn read_body(
     })
 }
 
+/// Sets `Stream-Next-Offset` (every successful write and read answer).
+fn set_next_offset(headers: &mut HeaderMap, tail: u64) {
+    let offset = crate::store::offsets::Offset(tail);
+    match offset.token() {
+        Some(text) => {
+            if let Ok(v) = HeaderValue::from_bytes(&text) {
+                headers.insert(names::STREAM_NEXT_OFFSET, v);
+            }
+        }
+        None => set(headers, names::STREAM_NEXT_OFFSET, &offset.to_string()),
+    }
+}
+
 /// Inserts a header whose value we produced ourselves.
 fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {

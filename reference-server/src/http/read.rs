@@ -16,7 +16,7 @@ use tokio::time::{sleep_until, Instant};
 use super::error::ApiError;
 use super::headers::{Live, ReadQuery};
 use super::names as n;
-use super::{cursor, set, sse};
+use super::{cursor, set, set_next_offset, sse};
 use crate::store::offsets::{Offset, ReadFrom};
 use crate::store::stream::Stream;
 use crate::store::{json, read, ReadResult};
@@ -101,7 +101,7 @@ async fn long_poll(app: AppState, path: String, q: ReadQuery) -> Result<Response
 fn no_content(r: &ReadResult, cursor: Option<&str>) -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
     let headers = res.headers_mut();
-    set(headers, n::STREAM_NEXT_OFFSET, &Offset(r.tail).to_string());
+    set_next_offset(headers, r.tail);
     set(headers, n::STREAM_UP_TO_DATE, "true");
     if r.closed {
         set(headers, n::STREAM_CLOSED, "true");
@@ -124,7 +124,7 @@ fn body_response(stream: &Arc<Stream>, r: &ReadResult, status: StatusCode) -> Re
     let headers = res.headers_mut();
     let content_type = stream.lock().config.content_type.clone();
     set(headers, CONTENT_TYPE, &content_type);
-    set(headers, n::STREAM_NEXT_OFFSET, &Offset(r.next).to_string());
+    set_next_offset(headers, r.next);
     if r.up_to_date() {
         set(headers, n::STREAM_UP_TO_DATE, "true");
     }

@@ -20,9 +20,11 @@ pub const MAX_POSITION: u64 = 9_999_999_999_999_999;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Offset(pub u64);
 
-impl fmt::Display for Offset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `{:016}_{:016}` without the formatting machinery (one per answer).
+impl Offset {
+    /// The token as ASCII bytes, `{:016}_{:016}` without the formatting
+    /// machinery or an allocation (one per answer); `None` for a position
+    /// wider than the fixed width (they stay below 10^16).
+    pub fn token(&self) -> Option<[u8; 2 * WIDTH + 1]> {
         let mut text = [b'0'; 2 * WIDTH + 1];
         text[WIDTH] = b'_';
         let (mut v, mut i) = (self.0, text.len());
@@ -31,11 +33,16 @@ impl fmt::Display for Offset {
             text[i] = b'0' + (v % 10) as u8;
             v /= 10;
         }
-        if v > 0 {
-            // Wider than the fixed width (positions stay below 10^16).
-            return write!(f, "{:0w$}_{:0w$}", 0, self.0, w = WIDTH);
+        (v == 0).then_some(text)
+    }
+}
+
+impl fmt::Display for Offset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.token() {
+            Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+            None => write!(f, "{:0w$}_{:0w$}", 0, self.0, w = WIDTH),
         }
-        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -105,6 +112,15 @@ mod tests {
             Offset(10_u64.pow(16)).to_string(),
             "0000000000000000_10000000000000000"
         );
+    }
+
+    #[test]
+    fn token_bytes_are_the_display_form() {
+        for p in [0, 9, 10, 12345, MAX_POSITION] {
+            let t = Offset(p).token().unwrap();
+            assert_eq!(&t[..], Offset(p).to_string().as_bytes());
+        }
+        assert_eq!(Offset(10_u64.pow(16)).token(), None);
     }
 
     #[test]

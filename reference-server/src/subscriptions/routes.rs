@@ -38,7 +38,14 @@ pub fn control_rest<'a>(root: &str, raw_path: &'a str) -> Option<&'a str> {
         Some(i) => (&after[..i], &after[i..]),
         None => (after, ""),
     };
-    (percent_decode_str(first).decode_utf8().ok()? == "__ds").then_some(rest)
+    // Every stream request passes here: a segment with nothing escaped is
+    // compared as it is.
+    let reserved = if first.contains('%') {
+        percent_decode_str(first).decode_utf8().ok()? == "__ds"
+    } else {
+        first == "__ds"
+    };
+    reserved.then_some(rest)
 }
 
 fn decode(s: &str) -> Result<String, SubError> {
