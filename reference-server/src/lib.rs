@@ -31,6 +31,11 @@ use tokio::task::JoinHandle;
 pub use config::{Config, StartError};
 pub use state::AppState;
 
+/// `n` and its noun, agreeing: "1 stream", "2 streams", "0 streams".
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The protocol app; streams live at any path under the root.
 pub fn app(state: AppState) -> axum::Router {
     http::router(state)
@@ -204,4 +209,14 @@ pub async fn spawn_with_state(state: AppState) -> std::io::Result<RunningServer>
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+#[cfg(test)]
+mod count_tests {
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(super::count(0, "stream", "streams"), "0 streams");
+        assert_eq!(super::count(1, "stream", "streams"), "1 stream");
+        assert_eq!(super::count(2, "record", "records"), "2 records");
+    }
 }

@@ -91,7 +91,8 @@ impl SubLog {
         }
         if cut {
             tracing::warn!(
-                "subscriptions log: cut a torn or corrupt tail after {replayed} records"
+                "subscriptions log: cut a torn or corrupt tail after {}",
+                crate::count(replayed as u64, "record", "records")
             );
         }
         let file = rewrite(dir, &path, &state)?;

@@ -432,9 +432,9 @@ impl Store {
             disk_after: segment::disk_bytes(&dir)?,
         };
         tracing::info!(
-            "compacted the data directory: {} streams in {} records, {} -> {} bytes",
-            report.streams,
-            report.records,
+            "compacted the data directory: {} in {}, {} -> {} bytes",
+            crate::count(report.streams as u64, "stream", "streams"),
+            crate::count(report.records as u64, "record", "records"),
             report.disk_before,
             report.disk_after
         );

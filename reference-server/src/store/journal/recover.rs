@@ -45,16 +45,16 @@ impl Store {
             }
         })?;
         tracing::info!(
-            "data directory {}: {} records in {} segments, {} streams",
+            "data directory {}: {} in {}, {}",
             dir.display(),
-            rec.records,
-            rec.segments,
-            reg.len()
+            crate::count(rec.records, "record", "records"),
+            crate::count(rec.segments as u64, "segment", "segments"),
+            crate::count(reg.len() as u64, "stream", "streams")
         );
         if let Some(t) = &rec.truncated {
             tracing::warn!(
-                "cut a torn tail: {} bytes of segment {} ({})",
-                t.dropped_bytes,
+                "cut a torn tail: {} of segment {} ({})",
+                crate::count(t.dropped_bytes, "byte", "bytes"),
                 t.segment,
                 t.reason
             );
