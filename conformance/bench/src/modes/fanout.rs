@@ -83,9 +83,17 @@ impl Pace {
     }
 }
 
-/// How many readers got each round; `settle` writers wait on it.
+/// How many readers got each round; `settle` writers wait on it. Only the
+/// readers that were ready (connected and waiting) when the rounds started
+/// are waited for: one that never connected would otherwise hold every
+/// round until its timeout.
 struct Pacer {
+    /// Readers started (ready or not).
     readers: u64,
+    /// (rounds started, readers ready before that): the paced readers.
+    joined: std::sync::Mutex<(bool, u64)>,
+    /// How many readers a round must reach; set by `start`.
+    expected: AtomicU64,
     got: Vec<AtomicU64>,
     settled: Notify,
 }
@@ -94,21 +102,43 @@ impl Pacer {
     fn new(readers: u64, rounds: u32) -> Pacer {
         Pacer {
             readers,
+            joined: std::sync::Mutex::new((false, 0)),
+            expected: AtomicU64::new(readers),
             got: (0..rounds).map(|_| AtomicU64::new(0)).collect(),
             settled: Notify::new(),
         }
     }
 
+    /// A reader is connected and waiting; true if the rounds will wait for
+    /// it (it became ready before `start`).
+    fn ready(&self) -> bool {
+        let mut j = self.joined.lock().expect("lock");
+        if !j.0 {
+            j.1 += 1;
+        }
+        !j.0
+    }
+
+    /// The rounds start: from now on they wait only for the readers that
+    /// were ready. Returns how many readers were not (excluded).
+    fn start(&self) -> u64 {
+        let mut j = self.joined.lock().expect("lock");
+        j.0 = true;
+        self.expected.store(j.1, Ordering::Release);
+        self.readers.saturating_sub(j.1)
+    }
+
+    /// A paced reader got `round` (the others' deliveries are not counted).
     fn delivered(&self, round: u32) {
         if let Some(c) = self.got.get(round as usize) {
-            if c.fetch_add(1, Ordering::AcqRel) + 1 == self.readers {
+            if c.fetch_add(1, Ordering::AcqRel) + 1 >= self.expected.load(Ordering::Acquire) {
                 self.settled.notify_waiters();
             }
         }
     }
 
     fn done(&self, round: u32) -> bool {
-        self.got[round as usize].load(Ordering::Acquire) >= self.readers
+        self.got[round as usize].load(Ordering::Acquire) >= self.expected.load(Ordering::Acquire)
     }
 
     /// Waits until every reader got `round`; false if `until` came first.
@@ -136,6 +166,8 @@ struct Got {
     /// TCP connections the reader opened (1 if it never lost its own).
     connections: u64,
     error: Option<String>,
+    /// Ready before the rounds started: the pacer waits for it.
+    paced: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
@@ -229,6 +261,13 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         Pace::Settle => format!("settle: each round once every reader got the previous one, then {} ms (timeout {} ms)", a.interval_ms, a.round_timeout_ms),
     };
     say(ctx.quiet, format!("{} rounds, {pacing}", a.rounds));
+    let not_ready = pacer.start();
+    if not_ready > 0 {
+        say(
+            ctx.quiet,
+            format!("{not_ready} readers are not ready; the rounds do not wait for them"),
+        );
+    }
     let progress = Progress::start("fanout", "appends", ctx.pid, ctx.quiet);
     let cpu0 = ctx.cpu();
     let t0 = Instant::now();
@@ -320,6 +359,18 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     }
     let missing_acks = acked.iter().filter(|x| x.is_none()).count();
     r.figure("pace", a.pace.name(), pacing);
+    r.figure(
+        "readers_not_ready",
+        not_ready,
+        format!(
+            "{not_ready} of {} readers were not connected and waiting when the rounds started; {}",
+            a.long_poll + a.sse,
+            match a.pace {
+                Pace::Settle => "rounds did not wait for them (they are still checked below)",
+                Pace::Fixed => "they are still checked below",
+            }
+        ),
+    );
     if a.pace == Pace::Settle {
         r.figure(
             "rounds_timed_out",
@@ -499,9 +550,18 @@ struct Reader {
 }
 
 impl Reader {
+    /// Connected and waiting: counts towards `wait_ready`, and towards the
+    /// pacer's readers if the rounds have not started yet.
+    fn connected(&self, g: &mut Got) {
+        self.ready.fetch_add(1, Ordering::Relaxed);
+        g.paced = self.pacer.ready();
+    }
+
     fn got(&self, g: &mut Got, round: u32, at: Instant) {
         g.deliveries.push((round, at));
-        self.pacer.delivered(round);
+        if g.paced {
+            self.pacer.delivered(round);
+        }
     }
 }
 
@@ -534,7 +594,6 @@ async fn long_poll_reader(r: Reader) -> Got {
         target,
         path,
         rounds,
-        ready,
         deadline,
         ..
     } = &r;
@@ -545,7 +604,7 @@ async fn long_poll_reader(r: Reader) -> Got {
     };
     let result: Result<()> = async {
         let mut conn = Conn::open(target).await?;
-        ready.fetch_add(1, Ordering::Relaxed);
+        r.connected(&mut g);
         let (mut offset, mut cursor) = ("-1".to_string(), None::<String>);
         while g.deliveries.len() < rounds as usize {
             let mut url = format!("{path}?offset={}&live=long-poll", encode_query(&offset));
@@ -592,7 +651,6 @@ async fn sse_reader(r: Reader) -> Got {
         target,
         path,
         rounds,
-        ready,
         deadline,
         ..
     } = &r;
@@ -617,7 +675,7 @@ async fn sse_reader(r: Reader) -> Got {
                 bail!("SSE answer is not text/event-stream");
             }
             if first {
-                ready.fetch_add(1, Ordering::Relaxed);
+                r.connected(&mut g);
                 first = false;
             } else {
                 g.reconnects += 1;
@@ -756,6 +814,26 @@ mod tests {
         p.delivered(0);
         assert!(waiter.await.unwrap(), "the second reader settles round 0");
         assert!(!p.done(1) && !p.done(2));
+    }
+
+    #[tokio::test]
+    async fn pacer_waits_only_for_readers_ready_when_the_rounds_start() {
+        // Three readers started; two connected before the rounds, one not.
+        let p = Pacer::new(3, 2);
+        assert!(p.ready());
+        assert!(p.ready());
+        assert_eq!(p.start(), 1, "one reader was not ready");
+        assert!(!p.ready(), "a reader ready after the start is not paced");
+        p.delivered(0);
+        let soon = Instant::now() + Duration::from_millis(30);
+        assert!(!p.wait(0, soon).await, "one of the two ready readers");
+        p.delivered(0);
+        // The third reader never connects: the round must settle without
+        // it, well before a round timeout.
+        let t = Instant::now();
+        assert!(p.wait(0, t + Duration::from_secs(10)).await);
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(!p.done(1));
     }
 
     #[test]
