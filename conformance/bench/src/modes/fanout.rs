@@ -2,7 +2,10 @@
 //! (one connection each) spread over S text streams; W writers append one
 //! record `r<round>;` to every stream each round. Each delivery is timed
 //! from its append's acknowledgement (the writer's answer) to its arrival
-//! at the reader. Every reader must see every round exactly once, in order.
+//! at the reader; a delivery that arrives before the writer has the answer
+//! (the server fans out before its reply reaches the writer) is timed from
+//! the moment the append was sent instead (an upper bound: it was made
+//! somewhere in between), and counted apart as `early`. Every reader must see every round exactly once, in order.
 //! With --pid also the target's memory per idle SSE connection and per
 //! waiting long-poll.
 //!
@@ -306,9 +309,11 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
                 }
                 for st in (w..p.len()).step_by(nw) {
                     let body = Bytes::from(format!("r{round:06};"));
+                    let sent = Instant::now();
                     match ops::append(&mut conn, &p[st], ops::TEXT, body, &[]).await {
                         Ok(_) => {
-                            acks.push((st, round, Instant::now()));
+                            let acked = Instant::now();
+                            acks.push((st, round, Sent { sent, acked }));
                             n.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(err) => {
@@ -327,8 +332,8 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
     let mut timed_out = std::collections::BTreeSet::new();
     for w in writers {
         let (acks, e, late) = w.await??;
-        for (st, round, at) in acks {
-            acked[st * a.rounds as usize + round as usize] = Some(at);
+        for (st, round, sent) in acks {
+            acked[st * a.rounds as usize + round as usize] = Some(sent);
         }
         write_error = write_error.or(e);
         timed_out.extend(late);
@@ -398,7 +403,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
             &format!("{name}_delivery"),
             serde_json::to_value(m)?,
             format!(
-                "{n} readers: ack->delivery p50 {}  p99 {}  max {}  ({} deliveries, {} before the ack reached the writer, {} reconnects, {} new connections)",
+                "{n} readers: ack->delivery p50 {}  p99 {}  max {}  ({} deliveries; {} early: arrived before the ack reached the writer, timed from the append's send; {} reconnects, {} new connections)",
                 fmt_us(m.p50_us as f64),
                 fmt_us(m.p99_us as f64),
                 fmt_us(m.max_us as f64),
@@ -408,6 +413,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
                 t.connections.saturating_sub(n as u64),
             ),
         );
+        r.data(&format!("{name}_early"), t.early);
         r.data(&format!("{name}_reconnects"), t.reconnects);
         r.data(&format!("{name}_connections"), t.connections);
         r.check(
@@ -477,7 +483,8 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
 struct Tally {
     name: &'static str,
     readers: usize,
-    /// Delivery latencies, from each append's acknowledgement.
+    /// Delivery latencies, from each append's acknowledgement (early ones
+    /// from its send).
     latency: Samples,
     /// Deliveries that arrived before the ack reached the writer.
     early: u64,
@@ -489,10 +496,28 @@ struct Tally {
     first_error: Option<String>,
 }
 
+/// When one append was sent and when its acknowledgement reached the writer.
+#[derive(Clone, Copy)]
+struct Sent {
+    sent: Instant,
+    acked: Instant,
+}
+
+impl Sent {
+    /// A delivery's latency, and whether it was early: from the ack, or
+    /// (when it arrived before the writer had the ack) from the send.
+    fn latency(&self, at: Instant) -> (Duration, bool) {
+        match at.checked_duration_since(self.acked) {
+            Some(d) => (d, false),
+            None => (at.saturating_duration_since(self.sent), true),
+        }
+    }
+}
+
 async fn tally(
     name: &'static str,
     tasks: Vec<tokio::task::JoinHandle<Got>>,
-    acked: &[Option<Instant>],
+    acked: &[Option<Sent>],
     rounds: u32,
 ) -> Tally {
     let mut t = Tally {
@@ -511,6 +536,15 @@ async fn tally(
             error: Some(format!("reader task: {e}")),
             ..Got::default()
         });
+        t.add(g, acked, rounds);
+    }
+    t
+}
+
+impl Tally {
+    /// One reader's deliveries.
+    fn add(&mut self, g: Got, acked: &[Option<Sent>], rounds: u32) {
+        let t = self;
         t.reconnects += g.reconnects;
         t.connections += g.connections;
         if let Some(e) = g.error {
@@ -524,18 +558,13 @@ async fn tally(
             if round >= rounds {
                 continue;
             }
-            if let Some(Some(ack)) = acked.get(g.stream * rounds as usize + round as usize) {
-                match at.checked_duration_since(*ack) {
-                    Some(d) => t.latency.push(d),
-                    None => {
-                        t.early += 1;
-                        t.latency.push_us(0);
-                    }
-                }
+            if let Some(Some(sent)) = acked.get(g.stream * rounds as usize + round as usize) {
+                let (d, early) = sent.latency(at);
+                t.latency.push(d);
+                t.early += u64::from(early);
             }
         }
     }
-    t
 }
 
 /// What every reader task is given.
@@ -834,6 +863,44 @@ mod tests {
         assert!(p.wait(0, t + Duration::from_secs(10)).await);
         assert!(t.elapsed() < Duration::from_secs(5));
         assert!(!p.done(1));
+    }
+
+    #[test]
+    fn early_deliveries_are_timed_from_the_send_and_counted() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let sent = Sent {
+            sent: t0,
+            acked: t0 + ms(10),
+        };
+        assert_eq!(sent.latency(t0 + ms(15)), (ms(5), false));
+        assert_eq!(sent.latency(t0 + ms(4)), (ms(4), true));
+        let mut t = Tally {
+            name: "sse",
+            readers: 1,
+            latency: Samples::default(),
+            early: 0,
+            incomplete: 0,
+            errors: 0,
+            reconnects: 0,
+            connections: 0,
+            first_error: None,
+        };
+        let g = Got {
+            deliveries: vec![(0, t0 + ms(4)), (1, t0 + ms(30))],
+            ..Got::default()
+        };
+        let second = Sent {
+            sent: t0 + ms(20),
+            acked: t0 + ms(22),
+        };
+        t.add(g, &[Some(sent), Some(second)], 2);
+        assert_eq!(t.early, 1);
+        assert_eq!(t.incomplete, 0);
+        let m = t.latency.summary();
+        assert_eq!(m.count, 2);
+        // 4 ms (from the send, not 0) and 8 ms (from the ack).
+        assert_eq!((m.p50_us, m.max_us), (4000, 8000), "{m:?}");
     }
 
     #[test]
