@@ -64,8 +64,6 @@ set -euo pipefail
 DS_SCRIPT_NAME=bench
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
 
 quick=false
 only=all
@@ -156,8 +154,7 @@ cd "$repo_root"
 log "building ds-server, ds-bench, the no-op server and the fan-out floor (release)"
 cargo build --release -q -p ds-reference-server --bin ds-server
 cargo build --release -q -p ds-bench --bin ds-bench --example noop_server --example fanout_floor
-target_dir="$(cargo metadata --format-version 1 --no-deps \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+target_dir="$(cargo_target_dir)"
 server="$target_dir/release/ds-server"
 bench="$target_dir/release/ds-bench"
 noop="$target_dir/release/examples/noop_server"

@@ -17,8 +17,6 @@ set -euo pipefail
 DS_SCRIPT_NAME=durability-ds-server
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
 
 case "${1:-}" in
   -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
@@ -31,8 +29,7 @@ args=("$@")
 
 cd "$repo_root"
 cargo build --release -q -p ds-reference-server --bin ds-server -p ds-conformance --bin ds-conformance
-target_dir="$(cargo metadata --format-version 1 --no-deps \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+target_dir="$(cargo_target_dir)"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ds-durability.XXXXXX")"
 port="$(free_port)"
@@ -44,16 +41,7 @@ write_restart_cmd "$work/restart.sh" "$work" "$signal" 'listening on' \
   "$target_dir/release/ds-server" --host 127.0.0.1 --port "$port" \
   --data-dir "$work/data" --long-poll-timeout-ms 500 --compact-min-mib 0
 
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-cleanup() {
-  local status=$?
-  [[ -s "$work/pid" ]] && stop_pid "$(cat "$work/pid")" ds-server
-  rm -rf "$work"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_work_on_exit ds-server
 
 "$work/restart.sh"
 log "ds-server --data-dir on 127.0.0.1:$port; restarts with SIG$signal"

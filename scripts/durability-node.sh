@@ -19,8 +19,6 @@ set -euo pipefail
 DS_SCRIPT_NAME=durability-node
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
 
 case "${1:-}" in
   -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
@@ -37,8 +35,7 @@ need cargo node npm python3
 "$script_dir/node-server.sh" --install-only "$version"
 cd "$repo_root"
 cargo build --release -q -p ds-conformance --bin ds-conformance
-target_dir="$(cargo metadata --format-version 1 --no-deps \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+target_dir="$(cargo_target_dir)"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ds-durability-node.XXXXXX")"
 port="$(free_port)"
@@ -50,16 +47,7 @@ mkdir -p "$work/data"
 write_restart_cmd "$work/restart.sh" "$work" "$signal" '^stream root: ' \
   env LONG_POLL_TIMEOUT_MS=500 "$script_dir/node-server.sh" "$version" "$port" "$work/data"
 
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-cleanup() {
-  local status=$?
-  [[ -s "$work/pid" ]] && stop_pid "$(cat "$work/pid")" "node server"
-  rm -rf "$work"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_work_on_exit "node server"
 
 "$work/restart.sh"
 log "Node server $version (dataDir) on 127.0.0.1:$port; restarts with SIG$signal"

@@ -22,8 +22,6 @@ set -euo pipefail
 DS_SCRIPT_NAME=harness-vs-official
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
 
 case "${1:-}" in
   -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
@@ -39,8 +37,7 @@ long_poll=500
 cd "$repo_root"
 cargo build --release -q -p ds-reference-server --bin ds-server -p ds-conformance --bin ds-conformance \
   || die "cargo build --release failed"
-target_dir="$(cargo metadata --format-version 1 --no-deps \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+target_dir="$(cargo_target_dir)"
 dsc="$target_dir/release/ds-conformance"
 dss="$target_dir/release/ds-server"
 

@@ -7,8 +7,6 @@ set -euo pipefail
 DS_SCRIPT_NAME=peer-rust.sh
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
 
 usage() {
   cat <<EOF

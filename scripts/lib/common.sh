@@ -7,6 +7,10 @@
 
 DS_CACHE_DIR="${DS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ds-conformance}"
 
+# The scripts/ folder and the repository root, whoever sources this file.
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo_root="$(cd "$script_dir/.." && pwd)"
+
 log() { printf '[%s] %s\n' "${DS_SCRIPT_NAME:-${0##*/}}" "$*" >&2; }
 die() { log "error: $*"; exit 2; }
 
@@ -43,6 +47,13 @@ npm_install_cached() {
   rm -rf "$dir"
   # Another process may have won the race; either copy is complete.
   mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+}
+
+# cargo_target_dir: prints cargo's target directory (CARGO_TARGET_DIR or the
+# workspace's target/); run it in the repository.
+cargo_target_dir() {
+  cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
 
 # free_port: prints a TCP port that was free on 127.0.0.1 a moment ago.
@@ -145,6 +156,24 @@ echo "the server did not come back; see \$log" >&2
 exit 1
 SH
   chmod +x "$file"
+}
+
+# stop_work_on_exit NAME: on exit stops the server whose pid is in
+# $work/pid (NAME in messages) and removes $work; SIGINT and SIGTERM exit
+# with 130 and 143 (through the same cleanup).
+stop_work_on_exit() {
+  _work_server_name="$1"
+  trap _stop_work EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+_stop_work() {
+  local status=$?
+  [[ -s "$work/pid" ]] && stop_pid "$(cat "$work/pid")" "$_work_server_name"
+  rm -rf "$work"
+  exit "$status"
 }
 
 # run_peer_suite TARGET LONG_POLL_MS EXPECTATIONS REPORT SERVER_LOG [ARGS...]

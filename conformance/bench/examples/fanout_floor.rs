@@ -23,9 +23,10 @@
 //!
 //! `cargo run --release -p ds-bench --example fanout_floor -- [PORT]`
 
+mod common;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,17 +57,14 @@ type Topics = Arc<Mutex<HashMap<String, Arc<Topic>>>>;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    std::io::stdout().flush()?;
-    let app = axum::Router::new()
+    let listener = common::listen(common::port_arg()).await?;
+    axum::serve(listener, app()).await
+}
+
+fn app() -> axum::Router {
+    axum::Router::new()
         .fallback(handle)
-        .with_state(Topics::default());
-    axum::serve(listener, app).await
+        .with_state(Topics::default())
 }
 
 async fn handle(

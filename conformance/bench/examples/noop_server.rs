@@ -9,8 +9,9 @@
 //!
 //! `cargo run --release -p ds-bench --example noop_server -- [PORT]`
 
+mod common;
+
 use std::convert::Infallible;
-use std::io::Write;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -37,13 +38,7 @@ async fn answer(req: Request) -> Result<Response, Infallible> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    std::io::stdout().flush()?;
+    let listener = common::listen(common::port_arg()).await?;
     let app = tower::service_fn(answer).into_make_service();
     axum::serve(listener, app).await
 }

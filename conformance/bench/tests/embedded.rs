@@ -6,11 +6,19 @@
 use clap::Parser;
 use ds_bench::{run, Cli};
 
-async fn reference_server() -> (String, tokio::sync::oneshot::Sender<()>) {
-    let config = ds_reference_server::Config {
+/// The reference server's configuration here: 500 ms long-polls.
+fn config() -> ds_reference_server::Config {
+    ds_reference_server::Config {
         long_poll_timeout: std::time::Duration::from_millis(500),
         ..ds_reference_server::Config::default()
-    };
+    }
+}
+
+/// Starts the reference server on 127.0.0.1:0: its stream root, and what
+/// stops it (when dropped).
+async fn reference_server(
+    config: ds_reference_server::Config,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let state = ds_reference_server::AppState::new(config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -35,7 +43,7 @@ async fn bench(url: &str, args: &[&str]) -> ds_bench::report::Report {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mode_verifies_against_the_reference_server() {
-    let (url, _stop) = reference_server().await;
+    let (url, _stop) = reference_server(config()).await;
     let runs: &[&[&str]] = &[
         &[
             "append",
@@ -229,19 +237,11 @@ async fn a_server_losing_appends_fails_the_check() {
 /// open files), and settle pacing reaches every reader each round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_readers_resume_on_their_connection_when_the_server_ends_the_response() {
-    let config = ds_reference_server::Config {
-        long_poll_timeout: std::time::Duration::from_millis(500),
+    let (url, _stop) = reference_server(ds_reference_server::Config {
         sse_max_duration: std::time::Duration::from_millis(150),
-        ..ds_reference_server::Config::default()
-    };
-    let state = ds_reference_server::AppState::new(config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ds_reference_server::serve(listener, state, async move {
-        let _ = rx.await;
-    }));
-    let url = format!("http://{addr}/v1/stream");
+        ..config()
+    })
+    .await;
     let r = bench(
         &url,
         &[

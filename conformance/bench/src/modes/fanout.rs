@@ -211,19 +211,23 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         ctx.quiet,
         format!("opening {} SSE readers over {} streams", a.sse, a.streams),
     );
-    let mut sse = Vec::new();
-    for i in 0..a.sse as usize {
-        let r = Reader {
-            target: ctx.target.clone(),
-            path: paths[i % s].clone(),
-            stream: i % s,
-            rounds: a.rounds,
-            ready: ready.clone(),
-            deadline: deadline.clone(),
-            pacer: pacer.clone(),
-        };
-        sse.push(tokio::spawn(sse_reader(r)));
-    }
+    let spawn = |n: u64, kind: Kind| -> Vec<tokio::task::JoinHandle<Got>> {
+        (0..n as usize)
+            .map(|i| {
+                let r = Reader {
+                    target: ctx.target.clone(),
+                    path: paths[i % s].clone(),
+                    stream: i % s,
+                    rounds: a.rounds,
+                    ready: ready.clone(),
+                    deadline: deadline.clone(),
+                    pacer: pacer.clone(),
+                };
+                tokio::spawn(r.run(kind))
+            })
+            .collect()
+    };
+    let sse = spawn(a.sse, Kind::Sse);
     wait_ready(&ready, a.sse, Duration::from_secs(60 + a.sse / 100)).await;
     let sse_ready = ready.load(Ordering::Relaxed);
     tokio::time::sleep(settle).await;
@@ -236,19 +240,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
         ),
     );
     ready.store(0, Ordering::Relaxed);
-    let mut lp = Vec::new();
-    for i in 0..a.long_poll as usize {
-        let r = Reader {
-            target: ctx.target.clone(),
-            path: paths[i % s].clone(),
-            stream: i % s,
-            rounds: a.rounds,
-            ready: ready.clone(),
-            deadline: deadline.clone(),
-            pacer: pacer.clone(),
-        };
-        lp.push(tokio::spawn(long_poll_reader(r)));
-    }
+    let lp = spawn(a.long_poll, Kind::LongPoll);
     wait_ready(
         &ready,
         a.long_poll,
@@ -448,32 +440,35 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<Report> {
                 mib(r1)
             ),
         );
-        if a.sse > 0 {
-            let per = r2.saturating_sub(r1) as f64 * 1024.0 / a.sse as f64;
-            r.figure(
-                "rss_per_idle_sse_bytes",
-                per,
-                format!(
-                    "{:.1} KiB per idle SSE connection ({} -> {})",
-                    per / 1024.0,
-                    mib(r1),
-                    mib(r2)
-                ),
-            );
-        }
-        if a.long_poll > 0 {
-            let per = r3.saturating_sub(r2) as f64 * 1024.0 / a.long_poll as f64;
-            r.figure(
-                "rss_per_long_poll_bytes",
-                per,
-                format!(
-                    "{:.1} KiB per waiting long-poll ({} -> {})",
-                    per / 1024.0,
-                    mib(r2),
-                    mib(r3)
-                ),
-            );
-        }
+        let mut per_reader = |key: &str, n: u64, from: u64, to: u64, what: &str| {
+            if n > 0 {
+                let per = to.saturating_sub(from) as f64 * 1024.0 / n as f64;
+                r.figure(
+                    key,
+                    per,
+                    format!(
+                        "{:.1} KiB per {what} ({} -> {})",
+                        per / 1024.0,
+                        mib(from),
+                        mib(to)
+                    ),
+                );
+            }
+        };
+        per_reader(
+            "rss_per_idle_sse_bytes",
+            a.sse,
+            r1,
+            r2,
+            "idle SSE connection",
+        );
+        per_reader(
+            "rss_per_long_poll_bytes",
+            a.long_poll,
+            r2,
+            r3,
+            "waiting long-poll",
+        );
     }
     ctx.report_process(&mut r, "end");
     Ok(r)
@@ -618,148 +613,139 @@ pub fn parse_records(text: &str) -> Result<Vec<u32>> {
         .collect()
 }
 
-async fn long_poll_reader(r: Reader) -> Got {
-    let Reader {
-        target,
-        path,
-        rounds,
-        deadline,
-        ..
-    } = &r;
-    let rounds = *rounds;
-    let mut g = Got {
-        stream: r.stream,
-        ..Got::default()
-    };
-    let result: Result<()> = async {
-        let mut conn = Conn::open(target).await?;
-        r.connected(&mut g);
-        let (mut offset, mut cursor) = ("-1".to_string(), None::<String>);
-        while g.deliveries.len() < rounds as usize {
-            let mut url = format!("{path}?offset={}&live=long-poll", encode_query(&offset));
-            if let Some(c) = &cursor {
-                url.push_str(&format!("&cursor={}", encode_query(c)));
+#[derive(Clone, Copy)]
+enum Kind {
+    LongPoll,
+    Sse,
+}
+
+impl Reader {
+    /// Reads until every round arrived (or the deadline): its deliveries,
+    /// and what went wrong.
+    async fn run(self, kind: Kind) -> Got {
+        let mut g = Got {
+            stream: self.stream,
+            ..Got::default()
+        };
+        let result = match kind {
+            Kind::LongPoll => long_poll_reader(&self, &mut g).await,
+            Kind::Sse => sse_reader(&self, &mut g).await,
+        };
+        g.error = result.err().map(|e| format!("{e:#}"));
+        g
+    }
+}
+
+async fn long_poll_reader(r: &Reader, g: &mut Got) -> Result<()> {
+    let (path, rounds, deadline) = (&r.path, r.rounds, &r.deadline);
+    let mut conn = Conn::open(&r.target).await?;
+    r.connected(g);
+    let (mut offset, mut cursor) = ("-1".to_string(), None::<String>);
+    while g.deliveries.len() < rounds as usize {
+        let mut url = format!("{path}?offset={}&live=long-poll", encode_query(&offset));
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={}", encode_query(c)));
+        }
+        let Ok(resp) = timeout_at(
+            current(deadline),
+            conn.send(Method::GET, &url, &[], Bytes::new()),
+        )
+        .await
+        else {
+            bail!(
+                "deadline passed after {} of {rounds} rounds",
+                g.deliveries.len()
+            );
+        };
+        let resp = resp?;
+        let at = Instant::now();
+        match resp.status.as_u16() {
+            200 => {
+                let text = std::str::from_utf8(&resp.body).context("body is not UTF-8")?;
+                for round in parse_records(text)? {
+                    r.got(g, round, at);
+                }
             }
-            let Ok(resp) = timeout_at(
-                current(deadline),
-                conn.send(Method::GET, &url, &[], Bytes::new()),
-            )
-            .await
-            else {
+            204 => {}
+            s => bail!("long-poll answered {s}"),
+        }
+        offset = ops::next_offset(&resp, path)?;
+        cursor = resp.header("stream-cursor").map(str::to_string);
+        g.reconnects = conn.opened - 1;
+        g.connections = conn.opened;
+    }
+    Ok(())
+}
+
+async fn sse_reader(r: &Reader, g: &mut Got) -> Result<()> {
+    let (path, rounds, deadline) = (&r.path, r.rounds, &r.deadline);
+    let mut conn = Conn::open(&r.target).await?;
+    let mut offset = "-1".to_string();
+    let mut first = true;
+    while g.deliveries.len() < rounds as usize {
+        let url = format!("{path}?offset={}&live=sse", encode_query(&offset));
+        let resp = conn.start(Method::GET, &url, &[], Bytes::new()).await?;
+        if resp.status() != 200 {
+            bail!("SSE answered {}", resp.status());
+        }
+        if !header(resp.headers(), "content-type")
+            .is_some_and(|c| c.starts_with("text/event-stream"))
+        {
+            bail!("SSE answer is not text/event-stream");
+        }
+        if first {
+            r.connected(g);
+            first = false;
+        } else {
+            g.reconnects += 1;
+        }
+        let mut body = resp.into_body();
+        let mut parser = SseParser::default();
+        loop {
+            let Ok(frame) = timeout_at(current(deadline), body.frame()).await else {
                 bail!(
                     "deadline passed after {} of {rounds} rounds",
                     g.deliveries.len()
                 );
             };
-            let resp = resp?;
+            let Some(frame) = frame else { break }; // server closed: reconnect
+            let frame = frame.context("reading the SSE body")?;
+            let Some(chunk) = frame.data_ref() else {
+                continue;
+            };
             let at = Instant::now();
-            match resp.status.as_u16() {
-                200 => {
-                    let text = std::str::from_utf8(&resp.body).context("body is not UTF-8")?;
-                    for round in parse_records(text)? {
-                        r.got(&mut g, round, at);
-                    }
-                }
-                204 => {}
-                s => bail!("long-poll answered {s}"),
-            }
-            offset = ops::next_offset(&resp, path)?;
-            cursor = resp.header("stream-cursor").map(str::to_string);
-            g.reconnects = conn.opened - 1;
-            g.connections = conn.opened;
-        }
-        Ok(())
-    }
-    .await;
-    g.error = result.err().map(|e| format!("{e:#}"));
-    g
-}
-
-async fn sse_reader(r: Reader) -> Got {
-    let Reader {
-        target,
-        path,
-        rounds,
-        deadline,
-        ..
-    } = &r;
-    let rounds = *rounds;
-    let mut g = Got {
-        stream: r.stream,
-        ..Got::default()
-    };
-    let result: Result<()> = async {
-        let mut conn = Conn::open(target).await?;
-        let mut offset = "-1".to_string();
-        let mut first = true;
-        while g.deliveries.len() < rounds as usize {
-            let url = format!("{path}?offset={}&live=sse", encode_query(&offset));
-            let resp = conn.start(Method::GET, &url, &[], Bytes::new()).await?;
-            if resp.status() != 200 {
-                bail!("SSE answered {}", resp.status());
-            }
-            if !header(resp.headers(), "content-type")
-                .is_some_and(|c| c.starts_with("text/event-stream"))
-            {
-                bail!("SSE answer is not text/event-stream");
-            }
-            if first {
-                r.connected(&mut g);
-                first = false;
-            } else {
-                g.reconnects += 1;
-            }
-            let mut body = resp.into_body();
-            let mut parser = SseParser::default();
-            loop {
-                let Ok(frame) = timeout_at(current(deadline), body.frame()).await else {
-                    bail!(
-                        "deadline passed after {} of {rounds} rounds",
-                        g.deliveries.len()
-                    );
-                };
-                let Some(frame) = frame else { break }; // server closed: reconnect
-                let frame = frame.context("reading the SSE body")?;
-                let Some(chunk) = frame.data_ref() else {
-                    continue;
-                };
-                let at = Instant::now();
-                for ev in parser.feed(chunk) {
-                    match ev.event.as_str() {
-                        "data" => {
-                            for round in parse_records(&ev.data)? {
-                                r.got(&mut g, round, at);
-                            }
+            for ev in parser.feed(chunk) {
+                match ev.event.as_str() {
+                    "data" => {
+                        for round in parse_records(&ev.data)? {
+                            r.got(g, round, at);
                         }
-                        "control" => {
-                            let v: serde_json::Value = serde_json::from_str(&ev.data)
-                                .context("control event is not JSON")?;
-                            if let Some(o) = v.get("streamNextOffset").and_then(|o| o.as_str()) {
-                                offset = o.to_string();
-                            }
-                            if v.get("streamClosed") == Some(&serde_json::Value::Bool(true)) {
-                                bail!("stream closed unexpectedly");
-                            }
-                        }
-                        _ => {}
                     }
-                }
-                if g.deliveries.len() >= rounds as usize {
-                    break;
+                    "control" => {
+                        let v: serde_json::Value =
+                            serde_json::from_str(&ev.data).context("control event is not JSON")?;
+                        if let Some(o) = v.get("streamNextOffset").and_then(|o| o.as_str()) {
+                            offset = o.to_string();
+                        }
+                        if v.get("streamClosed") == Some(&serde_json::Value::Bool(true)) {
+                            bail!("stream closed unexpectedly");
+                        }
+                    }
+                    _ => {}
                 }
             }
-            // The body ended (the server ends SSE responses now and then,
-            // §10.2): resume from the last control event's offset on the
-            // same keep-alive connection (`conn` opens a new one only if
-            // the server closed it, after letting go of the old one).
-            g.connections = conn.opened;
+            if g.deliveries.len() >= rounds as usize {
+                break;
+            }
         }
+        // The body ended (the server ends SSE responses now and then,
+        // §10.2): resume from the last control event's offset on the
+        // same keep-alive connection (`conn` opens a new one only if
+        // the server closed it, after letting go of the old one).
         g.connections = conn.opened;
-        Ok(())
     }
-    .await;
-    g.error = result.err().map(|e| format!("{e:#}"));
-    g
+    g.connections = conn.opened;
+    Ok(())
 }
 
 /// One SSE event (its type and its data lines joined by `\n`).
