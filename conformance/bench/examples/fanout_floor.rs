@@ -181,3 +181,44 @@ fn with_offset(status: StatusCode, next: usize, body: Body) -> Response {
     h.insert("stream-up-to-date", HeaderValue::from_static("true"));
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    /// The floor on 127.0.0.1:0 driven the way scripts/bench.sh drives it:
+    /// `ds-bench fanout` creates a topic, appends one round, and every
+    /// long-poll and SSE reader must get it (the run checks that itself).
+    /// Bounded; no timing is asserted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_append_reaches_every_long_poll_and_sse_reader() {
+        let listener = super::common::listen(0).await.unwrap();
+        let url = format!("http://{}/floor", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, super::app()).await });
+        let cli = ds_bench::Cli::try_parse_from([
+            "ds-bench",
+            "--quiet",
+            "fanout",
+            "--long-poll",
+            "3",
+            "--sse",
+            "3",
+            "--rounds",
+            "1",
+        ])
+        .unwrap();
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            ds_bench::run(&cli, &url),
+        )
+        .await
+        .expect("bounded run")
+        .unwrap();
+        server.abort();
+        let table = r.table(&url);
+        assert!(r.verified(), "{table}");
+        assert_eq!(r.get("sse_delivery").unwrap()["count"], 3, "{table}");
+        assert_eq!(r.get("long_poll_delivery").unwrap()["count"], 3, "{table}");
+        assert_eq!(r.get("readers_not_ready").unwrap(), 0, "{table}");
+    }
+}
