@@ -611,9 +611,12 @@ impl Ctx {
             .map_err(Failure::setup_error)
     }
 
-    /// Sleep, noting it in the transcript.
+    /// Sleep, noting it in the transcript (replay scripts make the same
+    /// wait).
     pub async fn sleep(&self, d: Duration) {
-        self.note(format!("sleep {} ms", d.as_millis()));
+        let mut note = Exchange::note(format!("sleep {} ms", d.as_millis()));
+        note.wait = Some(d);
+        self.inner.transcript.lock().unwrap().push(note);
         tokio::time::sleep(d).await;
     }
 }

@@ -24,8 +24,11 @@ use crate::transcript::{header_arg, shell_quote, Exchange};
 const HEADERS: [&str; 2] = ["stream-next-offset", "stream-cursor"];
 /// Pauses shorter than this are not kept.
 const MIN_PAUSE_MS: u128 = 150;
-/// Longer pauses (the harness doing other work between the exchanges it
-/// recorded, e.g. a capability probe and the final replay) are cut to this.
+/// A longer pause that the case did not make on purpose (no `Ctx::sleep`
+/// in it) is the harness doing other work between the exchanges it
+/// recorded, e.g. the property search between a capability probe and the
+/// final replay: the scenario does not need it, and the script skips it.
+/// The waits the case made on purpose are kept whatever their length.
 const MAX_PAUSE_MS: u128 = 10_000;
 
 /// Where a minted value is read from in the replay's own answer.
@@ -68,10 +71,18 @@ pub struct Replay<'a> {
 
 impl Replay<'_> {
     pub fn render(&self, exchanges: &[Exchange]) -> String {
-        let requests: Vec<&Exchange> = exchanges
-            .iter()
-            .filter(|e| e.note.is_none() && !e.method.is_empty())
-            .collect();
+        let is_request = |e: &Exchange| e.note.is_none() && !e.method.is_empty();
+        let requests: Vec<&Exchange> = exchanges.iter().filter(|e| is_request(e)).collect();
+        // The waits the case made on purpose before each request.
+        let mut waits = Vec::with_capacity(requests.len());
+        let mut waited = std::time::Duration::ZERO;
+        for e in exchanges {
+            if is_request(e) {
+                waits.push(std::mem::take(&mut waited));
+            } else if let Some(w) = e.wait {
+                waited += w;
+            }
+        }
         let captures = self.captures(&requests);
         let mut out = String::new();
         out.push_str("#!/usr/bin/env bash\n");
@@ -97,13 +108,20 @@ impl Replay<'_> {
             let known: Vec<&Capture> = captures.iter().filter(|c| c.from < i).collect();
             let n = i + 1;
             let _ = writeln!(out, "\n# {n}. {} {}", ex.method, self.label(&ex.url));
-            if let (Some(end), Some(start)) = (previous_end, ex.started) {
+            let waited = waits[i].as_millis();
+            if waited > 0 {
+                let _ = writeln!(
+                    out,
+                    "sleep {}.{:03}  # the case waited {waited} ms here on purpose",
+                    waited / 1000,
+                    waited % 1000
+                );
+            } else if let (Some(end), Some(start)) = (previous_end, ex.started) {
                 let gap = start.saturating_duration_since(end).as_millis();
                 if gap > MAX_PAUSE_MS {
                     let _ = writeln!(
                         out,
-                        "sleep {}  # the recorded run paused {gap} ms here (another search step)",
-                        MAX_PAUSE_MS / 1000
+                        "# (the recorded run spent {gap} ms on other work here, e.g. the property search: no wait needed)"
                     );
                 } else if gap >= MIN_PAUSE_MS {
                     let _ = writeln!(
@@ -453,6 +471,34 @@ mod tests {
         assert_eq!(first_field("[\"token\", 1]", "token"), None);
     }
 
+    /// A wait the case made on purpose (`Ctx::sleep`, e.g. for a lease to
+    /// expire) is replayed in full, however long; it is not cut to a cap.
+    #[test]
+    fn the_cases_own_waits_are_replayed_in_full() {
+        let root = "http://127.0.0.1:9/v1/stream";
+        let t0 = std::time::Instant::now();
+        let mut claim = ex("POST", &format!("{root}/r-1/s/claim"), &[], "{}");
+        claim.status = Some(200);
+        claim.started = Some(t0);
+        let mut wait = Exchange::note("sleep 12000 ms".into());
+        wait.wait = Some(std::time::Duration::from_millis(12_000));
+        let mut ack = ex("POST", &format!("{root}/r-1/s/ack"), &[], "{}");
+        ack.status = Some(409);
+        ack.started = Some(t0 + std::time::Duration::from_millis(12_080));
+        let s = Replay {
+            root,
+            run_id: "r-1",
+            header: "test",
+            broke: Some("SUB-X"),
+        }
+        .render(&[claim, wait, ack]);
+        assert!(
+            s.contains("\nsleep 12.000  # the case waited 12000 ms here on purpose\n"),
+            "{s}"
+        );
+        assert_eq!(s.matches("\nsleep ").count(), 1, "{s}");
+    }
+
     #[test]
     fn minted_values_are_captured_and_sent_back_as_variables() {
         let root = "http://127.0.0.1:9/v1/stream";
@@ -539,11 +585,15 @@ mod tests {
             "{s}"
         );
         assert!(
-            s.contains("sleep 10  # the recorded run paused 40000 ms"),
+            s.contains("# (the recorded run spent 40000 ms on other work here"),
             "{s}"
         );
         assert!(s.contains("sleep 2.500  # as the recorded run did"), "{s}");
-        assert_eq!(s.matches("sleep ").count(), 2, "100 ms is no pause: {s}");
+        assert_eq!(
+            s.matches("\nsleep ").count(),
+            1,
+            "100 ms is no pause, 40 s of other work neither: {s}"
+        );
         assert!(s.contains("seen 3 409"), "{s}");
         assert!(!s.contains("seen 2 "), "GETs are not compared: {s}");
         assert!(!s.contains("tok-secret-1"), "{s}");

@@ -35,6 +35,10 @@ pub struct Exchange {
     /// When the request was made (replay scripts keep the pauses).
     #[serde(skip)]
     pub started: Option<std::time::Instant>,
+    /// On a note: a wait the case made on purpose (`Ctx::sleep`), which a
+    /// replay script must make too.
+    #[serde(skip)]
+    pub wait: Option<Duration>,
 }
 
 impl Exchange {
