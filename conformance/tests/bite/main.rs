@@ -90,6 +90,15 @@ fn trial(module: &str, name: &str, body: impl FnOnce() + Send + 'static) -> Tria
     })
 }
 
+/// `--nocapture` (or `--show-output`) was given. libtest-mimic captures no
+/// output, so what a passing bite would print (e.g. what a property found)
+/// is printed only then; a failing bite's panic message carries it anyway.
+static VERBOSE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn verbose() -> bool {
+    VERBOSE.get().copied().unwrap_or(false)
+}
+
 fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
     let mut b = if multi_thread {
         let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -107,6 +116,7 @@ fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
 /// says otherwise, 6 run at once.
 fn main() -> std::process::ExitCode {
     let mut args = Arguments::from_args();
+    let _ = VERBOSE.set(args.nocapture || args.show_output);
     if args.test_threads.is_none() {
         args.test_threads = Some(
             std::env::var("RUST_TEST_THREADS")

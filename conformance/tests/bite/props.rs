@@ -61,7 +61,11 @@ async fn assert_bites(root: &str, id: &str, seed: u64, reqs: &[&str]) -> usize {
         "no replay script path:\n{}",
         f.message
     );
-    eprintln!("{id}: found, shrunk to {steps} steps:\n{}", f.message);
+    // What was found is in every assertion's message above; a bite that
+    // passed says it only when asked (`-- --nocapture`).
+    if crate::verbose() {
+        eprintln!("{id}: found, shrunk to {steps} steps:\n{}", f.message);
+    }
     steps
 }
 
