@@ -26,7 +26,8 @@
 # Then (label alt) the ceiling and ds-server's append alternate in short
 # rounds (5 x 3 s each; --quick 3 x 2 s): no-op GET, no-op POST, ds-mem
 # append1, and with DS_BENCH_BASELINE_SERVER=PATH also that ds-server binary
-# (e.g. an older build, for before/after in one session); each round's
+# (e.g. an older build, for before/after in one session); the order rotates
+# (round r starts at phase r-1, printed per round); each round's
 # ratios and their median are printed, in throughput and in the target's CPU
 # per request, so load that shifts between phases cancels.
 #
@@ -215,16 +216,30 @@ if [[ "$only" != peers ]] && want alt alt; then
     start alt-base 'listening on http://' "$baseline" --host 127.0.0.1 --port 0; base_url="$url"; base_pid="$pid"
     log "alt: baseline ds-server $baseline"
   fi
+  # One phase of a round; the phases rotate (round r starts at phase
+  # (r-1) mod n), so no phase always runs right after the same other one.
+  alt_phase() { # PHASE ROUND
+    case "$1" in
+      ceiling-get) url="$noop_url"; pid="$noop_pid"
+        b alt "ceiling-get-$2" 60 ceiling --connections 32 --duration "$alt_secs" --status 200 ;;
+      ceiling-post) url="$noop_url"; pid="$noop_pid"
+        b alt "ceiling-post-$2" 60 ceiling --connections 32 --duration "$alt_secs" --status 200 "${post_shape[@]}" ;;
+      ds-mem) url="$ds_url"; pid="$ds_pid"
+        b alt "ds-mem-$2" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs" ;;
+      ds-base) url="$base_url"; pid="$base_pid"
+        b alt "ds-base-$2" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs" ;;
+    esac
+  }
+  alt_phases=(ceiling-get ceiling-post ds-mem)
+  [[ -n "$baseline" ]] && alt_phases+=(ds-base)
   for ((r = 1; r <= alt_rounds; r++)); do
-    url="$noop_url"; pid="$noop_pid"
-    b alt "ceiling-get-$r" 60 ceiling --connections 32 --duration "$alt_secs" --status 200
-    b alt "ceiling-post-$r" 60 ceiling --connections 32 --duration "$alt_secs" --status 200 "${post_shape[@]}"
-    url="$ds_url"; pid="$ds_pid"
-    b alt "ds-mem-$r" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs"
-    if [[ -n "$baseline" ]]; then
-      url="$base_url"; pid="$base_pid"
-      b alt "ds-base-$r" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs"
-    fi
+    order=()
+    for ((i = 0; i < ${#alt_phases[@]}; i++)); do
+      order+=("${alt_phases[$(((r - 1 + i) % ${#alt_phases[@]}))]}")
+    done
+    log "alt: round $r order: ${order[*]}"
+    printf '%s %s\n' "$r" "${order[*]}" >>"$work/alt.order"
+    for phase in "${order[@]}"; do alt_phase "$phase" "$r"; done
   done
   if [[ -n "$baseline" ]]; then
     stop "$base_pid" alt-base

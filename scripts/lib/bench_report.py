@@ -219,8 +219,9 @@ if alt_rounds:
     base_path = os.path.join(d, "alt.baseline")
     baseline = open(base_path).read().strip() if os.path.exists(base_path) else None
     servers = [("ds-mem", "ds-server")] + ([("ds-base", f"baseline {baseline}")] if baseline else [])
-    print("\nalternating rounds (no-op GET, no-op POST 64 B, then each ds-server's 1-stream append,"
-          " same connections; ratio per round, median last; ! = a run of that round did not verify):")
+    print("\nalternating rounds (no-op GET, no-op POST 64 B and each ds-server's 1-stream append, in an order"
+          " that rotates per round; same connections; ratio per round, median last;"
+          " ! = a run of that round did not verify):")
     cols = []
     for s_name, _ in servers:
         cols += [(s_name, "post", "appends_per_s", "requests_per_s", "tput"),
@@ -264,6 +265,11 @@ if alt_rounds:
         med.append("-" if not v else fmt.format(statistics.median(v)))
     print("  " + " ".join(f"{c:>16}" for c in med))
     print("  (tput = appends/s ÷ ceiling requests/s; cpu = ceiling CPU µs per request ÷ append CPU µs per append)")
+    order_path = os.path.join(d, "alt.order")
+    if os.path.exists(order_path):
+        for ln in open(order_path).read().splitlines():
+            r, _, order = ln.partition(" ")
+            print(f"  round {r} order: {order}")
     verified = all(ok(("alt", f"{n}-{r}")) for r in alt_rounds
                    for n in ["ceiling-get", "ceiling-post"] + [s for s, _ in servers])
     tput = [ratio(fig("alt", f"ds-mem-{r}", "appends_per_s"), fig("alt", f"ceiling-post-{r}", "requests_per_s")) for r in alt_rounds]
