@@ -31,6 +31,7 @@ pub mod ssrf;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -279,6 +280,14 @@ pub struct Subscriptions {
     settings: Settings,
     keys: Keys,
     inner: Mutex<Inner>,
+    /// The number of subscriptions, or one more while a creation scans the
+    /// store (see [`Subscriptions::any`]): written under the lock, read
+    /// without it, so an append to a server without subscriptions does not
+    /// take the lock at all.
+    live: AtomicUsize,
+    /// How often the state lock was taken (tests: the fast paths take none).
+    #[cfg(test)]
+    locks: AtomicUsize,
     kick: Notify,
     /// The webhook client, built at the first delivery (building one loads
     /// the system's root certificates: not worth it for a server that never
@@ -353,6 +362,9 @@ impl Subscriptions {
             permits: Arc::new(Semaphore::new(settings.max_deliveries.max(1))),
             settings,
             keys,
+            live: AtomicUsize::new(state.subs.len()),
+            #[cfg(test)]
+            locks: AtomicUsize::new(0),
             inner: Mutex::new(Inner {
                 state,
                 log,
@@ -388,6 +400,8 @@ impl Subscriptions {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
+        #[cfg(test)]
+        self.locks.fetch_add(1, Ordering::SeqCst);
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -409,7 +423,22 @@ impl Subscriptions {
             }
         }
         apply(&mut inner.state, &rec);
+        self.live.store(inner.state.subs.len(), Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Whether a subscription exists or is being created: when not, a
+    /// write or a delete has nothing to link, reset or wake, and
+    /// `stream_written` / `stream_deleted` return without the lock.
+    ///
+    /// No write is missed: `create` raises the count before it reads any
+    /// stream's tail. A write that reads the count as zero was therefore
+    /// stored before the creation read that stream (the store's own lock
+    /// orders the two), so the new subscription starts at a tail that
+    /// already includes it - exactly as if the write had taken the lock
+    /// first.
+    pub fn any(&self) -> bool {
+        self.live.load(Ordering::SeqCst) != 0
     }
 
     /// Wakes the background task, releases the lock and makes every
@@ -570,6 +599,9 @@ impl Subscriptions {
             ));
         }
         let cfg = parsed?;
+        // Before the first tail is read (see `any`); `commit` sets the
+        // exact count again, and so does every way out before it.
+        self.live.fetch_add(1, Ordering::SeqCst);
         let hash = cfg.hash();
         let mut links = std::collections::BTreeMap::new();
         for path in &cfg.streams {
@@ -613,7 +645,9 @@ impl Subscriptions {
             retry: None,
         };
         let shown = self.serialize(&sub, base);
-        self.commit(&mut inner, Record::Created { sub: Box::new(sub) })?;
+        let committed = self.commit(&mut inner, Record::Created { sub: Box::new(sub) });
+        self.live.store(inner.state.subs.len(), Ordering::SeqCst);
+        committed?;
         self.finish(inner)?;
         Ok((true, shown))
     }
@@ -708,6 +742,9 @@ impl Subscriptions {
     /// pattern matches (before the data, so it counts as pending) and
     /// wake idle subscriptions with pending work (§6.2, §7).
     pub fn stream_written(&self, store: &Store, abs: &str, created: bool) {
+        if !self.any() {
+            return;
+        }
         let Some(rel) = self.rel(abs) else { return };
         let mut inner = self.lock();
         let ids: Vec<String> = inner.state.subs.keys().cloned().collect();
@@ -769,6 +806,9 @@ impl Subscriptions {
 
     /// A stream was deleted: glob links go, explicit links restart at 0.
     pub fn stream_deleted(&self, abs: &str) {
+        if !self.any() {
+            return;
+        }
         let Some(rel) = self.rel(abs) else { return };
         let mut inner = self.lock();
         let mut records = Vec::new();

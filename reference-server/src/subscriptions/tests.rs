@@ -213,3 +213,85 @@ fn service_token_comparison_needs_every_byte_and_the_length() {
         assert!(!super::same_secret(other, b"Bearer s3cret"), "{other:?}");
     }
 }
+
+/// Appends `body` to the existing stream at `path` and reports the write.
+fn append(store: &Store, subs: &Subscriptions, path: &str, body: &[u8]) {
+    store
+        .append(
+            path,
+            crate::store::AppendRequest {
+                essence: Some("text/plain".into()),
+                payload: crate::store::Payload::Bytes(bytes::Bytes::copy_from_slice(body)),
+                close: false,
+                stream_seq: None,
+                producer: None,
+            },
+        )
+        .applied()
+        .unwrap();
+    subs.stream_written(store, path, false);
+}
+
+#[test]
+fn without_subscriptions_writes_and_deletes_take_no_lock() {
+    let store = Store::new(Clock::System);
+    let subs = Subscriptions::open(settings(), None).unwrap();
+    assert!(!subs.any());
+    let before = subs.locks.load(Ordering::SeqCst);
+    stream(&store, &subs, "/r/ev/1", b"abc");
+    append(&store, &subs, "/r/ev/1", b"def");
+    subs.stream_deleted("/r/ev/1");
+    assert_eq!(subs.locks.load(Ordering::SeqCst), before);
+    assert!(subs.state().subs.is_empty());
+}
+
+#[test]
+fn with_a_subscription_an_append_still_links_and_wakes() {
+    let store = Store::new(Clock::System);
+    let subs = Subscriptions::open(settings(), None).unwrap();
+    stream(&store, &subs, "/r/wake", b"");
+    let body = br#"{"type":"pull-wake","pattern":"ev/*","wake_stream":"wake","lease_ttl_ms":5000}"#;
+    assert!(subs.create(&store, "s", body, "http://h").unwrap().0);
+    assert!(subs.any());
+    // Created before any data: linked at 0, nothing pending yet.
+    stream(&store, &subs, "/r/ev/1", b"");
+    assert!(subs.state().subs["s"].links.contains_key("ev/1"));
+    assert!(subs.state().subs["s"].wake.is_none());
+    let before = subs.locks.load(Ordering::SeqCst);
+    append(&store, &subs, "/r/ev/1", b"abc");
+    assert!(subs.locks.load(Ordering::SeqCst) > before);
+    let wake = subs.state().subs["s"].wake.clone();
+    assert!(wake.is_some(), "the append woke the subscription");
+    assert_eq!(subs.state().subs["s"].generation, 1);
+    // Deleting the subscription brings the fast path back.
+    subs.delete("s").unwrap();
+    assert!(!subs.any());
+    let before = subs.locks.load(Ordering::SeqCst);
+    append(&store, &subs, "/r/ev/1", b"ghi");
+    assert_eq!(subs.locks.load(Ordering::SeqCst), before);
+}
+
+#[test]
+fn a_replayed_subscription_counts_for_the_fast_path() {
+    let dir = temp("fastpath");
+    let store = Store::new(Clock::System);
+    {
+        let subs = Subscriptions::open(settings(), Some(&dir)).unwrap();
+        let body =
+            br#"{"type":"pull-wake","pattern":"ev/*","wake_stream":"wake","lease_ttl_ms":5000}"#;
+        assert!(subs.create(&store, "s", body, "http://h").unwrap().0);
+    }
+    let subs = Subscriptions::open(settings(), Some(&dir)).unwrap();
+    assert!(subs.any());
+    stream(&store, &subs, "/r/ev/2", b"x");
+    assert!(subs.state().subs["s"].links.contains_key("ev/2"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_refused_creation_leaves_the_fast_path_on() {
+    let store = Store::new(Clock::System);
+    let subs = Subscriptions::open(settings(), None).unwrap();
+    assert!(subs.create(&store, "s", b"{not json", "http://h").is_err());
+    assert!(!subs.any());
+}
