@@ -14,9 +14,17 @@ use crate::AppState;
 pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let headers = &parts.headers;
-    let close = h::closed_flag(headers);
-    let producer = h::producer(headers)?;
-    let stream_seq = h::stream_seq(headers)?;
+    // A plain append has none of these headers: one pass over the names
+    // instead of a lookup for each absent one.
+    let (close, producer, stream_seq) = if h::any_append_header(headers) {
+        (
+            h::closed_flag(headers),
+            h::producer(headers)?,
+            h::stream_seq(headers)?,
+        )
+    } else {
+        (false, None, None)
+    };
     // A missing or deleted stream is answered before its body is uploaded.
     app.store().find(&path).durable().await?;
     let body = read_body(headers, body, app.config().max_body_bytes).await?;

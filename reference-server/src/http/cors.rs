@@ -59,3 +59,31 @@ pub fn preflight(req: &HeaderMap) -> Response {
     h.insert("access-control-max-age", HeaderValue::from_static("86400"));
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_sets_the_four_keeps_the_rest_and_overrides_a_handlers_copy() {
+        let mut h = HeaderMap::new();
+        h.insert("stream-next-offset", HeaderValue::from_static("7"));
+        h.append("vary", HeaderValue::from_static("a"));
+        h.append("vary", HeaderValue::from_static("b"));
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("x"));
+        stamp(&mut h);
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["cross-origin-resource-policy"], "cross-origin");
+        assert_eq!(h["access-control-expose-headers"], EXPOSE_HEADERS);
+        assert_eq!(h.get_all("access-control-allow-origin").iter().count(), 1);
+        assert_eq!(h["access-control-allow-origin"], "*");
+        assert_eq!(h["stream-next-offset"], "7");
+        let vary: Vec<_> = h.get_all("vary").iter().collect();
+        assert_eq!(vary, ["a", "b"]);
+        assert_eq!(h.len(), 7);
+        // Stamping twice changes nothing.
+        let once = h.clone();
+        stamp(&mut h);
+        assert_eq!(h, once);
+    }
+}

@@ -29,6 +29,17 @@ pub fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a 
         .map_err(|_| ApiError::bad(format!("{name} is not valid UTF-8")))
 }
 
+/// Whether any header an append reads besides `Content-Type` and
+/// `Content-Length` is present (`Stream-Closed`, `Stream-Seq`, the three
+/// `Producer-*`): when not, `closed_flag`, `stream_seq` and `producer` would
+/// all find nothing.
+pub fn any_append_header(headers: &HeaderMap) -> bool {
+    headers.keys().any(|k| {
+        let k = k.as_str();
+        k.starts_with("stream-") || k.starts_with("producer-")
+    })
+}
+
 /// §4.1: `Stream-Closed` counts only when it is `true` (any case); any other
 /// value, even a malformed one, is as if absent.
 pub fn closed_flag(headers: &HeaderMap) -> bool {
@@ -257,6 +268,27 @@ impl ReadQuery {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn any_append_header_sees_each_header_an_append_reads() {
+        let mut plain = HeaderMap::new();
+        plain.insert("host", HeaderValue::from_static("h"));
+        plain.insert("content-type", HeaderValue::from_static("text/plain"));
+        plain.insert("content-length", HeaderValue::from_static("3"));
+        plain.insert("x-stream-closed", HeaderValue::from_static("true"));
+        assert!(!any_append_header(&plain));
+        for name in [
+            &STREAM_CLOSED,
+            &STREAM_SEQ,
+            &PRODUCER_ID,
+            &PRODUCER_EPOCH,
+            &PRODUCER_SEQ,
+        ] {
+            let mut h = plain.clone();
+            h.insert(name.clone(), HeaderValue::from_static("1"));
+            assert!(any_append_header(&h), "{name}");
+        }
+    }
 
     #[test]
     fn stream_paths_are_percent_decoded_when_utf8() {

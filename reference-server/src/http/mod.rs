@@ -114,7 +114,9 @@ async fn operation(app: AppState, req: Request) -> Response {
     )
     .map(str::to_string);
     if let Some(rest) = control {
-        return crate::subscriptions::routes::handle(app, rest, req).await;
+        // Boxed: the largest handler future, and a rare one. Inline, every
+        // request's future would be its size, and is moved (copied) whole.
+        return Box::pin(crate::subscriptions::routes::handle(app, rest, req)).await;
     }
     let path = headers::stream_path(req.uri());
     let result = match *req.method() {

@@ -7,15 +7,43 @@
 
 /// Media type essence, lower-cased, or `None` when malformed.
 pub fn essence(value: &str) -> Option<String> {
-    let media = value.split(';').next().unwrap_or("").trim();
-    let (ty, sub) = media.split_once('/')?;
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+*'`|~".contains(&b))
-    };
+    let bytes = value.as_bytes();
+    let end = bytes.iter().position(|&b| b == b';').unwrap_or(bytes.len());
+    let media = value[..end].trim();
+    let slash = media.bytes().position(|b| b == b'/')?;
+    let (ty, sub) = (&media[..slash], &media[slash + 1..]);
+    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| TCHAR[b as usize]);
     (token(ty) && token(sub)).then(|| media.to_ascii_lowercase())
 }
+
+/// The bytes a type or subtype token may hold (RFC 9110 `tchar` less `%`),
+/// as a table: this runs on every append.
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'&'
+                    | b'-'
+                    | b'^'
+                    | b'_'
+                    | b'.'
+                    | b'+'
+                    | b'*'
+                    | b'\''
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
 
 /// Whether a stream of this type uses JSON mode (§9.1).
 pub fn is_json(essence: &str) -> bool {
@@ -45,6 +73,23 @@ mod tests {
         assert_eq!(essence("/json"), None);
         assert_eq!(essence("text/"), None);
         assert_eq!(essence("te xt/plain"), None);
+    }
+
+    #[test]
+    fn every_byte_is_judged_as_by_the_token_rule() {
+        let listed = |b: u8| b.is_ascii_alphanumeric() || b"!#$&-^_.+*'`|~".contains(&b);
+        for b in 0u8..=255 {
+            let c = b as char;
+            let ty = format!("a{c}b/x");
+            let expect = listed(b).then(|| ty.to_ascii_lowercase());
+            assert_eq!(essence(&ty), expect, "byte {b:#x} in the type");
+            let sub = format!("x/a{c}b");
+            let expect = match b {
+                b';' => Some("x/a".to_string()),
+                _ => listed(b).then(|| sub.to_ascii_lowercase()),
+            };
+            assert_eq!(essence(&sub), expect, "byte {b:#x} in the subtype");
+        }
     }
 
     #[test]
