@@ -25,7 +25,9 @@
 #
 # Then (label alt) the ceiling and ds-server's append alternate in short
 # rounds (5 x 3 s each; --quick 3 x 2 s): no-op GET, no-op POST, ds-mem
-# append1, and with DS_BENCH_BASELINE_SERVER=PATH also that ds-server binary
+# append1, ds-file append1 (--data-dir in the work directory, removed
+# after; the durable/memory ratio per round), and with
+# DS_BENCH_BASELINE_SERVER=PATH also that ds-server binary
 # (e.g. an older build, for before/after in one session); the order rotates
 # (round r starts at phase r-1, printed per round); each round's
 # ratios and their median are printed, in throughput and in the target's CPU
@@ -71,7 +73,7 @@ only=all
 steps=all
 while (($#)); do
   case "$1" in
-    -h|--help) sed -n '2,61p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,64p' "$0"; exit 0 ;;
     --quick) quick=true; shift ;;
     --only) only="${2:-}"; shift 2 || die "--only needs ds or peers" ;;
     --steps) steps="${2:-}"; shift 2 || die "--steps needs a list" ;;
@@ -212,6 +214,9 @@ if [[ "$only" != peers ]] && want alt alt; then
   [[ -z "$baseline" || -x "$baseline" ]] || die "DS_BENCH_BASELINE_SERVER=$baseline is not an executable"
   start alt-noop 'listening on http://' "$noop"; noop_url="$url"; noop_pid="$pid"
   start alt-ds 'listening on http://' "$server" --host 127.0.0.1 --port 0; ds_url="$url"; ds_pid="$pid"
+  rm -rf "$work/alt-data"; mkdir -p "$work/alt-data"
+  start alt-file 'listening on http://' "$server" --host 127.0.0.1 --port 0 --data-dir "$work/alt-data"
+  file_url="$url"; file_pid="$pid"
   if [[ -n "$baseline" ]]; then
     start alt-base 'listening on http://' "$baseline" --host 127.0.0.1 --port 0; base_url="$url"; base_pid="$pid"
     log "alt: baseline ds-server $baseline"
@@ -226,11 +231,13 @@ if [[ "$only" != peers ]] && want alt alt; then
         b alt "ceiling-post-$2" 60 ceiling --connections 32 --duration "$alt_secs" --status 200 "${post_shape[@]}" ;;
       ds-mem) url="$ds_url"; pid="$ds_pid"
         b alt "ds-mem-$2" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs" ;;
+      ds-file) url="$file_url"; pid="$file_pid"
+        b alt "ds-file-$2" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs" ;;
       ds-base) url="$base_url"; pid="$base_pid"
         b alt "ds-base-$2" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs" ;;
     esac
   }
-  alt_phases=(ceiling-get ceiling-post ds-mem)
+  alt_phases=(ceiling-get ceiling-post ds-mem ds-file)
   [[ -n "$baseline" ]] && alt_phases+=(ds-base)
   for ((r = 1; r <= alt_rounds; r++)); do
     order=()
@@ -246,6 +253,9 @@ if [[ "$only" != peers ]] && want alt alt; then
     printf '%s\n' "$baseline" >"$work/alt.baseline"
   fi
   stop "$ds_pid" alt-ds
+  stop "$file_pid" alt-file
+  grep -h 'record log' "$work/alt-file.log" | sed 's/^.*record log/  alt-file: record log/' >&2 || true
+  rm -rf "$work/alt-data"
   stop "$noop_pid" alt-noop
 fi
 

@@ -277,5 +277,14 @@ if alt_rounds:
     if tput:
         line("alternating: memory appends / append-shaped ceiling (median)", statistics.median(tput), 0.8, True,
              [("alt", f"{n}-{r}") for r in alt_rounds for n in ("ceiling-post", "ds-mem")])
+    durable = [(r, ratio(fig("alt", f"ds-file-{r}", "appends_per_s"), fig("alt", f"ds-mem-{r}", "appends_per_s")))
+               for r in alt_rounds]
+    durable = [(r, v) for r, v in durable if v is not None]
+    if durable:
+        print("  durable / memory appends per round (ds-file = --data-dir, each ack after fdatasync): "
+              + ", ".join(f"{r}: {v:.2f}" + ("" if ok(("alt", f"ds-file-{r}"), ("alt", f"ds-mem-{r}")) else "!")
+                          for r, v in durable))
+        line("alternating: durable appends / memory appends (median)", statistics.median([v for _, v in durable]),
+             0.5, True, [("alt", f"{n}-{r}") for r, _ in durable for n in ("ds-file", "ds-mem")])
     if not verified:
         print("  some alternating runs did not verify their own results")

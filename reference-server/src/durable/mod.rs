@@ -6,7 +6,8 @@
 //! - `segment`: segment files, rotation targets and crash recovery
 //!   (a torn or corrupt tail is cut, never served);
 //! - `log`: the append-only log with group commit (one write + one
-//!   fdatasync per batch of concurrent appends, ack after the sync);
+//!   fdatasync per batch of concurrent appends, several batches syncing
+//!   at once, acks in log order after the syncs);
 //! - `reader`: `pread` of stored ranges through a bounded LRU of handles.
 //!
 //! Guarantees: a record acknowledged by `Log::submit`'s `Ack` survives any
@@ -23,7 +24,7 @@ pub mod log;
 pub mod reader;
 pub mod segment;
 
-pub use log::{Ack, Log, LogOptions, LogStats};
+pub use log::{Ack, Log, LogOptions, LogStats, SyncHook};
 pub use segment::{Loc, Recovery};
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::durable::frame::HEADER;
-use crate::durable::log::{Log, LogOptions};
+use crate::durable::log::{Log, LogOptions, SyncHook};
 use crate::durable::segment::{self, Loc, Recovery};
 use crate::durable::testdir::TestDir;
 
@@ -443,4 +443,130 @@ fn a_crash_during_preallocation_or_rotation_recovers() {
         .err()
         .expect("must refuse");
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+}
+
+/// Waits (no time limit on a correct log beyond a generous guard) until
+/// the writer has handed `n` batches to its syncers.
+fn wait_for_syncs(log: &Log, n: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while log.stats().syncs < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never started sync {n}: {:?}",
+            log.stats()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// A hook that holds batch 1's sync until `release` is sent, then gives it
+/// `first` as its result (the other batches sync normally).
+fn hold_first_sync(first: io::Result<()>) -> (SyncHook, std::sync::mpsc::Sender<()>) {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = std::sync::Mutex::new(Some((held, first)));
+    let hook = SyncHook(Arc::new(move |batch| {
+        if batch != 1 {
+            return Ok(());
+        }
+        let (held, first) = held.lock().unwrap().take().expect("batch 1 syncs once");
+        let _ = held.recv();
+        first
+    }));
+    (hook, release)
+}
+
+#[test]
+fn a_batch_is_written_and_synced_while_the_previous_sync_runs_and_answered_after_it() {
+    let dir = TestDir::new("overlap");
+    let (hook, release) = hold_first_sync(Ok(()));
+    let options = LogOptions {
+        sync_hook: Some(hook),
+        ..LogOptions::default()
+    };
+    let (log, _, _) = open(dir.path(), options);
+    // Dropped before the log, so a failing check does not leave the log's
+    // shutdown waiting for the held sync.
+    let release = release;
+    let rt = rt();
+    let first = log.submit(b"first".to_vec());
+    wait_for_syncs(&log, 1);
+    // Batch 1's sync is held: batch 2 still goes out in its own write and
+    // sync (with one syncer this would never start).
+    let second = log.submit(b"second".to_vec());
+    wait_for_syncs(&log, 2);
+    // Batch 2's sync returns at once, but its answer waits for batch 1's.
+    let (mut first, mut second) = (Box::pin(first), Box::pin(second));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(
+        futures::FutureExt::now_or_never(second.as_mut()).is_none(),
+        "a record was acknowledged before an earlier record was synced"
+    );
+    assert!(futures::FutureExt::now_or_never(first.as_mut()).is_none());
+    release.send(()).unwrap();
+    let (a, b) = rt.block_on(async { (first.await, second.await) });
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.offset < b.offset);
+    assert_eq!(log.stats().syncs, 2);
+    drop(log);
+    let (_, _, seen) = open(dir.path(), LogOptions::default());
+    assert_eq!(payloads(&seen), vec![b"first".to_vec(), b"second".to_vec()]);
+}
+
+#[test]
+fn a_failed_sync_fails_every_later_record_even_one_whose_own_sync_succeeded() {
+    let dir = TestDir::new("failsync");
+    let (hook, release) = hold_first_sync(Err(io::Error::other("injected sync failure")));
+    let options = LogOptions {
+        sync_hook: Some(hook),
+        ..LogOptions::default()
+    };
+    let (log, _, _) = open(dir.path(), options);
+    // Dropped before the log, so a failing check does not leave the log's
+    // shutdown waiting for the held sync.
+    let release = release;
+    let rt = rt();
+    let first = log.submit(b"first".to_vec());
+    wait_for_syncs(&log, 1);
+    let second = log.submit(b"second".to_vec());
+    wait_for_syncs(&log, 2);
+    // Batch 2's own sync succeeds meanwhile.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    release.send(()).unwrap();
+    let err = rt.block_on(first).unwrap_err();
+    assert!(err.to_string().contains("injected sync failure"), "{err}");
+    let err = rt.block_on(second).unwrap_err();
+    assert!(err.to_string().contains("record log is failed"), "{err}");
+    // Poisoned: nothing later is written or acknowledged.
+    assert!(rt.block_on(log.append(b"third".to_vec())).is_err());
+    assert!(rt.block_on(log.barrier()).is_err());
+    assert_eq!(log.stats().syncs, 2);
+}
+
+#[test]
+fn appends_queued_behind_busy_syncers_go_out_in_one_write_and_sync() {
+    let dir = TestDir::new("busy");
+    let (hook, release) = hold_first_sync(Ok(()));
+    let options = LogOptions {
+        sync_hook: Some(hook),
+        sync_threads: 1,
+        ..LogOptions::default()
+    };
+    let (log, _, _) = open(dir.path(), options);
+    // Dropped before the log, so a failing check does not leave the log's
+    // shutdown waiting for the held sync.
+    let release = release;
+    let rt = rt();
+    let first = log.submit(b"first".to_vec());
+    wait_for_syncs(&log, 1);
+    // The only syncer is busy: all of these wait, and then share one batch.
+    let n = 100;
+    let rest: Vec<_> = (0..n)
+        .map(|i| log.submit(format!("r{i}").into_bytes()))
+        .collect();
+    release.send(()).unwrap();
+    rt.block_on(first).unwrap();
+    let locs = rt.block_on(futures::future::try_join_all(rest)).unwrap();
+    let stats = log.stats();
+    assert_eq!((stats.appends, stats.syncs), (n + 1, 2), "{stats:?}");
+    assert!(locs.windows(2).all(|w| w[0].offset < w[1].offset));
 }
