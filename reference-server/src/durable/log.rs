@@ -17,7 +17,6 @@
 //! the dirty pages, so retrying could acknowledge lost data. Every later
 //! append fails, and a restart recovers from what is on disk.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::future::Future;
 use std::io;
@@ -53,17 +52,9 @@ pub struct LogOptions {
     /// bytes (at most `segment_bytes`), off the append path; 0 turns
     /// preallocation off.
     pub prealloc_bytes: u64,
-    /// Syncs that may run at once (each its own thread): a batch is
-    /// written as soon as a syncer is free, not only after the previous
-    /// batch's sync returned. Acknowledgements still go out in log order.
-    pub sync_threads: usize,
     /// Tests only: every sync takes at least this long (a slow disk), so a
     /// test can observe what is answered while a record is not yet durable.
     pub slow_sync: std::time::Duration,
-    /// Tests only: runs on the syncer before each batch's fdatasync, with
-    /// the batch's number (from 1, in log order); an error stands in for
-    /// the sync's (a failing disk), and blocking holds the sync.
-    pub sync_hook: Option<SyncHook>,
     /// The file store compacts its journal once streams were removed and
     /// the log grew by at least this many bytes (and by the size of the
     /// last compaction's base); see `store::journal::compact`.
@@ -78,21 +69,9 @@ impl Default for LogOptions {
             max_batch_bytes: 16 << 20,
             lock_wait: std::time::Duration::from_secs(5),
             prealloc_bytes: 4 << 20,
-            sync_threads: 4,
             slow_sync: std::time::Duration::ZERO,
-            sync_hook: None,
             compact_min_bytes: 64 << 20,
         }
-    }
-}
-
-/// See `LogOptions::sync_hook`.
-#[derive(Clone)]
-pub struct SyncHook(pub Arc<dyn Fn(u64) -> io::Result<()> + Send + Sync>);
-
-impl std::fmt::Debug for SyncHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SyncHook")
     }
 }
 
@@ -107,9 +86,6 @@ pub struct LogStats {
     pub preallocations: u64,
     /// Syncs of batches that had to grow the file (no zeroed space left).
     pub growing_syncs: u64,
-    /// Time spent in the batches' fdatasync, in microseconds (summed over
-    /// syncs that ran at once).
-    pub sync_micros: u64,
 }
 
 #[derive(Default)]
@@ -120,7 +96,6 @@ struct Counters {
     rotations: AtomicU64,
     preallocations: AtomicU64,
     growing_syncs: AtomicU64,
-    sync_micros: AtomicU64,
 }
 
 struct Request {
@@ -136,7 +111,7 @@ pub struct Log {
     /// Exclusive lock on `DIR/LOCK` for the log's lifetime: two writers on
     /// one directory would interleave frames.
     _lock: File,
-    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    tx: Mutex<Option<mpsc::Sender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     reader: Arc<SegmentReader>,
     counters: Arc<Counters>,
@@ -189,8 +164,6 @@ impl Log {
         let (tail, recovery) = segment::recover(dir, visit)?;
         let (tx, rx) = mpsc::channel();
         let counters = Arc::new(Counters::default());
-        let mut syncers = Syncers::start(&options, &tx, &counters)?;
-        syncers.open(dir, tail.id)?;
         let writer = Writer {
             dir: dir.to_path_buf(),
             tail,
@@ -198,15 +171,10 @@ impl Log {
             counters: counters.clone(),
             failed: None,
             zeroer: Zeroer::start()?,
-            syncers,
-            rx,
-            inflight: VecDeque::new(),
-            backlog: VecDeque::new(),
-            stopping: false,
         };
         let handle = std::thread::Builder::new()
             .name("ds-log-writer".into())
-            .spawn(move || writer.run())?;
+            .spawn(move || writer.run(rx))?;
         let log = Log {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -286,7 +254,7 @@ impl Log {
         if let Some(tx) = tx.as_ref() {
             // A send only fails when the writer is gone; the dropped ack
             // then reports the error.
-            let _ = tx.send(Msg::Req(req));
+            let _ = tx.send(req);
         }
     }
 
@@ -304,7 +272,6 @@ impl Log {
             rotations: c.rotations.load(Ordering::Relaxed),
             preallocations: c.preallocations.load(Ordering::Relaxed),
             growing_syncs: c.growing_syncs.load(Ordering::Relaxed),
-            sync_micros: c.sync_micros.load(Ordering::Relaxed),
         }
     }
 
@@ -320,28 +287,9 @@ impl Log {
     /// Stops accepting records and waits for everything queued to be
     /// written and synced.
     pub fn shutdown(&self) {
-        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            // The syncers hold senders too, so the writer is told to stop
-            // (after everything queued before this) rather than left to
-            // notice a closed channel.
-            let _ = tx.send(Msg::Stop);
-        }
+        drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
         if let Some(h) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
-            let s = self.stats();
-            if s.syncs > 0 {
-                use crate::count;
-                tracing::info!(
-                    "record log {}: {} in {} ({:.1} per sync, {} µs each in fdatasync), {}, {}",
-                    self.dir.display(),
-                    count(s.appends, "record", "records"),
-                    count(s.syncs, "sync", "syncs"),
-                    s.appends as f64 / s.syncs as f64,
-                    s.sync_micros / s.syncs,
-                    count(s.bytes, "byte", "bytes"),
-                    count(s.growing_syncs, "growing sync", "growing syncs")
-                );
-            }
         }
     }
 }
@@ -378,33 +326,6 @@ fn lock_dir(dir: &Path, wait: std::time::Duration) -> io::Result<File> {
     }
 }
 
-/// What the writer thread receives: records from the log's users, and
-/// the syncers' results.
-enum Msg {
-    Req(Request),
-    Synced {
-        syncer: usize,
-        result: io::Result<()>,
-    },
-    Stop,
-}
-
-/// A message as the writer's loop sees it (results are taken in).
-enum Got {
-    Req(Request),
-    Synced,
-    Stop,
-    Nothing,
-}
-
-/// A written batch awaiting its sync (or the batches before it).
-struct Batch {
-    acks: Vec<(oneshot::Sender<io::Result<Loc>>, Loc)>,
-    /// The sync's result; `None` while it runs.
-    synced: Option<io::Result<()>>,
-    syncer: Option<usize>,
-}
-
 struct Writer {
     dir: PathBuf,
     tail: Tail,
@@ -412,113 +333,6 @@ struct Writer {
     counters: Arc<Counters>,
     failed: Option<String>,
     zeroer: Zeroer,
-    syncers: Syncers,
-    rx: mpsc::Receiver<Msg>,
-    /// Written batches in log order, answered from the front.
-    inflight: VecDeque<Batch>,
-    /// Requests received while waiting for a syncer, in order.
-    backlog: VecDeque<Request>,
-    stopping: bool,
-}
-
-/// Threads that fdatasync written batches, so a batch's sync need not wait
-/// for the previous one: concurrent syncs of one file overlap in the
-/// kernel and the device (and their flushes merge), so with several
-/// batches in flight a sync-bound log acknowledges far more records per
-/// second than one sync at a time allows. Each syncer syncs through its
-/// own open file description of the active segment, opened before any
-/// record is written to it: a write-back error is reported to every
-/// description, so one syncer (or the preallocation helper) seeing it
-/// cannot hide it from the sync of the batch it hit.
-struct Syncers {
-    jobs: Vec<mpsc::Sender<(Arc<File>, u64)>>,
-    /// Batches handed out so far.
-    started: u64,
-    files: Vec<Arc<File>>,
-    idle: Vec<usize>,
-    handles: Vec<JoinHandle<()>>,
-}
-
-impl Syncers {
-    fn start(
-        options: &LogOptions,
-        done: &mpsc::Sender<Msg>,
-        counters: &Arc<Counters>,
-    ) -> io::Result<Syncers> {
-        let n = options.sync_threads.max(1);
-        let mut s = Syncers {
-            jobs: Vec::new(),
-            started: 0,
-            files: Vec::new(),
-            idle: (0..n).rev().collect(),
-            handles: Vec::new(),
-        };
-        for i in 0..n {
-            let (jobs, rx) = mpsc::channel::<(Arc<File>, u64)>();
-            let (done, counters) = (done.clone(), counters.clone());
-            let (slow, hook) = (options.slow_sync, options.sync_hook.clone());
-            let handle = std::thread::Builder::new()
-                .name("ds-log-sync".into())
-                .spawn(move || {
-                    for (file, number) in rx {
-                        let started = std::time::Instant::now();
-                        if !slow.is_zero() {
-                            std::thread::sleep(slow);
-                        }
-                        let result = match &hook {
-                            Some(hook) => (hook.0)(number),
-                            None => Ok(()),
-                        }
-                        .and_then(|()| file.sync_data());
-                        counters
-                            .sync_micros
-                            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-                        if done.send(Msg::Synced { syncer: i, result }).is_err() {
-                            return;
-                        }
-                    }
-                })?;
-            s.jobs.push(jobs);
-            s.handles.push(handle);
-        }
-        Ok(s)
-    }
-
-    /// Opens segment `id` once per syncer (before anything is written to it).
-    fn open(&mut self, dir: &Path, id: u64) -> io::Result<()> {
-        let path = segment::path(dir, id);
-        self.files = (0..self.jobs.len())
-            .map(|_| {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map(Arc::new)
-            })
-            .collect::<io::Result<_>>()?;
-        Ok(())
-    }
-
-    /// Starts syncing the active segment on an idle syncer.
-    fn start_sync(&mut self) -> io::Result<usize> {
-        let i = self
-            .idle
-            .pop()
-            .ok_or_else(|| io::Error::other("no idle syncer"))?;
-        self.started += 1;
-        self.jobs[i]
-            .send((self.files[i].clone(), self.started))
-            .map_err(|_| io::Error::other("record log syncer has stopped"))?;
-        Ok(i)
-    }
-}
-
-impl Drop for Syncers {
-    fn drop(&mut self) {
-        self.jobs.clear();
-        for h in self.handles.drain(..) {
-            let _ = h.join();
-        }
-    }
 }
 
 /// The helper thread that zero-fills space ahead of the active segment.
@@ -560,196 +374,71 @@ impl Drop for Zeroer {
 }
 
 impl Writer {
-    fn run(mut self) {
+    fn run(mut self, rx: mpsc::Receiver<Request>) {
         let mut buf = Vec::new();
         let mut batch = Vec::new();
+        let mut carry: Option<Request> = None;
         loop {
-            self.release();
-            let first = match self.backlog.pop_front() {
+            let first = match carry.take() {
                 Some(r) => r,
-                None if self.stopping => {
-                    self.settle();
-                    return;
-                }
-                None => match self.take(true) {
-                    Got::Req(r) => r,
-                    _ => continue,
+                None => match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => return,
                 },
             };
             if first.cut {
-                self.settle();
                 let result = self.cut();
                 if let Some(ack) = first.ack {
                     let _ = ack.send(result);
                 }
                 continue;
             }
-            // Everything queued joins this batch, up to a cut (which goes
-            // next, on its own) or the byte limit; while every syncer is
-            // busy, what arrives meanwhile joins too.
+            // Everything queued while the previous sync ran joins this
+            // batch, up to a cut (which goes next, on its own).
             let mut bytes = first.payload.len();
-            let mut writes = !first.payload.is_empty();
             batch.push(first);
             while bytes < self.options.max_batch_bytes {
-                let next = match self.backlog.pop_front() {
-                    Some(r) => r,
-                    None => match self.take(writes && self.syncers.idle.is_empty()) {
-                        Got::Req(r) => r,
-                        Got::Synced => continue,
-                        Got::Stop | Got::Nothing => break,
-                    },
-                };
-                if next.cut {
-                    self.backlog.push_front(next);
-                    break;
+                match rx.try_recv() {
+                    Ok(r) if r.cut => {
+                        carry = Some(r);
+                        break;
+                    }
+                    Ok(r) => {
+                        bytes += r.payload.len();
+                        batch.push(r);
+                    }
+                    Err(_) => break,
                 }
-                bytes += next.payload.len();
-                writes |= !next.payload.is_empty();
-                batch.push(next);
             }
-            if writes {
-                self.wait_for_syncer();
+            if bytes >= self.options.max_batch_bytes && carry.is_none() {
+                carry = rx.try_recv().ok();
             }
             let result = self.commit(&mut buf, &batch);
-            let (locs, synced, syncer) = match result {
-                Ok((locs, Some(i))) => (locs, None, Some(i)),
-                Ok((locs, None)) => (locs, Some(Ok(())), None),
-                Err(e) => (Vec::new(), Some(Err(e)), None),
-            };
-            let empty = Loc {
-                segment: 0,
-                offset: 0,
-                len: 0,
-            };
-            let acks = batch
-                .drain(..)
-                .enumerate()
-                .filter_map(|(i, r)| r.ack.map(|a| (a, locs.get(i).copied().unwrap_or(empty))))
-                .collect();
-            self.inflight.push_back(Batch {
-                acks,
-                synced,
-                syncer,
-            });
-        }
-    }
-
-    /// The next message; a syncer's result is taken in here.
-    fn take(&mut self, block: bool) -> Got {
-        let msg = if block {
-            self.rx.recv().ok()
-        } else {
-            self.rx.try_recv().ok()
-        };
-        match msg {
-            Some(Msg::Req(r)) => Got::Req(r),
-            Some(Msg::Synced { syncer, result }) => {
-                self.synced(syncer, result);
-                Got::Synced
-            }
-            Some(Msg::Stop) => {
-                self.stopping = true;
-                Got::Stop
-            }
-            // The log's sender is gone without a stop (it cannot be while
-            // the log exists): stop as well.
-            None if block => {
-                self.stopping = true;
-                Got::Stop
-            }
-            None => Got::Nothing,
-        }
-    }
-
-    /// Records a syncer's result for the batch it synced; a failed sync
-    /// poisons the log.
-    fn synced(&mut self, syncer: usize, result: io::Result<()>) {
-        if let Err(e) = &result {
-            self.failed.get_or_insert_with(|| e.to_string());
-        }
-        if let Some(b) = self
-            .inflight
-            .iter_mut()
-            .find(|b| b.syncer == Some(syncer) && b.synced.is_none())
-        {
-            b.synced = Some(result);
-        }
-        self.syncers.idle.push(syncer);
-    }
-
-    /// Blocks until a syncer is free; requests arriving meanwhile wait in
-    /// the backlog (in order).
-    fn wait_for_syncer(&mut self) {
-        while self.syncers.idle.is_empty() {
-            if let Got::Req(r) = self.take(true) {
-                self.backlog.push_back(r);
+            for (i, req) in batch.drain(..).enumerate() {
+                if let Some(ack) = req.ack {
+                    let _ = ack.send(match &result {
+                        Ok(locs) => Ok(locs[i]),
+                        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                    });
+                }
             }
         }
     }
 
-    /// Blocks until every written batch is synced, and answers them.
-    fn settle(&mut self) {
-        while self.inflight.iter().any(|b| b.synced.is_none()) {
-            if let Got::Req(r) = self.take(true) {
-                self.backlog.push_back(r);
-            }
-        }
-        self.release();
-    }
-
-    /// Answers the batches whose sync returned, in log order, stopping at
-    /// the first one still syncing: a record is acknowledged only once it
-    /// and every record before it are on disk, and never after the log
-    /// failed.
-    fn release(&mut self) {
-        while self.inflight.front().is_some_and(|b| b.synced.is_some()) {
-            let Some(b) = self.inflight.pop_front() else {
-                break;
-            };
-            let outcome = match (b.synced, &self.failed) {
-                (Some(Err(e)), _) => Err(e.to_string()),
-                (_, Some(why)) => Err(format!("record log is failed: {why}")),
-                _ => Ok(()),
-            };
-            for (ack, loc) in b.acks {
-                let _ = ack.send(match &outcome {
-                    Ok(()) => Ok(loc),
-                    Err(why) => Err(io::Error::other(why.clone())),
-                });
-            }
-        }
-    }
-
-    /// Writes a batch with one write and hands it to a syncer (whose
-    /// index is returned); a batch of barriers only writes nothing.
-    fn commit(
-        &mut self,
-        buf: &mut Vec<u8>,
-        batch: &[Request],
-    ) -> io::Result<(Vec<Loc>, Option<usize>)> {
+    /// Writes a batch with one write and one fdatasync.
+    fn commit(&mut self, buf: &mut Vec<u8>, batch: &[Request]) -> io::Result<Vec<Loc>> {
         if let Some(why) = &self.failed {
             return Err(io::Error::other(format!("record log is failed: {why}")));
         }
         let result = self.try_commit(buf, batch);
         if let Err(e) = &result {
-            self.failed.get_or_insert_with(|| e.to_string());
+            self.failed = Some(e.to_string());
         }
         result
     }
 
-    fn try_commit(
-        &mut self,
-        buf: &mut Vec<u8>,
-        batch: &[Request],
-    ) -> io::Result<(Vec<Loc>, Option<usize>)> {
-        let records = batch.iter().filter(|r| !r.payload.is_empty()).count();
-        if records > 0 && self.tail.len >= self.options.segment_bytes {
-            // Sealing cuts the segment to its last record: every batch in
-            // it must be synced first.
-            self.settle();
-            if let Some(why) = &self.failed {
-                return Err(io::Error::other(format!("record log is failed: {why}")));
-            }
+    fn try_commit(&mut self, buf: &mut Vec<u8>, batch: &[Request]) -> io::Result<Vec<Loc>> {
+        if self.tail.len >= self.options.segment_bytes {
             self.rotate()?;
         }
         buf.clear();
@@ -772,24 +461,28 @@ impl Writer {
             frame::encode_into(buf, &req.payload);
         }
         if buf.is_empty() {
-            // Only barriers: answered in order after the batches before.
-            return Ok((locs, None));
+            // Only barriers: every earlier batch was synced before this one.
+            return Ok(locs);
         }
         let end = self.tail.len + buf.len() as u64;
         self.poll_zeroer(end > self.tail.size);
         self.tail.file.write_all_at(buf, self.tail.len)?;
+        if !self.options.slow_sync.is_zero() {
+            std::thread::sleep(self.options.slow_sync);
+        }
+        self.tail.file.sync_data()?;
         self.tail.len = end;
         let c = &self.counters;
         if end > self.tail.size {
             self.tail.size = end;
             c.growing_syncs.fetch_add(1, Ordering::Relaxed);
         }
-        let syncer = self.syncers.start_sync()?;
         c.syncs.fetch_add(1, Ordering::Relaxed);
+        let records = batch.iter().filter(|r| !r.payload.is_empty()).count();
         c.appends.fetch_add(records as u64, Ordering::Relaxed);
         c.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
         self.preallocate();
-        Ok((locs, Some(syncer)))
+        Ok(locs)
     }
 
     /// Takes the result of a finished zero-fill job; with `wait`, waits for
@@ -866,7 +559,6 @@ impl Writer {
             self.tail.file.sync_all()?;
         }
         let file: File = segment::create(&self.dir, id)?;
-        self.syncers.open(&self.dir, id)?;
         self.tail = Tail {
             id,
             file,

@@ -6,8 +6,7 @@
 //! - `segment`: segment files, rotation targets and crash recovery
 //!   (a torn or corrupt tail is cut, never served);
 //! - `log`: the append-only log with group commit (one write + one
-//!   fdatasync per batch of concurrent appends, several batches syncing
-//!   at once, acks in log order after the syncs);
+//!   fdatasync per batch of concurrent appends, ack after the sync);
 //! - `reader`: `pread` of stored ranges through a bounded LRU of handles.
 //!
 //! Guarantees: a record acknowledged by `Log::submit`'s `Ack` survives any
@@ -24,7 +23,7 @@ pub mod log;
 pub mod reader;
 pub mod segment;
 
-pub use log::{Ack, Log, LogOptions, LogStats, SyncHook};
+pub use log::{Ack, Log, LogOptions, LogStats};
 pub use segment::{Loc, Recovery};
 
 #[cfg(test)]
