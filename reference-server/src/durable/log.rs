@@ -521,7 +521,8 @@ impl Writer {
         if to <= from {
             return;
         }
-        let (Some(jobs), Ok(file)) = (&self.zeroer.jobs, self.tail.file.try_clone()) else {
+        let file = segment::open_for_fill(&self.dir, self.tail.id);
+        let (Some(jobs), Ok(file)) = (&self.zeroer.jobs, file) else {
             return;
         };
         self.zeroer.pending = jobs.send((file, from, to)).is_ok();

@@ -227,6 +227,16 @@ pub fn create(dir: &Path, id: u64) -> io::Result<File> {
     Ok(f)
 }
 
+/// Opens segment `id` again for the zero-filling helper. A separate open,
+/// not a `try_clone` of the writer's handle: Linux reports a failed
+/// write-back to the first sync on each open file description and then
+/// forgets it there, so a helper sharing the writer's description could
+/// take the error of a failed record write and leave the writer's next
+/// sync clean, and the log would acknowledge lost records.
+pub fn open_for_fill(dir: &Path, id: u64) -> io::Result<File> {
+    OpenOptions::new().write(true).open(path(dir, id))
+}
+
 /// Writes zeros over `[from, to)` of `file` and syncs them, so that later
 /// writes there overwrite allocated, initialised blocks.
 pub fn zero_fill(file: &File, from: u64, to: u64) -> io::Result<()> {

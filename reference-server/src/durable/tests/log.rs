@@ -444,3 +444,18 @@ fn a_crash_during_preallocation_or_rotation_recovers() {
         .expect("must refuse");
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 }
+
+#[test]
+fn the_zero_filler_has_its_own_open_file_description() {
+    use std::io::{Seek, SeekFrom};
+    // A write-back error is reported once per open file description; the
+    // filler must not share the writer's (a shared one also shares the
+    // file position, which is what this observes).
+    let dir = TestDir::new("fill-handle");
+    let mut writer = segment::create(dir.path(), 7).expect("create");
+    let mut filler = segment::open_for_fill(dir.path(), 7).expect("open for fill");
+    writer.seek(SeekFrom::Start(4096)).expect("seek");
+    assert_eq!(filler.stream_position().expect("position"), 0);
+    filler.seek(SeekFrom::Start(100)).expect("seek");
+    assert_eq!(writer.stream_position().expect("position"), 4096);
+}
