@@ -515,17 +515,7 @@ async fn tally(
     acked: &[Option<Sent>],
     rounds: u32,
 ) -> Tally {
-    let mut t = Tally {
-        name,
-        readers: tasks.len(),
-        latency: Samples::default(),
-        early: 0,
-        incomplete: 0,
-        errors: 0,
-        reconnects: 0,
-        connections: 0,
-        first_error: None,
-    };
+    let mut t = Tally::new(name, tasks.len());
     for task in tasks {
         let g = task.await.unwrap_or_else(|e| Got {
             error: Some(format!("reader task: {e}")),
@@ -537,6 +527,21 @@ async fn tally(
 }
 
 impl Tally {
+    /// An empty tally for `readers` readers of one kind.
+    fn new(name: &'static str, readers: usize) -> Tally {
+        Tally {
+            name,
+            readers,
+            latency: Samples::default(),
+            early: 0,
+            incomplete: 0,
+            errors: 0,
+            reconnects: 0,
+            connections: 0,
+            first_error: None,
+        }
+    }
+
     /// One reader's deliveries.
     fn add(&mut self, g: Got, acked: &[Option<Sent>], rounds: u32) {
         let t = self;
@@ -861,17 +866,7 @@ mod tests {
         };
         assert_eq!(sent.latency(t0 + ms(15)), (ms(5), false));
         assert_eq!(sent.latency(t0 + ms(4)), (ms(4), true));
-        let mut t = Tally {
-            name: "sse",
-            readers: 1,
-            latency: Samples::default(),
-            early: 0,
-            incomplete: 0,
-            errors: 0,
-            reconnects: 0,
-            connections: 0,
-            first_error: None,
-        };
+        let mut t = Tally::new("sse", 1);
         let g = Got {
             deliveries: vec![(0, t0 + ms(4)), (1, t0 + ms(30))],
             ..Got::default()
