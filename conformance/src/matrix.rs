@@ -188,6 +188,18 @@ pub fn load_column(name: &str, json: &Value, out: &Path) -> Result<Column, Strin
     })
 }
 
+/// Appends the `[name, value]` pairs under `key` as `  <mark> name: value` lines.
+fn push_headers(t: &mut String, ex: &Value, key: &str, mark: char) {
+    for h in ex.get(key).and_then(Value::as_array).into_iter().flatten() {
+        if let (Some(k), Some(v)) = (
+            h.get(0).and_then(Value::as_str),
+            h.get(1).and_then(Value::as_str),
+        ) {
+            t.push_str(&format!("  {mark} {k}: {v}\n"));
+        }
+    }
+}
+
 /// An exchange of the JSON report as curl-ish text.
 fn exchange_text(ex: &Value) -> String {
     let s = |k: &str| ex.get(k).and_then(Value::as_str).unwrap_or("");
@@ -195,19 +207,7 @@ fn exchange_text(ex: &Value) -> String {
         return format!("# {n}");
     }
     let mut t = format!("{} {}\n", s("method"), s("url"));
-    for h in ex
-        .get("request_headers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let (Some(k), Some(v)) = (
-            h.get(0).and_then(Value::as_str),
-            h.get(1).and_then(Value::as_str),
-        ) {
-            t.push_str(&format!("  > {k}: {v}\n"));
-        }
-    }
+    push_headers(&mut t, ex, "request_headers", '>');
     if !s("request_body_preview").is_empty() {
         t.push_str(&format!("  > body: {}\n", s("request_body_preview")));
     }
@@ -216,19 +216,7 @@ fn exchange_text(ex: &Value) -> String {
         (Some(code), _) => t.push_str(&format!("  < {code}\n")),
         _ => t.push_str("  -> (no response)\n"),
     }
-    for h in ex
-        .get("response_headers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let (Some(k), Some(v)) = (
-            h.get(0).and_then(Value::as_str),
-            h.get(1).and_then(Value::as_str),
-        ) {
-            t.push_str(&format!("  < {k}: {v}\n"));
-        }
-    }
+    push_headers(&mut t, ex, "response_headers", '<');
     if !s("response_body_preview").is_empty() {
         t.push_str(&format!("  < body: {}\n", s("response_body_preview")));
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::util::{claim, expect_wake, link_paths, stream_with, tail};
+use super::util::{any_pending, claim, expect_wake, link_paths, stream_with, tail};
 use crate::case::{case, register, CaseResult};
 use crate::cases::support::{append, create};
 use crate::client::Ctx;
@@ -116,11 +116,7 @@ pub async fn backfill_links_at_tail(ctx: Ctx) -> CaseResult {
     let r = s.claim(&sub.id, "w1").await?;
     if r.status == 200 {
         let v = r.json("SUB-CLAIM")?;
-        let pending = v["streams"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|x| x["has_pending"] == json!(true));
+        let pending = any_pending(&v);
         check!(
             !pending,
             "SUB-BACKFILL-TAIL",

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::util::{acked, append, claim, expect_wake, ok_next_wake, stream_with};
+use super::util::{acked, any_pending, append, claim, expect_wake, ok_next_wake, stream_with};
 use crate::case::{case, register, CaseResult};
 use crate::client::Ctx;
 use crate::subs::{error_code, is_fenced, require, Need, PullSub, Subs};
@@ -299,11 +299,7 @@ pub async fn ack_done_releases(ctx: Ctx) -> CaseResult {
     let r = s.claim(&sub.id, "w2").await?;
     if r.status == 200 {
         let v = r.json("SUB-CLAIM")?;
-        let pending = v["streams"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|x| x["has_pending"] == json!(true));
+        let pending = any_pending(&v);
         check!(
             !pending,
             "SUB-ACK-INCLUSIVE",

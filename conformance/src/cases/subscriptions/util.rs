@@ -68,6 +68,15 @@ impl Wake {
     }
 }
 
+/// Whether any stream entry of a claim or wake body reports `has_pending`.
+pub fn any_pending(v: &Value) -> bool {
+    v["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|x| x["has_pending"] == json!(true))
+}
+
 /// Claim as `worker`; require 200 and the claim fields (SUB-CLAIM).
 pub async fn claim(s: &Subs, id: &str, worker: &str) -> Result<Wake, Failure> {
     let r = s.claim(id, worker).await?;
