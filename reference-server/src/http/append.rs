@@ -14,16 +14,12 @@ use crate::AppState;
 pub async fn stream_post(app: AppState, path: String, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let headers = &parts.headers;
-    // A plain append has none of these headers: one pass over the names
-    // instead of a lookup for each absent one.
-    let (close, producer, stream_seq) = if h::any_append_header(headers) {
-        (
-            h::closed_flag(headers),
-            h::producer(headers)?,
-            h::stream_seq(headers)?,
-        )
-    } else {
+    // One pass over the names; a plain append has none of these headers.
+    let found = h::AppendHeaders::gather(headers);
+    let (close, producer, stream_seq) = if found.is_plain() {
         (false, None, None)
+    } else {
+        (found.closed(), found.producer()?, found.stream_seq()?)
     };
     // A missing or deleted stream is answered before its body is uploaded.
     app.store().find(&path).durable().await?;

@@ -2,7 +2,7 @@
 //! request headers, query and path (a bad value is an `ApiError` 400).
 
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, HeaderName, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use percent_encoding::percent_decode_str;
 
 use super::error::ApiError;
@@ -18,10 +18,20 @@ use crate::store::ForkRequest;
 /// either copy would be a guess).
 pub fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, ApiError> {
     let mut values = headers.get_all(name).iter();
-    let Some(v) = values.next() else {
+    let first = values.next();
+    single_text(name, first, first.is_some() && values.next().is_some())
+}
+
+/// [`text`]'s rule on a header's first value and whether it came again.
+fn single_text<'a>(
+    name: &HeaderName,
+    first: Option<&'a HeaderValue>,
+    repeated: bool,
+) -> Result<Option<&'a str>, ApiError> {
+    let Some(v) = first else {
         return Ok(None);
     };
-    if values.next().is_some() {
+    if repeated {
         return Err(ApiError::bad(format!("{name} given more than once")));
     }
     std::str::from_utf8(v.as_bytes())
@@ -29,23 +39,125 @@ pub fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a 
         .map_err(|_| ApiError::bad(format!("{name} is not valid UTF-8")))
 }
 
-/// Whether any header an append reads besides `Content-Type` and
-/// `Content-Length` is present (`Stream-Closed`, `Stream-Seq`, the three
-/// `Producer-*`): when not, `closed_flag`, `stream_seq` and `producer` would
-/// all find nothing.
-pub fn any_append_header(headers: &HeaderMap) -> bool {
-    headers.keys().any(|k| {
-        let k = k.as_str();
-        k.starts_with("stream-") || k.starts_with("producer-")
-    })
+const APPEND_HEADER_COUNT: usize = 5;
+
+/// The headers an append reads besides `Content-Type` and `Content-Length`:
+/// the one list of them. [`AppendHeaders::gather`] takes each one's values
+/// from one pass over the request's headers, a plain append is one where
+/// it found none of them, and the append's extractors read what it found
+/// (never the map), so a header is seen by both or by neither.
+static APPEND_HEADERS: [HeaderName; APPEND_HEADER_COUNT] = [
+    STREAM_CLOSED,
+    STREAM_SEQ,
+    PRODUCER_ID,
+    PRODUCER_EPOCH,
+    PRODUCER_SEQ,
+];
+
+/// One append header's values in a request.
+#[derive(Clone, Copy, Debug, Default)]
+struct Found<'a> {
+    first: Option<&'a HeaderValue>,
+    repeated: bool,
+}
+
+/// The [`APPEND_HEADERS`] of one request.
+#[derive(Debug)]
+pub struct AppendHeaders<'a> {
+    found: [Found<'a>; APPEND_HEADER_COUNT],
+    any: bool,
+}
+
+impl<'a> AppendHeaders<'a> {
+    /// One pass over the request's header names.
+    pub fn gather(headers: &'a HeaderMap) -> AppendHeaders<'a> {
+        let mut found = [Found::default(); APPEND_HEADER_COUNT];
+        let mut any = false;
+        for (name, value) in headers {
+            if let Some(i) = APPEND_HEADERS.iter().position(|n| n == name) {
+                let f = &mut found[i];
+                match f.first {
+                    None => f.first = Some(value),
+                    Some(_) => f.repeated = true,
+                }
+                any = true;
+            }
+        }
+        AppendHeaders { found, any }
+    }
+
+    /// Whether none of [`APPEND_HEADERS`] was sent (a plain append).
+    pub fn is_plain(&self) -> bool {
+        !self.any
+    }
+
+    /// What was found for `name`, which must be one of [`APPEND_HEADERS`]
+    /// (tests fail here otherwise).
+    fn get(&self, name: &HeaderName) -> Found<'a> {
+        match APPEND_HEADERS.iter().position(|n| n == name) {
+            Some(i) => self.found[i],
+            None => {
+                debug_assert!(false, "{name} is read but not in APPEND_HEADERS");
+                Found::default()
+            }
+        }
+    }
+
+    fn text(&self, name: &HeaderName) -> Result<Option<&'a str>, ApiError> {
+        let f = self.get(name);
+        single_text(name, f.first, f.repeated)
+    }
+
+    /// [`closed_flag`]'s rule.
+    pub fn closed(&self) -> bool {
+        self.get(&STREAM_CLOSED).first.is_some_and(is_true)
+    }
+
+    /// §5.2.1: all three producer headers or none.
+    pub fn producer(&self) -> Result<Option<ProducerRef>, ApiError> {
+        let id = self.text(&PRODUCER_ID)?;
+        let epoch = self.text(&PRODUCER_EPOCH)?;
+        let seq = self.text(&PRODUCER_SEQ)?;
+        match (id, epoch, seq) {
+            (None, None, None) => Ok(None),
+            (Some(id), Some(epoch), Some(seq)) => {
+                if id.is_empty() {
+                    return Err(ApiError::bad("Producer-Id must not be empty"));
+                }
+                let int = |v: &str, name: &str| {
+                    safe_integer(v).ok_or_else(|| {
+                        ApiError::bad(format!("{name} must be an integer in 0..=2^53-1"))
+                    })
+                };
+                Ok(Some(ProducerRef {
+                    id: id.to_string(),
+                    epoch: int(epoch, "Producer-Epoch")?,
+                    seq: int(seq, "Producer-Seq")?,
+                }))
+            }
+            _ => Err(ApiError::bad(
+                "Producer-Id, Producer-Epoch and Producer-Seq must be sent together",
+            )),
+        }
+    }
+
+    /// §5.2 `Stream-Seq`: an opaque non-empty string.
+    pub fn stream_seq(&self) -> Result<Option<String>, ApiError> {
+        match self.text(&STREAM_SEQ)? {
+            Some("") => Err(ApiError::bad("Stream-Seq must not be empty")),
+            other => Ok(other.map(str::to_string)),
+        }
+    }
 }
 
 /// §4.1: `Stream-Closed` counts only when it is `true` (any case); any other
 /// value, even a malformed one, is as if absent.
 pub fn closed_flag(headers: &HeaderMap) -> bool {
-    headers
-        .get(&STREAM_CLOSED)
-        .is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"true"))
+    headers.get(&STREAM_CLOSED).is_some_and(is_true)
+}
+
+fn is_true(v: &HeaderValue) -> bool {
+    v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"true")
 }
 
 /// `Content-Type` as `(value, essence)`; malformed → 400.
@@ -77,34 +189,6 @@ pub fn expiry(headers: &HeaderMap) -> Result<Expiry, ApiError> {
     }
 }
 
-/// §5.2.1: all three producer headers or none.
-pub fn producer(headers: &HeaderMap) -> Result<Option<ProducerRef>, ApiError> {
-    let id = text(headers, &PRODUCER_ID)?;
-    let epoch = text(headers, &PRODUCER_EPOCH)?;
-    let seq = text(headers, &PRODUCER_SEQ)?;
-    match (id, epoch, seq) {
-        (None, None, None) => Ok(None),
-        (Some(id), Some(epoch), Some(seq)) => {
-            if id.is_empty() {
-                return Err(ApiError::bad("Producer-Id must not be empty"));
-            }
-            let int = |v: &str, name: &str| {
-                safe_integer(v).ok_or_else(|| {
-                    ApiError::bad(format!("{name} must be an integer in 0..=2^53-1"))
-                })
-            };
-            Ok(Some(ProducerRef {
-                id: id.to_string(),
-                epoch: int(epoch, "Producer-Epoch")?,
-                seq: int(seq, "Producer-Seq")?,
-            }))
-        }
-        _ => Err(ApiError::bad(
-            "Producer-Id, Producer-Epoch and Producer-Seq must be sent together",
-        )),
-    }
-}
-
 /// The protocol's integers (`Stream-TTL`, producer epoch and seq, fork
 /// sub-offset): digits, no sign, no leading zero except `0` itself (§5.1).
 fn decimal(value: &str) -> Option<u64> {
@@ -123,14 +207,6 @@ fn decimal(value: &str) -> Option<u64> {
 /// §5.2.1: a decimal of at most 2^53 - 1 (JavaScript-safe).
 fn safe_integer(value: &str) -> Option<u64> {
     decimal(value).filter(|v| *v <= producer::MAX_VALUE)
-}
-
-/// §5.2 `Stream-Seq`: an opaque non-empty string.
-pub fn stream_seq(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match text(headers, &STREAM_SEQ)? {
-        Some("") => Err(ApiError::bad("Stream-Seq must not be empty")),
-        other => Ok(other.map(str::to_string)),
-    }
 }
 
 /// §4.2 fork headers. Offset or sub-offset without `Stream-Forked-From` is
@@ -267,27 +343,55 @@ impl ReadQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
-    fn any_append_header_sees_each_header_an_append_reads() {
+    fn append_headers_see_each_header_an_append_reads() {
         let mut plain = HeaderMap::new();
         plain.insert("host", HeaderValue::from_static("h"));
         plain.insert("content-type", HeaderValue::from_static("text/plain"));
         plain.insert("content-length", HeaderValue::from_static("3"));
         plain.insert("x-stream-closed", HeaderValue::from_static("true"));
-        assert!(!any_append_header(&plain));
-        for name in [
-            &STREAM_CLOSED,
-            &STREAM_SEQ,
-            &PRODUCER_ID,
-            &PRODUCER_EPOCH,
-            &PRODUCER_SEQ,
-        ] {
+        plain.insert("stream-ttl", HeaderValue::from_static("1"));
+        assert!(AppendHeaders::gather(&plain).is_plain());
+        for name in &APPEND_HEADERS {
             let mut h = plain.clone();
             h.insert(name.clone(), HeaderValue::from_static("1"));
-            assert!(any_append_header(&h), "{name}");
+            let found = AppendHeaders::gather(&h);
+            assert!(!found.is_plain(), "{name}");
+            assert_eq!(found.text(name).unwrap(), Some("1"), "{name}");
+            h.append(name.clone(), HeaderValue::from_static("2"));
+            assert!(
+                AppendHeaders::gather(&h).text(name).is_err(),
+                "{name} twice"
+            );
         }
+    }
+
+    /// Each extractor of an append reads its header (through the table).
+    #[test]
+    fn append_extractors_read_their_headers() {
+        let found = |pairs: &[(HeaderName, &str)]| {
+            let h = map(pairs);
+            let a = AppendHeaders::gather(&h);
+            (a.closed(), a.stream_seq().unwrap(), a.producer().unwrap())
+        };
+        assert_eq!(found(&[]), (false, None, None));
+        let (closed, seq, producer) = found(&[
+            (STREAM_CLOSED, "true"),
+            (STREAM_SEQ, "s1"),
+            (PRODUCER_ID, "p"),
+            (PRODUCER_EPOCH, "3"),
+            (PRODUCER_SEQ, "4"),
+        ]);
+        assert!(closed);
+        assert_eq!(seq.as_deref(), Some("s1"));
+        let p = producer.unwrap();
+        assert_eq!((p.id.as_str(), p.epoch, p.seq), ("p", 3, 4));
+        // The first of two Stream-Closed values counts, as with `closed_flag`.
+        let mut h = map(&[(STREAM_CLOSED, "true")]);
+        h.append(STREAM_CLOSED, HeaderValue::from_static("false"));
+        assert!(AppendHeaders::gather(&h).closed());
+        assert!(closed_flag(&h));
     }
 
     #[test]
@@ -342,6 +446,7 @@ mod tests {
         let mut h = map(&[(PRODUCER_SEQ, "1")]);
         h.append(PRODUCER_SEQ, HeaderValue::from_static("1"));
         assert!(text(&h, &PRODUCER_SEQ).is_err());
+        assert!(AppendHeaders::gather(&h).producer().is_err());
         h.append(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         h.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         assert!(content_type(&h).is_err());
@@ -359,24 +464,24 @@ mod tests {
 
     #[test]
     fn producer_headers_all_or_none() {
-        assert!(producer(&map(&[])).unwrap().is_none());
-        assert!(producer(&map(&[(PRODUCER_ID, "p"), (PRODUCER_EPOCH, "0")])).is_err());
-        assert!(producer(&map(&[
+        let producer = |pairs: &[(HeaderName, &str)]| AppendHeaders::gather(&map(pairs)).producer();
+        assert!(producer(&[]).unwrap().is_none());
+        assert!(producer(&[(PRODUCER_ID, "p"), (PRODUCER_EPOCH, "0")]).is_err());
+        assert!(producer(&[
             (PRODUCER_ID, ""),
             (PRODUCER_EPOCH, "0"),
             (PRODUCER_SEQ, "0")
-        ]))
+        ])
         .is_err());
-        let p = producer(&map(&[
+        let p = producer(&[
             (PRODUCER_ID, "p"),
             (PRODUCER_EPOCH, "1"),
             (PRODUCER_SEQ, "2"),
-        ]))
+        ])
         .unwrap()
         .unwrap();
         assert_eq!((p.epoch, p.seq), (1, 2));
     }
-
     #[test]
     fn fork_header_rules() {
         assert!(fork(&map(&[(STREAM_FORK_SUB_OFFSET, "0")])).is_err());
