@@ -29,7 +29,11 @@ pub type Anomaly = String;
 /// lock. Lock order: the registry, then a stream, then its sources.
 #[derive(Debug)]
 pub struct Registry {
-    streams: HashMap<String, Arc<Stream>>,
+    /// Hashed with foldhash, seeded at random per process (as std's SipHash
+    /// is; the path is hashed on every request, SipHash took about 250
+    /// instructions a lookup): paths are chosen by clients, so the hash
+    /// is keyed, not a fixed function an attacker could collide offline.
+    streams: HashMap<String, Arc<Stream>, foldhash::fast::RandomState>,
     /// Next stream id (ids tell incarnations apart in ETags).
     next_id: u64,
     /// File store: a new stream's data is invisible until it is durable.
@@ -52,7 +56,7 @@ pub enum Applied {
 impl Registry {
     pub fn new(journaled: bool, first_id: u64) -> Registry {
         Registry {
-            streams: HashMap::new(),
+            streams: HashMap::default(),
             next_id: first_id,
             journaled,
             removed: 0,

@@ -74,6 +74,12 @@ pub enum Expiry {
 }
 
 impl Expiry {
+    /// Whether the stream can expire at all: when not, `is_expired` is
+    /// false whatever the times, and a lookup need not read the clock.
+    pub fn can_expire(&self) -> bool {
+        !matches!(self, Expiry::Never)
+    }
+
     /// Whether a stream last accessed at `last_access` is expired at `now`.
     pub fn is_expired(&self, last_access: OffsetDateTime, now: OffsetDateTime) -> bool {
         match self {

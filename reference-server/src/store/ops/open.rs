@@ -21,7 +21,10 @@ impl Store {
     /// POST's check before its body is read), once its existence or
     /// absence is durable.
     pub fn find(&self, path: &str) -> Outcome<Arc<Stream>> {
-        match self.lookup(path, self.clock().now()) {
+        // The clock is read only for a stream that can expire: a POST's
+        // append reads it again after the body, so this saves a plain
+        // append one of its two reads.
+        match self.lookup_with(path, || self.clock().now()) {
             Ok(s) => Outcome::new(Ok(s.clone()), Commit::created(self.journal.as_ref(), &s)),
             Err(e) => self.refuse(e),
         }
@@ -70,17 +73,32 @@ impl Store {
         path: &str,
         now: OffsetDateTime,
     ) -> Result<Arc<Stream>, StoreError> {
+        self.lookup_with(path, || now)
+    }
+
+    /// [`Store::lookup`], taking the time from `now` only if the stream
+    /// can expire.
+    fn lookup_with(
+        &self,
+        path: &str,
+        now: impl FnOnce() -> OffsetDateTime,
+    ) -> Result<Arc<Stream>, StoreError> {
         let s = self
             .registry()
             .get(path)
             .cloned()
             .ok_or(StoreError::NotFound)?;
-        let expired = {
+        let expired_at = {
             let st = s.lock();
             st.check_live()?;
-            st.is_expired(now)
+            if st.expiry.can_expire() {
+                let now = now();
+                st.is_expired(now).then_some(now)
+            } else {
+                None
+            }
         };
-        if expired {
+        if let Some(now) = expired_at {
             self.expire_if_due(&mut self.registry(), &s, now);
             s.lock().check_live()?;
         }
