@@ -30,7 +30,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use futures::future::Either;
+use futures::{FutureExt, StreamExt};
+use std::future::Future;
 
 use crate::AppState;
 use error::ApiError;
@@ -70,8 +72,7 @@ impl tower_service::Service<Request> for Service {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let app = self.0.clone();
-        Box::pin(async move { Ok(handle(app, req).await) })
+        Box::pin(handle(self.0.clone(), req).map(Ok))
     }
 }
 
@@ -79,13 +80,23 @@ impl tower_service::Service<Request> for Service {
 /// §12.7 on whatever the answer is, and what axum's router adds to an
 /// answer (so [`router`] and [`service`] answer alike): a `Content-Length`
 /// for a body of known size, and no body on a HEAD.
-pub async fn handle(app: AppState, req: Request) -> Response {
+///
+/// Combinators, not an `async fn`: its future is the operation's plus a
+/// flag, where an `async fn` would also hold its own copy of the request
+/// (every request's future is moved whole into its box: 2,304 bytes
+/// before, the size of `operation`'s 1,808 now).
+pub fn handle(app: AppState, req: Request) -> impl Future<Output = Response> + Send + 'static {
     let head = req.method() == Method::HEAD;
-    let mut res = if req.method() == Method::OPTIONS {
-        cors::preflight(req.headers())
+    let answer = if req.method() == Method::OPTIONS {
+        Either::Left(std::future::ready(cors::preflight(req.headers())))
     } else {
-        operation(app, req).await
+        Either::Right(operation(app, req))
     };
+    answer.map(move |res| finish(res, head))
+}
+
+/// The part of [`handle`] after the answer.
+fn finish(mut res: Response, head: bool) -> Response {
     cors::stamp(res.headers_mut());
     if !res
         .headers()
