@@ -27,8 +27,9 @@
 # rounds (5 x 3 s each; --quick 3 x 2 s): no-op GET, no-op POST, ds-mem
 # append1, ds-file append1 (--data-dir in the work directory, removed
 # after; the durable/memory ratio per round), and with
-# DS_BENCH_BASELINE_SERVER=PATH also that ds-server binary
-# (e.g. an older build, for before/after in one session); the order rotates
+# DS_BENCH_BASELINE_SERVER=PATH also that ds-server binary, memory and
+# --data-dir (e.g. an older build, for before/after in one session; its
+# durable/memory ratio and ds-file/baseline-file per round); the order rotates
 # (round r starts at phase r-1, printed per round); each round's
 # ratios and their median are printed, in throughput and in the target's CPU
 # per request, so load that shifts between phases cancels.
@@ -73,7 +74,7 @@ only=all
 steps=all
 while (($#)); do
   case "$1" in
-    -h|--help) sed -n '2,64p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,65p' "$0"; exit 0 ;;
     --quick) quick=true; shift ;;
     --only) only="${2:-}"; shift 2 || die "--only needs ds or peers" ;;
     --steps) steps="${2:-}"; shift 2 || die "--steps needs a list" ;;
@@ -219,7 +220,10 @@ if [[ "$only" != peers ]] && want alt alt; then
   file_url="$url"; file_pid="$pid"
   if [[ -n "$baseline" ]]; then
     start alt-base 'listening on http://' "$baseline" --host 127.0.0.1 --port 0; base_url="$url"; base_pid="$pid"
-    log "alt: baseline ds-server $baseline"
+    rm -rf "$work/alt-base-data"; mkdir -p "$work/alt-base-data"
+    start alt-base-file 'listening on http://' "$baseline" --host 127.0.0.1 --port 0 --data-dir "$work/alt-base-data"
+    base_file_url="$url"; base_file_pid="$pid"
+    log "alt: baseline ds-server $baseline (memory and --data-dir)"
   fi
   # One phase of a round; the phases rotate (round r starts at phase
   # (r-1) mod n), so no phase always runs right after the same other one.
@@ -235,10 +239,12 @@ if [[ "$only" != peers ]] && want alt alt; then
         b alt "ds-file-$2" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs" ;;
       ds-base) url="$base_url"; pid="$base_pid"
         b alt "ds-base-$2" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs" ;;
+      ds-base-file) url="$base_file_url"; pid="$base_file_pid"
+        b alt "ds-base-file-$2" 120 append --connections 32 --streams 1 --size 64 --duration "$alt_secs" ;;
     esac
   }
   alt_phases=(ceiling-get ceiling-post ds-mem ds-file)
-  [[ -n "$baseline" ]] && alt_phases+=(ds-base)
+  [[ -n "$baseline" ]] && alt_phases+=(ds-base ds-base-file)
   for ((r = 1; r <= alt_rounds; r++)); do
     order=()
     for ((i = 0; i < ${#alt_phases[@]}; i++)); do
@@ -250,6 +256,8 @@ if [[ "$only" != peers ]] && want alt alt; then
   done
   if [[ -n "$baseline" ]]; then
     stop "$base_pid" alt-base
+    stop "$base_file_pid" alt-base-file
+    rm -rf "$work/alt-base-data"
     printf '%s\n' "$baseline" >"$work/alt.baseline"
   fi
   stop "$ds_pid" alt-ds

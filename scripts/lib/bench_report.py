@@ -286,5 +286,20 @@ if alt_rounds:
                           for r, v in durable))
         line("alternating: durable appends / memory appends (median)", statistics.median([v for _, v in durable]),
              0.5, True, [("alt", f"{n}-{r}") for r, _ in durable for n in ("ds-file", "ds-mem")])
+    base_durable = [(r, ratio(fig("alt", f"ds-base-file-{r}", "appends_per_s"), fig("alt", f"ds-base-{r}", "appends_per_s")))
+                    for r in alt_rounds]
+    base_durable = [(r, v) for r, v in base_durable if v is not None]
+    if base_durable:
+        print("  baseline durable / baseline memory appends per round: "
+              + ", ".join(f"{r}: {v:.2f}" + ("" if ok(("alt", f"ds-base-file-{r}"), ("alt", f"ds-base-{r}")) else "!")
+                          for r, v in base_durable)
+              + f"; median {statistics.median([v for _, v in base_durable]):.2f}")
+        vs = [(r, ratio(fig("alt", f"ds-file-{r}", "appends_per_s"), fig("alt", f"ds-base-file-{r}", "appends_per_s")))
+              for r in alt_rounds]
+        vs = [(r, v) for r, v in vs if v is not None]
+        if vs:
+            print("  durable appends / baseline durable appends per round: "
+                  + ", ".join(f"{r}: {v:.2f}" for r, v in vs)
+                  + f"; median {statistics.median([v for _, v in vs]):.2f}")
     if not verified:
         print("  some alternating runs did not verify their own results")
