@@ -55,6 +55,10 @@ pub struct LogOptions {
     /// Tests only: every sync takes at least this long (a slow disk), so a
     /// test can observe what is answered while a record is not yet durable.
     pub slow_sync: std::time::Duration,
+    /// Tests only: runs on the writer thread before every fdatasync, with
+    /// the sync's number (1, 2, ...); may block (hold the sync, so the
+    /// test can see what waits for it) or fail it (a failed fdatasync).
+    pub sync_hook: Option<SyncHook>,
     /// The file store compacts its journal once streams were removed and
     /// the log grew by at least this many bytes (and by the size of the
     /// last compaction's base); see `store::journal::compact`.
@@ -70,8 +74,19 @@ impl Default for LogOptions {
             lock_wait: std::time::Duration::from_secs(5),
             prealloc_bytes: 4 << 20,
             slow_sync: std::time::Duration::ZERO,
+            sync_hook: None,
             compact_min_bytes: 64 << 20,
         }
+    }
+}
+
+/// See `LogOptions::sync_hook`.
+#[derive(Clone)]
+pub struct SyncHook(pub Arc<dyn Fn(u64) -> io::Result<()> + Send + Sync>);
+
+impl std::fmt::Debug for SyncHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncHook")
     }
 }
 
@@ -467,6 +482,9 @@ impl Writer {
         let end = self.tail.len + buf.len() as u64;
         self.poll_zeroer(end > self.tail.size);
         self.tail.file.write_all_at(buf, self.tail.len)?;
+        if let Some(hook) = &self.options.sync_hook {
+            (hook.0)(self.counters.syncs.load(Ordering::Relaxed) + 1)?;
+        }
         if !self.options.slow_sync.is_zero() {
             std::thread::sleep(self.options.slow_sync);
         }

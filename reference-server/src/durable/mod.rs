@@ -23,7 +23,7 @@ pub mod log;
 pub mod reader;
 pub mod segment;
 
-pub use log::{Ack, Log, LogOptions, LogStats};
+pub use log::{Ack, Log, LogOptions, LogStats, SyncHook};
 pub use segment::{Loc, Recovery};
 
 #[cfg(test)]

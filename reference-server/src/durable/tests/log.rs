@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::durable::frame::HEADER;
-use crate::durable::log::{Log, LogOptions};
+use crate::durable::log::{Log, LogOptions, SyncHook};
 use crate::durable::segment::{self, Loc, Recovery};
 use crate::durable::testdir::TestDir;
 
@@ -458,4 +458,143 @@ fn the_zero_filler_has_its_own_open_file_description() {
     assert_eq!(filler.stream_position().expect("position"), 0);
     filler.seek(SeekFrom::Start(100)).expect("seek");
     assert_eq!(writer.stream_position().expect("position"), 4096);
+}
+
+/// A hook that holds each listed sync (by number) until its release is
+/// sent or dropped, then gives it the listed result; other syncs run
+/// normally. `entered` receives each held sync's number when it starts.
+struct Held {
+    hook: SyncHook,
+    releases: Vec<std::sync::mpsc::Sender<()>>,
+    entered: std::sync::mpsc::Receiver<u64>,
+}
+
+fn hold_syncs(plan: Vec<(u64, io::Result<()>)>) -> Held {
+    let mut held = std::collections::HashMap::new();
+    let mut releases = Vec::new();
+    for (n, result) in plan {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        held.insert(n, (wait, result));
+        releases.push(release);
+    }
+    let (enter, entered) = std::sync::mpsc::channel();
+    let held = std::sync::Mutex::new((held, enter));
+    let hook = SyncHook(Arc::new(move |n| {
+        let (wait, result) = {
+            let mut guard = held.lock().unwrap();
+            let Some(h) = guard.0.remove(&n) else {
+                return Ok(());
+            };
+            let _ = guard.1.send(n);
+            h
+        };
+        let _ = wait.recv();
+        result
+    }));
+    Held {
+        hook,
+        releases,
+        entered,
+    }
+}
+
+fn with_hook(hook: SyncHook) -> LogOptions {
+    LogOptions {
+        sync_hook: Some(hook),
+        ..LogOptions::default()
+    }
+}
+
+fn pending<T>(f: &mut std::pin::Pin<Box<impl std::future::Future<Output = T>>>) -> bool {
+    futures::FutureExt::now_or_never(f.as_mut()).is_none()
+}
+
+#[test]
+fn a_held_sync_holds_every_later_answer() {
+    let dir = TestDir::new("held");
+    let Held {
+        hook,
+        releases,
+        entered,
+    } = hold_syncs(vec![(1, Ok(()))]);
+    let (log, _, _) = open(dir.path(), with_hook(hook));
+    // Declared after the log, so dropped first when a check fails: the
+    // log's shutdown would wait for the held sync.
+    let releases = releases;
+    let rt = rt();
+    let mut first = Box::pin(log.submit(b"first".to_vec()));
+    assert_eq!(entered.recv().unwrap(), 1);
+    let mut second = Box::pin(log.submit(b"second".to_vec()));
+    let mut barrier = Box::pin(log.barrier());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(pending(&mut first), "answered before its sync returned");
+    assert!(
+        pending(&mut second),
+        "a later record was answered while an earlier sync was held"
+    );
+    assert!(pending(&mut barrier), "a barrier passed a held sync");
+    releases[0].send(()).unwrap();
+    let (a, b, c) = rt.block_on(async { (first.await, second.await, barrier.await) });
+    let (a, b) = (a.unwrap(), b.unwrap());
+    c.unwrap();
+    assert!(a.offset < b.offset);
+    drop(log);
+    let (_, _, seen) = open(dir.path(), LogOptions::default());
+    assert_eq!(payloads(&seen), vec![b"first".to_vec(), b"second".to_vec()]);
+}
+
+#[test]
+fn a_failed_sync_fails_the_appends_queued_behind_it_and_every_later_one() {
+    let dir = TestDir::new("failqueued");
+    let injected = io::Error::other("injected sync failure");
+    let Held {
+        hook,
+        releases,
+        entered,
+    } = hold_syncs(vec![(1, Err(injected))]);
+    let (log, _, _) = open(dir.path(), with_hook(hook));
+    let releases = releases;
+    let rt = rt();
+    let first = log.submit(b"first".to_vec());
+    assert_eq!(entered.recv().unwrap(), 1);
+    let queued: Vec<_> = (0..10)
+        .map(|i| log.submit(format!("q{i}").into_bytes()))
+        .collect();
+    let barrier = log.barrier();
+    releases[0].send(()).unwrap();
+    let err = rt.block_on(first).unwrap_err();
+    assert!(err.to_string().contains("injected sync failure"), "{err}");
+    for q in queued {
+        let err = rt.block_on(q).unwrap_err();
+        assert!(err.to_string().contains("record log is failed"), "{err}");
+    }
+    assert!(rt.block_on(barrier).is_err());
+    assert!(rt.block_on(log.append(b"later".to_vec())).is_err());
+    assert!(rt.block_on(log.cut()).is_err());
+    assert_eq!((log.stats().syncs, log.stats().appends), (0, 0));
+}
+
+#[test]
+fn appends_queued_during_a_sync_go_out_in_one_write_and_sync() {
+    let dir = TestDir::new("queued");
+    let Held {
+        hook,
+        releases,
+        entered,
+    } = hold_syncs(vec![(1, Ok(()))]);
+    let (log, _, _) = open(dir.path(), with_hook(hook));
+    let releases = releases;
+    let rt = rt();
+    let first = log.submit(b"first".to_vec());
+    assert_eq!(entered.recv().unwrap(), 1);
+    let n = 100;
+    let rest: Vec<_> = (0..n)
+        .map(|i| log.submit(format!("r{i}").into_bytes()))
+        .collect();
+    releases[0].send(()).unwrap();
+    rt.block_on(first).unwrap();
+    let locs = rt.block_on(futures::future::try_join_all(rest)).unwrap();
+    let stats = log.stats();
+    assert_eq!((stats.appends, stats.syncs), (n + 1, 2), "{stats:?}");
+    assert!(locs.windows(2).all(|w| w[0].offset < w[1].offset));
 }
