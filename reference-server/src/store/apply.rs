@@ -12,7 +12,10 @@
 //! and reports it, so a damaged journal never turns into a crash loop.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use foldhash::fast::SeedableRandomState;
+use foldhash::SharedSeed;
 
 use time::OffsetDateTime;
 
@@ -29,11 +32,10 @@ pub type Anomaly = String;
 /// lock. Lock order: the registry, then a stream, then its sources.
 #[derive(Debug)]
 pub struct Registry {
-    /// Hashed with foldhash, seeded at random per process (as std's SipHash
-    /// is; the path is hashed on every request, SipHash took about 250
-    /// instructions a lookup): paths are chosen by clients, so the hash
-    /// is keyed, not a fixed function an attacker could collide offline.
-    streams: HashMap<String, Arc<Stream>, foldhash::fast::RandomState>,
+    /// Hashed with foldhash (the path is hashed on every request; std's
+    /// SipHash took about 250 instructions a lookup), keyed by
+    /// [`path_hasher`].
+    streams: HashMap<String, Arc<Stream>, SeedableRandomState>,
     /// Next stream id (ids tell incarnations apart in ETags).
     next_id: u64,
     /// File store: a new stream's data is invisible until it is durable.
@@ -41,6 +43,17 @@ pub struct Registry {
     /// Streams removed so far (their journaled data became garbage that
     /// compaction reclaims).
     removed: u64,
+}
+
+/// The registry's hasher. Paths are chosen by clients, so the hash is keyed
+/// with secrets from the operating system's random source (one per process,
+/// one per registry), not a fixed function whose collisions could be
+/// computed offline, nor foldhash's own default seed (address-space layout
+/// and the time).
+fn path_hasher() -> SeedableRandomState {
+    static SHARED: OnceLock<SharedSeed> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| SharedSeed::from_u64(rand::random()));
+    SeedableRandomState::with_seed(rand::random(), shared)
 }
 
 /// What applying an event did, for the caller's commit.
@@ -56,7 +69,7 @@ pub enum Applied {
 impl Registry {
     pub fn new(journaled: bool, first_id: u64) -> Registry {
         Registry {
-            streams: HashMap::default(),
+            streams: HashMap::with_hasher(path_hasher()),
             next_id: first_id,
             journaled,
             removed: 0,
