@@ -277,29 +277,28 @@ if alt_rounds:
     if tput:
         line("alternating: memory appends / append-shaped ceiling (median)", statistics.median(tput), 0.8, True,
              [("alt", f"{n}-{r}") for r in alt_rounds for n in ("ceiling-post", "ds-mem")])
-    durable = [(r, ratio(fig("alt", f"ds-file-{r}", "appends_per_s"), fig("alt", f"ds-mem-{r}", "appends_per_s")))
-               for r in alt_rounds]
-    durable = [(r, v) for r, v in durable if v is not None]
+    def per_round(num, den):
+        """(round, num/den appends per round) for the rounds that have both."""
+        pairs = [(r, ratio(fig("alt", f"{num}-{r}", "appends_per_s"), fig("alt", f"{den}-{r}", "appends_per_s")))
+                 for r in alt_rounds]
+        return [(r, v) for r, v in pairs if v is not None]
+
+    def round_list(pairs, num, den):
+        """'1: 0.42, 2: 0.45', a round marked ! when one of its runs did not verify."""
+        return ", ".join(f"{r}: {v:.2f}" + ("" if ok(("alt", f"{num}-{r}"), ("alt", f"{den}-{r}")) else "!")
+                         for r, v in pairs)
+
+    durable = per_round("ds-file", "ds-mem")
     if durable:
         print("  durable / memory appends per round (ds-file = --data-dir, each ack after fdatasync): "
-              + ", ".join(f"{r}: {v:.2f}" + ("" if ok(("alt", f"ds-file-{r}"), ("alt", f"ds-mem-{r}")) else "!")
-                          for r, v in durable))
+              + round_list(durable, "ds-file", "ds-mem"))
         line("alternating: durable appends / memory appends (median)", statistics.median([v for _, v in durable]),
              0.5, True, [("alt", f"{n}-{r}") for r, _ in durable for n in ("ds-file", "ds-mem")])
-    base_durable = [(r, ratio(fig("alt", f"ds-base-file-{r}", "appends_per_s"), fig("alt", f"ds-base-{r}", "appends_per_s")))
-                    for r in alt_rounds]
-    base_durable = [(r, v) for r, v in base_durable if v is not None]
-    if base_durable:
-        print("  baseline durable / baseline memory appends per round: "
-              + ", ".join(f"{r}: {v:.2f}" + ("" if ok(("alt", f"ds-base-file-{r}"), ("alt", f"ds-base-{r}")) else "!")
-                          for r, v in base_durable)
-              + f"; median {statistics.median([v for _, v in base_durable]):.2f}")
-        vs = [(r, ratio(fig("alt", f"ds-file-{r}", "appends_per_s"), fig("alt", f"ds-base-file-{r}", "appends_per_s")))
-              for r in alt_rounds]
-        vs = [(r, v) for r, v in vs if v is not None]
-        if vs:
-            print("  durable appends / baseline durable appends per round: "
-                  + ", ".join(f"{r}: {v:.2f}" for r, v in vs)
-                  + f"; median {statistics.median([v for _, v in vs]):.2f}")
+    for num, den, what in [("ds-base-file", "ds-base", "baseline durable / baseline memory appends"),
+                           ("ds-file", "ds-base-file", "durable appends / baseline durable appends")]:
+        pairs = per_round(num, den)
+        if pairs:
+            print(f"  {what} per round: " + round_list(pairs, num, den)
+                  + f"; median {statistics.median([v for _, v in pairs]):.2f}")
     if not verified:
         print("  some alternating runs did not verify their own results")
