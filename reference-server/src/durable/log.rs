@@ -52,12 +52,10 @@ pub struct LogOptions {
     /// bytes (at most `segment_bytes`), off the append path; 0 turns
     /// preallocation off.
     pub prealloc_bytes: u64,
-    /// Tests only: every sync takes at least this long (a slow disk), so a
-    /// test can observe what is answered while a record is not yet durable.
-    pub slow_sync: std::time::Duration,
     /// Tests only: runs on the writer thread before every fdatasync, with
-    /// the sync's number (1, 2, ...); may block (hold the sync, so the
-    /// test can see what waits for it) or fail it (a failed fdatasync).
+    /// the sync's number (1, 2, ...); may block (hold the sync, or sleep
+    /// like a slow disk, so the test can see what waits for it) or fail it
+    /// (a failed fdatasync).
     pub sync_hook: Option<SyncHook>,
     /// The file store compacts its journal once streams were removed and
     /// the log grew by at least this many bytes (and by the size of the
@@ -73,7 +71,6 @@ impl Default for LogOptions {
             max_batch_bytes: 16 << 20,
             lock_wait: std::time::Duration::from_secs(5),
             prealloc_bytes: 4 << 20,
-            slow_sync: std::time::Duration::ZERO,
             sync_hook: None,
             compact_min_bytes: 64 << 20,
         }
@@ -484,9 +481,6 @@ impl Writer {
         self.tail.file.write_all_at(buf, self.tail.len)?;
         if let Some(hook) = &self.options.sync_hook {
             (hook.0)(self.counters.syncs.load(Ordering::Relaxed) + 1)?;
-        }
-        if !self.options.slow_sync.is_zero() {
-            std::thread::sleep(self.options.slow_sync);
         }
         self.tail.file.sync_data()?;
         self.tail.len = end;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::{clock, fork, head, read_all, text, text_and_json};
 use crate::durable::testdir::TestDir;
-use crate::durable::LogOptions;
+use crate::durable::{LogOptions, SyncHook};
 use crate::store::data::Body;
 use crate::store::offsets::{Offset, ReadFrom};
 use crate::store::producer::ProducerState;
@@ -186,8 +186,12 @@ async fn readers_see_only_what_is_durable() {
 /// A store whose every sync takes 300 ms, and a check that `answer`
 /// is not given before the record it depends on is durable.
 fn slow_store(dir: &TestDir) -> Arc<Store> {
+    let sleep: Arc<dyn Fn(u64) -> std::io::Result<()> + Send + Sync> = Arc::new(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Ok(())
+    });
     let options = LogOptions {
-        slow_sync: std::time::Duration::from_millis(300),
+        sync_hook: Some(SyncHook(sleep)),
         ..LogOptions::default()
     };
     Arc::new(Store::open_with(clock(), dir.path(), options).unwrap())
