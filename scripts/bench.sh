@@ -44,9 +44,10 @@
 #   --steps   only these steps (comma-separated): a label runs on every
 #             target that has it, NAME.LABEL on one, NAME all of NAME's.
 #             Labels: noop noop-post (ceiling), alt (the alternating
-#             rounds), ceiling404 append1 append10k
-#             append100k producer json rate catchup tail fork (ds-mem,
-#             ds-file, peers: the first three and catchup, fanout1), rss
+#             rounds), ceiling404 append1 append1c64 append1c128
+#             (append1 with 64 / 128 connections) append10k append100k
+#             producer json rate catchup tail fork (ds-mem, ds-file;
+#             peers: append1 append10k catchup fanout1), rss
 #             fanout1 fanout1000 (ds-mem and floor), fanout1-fixed (ds-mem),
 #             churn churn-nocompact (ds-file).
 #             E.g. --steps tail,fork,floor,ds-mem.fanout1 or --steps churn.
@@ -281,6 +282,10 @@ ds_suite() { # NAME (url/pid set)
   local n="$1"
   b "$n" ceiling404 60 ceiling --connections 32 --duration "$secs"
   b "$n" append1 120 append --connections 32 --streams 1 --duration "$secs"
+  # Group commit with more appends in flight (information beside the
+  # 32-connection target: how durable/memory moves with concurrency).
+  b "$n" append1c64 120 append --connections 64 --streams 1 --duration "$secs"
+  b "$n" append1c128 120 append --connections 128 --streams 1 --duration "$secs"
   b "$n" append10k 300 append --connections 32 --streams 10000 --duration "$secs"
   b "$n" append100k 600 append --connections 32 --streams "$big_streams" --duration "$secs"
   b "$n" producer 120 append --connections 32 --streams 100 --kind producer --duration "$secs"
@@ -290,7 +295,7 @@ ds_suite() { # NAME (url/pid set)
   b "$n" tail 900 tail --lengths "1000,$tail_long" --samples 2000
   b "$n" fork 300 fork --depths 1,100 --samples 1000 --passes 10
 }
-suite_labels=(ceiling404 append1 append10k append100k producer json rate catchup tail fork)
+suite_labels=(ceiling404 append1 append1c64 append1c128 append10k append100k producer json rate catchup tail fork)
 if [[ "$only" != peers ]]; then
   if wants ds-mem "${suite_labels[@]}" rss fanout1 fanout1000 fanout1-fixed; then
     start ds-mem 'listening on http://' "$server" --host 127.0.0.1 --port 0 --sse-lifetime-ms "$sse_lifetime_ms"

@@ -121,6 +121,17 @@ line("memory appends / ds-server's own 404 path", ratio(fig("ds-mem", "append1",
      [("ds-mem", "append1"), ("ds-mem", "ceiling404")])
 line("durable appends / memory appends", ratio(fig("ds-file", "append1", "appends_per_s"), fig("ds-mem", "append1", "appends_per_s")), 0.5, True,
      [("ds-file", "append1"), ("ds-mem", "append1")])
+# Not a target: the same ratio with more appends in flight, to show whether
+# durable appends are held back by the sync's latency (the ratio grows with
+# connections) or by CPU (it stays put).
+conc = []
+for label, conns in (("append1", 32), ("append1c64", 64), ("append1c128", 128)):
+    v = ratio(fig("ds-file", label, "appends_per_s"), fig("ds-mem", label, "appends_per_s"))
+    if v is not None:
+        mark = "" if ok(("ds-file", label), ("ds-mem", label)) else "!"
+        conc.append(f"{conns} connections {v:.2f}{mark} ({num(fig('ds-file', label, 'appends_per_s'))}/s)")
+if len(conc) > 1:
+    print("  (information) durable / memory appends, 1 stream, by connections: " + ", ".join(conc))
 for s in ("ds-mem", "ds-file"):
     line(f"{s}: appends over 10k streams / one stream", ratio(fig(s, "append10k", "appends_per_s"), fig(s, "append1", "appends_per_s")), 0.8, True,
          [(s, "append10k"), (s, "append1")])

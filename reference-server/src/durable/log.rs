@@ -302,6 +302,22 @@ impl Log {
         drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
         if let Some(h) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
+            let s = self.stats();
+            if s.syncs > 0 {
+                // How well group commit batched: the figure to look at when
+                // durable appends are slow (see scripts/bench.sh).
+                tracing::info!(
+                    "record log: {} appends in {} syncs ({:.1} per sync), {} bytes, \
+                     {} rotations, {} preallocated chunks, {} syncs that grew the file",
+                    s.appends,
+                    s.syncs,
+                    s.appends as f64 / s.syncs as f64,
+                    s.bytes,
+                    s.rotations,
+                    s.preallocations,
+                    s.growing_syncs
+                );
+            }
         }
     }
 }
