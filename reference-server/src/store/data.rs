@@ -242,7 +242,16 @@ impl Data {
 
     fn place(&mut self, reader: &Arc<SegmentReader>, placed: &[(u64, Loc)], only_mem: bool) {
         for &(start, loc) in placed {
-            let i = self.entries.partition_point(|e| e.start < start);
+            // Spills name entries appended moments ago: look near the end
+            // first, so a long stream does not pay a full binary search
+            // (cache misses over the whole index) per durable append.
+            let near = self.entries.len().saturating_sub(64);
+            let i = match self.entries.get(near) {
+                Some(e) if e.start <= start => {
+                    near + self.entries[near..].partition_point(|e| e.start < start)
+                }
+                _ => self.entries.partition_point(|e| e.start < start),
+            };
             if let Some(e) = self.entries.get_mut(i) {
                 if e.start == start
                     && (!only_mem || matches!(e.body, Body::Mem(_)))
@@ -531,6 +540,31 @@ mod tests {
         let mut c = Collector::new(false, usize::MAX);
         c.push_bytes(&Body::Disk(reader, at(2, 5)), 0, 5);
         assert!(c.finish().is_none());
+    }
+
+    #[test]
+    fn spill_finds_recent_and_old_entries() {
+        let reader = Arc::new(SegmentReader::new(std::path::Path::new("/nonexistent"), 1));
+        let mut d = Data::new(0, false);
+        d.durable = Some(Durable::default());
+        for _ in 0..200 {
+            d.push_batch(mem(["abc"]));
+        }
+        let at = |i: u64| Loc {
+            segment: 1,
+            offset: 100 + i,
+            len: 3,
+        };
+        // Entry 5 is far from the end (the full search), entry 195 near it
+        // (the search over the last entries); 31 is not an entry's start.
+        d.spill(&reader, &[(15, at(5)), (585, at(195)), (31, at(10))]);
+        for (i, e) in d.entries.iter().enumerate() {
+            match (&e.body, i) {
+                (Body::Disk(_, loc), 5 | 195) => assert_eq!(*loc, at(i as u64)),
+                (Body::Mem(_), i) => assert!(i != 5 && i != 195, "entry {i} stayed in memory"),
+                (body, i) => panic!("entry {i}: {body:?}"),
+            }
+        }
     }
 
     #[test]
