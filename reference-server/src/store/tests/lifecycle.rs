@@ -49,6 +49,19 @@ fn append(s: &Store, path: &str, body: &str) {
 }
 
 #[test]
+fn live_paths_are_sorted_and_skip_deleted_streams() {
+    let s = store();
+    let names: Vec<String> = (0..40).map(|i| format!("/s{:02}", (i * 17) % 40)).collect();
+    for n in &names {
+        put(&s, n, "text/plain", "");
+    }
+    s.delete("/s07").applied().unwrap();
+    let mut expected: Vec<String> = names.into_iter().filter(|n| n != "/s07").collect();
+    expected.sort();
+    assert_eq!(s.live_paths(), expected);
+}
+
+#[test]
 fn rejected_forks_never_take_a_reference() {
     let s = store();
     put(&s, "/src", "text/plain", "hello");
