@@ -12,13 +12,7 @@ async fn control_reference_passes_every_append_case() {
 }
 
 async fn basic_append_answers_200() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
-            crate::common::set_status(&mut resp, 200);
-        }
-        resp
-    })
-    .await;
+    let srv = crate::common::remapping_status(Method::POST, 204, 200).await;
     bite(&srv.root)
         .case("append::basic::append_is_204_with_tail")
         .fails_with("APPEND-204")
@@ -125,11 +119,7 @@ async fn content_type_parameters_refused() {
 }
 
 async fn seq_ignored() {
-    let srv = crate::common::with_request(|mut req| {
-        req.headers_mut().remove("stream-seq");
-        req
-    })
-    .await;
+    let srv = crate::common::dropping_request_headers(&["stream-seq"]).await;
     bite(&srv.root)
         .each(&[
             ("append::seq::equal_is_409", "SEQ-REGRESSION-409"),
@@ -186,12 +176,10 @@ async fn seq_numeric_or_case_folded_or_refused() {
         .fails_with("SEQ-LEXICOGRAPHIC")
         .await;
 
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.headers.get("stream-seq").is_some_and(|v| v == "b0") {
-            crate::common::set_status(&mut resp, 409);
-        }
-        resp
-    })
+    let srv = crate::common::setting_status(
+        |seen, _| seen.headers.get("stream-seq").is_some_and(|v| v == "b0"),
+        409,
+    )
     .await;
     bite(&srv.root)
         .case("append::seq::increasing_is_accepted")
@@ -224,12 +212,10 @@ async fn precedence_closed_not_reported_first() {
 }
 
 async fn basic_chunked_bodies_refused() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::POST && !seen.headers.contains_key("content-length") {
-            crate::common::set_status(&mut resp, 411);
-        }
-        resp
-    })
+    let srv = crate::common::setting_status(
+        |seen, _| seen.method == Method::POST && !seen.headers.contains_key("content-length"),
+        411,
+    )
     .await;
     bite(&srv.root)
         .case("append::basic::chunked_body_is_accepted")

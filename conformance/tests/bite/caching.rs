@@ -39,13 +39,9 @@ async fn control_reference_passes_every_caching_case() {
 }
 
 async fn etag_missing_is_caught() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::GET {
-            resp.headers_mut().remove("etag");
-        }
-        resp
-    })
-    .await;
+    let srv =
+        crate::common::dropping_response_headers(|seen, _| seen.method == Method::GET, &["etag"])
+            .await;
     bite(&srv.root)
         .each(&[
             ("caching::etag::present_on_catch_up", "ETAG-PRESENT"),
@@ -55,11 +51,7 @@ async fn etag_missing_is_caught() {
 }
 
 async fn etag_if_none_match_ignored_is_caught() {
-    let srv = crate::common::with_request(|mut req| {
-        req.headers_mut().remove("if-none-match");
-        req
-    })
-    .await;
+    let srv = crate::common::dropping_request_headers(&["if-none-match"]).await;
     bite(&srv.root)
         .case("caching::etag::if_none_match_is_304")
         .fails_with("ETAG-304")
@@ -113,13 +105,11 @@ async fn etag_blind_to_appends_is_caught() {
 }
 
 async fn etag_on_offset_now_is_caught() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.uri.query().unwrap_or("").contains("offset=now") {
-            resp.headers_mut()
-                .insert("etag", HeaderValue::from_static("\"now\""));
-        }
-        resp
-    })
+    let srv = crate::common::setting_response_header(
+        |seen, _| seen.uri.query().unwrap_or("").contains("offset=now"),
+        "etag",
+        "\"now\"",
+    )
     .await;
     bite(&srv.root)
         .case("caching::etag::absent_on_offset_now")
@@ -128,12 +118,8 @@ async fn etag_on_offset_now_is_caught() {
 }
 
 async fn cache_control_no_store_everywhere_is_caught() {
-    let srv = crate::common::with_response(|_, mut resp| {
-        resp.headers_mut()
-            .insert("cache-control", HeaderValue::from_static("no-store"));
-        resp
-    })
-    .await;
+    let srv =
+        crate::common::setting_response_header(|_, _| true, "cache-control", "no-store").await;
     bite(&srv.root)
         .case("caching::cache_control::catch_up_is_cacheable")
         .fails_with("CACHE-CATCHUP")
@@ -145,11 +131,7 @@ async fn cache_control_no_store_everywhere_is_caught() {
 }
 
 async fn cache_control_missing_is_caught() {
-    let srv = crate::common::with_response(|_, mut resp| {
-        resp.headers_mut().remove("cache-control");
-        resp
-    })
-    .await;
+    let srv = crate::common::dropping_response_headers(|_, _| true, &["cache-control"]).await;
     bite(&srv.root)
         .each(&[
             (
@@ -171,13 +153,11 @@ async fn cache_control_missing_is_caught() {
 async fn long_poll_200_marked_no_store_is_caught() {
     // Every live answer no-store, data or not: catch-up stays cacheable, so
     // only the long-poll case can see it.
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if crate::common::is_live(seen, "long-poll") {
-            resp.headers_mut()
-                .insert("cache-control", HeaderValue::from_static("no-store"));
-        }
-        resp
-    })
+    let srv = crate::common::setting_response_header(
+        |seen, _| crate::common::is_live(seen, "long-poll"),
+        "cache-control",
+        "no-store",
+    )
     .await;
     bite(&srv.root)
         .case("caching::cache_control::long_poll_200_is_cacheable")
@@ -193,12 +173,10 @@ async fn closed_final_chunk_without_stream_closed_names_its_rule() {
     // Reads never carry Stream-Closed: the read from -1 after closing is a
     // final chunk of data, so the failure names READ-CLOSED-FINAL-CHUNK
     // (it used to name the tail-EOF rule).
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::GET {
-            resp.headers_mut().remove("stream-closed");
-        }
-        resp
-    })
+    let srv = crate::common::dropping_response_headers(
+        |seen, _| seen.method == Method::GET,
+        &["stream-closed"],
+    )
     .await;
     bite(&srv.root)
         .case("caching::etag::changes_on_close")

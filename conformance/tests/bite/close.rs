@@ -130,12 +130,10 @@ async fn header_value_refused_but_stored() {
 }
 
 async fn close_only_without_stream_closed_header() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT {
-            resp.headers_mut().remove("stream-closed");
-        }
-        resp
-    })
+    let srv = crate::common::dropping_response_headers(
+        |seen, resp| seen.method == Method::POST && resp.status() == StatusCode::NO_CONTENT,
+        &["stream-closed"],
+    )
     .await;
     bite(&srv.root)
         .each(&[
@@ -206,13 +204,10 @@ async fn close_again_is_unstable() {
 }
 
 async fn after_close_409_without_headers_or_reopens() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::POST && resp.status() == StatusCode::CONFLICT {
-            resp.headers_mut().remove("stream-next-offset");
-            resp.headers_mut().remove("stream-closed");
-        }
-        resp
-    })
+    let srv = crate::common::dropping_response_headers(
+        |seen, resp| seen.method == Method::POST && resp.status() == StatusCode::CONFLICT,
+        &["stream-next-offset", "stream-closed"],
+    )
     .await;
     bite(&srv.root)
         .each(&[
@@ -314,13 +309,7 @@ async fn close_moves_the_tail_seen_by_reads() {
 async fn reopen_attempt_crashes_the_server() {
     // A PUT on a closed stream answered 500: no refusal, a server error
     // (it used to pass as "status >= 400").
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
-            crate::common::set_status(&mut resp, 500);
-        }
-        resp
-    })
-    .await;
+    let srv = crate::common::remapping_status(Method::PUT, 409, 500).await;
     bite(&srv.root)
         .case("close::after_close::cannot_reopen")
         .fails_with("STREAM-CLOSED-MONOTONIC")

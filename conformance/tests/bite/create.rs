@@ -10,13 +10,10 @@ async fn control_reference_passes_every_create_case() {
 }
 
 async fn basic_without_location_or_content_type_or_body() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::PUT {
-            resp.headers_mut().remove("location");
-            resp.headers_mut().remove("content-type");
-        }
-        resp
-    })
+    let srv = crate::common::dropping_response_headers(
+        |seen, _| seen.method == Method::PUT,
+        &["location", "content-type"],
+    )
     .await;
     bite(&srv.root)
         .each(&[
@@ -57,13 +54,7 @@ async fn basic_default_content_type_not_octet_stream() {
 }
 
 async fn idempotent_conflicts_answered_200() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::PUT && resp.status() == StatusCode::CONFLICT {
-            crate::common::set_status(&mut resp, 200);
-        }
-        resp
-    })
-    .await;
+    let srv = crate::common::remapping_status(Method::PUT, 409, 200).await;
     bite(&srv.root)
         .each(&[
             (
@@ -91,13 +82,7 @@ async fn idempotent_conflicts_answered_200() {
 }
 
 async fn idempotent_reput_answered_201() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::PUT && resp.status() == StatusCode::OK {
-            crate::common::set_status(&mut resp, 201);
-        }
-        resp
-    })
-    .await;
+    let srv = crate::common::remapping_status(Method::PUT, 200, 201).await;
     bite(&srv.root)
         .case("create::idempotent::same_config_is_200")
         .fails_with("CREATE-IDEMPOTENT-200")
@@ -197,13 +182,7 @@ async fn idempotent_closed_reput_resets_the_stream() {
 /// §5.1: a server answering 200 (as for an idempotent re-create) when a
 /// stream is created for the first time.
 async fn new_stream_answered_200() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::PUT && resp.status() == StatusCode::CREATED {
-            crate::common::set_status(&mut resp, 200);
-        }
-        resp
-    })
-    .await;
+    let srv = crate::common::remapping_status(Method::PUT, 201, 200).await;
     bite(&srv.root)
         .case("create::basic::new_stream_is_201")
         .fails_with("CREATE-NEW-201")

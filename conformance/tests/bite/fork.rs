@@ -40,6 +40,21 @@ impl Shared {
             .map(|(k, _)| k.clone())
             .collect()
     }
+    /// The source of the fork at `path` (None: not a fork).
+    fn source_of(&self, path: &str) -> Option<String> {
+        self.forks.lock().unwrap().get(path).cloned()
+    }
+    fn is_gone(&self, path: &str) -> bool {
+        self.gone.lock().unwrap().contains(path)
+    }
+    /// The URL of `path` (and query) on this server.
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.origin, path)
+    }
+    /// DELETE `path` on this server, whatever it answers.
+    async fn delete(&self, path: &str) {
+        let _ = self.http.delete(self.url(path)).send().await;
+    }
 }
 
 type Fut = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -65,14 +80,7 @@ where
             let (mw, shared) = (mw.clone(), shared.clone());
             async move {
                 let path = req.uri().path().to_string();
-                let fork_src = (req.method() == Method::PUT)
-                    .then(|| {
-                        req.headers()
-                            .get("stream-forked-from")
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_string)
-                    })
-                    .flatten();
+                let fork_src = fork_put_source(&req);
                 let is_delete = req.method() == Method::DELETE;
                 let resp = mw(req, next, shared.clone()).await;
                 if resp.status() == StatusCode::CREATED {
@@ -104,14 +112,37 @@ fn is_fork_put(req: &Request) -> bool {
     req.method() == Method::PUT && req.headers().contains_key("stream-forked-from")
 }
 
+/// The `Stream-Forked-From` of a PUT (None: not a fork PUT).
+fn fork_put_source(req: &Request) -> Option<String> {
+    let src = req.headers().get("stream-forked-from")?.to_str().ok()?;
+    (req.method() == Method::PUT).then(|| src.to_string())
+}
+
+/// The same, as a response rewrite sees the request.
+fn seen_fork_put(seen: &crate::common::Seen) -> bool {
+    seen.method == Method::PUT && seen.headers.contains_key("stream-forked-from")
+}
+
+/// A long-poll GET of a fork.
+fn is_fork_long_poll(req: &Request, shared: &Shared) -> bool {
+    req.method() == Method::GET
+        && shared.is_fork(req.uri().path())
+        && req.uri().query().unwrap_or("").contains("live=long-poll")
+}
+
+/// `resp` one byte short: its body without the last byte (and without
+/// Content-Length).
+async fn cut_last_byte(resp: Response) -> Response {
+    let (mut parts, body) = crate::common::body_bytes(resp).await;
+    let cut = body.slice(..body.len().saturating_sub(1));
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    crate::common::rebuild(parts, cut)
+}
+
 // ---------------------------------------------------------------- create
 
 async fn create_fork_offset_ignored() {
-    let srv = crate::common::with_request(|mut req| {
-        req.headers_mut().remove("stream-fork-offset");
-        req
-    })
-    .await;
+    let srv = crate::common::dropping_request_headers(&["stream-fork-offset"]).await;
     bite(&srv.root)
         .each(&[
             (
@@ -165,16 +196,12 @@ async fn create_fork_of_closed_source_is_closed() {
 async fn create_default_offset_is_not_tail() {
     let srv = serve_with(500, |mut req, next, shared| {
         Box::pin(async move {
-            if is_fork_put(&req) && !req.headers().contains_key("stream-fork-offset") {
-                let src = req.headers()["stream-forked-from"]
-                    .to_str()
-                    .unwrap()
-                    .to_string();
+            let src = fork_put_source(&req);
+            if let (Some(src), false) = (src, req.headers().contains_key("stream-fork-offset")) {
                 let empty = format!("{src}.empty{}", rand_suffix());
-                let url = format!("{}{}", shared.origin, empty);
                 let _ = shared
                     .http
-                    .put(url)
+                    .put(shared.url(&empty))
                     .header("content-type", "text/plain")
                     .send()
                     .await;
@@ -203,25 +230,8 @@ fn rand_suffix() -> String {
 
 // ---------------------------------------------------------------- errors
 
-fn remap_put(
-    from: u16,
-    to: u16,
-) -> impl Fn(&crate::common::Seen, Response) -> Response + Send + Sync + 'static {
-    move |seen, mut resp| {
-        if seen.method == Method::PUT && resp.status().as_u16() == from {
-            *resp.status_mut() = StatusCode::from_u16(to).unwrap();
-        }
-        resp
-    }
-}
-
-/// A server that answers `to` instead of `from` to every PUT.
-async fn put_remapped(from: u16, to: u16) -> Srv {
-    crate::common::with_response(remap_put(from, to)).await
-}
-
 async fn errors_missing_source_is_400() {
-    let srv = put_remapped(404, 400).await;
+    let srv = crate::common::remapping_status(Method::PUT, 404, 400).await;
     bite(&srv.root)
         .each(&[
             (
@@ -241,7 +251,7 @@ async fn errors_missing_source_is_400() {
 }
 
 async fn errors_bad_offsets_are_409() {
-    let srv = put_remapped(400, 409).await;
+    let srv = crate::common::remapping_status(Method::PUT, 400, 409).await;
     bite(&srv.root)
         .each(&[
             (
@@ -261,7 +271,7 @@ async fn errors_bad_offsets_are_409() {
 }
 
 async fn errors_conflicts_are_400() {
-    let srv = put_remapped(409, 400).await;
+    let srv = crate::common::remapping_status(Method::PUT, 409, 400).await;
     bite(&srv.root)
         .each(&[
             (
@@ -285,12 +295,7 @@ async fn errors_conflicts_are_400() {
 async fn errors_rejected_fork_pins_source() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
-            let fork_src = is_fork_put(&req).then(|| {
-                req.headers()["stream-forked-from"]
-                    .to_str()
-                    .unwrap()
-                    .to_string()
-            });
+            let fork_src = fork_put_source(&req);
             let target = req.uri().path().to_string();
             let resp = next.run(req).await;
             if let Some(src) = fork_src {
@@ -301,7 +306,7 @@ async fn errors_rejected_fork_pins_source() {
                     // The leaked reference: a hidden fork of the source.
                     let _ = shared
                         .http
-                        .put(format!("{}{}.leak{}", shared.origin, target, rand_suffix()))
+                        .put(shared.url(&format!("{target}.leak{}", rand_suffix())))
                         .header("stream-forked-from", src)
                         .send()
                         .await;
@@ -344,15 +349,10 @@ async fn errors_rejected_fork_pins_source() {
 // ---------------------------------------------------------------- idempotent
 
 async fn idempotent_reput_is_409() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::PUT
-            && seen.headers.contains_key("stream-forked-from")
-            && resp.status() == StatusCode::OK
-        {
-            *resp.status_mut() = StatusCode::CONFLICT;
-        }
-        resp
-    })
+    let srv = crate::common::setting_status(
+        |seen, resp| seen_fork_put(seen) && resp.status() == StatusCode::OK,
+        409,
+    )
     .await;
     bite(&srv.root)
         .each(&[
@@ -386,7 +386,7 @@ async fn idempotent_reput_is_409() {
 }
 
 async fn idempotent_any_reput_is_200() {
-    let srv = crate::common::with_response(remap_put(409, 200)).await;
+    let srv = crate::common::remapping_status(Method::PUT, 409, 200).await;
     bite(&srv.root)
         .each(&[
             (
@@ -416,11 +416,7 @@ async fn idempotent_any_reput_is_200() {
 // ---------------------------------------------------------------- suboffset
 
 async fn suboffset_ignored() {
-    let srv = crate::common::with_request(|mut req| {
-        req.headers_mut().remove("stream-fork-sub-offset");
-        req
-    })
-    .await;
+    let srv = crate::common::dropping_request_headers(&["stream-fork-sub-offset"]).await;
     bite(&srv.root)
         .each(&[
             ("fork::suboffset::bytes_inside_append", "FORK-SUB-BYTES"),
@@ -504,10 +500,7 @@ fn mirror_source_appends(req: Request, next: Next, shared: Arc<Shared>) -> Fut {
             .await;
         if post && resp.status().is_success() && !bytes.is_empty() {
             for fork in shared.forks_of(&path) {
-                let mut q = shared
-                    .http
-                    .post(format!("{}{}", shared.origin, fork))
-                    .body(bytes.clone());
+                let mut q = shared.http.post(shared.url(&fork)).body(bytes.clone());
                 if let Some(ct) = &ct {
                     q = q.header("content-type", ct.to_str().unwrap_or(""));
                 }
@@ -616,11 +609,7 @@ async fn live_fork_long_polls_always_wait() {
     let lp = 2000;
     let srv = serve_with(lp, move |req, next, shared| {
         Box::pin(async move {
-            let q = req.uri().query().unwrap_or("").to_string();
-            if req.method() == Method::GET
-                && shared.is_fork(req.uri().path())
-                && q.contains("live=long-poll")
-            {
+            if is_fork_long_poll(&req, &shared) {
                 tokio::time::sleep(Duration::from_millis(lp)).await;
             }
             next.run(req).await
@@ -646,11 +635,7 @@ async fn live_fork_long_polls_always_wait() {
 async fn live_fork_long_polls_empty() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
-            let q = req.uri().query().unwrap_or("").to_string();
-            if req.method() == Method::GET
-                && shared.is_fork(req.uri().path())
-                && q.contains("live=long-poll")
-            {
+            if is_fork_long_poll(&req, &shared) {
                 return status(204);
             }
             next.run(req).await
@@ -678,13 +663,7 @@ async fn live_fork_long_polls_empty() {
 // ---------------------------------------------------------------- lifecycle
 
 async fn lifecycle_gone_is_404() {
-    let srv = crate::common::with_response(|_, mut resp| {
-        if resp.status() == StatusCode::GONE {
-            *resp.status_mut() = StatusCode::NOT_FOUND;
-        }
-        resp
-    })
-    .await;
+    let srv = crate::common::setting_status(|_, resp| resp.status() == StatusCode::GONE, 404).await;
     bite(&srv.root)
         .each(&[
             ("fork::lifecycle::get_is_410", "SOFTDEL-GET-410"),
@@ -711,7 +690,7 @@ async fn lifecycle_gone_is_404() {
 }
 
 async fn lifecycle_soft_deleted_path_recreatable() {
-    let srv = crate::common::with_response(remap_put(409, 201)).await;
+    let srv = crate::common::remapping_status(Method::PUT, 409, 201).await;
     bite(&srv.root)
         .case("fork::lifecycle::put_is_409")
         .fails_with("SOFTDEL-PUT-409")
@@ -724,11 +703,7 @@ async fn lifecycle_delete_takes_forks_along() {
         Box::pin(async move {
             if req.method() == Method::DELETE {
                 for fork in shared.forks_of(req.uri().path()) {
-                    let _ = shared
-                        .http
-                        .delete(format!("{}{}", shared.origin, fork))
-                        .send()
-                        .await;
+                    shared.delete(&fork).await;
                 }
             }
             next.run(req).await
@@ -770,8 +745,7 @@ async fn lifecycle_no_cascade() {
         Box::pin(async move {
             let path = req.uri().path().to_string();
             let resp = next.run(req).await;
-            if resp.status() == StatusCode::NOT_FOUND && shared.gone.lock().unwrap().contains(&path)
-            {
+            if resp.status() == StatusCode::NOT_FOUND && shared.is_gone(&path) {
                 return status(410);
             }
             resp
@@ -799,7 +773,7 @@ async fn lifecycle_hard_delete_with_forks() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
             let path = req.uri().path().to_string();
-            if req.method() != Method::PUT && shared.gone.lock().unwrap().contains(&path) {
+            if req.method() != Method::PUT && shared.is_gone(&path) {
                 return status(404);
             }
             next.run(req).await
@@ -832,21 +806,16 @@ async fn lifecycle_cascade_removes_live_ancestor() {
             let deleting = req.method() == Method::DELETE;
             let resp = next.run(req).await;
             if deleting && resp.status() == StatusCode::NO_CONTENT {
-                let parent = shared.forks.lock().unwrap().get(&path).cloned();
-                let mut at = parent;
+                let mut at = shared.source_of(&path);
                 while let Some(a) = at {
-                    if !shared.gone.lock().unwrap().contains(&a) {
+                    if !shared.is_gone(&a) {
                         // `a` is live: a correct cascade stops here.
                         if !shared.forks_of(&a).is_empty() {
-                            let _ = shared
-                                .http
-                                .delete(format!("{}{}", shared.origin, a))
-                                .send()
-                                .await;
+                            shared.delete(&a).await;
                         }
                         break;
                     }
-                    at = shared.forks.lock().unwrap().get(&a).cloned();
+                    at = shared.source_of(&a);
                 }
             }
             resp
@@ -902,7 +871,7 @@ async fn lifecycle_async_cleanup_passes() {
 async fn lifecycle_close_propagates() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
-            let src = shared.forks.lock().unwrap().get(req.uri().path()).cloned();
+            let src = shared.source_of(req.uri().path());
             let closing = req.method() == Method::POST
                 && req
                     .headers()
@@ -912,7 +881,7 @@ async fn lifecycle_close_propagates() {
             if let (Some(src), true) = (src, closing) {
                 let _ = shared
                     .http
-                    .post(format!("{}{}", shared.origin, src))
+                    .post(shared.url(&src))
                     .header("stream-closed", "true")
                     .send()
                     .await;
@@ -999,16 +968,66 @@ async fn create_fork_body_dropped() {
         .await;
 }
 
+/// Takes a fork offset of `-1` as "no offset" (the source's tail): drops
+/// it. Did it?
+fn drop_sentinel_fork_offset(req: &mut Request) -> bool {
+    let sentinel = req
+        .headers()
+        .get("stream-fork-offset")
+        .is_some_and(|v| v == "-1");
+    if sentinel {
+        req.headers_mut().remove("stream-fork-offset");
+    }
+    sentinel
+}
+
+/// Ignores fork offset headers that come without `Stream-Forked-From`:
+/// drops them. Did it drop any?
+fn drop_fork_headers_without_source(req: &mut Request) -> bool {
+    if req.headers().contains_key("stream-forked-from") {
+        return false;
+    }
+    let h = req.headers_mut();
+    h.remove("stream-fork-offset").is_some() | h.remove("stream-fork-sub-offset").is_some()
+}
+
+/// A server that, in the case whose paths contain `case`, rewrites each
+/// request with `deviate` (true: it deviated from a SHOULD); once such a
+/// request created a stream (201), it serves the case's source (`…/s`)
+/// one byte short, so the case must carry on past the SHOULD finding and
+/// fail at MUST.
+async fn deviation_then_source_cut(case: &'static str, deviate: fn(&mut Request) -> bool) -> Srv {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let accepted = Arc::new(AtomicBool::new(false));
+    crate::common::with_middleware(500, move |mut req: Request, next: Next| {
+        let accepted = accepted.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            if !path.contains(case) {
+                return next.run(req).await;
+            }
+            if deviate(&mut req) {
+                let resp = next.run(req).await;
+                if resp.status() == StatusCode::CREATED {
+                    accepted.store(true, Ordering::SeqCst);
+                }
+                return resp;
+            }
+            let source_read = req.method() == Method::GET && path.ends_with("/s");
+            let resp = next.run(req).await;
+            if !(source_read && accepted.load(Ordering::SeqCst)) {
+                return resp;
+            }
+            cut_last_byte(resp).await
+        }
+    })
+    .await
+}
+
 /// A fork offset of `-1` is taken as "no offset" (the source's tail).
 async fn errors_sentinel_minus_one_means_tail() {
     let srv = crate::common::with_request(|mut req| {
-        if req
-            .headers()
-            .get("stream-fork-offset")
-            .is_some_and(|v| v == "-1")
-        {
-            req.headers_mut().remove("stream-fork-offset");
-        }
+        drop_sentinel_fork_offset(&mut req);
         req
     })
     .await;
@@ -1023,39 +1042,7 @@ async fn errors_sentinel_minus_one_means_tail() {
 /// one byte short: the case carries on past the SHOULD finding and fails
 /// at MUST.
 async fn errors_sentinel_fork_that_alters_its_source_fails_at_must() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let accepted = Arc::new(AtomicBool::new(false));
-    let srv = crate::common::with_middleware(500, move |mut req: Request, next: Next| {
-        let accepted = accepted.clone();
-        async move {
-            let path = req.uri().path().to_string();
-            if !path.contains("sentinel_fork_offsets") {
-                return next.run(req).await;
-            }
-            if req
-                .headers()
-                .get("stream-fork-offset")
-                .is_some_and(|v| v == "-1")
-            {
-                req.headers_mut().remove("stream-fork-offset");
-                let resp = next.run(req).await;
-                if resp.status() == StatusCode::CREATED {
-                    accepted.store(true, Ordering::SeqCst);
-                }
-                return resp;
-            }
-            let source_read = req.method() == Method::GET && path.ends_with("/s");
-            let resp = next.run(req).await;
-            if !(source_read && accepted.load(Ordering::SeqCst)) {
-                return resp;
-            }
-            let (mut parts, body) = crate::common::body_bytes(resp).await;
-            let cut = body.slice(..body.len().saturating_sub(1));
-            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-            crate::common::rebuild(parts, cut)
-        }
-    })
-    .await;
+    let srv = deviation_then_source_cut("sentinel_fork_offsets", drop_sentinel_fork_offset).await;
     bite(&srv.root)
         .case("fork::errors::sentinel_fork_offsets")
         .fails_with("FORK-INDEPENDENT")
@@ -1083,16 +1070,11 @@ async fn live_sse_offset_ignored() {
 /// so a "fork" is a new, empty, plain stream. Cases whose subject is a
 /// fork's lifetime or offsets must notice that it inherited nothing.
 async fn server_ignoring_fork_headers_fails_fork_lifetime_cases() {
-    let srv = crate::common::with_request(|mut req| {
-        for h in [
-            "stream-forked-from",
-            "stream-fork-offset",
-            "stream-fork-sub-offset",
-        ] {
-            req.headers_mut().remove(h);
-        }
-        req
-    })
+    let srv = crate::common::dropping_request_headers(&[
+        "stream-forked-from",
+        "stream-fork-offset",
+        "stream-fork-sub-offset",
+    ])
     .await;
     let ids = [
         "fork::lifecycle::live_source_survives_fork_deletes",
@@ -1114,9 +1096,7 @@ async fn server_ignoring_fork_headers_fails_fork_lifetime_cases() {
 async fn rejecting_every(header: &'static str) -> crate::common::Broken {
     crate::common::with_middleware(500, move |req: Request, next: Next| async move {
         if req.method() == Method::PUT && req.headers().contains_key(header) {
-            let mut r = Response::new(Body::empty());
-            *r.status_mut() = StatusCode::BAD_REQUEST;
-            return r;
+            return status(400);
         }
         next.run(req).await
     })
@@ -1146,15 +1126,10 @@ async fn blanket_400_for_fork_offsets_is_caught() {
 async fn create_empty_source_refused() {
     let srv = serve_with(500, |req, next, shared| {
         Box::pin(async move {
-            let source = req
-                .headers()
-                .get("stream-forked-from")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            if let (Some(src), true) = (source, req.method() == Method::PUT) {
+            if let Some(src) = fork_put_source(&req) {
                 let r = shared
                     .http
-                    .get(format!("{}{src}?offset=-1", shared.origin))
+                    .get(shared.url(&format!("{src}?offset=-1")))
                     .send()
                     .await;
                 if let Ok(r) = r {
@@ -1181,15 +1156,10 @@ async fn create_empty_source_refused() {
 /// §4.2: a server that refuses a fork PUT carrying any Content-Type, even
 /// the source's own (409).
 async fn create_equal_content_type_refused() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::PUT
-            && seen.headers.contains_key("stream-forked-from")
-            && seen.headers.contains_key("content-type")
-        {
-            crate::common::set_status(&mut resp, 409);
-        }
-        resp
-    })
+    let srv = crate::common::setting_status(
+        |seen, _| seen_fork_put(seen) && seen.headers.contains_key("content-type"),
+        409,
+    )
     .await;
     bite(&srv.root)
         .case("fork::create::content_type_equal_is_accepted")
@@ -1202,10 +1172,7 @@ async fn create_equal_content_type_refused() {
 /// carries on, finds every stream intact: only the SHOULD finding.
 async fn errors_fork_headers_without_source_ignored() {
     let srv = crate::common::with_request(|mut req| {
-        if !req.headers().contains_key("stream-forked-from") {
-            req.headers_mut().remove("stream-fork-offset");
-            req.headers_mut().remove("stream-fork-sub-offset");
-        }
+        drop_fork_headers_without_source(&mut req);
         req
     })
     .await;
@@ -1311,16 +1278,12 @@ async fn fork_delete_takes_live_source() {
         Box::pin(async move {
             let path = req.uri().path().to_string();
             let source = (req.method() == Method::DELETE)
-                .then(|| shared.forks.lock().unwrap().get(&path).cloned())
+                .then(|| shared.source_of(&path))
                 .flatten()
                 .filter(|src| !shared.is_fork(src));
             let resp = next.run(req).await;
             if let (Some(src), StatusCode::NO_CONTENT) = (source, resp.status()) {
-                let _ = shared
-                    .http
-                    .delete(format!("{}{src}", shared.origin))
-                    .send()
-                    .await;
+                shared.delete(&src).await;
             }
             resp
         })
@@ -1360,10 +1323,7 @@ async fn resolved_offset_refused(corrupt: bool) -> Srv {
             if !(corrupt && fork_read && refused.load(Ordering::SeqCst)) {
                 return resp;
             }
-            let (mut parts, body) = crate::common::body_bytes(resp).await;
-            let cut = body.slice(..body.len().saturating_sub(1));
-            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-            crate::common::rebuild(parts, cut)
+            cut_last_byte(resp).await
         }
     })
     .await
@@ -1404,35 +1364,8 @@ async fn idempotent_resolved_offset_refused_then_fork_altered_fails_at_must() {
 /// stream (SHOULD finding), after which the server serves the stream
 /// whose offset was named one byte short: a MUST failure.
 async fn errors_fork_headers_without_source_accepted_then_source_altered_fails_at_must() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let accepted = Arc::new(AtomicBool::new(false));
-    let srv = crate::common::with_middleware(500, move |mut req: Request, next: Next| {
-        let accepted = accepted.clone();
-        async move {
-            let path = req.uri().path().to_string();
-            if !path.contains("fork_headers_without_source") {
-                return next.run(req).await;
-            }
-            if req.method() == Method::PUT && !req.headers().contains_key("stream-forked-from") {
-                let h = req.headers_mut();
-                let had = h.remove("stream-fork-offset").is_some()
-                    | h.remove("stream-fork-sub-offset").is_some();
-                let resp = next.run(req).await;
-                if had && resp.status() == StatusCode::CREATED {
-                    accepted.store(true, Ordering::SeqCst);
-                }
-                return resp;
-            }
-            let source_read = req.method() == Method::GET && path.ends_with("/s");
-            let resp = next.run(req).await;
-            if !(source_read && accepted.load(Ordering::SeqCst)) {
-                return resp;
-            }
-            let (mut parts, body) = crate::common::body_bytes(resp).await;
-            let cut = body.slice(..body.len().saturating_sub(1));
-            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-            crate::common::rebuild(parts, cut)
-        }
+    let srv = deviation_then_source_cut("fork_headers_without_source", |req| {
+        req.method() == Method::PUT && drop_fork_headers_without_source(req)
     })
     .await;
     bite(&srv.root)

@@ -87,13 +87,11 @@ async fn validation_empty_array_put_stores_a_message() {
 }
 
 async fn reads_wrong_type_ignore_offsets() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::GET && resp.status() == StatusCode::OK {
-            resp.headers_mut()
-                .insert("content-type", HeaderValue::from_static("text/plain"));
-        }
-        resp
-    })
+    let srv = crate::common::setting_response_header(
+        |seen, resp| seen.method == Method::GET && resp.status() == StatusCode::OK,
+        "content-type",
+        "text/plain",
+    )
     .await;
     bite(&srv.root)
         .case("json::reads::read_is_one_json_array")

@@ -26,10 +26,25 @@ fn query_param(seen: &crate::common::Seen, key: &str) -> Option<String> {
 
 /// A server whose long-poll answers always carry `Stream-Cursor: cursor`.
 async fn with_fixed_cursor(cursor: &'static str) -> crate::common::Broken {
-    crate::common::with_response(move |seen, mut resp| {
-        if is_long_poll(seen) {
-            resp.headers_mut()
-                .insert("stream-cursor", HeaderValue::from_static(cursor));
+    crate::common::setting_response_header(|seen, _| is_long_poll(seen), "stream-cursor", cursor)
+        .await
+}
+
+/// A server whose long-poll answers lack the header `name`.
+async fn long_polls_without(name: &'static str) -> crate::common::Broken {
+    crate::common::dropping_response_headers(|seen, _| is_long_poll(seen), &[name]).await
+}
+
+/// A server that holds each long-poll answer for which `held` is true
+/// until the long-poll timeout runs out (counted from the request).
+async fn long_polls_held_until_timeout(held: fn(&Response) -> bool) -> crate::common::Broken {
+    crate::common::with_middleware(LP_MS, move |req: Request, next: Next| async move {
+        let long_poll = req.uri().query().unwrap_or("").contains("live=long-poll");
+        let started = Instant::now();
+        let resp = next.run(req).await;
+        if long_poll && held(&resp) {
+            let due = Duration::from_millis(LP_MS);
+            tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
         }
         resp
     })
@@ -67,13 +82,7 @@ async fn basic_long_poll_treated_as_catch_up_is_caught() {
 }
 
 async fn basic_missing_cursor_is_caught() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if is_long_poll(seen) {
-            resp.headers_mut().remove("stream-cursor");
-        }
-        resp
-    })
-    .await;
+    let srv = long_polls_without("stream-cursor").await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -91,12 +100,10 @@ async fn basic_missing_cursor_is_caught() {
 }
 
 async fn basic_204_without_up_to_date_is_caught() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if is_long_poll(seen) && resp.status() == 204 {
-            resp.headers_mut().remove("stream-up-to-date");
-        }
-        resp
-    })
+    let srv = crate::common::dropping_response_headers(
+        |seen, resp| is_long_poll(seen) && resp.status() == 204,
+        &["stream-up-to-date"],
+    )
     .await;
     bite(&srv.root)
         .long_poll(LP_MS)
@@ -113,17 +120,8 @@ async fn basic_204_without_up_to_date_is_caught() {
 async fn closure_waiting_for_the_timeout_is_caught() {
     // A server that answers closed-stream long-polls only when its timeout
     // runs out (and so also fails to wake waiters on close).
-    let srv = crate::common::with_middleware(LP_MS, |req: Request, next: Next| async move {
-        let long_poll = req.uri().query().unwrap_or("").contains("live=long-poll");
-        let started = Instant::now();
-        let resp = next.run(req).await;
-        if long_poll && resp.headers().contains_key("stream-closed") {
-            let due = Duration::from_millis(LP_MS);
-            tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
-        }
-        resp
-    })
-    .await;
+    let srv =
+        long_polls_held_until_timeout(|resp| resp.headers().contains_key("stream-closed")).await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -141,13 +139,7 @@ async fn closure_waiting_for_the_timeout_is_caught() {
 }
 
 async fn closure_without_closed_header_is_caught() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if is_long_poll(seen) {
-            resp.headers_mut().remove("stream-closed");
-        }
-        resp
-    })
-    .await;
+    let srv = long_polls_without("stream-closed").await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -263,17 +255,7 @@ async fn basic_only_first_waiter_woken_is_caught() {
 async fn basic_waiter_held_until_the_timeout_is_caught() {
     // A server that answers a long-poll which got data only when its
     // timeout runs out (it never wakes waiters early).
-    let srv = crate::common::with_middleware(LP_MS, |req: Request, next: Next| async move {
-        let long_poll = req.uri().query().unwrap_or("").contains("live=long-poll");
-        let started = Instant::now();
-        let resp = next.run(req).await;
-        if long_poll && resp.status() == 200 {
-            let due = Duration::from_millis(LP_MS);
-            tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
-        }
-        resp
-    })
-    .await;
+    let srv = long_polls_held_until_timeout(|resp| resp.status() == 200).await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -293,14 +275,10 @@ async fn basic_waiter_held_until_the_timeout_is_caught() {
 /// §5.7: a server that answers a long-poll on a missing stream as if it
 /// had waited at an empty tail (204) instead of 404.
 async fn missing_stream_answered_204() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if crate::common::is_live(seen, "long-poll")
-            && resp.status() == axum::http::StatusCode::NOT_FOUND
-        {
-            crate::common::set_status(&mut resp, 204);
-        }
-        resp
-    })
+    let srv = crate::common::setting_status(
+        |seen, resp| is_long_poll(seen) && resp.status() == axum::http::StatusCode::NOT_FOUND,
+        204,
+    )
     .await;
     bite(&srv.root)
         .case("longpoll::basic::missing_stream_is_404")

@@ -44,28 +44,22 @@ async fn head_drops_its_headers() {
 }
 
 async fn head_reports_wrong_type_or_stale_tail() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::HEAD {
-            resp.headers_mut().insert(
-                "content-type",
-                HeaderValue::from_static("application/octet-stream"),
-            );
-        }
-        resp
-    })
+    let srv = crate::common::setting_response_header(
+        |seen, _| seen.method == Method::HEAD,
+        "content-type",
+        "application/octet-stream",
+    )
     .await;
     bite(&srv.root)
         .case("metadata::head::reports_type_and_tail")
         .fails_with("HEAD-200")
         .await;
 
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::HEAD && resp.status() == StatusCode::OK {
-            resp.headers_mut()
-                .insert("stream-next-offset", HeaderValue::from_static("stale"));
-        }
-        resp
-    })
+    let srv = crate::common::setting_response_header(
+        |seen, resp| seen.method == Method::HEAD && resp.status() == StatusCode::OK,
+        "stream-next-offset",
+        "stale",
+    )
     .await;
     bite(&srv.root)
         .case("metadata::head::reports_type_and_tail")
@@ -74,13 +68,7 @@ async fn head_reports_wrong_type_or_stale_tail() {
 }
 
 async fn delete_status_and_ghost_streams() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::DELETE && resp.status() == StatusCode::NO_CONTENT {
-            crate::common::set_status(&mut resp, 200);
-        }
-        resp
-    })
-    .await;
+    let srv = crate::common::remapping_status(Method::DELETE, 204, 200).await;
     bite(&srv.root)
         .each(&[
             ("metadata::delete::is_204_then_404_everywhere", "DELETE-204"),
@@ -247,13 +235,11 @@ async fn head_uncacheable_alternatives_pass_both_head_cases() {
         "max-age=0, must-revalidate",
         "private, max-age=0",
     ] {
-        let srv = crate::common::with_response(move |seen, mut resp| {
-            if seen.method == Method::HEAD {
-                resp.headers_mut()
-                    .insert("cache-control", HeaderValue::from_static(cc));
-            }
-            resp
-        })
+        let srv = crate::common::setting_response_header(
+            |seen, _| seen.method == Method::HEAD,
+            "cache-control",
+            cc,
+        )
         .await;
         bite(&srv.root)
             .area("metadata::head::not_cacheable")
@@ -270,15 +256,11 @@ async fn head_uncacheable_alternatives_pass_both_head_cases() {
             .await;
     }
     // Still biting: a HEAD cacheable for a minute fails both.
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::HEAD {
-            resp.headers_mut().insert(
-                "cache-control",
-                HeaderValue::from_static("public, max-age=60"),
-            );
-        }
-        resp
-    })
+    let srv = crate::common::setting_response_header(
+        |seen, _| seen.method == Method::HEAD,
+        "cache-control",
+        "public, max-age=60",
+    )
     .await;
     bite(&srv.root)
         .each(&[

@@ -58,15 +58,11 @@ async fn sentinels_swapped() {
 }
 
 async fn sentinels_now_cacheable() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.uri.query() == Some("offset=now") {
-            resp.headers_mut().insert(
-                "cache-control",
-                HeaderValue::from_static("public, max-age=60"),
-            );
-        }
-        resp
-    })
+    let srv = crate::common::setting_response_header(
+        |seen, _| seen.uri.query() == Some("offset=now"),
+        "cache-control",
+        "public, max-age=60",
+    )
     .await;
     bite(&srv.root)
         .case("offsets::sentinels::now_is_not_cacheable")

@@ -16,6 +16,51 @@ fn producer(seen: &Seen) -> bool {
     seen.method == Method::POST && seen.headers.contains_key("producer-id")
 }
 
+/// The three producer headers.
+const PRODUCER_HEADERS: [&str; 3] = ["producer-id", "producer-epoch", "producer-seq"];
+
+/// Turn a producer request into a plain append.
+fn drop_producer_headers(req: &mut Request) {
+    for h in PRODUCER_HEADERS {
+        req.headers_mut().remove(h);
+    }
+}
+
+/// Replace each Producer-Epoch / Producer-Seq value `v` by `read(v)` where
+/// that is Some (how a server reading them otherwise would take them).
+fn reread_producer_values(req: &mut Request, read: fn(&str) -> Option<String>) {
+    for h in ["producer-epoch", "producer-seq"] {
+        let fixed = req
+            .headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .and_then(read);
+        if let Some(f) = fixed {
+            req.headers_mut()
+                .insert(h, HeaderValue::from_str(&f).unwrap());
+        }
+    }
+}
+
+/// The value of the request header `name` ("" if missing or not text).
+fn header<'r>(req: &'r Request, name: &str) -> &'r str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// "path id epoch seq" of a producer request (a missing header reads "").
+fn producer_tuple(req: &Request) -> String {
+    format!(
+        "{} {} {} {}",
+        req.uri().path(),
+        header(req, "producer-id"),
+        header(req, "producer-epoch"),
+        header(req, "producer-seq")
+    )
+}
+
 async fn wrong_success_headers_are_caught() {
     // Duplicates report the retried seq instead of the highest accepted one.
     let srv = crate::common::with_response(|seen: &Seen, mut resp| {
@@ -34,19 +79,15 @@ async fn wrong_success_headers_are_caught() {
 }
 
 async fn missing_producer_headers_are_caught() {
-    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
-        if producer(seen) {
-            for h in [
-                "producer-epoch",
-                "producer-seq",
-                "producer-expected-seq",
-                "producer-received-seq",
-            ] {
-                resp.headers_mut().remove(h);
-            }
-        }
-        resp
-    })
+    let srv = crate::common::dropping_response_headers(
+        |seen, _| producer(seen),
+        &[
+            "producer-epoch",
+            "producer-seq",
+            "producer-expected-seq",
+            "producer-received-seq",
+        ],
+    )
     .await;
     bite(&srv.root)
         .each(&[
@@ -134,26 +175,14 @@ fn lenient(v: &str) -> Option<String> {
 
 async fn lenient_header_parsing_is_caught() {
     let srv = crate::common::with_request(|mut req| {
-        for h in ["producer-epoch", "producer-seq"] {
-            let fixed = req
-                .headers()
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .and_then(lenient);
-            if let Some(f) = fixed {
-                req.headers_mut()
-                    .insert(h, HeaderValue::from_str(&f).unwrap());
-            }
-        }
+        reread_producer_values(&mut req, lenient);
         // Partial sets are ignored instead of rejected; empty ids get a name.
-        let n = ["producer-id", "producer-epoch", "producer-seq"]
+        let n = PRODUCER_HEADERS
             .iter()
             .filter(|h| req.headers().contains_key(**h))
             .count();
         if n > 0 && n < 3 {
-            for h in ["producer-id", "producer-epoch", "producer-seq"] {
-                req.headers_mut().remove(h);
-            }
+            drop_producer_headers(&mut req);
         }
         if req
             .headers()
@@ -238,28 +267,11 @@ async fn unserialized_validation_is_caught() {
             if req.method() != Method::POST || !req.headers().contains_key("producer-id") {
                 return next.run(req).await;
             }
-            let (key, seq) = {
-                let h = |n: &str| {
-                    req.headers()
-                        .get(n)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string()
-                };
-                let key = format!(
-                    "{} {} {} {}",
-                    req.uri().path(),
-                    h("producer-id"),
-                    h("producer-epoch"),
-                    h("producer-seq")
-                );
-                (key, h("producer-seq"))
-            };
+            let key = producer_tuple(&req);
+            let seq = header(&req, "producer-seq").to_string();
             let twin = !inflight.lock().unwrap().insert(key.clone());
             if twin {
-                for n in ["producer-id", "producer-epoch", "producer-seq"] {
-                    req.headers_mut().remove(n);
-                }
+                drop_producer_headers(&mut req);
                 let mut resp = next.run(req).await;
                 *resp.status_mut() = StatusCode::OK;
                 resp.headers_mut()
@@ -351,28 +363,15 @@ async fn duplicates_appended_again_are_caught() {
         let seen = seen.clone();
         async move {
             let h = req.headers();
-            let key = h
-                .contains_key("stream-seq")
-                .then(|| {
-                    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
-                    format!(
-                        "{} {} {} {}",
-                        req.uri().path(),
-                        get("producer-id"),
-                        get("producer-epoch"),
-                        get("producer-seq")
-                    )
-                })
-                .filter(|_| h.contains_key("producer-id"));
+            let key = (h.contains_key("stream-seq") && h.contains_key("producer-id"))
+                .then(|| producer_tuple(&req));
             let retry = key.is_some_and(|k| !seen.lock().unwrap().insert(k));
             if !retry {
                 return next.run(req).await;
             }
             req.headers_mut()
                 .insert("stream-seq", HeaderValue::from_static("zz"));
-            for n in ["producer-id", "producer-epoch", "producer-seq"] {
-                req.headers_mut().remove(n);
-            }
+            drop_producer_headers(&mut req);
             let mut resp = next.run(req).await;
             if resp.status() == StatusCode::NO_CONTENT {
                 crate::common::set_status(&mut resp, 200);
@@ -431,17 +430,7 @@ fn canonical(v: &str) -> Option<String> {
 /// carried on past the first).
 async fn non_canonical_values_read_as_integers_are_only_a_should_finding() {
     let srv = crate::common::with_request(|mut req| {
-        for h in ["producer-epoch", "producer-seq"] {
-            let fixed = req
-                .headers()
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .and_then(canonical);
-            if let Some(f) = fixed {
-                req.headers_mut()
-                    .insert(h, HeaderValue::from_str(&f).unwrap());
-            }
-        }
+        reread_producer_values(&mut req, canonical);
         req
     })
     .await;
@@ -467,9 +456,7 @@ async fn non_canonical_values_accepted_as_plain_appends_are_caught() {
                 .is_some()
         });
         if lenient {
-            for h in ["producer-id", "producer-epoch", "producer-seq"] {
-                req.headers_mut().remove(h);
-            }
+            drop_producer_headers(&mut req);
         }
         req
     })

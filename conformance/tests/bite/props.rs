@@ -149,11 +149,7 @@ async fn epoch_fencing_off() {
 
 /// §5.2 broken: Stream-Seq is not enforced.
 async fn stream_seq_not_enforced() {
-    let srv = crate::common::with_request(|mut req| {
-        req.headers_mut().remove("stream-seq");
-        req
-    })
-    .await;
+    let srv = crate::common::dropping_request_headers(&["stream-seq"]).await;
     assert_bites(
         &srv.root,
         "props::sequences::single_stream",
@@ -188,13 +184,7 @@ async fn close_ignored_on_append() {
 
 /// §4.2 broken: soft-deleted streams answer 404 instead of 410.
 async fn soft_delete_answers_404() {
-    let srv = crate::common::with_response(|_, mut resp| {
-        if resp.status() == StatusCode::GONE {
-            *resp.status_mut() = StatusCode::NOT_FOUND;
-        }
-        resp
-    })
-    .await;
+    let srv = crate::common::setting_status(|_, resp| resp.status() == StatusCode::GONE, 404).await;
     assert_bites(
         &srv.root,
         "props::sequences::forks_and_deletes",
@@ -324,16 +314,14 @@ async fn fork_sub_offset_off_by_one() {
 /// §5.6/§5.7 correct behaviour: a long-poll 200 that carries
 /// Stream-Closed: true may omit Stream-Cursor. The properties pass.
 async fn cursor_omitted_when_closed_passes() {
-    let srv = crate::common::with_response(|_, mut resp| {
-        if resp
-            .headers()
-            .get("stream-closed")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
-        {
-            resp.headers_mut().remove("stream-cursor");
-        }
-        resp
-    })
+    let srv = crate::common::dropping_response_headers(
+        |_, resp| {
+            resp.headers()
+                .get("stream-closed")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+        },
+        &["stream-cursor"],
+    )
     .await;
     for (id, seed) in [
         ("props::sequences::single_stream", 3),

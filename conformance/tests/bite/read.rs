@@ -24,13 +24,7 @@ async fn catch_up_200_marked(header: &'static str) -> crate::common::Broken {
 
 /// A server that strips `header` from every catch-up response.
 async fn catch_up_without(header: &'static str) -> crate::common::Broken {
-    crate::common::with_response(move |seen, mut resp| {
-        if catch_up(seen) {
-            resp.headers_mut().remove(header);
-        }
-        resp
-    })
-    .await
+    crate::common::dropping_response_headers(|seen, _| catch_up(seen), &[header]).await
 }
 
 async fn control_reference_passes_every_read_case() {
@@ -154,17 +148,16 @@ async fn tail_without_up_to_date_is_caught() {
 }
 
 async fn errors_answered_with_200_are_caught() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if catch_up(seen)
-            && matches!(
-                resp.status(),
-                StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST
-            )
-        {
-            *resp.status_mut() = StatusCode::OK;
-        }
-        resp
-    })
+    let srv = crate::common::setting_status(
+        |seen, resp| {
+            catch_up(seen)
+                && matches!(
+                    resp.status(),
+                    StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST
+                )
+        },
+        200,
+    )
     .await;
     bite(&srv.root)
         .each(&[

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::Method;
 use ds_conformance::client::Session;
 use ds_conformance::runner::run_case;
 use ds_conformance::testing::bite;
@@ -30,13 +30,7 @@ pub(crate) fn bash(script: &str, target: Option<&str>) -> (i32, String) {
 /// into `bash -eu`, runs every request (a quoting or comment mistake would
 /// stop it) and shows the server's answers.
 async fn failure_transcript_runs_as_pasted() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == axum::http::Method::PUT && resp.status() == StatusCode::CREATED {
-            crate::common::set_status(&mut resp, 200);
-        }
-        resp
-    })
-    .await;
+    let srv = crate::common::remapping_status(Method::PUT, 201, 200).await;
     let id = "create::basic::new_stream_is_201";
     let bitten = bite(&srv.root).case(id).fails_with("CREATE-NEW-201").await;
     let transcript = &bitten.transcript;
@@ -57,11 +51,7 @@ async fn failure_transcript_runs_as_pasted() {
 /// Stream-Seq ignored: the property's replay script exits 1 against that
 /// server (it reproduced the failure) and 0 against the reference server.
 async fn replay_script_exits_1_only_where_the_failure_reproduces() {
-    let broken = crate::common::with_request(|mut req| {
-        req.headers_mut().remove("stream-seq");
-        req
-    })
-    .await;
+    let broken = crate::common::dropping_request_headers(&["stream-seq"]).await;
     let mut t = Session::new(&broken.root).expect("target");
     t.target.long_poll_timeout = Duration::from_millis(500);
     t.run.case_timeout = Duration::from_secs(90);

@@ -40,12 +40,10 @@ async fn headers_missing_on_errors() {
 
 async fn headers_missing_on_304_and_410() {
     for code in [StatusCode::NOT_MODIFIED, StatusCode::GONE] {
-        let srv = crate::common::with_response(move |_, mut resp| {
-            if resp.status() == code {
-                resp.headers_mut().remove("x-content-type-options");
-            }
-            resp
-        })
+        let srv = crate::common::dropping_response_headers(
+            move |_, resp| resp.status() == code,
+            &["x-content-type-options"],
+        )
         .await;
         bite(&srv.root)
             .case("security::headers::nosniff_on_every_response")
@@ -103,15 +101,11 @@ async fn cors_broken() {
 }
 
 async fn cors_producer_headers_not_exposed() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if seen.method == Method::POST {
-            resp.headers_mut().insert(
-                "access-control-expose-headers",
-                HeaderValue::from_static("stream-next-offset"),
-            );
-        }
-        resp
-    })
+    let srv = crate::common::setting_response_header(
+        |seen, _| seen.method == Method::POST,
+        "access-control-expose-headers",
+        "stream-next-offset",
+    )
     .await;
     bite(&srv.root)
         .case("security::cors::responses_expose_protocol_headers")

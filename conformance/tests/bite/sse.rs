@@ -30,6 +30,11 @@ fn map_frames(
     })
 }
 
+/// A server whose SSE frames (of 200 answers) pass through `f`, as text.
+async fn sse_frames_rewritten(f: fn(&str) -> String) -> crate::common::Broken {
+    crate::common::with_response(move |seen, resp| map_frames(seen, resp, f)).await
+}
+
 /// Remove a JSON member (`"key":value,` or `,"key":value`) from control
 /// event text.
 fn drop_member(frame: &str, key: &str) -> String {
@@ -100,12 +105,10 @@ async fn format_headers_broken_are_caught() {
 }
 
 async fn format_errors_answered_with_200_are_caught() {
-    let srv = crate::common::with_response(|seen, mut resp| {
-        if is_sse(seen) && resp.status().is_client_error() {
-            *resp.status_mut() = StatusCode::OK;
-        }
-        resp
-    })
+    let srv = crate::common::setting_status(
+        |seen, resp| is_sse(seen) && resp.status().is_client_error(),
+        200,
+    )
     .await;
     bite(&srv.root)
         .long_poll(LP_MS)
@@ -117,11 +120,9 @@ async fn format_errors_answered_with_200_are_caught() {
 }
 
 async fn format_json_not_an_array_is_caught() {
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| {
-            f.replace("event: data\n", "event: data\ndata:{\"wrapped\":\n")
-                .replace("\n\nevent: control", "\ndata:}\n\nevent: control")
-        })
+    let srv = sse_frames_rewritten(|f| {
+        f.replace("event: data\n", "event: data\ndata:{\"wrapped\":\n")
+            .replace("\n\nevent: control", "\ndata:}\n\nevent: control")
     })
     .await;
     bite(&srv.root)
@@ -131,10 +132,7 @@ async fn format_json_not_an_array_is_caught() {
 }
 
 async fn bytes_leading_space_lost_is_caught() {
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| f.replace("data: ", "data:"))
-    })
-    .await;
+    let srv = sse_frames_rewritten(|f| f.replace("data: ", "data:")).await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -145,10 +143,7 @@ async fn bytes_leading_space_lost_is_caught() {
 }
 
 async fn bytes_empty_lines_lost_is_caught() {
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| f.replace("\ndata:\n", "\n"))
-    })
-    .await;
+    let srv = sse_frames_rewritten(|f| f.replace("\ndata:\n", "\n")).await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -160,12 +155,8 @@ async fn bytes_empty_lines_lost_is_caught() {
 
 async fn bytes_base64_corrupted_is_caught() {
     // Three extra zero bytes in front of every base64 data event.
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| {
-            f.replace("event: data\ndata:", "event: data\ndata:AAAA")
-        })
-    })
-    .await;
+    let srv =
+        sse_frames_rewritten(|f| f.replace("event: data\ndata:", "event: data\ndata:AAAA")).await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -176,12 +167,8 @@ async fn bytes_base64_corrupted_is_caught() {
 }
 
 async fn bytes_base64_invalid_length_is_caught() {
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| {
-            f.replace("event: data\ndata:", "event: data\ndata:QQ")
-        })
-    })
-    .await;
+    let srv =
+        sse_frames_rewritten(|f| f.replace("event: data\ndata:", "event: data\ndata:QQ")).await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -192,13 +179,11 @@ async fn bytes_base64_invalid_length_is_caught() {
 }
 
 async fn control_sent_before_its_data_is_caught() {
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| match f.split_once("\n\nevent: control") {
-            Some((data, control)) if f.starts_with("event: data") => {
-                format!("event: control{control}{data}\n\n")
-            }
-            _ => f.to_string(),
-        })
+    let srv = sse_frames_rewritten(|f| match f.split_once("\n\nevent: control") {
+        Some((data, control)) if f.starts_with("event: data") => {
+            format!("event: control{control}{data}\n\n")
+        }
+        _ => f.to_string(),
     })
     .await;
     bite(&srv.root)
@@ -208,10 +193,7 @@ async fn control_sent_before_its_data_is_caught() {
 }
 
 async fn control_without_cursor_is_caught() {
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| drop_member(f, "streamCursor"))
-    })
-    .await;
+    let srv = sse_frames_rewritten(|f| drop_member(f, "streamCursor")).await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -222,10 +204,7 @@ async fn control_without_cursor_is_caught() {
 }
 
 async fn control_without_up_to_date_is_caught() {
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| drop_member(f, "upToDate"))
-    })
-    .await;
+    let srv = sse_frames_rewritten(|f| drop_member(f, "upToDate")).await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -244,14 +223,12 @@ async fn control_without_up_to_date_is_caught() {
 }
 
 async fn control_constant_cursor_is_caught() {
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| {
-            let without = drop_member(f, "streamCursor");
-            if without == f {
-                return without;
-            }
-            without.replacen("data:{", "data:{\"streamCursor\":\"1000\",", 1)
-        })
+    let srv = sse_frames_rewritten(|f| {
+        let without = drop_member(f, "streamCursor");
+        if without == f {
+            return without;
+        }
+        without.replacen("data:{", "data:{\"streamCursor\":\"1000\",", 1)
     })
     .await;
     bite(&srv.root)
@@ -317,12 +294,9 @@ async fn live_connection_left_open_is_caught() {
 }
 
 async fn live_closed_flag_missing_is_caught() {
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| {
-            f.replace("\"streamClosed\":true", "\"streamClosed\":false")
-        })
-    })
-    .await;
+    let srv =
+        sse_frames_rewritten(|f| f.replace("\"streamClosed\":true", "\"streamClosed\":false"))
+            .await;
     bite(&srv.root)
         .long_poll(LP_MS)
         .each(&[
@@ -379,12 +353,9 @@ async fn live_resume_offset_ignored_is_caught() {
 
 async fn bytes_line_break_added_per_event_is_caught() {
     // One extra line break at the end of every text data event.
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| {
-            f.replace("\n\nevent: control", "\ndata:\n\nevent: control")
-        })
-    })
-    .await;
+    let srv =
+        sse_frames_rewritten(|f| f.replace("\n\nevent: control", "\ndata:\n\nevent: control"))
+            .await;
     bite(&srv.root)
         .case("sse::bytes::large_text_crlf")
         .fails_with("SSE-TEXT-EXACT")
@@ -447,14 +418,12 @@ async fn framing_with_cr_or_crlf_line_ends_passes() {
 async fn now_with_an_empty_data_event_first_passes() {
     // A server that opens every control-only frame with an empty data
     // event: offset=now still sends no history, so the case must pass.
-    let srv = crate::common::with_response(|seen, resp| {
-        map_frames(seen, resp, |f| {
-            if f.starts_with("event: control") {
-                format!("event: data\ndata:\n\n{f}")
-            } else {
-                f.to_string()
-            }
-        })
+    let srv = sse_frames_rewritten(|f| {
+        if f.starts_with("event: control") {
+            format!("event: data\ndata:\n\n{f}")
+        } else {
+            f.to_string()
+        }
     })
     .await;
     bite(&srv.root)

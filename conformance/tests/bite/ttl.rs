@@ -382,14 +382,18 @@ async fn hard_deleting_expired_sources_is_caught() {
         .await;
 }
 
+/// A server whose sources (`…/src`) answer 410, as soft-deleted, where
+/// they would answer 404: a source is never cleaned up.
+async fn source_never_cleaned_up() -> crate::common::Broken {
+    crate::common::setting_status(
+        |seen, resp| seen.uri.path().ends_with("/src") && resp.status() == StatusCode::NOT_FOUND,
+        410,
+    )
+    .await
+}
+
 async fn never_cleaning_up_soft_deleted_sources_is_caught() {
-    let srv = crate::common::with_response(|seen: &Seen, mut resp| {
-        if seen.uri.path().ends_with("/src") && resp.status() == StatusCode::NOT_FOUND {
-            *resp.status_mut() = StatusCode::GONE;
-        }
-        resp
-    })
-    .await;
+    let srv = source_never_cleaned_up().await;
     // Every soft_delete case fails; cleanup after the last fork expired
     // MAY be asynchronous and is read from §4.2 by analogy: a SHOULD-level
     // failure.
@@ -419,20 +423,9 @@ async fn fork_expiry_gc_deadline_is_should_level() {
     use ds_conformance::requirements::{Level, Requirements};
     let id = "ttl::soft_delete::deleted_source_cleaned_up_by_fork_expiry";
     let reqs = Requirements::embedded();
-    let never_cleaned = crate::common::with_response(|seen: &Seen, mut resp| {
-        if seen.uri.path().ends_with("/src") && resp.status() == StatusCode::NOT_FOUND {
-            *resp.status_mut() = StatusCode::GONE;
-        }
-        resp
-    })
-    .await;
-    let hard_deleted = crate::common::with_response(|_seen: &Seen, mut resp| {
-        if resp.status() == StatusCode::GONE {
-            *resp.status_mut() = StatusCode::NOT_FOUND;
-        }
-        resp
-    })
-    .await;
+    let never_cleaned = source_never_cleaned_up().await;
+    let hard_deleted =
+        crate::common::setting_status(|_, resp| resp.status() == StatusCode::GONE, 404).await;
     tokio::join!(
         bite(&never_cleaned.root)
             .case(id)

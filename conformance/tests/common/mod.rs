@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use futures::StreamExt;
@@ -70,6 +70,75 @@ pub async fn with_response(
 /// A server that rewrites requests with `f` before the reference app sees them.
 pub async fn with_request(f: impl Fn(Request) -> Request + Send + Sync + 'static) -> Broken {
     spawn(config(500), Some(Arc::new(f)), None).await
+}
+
+/// A server whose reference app never sees the request headers `names`.
+pub async fn dropping_request_headers(names: &'static [&'static str]) -> Broken {
+    with_request(move |mut req| {
+        for name in names {
+            req.headers_mut().remove(*name);
+        }
+        req
+    })
+    .await
+}
+
+/// A server whose answers lack the headers `names` wherever
+/// `when(request, answer)`.
+pub async fn dropping_response_headers(
+    when: impl Fn(&Seen, &Response) -> bool + Send + Sync + 'static,
+    names: &[&'static str],
+) -> Broken {
+    let names = names.to_vec();
+    with_response(move |seen, mut resp| {
+        if when(seen, &resp) {
+            for name in &names {
+                resp.headers_mut().remove(*name);
+            }
+        }
+        resp
+    })
+    .await
+}
+
+/// A server whose answers carry `name: value` (replacing any such header)
+/// wherever `when(request, answer)`.
+pub async fn setting_response_header(
+    when: impl Fn(&Seen, &Response) -> bool + Send + Sync + 'static,
+    name: &'static str,
+    value: &'static str,
+) -> Broken {
+    with_response(move |seen, mut resp| {
+        if when(seen, &resp) {
+            resp.headers_mut()
+                .insert(name, HeaderValue::from_static(value));
+        }
+        resp
+    })
+    .await
+}
+
+/// A server answering `code` instead wherever `when(request, answer)`.
+pub async fn setting_status(
+    when: impl Fn(&Seen, &Response) -> bool + Send + Sync + 'static,
+    code: u16,
+) -> Broken {
+    with_response(move |seen, mut resp| {
+        if when(seen, &resp) {
+            set_status(&mut resp, code);
+        }
+        resp
+    })
+    .await
+}
+
+/// A server answering `to` instead of `from` to every `method` request.
+pub async fn remapping_status(method: Method, from: u16, to: u16) -> Broken {
+    setting_status(
+        move |seen, resp| seen.method == method && resp.status() == from,
+        to,
+    )
+    .await
 }
 
 /// Serve the reference app (long-poll timeout `long_poll_ms`) behind the

@@ -41,6 +41,56 @@ async fn fork_keeps_data(ctx: &Ctx, what: &str) -> CaseResult {
     fork_still_reads(ctx, b"kept|data|", what).await
 }
 
+/// With one fork `last` (reading `data`) left of the soft-deleted source
+/// `s`, the source stays soft-deleted (410) and the fork readable
+/// (GC-REFCOUNT); deleting `last` then cleans the source up (GC-CASCADE).
+async fn last_fork_holds_source(ctx: &Ctx, last: &str, data: &[u8]) -> CaseResult {
+    ctx.sleep(Duration::from_millis(500)).await;
+    answers(
+        ctx.head("s"),
+        410,
+        "GC-REFCOUNT",
+        &format!("HEAD on the source while only its fork {last} remains"),
+    )
+    .await?;
+    reads(
+        ctx,
+        last,
+        "-1",
+        data,
+        "GC-REFCOUNT",
+        &format!("the remaining fork {last} after its siblings were deleted"),
+    )
+    .await?;
+    delete_204(ctx, last, "FORK-INDEPENDENT", "DELETE of the last fork").await?;
+    gone_within(ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
+}
+
+/// The live source `s` (holding `kept`) is intact `when` its forks went:
+/// HEAD answers 200, it takes the append `more` and reads `kept` + `more`
+/// (GC-LIVE-SOURCE-KEPT).
+async fn live_source_kept(ctx: &Ctx, kept: &[u8], more: &[u8], when: &str) -> CaseResult {
+    answers(
+        ctx.head("s"),
+        200,
+        "GC-LIVE-SOURCE-KEPT",
+        &format!("HEAD on the live source {when}"),
+    )
+    .await?;
+    append(ctx, "s", CT, more, "GC-LIVE-SOURCE-KEPT").await?;
+    let want = [kept, more].concat();
+    reads(
+        ctx,
+        "s",
+        "-1",
+        &want,
+        "GC-LIVE-SOURCE-KEPT",
+        &format!("live source {when}"),
+    )
+    .await?;
+    Ok(())
+}
+
 /// GET on a soft-deleted stream — catch-up from -1, from a minted offset,
 /// and `offset=now` — answers 410.
 #[case("SOFTDEL-DELETE-204", "SOFTDEL-GET-410")]
@@ -256,25 +306,7 @@ pub async fn refcount_counts_every_fork(ctx: Ctx) -> CaseResult {
     .await?;
     delete_204(&ctx, "f1", "FORK-INDEPENDENT", "DELETE of fork 1 of 3").await?;
     delete_204(&ctx, "f2", "FORK-INDEPENDENT", "DELETE of fork 2 of 3").await?;
-    ctx.sleep(Duration::from_millis(500)).await;
-    answers(
-        ctx.head("s"),
-        410,
-        "GC-REFCOUNT",
-        "HEAD on the source while one fork remains",
-    )
-    .await?;
-    reads(
-        &ctx,
-        "f3",
-        "-1",
-        b"shared|",
-        "GC-REFCOUNT",
-        "the remaining fork after its siblings were deleted",
-    )
-    .await?;
-    delete_204(&ctx, "f3", "FORK-INDEPENDENT", "DELETE of the last fork").await?;
-    gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
+    last_fork_holds_source(&ctx, "f3", b"shared|").await
 }
 
 /// A chain of depth 3 (s ← f1 ← f2 ← f3) with s, f1 and f2 deleted: all
@@ -349,21 +381,11 @@ pub async fn live_source_survives_fork_deletes(ctx: Ctx) -> CaseResult {
         "DELETE of the fork (its own fork is gone)",
     )
     .await?;
-    answers(
-        ctx.head("s"),
-        200,
-        "GC-LIVE-SOURCE-KEPT",
-        "HEAD on the source after all its forks were deleted",
-    )
-    .await?;
-    append(&ctx, "s", CT, b"still|", "GC-LIVE-SOURCE-KEPT").await?;
-    reads(
+    live_source_kept(
         &ctx,
-        "s",
-        "-1",
-        b"mine|still|",
-        "GC-LIVE-SOURCE-KEPT",
-        "source after its forks were deleted",
+        b"mine|",
+        b"still|",
+        "after all its forks were deleted",
     )
     .await?;
     // f1 had no fork left when deleted, so it is gone; a server releasing
@@ -426,21 +448,11 @@ pub async fn cascade_stops_at_live_source(ctx: Ctx) -> CaseResult {
         "GC-CASCADE",
     )
     .await?;
-    answers(
-        ctx.head("s"),
-        200,
-        "GC-LIVE-SOURCE-KEPT",
-        "HEAD on the live root after its soft-deleted fork was cleaned up",
-    )
-    .await?;
-    append(&ctx, "s", CT, b"more|", "GC-LIVE-SOURCE-KEPT").await?;
-    reads(
+    live_source_kept(
         &ctx,
-        "s",
-        "-1",
-        b"s|more|",
-        "GC-LIVE-SOURCE-KEPT",
-        "live root after the cascade below it",
+        b"s|",
+        b"more|",
+        "after its soft-deleted fork was cleaned up",
     )
     .await?;
     deleted_outright(&ctx, "s", "GC-LIVE-SOURCE-KEPT").await
@@ -596,25 +608,7 @@ pub async fn concurrent_forks_refcount(ctx: Ctx) -> CaseResult {
             &format!("concurrent DELETE of fork {n}"),
         )?;
     }
-    ctx.sleep(Duration::from_millis(500)).await;
-    answers(
-        ctx.head("s"),
-        410,
-        "GC-REFCOUNT",
-        "HEAD on the source while one of ten forks remains",
-    )
-    .await?;
-    reads(
-        &ctx,
-        "f9",
-        "-1",
-        b"base|",
-        "GC-REFCOUNT",
-        "the last remaining fork",
-    )
-    .await?;
-    delete_204(&ctx, "f9", "FORK-INDEPENDENT", "DELETE of the last fork").await?;
-    gone_within(&ctx, "s", CLEANUP_DEADLINE, "SOFTDEL-GET-410", "GC-CASCADE").await
+    last_fork_holds_source(&ctx, "f9", b"base|").await
 }
 
 register![
