@@ -460,16 +460,20 @@ fn the_zero_filler_has_its_own_open_file_description() {
     assert_eq!(writer.stream_position().expect("position"), 4096);
 }
 
-/// A hook that holds each listed sync (by number) until its release is
-/// sent or dropped, then gives it the listed result; other syncs run
-/// normally. `entered` receives each held sync's number when it starts.
-struct Held {
-    hook: SyncHook,
-    releases: Vec<std::sync::mpsc::Sender<()>>,
-    entered: std::sync::mpsc::Receiver<u64>,
-}
-
-fn hold_syncs(plan: Vec<(u64, io::Result<()>)>) -> Held {
+/// Opens a log in `dir` whose hook holds each listed sync (by number) until
+/// its release is sent or dropped, then gives it the listed result; other
+/// syncs run normally. `entered` receives each held sync's number when it
+/// starts. Bind the result as `let (log, releases, entered) = ...`: the
+/// releases then drop before the log when a check fails, so the log's
+/// shutdown does not wait forever for a held sync.
+fn open_held(
+    dir: &Path,
+    plan: Vec<(u64, io::Result<()>)>,
+) -> (
+    Log,
+    Vec<std::sync::mpsc::Sender<()>>,
+    std::sync::mpsc::Receiver<u64>,
+) {
     let mut held = std::collections::HashMap::new();
     let mut releases = Vec::new();
     for (n, result) in plan {
@@ -491,18 +495,12 @@ fn hold_syncs(plan: Vec<(u64, io::Result<()>)>) -> Held {
         let _ = wait.recv();
         result
     }));
-    Held {
-        hook,
-        releases,
-        entered,
-    }
-}
-
-fn with_hook(hook: SyncHook) -> LogOptions {
-    LogOptions {
+    let options = LogOptions {
         sync_hook: Some(hook),
         ..LogOptions::default()
-    }
+    };
+    let (log, _, _) = open(dir, options);
+    (log, releases, entered)
 }
 
 fn pending<T>(f: &mut std::pin::Pin<Box<impl std::future::Future<Output = T>>>) -> bool {
@@ -512,15 +510,7 @@ fn pending<T>(f: &mut std::pin::Pin<Box<impl std::future::Future<Output = T>>>) 
 #[test]
 fn a_held_sync_holds_every_later_answer() {
     let dir = TestDir::new("held");
-    let Held {
-        hook,
-        releases,
-        entered,
-    } = hold_syncs(vec![(1, Ok(()))]);
-    let (log, _, _) = open(dir.path(), with_hook(hook));
-    // Declared after the log, so dropped first when a check fails: the
-    // log's shutdown would wait for the held sync.
-    let releases = releases;
+    let (log, releases, entered) = open_held(dir.path(), vec![(1, Ok(()))]);
     let rt = rt();
     let mut first = Box::pin(log.submit(b"first".to_vec()));
     assert_eq!(entered.recv().unwrap(), 1);
@@ -547,13 +537,7 @@ fn a_held_sync_holds_every_later_answer() {
 fn a_failed_sync_fails_the_appends_queued_behind_it_and_every_later_one() {
     let dir = TestDir::new("failqueued");
     let injected = io::Error::other("injected sync failure");
-    let Held {
-        hook,
-        releases,
-        entered,
-    } = hold_syncs(vec![(1, Err(injected))]);
-    let (log, _, _) = open(dir.path(), with_hook(hook));
-    let releases = releases;
+    let (log, releases, entered) = open_held(dir.path(), vec![(1, Err(injected))]);
     let rt = rt();
     let first = log.submit(b"first".to_vec());
     assert_eq!(entered.recv().unwrap(), 1);
@@ -577,13 +561,7 @@ fn a_failed_sync_fails_the_appends_queued_behind_it_and_every_later_one() {
 #[test]
 fn appends_queued_during_a_sync_go_out_in_one_write_and_sync() {
     let dir = TestDir::new("queued");
-    let Held {
-        hook,
-        releases,
-        entered,
-    } = hold_syncs(vec![(1, Ok(()))]);
-    let (log, _, _) = open(dir.path(), with_hook(hook));
-    let releases = releases;
+    let (log, releases, entered) = open_held(dir.path(), vec![(1, Ok(()))]);
     let rt = rt();
     let first = log.submit(b"first".to_vec());
     assert_eq!(entered.recv().unwrap(), 1);
