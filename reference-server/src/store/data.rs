@@ -245,12 +245,11 @@ impl Data {
             // Spills name entries appended moments ago: look near the end
             // first, so a long stream does not pay a full binary search
             // (cache misses over the whole index) per durable append.
+            let before = |e: &Entry| e.start < start;
             let near = self.entries.len().saturating_sub(64);
             let i = match self.entries.get(near) {
-                Some(e) if e.start <= start => {
-                    near + self.entries[near..].partition_point(|e| e.start < start)
-                }
-                _ => self.entries.partition_point(|e| e.start < start),
+                Some(e) if e.start <= start => near + self.entries[near..].partition_point(before),
+                _ => self.entries.partition_point(before),
             };
             if let Some(e) = self.entries.get_mut(i) {
                 if e.start == start
