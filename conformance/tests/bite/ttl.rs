@@ -90,7 +90,7 @@ async fn renewal_bites_when_operations_do_not_reach_the_ttl() {
         None
     })
     .await;
-    // Each fails on its renewal rule: the stream was gone at TTL + 2 s
+    // Each fails on its renewal rule: the stream was gone at TTL + 1.5 s
     // (not on a setup step or the later expiry check).
     bite(&srv.root)
         .each(&[

@@ -1,15 +1,23 @@
 //! §5.1 Stream-TTL, §4 "TTL/Expiry": every read and write resets the sliding
 //! window (live reads when the server begins processing them); HEAD never does.
 //!
-//! Shape of every case, with a TTL of `TTL` = 6 s and a margin `M` = 2 s on
-//! each side: create, do the operation under test at TTL − M (4 s), then at
-//! TTL + M (8 s, and never less than TTL − M after the operation was sent)
-//! HEAD must still answer 200 — without a reset the stream expired at 6 s,
-//! 2 s before; with one it expires at ≥ 10 s, 2 s after — and the stream
+//! Shape of every case, with a TTL of `TTL` = 5 s: create, do the operation
+//! under test at TTL − `EARLY` (3.25 s), then at TTL + `LATE` (6.5 s, and
+//! never less than TTL − `EARLY` after the operation was sent) HEAD must
+//! still answer 200 — without a reset the stream expired at 5 s, 1.5 s
+//! before; with one it expires at ≥ 8.25 s, 1.75 s after — and the stream
 //! must still expire within a bounded time afterwards, so the reset
-//! restarted the window instead of cancelling expiry. Two seconds each way
-//! absorb a loaded machine, a server whose expiry clock has whole-second
-//! resolution, and one whose expiry sweeper runs up to every 2 s.
+//! restarted the window instead of cancelling expiry.
+//!
+//! `EARLY` (1.75 s) is the slack before every moment the stream must still
+//! exist: a server whose expiry clock has whole-second resolution may expire
+//! a stream up to 1 s early, and 0.75 s more absorbs a loaded machine (a late
+//! timer, a slow request). `LATE` (1.5 s) only matters for catching a
+//! non-renewing server: it may still show the stream that long after its
+//! unrenewed expiry (a whole-second clock rounding the other way). A correct
+//! server may expire a stream up to `GRACE` late (an expiry sweeper running
+//! every 2 s). The three together fix the shortest TTL: TTL ≥ 2 × EARLY +
+//! LATE; the case then lasts about 2 × TTL − EARLY (8.25 s).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -20,36 +28,43 @@ use crate::check;
 use crate::client::Ctx;
 
 /// The sliding window of every renewal case, in seconds.
-const TTL: u64 = 6;
-/// Slack on each side of every deadline, in milliseconds.
-const M: u64 = 2000;
+const TTL: u64 = 5;
+/// Slack before every moment the stream must still exist, in milliseconds.
+const EARLY: u64 = 1750;
+/// How long after its unrenewed expiry a stream may still be seen, in
+/// milliseconds (bounds what a non-renewing server can get away with).
+const LATE: u64 = 1500;
+/// How late a correct server may expire a stream, in milliseconds.
+const GRACE: u64 = 2000;
+// The check after the unrenewed expiry must come before the renewed one.
+const _: () = assert!(TTL * 1000 >= 2 * EARLY + LATE);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Create "s" (text/plain, body "abc", TTL 6 s); returns when the 201
+/// Create "s" (text/plain, body "abc", TTL 5 s); returns when the 201
 /// arrived and the tail offset.
 async fn create_ttl(ctx: &Ctx) -> Result<(Instant, String), Failure> {
     let (r, t0) = put_text(ctx, "s", |q| q.ttl(TTL).body("abc"), "TTL-RENEW-READ").await?;
     Ok((t0, r.next_offset("TTL-RENEW-READ")?))
 }
 
-/// Run `op` at TTL − M into the window and require that it reset it.
+/// Run `op` at TTL − EARLY into the window and require that it reset it.
 async fn renews<F, Fut>(ctx: Ctx, req: &'static str, what: &str, op: F) -> CaseResult
 where
     F: FnOnce(Ctx, String) -> Fut,
     Fut: Future<Output = CaseResult>,
 {
     let (t0, tail) = create_ttl(&ctx).await?;
-    sleep_until(&ctx, t0 + ms(TTL * 1000 - M)).await;
+    sleep_until(&ctx, t0 + ms(TTL * 1000 - EARLY)).await;
     let op_at = Instant::now();
     ctx.note(format!("{what} at {:.2} s", (op_at - t0).as_secs_f64()));
     op(ctx.clone(), tail).await?;
     // A non-renewing server expired the stream at TTL; a renewed window
-    // ends at op_at + TTL at the earliest. Check M before that end and at
-    // least M after the unrenewed one.
-    let check_at = (op_at + ms(TTL * 1000 - M)).max(t0 + ms(TTL * 1000 + M));
+    // ends at op_at + TTL at the earliest. Check EARLY before that end and
+    // at least LATE after the unrenewed one.
+    let check_at = (op_at + ms(TTL * 1000 - EARLY)).max(t0 + ms(TTL * 1000 + LATE));
     sleep_until(&ctx, check_at).await;
     let h = ctx.head("s").send().await?;
     check!(
@@ -65,7 +80,7 @@ where
         &ctx,
         "s",
         &[404],
-        op_at + ms(TTL * 1000 + M + 1000),
+        op_at + ms(TTL * 1000 + GRACE + 1000),
         "TTL-EXPIRES-IDLE",
         "after the reset the stream must still expire once idle for its TTL",
     )
@@ -87,7 +102,7 @@ fn started(r: Result<crate::client::Resp, Failure>, req: &str) -> CaseResult {
 }
 
 /// A catch-up GET resets the TTL.
-#[case("TTL-RENEW-READ", "TTL-EXPIRES-IDLE", secs = 10)]
+#[case("TTL-RENEW-READ", "TTL-EXPIRES-IDLE", secs = 8)]
 pub async fn catch_up_get_renews(ctx: Ctx) -> CaseResult {
     renews(ctx, "TTL-RENEW-READ", "catch-up GET", |ctx, _| async move {
         let g = ctx.get("s").offset("-1").send().await?;
@@ -104,7 +119,7 @@ pub async fn catch_up_get_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// A GET with `offset=now` resets the TTL (it is a read that reaches the server).
-#[case("TTL-RENEW-READ", "TTL-EXPIRES-IDLE", secs = 10)]
+#[case("TTL-RENEW-READ", "TTL-EXPIRES-IDLE", secs = 8)]
 pub async fn offset_now_get_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -124,7 +139,7 @@ pub async fn offset_now_get_renews(ctx: Ctx) -> CaseResult {
 
 /// A long-poll at the tail resets the TTL when the server begins processing
 /// it (the client gives up after 400 ms or takes the server's 204).
-#[case("TTL-RENEW-LIVE", "TTL-EXPIRES-IDLE", secs = 10)]
+#[case("TTL-RENEW-LIVE", "TTL-EXPIRES-IDLE", secs = 8)]
 pub async fn long_poll_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -145,7 +160,7 @@ pub async fn long_poll_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// An SSE request resets the TTL when the server begins processing it.
-#[case("TTL-RENEW-LIVE", "TTL-EXPIRES-IDLE", secs = 10)]
+#[case("TTL-RENEW-LIVE", "TTL-EXPIRES-IDLE", secs = 8)]
 pub async fn sse_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -162,7 +177,7 @@ pub async fn sse_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// An append resets the TTL.
-#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE", secs = 10)]
+#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE", secs = 8)]
 pub async fn append_renews(ctx: Ctx) -> CaseResult {
     renews(ctx, "TTL-RENEW-WRITE", "append POST", |ctx, _| async move {
         let r = ctx.post("s").ct("text/plain").body("def").send().await?;
@@ -173,7 +188,7 @@ pub async fn append_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// A close-only POST (empty body, `Stream-Closed: true`) resets the TTL.
-#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE", secs = 10)]
+#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE", secs = 8)]
 pub async fn close_only_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -188,7 +203,7 @@ pub async fn close_only_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// An idempotent-producer append resets the TTL.
-#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE", secs = 10)]
+#[case("TTL-RENEW-WRITE", "TTL-EXPIRES-IDLE", secs = 8)]
 pub async fn producer_append_renews(ctx: Ctx) -> CaseResult {
     renews(
         ctx,
@@ -210,12 +225,12 @@ pub async fn producer_append_renews(ctx: Ctx) -> CaseResult {
 }
 
 /// HEAD does not reset the TTL: a stream polled only with HEAD (every
-/// 150 ms from TTL − M on, so a HEAD-renewing server never lets it expire)
-/// is gone within M after its TTL.
-#[case("TTL-HEAD-NO-RENEW", "TTL-EXPIRES-IDLE", secs = 6)]
+/// 150 ms from TTL − EARLY on, so a HEAD-renewing server never lets it
+/// expire) is gone within GRACE after its TTL.
+#[case("TTL-HEAD-NO-RENEW", "TTL-EXPIRES-IDLE", secs = 5)]
 pub async fn head_does_not_renew(ctx: Ctx) -> CaseResult {
     let (t0, _) = create_ttl(&ctx).await?;
-    sleep_until(&ctx, t0 + ms(TTL * 1000 - M)).await;
+    sleep_until(&ctx, t0 + ms(TTL * 1000 - EARLY)).await;
     let h = ctx.head("s").send().await?;
     check!(
         h.status == 200,
@@ -228,9 +243,9 @@ pub async fn head_does_not_renew(ctx: Ctx) -> CaseResult {
         &ctx,
         "s",
         &[404],
-        t0 + ms(TTL * 1000 + M),
+        t0 + ms(TTL * 1000 + GRACE),
         "TTL-HEAD-NO-RENEW",
-        "only HEADs touched it since creation, so it expires 6 s after the PUT",
+        "only HEADs touched it since creation, so it expires 5 s after the PUT",
     )
     .await?;
     Ok(())
