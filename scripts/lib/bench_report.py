@@ -91,12 +91,12 @@ def line(what, value, limit, higher_better, keys, shown=None, judged=True):
     if value is None:
         print(f"  {what:<62} {'n/a':>8}   (not measured)")
         return
-    met = value >= limit if higher_better else value <= limit
     cmp = ">=" if higher_better else "<="
     if not judged:
         note = "" if ok(*keys) else " UNVERIFIED"
         print(f"  {what:<62} {shown or f'{value:.2f}':>8}   (information; the target's {cmp} {limit}){note}")
         return
+    met = value >= limit if higher_better else value <= limit
     verdict = ("met" if met else "MISSED") if ok(*keys) else "UNVERIFIED"
     print(f"  {what:<62} {shown or f'{value:.2f}':>8}   (target {cmp} {limit}) {verdict}")
 
